@@ -1,0 +1,77 @@
+"""What is wrong with a document, and where.
+
+Every reader and validator in :mod:`epcis` reports through :class:`Problem`, so that the
+command line, the HTTP API and the ledger print the same kind of message:
+
+* JSON input: ``pointer`` is an RFC 6901 JSON pointer (``/epcisBody/eventList/0/action``).
+* XML input: ``line`` is the 1-based source line and ``path`` an XPath-like element path
+  (``/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[1]/action``); ``pointer`` may also
+  be set when the problem was found on the JSON-LD form the XML was converted to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document."""
+
+    message: str
+    pointer: str | None = None
+    line: int | None = None
+    path: str | None = None
+    rule: str = ""
+
+    @property
+    def location(self) -> str:
+        """``LINE:PATH`` for XML, the JSON pointer for JSON, ``-`` when nothing is known."""
+        if self.line is not None or self.path is not None:
+            line = "" if self.line is None else str(self.line)
+            return f"{line}:{self.path or ''}" if self.path else line
+        if self.pointer is not None:
+            return self.pointer or "/"
+        return "-"
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class DocumentError(ValueError):
+    """A document could not be read or is not valid; ``problems`` says what and where."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            raise ValueError("DocumentError needs at least one problem")
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        first = str(self.problems[0])
+        more = len(self.problems) - 1
+        super().__init__(first if not more else f"{first} (and {more} more problem(s))")
+
+    @classmethod
+    def single(
+        cls,
+        message: str,
+        *,
+        pointer: str | None = None,
+        line: int | None = None,
+        path: str | None = None,
+        rule: str = "",
+    ) -> DocumentError:
+        return cls([Problem(message, pointer=pointer, line=line, path=path, rule=rule)])
+
+
+def pointer_join(base: str, *parts: str | int) -> str:
+    """Extend a JSON pointer, escaping ``~`` and ``/`` as RFC 6901 says."""
+    out = base
+    for part in parts:
+        out += "/" + str(part).replace("~", "~0").replace("/", "~1")
+    return out
+
+
+def raise_if_any(problems: Iterable[Problem]) -> None:
+    found = list(problems)
+    if found:
+        raise DocumentError(found)

@@ -1,0 +1,1 @@
+"""tracecode package."""

@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tracecode serve
+	$(BIN)/tracecode --help
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

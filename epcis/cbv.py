@@ -65,7 +65,10 @@ DISPOSITION = Vocabulary(
     "disposition", cbv_terms.DISPOSITIONS, CBV_WEB + "Disp-", "urn:epcglobal:cbv:disp:"
 )
 BIZ_TRANSACTION_TYPE = Vocabulary(
-    "bizTransactionType", cbv_terms.BIZ_TRANSACTION_TYPES, CBV_WEB + "BTT-", "urn:epcglobal:cbv:btt:"
+    "bizTransactionType",
+    cbv_terms.BIZ_TRANSACTION_TYPES,
+    CBV_WEB + "BTT-",
+    "urn:epcglobal:cbv:btt:",
 )
 SOURCE_DESTINATION_TYPE = Vocabulary(
     "sourceDestType", cbv_terms.SOURCE_DESTINATION_TYPES, CBV_WEB + "SDT-", "urn:epcglobal:cbv:sdt:"

@@ -222,4 +222,3 @@ SENSOR_ALERT_TYPES: frozenset[str] = frozenset(
         "ERROR_CONDITION",
     }
 )
-

@@ -24,6 +24,11 @@ class Problem:
     line: int | None = None
     path: str | None = None
     rule: str = ""
+    severity: str = "error"  # "error" rejects the document; "warning" only reports
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     @property
     def location(self) -> str:
@@ -36,7 +41,8 @@ class Problem:
         return "-"
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
+        label = "" if self.is_error else f"{self.severity}: "
+        return f"{self.location}: {label}{self.message}"
 
 
 class DocumentError(ValueError):
@@ -72,6 +78,7 @@ def pointer_join(base: str, *parts: str | int) -> str:
 
 
 def raise_if_any(problems: Iterable[Problem]) -> None:
+    """Raise a :class:`DocumentError` with all problems when any of them is an error."""
     found = list(problems)
-    if found:
+    if any(p.is_error for p in found):
         raise DocumentError(found)

@@ -1,0 +1,141 @@
+"""One entry point for documents in either syntax: detect, read, validate, convert, hash.
+
+Everything here works on the JSON-LD internal form (``docs/epcis-internal-form.md``);
+XML is converted on the way in and out. Problems found on the internal form of an XML
+document are reported at the XML line they came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal
+
+from epcis import event_hash
+from epcis.jsonld import read_json, write_json
+from epcis.limits import DEFAULT_LIMITS, Limits, read_bounded
+from epcis.problems import DocumentError, Problem, raise_if_any
+from epcis.validation import validate_document
+from epcis.xmlbinding import parse_xml, read_xml, validate_xml_schema, write_xml
+
+Syntax = Literal["json", "xml"]
+Target = Literal["json", "xml", "xml-1.2"]
+
+
+@dataclass
+class LoadedDocument:
+    """A document in the internal form, with where it came from and what was noticed."""
+
+    document: dict[str, Any]
+    syntax: Syntax
+    xml_version: str | None = None
+    source_map: dict[str, tuple[int, str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def kind(self) -> str:
+        """``EPCISDocument``, ``EPCISQueryDocument``, or an event type for a bare event."""
+        return str(self.document.get("type", ""))
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        if self.kind in ("EPCISDocument", "EPCISQueryDocument"):
+            return [dict(e) for e in event_hash.events_of(self.document)]
+        return [self.document]
+
+    def hash_ids(self) -> list[str]:
+        """The Event Hash ID of every event, in document order."""
+        hasher = event_hash.EventHasher.for_document(self.document)
+        return [hasher.hash_id(e) for e in self.events]
+
+
+def detect_syntax(data: bytes) -> Syntax:
+    """JSON or XML, from the first significant character (not from a file name)."""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if head == b"<":
+        return "xml"
+    if head in (b"{", b"["):
+        return "json"
+    if not head:
+        raise DocumentError.single("empty document", line=1, rule="syntax")
+    raise DocumentError.single(
+        f"neither JSON nor XML: the document starts with {head!r}", line=1, rule="syntax"
+    )
+
+
+def load(
+    source: bytes | str | IO[bytes],
+    *,
+    validate: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+) -> LoadedDocument:
+    """Read a document; with ``validate`` check it against the GS1 schemas and EPCIS rules.
+
+    Unreadable input raises :class:`DocumentError`; problems of a readable document are
+    returned in ``problems`` (use :func:`load_valid` to raise on them instead).
+    """
+    data = read_bounded(source, limits)
+    syntax = detect_syntax(data)
+    if syntax == "json":
+        result = read_json(data, limits)
+        loaded = LoadedDocument(result.document, "json", problems=list(result.warnings))
+        if validate:
+            loaded.problems.extend(validate_document(loaded.document, strict=True))
+        return loaded
+    root = parse_xml(data, max_bytes=limits.max_bytes, max_depth=limits.max_depth)
+    xml = read_xml(root)
+    loaded = LoadedDocument(
+        xml.document,
+        "xml",
+        xml_version=xml.version,
+        source_map=dict(xml.source_map),
+        problems=list(xml.problems) if validate else [],
+    )
+    if validate:
+        loaded.problems.extend(validate_xml_schema(root, xml.version))
+        rule_problems = validate_document(loaded.document, strict=False)
+        loaded.problems.extend(_at_xml_source(p, loaded.source_map) for p in rule_problems)
+    return loaded
+
+
+def load_valid(
+    source: bytes | str | IO[bytes], *, limits: Limits = DEFAULT_LIMITS
+) -> LoadedDocument:
+    """Read and validate; raise :class:`DocumentError` with every problem if any is an error."""
+    loaded = load(source, validate=True, limits=limits)
+    raise_if_any(loaded.problems)
+    return loaded
+
+
+def convert(document: dict[str, Any], to: Target) -> bytes:
+    """Write the internal form as JSON-LD, EPCIS 2.0 XML or EPCIS 1.2 XML."""
+    if to == "json":
+        return write_json(document)
+    return write_xml(document, version="1.2" if to == "xml-1.2" else "2.0")
+
+
+def _at_xml_source(problem: Problem, source_map: dict[str, tuple[int, str]]) -> Problem:
+    """Give a problem found on the JSON-LD form the XML line and path it came from."""
+    pointer = problem.pointer
+    while pointer is not None:
+        if pointer in source_map:
+            line, path = source_map[pointer]
+            return Problem(
+                problem.message,
+                pointer=problem.pointer,
+                line=line,
+                path=path,
+                rule=problem.rule,
+                severity=problem.severity,
+            )
+        if not pointer:
+            break
+        pointer = pointer.rsplit("/", 1)[0]
+    return problem

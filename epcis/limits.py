@@ -1,0 +1,59 @@
+"""Limits on what a reader accepts, and reading a stream without going past them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import IO
+
+from epcis.problems import DocumentError
+
+_CHUNK = 1 << 16
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How large and how deep a document may be.
+
+    Defaults come from ``TRACECODE_MAX_DOCUMENT_BYTES`` (64 MiB) and
+    ``TRACECODE_MAX_DEPTH`` (64 levels).
+    """
+
+    max_bytes: int = _env_int("TRACECODE_MAX_DOCUMENT_BYTES", 64 * 1024 * 1024)
+    max_depth: int = _env_int("TRACECODE_MAX_DEPTH", 64)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def read_bounded(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """All of ``source`` as bytes, refusing (after at most one chunk more) if it is too large."""
+    if isinstance(source, str):
+        source = source.encode("utf-8")
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        if len(data) > limits.max_bytes:
+            raise too_large(limits)
+        return data
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = source.read(_CHUNK)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limits.max_bytes:
+            raise too_large(limits)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(limits: Limits) -> DocumentError:
+    return DocumentError.single(
+        f"document larger than the limit of {limits.max_bytes} bytes", rule="size-limit"
+    )

@@ -1,0 +1,101 @@
+"""Reading JSON-LD safely: every kind of bad input gets a clear error with a location."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+
+from epcis.jsonld import read_json, write_json
+from epcis.limits import Limits
+from epcis.problems import DocumentError
+from tests.conftest import EXAMPLES
+
+SAMPLE = EXAMPLES / "json" / "Example_9.6.1-ObjectEvent.jsonld"
+
+
+class CountingStream(io.RawIOBase):
+    """A stream of ``{"a": "xxxx…`` that would be ``size`` bytes; counts what was read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.served = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = 1 << 16 if n < 0 else n
+        n = min(n, self.size - self.served)
+        chunk = (b'{"a": "' if self.served == 0 else b"") + b"x" * n
+        chunk = chunk[:n]
+        self.served += len(chunk)
+        return chunk
+
+
+def test_reads_a_gs1_example() -> None:
+    result = read_json(SAMPLE.read_bytes())
+    assert result.document["type"] == "EPCISDocument"
+    assert result.warnings == ()
+
+
+def test_round_trips_through_write_json() -> None:
+    doc = read_json(SAMPLE.read_bytes()).document
+    assert read_json(write_json(doc)).document == doc
+
+
+def test_syntax_error_names_line_and_column() -> None:
+    with pytest.raises(DocumentError) as caught:
+        read_json(b'{\n  "type": "EPCISDocument",\n  "schemaVersion": 2.0,,\n}')
+    problem = caught.value.problems[0]
+    assert problem.line == 3
+    assert "column" in problem.message
+    assert problem.rule == "json-syntax"
+
+
+def test_truncated_document_is_refused() -> None:
+    data = SAMPLE.read_bytes()
+    with pytest.raises(DocumentError) as caught:
+        read_json(data[: len(data) // 2])
+    assert "invalid JSON" in caught.value.problems[0].message
+
+
+def test_top_level_must_be_an_object() -> None:
+    with pytest.raises(DocumentError, match="must be a JSON object, not list"):
+        read_json(b"[1, 2]")
+
+
+def test_non_utf8_is_refused() -> None:
+    with pytest.raises(DocumentError, match="not UTF-8"):
+        read_json(b'{"a": "\xff"}')
+
+
+def test_oversized_stream_is_refused_without_reading_it_whole() -> None:
+    stream = CountingStream(1 << 30)
+    with pytest.raises(DocumentError) as caught:
+        read_json(stream, Limits(max_bytes=1 << 20))  # type: ignore[arg-type]
+    assert caught.value.problems[0].rule == "size-limit"
+    assert stream.served <= (1 << 20) + (1 << 16)
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deep_nesting_is_refused_quickly(depth: int) -> None:
+    data = b'{"a": ' + b"[" * depth + b"]" * depth + b"}"
+    start = time.perf_counter()
+    with pytest.raises(DocumentError) as caught:
+        read_json(data, Limits(max_depth=64))
+    assert time.perf_counter() - start < 2
+    assert "nesting deeper than 64" in caught.value.problems[0].message
+
+
+def test_duplicate_keys_are_reported_with_their_pointer() -> None:
+    data = json.dumps({"epcisBody": {"eventList": [{}]}}).replace(
+        "{}", '{"eventID": "a", "eventID": "b"}'
+    )
+    result = read_json(data.encode())
+    assert result.document["epcisBody"]["eventList"][0]["eventID"] == "b"
+    (warning,) = result.warnings
+    assert warning.pointer == "/epcisBody/eventList/0/eventID"
+    assert not warning.is_error

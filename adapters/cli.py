@@ -17,7 +17,7 @@ from typing import IO
 
 import click
 
-from epcis.document import LoadedDocument, convert, load
+from epcis.document import LoadedDocument, check, convert, load
 from epcis.identifiers import IdentifierError, parse_identifier
 from epcis.problems import DocumentError, Problem
 
@@ -58,7 +58,8 @@ def validate(files: tuple[str, ...]) -> None:
     """Check EPCIS documents (JSON-LD or XML 1.2/2.0) against the GS1 schemas and rules."""
     failed = False
     for path in files:
-        _, problems = _read(path, validate=True)
+        with _open(path) as stream:
+            problems = check(stream)
         _report(path, problems)
         failed = failed or any(p.is_error for p in problems)
     sys.exit(_EXIT_INVALID if failed else 0)

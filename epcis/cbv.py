@@ -115,6 +115,8 @@ CBV_URN_PREFIXES: dict[str, str] = {
 
 def urn_to_web_uri(value: str) -> str:
     """Rewrite any ``urn:epcglobal:cbv:…`` standard value to its Web URI (hash rule 14)."""
+    if not value.startswith("urn:epcglobal:cbv:"):
+        return value
     for urn, web in CBV_URN_PREFIXES.items():
         if value.startswith(urn):
             return web + value[len(urn) :]

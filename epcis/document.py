@@ -12,7 +12,7 @@ from typing import IO, Any, Literal
 
 from epcis import event_hash
 from epcis.jsonld import read_json, write_json
-from epcis.limits import DEFAULT_LIMITS, Limits, read_bounded
+from epcis.limits import Limits, read_bounded
 from epcis.problems import DocumentError, Problem, raise_if_any
 from epcis.validation import validate_document
 from epcis.xmlbinding import parse_xml, read_xml, validate_xml_schema, write_xml
@@ -74,13 +74,14 @@ def load(
     source: bytes | str | IO[bytes],
     *,
     validate: bool = True,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: Limits | None = None,
 ) -> LoadedDocument:
     """Read a document; with ``validate`` check it against the GS1 schemas and EPCIS rules.
 
     Unreadable input raises :class:`DocumentError`; problems of a readable document are
     returned in ``problems`` (use :func:`load_valid` to raise on them instead).
     """
+    limits = limits or Limits.from_env()
     data = read_bounded(source, limits)
     syntax = detect_syntax(data)
     if syntax == "json":
@@ -105,9 +106,28 @@ def load(
     return loaded
 
 
-def load_valid(
-    source: bytes | str | IO[bytes], *, limits: Limits = DEFAULT_LIMITS
-) -> LoadedDocument:
+CAPTURE_JOB_TAG = "{urn:epcglobal:epcis:xsd:2}EPCISCaptureJob"
+
+
+def check(source: bytes | str | IO[bytes], *, limits: Limits | None = None) -> list[Problem]:
+    """Every problem of a document, for ``tracecode validate``; ``[]`` when it is valid.
+
+    Besides EPCIS documents this accepts the other XML document the EPCIS 2.0 XSD declares,
+    an ``EPCISCaptureJob`` (the capture interface's job status), checked against the XSD.
+    """
+    limits = limits or Limits.from_env()
+    try:
+        data = read_bounded(source, limits)
+        if detect_syntax(data) == "xml":
+            root = parse_xml(data, max_bytes=limits.max_bytes, max_depth=limits.max_depth)
+            if root.tag == CAPTURE_JOB_TAG:
+                return validate_xml_schema(root, "2.0")
+        return load(data, validate=True, limits=limits).problems
+    except DocumentError as exc:
+        return list(exc.problems)
+
+
+def load_valid(source: bytes | str | IO[bytes], *, limits: Limits | None = None) -> LoadedDocument:
     """Read and validate; raise :class:`DocumentError` with every problem if any is an error."""
     loaded = load(source, validate=True, limits=limits)
     raise_if_any(loaded.problems)

@@ -100,6 +100,8 @@ _ORDERED_FIELDS = (
     "bizLocation",
     "sensorElementList",
 )
+_NUMBER_START = frozenset("0123456789+-._")
+
 # A structure's pre-hash string, and the strings of its members hashed after the ordered fields.
 Rendered = tuple[str, list[str]]
 
@@ -374,6 +376,8 @@ def _lexical(raw: Any) -> str:
 
 def _canonical_number(text: str) -> str:
     """Numbers lose trailing zeros and a leading ``+`` (``1.0`` → ``1``); other text is kept."""
+    if text[0] not in _NUMBER_START:
+        return text  # cheap test first: most values are URIs
     try:
         number = float(text)
     except ValueError:

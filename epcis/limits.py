@@ -18,14 +18,18 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Limits:
-    """How large and how deep a document may be.
+    """How large (bytes) and how deeply nested a document may be."""
 
-    Defaults come from ``TRACECODE_MAX_DOCUMENT_BYTES`` (64 MiB) and
-    ``TRACECODE_MAX_DEPTH`` (64 levels).
-    """
+    max_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 64
 
-    max_bytes: int = _env_int("TRACECODE_MAX_DOCUMENT_BYTES", 64 * 1024 * 1024)
-    max_depth: int = _env_int("TRACECODE_MAX_DEPTH", 64)
+    @classmethod
+    def from_env(cls) -> Limits:
+        """``TRACECODE_MAX_DOCUMENT_BYTES`` and ``TRACECODE_MAX_DEPTH``, else the defaults."""
+        return cls(
+            max_bytes=_env_int("TRACECODE_MAX_DOCUMENT_BYTES", cls.max_bytes),
+            max_depth=_env_int("TRACECODE_MAX_DEPTH", cls.max_depth),
+        )
 
 
 DEFAULT_LIMITS = Limits()

@@ -77,8 +77,10 @@ numbers = st.one_of(
 def quantity_elements(draw: st.DrawFn) -> dict[str, Any]:
     element: dict[str, Any] = {"epcClass": draw(epc_classes())}
     if draw(st.booleans()):
-        element["quantity"] = draw(numbers)
-        if draw(st.booleans()):
+        quantity = draw(numbers)
+        element["quantity"] = quantity
+        # a quantity that is not a whole number needs a unit (EPCIS 2.0)
+        if quantity != int(quantity) or draw(st.booleans()):
             element["uom"] = draw(st.sampled_from(["KGM", "LTR", "EA", "MGM"]))
     return element
 
@@ -209,7 +211,7 @@ def common_fields(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _some(draw: st.DrawFn, strategy: st.SearchStrategy[Any]) -> list[Any]:
-    return draw(st.lists(strategy, min_size=1, max_size=4))
+    return draw(st.lists(strategy, min_size=1, max_size=4, unique_by=repr))
 
 
 @st.composite
@@ -226,6 +228,9 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
         )
     )
     event: dict[str, Any] = {"type": kind, **draw(common_fields())}
+    if kind not in ("ObjectEvent", "TransformationEvent"):
+        # The GS1 JSON Schema allows persistentDisposition only on these two (the XSD on all).
+        event.pop("persistentDisposition", None)
     action = draw(st.sampled_from(["ADD", "OBSERVE", "DELETE"]))
     if kind == "ObjectEvent":
         event["action"] = action

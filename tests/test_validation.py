@@ -17,6 +17,7 @@ from epcis.problems import Problem
 from epcis.validation import RULES, check_rules, validate_document, validate_json_schema
 from epcis.validation import json_schema as json_schema_module
 from epcis.validation import rules as rules_module
+from epcis.validation.json_schema import _fast_validator, explain_json_schema
 from tests.conftest import EXAMPLES
 
 JSON_EXAMPLES_DIR = EXAMPLES / "json"
@@ -988,3 +989,38 @@ def test_any_value_anywhere_never_crashes(data: st.DataObject) -> None:
     for strict in (True, False):
         for problem in validate_document(document, strict=strict):
             assert isinstance(problem.pointer, str) and problem.message
+
+
+_format_breakers = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "2020-13-01T00:00:00Z",
+            "2020-01-01T00:00:00",
+            "2020-01-01 00:00:00Z",
+            "2020-02-30T00:00:00+01:00",
+            "2020-01-01T24:00:00Z",
+            "not a uri",
+            "urn:",
+            "http://exa mple.com",
+            "relative/path",
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            ":no-scheme",
+            "+25:00",
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_fast_schema_check_never_accepts_what_jsonschema_rejects(data: st.DataObject) -> None:
+    """``validate_json_schema`` trusts jsonschema-rs when it says valid: check that verdict."""
+    name = data.draw(st.sampled_from(FUZZ_BASES), label="document")
+    original = _FUZZ_DOCS[name]
+    strings = [p for p, v in walk(original) if p and isinstance(v, str)]
+    pointer = data.draw(st.sampled_from(strings), label="pointer")
+    document = copy.deepcopy(original)
+    set_at(document, pointer, data.draw(_format_breakers | _json, label="value"))
+    if _fast_validator().is_valid(document):
+        assert explain_json_schema(document) == []

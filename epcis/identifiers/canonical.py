@@ -1,15 +1,16 @@
 """The constrained canonical GS1 Digital Link URI that the EPCIS Event Hash ID hashes.
 
-CBV 2.0 §8.9 (rules 3 and 4) replaces every EPC URI, EPC class URI, EPC pattern URI and
-GS1 Digital Link URI by a canonical Digital Link on ``https://id.gs1.org`` holding only the
-finest level of identification. Hash IDs must agree across implementations, so this module
-reproduces, rule for rule, the behaviour of the public reference ``dl_normaliser.normaliser``
-(RalphTro/epcis-event-hash-generator, MIT) — its quirks included, each marked *quirk* below.
-It is an independent implementation; the tests pin it to the reference's outputs.
+The Event Hash ID algorithm (CBV 2.0, canonicalisation rules 3 and 4) replaces every EPC
+URI, EPC class URI, EPC pattern URI and GS1 Digital Link URI by a canonical Digital Link on
+``https://id.gs1.org`` holding only the finest level of identification. Hash IDs must agree
+across implementations, so this module reproduces, rule for rule, the behaviour of the
+public reference ``dl_normaliser.normaliser`` (RalphTro/epcis-event-hash-generator, MIT),
+its quirks included, each marked *quirk* below. It is an independent implementation; the
+tests pin it to the reference's outputs.
 
-Known, deliberate difference: the reference anchors with ``$``, which in Python also matches
-before a trailing newline; here a value ending in a newline is never normalised (returns
-None). Identifiers parsed from XML/JSON never end in one.
+One deliberate difference: the reference anchors with ``$``, which in Python also matches
+before a trailing newline (and then returns the newline, or crashes); here a value ending
+in a newline is not normalised (None). Strip values before hashing.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ def _cp_dot_text(char: str, total: int) -> str:
     return "(?:" + "|".join(rf"\d{{{k}}}\.{char}{{1,{total - k}}}" for k in range(6, 13)) + ")"
 
 
+_WEB_ESCAPES = str.maketrans({c: f"%{ord(c):02X}" for c in "!()*+,:"})
+
+
 def _web_escape(text: str) -> str:
     """Percent-encode ``!()*+,:`` (GS1 Digital Link table 7-1); other escapes stay as they are."""
-    for char in "!()*+,:":
-        text = text.replace(char, f"%{ord(char):02X}")
-    return text
+    return text.translate(_WEB_ESCAPES)
 
 
 def _with_check_digit(digits: str) -> str:
@@ -113,7 +115,8 @@ def _itip(body: str) -> str:
 _Rule = tuple[str, str, Callable[[str], str]]
 
 _URN_RULES: tuple[_Rule, ...] = (
-    # (prefix, grammar of what follows it, path of the canonical Digital Link)
+    # (prefix, grammar of what follows it, path of the canonical Digital Link);
+    # in GTIN-based bodies ("CP.IndicatorRef.") the value starts at offset 15
     (
         "urn:epc:id:sgtin:",
         _cp_dot_ref(13) + rf"\.{_GS3A3}{{1,20}}",

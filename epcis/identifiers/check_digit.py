@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from epcis.identifiers.model import IdentifierError
 
 
@@ -12,6 +14,7 @@ def gs1_check_digit(digits: str) -> int:
     return mod10(digits)
 
 
+@lru_cache(maxsize=65536)  # a hospital's codes share few GTINs and GLNs
 def mod10(digits: str) -> int:
     """Mod-10 without input checks; any Unicode decimal digit counts (as ``int`` reads it).
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import jsonschema_rs
 import referencing
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
@@ -79,7 +80,18 @@ class _Found:
 
 
 def validate_json_schema(document: Any) -> list[Problem]:
-    """Problems of ``document`` under the GS1 EPCIS 2.0 JSON Schema; ``[]`` when valid."""
+    """Problems of ``document`` under the GS1 EPCIS 2.0 JSON Schema; ``[]`` when valid.
+
+    A compiled validator (jsonschema-rs, ~300x faster) decides first; only a document it
+    rejects is walked by ``jsonschema`` to explain each problem with a pointer.
+    """
+    if _fast_validator().is_valid(document):
+        return []
+    return explain_json_schema(document)
+
+
+def explain_json_schema(document: Any) -> list[Problem]:
+    """Every problem of ``document`` under the schema, found by ``jsonschema`` alone."""
     found: list[_Found] = []
     for error in _validator().iter_errors(document):
         found.extend(_explain(error, weak=False))
@@ -112,9 +124,9 @@ def _without_untyped_noise(document: Any, found: list[_Found]) -> list[_Found]:
 
 
 @cache
-def _validator() -> Draft7Validator:
+def _schema() -> dict[str, Any]:
     path = schema_path(*SCHEMA_FILE)
-    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     outside = sorted(set(_non_local_refs(schema)))
     if outside:
         raise DocumentError.single(
@@ -122,8 +134,18 @@ def _validator() -> Draft7Validator:
             rule="configuration",
         )
     Draft7Validator.check_schema(schema)
+    return schema
+
+
+@cache
+def _fast_validator() -> jsonschema_rs.Draft7Validator:
+    return jsonschema_rs.Draft7Validator(_schema(), validate_formats=True)
+
+
+@cache
+def _validator() -> Draft7Validator:
     return Draft7Validator(
-        schema,
+        _schema(),
         format_checker=Draft7Validator.FORMAT_CHECKER,
         registry=referencing.Registry(),  # nothing is retrieved: no network
     )

@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/tracecode --help
+	$(BIN)/tracecode serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

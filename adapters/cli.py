@@ -5,21 +5,30 @@ The output formats are a contract that tests and other tools rely on:
 * ``validate FILE...`` prints ``FILE:LOCATION: message`` per problem; exit 1 on any error;
 * ``convert FILE --to json|xml|xml-1.2`` writes the converted document to stdout;
 * ``hash FILE`` prints one ``ni:///sha-256;…?ver=CBV2.0`` line per event, in document order;
-* ``id RAW`` prints the canonical identifier and what is known about it, as JSON.
+* ``id RAW`` prints the canonical identifier and what is known about it, as JSON;
+* ``serve``, ``capture FILE...``, ``verify [--checkpoint FILE]``, ``checkpoint --out FILE``
+  and ``export`` work on the ledger that ``TRACECODE_DATABASE_URL`` names.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 import click
 
 from epcis.document import LoadedDocument, check, convert, load
 from epcis.identifiers import IdentifierError, parse_identifier
 from epcis.problems import DocumentError, Problem
+from ledger.application import Ledger
+from ledger.capture import ErrorBehaviour, prepare
+from ledger.checkpoint import CheckpointError, check_against, make_checkpoint, read_checkpoint
+from ledger.export import Format, export
+from ledger.settings import SettingsError, store_settings
+from ledger.verify import verify_chain
 
 _EXIT_INVALID = 1
 
@@ -119,3 +128,153 @@ def id_command(raw: str) -> None:
         click.echo(f"{raw!r}: {exc}", err=True)
         sys.exit(_EXIT_INVALID)
     click.echo(json.dumps(identifier.to_dict(), ensure_ascii=False, indent=2))
+
+
+# -- the ledger ------------------------------------------------------------------------
+
+
+def _ledger() -> Ledger:
+    try:
+        return Ledger()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the ledger's HTTP server (EPCIS 2.0 capture API; OpenAPI docs at /docs)."""
+    import uvicorn
+
+    click.echo(f"tracecode: store {store_settings().redacted_url}, http://{host}:{port}/docs")
+    uvicorn.run("adapters.http.app:create_app", factory=True, host=host, port=port)
+
+
+class _Progress:
+    """A binary stream that moves a progress bar as it is read."""
+
+    def __init__(self, stream: IO[bytes], bar: Any) -> None:
+        self._stream = stream
+        self._bar = bar
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._bar.update(len(chunk))
+        return chunk
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--error-behaviour",
+    type=click.Choice(["rollback", "proceed"]),
+    default="rollback",
+    show_default=True,
+    help="rollback: a file with any bad event stores nothing; proceed: store the valid events.",
+)
+def capture(files: tuple[str, ...], error_behaviour: str) -> None:
+    """Capture EPCIS documents straight into the configured store."""
+    ledger = _ledger()
+    failed = False
+    try:
+        for path in files:
+            size = Path(path).stat().st_size
+            with (
+                Path(path).open("rb") as stream,
+                click.progressbar(
+                    length=size, label=f"reading {path}", file=sys.stderr, show_pos=True
+                ) as bar,
+            ):
+                request = prepare(
+                    cast(IO[bytes], _Progress(stream, bar)),
+                    origin=path,
+                    error_behaviour=cast(ErrorBehaviour, error_behaviour),
+                )
+            result = ledger.capture(request)
+            for problem in request.problems:
+                click.echo(f"{path}:{problem}", err=not problem.is_error)
+            for outcome in result.conflicts:
+                click.echo(f"{path}:/epcisBody/eventList/{outcome['index']}: {outcome['message']}")
+            click.echo(
+                f"{path}: {result.count('stored')} stored, "
+                f"{result.count('already-stored')} already there, "
+                f"{result.count('invalid') + result.count('conflict')} rejected, "
+                f"{result.count('not-stored')} not stored (capture {result.capture_id})"
+            )
+            failed = failed or not result.success
+    finally:
+        ledger.close()
+    sys.exit(_EXIT_INVALID if failed else 0)
+
+
+@main.command()
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Also prove the log still extends this signed checkpoint.",
+)
+def verify(checkpoint_file: str | None) -> None:
+    """Walk the tamper-evidence chain; exit 0 when intact, else name the first bad event."""
+    checkpoint = None
+    if checkpoint_file:
+        try:
+            checkpoint = read_checkpoint(Path(checkpoint_file).read_text())
+        except CheckpointError as exc:
+            raise click.ClickException(f"{checkpoint_file}: {exc}") from None
+    ledger = _ledger()
+    try:
+        report = verify_chain(ledger, keep_links=[checkpoint.position] if checkpoint else [])
+    finally:
+        ledger.close()
+    problems = [str(f) for f in report.findings]
+    if checkpoint is not None:
+        why = check_against(report, checkpoint)
+        if why:
+            problems.append(f"checkpoint {checkpoint_file}: {why}")
+    if problems:
+        click.echo(f"NOT INTACT: first bad record: {problems[0]}")
+        for line in problems[1:]:
+            click.echo(f"also: {line}")
+        sys.exit(_EXIT_INVALID)
+    extends = f"; extends checkpoint at position {checkpoint.position}" if checkpoint else ""
+    click.echo(
+        f"intact: {report.checked} events, head at position {report.last_position}, "
+        f"link {report.last_link}{extends}"
+    )
+
+
+@main.command(name="checkpoint")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+def checkpoint_command(out: str) -> None:
+    """Write a signed checkpoint of the chain head (key: TRACECODE_SIGNING_KEY)."""
+    ledger = _ledger()
+    try:
+        checkpoint = make_checkpoint(ledger)
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        ledger.close()
+    Path(out).write_text(checkpoint.to_json())
+    click.echo(f"checkpoint at position {checkpoint.position} written to {out}")
+
+
+@main.command(name="export")
+@click.option("--until", help="Only events recorded at or before this time (ISO 8601).")
+@click.option("--format", "fmt", type=click.Choice(["json", "xml"]), default="json")
+def export_command(until: str | None, fmt: str) -> None:
+    """Write the whole log (or its prefix) as one EPCIS document to stdout, streamed."""
+    if until:
+        try:
+            datetime.fromisoformat(until.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(
+                f"{until!r} is not an ISO 8601 time", param_hint="--until"
+            ) from None
+    ledger = _ledger()
+    try:
+        for chunk in export(ledger, until=until, fmt=cast(Format, fmt)):
+            sys.stdout.buffer.write(chunk)
+    finally:
+        ledger.close()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,3 +21,62 @@ SCHEMAS = EPCIS_ARTEFACTS / "schemas"
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+# -- stores ------------------------------------------------------------------------------
+# Tests that need a store run on both: SQLite (a file in tmp_path) and PostgreSQL (a fresh
+# database on 127.0.0.1:5432, dropped afterwards). PostgreSQL is never mocked; when it is
+# not reachable the PostgreSQL variants fail, they do not skip.
+
+PG_ADMIN_URL = os.environ.get("TRACECODE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+STORES = ("sqlite", "postgresql")
+
+
+def _pg_admin() -> Any:
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+
+
+def make_postgres_database() -> str:
+    """A new, empty PostgreSQL database; its URL."""
+    from urllib.parse import urlsplit
+
+    name = f"tracecode_test_{uuid.uuid4().hex[:12]}"
+    with _pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(PG_ADMIN_URL)
+    return parts._replace(path="/" + name).geturl()
+
+
+def drop_postgres_database(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).path.lstrip("/")
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty store of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    url = make_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture
+def ledger(store_url: str) -> Iterator[Any]:
+    from ledger.application import Ledger
+    from ledger.settings import store_settings
+
+    app = Ledger(store_settings(store_url))
+    try:
+        yield app
+    finally:
+        app.close()

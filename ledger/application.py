@@ -1,0 +1,407 @@
+"""The ledger: an ``eventsourcing`` application that appends captured EPCIS events.
+
+All writes go through :meth:`Ledger.append`, which takes a *group* of capture requests
+and commits them in one transaction: the chain head, every new :class:`EventRecord` and
+:class:`EventIdClaim`, and one :class:`CaptureJob` per request. A request is all or
+nothing; a group is one fsync. Two writers (two processes on one database) that extend
+the same chain head collide on the head's version; the loser reloads the head and tries
+again, so the chain stays one line.
+
+Later commands that must check a code's state before appending (bind, unbind…) add the
+code's aggregate to the same ``save``: its version is the lock that lets only one of two
+racing terminals succeed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from epcis.problems import Problem
+from ledger import postgres as postgres_store
+from ledger import sqlite as sqlite_store
+from ledger.capture import CaptureRequest, PreparedEvent
+from ledger.domain import (
+    CaptureJob,
+    ChainHead,
+    EventIdClaim,
+    EventRecord,
+    chain_link,
+    record_content,
+)
+from ledger.settings import StoreSettings, store_settings
+
+# The topics eventsourcing gives the events that @event("Captured") and @event("Finished")
+# declare: the log is filtered by them.
+RECORD_TOPIC = "ledger.domain:EventRecord.Captured"
+JOB_TOPIC = "ledger.domain:CaptureJob.Finished"
+_ATTEMPTS = 8
+_PAGE = 1000
+
+
+def utc_now() -> str:
+    """Now, as an EPCIS timestamp with milliseconds in UTC."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class CaptureResult:
+    """What became of one capture request."""
+
+    capture_id: str
+    success: bool
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    created: str = ""
+    finished: str = ""
+    source: str = ""
+    error_behaviour: str = "rollback"
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o["status"] == status)
+
+    @property
+    def conflicts(self) -> list[dict[str, Any]]:
+        return [o for o in self.outcomes if o["status"] == "conflict"]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A captured event as the ledger keeps it."""
+
+    position: int
+    hash_id: str
+    event_id: str
+    record_time: str
+    capture_id: str
+    event: dict[str, Any]
+    namespaces: dict[str, str]
+    previous_link: str
+    link: str
+    notification_id: int = 0
+
+    def as_epcis(self) -> dict[str, Any]:
+        """The event as EPCIS shows it: with its eventID and the ledger's recordTime."""
+        out = dict(self.event)
+        out["eventID"] = self.event_id
+        out["recordTime"] = self.record_time
+        return out
+
+
+class Ledger(Application[UUID]):
+    """The append-only EPCIS event store."""
+
+    name = "tracecode"  # pinned: the PostgreSQL table names derive from it
+    snapshotting_intervals = {ChainHead: 100}  # noqa: RUF012  (eventsourcing's class attribute)
+
+    def __init__(self, settings: StoreSettings | None = None) -> None:
+        self.settings = settings or store_settings()
+        super().__init__(env=self.settings.env)
+        self._existing: Callable[[Any, Sequence[UUID]], set[UUID]] = (
+            postgres_store.existing_originators
+            if self.settings.kind == "postgresql"
+            else sqlite_store.existing_originators
+        )
+        self._write_lock = threading.Lock()
+        self._head = self._load_head()
+
+    # -- writing ----------------------------------------------------------------------
+
+    def append(self, requests: Sequence[CaptureRequest]) -> list[CaptureResult]:
+        """Store a group of capture requests in one transaction; each is all or nothing."""
+        with self._write_lock:
+            for _ in range(_ATTEMPTS):
+                try:
+                    return self._append_once(requests)
+                except IntegrityError:
+                    # Another writer extended the chain (or stored one of these events)
+                    # since we last looked: reload the head and decide again.
+                    self._head = self._load_head()
+            raise RuntimeError(
+                f"could not append after {_ATTEMPTS} attempts: the store is too busy"
+            )
+
+    def capture(self, request: CaptureRequest) -> CaptureResult:
+        """Store one capture request (its own transaction)."""
+        return self.append([request])[0]
+
+    def _append_once(self, requests: Sequence[CaptureRequest]) -> list[CaptureResult]:
+        now = utc_now()
+        head = self._head
+        record_ids = [EventRecord.create_id(e.hash_id) for r in requests for e in r.events]
+        claim_ids = [
+            EventIdClaim.create_id(e.client_event_id)
+            for r in requests
+            for e in r.events
+            if e.client_event_id
+        ]
+        existing = self._existing(self.recorder, [*record_ids, *claim_ids])
+        claimed: dict[str, str] = {}  # eventID -> hash, from the store and from this group
+        stored_hashes: set[str] = set()  # hashes this group stores
+        position, link = head.position, head.link
+        aggregates: list[Any] = []
+        results: list[CaptureResult] = []
+        for request in requests:
+            outcomes = self._rejected_outcomes(request)
+            new: list[PreparedEvent] = []
+            pending_claims: dict[str, str] = {}
+            for event in request.events:
+                if (
+                    EventRecord.create_id(event.hash_id) in existing
+                    or event.hash_id in stored_hashes
+                    or any(e.hash_id == event.hash_id for e in new)
+                ):
+                    outcomes.append(_outcome(event, "already-stored"))
+                    continue
+                owner = self._claim_owner(event, existing, claimed, pending_claims)
+                if owner is not None and owner != event.hash_id:
+                    outcomes.append(
+                        _outcome(
+                            event,
+                            "conflict",
+                            message=(
+                                f"eventID {event.event_id!r} is already used by the event "
+                                f"{owner}; this is a different event, {event.hash_id}"
+                            ),
+                            existing_hash_id=owner,
+                        )
+                    )
+                    continue
+                new.append(event)
+                if event.client_event_id:
+                    pending_claims[event.client_event_id] = event.hash_id
+                outcomes.append(_outcome(event, "stored"))
+            failed = any(o["status"] in ("conflict", "invalid") for o in outcomes)
+            stores = request.can_store_anything and not (
+                failed and request.error_behaviour == "rollback"
+            )
+            if not stores:
+                for outcome in outcomes:
+                    if outcome["status"] == "stored":
+                        outcome["status"] = "not-stored"
+                new = []
+            for event in new:
+                position += 1
+                content = record_content(
+                    hash_id=event.hash_id,
+                    event_id=event.event_id,
+                    position=position,
+                    record_time=now,
+                    capture_id=request.capture_id,
+                    event=event.event,
+                    namespaces=event.namespaces,
+                )
+                previous, link = link, chain_link(link, content)
+                aggregates.append(EventRecord(**content, previous_link=previous, link=link))
+                stored_hashes.add(event.hash_id)
+                for outcome in outcomes:
+                    if outcome["hashID"] == event.hash_id and outcome["status"] == "stored":
+                        outcome["position"] = position
+            for event_id, hash_id in pending_claims.items() if new else ():
+                if EventIdClaim.create_id(event_id) not in existing:
+                    aggregates.append(EventIdClaim(event_id=event_id, hash_id=hash_id))
+                claimed[event_id] = hash_id
+            result = CaptureResult(
+                capture_id=request.capture_id,
+                success=stores and not failed and not request.document_errors,
+                outcomes=sorted(outcomes, key=lambda o: o["index"]),
+                errors=[_problem_dict(p) for p in request.problems],
+                created=now,
+                finished=now,
+                source=request.source,
+                error_behaviour=request.error_behaviour,
+            )
+            aggregates.append(
+                CaptureJob(
+                    capture_id=request.capture_id,
+                    created=now,
+                    finished=now,
+                    source=request.source,
+                    error_behaviour=request.error_behaviour,
+                    success=result.success,
+                    outcomes=result.outcomes,
+                    errors=result.errors,
+                )
+            )
+            results.append(result)
+        if position != head.position:
+            head.extend(position=position, link=link, record_time=now)
+        self.save(head, *aggregates)
+        return results
+
+    def _claim_owner(
+        self,
+        event: PreparedEvent,
+        existing: set[UUID],
+        claimed: dict[str, str],
+        pending: dict[str, str],
+    ) -> str | None:
+        """The hash of the event that already uses this event's client eventID, if any."""
+        event_id = event.client_event_id
+        if event_id is None:
+            return None
+        if event_id in pending:
+            return pending[event_id]
+        if event_id not in claimed and EventIdClaim.create_id(event_id) in existing:
+            claim: EventIdClaim = self.repository.get(EventIdClaim.create_id(event_id))
+            claimed[event_id] = claim.hash_id
+        return claimed.get(event_id)
+
+    @staticmethod
+    def _rejected_outcomes(request: CaptureRequest) -> list[dict[str, Any]]:
+        outcomes = []
+        for index in sorted(request.rejected_indexes):
+            messages = [
+                str(p)
+                for p in request.problems
+                if p.is_error and (p.pointer or "").startswith(f"/epcisBody/eventList/{index}")
+            ]
+            outcomes.append(
+                {
+                    "index": index,
+                    "status": "invalid",
+                    "eventID": None,
+                    "hashID": None,
+                    "message": "; ".join(messages) or "invalid event",
+                }
+            )
+        return outcomes
+
+    def _load_head(self) -> ChainHead:
+        head_id = ChainHead.create_id()
+        try:
+            head: ChainHead = self.repository.get(head_id)
+            return head
+        except AggregateNotFoundError:
+            head = ChainHead()
+            try:
+                self.save(head)
+            except IntegrityError:
+                head = self.repository.get(head_id)
+            return head
+
+    # -- reading ----------------------------------------------------------------------
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """The position and link of the last stored event, as this process last saw them."""
+        return self._head.position, self._head.link
+
+    def current_head(self) -> tuple[int, str]:
+        """The chain head as the store has it now (another process may have appended)."""
+        with self._write_lock:
+            self._head = self._load_head()
+            return self.head
+
+    def get_event(self, event_id: str) -> StoredEvent | None:
+        """A stored event by its eventID (the client's, or its Event Hash ID)."""
+        hash_id = event_id
+        try:
+            claim: EventIdClaim = self.repository.get(EventIdClaim.create_id(event_id))
+            hash_id = claim.hash_id
+        except AggregateNotFoundError:
+            pass
+        try:
+            record: EventRecord = self.repository.get(EventRecord.create_id(hash_id))
+        except AggregateNotFoundError:
+            return None
+        return _stored(record.__dict__)
+
+    def stored_events(self, *, after_notification: int = 0) -> Iterator[StoredEvent]:
+        """Every stored event in log order (the order positions were given in)."""
+        for notification_id, state in self._notifications(RECORD_TOPIC, after_notification):
+            yield _stored(state, notification_id)
+
+    def raw_records(self) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        """(notification id, decoded record state or None if undecodable), in log order."""
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, _PAGE, topics=[RECORD_TOPIC])
+            if not page:
+                return
+            for notification in page:
+                try:
+                    state = self.mapper.to_domain_event(notification).__dict__
+                except Exception:  # an altered row may not even decode
+                    state = None
+                yield notification.id, state
+            start = page[-1].id + 1
+
+    def jobs(self) -> Iterator[CaptureResult]:
+        for _, state in self._notifications(JOB_TOPIC, 0):
+            yield _job(state)
+
+    def job(self, capture_id: str) -> CaptureResult | None:
+        try:
+            job: CaptureJob = self.repository.get(CaptureJob.create_id(capture_id))
+        except AggregateNotFoundError:
+            return None
+        return _job(job.__dict__)
+
+    def _notifications(self, topic: str, after: int) -> Iterator[tuple[int, dict[str, Any]]]:
+        start = after + 1
+        while True:
+            page = self.recorder.select_notifications(start, _PAGE, topics=[topic])
+            if not page:
+                return
+            for notification in page:
+                yield notification.id, self.mapper.to_domain_event(notification).__dict__
+            start = page[-1].id + 1
+
+
+def _outcome(event: PreparedEvent, status: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "index": event.index,
+        "status": status,
+        "eventID": event.event_id,
+        "hashID": event.hash_id,
+        **extra,
+    }
+
+
+def _problem_dict(problem: Problem) -> dict[str, Any]:
+    out: dict[str, Any] = {"message": problem.message, "severity": problem.severity}
+    if problem.pointer is not None:
+        out["pointer"] = problem.pointer
+    if problem.line is not None:
+        out["line"] = problem.line
+    if problem.path is not None:
+        out["path"] = problem.path
+    if problem.rule:
+        out["rule"] = problem.rule
+    return out
+
+
+def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:
+    return StoredEvent(
+        position=state["position"],
+        hash_id=state["hash_id"],
+        event_id=state["event_id"],
+        record_time=state["record_time"],
+        capture_id=state["capture_id"],
+        event=state["event"],
+        namespaces=state["namespaces"],
+        previous_link=state["previous_link"],
+        link=state["link"],
+        notification_id=notification_id,
+    )
+
+
+def _job(state: dict[str, Any]) -> CaptureResult:
+    return CaptureResult(
+        capture_id=state["capture_id"],
+        success=state["success"],
+        outcomes=state["outcomes"],
+        errors=state["errors"],
+        created=state["created"],
+        finished=state["finished"],
+        source=state["source"],
+        error_behaviour=state["error_behaviour"],
+    )

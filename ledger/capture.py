@@ -1,0 +1,126 @@
+"""Turning a posted document into a capture request: validate, split into events, hash.
+
+Nothing here touches the store. Problems are sorted into those of one event (a pointer
+under ``/epcisBody/eventList/N``) and those of the whole document, so that
+``GS1-Capture-Error-Behaviour: proceed`` can store the valid events and report the rest.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal
+
+from epcis.context import namespaces
+from epcis.document import LoadedDocument, load
+from epcis.event_hash import EventHasher
+from epcis.limits import Limits
+from epcis.problems import DocumentError, Problem
+
+ErrorBehaviour = Literal["rollback", "proceed"]
+_EVENT_POINTER = re.compile(r"^/epcisBody/eventList/(\d+)(?:/|$)")
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """One event ready to store: the event as received and who it is."""
+
+    index: int
+    event: dict[str, Any]
+    hash_id: str
+    client_event_id: str | None
+    namespaces: dict[str, str]
+
+    @property
+    def event_id(self) -> str:
+        return self.client_event_id or self.hash_id
+
+
+@dataclass
+class CaptureRequest:
+    """A document's valid events and the problems of the rest."""
+
+    capture_id: str
+    source: str
+    error_behaviour: ErrorBehaviour
+    events: list[PreparedEvent] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    rejected_indexes: set[int] = field(default_factory=set)
+    event_count: int = 0
+
+    @property
+    def document_errors(self) -> list[Problem]:
+        """Errors that are not about one event: the document as a whole is bad."""
+        return [p for p in self.problems if p.is_error and _event_index(p) is None]
+
+    @property
+    def can_store_anything(self) -> bool:
+        if self.document_errors:
+            return False
+        return self.error_behaviour == "proceed" or not self.rejected_indexes
+
+
+def new_capture_id() -> str:
+    return str(uuid.uuid4())
+
+
+def prepare(
+    source: bytes | IO[bytes],
+    *,
+    origin: str = "",
+    error_behaviour: ErrorBehaviour = "rollback",
+    limits: Limits | None = None,
+    capture_id: str | None = None,
+) -> CaptureRequest:
+    """Read and validate a document (JSON-LD or XML) and prepare its events for capture."""
+    request = CaptureRequest(capture_id or new_capture_id(), origin, error_behaviour)
+    try:
+        loaded = load(source, validate=True, limits=limits)
+    except DocumentError as exc:
+        request.problems.extend(exc.problems)
+        return request
+    return prepare_loaded(loaded, request)
+
+
+def prepare_loaded(loaded: LoadedDocument, request: CaptureRequest) -> CaptureRequest:
+    request.problems.extend(loaded.problems)
+    if loaded.kind == "EPCISQueryDocument":
+        request.problems.append(
+            Problem(
+                "a query document cannot be captured; post an EPCISDocument",
+                pointer="/type",
+                rule="capture",
+            )
+        )
+        return request
+    single = loaded.kind not in ("EPCISDocument",)
+    events = loaded.events
+    request.event_count = len(events)
+    for problem in loaded.errors:
+        index = 0 if single else _event_index(problem)
+        if index is not None:
+            request.rejected_indexes.add(index)
+    hasher = EventHasher.for_document(loaded.document)
+    declared = namespaces(loaded.document)
+    for index, event in enumerate(events):
+        if index in request.rejected_indexes:
+            continue
+        if single:
+            event = {k: v for k, v in event.items() if k != "@context"}
+        client_id = event.get("eventID")
+        request.events.append(
+            PreparedEvent(
+                index=index,
+                event=event,
+                hash_id=hasher.hash_id(event),
+                client_event_id=client_id if isinstance(client_id, str) and client_id else None,
+                namespaces=declared,
+            )
+        )
+    return request
+
+
+def _event_index(problem: Problem) -> int | None:
+    match = _EVENT_POINTER.match(problem.pointer or "")
+    return int(match.group(1)) if match else None

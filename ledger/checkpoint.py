@@ -1,0 +1,143 @@
+"""Signed checkpoints of the chain head, for auditors.
+
+A checkpoint names a position and the chain link there, signed with the ledger's Ed25519
+key. An auditor keeps it; later, ``tracecode verify --checkpoint FILE`` checks the
+signature and that the log still has that link at that position, i.e. that the log still
+extends what was signed — a history rewritten since (even with every link recomputed)
+fails.
+
+The key lives in ``TRACECODE_SIGNING_KEY`` (a PEM file path; default ``var/signing-key.pem``,
+created on first use with mode 0600). Its public half is written into every checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ledger.application import Ledger, utc_now
+from ledger.domain import canonical_json
+from ledger.verify import VerifyReport, verify_chain
+
+KEY_ENV = "TRACECODE_SIGNING_KEY"
+DEFAULT_KEY = Path("var/signing-key.pem")
+FORMAT = "tracecode-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used, or that the log no longer extends."""
+
+
+def signing_key(path: Path | None = None) -> Ed25519PrivateKey:
+    path = path or Path(os.environ.get(KEY_ENV) or DEFAULT_KEY)
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise CheckpointError(f"{path}: not an Ed25519 private key")
+        return key
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    return key
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    position: int
+    link: str
+    created: str
+    store: str
+    public_key: str
+    signature: str = ""
+
+    def signed_part(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "position": self.position,
+            "link": self.link,
+            "created": self.created,
+            "store": self.store,
+            "public_key": self.public_key,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps({**self.signed_part(), "signature": self.signature}, indent=2) + "\n"
+
+
+def make_checkpoint(ledger: Ledger, key: Ed25519PrivateKey | None = None) -> Checkpoint:
+    """Sign the current chain head (after checking the chain is intact up to it)."""
+    report = verify_chain(ledger)
+    if not report.intact:
+        raise CheckpointError(f"the chain is not intact, refusing to sign it: {report.findings[0]}")
+    key = key or signing_key()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    unsigned = Checkpoint(
+        position=report.last_position,
+        link=report.last_link,
+        created=utc_now(),
+        store=ledger.settings.redacted_url,
+        public_key=base64.b64encode(public).decode(),
+    )
+    signature = key.sign(canonical_json(unsigned.signed_part()))
+    return Checkpoint(**{**unsigned.__dict__, "signature": base64.b64encode(signature).decode()})
+
+
+def read_checkpoint(text: str) -> Checkpoint:
+    try:
+        data = json.loads(text)
+        if data.get("format") != FORMAT:
+            raise CheckpointError(f"not a tracecode checkpoint (format {data.get('format')!r})")
+        checkpoint = Checkpoint(
+            position=int(data["position"]),
+            link=str(data["link"]),
+            created=str(data["created"]),
+            store=str(data["store"]),
+            public_key=str(data["public_key"]),
+            signature=str(data["signature"]),
+        )
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(checkpoint.public_key))
+        public.verify(
+            base64.b64decode(checkpoint.signature), canonical_json(checkpoint.signed_part())
+        )
+    except InvalidSignature:
+        raise CheckpointError("the checkpoint's signature is not valid: it was altered") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"unreadable checkpoint: {exc}") from None
+    return checkpoint
+
+
+def check_against(report: VerifyReport, checkpoint: Checkpoint) -> str | None:
+    """Why the verified log does not extend the checkpoint, or None when it does."""
+    if checkpoint.position == 0:
+        return None
+    link = report.links.get(checkpoint.position)
+    if link is None:
+        return (
+            f"the log has no position {checkpoint.position} any more (it ends at "
+            f"{report.last_position}): records signed in the checkpoint were removed"
+        )
+    if link != checkpoint.link:
+        return (
+            f"the link at position {checkpoint.position} differs from the signed one: "
+            "history up to the checkpoint was rewritten"
+        )
+    return None

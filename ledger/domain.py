@@ -1,0 +1,153 @@
+"""What the ledger records, as ``eventsourcing`` aggregates.
+
+* :class:`EventRecord` — one captured EPCIS event, created once and never changed. Its id
+  derives from the Event Hash ID, so the same event can never be stored twice.
+* :class:`EventIdClaim` — binds a client's ``eventID`` to the Event Hash ID it was first
+  used for; a different event reusing that eventID collides with it.
+* :class:`ChainHead` — the single head of the tamper-evidence chain: its version moves with
+  every append, so two writers that extend the same head cannot both commit.
+* :class:`CaptureJob` — a capture request and what became of it.
+
+Every record carries its position in the one global order and a link: the SHA-256 of the
+previous link and of the record's content. Altering, removing, inserting or reordering a
+record breaks the chain from that record on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_NAMESPACE = UUID("6f1c1a52-8a57-4a8b-9f5e-3a4f2d1c0b7e")
+GENESIS_LINK = "0" * 64
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_digest(content: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def chain_link(previous: str, content: dict[str, Any]) -> str:
+    """The link of a record: SHA-256 over the previous link and the record's content."""
+    return hashlib.sha256(previous.encode() + b"\n" + canonical_json(content)).hexdigest()
+
+
+class EventRecord(Aggregate):
+    """One captured EPCIS event, as received (JSON-LD internal form), with its place in the log."""
+
+    @staticmethod
+    def create_id(hash_id: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, "event:" + hash_id)
+
+    @event("Captured")
+    def __init__(
+        self,
+        hash_id: str,
+        event_id: str,
+        position: int,
+        record_time: str,
+        capture_id: str,
+        event: dict[str, Any],
+        namespaces: dict[str, str],
+        previous_link: str,
+        link: str,
+    ) -> None:
+        self.hash_id = hash_id
+        self.event_id = event_id
+        self.position = position
+        self.record_time = record_time
+        self.capture_id = capture_id
+        self.event = event
+        self.namespaces = namespaces
+        self.previous_link = previous_link
+        self.link = link
+
+
+def record_content(
+    *,
+    hash_id: str,
+    event_id: str,
+    position: int,
+    record_time: str,
+    capture_id: str,
+    event: dict[str, Any],
+    namespaces: dict[str, str],
+) -> dict[str, Any]:
+    """What a record's link covers."""
+    return {
+        "hash_id": hash_id,
+        "event_id": event_id,
+        "position": position,
+        "record_time": record_time,
+        "capture_id": capture_id,
+        "event": event,
+        "namespaces": namespaces,
+    }
+
+
+class EventIdClaim(Aggregate):
+    """A client's eventID, bound to the Event Hash ID of the event it named first."""
+
+    @staticmethod
+    def create_id(event_id: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, "event-id:" + event_id)
+
+    @event("Claimed")
+    def __init__(self, event_id: str, hash_id: str) -> None:
+        self.event_id = event_id
+        self.hash_id = hash_id
+
+
+class ChainHead(Aggregate):
+    """The end of the chain: last position and link. There is exactly one."""
+
+    @staticmethod
+    def create_id(**_: Any) -> UUID:
+        return uuid5(_NAMESPACE, "chain-head")
+
+    @event("Started")
+    def __init__(self) -> None:
+        self.position = 0
+        self.link = GENESIS_LINK
+
+    @event("Extended")
+    def extend(self, position: int, link: str, record_time: str) -> None:
+        self.position = position
+        self.link = link
+        self.record_time = record_time
+
+
+class CaptureJob(Aggregate):
+    """A capture (one posted document) and its outcome; written with its events, atomically."""
+
+    @staticmethod
+    def create_id(capture_id: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, "capture:" + capture_id)
+
+    @event("Finished")
+    def __init__(
+        self,
+        capture_id: str,
+        created: str,
+        finished: str,
+        source: str,
+        error_behaviour: str,
+        success: bool,
+        outcomes: list[dict[str, Any]],
+        errors: list[dict[str, Any]],
+    ) -> None:
+        self.capture_id = capture_id
+        self.created = created
+        self.finished = finished
+        self.source = source
+        self.error_behaviour = error_behaviour
+        self.success = success
+        self.outcomes = outcomes
+        self.errors = errors

@@ -1,0 +1,129 @@
+"""The whole log, or its prefix up to a record time, as one EPCIS document, streamed.
+
+Events keep their eventID and the ledger's recordTime, and nothing else is added, so each
+exported event has the Event Hash ID it was captured with. Events from documents that used
+one prefix for two namespaces get their extension keys renamed to a prefix unique in the
+export (names are resolved by namespace, so the hash does not change).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from lxml import etree
+
+from epcis.context import BUILTIN_PREFIXES, make_context
+from epcis.document import convert
+from ledger.application import Ledger, StoredEvent, utc_now
+
+Format = Literal["json", "xml"]
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def selected(ledger: Ledger, until: str | None) -> Iterator[StoredEvent]:
+    limit = _moment(until) if until else None
+    for stored in ledger.stored_events():
+        if limit is None or _moment(stored.record_time) <= limit:
+            yield stored
+
+
+def export(ledger: Ledger, *, until: str | None = None, fmt: Format = "json") -> Iterator[bytes]:
+    """Chunks of one EPCISDocument holding every (selected) event, in log order."""
+    prefixes = _unified_prefixes(selected(ledger, until))
+    header = {
+        "@context": make_context(prefixes.by_prefix),
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": utc_now(),
+    }
+    if fmt == "json":
+        yield from _json(ledger, until, prefixes, header)
+    else:
+        yield from _xml(ledger, until, prefixes, header)
+
+
+def _json(
+    ledger: Ledger, until: str | None, prefixes: _Prefixes, header: dict[str, Any]
+) -> Iterator[bytes]:
+    head = json.dumps(header, ensure_ascii=False)[:-1]
+    yield (head + ', "epcisBody": {"eventList": [\n').encode()
+    first = True
+    for stored in selected(ledger, until):
+        event = prefixes.rename(stored)
+        yield (("" if first else ",\n") + json.dumps(event, ensure_ascii=False)).encode()
+        first = False
+    yield b"\n]}}\n"
+
+
+def _xml(
+    ledger: Ledger, until: str | None, prefixes: _Prefixes, header: dict[str, Any]
+) -> Iterator[bytes]:
+    empty = convert({**header, "epcisBody": {"eventList": []}}, "xml")
+    opening, _, closing = empty.partition(b"<EventList/>")
+    if not closing:
+        raise RuntimeError("unexpected XML skeleton from the writer")
+    yield opening + b"<EventList>\n"
+    for stored in selected(ledger, until):
+        one = {**header, "epcisBody": {"eventList": [prefixes.rename(stored)]}}
+        root = etree.fromstring(convert(one, "xml"))
+        event_list = root.find(".//EventList")
+        if event_list is None:
+            raise RuntimeError("unexpected XML from the writer: no EventList")
+        for element in event_list:
+            yield etree.tostring(element, encoding="utf-8") + b"\n"
+    yield b"</EventList>" + closing
+
+
+class _Prefixes:
+    """One prefix per namespace across the export; renames keys where documents disagreed."""
+
+    def __init__(self) -> None:
+        self.by_prefix: dict[str, str] = {}
+        self.by_uri: dict[str, str] = {}
+
+    def add(self, prefix: str, uri: str) -> None:
+        if uri in self.by_uri:
+            return
+        name, n = prefix, 2
+        while name in self.by_prefix or (
+            name in BUILTIN_PREFIXES and BUILTIN_PREFIXES[name] != uri
+        ):
+            name, n = f"{prefix}{n}", n + 1
+        self.by_prefix[name] = uri
+        self.by_uri[uri] = name
+
+    def rename(self, stored: StoredEvent) -> dict[str, Any]:
+        event = stored.as_epcis()
+        mapping = {
+            p: self.by_uri[u]
+            for p, u in stored.namespaces.items()
+            if u in self.by_uri and self.by_uri[u] != p
+        }
+        return _rename_keys(event, mapping) if mapping else event
+
+
+def _unified_prefixes(events: Iterator[StoredEvent]) -> _Prefixes:
+    prefixes = _Prefixes()
+    for stored in events:
+        for prefix, uri in stored.namespaces.items():
+            prefixes.add(prefix, uri)
+    return prefixes
+
+
+def _rename_keys(value: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, child in value.items():
+            prefix, sep, local = key.partition(":")
+            new_key = f"{mapping[prefix]}:{local}" if sep and prefix in mapping else key
+            out[new_key] = _rename_keys(child, mapping)
+        return out
+    if isinstance(value, list):
+        return [_rename_keys(v, mapping) for v in value]
+    return value

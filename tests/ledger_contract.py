@@ -1,0 +1,356 @@
+"""The contract every ledger store passes: subclassed once per store (SQLite, PostgreSQL).
+
+Like the ``eventsourcing`` library's own recorder test cases: the abstract class holds the
+tests, each store's subclass says how to make an empty store and how to reach its table
+with plain SQL (to tamper with it behind the ledger's back).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from epcis.context import make_context
+from epcis.document import load
+from ledger.application import RECORD_TOPIC, Ledger
+from ledger.capture import prepare
+from ledger.checkpoint import check_against, make_checkpoint, read_checkpoint, signing_key
+from ledger.export import export
+from ledger.settings import store_settings
+from ledger.verify import verify_chain
+from ledger.writer import GroupCommitter
+from tests.conftest import EXAMPLES
+
+OBJECT_EVENTS = EXAMPLES / "json" / "Example_9.6.1-ObjectEvent.jsonld"
+TRANSACTION_XML = EXAMPLES / "xml" / "2.0" / "Example-TransactionEvent-2020_07_03y.xml"
+
+
+def event(serial: int, *, event_id: str | None = None, ward: str = "W1") -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-03-01T08:00:00.000+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": [f"urn:epc:id:sgtin:0614141.107346.{serial}"],
+        "action": "OBSERVE",
+        "bizStep": "receiving",
+        "readPoint": {"id": "urn:epc:id:sgln:0614141.00001.0"},
+        "example:ward": ward,
+    }
+    if event_id:
+        out["eventID"] = event_id
+    return out
+
+
+def document(*events: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "@context": make_context({"example": "https://ns.example.com/epcis/"}),
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-03-01T08:00:00.000+08:00",
+            "epcisBody": {"eventList": list(events)},
+        }
+    ).encode()
+
+
+class LedgerContract(ABC):
+    """Tests every store must pass."""
+
+    @abstractmethod
+    def make_url(self, tmp_path: Path) -> Iterator[str]:
+        """Yield the URL of a new, empty store; clean it up afterwards."""
+
+    @abstractmethod
+    def sql(self, url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one SQL statement on the store behind the ledger's back (committed)."""
+
+    @abstractmethod
+    def record_rows(self, url: str) -> list[tuple[int, bytes]]:
+        """(row id in log order, state bytes) of every stored EventRecord."""
+
+    @abstractmethod
+    def set_state(self, url: str, row: int, state: bytes) -> None: ...
+
+    @abstractmethod
+    def delete_row(self, url: str, row: int) -> None: ...
+
+    @abstractmethod
+    def insert_copy(self, url: str, row: int) -> None:
+        """Insert a new row holding the same record state under a new identity."""
+
+    @pytest.fixture
+    def url(self, tmp_path: Path) -> Iterator[str]:
+        yield from self.make_url(tmp_path)
+
+    @pytest.fixture
+    def ledger(self, url: str) -> Iterator[Ledger]:
+        app = Ledger(store_settings(url))
+        yield app
+        app.close()
+
+    # -- capture ----------------------------------------------------------------------
+
+    def test_events_are_stored_in_order_and_read_back(self, ledger: Ledger) -> None:
+        result = ledger.capture(prepare(OBJECT_EVENTS.read_bytes(), origin="test"))
+        assert result.success
+        assert [o["position"] for o in result.outcomes] == [1, 2]
+        result = ledger.capture(prepare(TRANSACTION_XML.read_bytes()))
+        assert [o["position"] for o in result.outcomes] == [3, 4]
+        stored = list(ledger.stored_events())
+        assert [s.position for s in stored] == [1, 2, 3, 4]
+        originals = (
+            load(OBJECT_EVENTS.read_bytes()).hash_ids()
+            + load(TRANSACTION_XML.read_bytes()).hash_ids()
+        )
+        assert [s.hash_id for s in stored] == originals
+        for s in stored:
+            again = ledger.get_event(s.event_id)
+            assert again is not None and again.hash_id == s.hash_id
+            shown = again.as_epcis()
+            assert shown["recordTime"] == s.record_time
+            assert shown["eventID"] == s.event_id
+        assert ledger.head[0] == 4
+
+    def test_the_hash_is_the_event_id_when_the_client_gave_none(self, ledger: Ledger) -> None:
+        result = ledger.capture(prepare(document(event(1))))
+        (outcome,) = result.outcomes
+        assert outcome["eventID"] == outcome["hashID"]
+        assert ledger.get_event(outcome["hashID"]) is not None
+
+    def test_a_retry_stores_nothing_new(self, ledger: Ledger) -> None:
+        data = document(
+            event(1), event(2, event_id="urn:uuid:6a1e7d5e-1111-4a1a-8a1a-000000000002")
+        )
+        ledger.capture(prepare(data))
+        head = ledger.head
+        again = ledger.capture(prepare(data))
+        assert again.success
+        assert [o["status"] for o in again.outcomes] == ["already-stored", "already-stored"]
+        assert ledger.current_head() == head
+        assert len(list(ledger.stored_events())) == 2
+
+    def test_the_same_event_under_another_event_id_is_already_stored(self, ledger: Ledger) -> None:
+        ledger.capture(prepare(document(event(1))))
+        other = ledger.capture(
+            prepare(document(event(1, event_id="urn:uuid:6a1e7d5e-1111-4a1a-8a1a-000000000009")))
+        )
+        assert [o["status"] for o in other.outcomes] == ["already-stored"]
+        assert ledger.head[0] == 1
+
+    def test_a_different_event_reusing_an_event_id_is_a_conflict(self, ledger: Ledger) -> None:
+        shared = "urn:uuid:6a1e7d5e-1111-4a1a-8a1a-00000000000a"
+        first = ledger.capture(prepare(document(event(1, event_id=shared))))
+        clash = ledger.capture(prepare(document(event(2), event(3, event_id=shared))))
+        assert not clash.success
+        assert [o["status"] for o in clash.outcomes] == ["not-stored", "conflict"]
+        conflict = clash.conflicts[0]
+        assert conflict["existing_hash_id"] == first.outcomes[0]["hashID"]
+        assert conflict["hashID"] in conflict["message"]
+        assert conflict["existing_hash_id"] in conflict["message"]
+        assert ledger.head[0] == 1
+        proceed = ledger.capture(
+            prepare(document(event(2), event(3, event_id=shared)), error_behaviour="proceed")
+        )
+        assert [o["status"] for o in proceed.outcomes] == ["stored", "conflict"]
+        assert ledger.head[0] == 2
+
+    def test_rollback_stores_nothing_of_a_document_with_a_bad_event(self, ledger: Ledger) -> None:
+        bad = event(2)
+        bad["action"] = "MOVE"
+        data = document(event(1), bad, event(3))
+        result = ledger.capture(prepare(data))
+        assert not result.success
+        assert [o["status"] for o in result.outcomes] == ["not-stored", "invalid", "not-stored"]
+        assert "MOVE" in result.outcomes[1]["message"]
+        assert ledger.head[0] == 0
+        result = ledger.capture(prepare(data, error_behaviour="proceed"))
+        assert [o["status"] for o in result.outcomes] == ["stored", "invalid", "stored"]
+        assert ledger.head[0] == 2
+
+    def test_an_unreadable_document_stores_nothing_and_says_why(self, ledger: Ledger) -> None:
+        result = ledger.capture(prepare(b'{"type": "EPCISDocument", ', error_behaviour="proceed"))
+        assert not result.success
+        assert result.outcomes == []
+        assert "invalid JSON" in result.errors[0]["message"]
+        assert ledger.head[0] == 0
+        job = ledger.job(result.capture_id)
+        assert job is not None and not job.success and job.errors == result.errors
+
+    def test_jobs_are_kept(self, ledger: Ledger) -> None:
+        ids = [ledger.capture(prepare(document(event(n)))).capture_id for n in range(3)]
+        assert [j.capture_id for j in ledger.jobs()] == ids
+        job = ledger.job(ids[1])
+        assert job is not None and job.outcomes[0]["position"] == 2
+
+    def test_concurrent_captures_share_transactions_and_keep_one_chain(
+        self, ledger: Ledger
+    ) -> None:
+        committer = GroupCommitter(ledger)
+        results: list[Any] = []
+
+        def client(base: int) -> None:
+            for n in range(25):
+                results.append(committer.submit(prepare(document(event(base * 1000 + n)))))
+
+        threads = [threading.Thread(target=client, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        committer.close()
+        assert len(results) == 200 and all(r.success for r in results)
+        positions = sorted(o["position"] for r in results for o in r.outcomes)
+        assert positions == list(range(1, 201))
+        assert committer.groups <= committer.requests
+        assert verify_chain(ledger).intact
+
+    def test_racing_duplicates_store_one_event(self, ledger: Ledger) -> None:
+        committer = GroupCommitter(ledger)
+        statuses: list[str] = []
+        barrier = threading.Barrier(8)
+
+        def client() -> None:
+            barrier.wait()
+            statuses.extend(
+                o["status"] for o in committer.submit(prepare(document(event(7)))).outcomes
+            )
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        committer.close()
+        assert sorted(statuses) == ["already-stored"] * 7 + ["stored"]
+        assert ledger.current_head()[0] == 1
+
+    def test_two_writers_on_one_store_keep_one_chain(self, url: str, ledger: Ledger) -> None:
+        other = Ledger(store_settings(url))
+        try:
+            for n in range(6):
+                writer = ledger if n % 2 else other
+                assert writer.capture(prepare(document(event(n)))).success
+        finally:
+            other.close()
+        report = verify_chain(ledger)
+        assert report.intact, report.findings
+        assert report.last_position == 6
+
+    # -- tamper evidence --------------------------------------------------------------
+
+    def _six(self, ledger: Ledger) -> None:
+        for n in range(6):
+            ledger.capture(prepare(document(event(n))))
+        assert verify_chain(ledger).intact
+
+    def test_an_altered_row_is_named(self, url: str, ledger: Ledger) -> None:
+        self._six(ledger)
+        row, state = self.record_rows(url)[2]
+        record = json.loads(state)
+        record["event"]["epcList"] = ["urn:epc:id:sgtin:0614141.107346.999"]
+        self.set_state(url, row, json.dumps(record).encode())
+        report = verify_chain(ledger)
+        first = report.findings[0]
+        assert first.position == 3
+        assert "altered" in first.message
+
+    def test_a_removed_row_is_named(self, url: str, ledger: Ledger) -> None:
+        self._six(ledger)
+        row, _ = self.record_rows(url)[1]
+        self.delete_row(url, row)
+        first = verify_chain(ledger).findings[0]
+        assert first.position == 3
+        assert "positions 2..2 are missing" in first.message
+
+    def test_a_removed_last_row_is_named(self, url: str, ledger: Ledger) -> None:
+        self._six(ledger)
+        row, _ = self.record_rows(url)[-1]
+        self.delete_row(url, row)
+        (finding,) = verify_chain(ledger).findings
+        assert "head says position 6 but the log ends at position 5" in finding.message
+
+    def test_an_inserted_row_is_named(self, url: str, ledger: Ledger) -> None:
+        self._six(ledger)
+        row, _ = self.record_rows(url)[3]
+        self.insert_copy(url, row)
+        first = verify_chain(ledger).findings[0]
+        assert first.position == 4
+        assert "stored twice" in first.message
+
+    def test_reordered_rows_are_named(self, url: str, ledger: Ledger) -> None:
+        self._six(ledger)
+        rows = self.record_rows(url)
+        (row_a, state_a), (row_b, state_b) = rows[1], rows[4]
+        self.set_state(url, row_a, state_b)
+        self.set_state(url, row_b, state_a)
+        first = verify_chain(ledger).findings[0]
+        assert first.position == 5
+        assert "missing" in first.message or "reordered" in first.message
+        assert any("reordered" in f.message for f in verify_chain(ledger).findings)
+
+    def test_a_signed_checkpoint_proves_the_log_extends_it(
+        self, url: str, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        key = signing_key(tmp_path / "key.pem")
+        self._six(ledger)
+        checkpoint = read_checkpoint(make_checkpoint(ledger, key).to_json())
+        ledger.capture(prepare(document(event(99))))
+        report = verify_chain(ledger, keep_links=[checkpoint.position])
+        assert check_against(report, checkpoint) is None
+        # rewrite history so that every link still chains: the checkpoint catches it
+        rows = self.record_rows(url)
+        for row, _ in rows:
+            self.delete_row(url, row)
+        self.reset_head(url)
+        rewritten = Ledger(store_settings(url))
+        try:
+            for n in range(100, 107):
+                rewritten.capture(prepare(document(event(n))))
+            report = verify_chain(rewritten, keep_links=[checkpoint.position])
+            assert report.intact
+            why = check_against(report, checkpoint)
+            assert why is not None and "rewritten" in why
+        finally:
+            rewritten.close()
+
+    @abstractmethod
+    def reset_head(self, url: str) -> None:
+        """Remove the chain head and its snapshots with SQL, as a forger would."""
+
+    def test_a_forged_checkpoint_is_refused(self, ledger: Ledger, tmp_path: Path) -> None:
+        self._six(ledger)
+        text = make_checkpoint(ledger, signing_key(tmp_path / "key.pem")).to_json()
+        forged = json.loads(text)
+        forged["position"] = 3
+        with pytest.raises(ValueError, match="signature"):
+            read_checkpoint(json.dumps(forged))
+
+    # -- export -----------------------------------------------------------------------
+
+    @pytest.mark.parametrize("fmt", ["json", "xml"])
+    def test_export_keeps_every_hash(self, ledger: Ledger, fmt: str) -> None:
+        ledger.capture(prepare(OBJECT_EVENTS.read_bytes()))
+        ledger.capture(prepare(TRANSACTION_XML.read_bytes()))
+        data = b"".join(export(ledger, fmt=fmt))  # type: ignore[arg-type]
+        exported = load(data, validate=True)
+        assert exported.errors == []
+        assert exported.hash_ids() == [s.hash_id for s in ledger.stored_events()]
+
+    def test_export_until_a_record_time(self, ledger: Ledger) -> None:
+        ledger.capture(prepare(document(event(1))))
+        first_time = next(ledger.stored_events()).record_time
+        ledger.capture(prepare(document(event(2))))
+        later = [s for s in ledger.stored_events() if s.record_time > first_time]
+        data = b"".join(export(ledger, until=first_time))
+        assert len(load(data).events) == 2 - len(later)
+
+    def test_the_record_topic_names_what_is_stored(self, ledger: Ledger) -> None:
+        ledger.capture(prepare(document(event(1))))
+        page = ledger.recorder.select_notifications(1, 10, topics=[RECORD_TOPIC])
+        assert len(page) == 1

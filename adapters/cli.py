@@ -143,12 +143,27 @@ def _ledger() -> Ledger:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    envvar="TRACECODE_WORKERS",
+    help="Server processes; they share the store and its one chain (TRACECODE_WORKERS).",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Run the ledger's HTTP server (EPCIS 2.0 capture API; OpenAPI docs at /docs)."""
     import uvicorn
 
     click.echo(f"tracecode: store {store_settings().redacted_url}, http://{host}:{port}/docs")
-    uvicorn.run("adapters.http.app:create_app", factory=True, host=host, port=port)
+    uvicorn.run(
+        "adapters.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+    )
 
 
 class _Progress:

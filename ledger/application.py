@@ -153,13 +153,6 @@ class Ledger(Application[UUID]):
             new: list[PreparedEvent] = []
             pending_claims: dict[str, str] = {}
             for event in request.events:
-                if (
-                    EventRecord.create_id(event.hash_id) in existing
-                    or event.hash_id in stored_hashes
-                    or any(e.hash_id == event.hash_id for e in new)
-                ):
-                    outcomes.append(_outcome(event, "already-stored"))
-                    continue
                 owner = self._claim_owner(event, existing, claimed, pending_claims)
                 if owner is not None and owner != event.hash_id:
                     outcomes.append(
@@ -174,9 +167,18 @@ class Ledger(Application[UUID]):
                         )
                     )
                     continue
-                new.append(event)
-                if event.client_event_id:
+                if event.client_event_id and owner is None:
+                    # also for an event already stored under another eventID: the client
+                    # can then read it back by the eventID it used
                     pending_claims[event.client_event_id] = event.hash_id
+                if (
+                    EventRecord.create_id(event.hash_id) in existing
+                    or event.hash_id in stored_hashes
+                    or any(e.hash_id == event.hash_id for e in new)
+                ):
+                    outcomes.append(_outcome(event, "already-stored"))
+                    continue
+                new.append(event)
                 outcomes.append(_outcome(event, "stored"))
             failed = any(o["status"] in ("conflict", "invalid") for o in outcomes)
             stores = request.can_store_anything and not (
@@ -204,7 +206,7 @@ class Ledger(Application[UUID]):
                 for outcome in outcomes:
                     if outcome["hashID"] == event.hash_id and outcome["status"] == "stored":
                         outcome["position"] = position
-            for event_id, hash_id in pending_claims.items() if new else ():
+            for event_id, hash_id in pending_claims.items() if stores else ():
                 if EventIdClaim.create_id(event_id) not in existing:
                     aggregates.append(EventIdClaim(event_id=event_id, hash_id=hash_id))
                 claimed[event_id] = hash_id

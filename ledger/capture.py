@@ -84,16 +84,19 @@ def prepare(
 
 
 def prepare_loaded(loaded: LoadedDocument, request: CaptureRequest) -> CaptureRequest:
-    request.problems.extend(loaded.problems)
+    """Prepare the events of a read document (EPCISDocument, EPCISQueryDocument or one event).
+
+    The capture interface takes query documents too (the REST bindings say it should): a
+    valid one is captured as the EPCISDocument of its events; an invalid one is refused
+    whole, its problems pointing into ``queryResults``.
+    """
     if loaded.kind == "EPCISQueryDocument":
-        request.problems.append(
-            Problem(
-                "a query document cannot be captured; post an EPCISDocument",
-                pointer="/type",
-                rule="capture",
-            )
-        )
-        return request
+        if loaded.errors:
+            request.problems.extend(loaded.problems)
+            request.event_count = len(loaded.events)
+            return request
+        loaded = as_epcis_document(loaded)
+    request.problems.extend(loaded.problems)
     single = loaded.kind not in ("EPCISDocument",)
     events = loaded.events
     request.event_count = len(events)
@@ -119,6 +122,26 @@ def prepare_loaded(loaded: LoadedDocument, request: CaptureRequest) -> CaptureRe
             )
         )
     return request
+
+
+def as_epcis_document(loaded: LoadedDocument) -> LoadedDocument:
+    """The EPCISDocument of a query document's events, with the same context and header."""
+    source = loaded.document
+    skip = ("@context", "type", "schemaVersion", "epcisBody")
+    document: dict[str, Any] = {
+        "@context": source.get("@context"),
+        "type": "EPCISDocument",
+        "schemaVersion": source.get("schemaVersion", "2.0"),
+        **{key: value for key, value in source.items() if key not in skip},
+        "epcisBody": {"eventList": loaded.events},
+    }
+    return LoadedDocument(
+        document,
+        loaded.syntax,
+        loaded.xml_version,
+        source_map=loaded.source_map,
+        problems=list(loaded.problems),
+    )
 
 
 def _event_index(problem: Problem) -> int | None:

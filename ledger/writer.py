@@ -30,9 +30,16 @@ class GroupCommitter:
 
     def submit(self, request: CaptureRequest, timeout: float | None = 60.0) -> CaptureResult:
         """Store a request with whatever else is waiting; return once it is committed."""
+        return self.enqueue(request).result(timeout=timeout)
+
+    def enqueue(self, request: CaptureRequest) -> Future[CaptureResult]:
+        """Queue a request; the future resolves once its transaction has committed.
+
+        An asyncio server awaits it (``asyncio.wrap_future``) instead of parking a thread.
+        """
         future: Future[CaptureResult] = Future()
         self._queue.put((request, future))
-        return future.result(timeout=timeout)
+        return future
 
     def close(self) -> None:
         self._queue.put(_STOP)

@@ -142,6 +142,18 @@ class LedgerContract(ABC):
         )
         assert [o["status"] for o in other.outcomes] == ["already-stored"]
         assert ledger.head[0] == 1
+        # the client can read it back by the eventID it used
+        alias = ledger.get_event("urn:uuid:6a1e7d5e-1111-4a1a-8a1a-000000000009")
+        assert alias is not None and alias.hash_id == other.outcomes[0]["hashID"]
+
+    def test_an_event_id_of_another_event_conflicts_even_if_this_one_is_stored(
+        self, ledger: Ledger
+    ) -> None:
+        taken = "urn:uuid:6a1e7d5e-1111-4a1a-8a1a-00000000000b"
+        ledger.capture(prepare(document(event(1, event_id=taken))))
+        ledger.capture(prepare(document(event(2))))
+        clash = ledger.capture(prepare(document(event(2, event_id=taken))))
+        assert [o["status"] for o in clash.outcomes] == ["conflict"]
 
     def test_a_different_event_reusing_an_event_id_is_a_conflict(self, ledger: Ledger) -> None:
         shared = "urn:uuid:6a1e7d5e-1111-4a1a-8a1a-00000000000a"

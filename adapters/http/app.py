@@ -1,0 +1,238 @@
+"""The HTTP API: the capture part of the GS1 EPCIS 2.0 REST bindings, over the ledger.
+
+``create_app()`` is what ``tracecode serve`` runs (``uvicorn --factory``): its lifespan
+opens the ledger that ``TRACECODE_DATABASE_URL`` names, starts the group committer, and on
+shutdown stops the committer (after the captures it holds are committed) and closes the
+ledger. Given a ledger, the app uses it and leaves closing it to the caller.
+
+Every response carries ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``; every error is
+``application/problem+json``. OpenAPI docs are at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.http import capture, events, problems
+from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
+from adapters.http.state import HttpState
+from ledger.application import Ledger
+from ledger.writer import GroupCommitter
+
+DESCRIPTION = """\
+The capture part of the [GS1 EPCIS 2.0 REST bindings](https://ref.gs1.org/standards/epcis/),
+over tracecode's append-only ledger.
+
+* `POST /capture` — EPCIS documents in JSON-LD or XML (2.0 or 1.2). Answered **202 only once
+  the events are durable**; `Location` is the capture job. `GS1-Capture-Error-Behaviour`:
+  `rollback` (default, all or nothing) or `proceed`.
+* `GET /capture`, `GET /capture/{captureID}` — capture jobs (EPCISCaptureJob shape, plus
+  what became of each event).
+* `POST /events` — one event, synchronously (201, or 200 when it was already stored).
+* `GET /events/{eventID}` — one event (EPCISQueryDocument, JSON-LD or XML by `Accept`).
+* `OPTIONS` on each — discovery: versions, limits (`GS1-EPCIS-Capture-Limit`,
+  `GS1-EPCIS-Capture-File-Size-Limit`), vendor version.
+
+Only EPCIS 2.0.0 / CBV 2.0.0 are served: a request asking for another version through
+`GS1-EPCIS-Version`, `GS1-CBV-Version` or the `-Min`/`-Max` headers is answered 406. Errors
+are RFC 9457 problem details (`application/problem+json`) with the bindings'
+`epcisException:…` types; problems in a posted document are listed in `errors` with a JSON
+pointer (JSON-LD) or line and element path (XML).
+"""
+
+
+class GS1Headers:
+    """Refuse unsupported GS1 versions (406); put the version headers on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        why = unsupported_version(Headers(scope=scope))
+        if why is not None:
+            response = problems.problem_response(406, why, instance=scope.get("path", "/"))
+            await response(scope, receive, send)
+            return
+
+        async def send_with_versions(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in VERSION_HEADERS.items():
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_versions)
+
+
+def create_app(
+    ledger: Ledger | None = None,
+    *,
+    max_events: int | None = None,
+    max_bytes: int | None = None,
+) -> FastAPI:
+    """The ASGI app. Limits default to ``TRACECODE_CAPTURE_LIMIT`` (events per capture,
+    10 000) and ``TRACECODE_MAX_DOCUMENT_BYTES`` (64 MiB)."""
+    state = HttpState.configure(max_events, max_bytes)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = ledger is None
+        state.ledger = Ledger() if ledger is None else ledger
+        state.committer = GroupCommitter(state.ledger)
+        try:
+            yield
+        finally:
+            committer, state.committer = state.committer, None
+            await anyio.to_thread.run_sync(committer.close)
+            if own:
+                state.ledger.close()
+            state.ledger = None
+
+    app = FastAPI(
+        title="tracecode EPCIS 2.0 capture API",
+        version=vendor_version().removeprefix("tracecode-"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.tracecode = state
+    problems.install(app, [*capture.router.routes, *events.router.routes])
+    app.add_middleware(GS1Headers)
+    app.include_router(capture.router)
+    app.include_router(events.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+# -- OpenAPI ---------------------------------------------------------------------------
+
+_VERSION_PARAMETERS = [
+    ("GS1-EPCIS-Version", "The EPCIS version the client speaks; only 2.0.0 is served."),
+    ("GS1-CBV-Version", "The CBV version the client uses; only 2.0.0 is served."),
+    ("GS1-EPCIS-Min", "The lowest EPCIS version the client accepts."),
+    ("GS1-EPCIS-Max", "The highest EPCIS version the client accepts."),
+    ("GS1-CBV-Min", "The lowest CBV version the client accepts."),
+    ("GS1-CBV-Max", "The highest CBV version the client accepts."),
+]
+_VERSION_SCHEMA = {"type": "string", "pattern": r"^\d+(\.\d+)*$", "example": "2.0.0"}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_JOB_SCHEMA: dict[str, Any] = {
+    "title": "CaptureJob",
+    "description": (
+        "The bindings' CaptureJob (`running` is always false here: the job is finished before "
+        "`POST /capture` answers), plus `summary` and `outcomes` (one per event)."
+    ),
+    "type": "object",
+    "required": ["captureID", "running", "success", "captureErrorBehaviour", "errors"],
+    "properties": {
+        "captureID": {"type": "string"},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "finishedAt": {"type": "string", "format": "date-time"},
+        "running": {"type": "boolean"},
+        "success": {"type": "boolean"},
+        "captureErrorBehaviour": {"type": "string", "enum": ["rollback", "proceed"]},
+        "errors": {"type": "array", "items": _PROBLEM_REF},
+        "warnings": {"type": "array", "items": {"type": "object"}},
+        "summary": {"$ref": "#/components/schemas/CaptureSummary"},
+        "outcomes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer", "description": "Position in the document."},
+                    "status": {
+                        "type": "string",
+                        "enum": ["stored", "already-stored", "conflict", "invalid", "not-stored"],
+                    },
+                    "eventID": {"type": "string"},
+                    "hashID": {"type": "string", "description": "The CBV 2.0 Event Hash ID."},
+                    "position": {"type": "integer", "description": "Place in the ledger."},
+                    "message": {"type": "string"},
+                    "existingHashID": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_SUMMARY_SCHEMA = {
+    "title": "CaptureSummary",
+    "type": "object",
+    "properties": {
+        "stored": {"type": "integer"},
+        "alreadyStored": {"type": "integer"},
+        "rejected": {"type": "integer", "description": "Invalid events and eventID conflicts."},
+        "notStored": {"type": "integer", "description": "Valid, but the capture rolled back."},
+    },
+}
+_ACCEPTED_SCHEMA = {
+    "title": "CaptureAccepted",
+    "type": "object",
+    "properties": {
+        "captureID": {"type": "string"},
+        "running": {"type": "boolean"},
+        "success": {"type": "boolean"},
+        "captureErrorBehaviour": {"type": "string"},
+        "summary": {"$ref": "#/components/schemas/CaptureSummary"},
+    },
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with the GS1 headers on every operation and without the 422s
+    (bad parameters are answered 400 problem+json here)."""
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas["Problem"] = problems.PROBLEM_SCHEMA
+    schemas["CaptureJob"] = _JOB_SCHEMA
+    schemas["CaptureSummary"] = _SUMMARY_SCHEMA
+    schemas["CaptureAccepted"] = _ACCEPTED_SCHEMA
+    parameters = components.setdefault("parameters", {})
+    for name, description in _VERSION_PARAMETERS:
+        parameters[name] = {
+            "in": "header",
+            "name": name,
+            "required": False,
+            "description": description,
+            "schema": _VERSION_SCHEMA,
+        }
+    version_headers = {
+        name: {"description": f"{name} of this server.", "schema": {"type": "string"}}
+        for name in VERSION_HEADERS
+    }
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            operation.setdefault("parameters", []).extend(
+                {"$ref": f"#/components/parameters/{name}"} for name, _ in _VERSION_PARAMETERS
+            )
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if "406" not in responses:
+                responses["406"] = {
+                    "description": "An unsupported GS1 version was asked for.",
+                    "content": {problems.PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+                }
+            for response in responses.values():
+                response.setdefault("headers", {}).update(version_headers)
+    return schema

@@ -1,0 +1,82 @@
+"""EPCIS documents in and out of the HTTP API.
+
+In: :func:`prepare_capture` is :func:`ledger.capture.prepare` plus what the REST bindings
+add: ``/capture`` "should support both EPCISDocument and EPCISQueryDocument as input", so a
+valid query document is captured as the EPCISDocument of its events (an invalid one is
+refused whole, its problems pointing into the query document as posted). It also keeps the
+XML source map, so that a conflict can be reported at the XML line of its event.
+
+Out: :func:`event_document` wraps one stored event in the EPCISQueryDocument the bindings
+return for ``GET /events/{eventID}``; :func:`render` writes it as JSON-LD or XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from epcis.context import make_context
+from epcis.document import convert, load
+from epcis.limits import Limits
+from epcis.problems import DocumentError
+from ledger.application import StoredEvent, utc_now
+from ledger.capture import CaptureRequest, ErrorBehaviour, new_capture_id, prepare_loaded
+
+
+@dataclass
+class PreparedCapture:
+    request: CaptureRequest
+    syntax: str = ""
+    source_map: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def event_location(self, index: int) -> dict[str, Any]:
+        """Where event ``index`` is in the posted document: pointer, and XML line and path."""
+        pointer = f"/epcisBody/eventList/{index}"
+        where: dict[str, Any] = {"pointer": pointer}
+        if pointer in self.source_map:
+            where["line"], where["path"] = self.source_map[pointer]
+        return where
+
+
+def prepare_capture(
+    data: bytes,
+    *,
+    origin: str,
+    error_behaviour: ErrorBehaviour,
+    limits: Limits,
+) -> PreparedCapture:
+    """Validate a posted document and prepare its events (nothing touches the store)."""
+    request = CaptureRequest(new_capture_id(), origin, error_behaviour)
+    try:
+        loaded = load(data, validate=True, limits=limits)
+    except DocumentError as exc:
+        request.problems.extend(exc.problems)
+        return PreparedCapture(request)
+    prepared = PreparedCapture(request, loaded.syntax, loaded.source_map)
+    prepare_loaded(loaded, request)
+    return prepared
+
+
+def event_document(stored: StoredEvent) -> dict[str, Any]:
+    """The bindings' answer to ``GET /events/{eventID}``: an EPCISQueryDocument with the event."""
+    return {
+        "@context": make_context(stored.namespaces),
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": utc_now(),
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": [stored.as_epcis()]},
+            }
+        },
+    }
+
+
+def event_resource(stored: StoredEvent) -> dict[str, Any]:
+    """One event as a JSON-LD resource: the event object with its own ``@context``."""
+    return {"@context": make_context(stored.namespaces), **stored.as_epcis()}
+
+
+def render(document: dict[str, Any], syntax: str) -> bytes:
+    return convert(document, "xml" if syntax == "xml" else "json")

@@ -1,0 +1,276 @@
+"""``/events``: capture one event synchronously; ``/events/{eventID}``: read one back.
+
+* ``POST /events`` — one event: a JSON-LD event object (without ``@context``, the EPCIS
+  context is assumed; user extension prefixes must still be declared) or a
+  document (JSON-LD or XML) holding exactly one event. ``201 Created`` with ``Location:
+  /events/{eventID}`` (percent-encoded) and the stored event; the same event again (same
+  Event Hash ID) is ``200 OK`` with the ``Location`` of the stored one, so a retry is never
+  an error (the bindings list only 201 for success); invalid → ``400``; its eventID already
+  used by a different event → ``409`` naming both Event Hash IDs.
+* ``GET /events/{eventID}`` — the bindings: "The response body is an EPCISQueryDocument
+  enclosing the unique event", in JSON-LD (default) or XML by ``Accept``. eventIDs hold
+  ``:/;?``: send them percent-encoded (``?`` at least must be).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from adapters.http.capture import advertising, conflict_items, invalid_document, job_location
+from adapters.http.documents import (
+    event_document,
+    event_resource,
+    render,
+)
+from adapters.http.headers import discovery_headers
+from adapters.http.negotiation import (
+    JSON,
+    JSON_LD,
+    TEXT_XML,
+    XML,
+    acceptable,
+    check_body_syntax,
+    negotiate,
+    not_acceptable,
+    request_syntax,
+)
+from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.state import (
+    commit,
+    in_thread,
+    ledger_of,
+    prepare_off_loop,
+    read_body,
+    state_of,
+)
+from epcis.context import EPCIS_CONTEXT_URL, make_context
+from epcis.problems import DocumentError
+from ledger.application import StoredEvent, utc_now
+
+router = APIRouter()
+
+EVENT_TYPES = [JSON_LD, JSON, XML, TEXT_XML]
+_EVENT_CONTENT = {
+    "application/ld+json": {"schema": {"type": "object"}},
+    "application/json": {"schema": {"type": "object"}},
+    "application/xml": {"schema": {"type": "string"}},
+    "text/xml": {"schema": {"type": "string"}},
+}
+
+
+def event_location(event_id: str) -> str:
+    return f"/events/{quote(event_id, safe='')}"
+
+
+def with_default_context(data: bytes) -> bytes:
+    """A bare JSON-LD event without ``@context`` gets the EPCIS context (the bindings let
+    ``POST /events`` omit it; the JSON Schema wants it). The context is inserted in front of
+    the first key, so every other byte, and every line number, stays where it was."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return data  # let the reader explain what is wrong, with its line and column
+    if not isinstance(value, dict) or "@context" in value:
+        return data
+    if value.get("type") in ("EPCISDocument", "EPCISQueryDocument"):
+        return data
+    start = data.index(b"{") + 1
+    separator = b"" if not value else b","
+    return (
+        data[:start]
+        + json.dumps({"@context": EPCIS_CONTEXT_URL})[1:-1].encode()
+        + (separator + data[start:])
+    )
+
+
+def _as_document(stored: StoredEvent) -> dict[str, Any]:
+    return {
+        "@context": make_context(stored.namespaces),
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": utc_now(),
+        "epcisBody": {"eventList": [stored.as_epcis()]},
+    }
+
+
+@router.options(
+    "/events",
+    status_code=204,
+    tags=["Discovery"],
+    summary="Query metadata for the EPCIS events endpoint.",
+    description="Only `POST` (capture one event) is served here; the query interface is not.",
+    response_class=Response,
+    responses={204: {"description": "Allow and the GS1 headers, limits included."}},
+)
+def events_options(request: Request) -> Response:
+    state = state_of(request)
+    return Response(
+        status_code=204,
+        headers=discovery_headers("OPTIONS, POST", state.max_events, state.max_bytes),
+    )
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    tags=["Capture"],
+    summary="Synchronous capture of a single EPCIS event.",
+    description=(
+        "The body is one event: a JSON-LD event object (with or without `@context`), or an "
+        "EPCIS document (JSON-LD or XML) holding exactly one event. `201` with `Location: "
+        "/events/{eventID}` (percent-encoded) and the stored event (with its eventID and the "
+        "ledger's recordTime); `200` when that event (same Event Hash ID) was already stored, "
+        "with the stored one's `Location`. The answer is JSON-LD, or an XML EPCISDocument with "
+        "the event when `Accept` asks for XML."
+    ),
+    response_class=JSONResponse,
+    openapi_extra={"requestBody": {"required": True, "content": _EVENT_CONTENT}},
+    responses={
+        201: {
+            "description": "Stored (durable).",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+            "content": _EVENT_CONTENT,
+        },
+        200: {
+            "description": "Already stored: nothing new; `Location` is the stored event.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+            "content": _EVENT_CONTENT,
+        },
+        **problem_docs(
+            400,
+            409,
+            413,
+            415,
+            406,
+            500,
+            s400="Not one valid event: every problem listed with its pointer or XML line.",
+            s409="The eventID belongs to a different event; both Event Hash IDs are named.",
+        ),
+    },
+)
+async def post_event(request: Request) -> Response:
+    state = state_of(request)
+    limits = state.limit_headers
+    with advertising(limits):
+        media = negotiate(request.headers.get("accept"), EVENT_TYPES)
+        syntax = request_syntax(
+            request.headers.get("content-type"), request.headers.get("content-encoding")
+        )
+        data = await read_body(request, state.max_bytes, limits)
+        check_body_syntax(syntax, data)
+        if syntax == "json":
+            data = with_default_context(data)
+        prepared = await prepare_off_loop(
+            data,
+            origin="POST /events",
+            error_behaviour="rollback",
+            limits=state.limits,
+        )
+        capture_request = prepared.request
+        if capture_request.event_count != 1 and not capture_request.document_errors:
+            raise ProblemError(
+                400,
+                f"POST /events takes exactly one event; this document holds "
+                f"{capture_request.event_count} (post documents to /capture)",
+                eventCount=capture_request.event_count,
+            )
+        if not capture_request.can_store_anything:
+            raise invalid_document(prepared)
+        result = await commit(request, capture_request)
+        outcome = result.outcomes[0]
+        if outcome["status"] == "conflict":
+            items = conflict_items(result, prepared)
+            raise ProblemError(
+                409,
+                f"nothing was stored: {items[0]['message']}",
+                title="eventID already used by a different event",
+                errors=items,
+                instance=job_location(result.capture_id),
+                captureID=result.capture_id,
+            )
+        ledger = ledger_of(request)
+        new = outcome["status"] == "stored"
+        stored: StoredEvent | None = await in_thread(
+            ledger.get_event, outcome["eventID"] if new else outcome["hashID"]
+        )
+    if stored is None:  # committed a moment ago: the store must have it
+        raise RuntimeError(f"event {outcome['hashID']} was committed but cannot be read back")
+    location = event_location(stored.event_id)
+    try:
+        content = render(_as_document(stored), "xml") if media in (XML, TEXT_XML) else b""
+    except DocumentError:  # stored, so answer anyway: in JSON-LD, which has every event
+        media = JSON_LD
+    if media not in (XML, TEXT_XML):
+        content = render(event_resource(stored), "json")
+    return Response(
+        content,
+        status_code=201 if new else 200,
+        media_type=media,
+        headers={"Location": location, "Content-Location": location, **limits},
+    )
+
+
+def _stored(request: Request, event_id: str) -> StoredEvent:
+    stored = ledger_of(request).get_event(event_id)
+    if stored is None:
+        raise ProblemError(404, f"there is no event with eventID {event_id!r}")
+    return stored
+
+
+@router.get(
+    "/events/{event_id:path}",
+    tags=["Events"],
+    summary="Returns an individual EPCIS event.",
+    description=(
+        "As the bindings say, an EPCISQueryDocument enclosing the event (with its eventID and "
+        "the ledger's recordTime): JSON-LD by default (`application/ld+json` or "
+        "`application/json`), EPCIS 2.0 XML for `application/xml` or `text/xml`; anything "
+        "else is 406. The eventID is the client's, or the Event Hash ID when the event came "
+        "without one; any stored event can also be read by its Event Hash ID. Percent-encode "
+        "it (`ni:///sha-256;…?ver=CBV2.0` holds a `?`)."
+    ),
+    response_class=Response,
+    responses={
+        200: {"description": "EPCISQueryDocument with the one event.", "content": _EVENT_CONTENT},
+        **problem_docs(404, 406),
+    },
+)
+def get_event(request: Request, event_id: str) -> Response:
+    accept = request.headers.get("accept")
+    allowed = acceptable(accept, EVENT_TYPES)
+    if not allowed:
+        raise not_acceptable(accept, EVENT_TYPES)
+    stored = _stored(request, event_id)
+    document = event_document(stored)
+    why = ""
+    for media in allowed:
+        try:
+            content = render(document, "xml" if media in (XML, TEXT_XML) else "json")
+        except DocumentError as exc:  # e.g. an extension event type has no XML element
+            why = f"the event has no XML form: {exc.problems[0].message}"
+            continue
+        return Response(content, media_type=media)
+    raise not_acceptable(accept, EVENT_TYPES, why)
+
+
+@router.options(
+    "/events/{event_id:path}",
+    status_code=204,
+    tags=["Discovery"],
+    summary="Query metadata for the endpoint of an individual EPCIS event.",
+    response_class=Response,
+    responses={204: {"description": "Allow and the GS1 headers."}, **problem_docs(404)},
+)
+def event_options(request: Request, event_id: str) -> Response:
+    _stored(request, event_id)
+    state = state_of(request)
+    return Response(
+        status_code=204,
+        headers=discovery_headers("OPTIONS, GET", state.max_events, state.max_bytes),
+    )

@@ -1,0 +1,286 @@
+"""RFC 9457 problem details (``application/problem+json``), as the EPCIS REST bindings use them.
+
+Every error the HTTP API sends is one problem object: ``type`` (the bindings'
+``epcisException:…`` names), ``title``, ``status``, ``detail``, ``instance`` and, when there
+is something to point at, ``errors``: one item per problem with a ``message`` and a JSON
+``pointer`` (JSON-LD) or a ``line`` and element ``path`` (XML). Handlers registered by
+:func:`install` turn unknown routes, wrong methods, bad parameters and crashes into the same
+shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import HTTPExceptionHandler
+
+from adapters.http.headers import VERSION_HEADERS
+from epcis.problems import Problem
+
+PROBLEM_JSON = "application/problem+json"
+
+# The exception names of the EPCIS 2.0 REST bindings (their ``type`` enums).
+VALIDATION = "epcisException:ValidationException"
+NO_SUCH_NAME = "epcisException:NoSuchNameException"
+NOT_ACCEPTABLE = "epcisException:NotAcceptableException"
+ALREADY_EXISTS = "epcisException:ResourceAlreadyExistsException"
+CAPTURE_LIMIT = "epcisException:CaptureLimitExceededException"
+UNSUPPORTED_MEDIA_TYPE = "epcisException:UnsupportedMediaTypeException"
+IMPLEMENTATION = "epcisException:ImplementationException"
+METHOD_NOT_ALLOWED = "about:blank"  # the bindings name no exception for 405
+
+TITLES = {
+    400: "Invalid request",
+    404: "Resource not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "A resource with the provided identifier already exists",
+    413: "Capture payload too large",
+    415: "Unsupported media type",
+    500: "A server-side error occurred",
+}
+_TYPES = {
+    400: VALIDATION,
+    404: NO_SUCH_NAME,
+    405: METHOD_NOT_ALLOWED,
+    406: NOT_ACCEPTABLE,
+    409: ALREADY_EXISTS,
+    413: CAPTURE_LIMIT,
+    415: UNSUPPORTED_MEDIA_TYPE,
+    500: IMPLEMENTATION,
+}
+
+log = logging.getLogger("tracecode.http")
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem; the handler installed by :func:`install` sends it."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        type: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        instance: str | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type = type or _TYPES.get(status, "about:blank")
+        self.title = title or TITLES.get(status, "Error")
+        self.errors = errors
+        self.headers = dict(headers or {})
+        self.instance = instance
+        self.extra = extra
+
+
+def problem_body(
+    status: int,
+    detail: str,
+    *,
+    instance: str,
+    type: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": type or _TYPES.get(status, "about:blank"),
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    instance: str,
+    headers: Mapping[str, str] | None = None,
+    **members: Any,
+) -> Response:
+    """A problem+json response; it carries the GS1 version headers itself (a 500 is sent
+    from outside the middleware that adds them elsewhere)."""
+    body = problem_body(status, detail, instance=instance, **members)
+    return Response(
+        content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={**VERSION_HEADERS, **(headers or {})},
+    )
+
+
+def error_from(exc: ProblemError, request: Request) -> Response:
+    return problem_response(
+        exc.status,
+        exc.detail,
+        instance=exc.instance or request.url.path,
+        headers=exc.headers,
+        type=exc.type,
+        title=exc.title,
+        errors=exc.errors,
+        **exc.extra,
+    )
+
+
+def problem_item(problem: Problem) -> dict[str, Any]:
+    """One entry of ``errors``: where (pointer, or line and path) and what."""
+    item: dict[str, Any] = {"message": problem.message}
+    if problem.pointer is not None:
+        item["pointer"] = problem.pointer
+    if problem.line is not None:
+        item["line"] = problem.line
+    if problem.path is not None:
+        item["path"] = problem.path
+    if problem.rule:
+        item["rule"] = problem.rule
+    if not problem.is_error:
+        item["severity"] = problem.severity
+    return item
+
+
+def problem_items(problems: Iterable[Problem]) -> list[dict[str, Any]]:
+    return [problem_item(p) for p in problems]
+
+
+# -- handlers --------------------------------------------------------------------------
+
+
+async def _problem_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return error_from(exc, request)
+
+
+def _http_exception_handler(routes: Sequence[BaseRoute]) -> HTTPExceptionHandler:
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        status = exc.status_code
+        headers = dict(exc.headers or {})
+        if status == 404:
+            detail = f"there is no resource at {request.url.path}"
+        elif status == 405:
+            # Starlette names the methods of the first route on the path only; name them all.
+            headers["Allow"] = _allowed_methods(routes, request) or headers.get("Allow", "")
+            detail = (
+                f"{request.method} is not allowed on {request.url.path}; "
+                f"allowed: {headers['Allow']}"
+            )
+        else:
+            detail = str(exc.detail)
+        return problem_response(status, detail, instance=request.url.path, headers=headers)
+
+    return handle
+
+
+def _allowed_methods(routes: Sequence[BaseRoute], request: Request) -> str:
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    order = ["OPTIONS", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+    return ", ".join(sorted(methods, key=lambda m: order.index(m) if m in order else len(order)))
+
+
+async def _validation_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    parts = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ())]
+        message = str(error.get("msg", "invalid"))
+        item: dict[str, Any] = {"message": message}
+        if len(location) > 1 and location[0] in ("query", "header", "path"):
+            item[location[0]] = ".".join(location[1:])
+        else:
+            item["location"] = ".".join(location)
+        errors.append(item)
+        parts.append(f"{' '.join(location[:2])}: {message}")
+    return problem_response(
+        400, "; ".join(parts) or "invalid request", instance=request.url.path, errors=errors
+    )
+
+
+async def _crash_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        "the server could not complete the request; nothing it did not acknowledge was stored",
+        instance=request.url.path,
+    )
+
+
+def install(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """Send every error of ``app`` as problem+json; ``routes`` (those of the routers the app
+    includes) give a 405 its ``Allow``."""
+    app.add_exception_handler(ProblemError, _problem_handler)
+    app.add_exception_handler(HTTPException, _http_exception_handler(routes))
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(Exception, _crash_handler)
+
+
+# -- OpenAPI -----------------------------------------------------------------------------
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": (
+        "RFC 9457 (formerly RFC 7807) problem details, as the EPCIS 2.0 REST bindings use "
+        "them (`type` is one of the bindings' `epcisException:…` names). `errors` lists every "
+        "problem found in a posted document: a `message` and a JSON `pointer` (JSON-LD "
+        "input) or a `line` and element `path` (XML input)."
+    ),
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "example": VALIDATION},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "pointer": {"type": "string", "example": "/epcisBody/eventList/0/action"},
+                    "line": {"type": "integer"},
+                    "path": {"type": "string"},
+                    "rule": {"type": "string"},
+                    "severity": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def problem_docs(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem statuses (descriptions by ``s400=…``)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {
+            "description": descriptions.get(f"s{status}", TITLES.get(status, "Error")),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out

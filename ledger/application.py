@@ -31,6 +31,7 @@ from ledger.capture import CaptureRequest, PreparedEvent
 from ledger.domain import (
     CaptureJob,
     ChainHead,
+    Declarations,
     EventIdClaim,
     EventRecord,
     chain_link,
@@ -76,6 +77,7 @@ class CaptureResult:
 class StoredEvent:
     """A captured event as the ledger keeps it."""
 
+    key: str
     position: int
     hash_id: str
     event_id: str
@@ -135,14 +137,17 @@ class Ledger(Application[UUID]):
     def _append_once(self, requests: Sequence[CaptureRequest]) -> list[CaptureResult]:
         now = utc_now()
         head = self._head
-        record_ids = [EventRecord.create_id(e.hash_id) for r in requests for e in r.events]
+        record_ids = [EventRecord.create_id(e.key) for r in requests for e in r.events]
+        declared = {e.hash_id for r in requests for e in r.events if e.key != e.hash_id}
+        declaration_ids = [Declarations.create_id(h) for h in declared]
         claim_ids = [
             EventIdClaim.create_id(e.client_event_id)
             for r in requests
             for e in r.events
             if e.client_event_id
         ]
-        existing = self._existing(self.recorder, [*record_ids, *claim_ids])
+        existing = self._existing(self.recorder, [*record_ids, *claim_ids, *declaration_ids])
+        declarations: dict[str, Declarations] = {}
         claimed: dict[str, str] = {}  # eventID -> hash, from the store and from this group
         stored_hashes: set[str] = set()  # hashes this group stores
         position, link = head.position, head.link
@@ -172,9 +177,9 @@ class Ledger(Application[UUID]):
                     # can then read it back by the eventID it used
                     pending_claims[event.client_event_id] = event.hash_id
                 if (
-                    EventRecord.create_id(event.hash_id) in existing
-                    or event.hash_id in stored_hashes
-                    or any(e.hash_id == event.hash_id for e in new)
+                    EventRecord.create_id(event.key) in existing
+                    or event.key in stored_hashes
+                    or any(e.key == event.key for e in new)
                 ):
                     outcomes.append(_outcome(event, "already-stored"))
                     continue
@@ -192,6 +197,7 @@ class Ledger(Application[UUID]):
             for event in new:
                 position += 1
                 content = record_content(
+                    key=event.key,
                     hash_id=event.hash_id,
                     event_id=event.event_id,
                     position=position,
@@ -202,9 +208,11 @@ class Ledger(Application[UUID]):
                 )
                 previous, link = link, chain_link(link, content)
                 aggregates.append(EventRecord(**content, previous_link=previous, link=link))
-                stored_hashes.add(event.hash_id)
+                stored_hashes.add(event.key)
+                if event.key != event.hash_id:
+                    self._declarations(event.hash_id, existing, declarations).declare(event.key)
                 for outcome in outcomes:
-                    if outcome["hashID"] == event.hash_id and outcome["status"] == "stored":
+                    if outcome["index"] == event.index and outcome["status"] == "stored":
                         outcome["position"] = position
             for event_id, hash_id in pending_claims.items() if stores else ():
                 if EventIdClaim.create_id(event_id) not in existing:
@@ -235,8 +243,20 @@ class Ledger(Application[UUID]):
             results.append(result)
         if position != head.position:
             head.extend(position=position, link=link, record_time=now)
-        self.save(head, *aggregates)
+        self.save(head, *aggregates, *declarations.values())
         return results
+
+    def _declarations(
+        self, hash_id: str, existing: set[UUID], loaded: dict[str, Declarations]
+    ) -> Declarations:
+        if hash_id not in loaded:
+            aggregate_id = Declarations.create_id(hash_id)
+            loaded[hash_id] = (
+                self.repository.get(aggregate_id)
+                if aggregate_id in existing
+                else Declarations(hash_id=hash_id)
+            )
+        return loaded[hash_id]
 
     def _claim_owner(
         self,
@@ -313,8 +333,20 @@ class Ledger(Application[UUID]):
         try:
             record: EventRecord = self.repository.get(EventRecord.create_id(hash_id))
         except AggregateNotFoundError:
-            return None
+            declared = self.declarations(hash_id)  # only a correction of it was captured
+            return declared[0] if declared else None
         return _stored(record.__dict__)
+
+    def declarations(self, hash_id: str) -> list[StoredEvent]:
+        """The error declarations stored for an event, oldest first."""
+        try:
+            index: Declarations = self.repository.get(Declarations.create_id(hash_id))
+        except AggregateNotFoundError:
+            return []
+        records: list[EventRecord] = [
+            self.repository.get(EventRecord.create_id(key)) for key in index.keys
+        ]
+        return [_stored(r.__dict__) for r in records]
 
     def stored_events(self, *, after_notification: int = 0) -> Iterator[StoredEvent]:
         """Every stored event in log order (the order positions were given in)."""
@@ -383,6 +415,7 @@ def _problem_dict(problem: Problem) -> dict[str, Any]:
 
 def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:
     return StoredEvent(
+        key=state["key"],
         position=state["position"],
         hash_id=state["hash_id"],
         event_id=state["event_id"],

@@ -17,6 +17,7 @@ from epcis.document import LoadedDocument, load
 from epcis.event_hash import EventHasher
 from epcis.limits import Limits
 from epcis.problems import DocumentError, Problem
+from ledger.domain import record_key
 
 ErrorBehaviour = Literal["rollback", "proceed"]
 _EVENT_POINTER = re.compile(r"^/epcisBody/eventList/(\d+)(?:/|$)")
@@ -35,6 +36,11 @@ class PreparedEvent:
     @property
     def event_id(self) -> str:
         return self.client_event_id or self.hash_id
+
+    @property
+    def key(self) -> str:
+        """The record's identity: the hash, plus the error declaration if there is one."""
+        return record_key(self.hash_id, self.event)
 
 
 @dataclass

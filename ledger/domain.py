@@ -4,6 +4,8 @@
   derives from the Event Hash ID, so the same event can never be stored twice.
 * :class:`EventIdClaim` — binds a client's ``eventID`` to the Event Hash ID it was first
   used for; a different event reusing that eventID collides with it.
+* :class:`Declarations` — the error declarations (corrections) stored for one event; a
+  declaration is a record of its own beside the original, never an edit of it.
 * :class:`ChainHead` — the single head of the tamper-evidence chain: its version moves with
   every append, so two writers that extend the same head cannot both commit.
 * :class:`CaptureJob` — a capture request and what became of it.
@@ -39,16 +41,30 @@ def chain_link(previous: str, content: dict[str, Any]) -> str:
     return hashlib.sha256(previous.encode() + b"\n" + canonical_json(content)).hexdigest()
 
 
+def record_key(hash_id: str, event: dict[str, Any]) -> str:
+    """What makes a record unique: its Event Hash ID, and its error declaration if it has one.
+
+    An error declaration is the original event again with an ``errorDeclaration`` added;
+    the Event Hash ID leaves that field out, so without the declaration in the key the
+    ledger would take a correction for a retry of the original and drop it.
+    """
+    declaration = event.get("errorDeclaration")
+    if declaration is None:
+        return hash_id
+    return f"{hash_id}#declaration-{record_digest({'d': declaration})[:32]}"
+
+
 class EventRecord(Aggregate):
     """One captured EPCIS event, as received (JSON-LD internal form), with its place in the log."""
 
     @staticmethod
-    def create_id(hash_id: str, **_: Any) -> UUID:
-        return uuid5(_NAMESPACE, "event:" + hash_id)
+    def create_id(key: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, "event:" + key)
 
     @event("Captured")
     def __init__(
         self,
+        key: str,
         hash_id: str,
         event_id: str,
         position: int,
@@ -59,6 +75,7 @@ class EventRecord(Aggregate):
         previous_link: str,
         link: str,
     ) -> None:
+        self.key = key
         self.hash_id = hash_id
         self.event_id = event_id
         self.position = position
@@ -72,6 +89,7 @@ class EventRecord(Aggregate):
 
 def record_content(
     *,
+    key: str,
     hash_id: str,
     event_id: str,
     position: int,
@@ -82,6 +100,7 @@ def record_content(
 ) -> dict[str, Any]:
     """What a record's link covers."""
     return {
+        "key": key,
         "hash_id": hash_id,
         "event_id": event_id,
         "position": position,
@@ -103,6 +122,23 @@ class EventIdClaim(Aggregate):
     def __init__(self, event_id: str, hash_id: str) -> None:
         self.event_id = event_id
         self.hash_id = hash_id
+
+
+class Declarations(Aggregate):
+    """The error declarations stored for one event (by its Event Hash ID), in order."""
+
+    @staticmethod
+    def create_id(hash_id: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, "declarations:" + hash_id)
+
+    @event("Started")
+    def __init__(self, hash_id: str) -> None:
+        self.hash_id = hash_id
+        self.keys: list[str] = []
+
+    @event("Declared")
+    def declare(self, key: str) -> None:
+        self.keys.append(key)
 
 
 class ChainHead(Aggregate):

@@ -21,7 +21,16 @@ from epcis.event_hash import EventHasher
 from ledger.application import Ledger
 from ledger.domain import GENESIS_LINK, EventRecord, chain_link, record_content
 
-_FIELDS = ("hash_id", "event_id", "position", "record_time", "capture_id", "event", "namespaces")
+_FIELDS = (
+    "key",
+    "hash_id",
+    "event_id",
+    "position",
+    "record_time",
+    "capture_id",
+    "event",
+    "namespaces",
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,6 @@ def _check_record(state: dict[str, Any], notification_id: int) -> list[str]:
     except Exception as exc:  # a mangled event may not even hash
         found.append(f"its event cannot be hashed ({exc})")
     originator = state.get("originator_id")
-    if originator is not None and originator != EventRecord.create_id(state["hash_id"]):
+    if originator is not None and originator != EventRecord.create_id(state["key"]):
         found.append("it is stored under another event's identity")
     return found

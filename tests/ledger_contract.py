@@ -366,3 +366,29 @@ class LedgerContract(ABC):
         ledger.capture(prepare(document(event(1))))
         page = ledger.recorder.select_notifications(1, 10, topics=[RECORD_TOPIC])
         assert len(page) == 1
+
+
+class CorrectionsContract:
+    """Mixed into each store's contract: error declarations are kept beside the original."""
+
+    def test_an_error_declaration_is_kept_beside_the_original(self, ledger: Ledger) -> None:
+        original = event(1, event_id="urn:uuid:6a1e7d5e-1111-4a1a-8a1a-00000000000c")
+        ledger.capture(prepare(document(original)))
+        declared = {
+            **original,
+            "errorDeclaration": {
+                "declarationTime": "2026-03-02T08:00:00.000+08:00",
+                "reason": "incorrect_data",
+            },
+        }
+        result = ledger.capture(prepare(document(declared)))
+        assert [o["status"] for o in result.outcomes] == ["stored"]
+        assert result.outcomes[0]["hashID"] == load(document(original)).hash_ids()[0]
+        again = ledger.capture(prepare(document(declared)))
+        assert [o["status"] for o in again.outcomes] == ["already-stored"]
+        stored = ledger.get_event(original["eventID"])
+        assert stored is not None and "errorDeclaration" not in stored.event
+        (declaration,) = ledger.declarations(stored.hash_id)
+        assert declaration.event["errorDeclaration"]["reason"] == "incorrect_data"
+        assert declaration.position == 2
+        assert verify_chain(ledger).intact

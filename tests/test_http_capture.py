@@ -127,7 +127,9 @@ def read_back_hashes(api: Api, event_id: str, *, valid_in: str = "json xml") -> 
         if loaded.syntax in valid_in:
             assert loaded.is_valid, loaded.errors
         assert loaded.kind == "EPCISQueryDocument"
-        (hash_id,) = loaded.hash_ids()
+        # the event, then any error declarations of it: all share its Event Hash ID
+        hash_id, *declarations = loaded.hash_ids()
+        assert set(declarations) <= {hash_id}
         hashes.append(hash_id)
     return hashes
 

@@ -12,10 +12,10 @@ import psycopg
 from ledger.application import RECORD_TOPIC
 from ledger.domain import ChainHead
 from tests.conftest import drop_postgres_database, make_postgres_database
-from tests.ledger_contract import LedgerContract
+from tests.ledger_contract import CorrectionsContract, LedgerContract
 
 
-class TestPostgresLedger(LedgerContract):
+class TestPostgresLedger(LedgerContract, CorrectionsContract):
     def make_url(self, tmp_path: Path) -> Iterator[str]:
         url = make_postgres_database()
         try:

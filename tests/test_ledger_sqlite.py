@@ -10,10 +10,10 @@ from typing import Any
 
 from ledger.application import RECORD_TOPIC
 from ledger.domain import ChainHead
-from tests.ledger_contract import LedgerContract
+from tests.ledger_contract import CorrectionsContract, LedgerContract
 
 
-class TestSQLiteLedger(LedgerContract):
+class TestSQLiteLedger(LedgerContract, CorrectionsContract):
     def make_url(self, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
 

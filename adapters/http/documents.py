@@ -12,6 +12,7 @@ return for ``GET /events/{eventID}``; :func:`render` writes it as JSON-LD or XML
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,8 +58,10 @@ def prepare_capture(
     return prepared
 
 
-def event_document(stored: StoredEvent) -> dict[str, Any]:
-    """The bindings' answer to ``GET /events/{eventID}``: an EPCISQueryDocument with the event."""
+def event_document(stored: StoredEvent, declarations: Sequence[StoredEvent] = ()) -> dict[str, Any]:
+    """The bindings' answer to ``GET /events/{eventID}``: an EPCISQueryDocument "enclosing
+    the unique event and error declarations"."""
+    events = [stored.as_epcis()] + [d.as_epcis() for d in declarations if d.key != stored.key]
     return {
         "@context": make_context(stored.namespaces),
         "type": "EPCISQueryDocument",
@@ -67,7 +70,7 @@ def event_document(stored: StoredEvent) -> dict[str, Any]:
         "epcisBody": {
             "queryResults": {
                 "queryName": "SimpleEventQuery",
-                "resultsBody": {"eventList": [stored.as_epcis()]},
+                "resultsBody": {"eventList": events},
             }
         },
     }

@@ -247,7 +247,7 @@ def get_event(request: Request, event_id: str) -> Response:
     if not allowed:
         raise not_acceptable(accept, EVENT_TYPES)
     stored = _stored(request, event_id)
-    document = event_document(stored)
+    document = event_document(stored, ledger_of(request).declarations(stored.hash_id))
     why = ""
     for media in allowed:
         try:

@@ -1,21 +1,33 @@
-"""``python -m bench``: throughput of the EPCIS core on a 10,000-event document.
+"""``python -m bench [epcis|ledger|http|all]`` (default ``all``); ``make bench`` runs it.
 
-Reports documents/s and events/s for parse + validate + hash, in JSON-LD and in XML, plus
-each stage alone, with the machine noted. Run it with ``make bench``.
+* ``epcis``: throughput of the EPCIS core on a 10,000-event document — documents/s and
+  events/s for parse + validate + hash, in JSON-LD and in XML, plus each stage alone.
+* ``ledger``: bulk capture through ``prepare`` + ``Ledger.append`` on PostgreSQL and
+  SQLite, against a bare ``COPY`` (see :mod:`bench.ledger`).
+* ``http``: 100 concurrent clients posting single events to a ``tracecode serve`` process,
+  on each store (see :mod:`bench.http_load`).
+
+Every part notes the machine; ``all`` ends with a summary block of the key figures.
+Figures are reported, never asserted.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import signal
+import sys
 import time
 from collections.abc import Callable
+from functools import partial
+from types import FrameType
 
 from bench.generate import document
 from epcis.document import convert, load
 from epcis.jsonld import write_json
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
+PARTS = ("epcis", "ledger", "http")
 
 
 def _timed(label: str, fn: Callable[[], object], events: int, repeat: int = 3) -> float:
@@ -31,23 +43,66 @@ def _timed(label: str, fn: Callable[[], object], events: int, repeat: int = 3) -
     return best
 
 
-def main() -> None:
+def _hash(data: bytes, *, validate: bool) -> list[str]:
+    return load(data, validate=validate).hash_ids()
+
+
+def epcis_main() -> list[str]:
+    """The EPCIS core benchmark; returns its summary lines."""
+    print("== epcis core ==")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     doc = document(EVENTS)
     payloads = {"JSON-LD": write_json(doc, indent=None), "XML 2.0": convert(doc, "xml")}
+    lines = []
     for name, data in payloads.items():
         print(f"{name}: {EVENTS} events, {len(data) / 1e6:.1f} MB")
-        _timed("parse only", lambda d=data: load(d, validate=False), EVENTS)
-        _timed("parse + validate", lambda d=data: load(d, validate=True), EVENTS)
-        _timed("parse + hash", lambda d=data: load(d, validate=False).hash_ids(), EVENTS)
-        _timed(
-            "parse + validate + hash",
-            lambda d=data: load(d, validate=True).hash_ids(),
-            EVENTS,
-        )
+        _timed("parse only", partial(load, data, validate=False), EVENTS)
+        _timed("parse + validate", partial(load, data, validate=True), EVENTS)
+        _timed("parse + hash", partial(_hash, data, validate=False), EVENTS)
+        best = _timed("parse + validate + hash", partial(_hash, data, validate=True), EVENTS)
+        lines.append(f"epcis {name} parse + validate + hash: {EVENTS / best:,.0f} events/s")
+    return lines
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM becomes SystemExit so that the finally blocks drop databases and stop servers.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv[1:] or ["all"]
+    unknown = [a for a in wanted if a not in (*PARTS, "all")]
+    if unknown:
+        print(f"usage: python -m bench [{'|'.join(PARTS)}|all]  (unknown: {' '.join(unknown)})")
+        return 2
+    parts = PARTS if "all" in wanted else tuple(p for p in PARTS if p in wanted)
+    signal.signal(signal.SIGTERM, _terminate)
+    summary: list[str] = []
+    for n, part in enumerate(parts):
+        if n:
+            print()
+        if part == "epcis":
+            summary += epcis_main()
+        elif part == "ledger":
+            from bench import ledger
+
+            summary += ledger.main()
+        else:
+            from bench import http_load
+
+            summary += http_load.main()
+    if summary:
+        from bench.ledger import machine_line
+
+        print()
+        print("== summary ==")
+        print(machine_line())
+        for line in summary:
+            print(line)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv))

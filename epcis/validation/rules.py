@@ -116,8 +116,11 @@ def check_rules(document: Mapping[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     if not isinstance(document, Mapping):
         return [Problem("an EPCIS document must be a JSON object", pointer="", rule="document")]
+    events = list(iter_events(document))
     for rule in RULES:
-        for pointer, message in rule.check(document):
+        check = rule.check
+        found = check.over(events) if isinstance(check, _PerEvent) else check(document)
+        for pointer, message in found:
             problems.append(
                 Problem(message, pointer=pointer, rule=rule.name, severity=rule.severity)
             )
@@ -163,12 +166,23 @@ def _get(node: Any, *keys: str) -> Any:
     return node
 
 
-def _per_event(check: EventCheck) -> DocumentCheck:
-    def run(document: Mapping[str, Any]) -> Iterator[Found]:
-        for at, event in iter_events(document):
-            yield from check(event, at)
+@dataclass(frozen=True)
+class _PerEvent:
+    """A rule checked on each event; :func:`check_rules` finds the events once for all."""
 
-    return run
+    check: EventCheck
+
+    def __call__(self, document: Mapping[str, Any]) -> Iterator[Found]:
+        for at, event in iter_events(document):
+            yield from self.check(event, at)
+
+    def over(self, events: list[tuple[str, Mapping[str, Any]]]) -> Iterator[Found]:
+        for at, event in events:
+            yield from self.check(event, at)
+
+
+def _per_event(check: EventCheck) -> DocumentCheck:
+    return _PerEvent(check)
 
 
 # --- small helpers -------------------------------------------------------------------------

@@ -156,6 +156,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     click.echo(f"tracecode: store {store_settings().redacted_url}, http://{host}:{port}/docs")
+    _ledger().close()  # create the tables once, before several workers would race to
     uvicorn.run(
         "adapters.http.app:create_app",
         factory=True,

@@ -14,7 +14,9 @@ racing terminals succeed.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +29,7 @@ from eventsourcing.persistence import IntegrityError
 from epcis.problems import Problem
 from ledger import postgres as postgres_store
 from ledger import sqlite as sqlite_store
-from ledger.capture import CaptureRequest, PreparedEvent
+from ledger.capture import CaptureRequest, PreparedEvent, event_index
 from ledger.domain import (
     CaptureJob,
     ChainHead,
@@ -43,7 +45,7 @@ from ledger.settings import StoreSettings, store_settings
 # declare: the log is filtered by them.
 RECORD_TOPIC = "ledger.domain:EventRecord.Captured"
 JOB_TOPIC = "ledger.domain:CaptureJob.Finished"
-_ATTEMPTS = 8
+_ATTEMPTS = 40
 _PAGE = 1000
 
 
@@ -119,12 +121,14 @@ class Ledger(Application[UUID]):
     def append(self, requests: Sequence[CaptureRequest]) -> list[CaptureResult]:
         """Store a group of capture requests in one transaction; each is all or nothing."""
         with self._write_lock:
-            for _ in range(_ATTEMPTS):
+            for attempt in range(_ATTEMPTS):
                 try:
                     return self._append_once(requests)
                 except IntegrityError:
                     # Another writer extended the chain (or stored one of these events)
-                    # since we last looked: reload the head and decide again.
+                    # since we last looked: reload the head and decide again, after a
+                    # random pause that grows, so that two busy writers stop colliding.
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     self._head = self._load_head()
             raise RuntimeError(
                 f"could not append after {_ATTEMPTS} attempts: the store is too busy"
@@ -156,6 +160,8 @@ class Ledger(Application[UUID]):
         for request in requests:
             outcomes = self._rejected_outcomes(request)
             new: list[PreparedEvent] = []
+            new_keys: set[str] = set()
+            stored_outcomes: dict[int, dict[str, Any]] = {}
             pending_claims: dict[str, str] = {}
             for event in request.events:
                 owner = self._claim_owner(event, existing, claimed, pending_claims)
@@ -179,12 +185,14 @@ class Ledger(Application[UUID]):
                 if (
                     EventRecord.create_id(event.key) in existing
                     or event.key in stored_hashes
-                    or any(e.key == event.key for e in new)
+                    or event.key in new_keys
                 ):
                     outcomes.append(_outcome(event, "already-stored"))
                     continue
                 new.append(event)
-                outcomes.append(_outcome(event, "stored"))
+                new_keys.add(event.key)
+                stored_outcomes[event.index] = _outcome(event, "stored")
+                outcomes.append(stored_outcomes[event.index])
             failed = any(o["status"] in ("conflict", "invalid") for o in outcomes)
             stores = request.can_store_anything and not (
                 failed and request.error_behaviour == "rollback"
@@ -211,9 +219,7 @@ class Ledger(Application[UUID]):
                 stored_hashes.add(event.key)
                 if event.key != event.hash_id:
                     self._declarations(event.hash_id, existing, declarations).declare(event.key)
-                for outcome in outcomes:
-                    if outcome["index"] == event.index and outcome["status"] == "stored":
-                        outcome["position"] = position
+                stored_outcomes[event.index]["position"] = position
             for event_id, hash_id in pending_claims.items() if stores else ():
                 if EventIdClaim.create_id(event_id) not in existing:
                     aggregates.append(EventIdClaim(event_id=event_id, hash_id=hash_id))
@@ -278,13 +284,14 @@ class Ledger(Application[UUID]):
 
     @staticmethod
     def _rejected_outcomes(request: CaptureRequest) -> list[dict[str, Any]]:
+        by_index: dict[int, list[str]] = {}
+        for problem in request.problems:
+            index = event_index(problem)
+            if problem.is_error and index is not None:
+                by_index.setdefault(index, []).append(str(problem))
         outcomes = []
         for index in sorted(request.rejected_indexes):
-            messages = [
-                str(p)
-                for p in request.problems
-                if p.is_error and (p.pointer or "").startswith(f"/epcisBody/eventList/{index}")
-            ]
+            messages = by_index.get(index, [])
             outcomes.append(
                 {
                     "index": index,

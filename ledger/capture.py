@@ -58,7 +58,7 @@ class CaptureRequest:
     @property
     def document_errors(self) -> list[Problem]:
         """Errors that are not about one event: the document as a whole is bad."""
-        return [p for p in self.problems if p.is_error and _event_index(p) is None]
+        return [p for p in self.problems if p.is_error and event_index(p) is None]
 
     @property
     def can_store_anything(self) -> bool:
@@ -107,7 +107,7 @@ def prepare_loaded(loaded: LoadedDocument, request: CaptureRequest) -> CaptureRe
     events = loaded.events
     request.event_count = len(events)
     for problem in loaded.errors:
-        index = 0 if single else _event_index(problem)
+        index = 0 if single else event_index(problem)
         if index is not None:
             request.rejected_indexes.add(index)
     hasher = EventHasher.for_document(loaded.document)
@@ -150,6 +150,7 @@ def as_epcis_document(loaded: LoadedDocument) -> LoadedDocument:
     )
 
 
-def _event_index(problem: Problem) -> int | None:
+def event_index(problem: Problem) -> int | None:
+    """The index of the event a problem is about, or None for the document as a whole."""
     match = _EVENT_POINTER.match(problem.pointer or "")
     return int(match.group(1)) if match else None

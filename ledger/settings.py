@@ -67,6 +67,7 @@ def store_settings(url: str | None = None) -> StoreSettings:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_POOL_SIZE": "8",
             "POSTGRES_MAX_OVERFLOW": "8",
+            "APPLICATION_RECORDER_TOPIC": "ledger.postgres:LedgerRecorder",
         }
         return StoreSettings(url, "postgresql", env)
     raise SettingsError(

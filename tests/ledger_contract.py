@@ -254,6 +254,46 @@ class LedgerContract(ABC):
         assert report.intact, report.findings
         assert report.last_position == 6
 
+    def test_a_large_document_is_one_transaction(self, ledger: Ledger) -> None:
+        """6,000 events (about 6 MB stored) in one capture. On PostgreSQL this once hung for
+        ever inside psycopg's pipeline mode; the thread and its deadline catch a relapse."""
+        from bench.generate import document as generated
+
+        request = prepare(json.dumps(generated(6000)).encode())
+        results: list[Any] = []
+        worker = threading.Thread(target=lambda: results.append(ledger.capture(request)))
+        worker.start()
+        worker.join(timeout=120)
+        assert results, "the capture did not finish"
+        assert results[0].success and results[0].count("stored") == 6000
+        assert ledger.current_head()[0] == 6000
+
+    def test_two_busy_writers_on_one_store_keep_one_chain(self, url: str, ledger: Ledger) -> None:
+        """Two ledgers (as two server workers would be) appending at the same time."""
+        other = Ledger(store_settings(url))
+        committers = [GroupCommitter(ledger), GroupCommitter(other)]
+        results: list[Any] = []
+
+        def client(n: int) -> None:
+            committer = committers[n % 2]
+            for k in range(20):
+                results.append(committer.submit(prepare(document(event(n * 1000 + k)))))
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            for committer in committers:
+                committer.close()
+            other.close()
+        assert len(results) == 120 and all(r.success for r in results)
+        report = verify_chain(ledger)
+        assert report.intact, report.findings
+        assert report.last_position == 120
+
     # -- tamper evidence --------------------------------------------------------------
 
     def _six(self, ledger: Ledger) -> None:

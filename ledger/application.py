@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -421,29 +421,11 @@ def _problem_dict(problem: Problem) -> dict[str, Any]:
 
 
 def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:
-    return StoredEvent(
-        key=state["key"],
-        position=state["position"],
-        hash_id=state["hash_id"],
-        event_id=state["event_id"],
-        record_time=state["record_time"],
-        capture_id=state["capture_id"],
-        event=state["event"],
-        namespaces=state["namespaces"],
-        previous_link=state["previous_link"],
-        link=state["link"],
-        notification_id=notification_id,
-    )
+    """A record's state (aggregate or decoded event attributes) as a :class:`StoredEvent`."""
+    names = [f.name for f in fields(StoredEvent) if f.name != "notification_id"]
+    return StoredEvent(**{name: state[name] for name in names}, notification_id=notification_id)
 
 
 def _job(state: dict[str, Any]) -> CaptureResult:
-    return CaptureResult(
-        capture_id=state["capture_id"],
-        success=state["success"],
-        outcomes=state["outcomes"],
-        errors=state["errors"],
-        created=state["created"],
-        finished=state["finished"],
-        source=state["source"],
-        error_behaviour=state["error_behaviour"],
-    )
+    """A job's state as a :class:`CaptureResult`."""
+    return CaptureResult(**{f.name: state[f.name] for f in fields(CaptureResult)})

@@ -1,0 +1,503 @@
+"""Code status: what each event says about each code, and the status query over those facts.
+
+The derivation is pure (an event in, a list of :class:`Fact` and :class:`Link` out; no
+SQL). The runner adds the facts a container passes on to its contents and writes them to
+``view_code_facts`` / ``view_links``; :func:`status` answers from those rows.
+
+**Which codes an event touches** (each canonicalised with
+:func:`epcis.identifiers.parse_identifier`, or kept raw when it does not parse):
+``epcList``; ``parentID`` and ``childEPCs``; ``inputEPCList`` and ``outputEPCList``; and the
+EPC classes of ``quantityList`` / ``childQuantityList`` / ``input…`` / ``outputQuantityList``
+(lot-level facts keyed by the class, with quantity and unit).
+
+**State mapping** (:func:`derive_state`; CBV words, URN and ``https://ref.gs1.org/cbv/``
+forms alike; the first matching line wins; no match means "no change of state"):
+
+===============================================================  =====================
+event                                                            state
+===============================================================  =====================
+errorDeclaration present                                         (none; see below)
+AssociationEvent (any)                                           (none)
+ObjectEvent DELETE; bizStep destroying / decommissioning;        ``destroyed``
+disposition destroyed / disposed / inactive
+TransformationEvent input, bizStep repackaging or disposition    ``split`` (code pool)
+partially_dispensed
+TransformationEvent input, otherwise                             ``consumed``
+disposition recalled                                             ``recalled``
+disposition damaged / non_sellable_other / expired / stolen /    ``frozen``
+nonconformant / mismatch_*; bizStep holding (no disposition)
+disposition dispensed / retail_sold / partially_dispensed;       ``dispensed`` (bound)
+bizStep dispensing
+disposition reserved; bizStep reserving (project vocabulary)     ``lent``
+disposition returned                                             ``returned``
+bizStep packing + disposition in_transit (delivery note)         ``expected``
+disposition in_transit; bizStep shipping / departing             ``in_transit``
+disposition sellable_accessible / sellable_not_accessible /      ``in_stock``
+active / available / in_progress / container_closed /
+container_open; bizStep commissioning / receiving / accepting /
+storing / stocking; ObjectEvent ADD; TransformationEvent output
+anything else (inspecting, picking, cycle_counting, unpacking…)  (none)
+===============================================================  =====================
+
+**Error declarations.** A stored event carrying ``errorDeclaration`` has the Event Hash ID
+of the event it corrects; its facts are flagged ``error_declared`` and :func:`status`
+ignores every fact of that hash recorded up to ``as_of`` (the original and the
+declaration alike). Corrective events then count as any other event.
+
+**Status** (:func:`status`) is a query, not a replay: the facts of one code recorded up to
+``as_of`` (all, when not given), folded in ``(event_time, position)`` order, so an event
+captured late with an earlier eventTime slots in where it happened. Each field is the
+latest non-empty value; a new state resets the holder; a fact ``in_transit`` without a
+bizLocation clears the location. The parent is :func:`projections.hierarchy.parent_of`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from epcis.identifiers import parse_identifier
+from projections import hierarchy
+from projections.schema import canonical, code_facts, utc_text
+
+# -- normalising -----------------------------------------------------------------------
+
+
+_VOCAB_PREFIXES = (
+    "urn:epcglobal:cbv:bizstep:",
+    "urn:epcglobal:cbv:disp:",
+    "https://ref.gs1.org/cbv/BizStep-",
+    "https://ref.gs1.org/cbv/Disp-",
+)
+
+
+def word(value: Any) -> str | None:
+    """A CBV value as its bare word (other URIs as they are)."""
+    if not isinstance(value, str) or not value:
+        return None
+    for prefix in _VOCAB_PREFIXES:
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value
+
+
+def _local(name: str) -> str:
+    """The last segment of a URI or a prefixed name (``ex:patient`` → ``patient``)."""
+    for sep in ("/", "#", ":", "-"):
+        name = name.rsplit(sep, 1)[-1]
+    return name
+
+
+# -- the state mapping -----------------------------------------------------------------
+
+_DESTROYED = {"destroyed", "disposed", "inactive"}
+_FROZEN = {
+    "damaged",
+    "non_sellable_other",
+    "expired",
+    "stolen",
+    "nonconformant",
+    "mismatch_instance",
+    "mismatch_class",
+    "mismatch_quantity",
+}
+_DISPENSED = {"dispensed", "retail_sold", "partially_dispensed"}
+_IN_STOCK_DISPOSITIONS = {
+    "sellable_accessible",
+    "sellable_not_accessible",
+    "active",
+    "available",
+    "in_progress",
+    "container_closed",
+    "container_open",
+}
+_IN_STOCK_STEPS = {"commissioning", "receiving", "accepting", "storing", "stocking"}
+
+
+def derive_state(
+    event_type: str,
+    action: str | None,
+    biz_step: str | None,
+    disposition: str | None,
+    role: str,
+    *,
+    error_declared: bool = False,
+) -> str | None:
+    """The state an event puts a code in (see the module's table), or None for no change."""
+    step = _local(biz_step) if biz_step else None
+    disp = _local(disposition) if disposition else None
+    if error_declared or event_type == "AssociationEvent":
+        return None
+    if (
+        (event_type == "ObjectEvent" and action == "DELETE")
+        or step in ("destroying", "decommissioning")
+        or disp in _DESTROYED
+    ):
+        return "destroyed"
+    if role == "input":
+        return "split" if step == "repackaging" or disp == "partially_dispensed" else "consumed"
+    if disp == "recalled":
+        return "recalled"
+    if disp in _FROZEN or (step == "holding" and disp is None):
+        return "frozen"
+    if disp in _DISPENSED or step == "dispensing":
+        return "dispensed"
+    if disp == "reserved" or step == "reserving":
+        return "lent"
+    if disp == "returned":
+        return "returned"
+    if disp == "in_transit":
+        return "expected" if step == "packing" else "in_transit"
+    if step in ("shipping", "departing"):
+        return "in_transit"
+    if (
+        disp in _IN_STOCK_DISPOSITIONS
+        or step in _IN_STOCK_STEPS
+        or (event_type == "ObjectEvent" and action == "ADD")
+        or role == "output"
+    ):
+        return "in_stock"
+    return None
+
+
+# -- facts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One row of ``view_code_facts``."""
+
+    code: str
+    position: int
+    notification_id: int
+    record_time: str
+    event_time: str
+    hash_id: str
+    event_type: str
+    action: str | None
+    role: str
+    biz_step: str | None
+    disposition: str | None
+    read_point: str | None
+    biz_location: str | None
+    destination: str | None
+    product: str | None
+    lot: str | None
+    expiry: str | None
+    quantity: float | None
+    uom: str | None
+    parent: str | None
+    holder: str | None
+    state: str | None
+    via: str | None
+    error_declared: bool
+
+    def row(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def through(self, container_code: str, code: str) -> Fact:
+        """The fact a container passes on to a code inside it."""
+        product, lot, expiry = _own_attributes(code)
+        return Fact(
+            **{
+                **self.__dict__,
+                "code": code,
+                "role": "contained",
+                "product": product,
+                "lot": lot,
+                "expiry": expiry,
+                "quantity": None,
+                "uom": None,
+                "parent": None,
+                "via": container_code,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    """One row of ``view_links``."""
+
+    parent: str
+    child: str
+    position: int
+    notification_id: int
+    record_time: str
+    event_time: str
+    hash_id: str
+    action: str
+    kind: str
+    error_declared: bool
+
+    def row(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What one event says: facts about the codes it names, and links between them."""
+
+    facts: list[Fact] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    clears_parent: str | None = None
+    """An AggregationEvent DELETE without childEPCs empties this parent (the runner
+    resolves its children)."""
+    position: int = 0
+    event_time: str = ""
+
+
+def _own_attributes(code: str) -> tuple[str | None, str | None, str | None]:
+    """(product, lot, expiry) the identifier itself carries."""
+    try:
+        ident = parse_identifier(code)
+    except Exception:
+        return None, None, None
+    return ident.product_key, ident.lot, ident.expiry
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return canonical(value["id"])
+    return None
+
+
+def _ilmd(event: dict[str, Any]) -> tuple[str | None, str | None]:
+    ilmd = event.get("ilmd")
+    lot = expiry = None
+    if isinstance(ilmd, dict):
+        for key, value in ilmd.items():
+            if not isinstance(value, str):
+                continue
+            if _local(key) == "lotNumber":
+                lot = value
+            elif _local(key) == "itemExpirationDate":
+                expiry = value[:10]
+    return lot, expiry
+
+
+_HOLDER_KEYS = {"holder", "patient", "patientPseudonym", "patientRef"}
+_HOLDER_TRANSACTIONS = {"prescription", "patient", "order"}
+
+
+def holder_of(event: dict[str, Any]) -> str | None:
+    """Who holds the code after the event: an extension field whose local name is
+    holder / patient / patientPseudonym / patientRef, else a bizTransaction whose type's
+    local name is prescription / patient / order; None otherwise."""
+    for key, value in event.items():
+        if ":" in key and _local(key) in _HOLDER_KEYS and isinstance(value, str):
+            return value
+    for transaction in event.get("bizTransactionList") or ():
+        if (
+            isinstance(transaction, dict)
+            and _local(str(transaction.get("type", ""))) in _HOLDER_TRANSACTIONS
+            and isinstance(transaction.get("bizTransaction"), str)
+        ):
+            return str(transaction["bizTransaction"])
+    return None
+
+
+def _destination(event: dict[str, Any]) -> str | None:
+    for item in event.get("destinationList") or ():
+        if isinstance(item, dict) and isinstance(item.get("destination"), str):
+            return canonical(item["destination"])
+    return None
+
+
+def _codes(values: Any) -> list[str]:
+    """Canonical codes, each once (a URN and the Digital Link of one item are one code)."""
+    return list(dict.fromkeys(canonical(v) for v in values or () if isinstance(v, str)))
+
+
+def derive(
+    event: dict[str, Any],
+    *,
+    position: int,
+    notification_id: int,
+    record_time: str,
+    hash_id: str,
+) -> Derived:
+    """The facts and links of one stored event (pure)."""
+    event_type = str(event.get("type", ""))
+    action = event.get("action") if isinstance(event.get("action"), str) else None
+    biz_step = word(event.get("bizStep"))
+    disposition = word(event.get("disposition"))
+    declared = "errorDeclaration" in event
+    event_time = utc_text(str(event["eventTime"]))
+    common: dict[str, Any] = {
+        "position": position,
+        "notification_id": notification_id,
+        "record_time": utc_text(record_time),
+        "event_time": event_time,
+        "hash_id": hash_id,
+        "event_type": event_type,
+        "action": action,
+        "biz_step": biz_step,
+        "disposition": disposition,
+        "read_point": _id_of(event.get("readPoint")),
+        "biz_location": _id_of(event.get("bizLocation")),
+        "destination": _destination(event),
+        "holder": holder_of(event),
+        "error_declared": declared,
+    }
+    ilmd_lot, ilmd_expiry = _ilmd(event)
+    facts: dict[str, Fact] = {}
+
+    def add(code: str, role: str, *, parent: str | None = None, qty: Any = None) -> None:
+        if code in facts:  # named twice in one event: the first mention counts
+            return
+        product, lot, expiry = _own_attributes(code)
+        if role in ("epc", "output", "quantity"):
+            lot, expiry = lot or ilmd_lot, expiry or ilmd_expiry
+        quantity = qty.get("quantity") if isinstance(qty, dict) else None
+        uom = qty.get("uom") if isinstance(qty, dict) else None
+        facts[code] = Fact(
+            code=code,
+            role=role,
+            product=product,
+            lot=lot,
+            expiry=expiry,
+            quantity=float(quantity) if isinstance(quantity, int | float) else None,
+            uom=uom if isinstance(uom, str) else None,
+            parent=parent,
+            state=derive_state(
+                event_type, action, biz_step, disposition, role, error_declared=declared
+            ),
+            via=None,
+            **common,
+        )
+
+    def add_quantities(key: str, role: str) -> None:
+        for element in event.get(key) or ():
+            if isinstance(element, dict) and isinstance(element.get("epcClass"), str):
+                add(canonical(element["epcClass"]), role, qty=element)
+
+    links: list[Link] = []
+    clears: str | None = None
+    link_common: dict[str, Any] = {
+        "position": position,
+        "notification_id": notification_id,
+        "record_time": common["record_time"],
+        "event_time": event_time,
+        "hash_id": hash_id,
+        "error_declared": declared,
+    }
+    if event_type in ("AggregationEvent", "AssociationEvent"):
+        parent = canonical(event["parentID"]) if isinstance(event.get("parentID"), str) else None
+        if parent is not None:
+            add(parent, "parent")
+        children = _codes(event.get("childEPCs"))
+        sets_parent = event_type == "AggregationEvent" and action in ("ADD", "OBSERVE")
+        for child in children:
+            add(child, "child", parent=parent if sets_parent else None)
+        add_quantities("childQuantityList", "quantity")
+        if event_type == "AggregationEvent" and parent is not None and action:
+            for child in children:
+                if child != parent:
+                    links.append(
+                        Link(
+                            parent=parent,
+                            child=child,
+                            action=action,
+                            kind="aggregation",
+                            **link_common,
+                        )
+                    )
+            if action == "DELETE" and not children:
+                clears = parent
+    elif event_type == "TransformationEvent":
+        inputs = _codes(event.get("inputEPCList"))
+        outputs = _codes(event.get("outputEPCList"))
+        for code in inputs:
+            add(code, "input")
+        add_quantities("inputQuantityList", "input")
+        for code in outputs:
+            add(code, "output", parent=inputs[0] if len(inputs) == 1 else None)
+        add_quantities("outputQuantityList", "output")
+        for source in inputs:
+            for target in outputs:
+                if source != target:
+                    links.append(
+                        Link(
+                            parent=source,
+                            child=target,
+                            action="ADD",
+                            kind="transformation",
+                            **link_common,
+                        )
+                    )
+    else:  # ObjectEvent, TransactionEvent
+        for code in _codes(event.get("epcList")):
+            add(code, "epc")
+        add_quantities("quantityList", "quantity")
+    return Derived(
+        facts=list(facts.values()),
+        links=links,
+        clears_parent=clears,
+        position=position,
+        event_time=event_time,
+    )
+
+
+# -- the status query ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeStatus:
+    code: str
+    state: str | None
+    location: str | None
+    destination: str | None
+    holder: str | None
+    product: str | None
+    lot: str | None
+    expiry: str | None
+    parent: str | None
+    last_event: str
+    last_event_time: str
+    last_position: int
+
+
+def status(conn: Connection, code: str, as_of: str | datetime | None = None) -> CodeStatus | None:
+    """The status of a code from the facts recorded up to ``as_of`` (None: no facts)."""
+    code = canonical(code)
+    query = select(code_facts).where(code_facts.c.code == code)
+    if as_of is not None:
+        query = query.where(code_facts.c.record_time <= utc_text(as_of))
+    rows = conn.execute(query.order_by(code_facts.c.event_time, code_facts.c.position)).all()
+    declared = {r.hash_id for r in rows if r.error_declared}
+    rows = [r for r in rows if r.hash_id not in declared]
+    if not rows:
+        return None
+    state = location = destination = holder = product = lot = expiry = None
+    for r in rows:
+        if r.state is not None:
+            state, holder = r.state, r.holder
+        elif r.holder is not None:
+            holder = r.holder
+        if r.biz_location is not None:
+            location = r.biz_location
+        elif r.state == "in_transit":
+            location = None
+        if r.destination is not None or r.state is not None:
+            destination = r.destination
+        product = r.product or product
+        lot = r.lot or lot
+        expiry = r.expiry or expiry
+    last = rows[-1]
+    return CodeStatus(
+        code=code,
+        state=state,
+        location=location,
+        destination=destination,
+        holder=holder,
+        product=product,
+        lot=lot,
+        expiry=expiry,
+        parent=hierarchy.parent_of(conn, code, as_of),
+        last_event=last.hash_id,
+        last_event_time=last.event_time,
+        last_position=last.position,
+    )

@@ -1,0 +1,137 @@
+"""Package hierarchy: queries over the link facts in ``view_links``.
+
+A link (parent, child) is *live* when its latest fact — by ``(event_time, position)``
+among those recorded up to ``as_of`` — is ADD or OBSERVE, not DELETE. A child with live
+links to two parents (packed into B without being taken out of A) is in the one linked
+last. Facts of an event that was later declared erroneous (``errorDeclaration``) are
+ignored. Kinds: ``aggregation`` (containment: case → box) and ``transformation`` (lineage:
+box → the unit codes made from it); both by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, select
+
+from projections.schema import canonical, links, utc_text
+
+ALL_KINDS = ("aggregation", "transformation")
+
+
+def current_edges(
+    conn: Connection,
+    *,
+    parents: Sequence[str] | None = None,
+    children: Sequence[str] | None = None,
+    as_of: str | datetime | None = None,
+    before: tuple[int, str] | None = None,
+    kinds: Sequence[str] = ALL_KINDS,
+) -> list[tuple[str, str]]:
+    """(parent, child) of every live link, restricted to the given parents or children.
+
+    ``before`` = (position, event_time) restricts to what the ledger knew before the event
+    at that position and had happened by its eventTime (used while projecting).
+    """
+    lk = links
+    conds: list[ColumnElement[bool]] = [lk.c.kind.in_(list(kinds))]
+    if as_of is not None:
+        conds.append(lk.c.record_time <= utc_text(as_of))
+    if before is not None:
+        conds += [lk.c.position < before[0], lk.c.event_time <= before[1]]
+    if parents is not None:
+        conds.append(lk.c.child.in_(select(lk.c.child).where(lk.c.parent.in_(list(parents)))))
+    if children is not None:
+        conds.append(lk.c.child.in_(list(children)))
+    # Every link fact of the candidate children (an index lookup on child), ranked here
+    # rather than with window functions: a container holds few codes.
+    rows = conn.execute(
+        select(
+            lk.c.parent,
+            lk.c.child,
+            lk.c.action,
+            lk.c.event_time,
+            lk.c.position,
+            lk.c.hash_id,
+            lk.c.error_declared,
+        ).where(and_(*conds))
+    ).all()
+    declared = {r.hash_id for r in rows if r.error_declared}
+    latest: dict[tuple[str, str], Any] = {}
+    for r in rows:
+        if r.hash_id in declared:
+            continue
+        key = (r.parent, r.child)
+        if key not in latest or (r.event_time, r.position) > (
+            latest[key].event_time,
+            latest[key].position,
+        ):
+            latest[key] = r
+    current: dict[str, Any] = {}
+    for r in sorted(latest.values(), key=lambda r: r.parent):
+        if r.action == "DELETE":
+            continue
+        held = current.get(r.child)  # on a tie the smallest parent stays
+        if held is None or (r.event_time, r.position) > (held.event_time, held.position):
+            current[r.child] = r
+    wanted = None if parents is None else set(parents)
+    return sorted(
+        (r.parent, r.child) for r in current.values() if wanted is None or r.parent in wanted
+    )
+
+
+def contents(
+    conn: Connection,
+    parents: Iterable[str],
+    *,
+    as_of: str | datetime | None = None,
+    before: tuple[int, str] | None = None,
+    kinds: Sequence[str] = ALL_KINDS,
+) -> dict[str, list[str]]:
+    """For each parent, every code inside it, transitively (nearest first)."""
+    out: dict[str, list[str]] = {}
+    top_of: dict[str, str] = {}
+    frontier = []
+    for parent in parents:
+        out[parent] = []
+        top_of[parent] = parent
+        frontier.append(parent)
+    seen = set(frontier)
+    while frontier:
+        edges = current_edges(conn, parents=frontier, as_of=as_of, before=before, kinds=kinds)
+        frontier = []
+        for parent, child in edges:
+            if child in seen:
+                continue
+            seen.add(child)
+            top_of[child] = top_of[parent]
+            out[top_of[parent]].append(child)
+            frontier.append(child)
+    return out
+
+
+def children(
+    conn: Connection,
+    parent: str,
+    as_of: str | datetime | None = None,
+    transitive: bool = False,
+    kinds: Sequence[str] = ALL_KINDS,
+) -> list[str]:
+    """The codes in ``parent`` (sorted); with ``transitive``, also those in them."""
+    parent = canonical(parent)
+    if transitive:
+        return sorted(contents(conn, [parent], as_of=as_of, kinds=kinds)[parent])
+    return [c for _, c in current_edges(conn, parents=[parent], as_of=as_of, kinds=kinds)]
+
+
+def parent_of(
+    conn: Connection,
+    code: str,
+    as_of: str | datetime | None = None,
+    kinds: Sequence[str] = ALL_KINDS,
+) -> str | None:
+    """The code ``code`` is in (or was made from), or None."""
+    edges = current_edges(conn, children=[canonical(code)], as_of=as_of, kinds=kinds)
+    return edges[0][0] if edges else None

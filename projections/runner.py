@@ -1,0 +1,236 @@
+"""Following the ledger's notification log into the view tables, exactly once.
+
+:class:`ProjectionRunner` reads the events after the position in ``view_tracking``, one
+batch at a time, and writes the batch's view rows and the new tracking position in one
+transaction: a batch is either wholly applied or not at all, and a run after a crash
+resumes from the tracking row. Two runners on one database do not both apply a batch: the
+tracking row is locked (PostgreSQL ``SELECT … FOR UPDATE``; SQLite ``BEGIN IMMEDIATE``)
+and its update is conditional on the position read. Following notification ids is safe
+because they become visible in order: the ``eventsourcing`` PostgreSQL recorder inserts
+under an EXCLUSIVE table lock, and SQLite has one writer.
+
+Containers pass events on to their contents: when an event names a code that holds
+others (live aggregation links, :mod:`projections.hierarchy`), every code inside it,
+transitively, gets the fact too, with ``via`` = the code the event named. The contents
+are those the ledger had recorded *before* this event (lower log position) with an
+eventTime not after this event's: what was in the case when it was shipped, as far as
+the log says at that point. The choice keeps facts insert-only and deterministic in log
+order, so a rebuild gives exactly the rows the incremental run wrote; a pack event
+captured late does not re-derive facts of events recorded before it.
+
+:class:`BackgroundRunner` polls (every 0.2 s by default) in a thread, for the server;
+``run_until_caught_up`` is the standalone form.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+
+from ledger.application import Ledger, StoredEvent
+from projections.code_status import Fact, Link, derive
+from projections.hierarchy import contents, current_edges
+from projections.schema import (
+    CODE_STATUS_TABLES,
+    code_facts,
+    links,
+    metadata,
+    sqlalchemy_url,
+    tracking,
+)
+
+log = logging.getLogger(__name__)
+
+PROJECTION = "code_status"
+_WRITES = "tracecode_writes"
+CONTAINMENT = ("aggregation",)
+
+
+class ConcurrentRunError(RuntimeError):
+    """Another runner moved the tracking position while this one applied a batch."""
+
+
+def make_engine(ledger_url: str) -> Engine:
+    """An engine on the ledger's database (on SQLite, :meth:`ProjectionRunner.transaction`
+    takes the write lock when it begins)."""
+    url = sqlalchemy_url(ledger_url)
+    if url.get_backend_name() != "sqlite":
+        # No server-side prepared statements: a generic plan made while the view tables
+        # were empty (a rebuild's first batch) stays a sequential scan: 20x slower.
+        return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we say BEGIN ourselves
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # writers take the write lock at once; readers get a snapshot and block nobody
+        writes = conn.get_execution_options().get(_WRITES, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    return engine
+
+
+class ProjectionRunner:
+    """Applies the ledger's events to the code-status views (facts and links)."""
+
+    def __init__(self, ledger: Ledger, *, batch_size: int = 1000, name: str = PROJECTION) -> None:
+        self.ledger = ledger
+        self.batch_size = batch_size
+        self.name = name
+        self.engine = make_engine(ledger.settings.url)
+        self.on_applied: Callable[[StoredEvent], None] | None = None
+        """Test hook: called after each event's rows were written, inside the batch's
+        transaction (raising there aborts the whole batch)."""
+        metadata.create_all(self.engine, checkfirst=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def connect(self) -> Connection:
+        """A connection for queries (the caller closes it)."""
+        return self.engine.connect()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``), committed on leaving."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITES: True})
+            with conn.begin():
+                yield conn
+
+    def position(self) -> int:
+        """The notification id of the last event applied (0: none)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(tracking.c.notification_id).where(tracking.c.projection == self.name)
+            ).scalar()
+        return int(value or 0)
+
+    # -- applying ---------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Apply the next batch (rows and tracking row in one transaction); how many events."""
+        with self.transaction() as conn:
+            tracked = conn.execute(
+                select(tracking.c.notification_id)
+                .where(tracking.c.projection == self.name)
+                .with_for_update()
+            ).scalar()
+            after = int(tracked or 0)
+            batch = list(
+                islice(self.ledger.stored_events(after_notification=after), self.batch_size)
+            )
+            if not batch:
+                return 0
+            for stored in batch:
+                self._apply(conn, stored)
+            last = batch[-1].notification_id
+            if tracked is None:
+                conn.execute(insert(tracking).values(projection=self.name, notification_id=last))
+            else:
+                moved = conn.execute(
+                    update(tracking)
+                    .where(tracking.c.projection == self.name, tracking.c.notification_id == after)
+                    .values(notification_id=last)
+                )
+                if moved.rowcount != 1:
+                    raise ConcurrentRunError(f"{self.name}: the tracking position moved")
+        return len(batch)
+
+    def run_until_caught_up(self) -> int:
+        """Apply batches until none is left; how many events in all."""
+        total = 0
+        while count := self.run_once():
+            total += count
+        return total
+
+    def rebuild(self) -> int:
+        """Drop and recreate the views, then replay the whole log into them."""
+        with self.transaction() as conn:
+            for table in reversed(CODE_STATUS_TABLES):
+                table.drop(conn, checkfirst=True)
+            conn.execute(delete(tracking).where(tracking.c.projection == self.name))
+            for table in CODE_STATUS_TABLES:
+                table.create(conn)
+        return self.run_until_caught_up()
+
+    def _apply(self, conn: Connection, stored: StoredEvent) -> None:
+        derived = derive(
+            stored.event,
+            position=stored.position,
+            notification_id=stored.notification_id,
+            record_time=stored.record_time,
+            hash_id=stored.hash_id,
+        )
+        before = (derived.position, derived.event_time)
+        facts: list[Fact] = list(derived.facts)
+        named = {f.code for f in facts}
+        inside = contents(conn, [f.code for f in facts], before=before, kinds=CONTAINMENT)
+        for fact in derived.facts:
+            for code in inside[fact.code]:
+                if code not in named:
+                    named.add(code)
+                    facts.append(fact.through(fact.code, code))
+        new_links: list[Link] = list(derived.links)
+        if derived.clears_parent is not None:  # AggregationEvent DELETE without children
+            template = {k: v for k, v in facts[0].row().items() if k in _LINK_FIELDS}
+            for parent, child in current_edges(
+                conn, parents=[derived.clears_parent], before=before, kinds=CONTAINMENT
+            ):
+                new_links.append(
+                    Link(
+                        parent=parent, child=child, action="DELETE", kind="aggregation", **template
+                    )
+                )
+        if facts:
+            conn.execute(insert(code_facts), [f.row() for f in facts])
+        if new_links:
+            conn.execute(insert(links), [link.row() for link in new_links])
+        if self.on_applied is not None:
+            self.on_applied(stored)
+
+
+_LINK_FIELDS = (
+    "position",
+    "notification_id",
+    "record_time",
+    "event_time",
+    "hash_id",
+    "error_declared",
+)
+
+
+class BackgroundRunner:
+    """Keeps a projection caught up from a thread, polling the log."""
+
+    def __init__(self, runner: ProjectionRunner, *, interval: float = 0.2) -> None:
+        self.runner = runner
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"projection-{runner.name}")
+        self._thread.daemon = True
+
+    def start(self) -> BackgroundRunner:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 10) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.runner.run_until_caught_up()
+            except Exception:  # keep following; the failed batch was rolled back
+                log.exception("projection %s: batch failed; retrying", self.runner.name)
+            self._stop.wait(self.interval)

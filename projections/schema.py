@@ -1,0 +1,126 @@
+"""The view tables, in the ledger's own database (SQLAlchemy Core, names prefixed ``view_``).
+
+* ``view_tracking`` — one row per projection: the notification id of the last event it
+  applied. Written in the same transaction as the view rows of that batch, so a batch is
+  applied exactly once.
+* ``view_code_facts`` — insert-only: one row per (code, event) the code was touched by,
+  directly or through a container it was in (``via``). What the event said about the code
+  (bizStep, disposition, locations, product/lot/expiry, holder) and the state it implies
+  (:func:`projections.code_status.derive_state`). Status "as of" a record time is a query
+  over these rows: a row is valid from its ``record_time`` on, and among valid rows the
+  latest ``(event_time, position)`` wins.
+* ``view_links`` — insert-only parent/child link facts: AggregationEvent ADD / OBSERVE /
+  DELETE (``kind`` = ``aggregation``) and TransformationEvent input → output (``kind`` =
+  ``transformation``, action ``ADD``).
+
+Times are stored as fixed-width UTC text (``YYYY-MM-DDTHH:MM:SS.ffffffZ``): text order is
+time order on both stores, and the values round-trip exactly (rebuild compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import URL, make_url
+
+from epcis.identifiers import parse_identifier
+
+metadata = MetaData()
+
+_TIME = String(27)
+
+tracking = Table(
+    "view_tracking",
+    metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+)
+
+code_facts = Table(
+    "view_code_facts",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+    Column("record_time", _TIME, nullable=False),
+    Column("event_time", _TIME, nullable=False),
+    Column("hash_id", Text, nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("action", String(10)),
+    Column("role", String(10), nullable=False),  # epc, parent, child, input, output, quantity
+    Column("biz_step", Text),
+    Column("disposition", Text),
+    Column("read_point", Text),
+    Column("biz_location", Text),
+    Column("destination", Text),
+    Column("product", Text),
+    Column("lot", Text),
+    Column("expiry", String(10)),
+    Column("quantity", Float),
+    Column("uom", String(10)),
+    Column("parent", Text),
+    Column("holder", Text),
+    Column("state", String(20)),
+    Column("via", Text),
+    Column("error_declared", Boolean, nullable=False),
+)
+Index("view_code_facts_time", code_facts.c.code, code_facts.c.event_time)
+Index("view_code_facts_product_lot", code_facts.c.product, code_facts.c.lot)
+Index("view_code_facts_parent", code_facts.c.parent)
+Index("view_code_facts_hash", code_facts.c.hash_id)
+
+links = Table(
+    "view_links",
+    metadata,
+    Column("parent", Text, primary_key=True),
+    Column("child", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+    Column("record_time", _TIME, nullable=False),
+    Column("event_time", _TIME, nullable=False),
+    Column("hash_id", Text, nullable=False),
+    Column("action", String(10), nullable=False),  # ADD, OBSERVE, DELETE
+    Column("kind", String(20), nullable=False),  # aggregation, transformation
+    Column("error_declared", Boolean, nullable=False),
+)
+Index("view_links_child", links.c.child)
+Index("view_links_hash", links.c.hash_id)
+
+# The tables a rebuild of the code-status projection drops and recreates (not tracking:
+# other projections keep their rows there).
+CODE_STATUS_TABLES = (code_facts, links)
+
+
+def sqlalchemy_url(ledger_url: str) -> URL:
+    """The SQLAlchemy URL of the ledger's database: SQLite as is, PostgreSQL via psycopg 3."""
+    for scheme in ("postgresql://", "postgres://"):
+        if ledger_url.startswith(scheme):
+            return make_url("postgresql+psycopg://" + ledger_url[len(scheme) :])
+    return make_url(ledger_url)
+
+
+def canonical(raw: str) -> str:
+    """The canonical form of an identifier, or the raw string when it does not parse."""
+    try:
+        return parse_identifier(raw).canonical
+    except Exception:
+        return raw
+
+
+def utc_text(timestamp: str | datetime) -> str:
+    """A timestamp as the fixed-width UTC text the views store (text order = time order)."""
+    moment = timestamp if isinstance(timestamp, datetime) else datetime.fromisoformat(timestamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -12,8 +12,10 @@ The output formats are a contract that tests and other tools rely on:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
@@ -294,3 +296,72 @@ def export_command(until: str | None, fmt: str) -> None:
             sys.stdout.buffer.write(chunk)
     finally:
         ledger.close()
+
+
+# -- projections -----------------------------------------------------------------------
+
+
+@main.group()
+def projections() -> None:
+    """Read models built from the event log (code status, package hierarchy)."""
+
+
+@projections.command(name="run")
+@click.option("--once", is_flag=True, help="Catch up with the log, then stop.")
+def projections_run(once: bool) -> None:
+    """Follow the log and keep the projections up to date (Ctrl-C stops)."""
+    from projections.runner import ProjectionRunner
+
+    ledger = _ledger()
+    runner = ProjectionRunner(ledger)
+    try:
+        applied = runner.run_until_caught_up()
+        click.echo(f"caught up: {applied} events applied, at log row {runner.position()}")
+        while not once:
+            time.sleep(0.5)
+            applied = runner.run_until_caught_up()
+            if applied:
+                click.echo(f"{applied} events applied, at log row {runner.position()}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.close()
+        ledger.close()
+
+
+@projections.command(name="rebuild")
+def projections_rebuild() -> None:
+    """Replay the whole log into fresh projections."""
+    from projections.runner import ProjectionRunner
+
+    ledger = _ledger()
+    runner = ProjectionRunner(ledger)
+    try:
+        applied = runner.rebuild()
+    finally:
+        runner.close()
+        ledger.close()
+    click.echo(f"rebuilt: {applied} events applied")
+
+
+@main.command(name="status")
+@click.argument("code")
+@click.option("--as-of", help="What the ledger knew at this record time (ISO 8601).")
+def status_command(code: str, as_of: str | None) -> None:
+    """The status of a code (any identifier form), from the projections, as JSON."""
+    from projections.code_status import status
+    from projections.runner import ProjectionRunner
+
+    ledger = _ledger()
+    runner = ProjectionRunner(ledger)
+    try:
+        runner.run_until_caught_up()
+        with runner.connect() as conn:
+            found = status(conn, code, as_of=as_of)
+    finally:
+        runner.close()
+        ledger.close()
+    if found is None:
+        click.echo(f"{code}: no event has touched this code", err=True)
+        sys.exit(_EXIT_INVALID)
+    click.echo(json.dumps(dataclasses.asdict(found), ensure_ascii=False, indent=2))

@@ -113,3 +113,29 @@ def test_a_bad_database_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) ->
     result = CliRunner().invoke(main, ["verify"])
     assert result.exit_code == 1
     assert "unsupported database URL" in result.output
+
+
+def test_status_of_a_code_in_any_identifier_form(store: Path) -> None:
+    run("capture", str(document_file(store.parent)))
+    code, out = run("projections", "run", "--once")
+    assert code == 0 and "caught up: 2 events applied" in out
+    code, out = run("status", "urn:epc:id:sgtin:0614141.107346.1")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["state"] == "in_stock"
+    assert shown["location"] == "https://id.gs1.org/414/0614141000012"  # canonical form
+    code, again = run("status", "https://id.gs1.org/01/10614141073464/21/1")
+    assert json.loads(again) == shown
+    code, out = run("projections", "rebuild")
+    assert code == 0 and "rebuilt: 2 events applied" in out
+    result = CliRunner().invoke(main, ["status", "urn:epc:id:sgtin:0614141.107346.999"])
+    assert result.exit_code == 1 and "no event has touched this code" in result.stderr
+
+
+def document_file(folder: Path) -> Path:
+    path = folder / "received.json"
+    received = [event(1), event(2)]
+    for e in received:
+        e["bizLocation"] = {"id": "urn:epc:id:sgln:0614141.00001.0"}
+    path.write_bytes(document(*received))
+    return path

@@ -53,8 +53,10 @@ bizLocation clears the location. The parent is :func:`projections.hierarchy.pare
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -467,6 +469,42 @@ def status(conn: Connection, code: str, as_of: str | datetime | None = None) -> 
     if as_of is not None:
         query = query.where(code_facts.c.record_time <= utc_text(as_of))
     rows = conn.execute(query.order_by(code_facts.c.event_time, code_facts.c.position)).all()
+    return fold(code, rows, lambda: hierarchy.parent_of(conn, code, as_of))
+
+
+def statuses(
+    conn: Connection,
+    codes: Iterable[str] | None = None,
+    as_of: str | datetime | None = None,
+    *,
+    parents: bool = False,
+) -> dict[str, CodeStatus]:
+    """The status of many codes (all with facts, when ``codes`` is None) in one query,
+    each folded exactly as :func:`status` folds it. ``parent`` is filled only with
+    ``parents`` (one hierarchy query per code); otherwise it is None."""
+    query = select(code_facts)
+    if codes is not None:
+        query = query.where(code_facts.c.code.in_(sorted({canonical(c) for c in codes})))
+    if as_of is not None:
+        query = query.where(code_facts.c.record_time <= utc_text(as_of))
+    rows = conn.execute(
+        query.order_by(code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
+    ).all()
+    out: dict[str, CodeStatus] = {}
+    for code, group in groupby(rows, key=lambda r: str(r.code)):
+
+        def parent_of(code: str = code) -> str | None:
+            return hierarchy.parent_of(conn, code, as_of) if parents else None
+
+        found = fold(code, list(group), parent_of)
+        if found is not None:
+            out[code] = found
+    return out
+
+
+def fold(code: str, rows: Sequence[Any], parent_of: Callable[[], str | None]) -> CodeStatus | None:
+    """Fold the facts of one code, in ``(event_time, position)`` order, into its status
+    (None: no facts left once error-declared events are dropped)."""
     declared = {r.hash_id for r in rows if r.error_declared}
     rows = [r for r in rows if r.hash_id not in declared]
     if not rows:
@@ -496,7 +534,7 @@ def status(conn: Connection, code: str, as_of: str | datetime | None = None) -> 
         product=product,
         lot=lot,
         expiry=expiry,
-        parent=hierarchy.parent_of(conn, code, as_of),
+        parent=parent_of(),
         last_event=last.hash_id,
         last_event_time=last.event_time,
         last_position=last.position,

@@ -1,0 +1,131 @@
+"""Recall trail: a lot or one code → every code it covers → every event → where it is now.
+
+* From a **lot** (``product`` + ``lot``; ``product`` alone: every lot of it): every
+  instance-level code with a fact naming that product and lot (lot-level EPC classes are
+  not codes of the trail), plus everything made from or packed in them, transitively.
+* From a **code**: the code and, when it is a container (or was split), every code inside
+  it / made from it, transitively (:func:`projections.hierarchy.contents`).
+
+Each :class:`TrailLine` has the hash ids of every event that touched the code, in
+``(eventTime, position)`` order (error-declared events included: this is an audit trail;
+the status ignores them), and its status (:func:`projections.code_status.statuses`):
+state, location, destination, holder, parent. ``via`` is the lot member or container
+through which a code was reached (None for the lot's own codes and the code asked for).
+``as_of`` works as for :func:`~projections.code_status.status`: only facts and links
+recorded up to that record time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, select
+
+from projections.code_status import statuses
+from projections.hierarchy import contents
+from projections.schema import canonical, code_facts, utc_text
+from projections.stock import is_instance
+
+
+@dataclass(frozen=True)
+class TrailLine:
+    code: str
+    via: str | None
+    product: str | None
+    lot: str | None
+    expiry: str | None
+    state: str | None
+    location: str | None
+    destination: str | None
+    holder: str | None
+    parent: str | None
+    events: tuple[str, ...]
+
+
+CSV_HEADER = (
+    "code",
+    "via",
+    "product",
+    "lot",
+    "expiry",
+    "state",
+    "location",
+    "destination",
+    "holder",
+    "parent",
+    "events",
+)
+
+
+def trail(
+    conn: Connection,
+    *,
+    product: str | None = None,
+    lot: str | None = None,
+    code: str | None = None,
+    as_of: str | datetime | None = None,
+) -> list[TrailLine]:
+    """The trail of a lot (``product`` [+ ``lot``]) or of one ``code``, sorted by code."""
+    if (code is None) == (product is None):
+        raise ValueError("give either a code or a product (and lot)")
+    recorded: list[ColumnElement[bool]] = []
+    if as_of is not None:
+        recorded.append(code_facts.c.record_time <= utc_text(as_of))
+    if code is not None:
+        roots = [canonical(code)]
+    else:
+        conds = [code_facts.c.product == product, *recorded]
+        if lot is not None:
+            conds.append(code_facts.c.lot == lot)
+        found = conn.execute(select(code_facts.c.code).where(*conds).distinct()).scalars()
+        roots = sorted(c for c in found if is_instance(c))
+    via: dict[str, str | None] = dict.fromkeys(roots)
+    for root, inside in contents(conn, roots, as_of=as_of).items():
+        for child in inside:
+            via.setdefault(child, root)
+    if not via:
+        return []
+    events: dict[str, list[str]] = {c: [] for c in via}
+    rows = conn.execute(
+        select(code_facts.c.code, code_facts.c.hash_id)
+        .where(code_facts.c.code.in_(list(via)), *recorded)
+        .order_by(code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
+    ).all()
+    for row in rows:
+        if row.hash_id not in events[row.code]:
+            events[row.code].append(row.hash_id)
+    found_status = statuses(conn, list(via), as_of, parents=True)
+    lines = []
+    for member in sorted(via):
+        s = found_status.get(member)
+        lines.append(
+            TrailLine(
+                code=member,
+                via=via[member],
+                product=s.product if s else None,
+                lot=s.lot if s else None,
+                expiry=s.expiry if s else None,
+                state=s.state if s else None,
+                location=s.location if s else None,
+                destination=s.destination if s else None,
+                holder=s.holder if s else None,
+                parent=s.parent if s else None,
+                events=tuple(events[member]),
+            )
+        )
+    return lines
+
+
+def trail_csv(lines: Sequence[TrailLine]) -> str:
+    """The trail as CSV: a header row, then one row per code (events space-separated)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for line in lines:
+        values = [getattr(line, name) for name in CSV_HEADER[:-1]]
+        writer.writerow([*("" if v is None else v for v in values), " ".join(line.events)])
+    return out.getvalue()

@@ -1,0 +1,209 @@
+"""Read projections over the code facts: stock per location × product × lot, recall trail.
+
+The DOMAIN scenario on both stores (``store_url``): commission a lot of boxes, pack them in
+a case, ship it, receive it at a pharmacy, unpack, dispense some, recall the lot.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.settings import store_settings
+from projections.recall_trail import CSV_HEADER, TrailLine, trail, trail_csv
+from projections.runner import ProjectionRunner
+from projections.schema import canonical
+from projections.stock import StockLine, stock
+from tests.test_projections import capture, ev
+
+GTIN = "10614141073464"
+BOXES = [f"urn:epc:id:sgtin:0614141.107346.{n}" for n in (11, 12, 13, 14)]
+OTHER = "urn:epc:id:sgtin:0614141.107346.99"  # lot L2, stays at the warehouse
+CASE = "urn:epc:id:sscc:0614141.1234567891"
+WAREHOUSE = canonical("urn:epc:id:sgln:0614141.00001.0")
+PHARMACY = canonical("urn:epc:id:sgln:0614141.00002.0")
+PATIENTS = ["pseudonym:aa01", "pseudonym:bb02"]
+
+
+@pytest.fixture
+def runner(store_url: str) -> Iterator[tuple[Ledger, ProjectionRunner]]:
+    ledger = Ledger(store_settings(store_url))
+    projection = ProjectionRunner(ledger, batch_size=4)
+    try:
+        yield ledger, projection
+    finally:
+        projection.close()
+        ledger.close()
+
+
+def commission(hour: int, epcs: list[str], lot: str) -> dict[str, Any]:
+    return ev(
+        "ObjectEvent",
+        hour,
+        epcList=epcs,
+        action="ADD",
+        bizStep="commissioning",
+        disposition="active",
+        bizLocation={"id": WAREHOUSE},
+        ilmd={"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2028-01-31"},
+    )
+
+
+def scenario() -> list[dict[str, Any]]:
+    """The steps, one capture each (the last two dispense to two patients)."""
+    return [
+        commission(8, BOXES, "L1"),
+        ev(
+            "AggregationEvent",
+            9,
+            parentID=CASE,
+            childEPCs=BOXES,
+            action="ADD",
+            bizStep="packing",
+            bizLocation={"id": WAREHOUSE},
+        ),
+        ev(
+            "ObjectEvent",
+            10,
+            epcList=[CASE],
+            action="OBSERVE",
+            bizStep="shipping",
+            disposition="in_transit",
+            readPoint={"id": WAREHOUSE},
+            destinationList=[{"type": "location", "destination": PHARMACY}],
+        ),
+        ev(
+            "ObjectEvent",
+            11,
+            epcList=[CASE],
+            action="OBSERVE",
+            bizStep="receiving",
+            disposition="sellable_accessible",
+            bizLocation={"id": PHARMACY},
+        ),
+        ev(
+            "AggregationEvent",
+            12,
+            parentID=CASE,
+            childEPCs=BOXES,
+            action="DELETE",
+            bizStep="unpacking",
+            bizLocation={"id": PHARMACY},
+        ),
+        *(
+            ev(
+                "ObjectEvent",
+                13 + n,
+                epcList=[BOXES[n]],
+                action="OBSERVE",
+                bizStep="dispensing",
+                disposition="dispensed",
+                bizLocation={"id": PHARMACY},
+                **{"example:patient": PATIENTS[n]},
+            )
+            for n in (0, 1)
+        ),
+        # the recall: the boxes still on the shelf, and the lot as a (lot-level) class
+        ev(
+            "ObjectEvent",
+            16,
+            epcList=BOXES[2:],
+            quantityList=[{"epcClass": "urn:epc:class:lgtin:0614141.107346.L1", "quantity": 4}],
+            action="OBSERVE",
+            bizStep="holding",
+            disposition="recalled",
+            bizLocation={"id": PHARMACY},
+        ),
+    ]
+
+
+def line(location: str, lot: str = "L1", **counts: int) -> StockLine:
+    return StockLine(location=location, product=GTIN, lot=lot, **counts)
+
+
+def test_stock_and_recall_trail_through_the_scenario(
+    runner: tuple[Ledger, ProjectionRunner],
+) -> None:
+    ledger, projection = runner
+    (other,) = capture(ledger, commission(7, [OTHER], "L2"))
+    l2 = line(WAREHOUSE, "L2", in_stock=1)
+    recorded: list[str] = []
+    hashes: list[str] = []
+    seen: list[list[StockLine]] = []
+    for event in scenario():
+        (stored,) = capture(ledger, event)
+        recorded.append(stored.record_time)
+        hashes.append(stored.hash_id)
+        projection.run_until_caught_up()
+        with projection.connect() as conn:
+            seen.append(stock(conn))
+
+    committed, packed, shipped, received, unpacked, first, second, recalled = seen
+    assert committed == [line(WAREHOUSE, in_stock=4), l2]
+    assert packed == committed  # the case (no product) is not stock
+    # sorted by location: the warehouse's GLN sorts before the pharmacy's
+    assert shipped == [l2, line(PHARMACY, in_transit=4)]  # counted at the destination
+    assert received == [l2, line(PHARMACY, in_stock=4)]
+    assert unpacked == received
+    assert first == [l2, line(PHARMACY, in_stock=3, bound=1)]
+    assert second == [l2, line(PHARMACY, in_stock=2, bound=2)]
+    # recalled boxes are not stock; the lot-level class fact is not counted at all
+    assert recalled == [l2, line(PHARMACY, bound=2)]
+
+    with projection.connect() as conn:
+        assert stock(conn, location=WAREHOUSE) == [l2]
+        assert stock(conn, location=PHARMACY) == [line(PHARMACY, bound=2)]
+        # as of an earlier record time: the earlier stock
+        assert stock(conn, as_of=recorded[0]) == committed
+        assert stock(conn, as_of=recorded[2]) == shipped
+        assert stock(conn, as_of=recorded[2], location=WAREHOUSE) == [l2]
+        assert stock(conn, as_of=other.record_time) == [l2]
+        assert stock(conn, as_of="2000-01-01T00:00:00Z") == []
+
+        lines = trail(conn, product=GTIN, lot="L1")
+        then = trail(conn, product=GTIN, lot="L1", as_of=recorded[2])
+        of_case = trail(conn, code=CASE, as_of=recorded[2])
+        of_case_now = trail(conn, code=CASE)
+        csv_text = trail_csv(lines)
+
+    by_code = {t.code: t for t in lines}
+    assert sorted(by_code) == sorted(canonical(b) for b in BOXES)
+    for n, box in enumerate(BOXES):
+        t = by_code[canonical(box)]
+        assert (t.product, t.lot, t.location, t.via) == (GTIN, "L1", PHARMACY, None)
+        assert t.events == (*hashes[:5], hashes[5 + n] if n < 2 else hashes[7])
+        if n < 2:
+            assert (t.state, t.holder) == ("dispensed", PATIENTS[n])
+        else:
+            assert (t.state, t.holder) == ("recalled", None)
+
+    assert [(t.state, t.location, t.destination, t.parent) for t in then] == [
+        ("in_transit", None, PHARMACY, canonical(CASE))
+    ] * 4
+    assert all(t.events == tuple(hashes[:3]) for t in then)
+
+    assert [t.code for t in of_case] == sorted([canonical(CASE), *map(canonical, BOXES)])
+    assert {t.via for t in of_case if t.code != canonical(CASE)} == {canonical(CASE)}
+    assert [t.code for t in of_case_now] == [canonical(CASE)]  # unpacked since
+
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    assert rows[0] == list(CSV_HEADER)
+    assert len(rows) == 1 + len(BOXES)
+    table = {row[0]: dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]}
+    assert table[canonical(BOXES[0])]["holder"] == PATIENTS[0]
+    assert table[canonical(BOXES[0])]["state"] == "dispensed"
+    assert table[canonical(BOXES[3])]["location"] == PHARMACY
+    assert table[canonical(BOXES[3])]["events"].split() == [*hashes[:5], hashes[7]]
+
+
+def test_trail_needs_a_code_or_a_product(runner: tuple[Ledger, ProjectionRunner]) -> None:
+    _, projection = runner
+    with projection.connect() as conn, pytest.raises(ValueError):
+        trail(conn)
+    assert trail_csv([]) == ",".join(CSV_HEADER) + "\n"
+    assert TrailLine.__dataclass_fields__.keys() >= set(CSV_HEADER)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,19 @@ class Problem:
         if self.pointer is not None:
             return self.pointer or "/"
         return "-"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: message, severity, and whichever of pointer, line, path, rule are set."""
+        out: dict[str, Any] = {"message": self.message, "severity": self.severity}
+        if self.pointer is not None:
+            out["pointer"] = self.pointer
+        if self.line is not None:
+            out["line"] = self.line
+        if self.path is not None:
+            out["path"] = self.path
+        if self.rule:
+            out["rule"] = self.rule
+        return out
 
     def __str__(self) -> str:
         label = "" if self.is_error else f"{self.severity}: "

@@ -26,7 +26,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from epcis.problems import Problem
 from ledger import postgres as postgres_store
 from ledger import sqlite as sqlite_store
 from ledger.capture import CaptureRequest, PreparedEvent, event_index
@@ -228,7 +227,7 @@ class Ledger(Application[UUID]):
                 capture_id=request.capture_id,
                 success=stores and not failed and not request.document_errors,
                 outcomes=sorted(outcomes, key=lambda o: o["index"]),
-                errors=[_problem_dict(p) for p in request.problems],
+                errors=[p.to_dict() for p in request.problems],
                 created=now,
                 finished=now,
                 source=request.source,
@@ -405,19 +404,6 @@ def _outcome(event: PreparedEvent, status: str, **extra: Any) -> dict[str, Any]:
         "hashID": event.hash_id,
         **extra,
     }
-
-
-def _problem_dict(problem: Problem) -> dict[str, Any]:
-    out: dict[str, Any] = {"message": problem.message, "severity": problem.severity}
-    if problem.pointer is not None:
-        out["pointer"] = problem.pointer
-    if problem.line is not None:
-        out["line"] = problem.line
-    if problem.path is not None:
-        out["path"] = problem.path
-    if problem.rule:
-        out["rule"] = problem.rule
-    return out
 
 
 def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:

@@ -143,18 +143,11 @@ def error_from(exc: ProblemError, request: Request) -> Response:
 
 
 def problem_item(problem: Problem) -> dict[str, Any]:
-    """One entry of ``errors``: where (pointer, or line and path) and what."""
-    item: dict[str, Any] = {"message": problem.message}
-    if problem.pointer is not None:
-        item["pointer"] = problem.pointer
-    if problem.line is not None:
-        item["line"] = problem.line
-    if problem.path is not None:
-        item["path"] = problem.path
-    if problem.rule:
-        item["rule"] = problem.rule
-    if not problem.is_error:
-        item["severity"] = problem.severity
+    """One entry of ``errors``: where (pointer, or line and path) and what; a severity
+    only for warnings (everything else in ``errors`` is an error)."""
+    item = problem.to_dict()
+    if problem.is_error:
+        del item["severity"]
     return item
 
 

@@ -3,7 +3,9 @@
 ``create_app()`` is what ``tracecode serve`` runs (``uvicorn --factory``): its lifespan
 opens the ledger that ``TRACECODE_DATABASE_URL`` names, starts the group committer, and on
 shutdown stops the committer (after the captures it holds are committed) and closes the
-ledger. Given a ledger, the app uses it and leaves closing it to the caller.
+ledger; it also keeps the read projections caught up (a background
+:class:`~projections.runner.BackgroundRunner`, stopped at shutdown). Given a ledger, the
+app uses it and leaves closing it to the caller.
 
 Every response carries ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``; every error is
 ``application/problem+json``. OpenAPI docs are at ``/docs``.
@@ -21,11 +23,12 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.http import capture, events, problems
+from adapters.http import capture, events, problems, reads
 from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
 from adapters.http.state import HttpState
 from ledger.application import Ledger
 from ledger.writer import GroupCommitter
+from projections.runner import BackgroundRunner, ProjectionRunner
 
 DESCRIPTION = """\
 The capture part of the [GS1 EPCIS 2.0 REST bindings](https://ref.gs1.org/standards/epcis/),
@@ -38,8 +41,12 @@ over tracecode's append-only ledger.
   what became of each event).
 * `POST /events` — one event, synchronously (201, or 200 when it was already stored).
 * `GET /events/{eventID}` — one event (EPCISQueryDocument, JSON-LD or XML by `Accept`).
-* `OPTIONS` on each — discovery: versions, limits (`GS1-EPCIS-Capture-Limit`,
-  `GS1-EPCIS-Capture-File-Size-Limit`), vendor version.
+* `GET /codes/{code}`, `GET /codes/{code}/hierarchy`, `GET /stock`, `GET /trails` — reads
+  over the projections (status, history and hierarchy of a code, stock, recall trails as JSON
+  or CSV), each with `as_of`. **Read your writes**: before answering, a read catches the
+  projection up with the ledger's log, so it sees every capture already answered 202.
+* `OPTIONS` on each capture and event resource — discovery: versions, limits
+  (`GS1-EPCIS-Capture-Limit`, `GS1-EPCIS-Capture-File-Size-Limit`), vendor version.
 
 Only EPCIS 2.0.0 / CBV 2.0.0 are served: a request asking for another version through
 `GS1-EPCIS-Version`, `GS1-CBV-Version` or the `-Min`/`-Max` headers is answered 406. Errors
@@ -91,11 +98,17 @@ def create_app(
         own = ledger is None
         state.ledger = Ledger() if ledger is None else ledger
         state.committer = GroupCommitter(state.ledger)
+        projection = await anyio.to_thread.run_sync(ProjectionRunner, state.ledger)
+        state.projection = projection
+        background = BackgroundRunner(projection).start()
         try:
             yield
         finally:
             committer, state.committer = state.committer, None
             await anyio.to_thread.run_sync(committer.close)
+            await anyio.to_thread.run_sync(background.stop)
+            state.projection = None
+            projection.close()
             if own:
                 state.ledger.close()
             state.ledger = None
@@ -107,10 +120,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tracecode = state
-    problems.install(app, [*capture.router.routes, *events.router.routes])
+    problems.install(app, [*capture.router.routes, *events.router.routes, *reads.router.routes])
     app.add_middleware(GS1Headers)
     app.include_router(capture.router)
     app.include_router(events.router)
+    app.include_router(reads.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

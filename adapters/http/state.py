@@ -1,4 +1,5 @@
-"""What the routes share: the limits, the ledger and its group committer, reading bodies.
+"""What the routes share: the limits, the ledger, its group committer and projection runner,
+reading bodies.
 
 The ledger and the :class:`~ledger.writer.GroupCommitter` are blocking; the routes call
 them on worker threads. Waiting for a group commit has its own, larger pool of threads, so
@@ -26,6 +27,7 @@ from epcis.limits import Limits
 from ledger.application import CaptureResult, Ledger
 from ledger.capture import CaptureRequest
 from ledger.writer import GroupCommitter
+from projections.runner import ProjectionRunner
 
 CAPTURE_LIMIT_ENV = "TRACECODE_CAPTURE_LIMIT"
 DEFAULT_MAX_EVENTS = 10_000
@@ -41,6 +43,8 @@ class HttpState:
     max_depth: int
     ledger: Ledger | None = None
     committer: GroupCommitter | None = None
+    projection: ProjectionRunner | None = None
+    """Keeps the read views (:mod:`adapters.http.reads`) caught up with the ledger."""
 
     @classmethod
     def configure(cls, max_events: int | None, max_bytes: int | None) -> HttpState:

@@ -1,0 +1,248 @@
+"""Reads over the projections: a code's status and hierarchy, stock, recall trails.
+
+* ``GET /codes/{code}`` — the code's status (:func:`projections.code_status.status`) and
+  ``history``: the Event Hash IDs of every event that touched it (its recall trail line).
+* ``GET /codes/{code}/hierarchy`` — its parent and every code inside it, transitively.
+* ``GET /stock`` — stock lines per location × product × lot.
+* ``GET /trails`` — the recall trail of a lot (``product`` + ``lot``) or of a ``code``, as
+  JSON or CSV (``Accept: text/csv`` or ``?format=csv``).
+
+Every route takes ``as_of`` (an ISO 8601 time: only what was recorded up to then). Read your
+writes: before answering, a route catches the projection up with the ledger's log, so a
+read right after a capture was answered sees it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import Response
+
+from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.state import in_thread, state_of
+from projections import hierarchy
+from projections.code_status import status
+from projections.recall_trail import trail, trail_csv
+from projections.runner import ConcurrentRunError, ProjectionRunner
+from projections.schema import canonical, utc_text
+from projections.stock import stock
+
+router = APIRouter()
+
+CSV = "text/csv"
+READ_YOUR_WRITES = (
+    " Read your writes: before answering, the projection is caught up with the ledger's "
+    "log, so this sees every capture already answered."
+)
+AS_OF = Query(
+    None,
+    description="An ISO 8601 time: only what was recorded up to then (default: now).",
+    examples=["2026-03-01T12:00:00Z"],
+)
+_CATCH_UP_ATTEMPTS = 3
+
+
+def _runner(request: Request) -> ProjectionRunner:
+    runner = state_of(request).projection
+    if runner is None:
+        raise RuntimeError("the projection runner is not open: the lifespan has not started")
+    return runner
+
+
+def _catch_up(runner: ProjectionRunner) -> None:
+    """Apply what the log holds beyond the views. The background runner may be applying
+    the same batch: then one of the two loses (and retries, finding nothing left)."""
+    for attempt in range(_CATCH_UP_ATTEMPTS):
+        try:
+            runner.run_until_caught_up()
+            return
+        except (ConcurrentRunError, IntegrityError):
+            if attempt == _CATCH_UP_ATTEMPTS - 1:
+                raise
+
+
+async def _caught_up(request: Request) -> ProjectionRunner:
+    runner = _runner(request)
+    await in_thread(_catch_up, runner)
+    return runner
+
+
+def _as_of(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return utc_text(value.strip())
+    except ValueError:
+        raise ProblemError(
+            400,
+            f"query parameter as_of: {value!r} is not an ISO 8601 time",
+            errors=[{"query": "as_of", "message": "not an ISO 8601 time"}],
+        ) from None
+
+
+def _json(value: Any) -> JSONResponse:
+    return JSONResponse(value)
+
+
+# -- /codes ---------------------------------------------------------------------------
+
+
+def _hierarchy(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
+    with runner.connect() as conn:
+        parent = hierarchy.parent_of(conn, code, as_of)
+        inside = hierarchy.children(conn, code, as_of, transitive=True)
+        if parent is None and not inside and status(conn, code, as_of) is None:
+            return None
+    return {"code": canonical(code), "asOf": as_of, "parent": parent, "children": inside}
+
+
+@router.get(
+    "/codes/{code:path}/hierarchy",
+    tags=["Reads"],
+    summary="The parent of a code and every code inside it.",
+    description=(
+        "The code it is packed in (or was made from), and every code inside it (or made from "
+        "it), transitively, as recorded up to `as_of`. Any identifier form; percent-encode "
+        "it." + READ_YOUR_WRITES
+    ),
+    responses={
+        200: {"description": "`code`, `asOf`, `parent` (or null), `children` (sorted)."},
+        **problem_docs(400, 404),
+    },
+)
+async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
+    when = _as_of(as_of)
+    runner = await _caught_up(request)
+    found = await in_thread(_hierarchy, runner, code, when)
+    if found is None:
+        raise ProblemError(404, f"nothing is recorded about code {code!r}")
+    return _json(found)
+
+
+def _status(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
+    with runner.connect() as conn:
+        found = status(conn, code, as_of)
+        if found is None:
+            return None
+        lines = trail(conn, code=code, as_of=as_of)
+    own = [line for line in lines if line.code == found.code]
+    body = dataclasses.asdict(found)
+    body["asOf"] = as_of
+    body["history"] = list(own[0].events) if own else []
+    return body
+
+
+@router.get(
+    "/codes/{code:path}",
+    tags=["Reads"],
+    summary="The current status of a code.",
+    description=(
+        "State, location, destination, holder, product, lot, expiry, parent and last event "
+        "of a code (any identifier form: EPC URI, GS1 Digital Link, …; percent-encode it), "
+        "from the events recorded up to `as_of`; `history` lists the Event Hash IDs of every "
+        "event that touched it, in event-time order." + READ_YOUR_WRITES
+    ),
+    responses={200: {"description": "The code's status."}, **problem_docs(400, 404)},
+)
+async def code_status(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
+    when = _as_of(as_of)
+    runner = await _caught_up(request)
+    found = await in_thread(_status, runner, code, when)
+    if found is None:
+        raise ProblemError(404, f"nothing is recorded about code {code!r}")
+    return _json(found)
+
+
+# -- /stock ---------------------------------------------------------------------------
+
+
+def _stock(runner: ProjectionRunner, location: str | None, as_of: str | None) -> list[Any]:
+    with runner.connect() as conn:
+        return [dataclasses.asdict(line) for line in stock(conn, location=location, as_of=as_of)]
+
+
+@router.get(
+    "/stock",
+    tags=["Reads"],
+    summary="Stock per location × product × lot.",
+    description=(
+        "Instance-level codes with a product, counted `in_stock` (at their location), "
+        "`in_transit` (at their destination) and `bound` (dispensed), as recorded up to "
+        "`as_of`; only at `location` when given." + READ_YOUR_WRITES
+    ),
+    responses={200: {"description": "The stock lines, sorted."}, **problem_docs(400)},
+)
+async def get_stock(
+    request: Request,
+    location: str | None = Query(None, description="Only this location (any form)."),
+    as_of: str | None = AS_OF,
+) -> JSONResponse:
+    when = _as_of(as_of)
+    runner = await _caught_up(request)
+    return _json(await in_thread(_stock, runner, location, when))
+
+
+# -- /trails --------------------------------------------------------------------------
+
+
+def _wants_csv(request: Request, format: str | None) -> bool:
+    if format is not None:
+        return format == "csv"
+    accept = request.headers.get("accept", "")
+    return any(part.split(";")[0].strip().lower() == CSV for part in accept.split(","))
+
+
+@router.get(
+    "/trails",
+    tags=["Reads"],
+    summary="The recall trail of a lot or of a code.",
+    description=(
+        "From a lot (`product` and `lot`) or one `code`: every code it covers (and those "
+        "packed in or made from them, transitively), with every event that touched each "
+        "and where each is now, as recorded up to `as_of`. JSON by default; CSV with "
+        "`Accept: text/csv` or `format=csv`." + READ_YOUR_WRITES
+    ),
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The trail lines, sorted by code.",
+            "content": {"application/json": {}, CSV: {}},
+        },
+        **problem_docs(400),
+    },
+)
+async def get_trail(
+    request: Request,
+    product: str | None = Query(None, description="The product (GTIN); with `lot`."),
+    lot: str | None = Query(None, description="The lot number; with `product`."),
+    code: str | None = Query(None, description="One code (any form)."),
+    as_of: str | None = AS_OF,
+    format: Literal["json", "csv"] | None = Query(None, description="Overrides `Accept`."),
+) -> Response:
+    if code is not None and (product is not None or lot is not None):
+        raise ProblemError(400, "give either a code or a product and lot, not both")
+    if code is None and (product is None or lot is None):
+        raise ProblemError(
+            400,
+            "give a product and a lot, or a code",
+            errors=[
+                {"query": name, "message": "missing"}
+                for name, value in (("product", product), ("lot", lot), ("code", code))
+                if value is None
+            ],
+        )
+    when = _as_of(as_of)
+    runner = await _caught_up(request)
+
+    def read() -> list[Any]:
+        with runner.connect() as conn:
+            return trail(conn, product=product, lot=lot, code=code, as_of=when)
+
+    lines = await in_thread(read)
+    if _wants_csv(request, format):
+        return Response(trail_csv(lines), media_type=CSV)
+    return _json([dataclasses.asdict(line) for line in lines])

@@ -9,14 +9,8 @@ and its update is conditional on the position read. Following notification ids i
 because they become visible in order: the ``eventsourcing`` PostgreSQL recorder inserts
 under an EXCLUSIVE table lock, and SQLite has one writer.
 
-Containers pass events on to their contents: when an event names a code that holds
-others (live aggregation links, :mod:`projections.hierarchy`), every code inside it,
-transitively, gets the fact too, with ``via`` = the code the event named. The contents
-are those the ledger had recorded *before* this event (lower log position) with an
-eventTime not after this event's: what was in the case when it was shipped, as far as
-the log says at that point. The choice keeps facts insert-only and deterministic in log
-order, so a rebuild gives exactly the rows the incremental run wrote; a pack event
-captured late does not re-derive facts of events recorded before it.
+The projections it feeds are :class:`projections.projection.Projection` s (by default
+the code facts and the event index); one batch, one transaction for all of them.
 
 :class:`BackgroundRunner` polls (every 0.2 s by default) in a thread, for the server;
 ``run_until_caught_up`` is the standalone form.
@@ -26,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
@@ -34,22 +28,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
 
 from ledger.application import Ledger, StoredEvent
-from projections.code_status import Fact, Link, derive
-from projections.hierarchy import contents, current_edges
-from projections.schema import (
-    CODE_STATUS_TABLES,
-    code_facts,
-    links,
-    metadata,
-    sqlalchemy_url,
-    tracking,
-)
+from projections.code_facts import CodeFacts
+from projections.projection import Projection
+from projections.schema import metadata, sqlalchemy_url, tracking
 
 log = logging.getLogger(__name__)
 
 PROJECTION = "code_status"
 _WRITES = "tracecode_writes"
-CONTAINMENT = ("aggregation",)
 
 
 class ConcurrentRunError(RuntimeError):
@@ -80,16 +66,26 @@ def make_engine(ledger_url: str) -> Engine:
 
 
 class ProjectionRunner:
-    """Applies the ledger's events to the code-status views (facts and links)."""
+    """Applies the ledger's events to the view tables of its projections."""
 
-    def __init__(self, ledger: Ledger, *, batch_size: int = 1000, name: str = PROJECTION) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        batch_size: int = 1000,
+        name: str = PROJECTION,
+        projections: Sequence[Projection] | None = None,
+    ) -> None:
         self.ledger = ledger
         self.batch_size = batch_size
         self.name = name
+        self.projections: tuple[Projection, ...] = (
+            tuple(projections) if projections is not None else default_projections()
+        )
         self.engine = make_engine(ledger.settings.url)
         self.on_applied: Callable[[StoredEvent], None] | None = None
-        """Test hook: called after each event's rows were written, inside the batch's
-        transaction (raising there aborts the whole batch)."""
+        """Test hook: called for each event once the batch's rows were written, inside the
+        batch's transaction (raising there aborts the whole batch)."""
         metadata.create_all(self.engine, checkfirst=True)
 
     def close(self) -> None:
@@ -131,8 +127,11 @@ class ProjectionRunner:
             )
             if not batch:
                 return 0
-            for stored in batch:
-                self._apply(conn, stored)
+            for projection in self.projections:
+                projection.apply(conn, batch)
+            if self.on_applied is not None:
+                for stored in batch:
+                    self.on_applied(stored)
             last = batch[-1].notification_id
             if tracked is None:
                 conn.execute(insert(tracking).values(projection=self.name, notification_id=last))
@@ -156,57 +155,17 @@ class ProjectionRunner:
     def rebuild(self) -> int:
         """Drop and recreate the views, then replay the whole log into them."""
         with self.transaction() as conn:
-            for table in reversed(CODE_STATUS_TABLES):
+            tables = [t for p in self.projections for t in p.tables]
+            for table in reversed(tables):
                 table.drop(conn, checkfirst=True)
             conn.execute(delete(tracking).where(tracking.c.projection == self.name))
-            for table in CODE_STATUS_TABLES:
+            for table in tables:
                 table.create(conn)
         return self.run_until_caught_up()
 
-    def _apply(self, conn: Connection, stored: StoredEvent) -> None:
-        derived = derive(
-            stored.event,
-            position=stored.position,
-            notification_id=stored.notification_id,
-            record_time=stored.record_time,
-            hash_id=stored.hash_id,
-        )
-        before = (derived.position, derived.event_time)
-        facts: list[Fact] = list(derived.facts)
-        named = {f.code for f in facts}
-        inside = contents(conn, [f.code for f in facts], before=before, kinds=CONTAINMENT)
-        for fact in derived.facts:
-            for code in inside[fact.code]:
-                if code not in named:
-                    named.add(code)
-                    facts.append(fact.through(fact.code, code))
-        new_links: list[Link] = list(derived.links)
-        if derived.clears_parent is not None:  # AggregationEvent DELETE without children
-            template = {k: v for k, v in facts[0].row().items() if k in _LINK_FIELDS}
-            for parent, child in current_edges(
-                conn, parents=[derived.clears_parent], before=before, kinds=CONTAINMENT
-            ):
-                new_links.append(
-                    Link(
-                        parent=parent, child=child, action="DELETE", kind="aggregation", **template
-                    )
-                )
-        if facts:
-            conn.execute(insert(code_facts), [f.row() for f in facts])
-        if new_links:
-            conn.execute(insert(links), [link.row() for link in new_links])
-        if self.on_applied is not None:
-            self.on_applied(stored)
 
-
-_LINK_FIELDS = (
-    "position",
-    "notification_id",
-    "record_time",
-    "event_time",
-    "hash_id",
-    "error_declared",
-)
+def default_projections() -> tuple[Projection, ...]:
+    return (CodeFacts(),)
 
 
 class BackgroundRunner:

@@ -97,10 +97,6 @@ links = Table(
 Index("view_links_child", links.c.child)
 Index("view_links_hash", links.c.hash_id)
 
-# The tables a rebuild of the code-status projection drops and recreates (not tracking:
-# other projections keep their rows there).
-CODE_STATUS_TABLES = (code_facts, links)
-
 
 def sqlalchemy_url(ledger_url: str) -> URL:
     """The SQLAlchemy URL of the ledger's database: SQLite as is, PostgreSQL via psycopg 3."""

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, insert,
 
 from ledger.application import Ledger, StoredEvent
 from projections.code_facts import CodeFacts
+from projections.event_index import EventIndex
 from projections.projection import Projection
 from projections.schema import metadata, sqlalchemy_url, tracking
 
@@ -165,7 +166,7 @@ class ProjectionRunner:
 
 
 def default_projections() -> tuple[Projection, ...]:
-    return (CodeFacts(),)
+    return (CodeFacts(), EventIndex())
 
 
 class BackgroundRunner:

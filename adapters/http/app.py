@@ -23,7 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.http import capture, events, problems, reads
+from adapters.http import capture, events, problems, queries, reads
 from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
 from adapters.http.state import HttpState
 from ledger.application import Ledger
@@ -120,11 +120,20 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tracecode = state
-    problems.install(app, [*capture.router.routes, *events.router.routes, *reads.router.routes])
+    problems.install(
+        app,
+        [
+            *capture.router.routes,
+            *events.router.routes,
+            *reads.router.routes,
+            *queries.router.routes,
+        ],
+    )
     app.add_middleware(GS1Headers)
     app.include_router(capture.router)
     app.include_router(events.router)
     app.include_router(reads.router)
+    app.include_router(queries.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

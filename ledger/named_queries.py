@@ -1,0 +1,130 @@
+"""Named queries (``POST /queries``): saved EPCIS queries that clients run by name and
+subscribe to. Kept in the ledger's store as ``eventsourcing`` aggregates, so they survive
+restarts and are backed up with the events; they are not EPCIS events and take no part in
+the hash chain.
+
+A name, once deleted, can be defined again: the aggregate (its id derives from the name)
+is reused and records ``Redefined``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
+
+_NAMESPACE = UUID("0b8f3d4e-5d4a-4f0e-9a77-8e2f6c1d9a31")
+TOPICS = [
+    "ledger.named_queries:NamedQuery.Defined",
+    "ledger.named_queries:NamedQuery.Redefined",
+    "ledger.named_queries:NamedQuery.Deleted",
+]
+_PAGE = 1000
+
+
+class NamedQuery(Aggregate):
+    @staticmethod
+    def create_id(name: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, "query:" + name)
+
+    @event("Defined")
+    def __init__(self, name: str, query: dict[str, Any], created_at: str) -> None:
+        self.name = name
+        self.query = query
+        self.created_at = created_at
+        self.deleted = False
+
+    @event("Redefined")
+    def redefine(self, query: dict[str, Any], created_at: str) -> None:
+        self.query = query
+        self.created_at = created_at
+        self.deleted = False
+
+    @event("Deleted")
+    def delete(self) -> None:
+        self.deleted = True
+
+
+@dataclass(frozen=True)
+class QueryDefinition:
+    name: str
+    query: dict[str, Any]
+    created_at: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "query": self.query, "createdAt": self.created_at}
+
+
+class QueryExistsError(Exception):
+    pass
+
+
+class NamedQueries:
+    """Define, read, list and delete named queries in an application's store."""
+
+    def __init__(self, app: Application[UUID]) -> None:
+        self.app = app
+
+    def define(self, name: str, query: dict[str, Any], created_at: str) -> QueryDefinition:
+        """Save a new named query; :class:`QueryExistsError` if the name is taken."""
+        try:
+            found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
+        except AggregateNotFoundError:
+            aggregate = NamedQuery(name, query, created_at)
+        else:
+            if not found.deleted:
+                raise QueryExistsError(name)
+            found.redefine(query, created_at)
+            aggregate = found
+        try:
+            self.app.save(aggregate)
+        except IntegrityError:  # defined by someone else a moment ago
+            raise QueryExistsError(name) from None
+        return QueryDefinition(name, query, created_at)
+
+    def get(self, name: str) -> QueryDefinition | None:
+        try:
+            found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
+        except AggregateNotFoundError:
+            return None
+        if found.deleted:
+            return None
+        return QueryDefinition(found.name, found.query, found.created_at)
+
+    def delete(self, name: str) -> bool:
+        """Delete a named query; False when there is none by that name."""
+        try:
+            found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
+        except AggregateNotFoundError:
+            return False
+        if found.deleted:
+            return False
+        found.delete()
+        try:
+            self.app.save(found)
+        except IntegrityError:  # changed concurrently: look again
+            return self.delete(name)
+        return True
+
+    def all(self) -> list[QueryDefinition]:
+        """Every live named query, in the order they were (last) defined."""
+        names: dict[str, None] = {}
+        start = 1
+        while True:
+            page = self.app.recorder.select_notifications(start, _PAGE, topics=TOPICS)
+            if not page:
+                break
+            for notification in page:
+                state = self.app.mapper.to_domain_event(notification)
+                name = getattr(state, "name", None)
+                if name is not None:
+                    names.pop(name, None)
+                    names[name] = None
+            start = page[-1].id + 1
+        found = [self.get(name) for name in names]
+        live = [q for q in found if q is not None]
+        return sorted(live, key=lambda q: q.created_at)

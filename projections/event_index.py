@@ -1,0 +1,140 @@
+"""The event index: every stored event, searchable by the EPCIS query parameters.
+
+* ``view_events`` — one row per stored event (an error declaration is a stored event of
+  its own, as ``GET /events/{id}`` shows it): the fields the query parameters select on
+  most (type, times, action, bizStep, disposition, locations by identity, eventID, error
+  declared) and the event itself (``body``: the event as EPCIS shows it, with its
+  prefixes), so that a query never goes back to the ledger.
+* ``view_event_epcs`` — one row per (identifier, event, role): every EPC, parentID and
+  EPC class the event names, by identity (:func:`epcis.query.patterns.identity`: a Digital
+  Link and its EPC URN are one row), for ``MATCH_*``.
+
+The rows only narrow a query down; :func:`epcis.query.matches` decides
+(:mod:`projections.event_query`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    String,
+    Table,
+    Text,
+    insert,
+)
+
+from epcis.query.patterns import identity
+from epcis.query.predicate import epcs_in
+from ledger.application import StoredEvent
+from projections.schema import metadata, utc_text
+
+TIME_COLUMN = String(27)  # fixed-width UTC text, as projections.schema stores times
+
+events = Table(
+    "view_events",
+    metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+    Column("hash_id", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_type", String(200), nullable=False),
+    Column("event_time", TIME_COLUMN, nullable=False),
+    Column("record_time", TIME_COLUMN, nullable=False),
+    Column("action", String(10)),
+    Column("biz_step", Text),
+    Column("disposition", Text),
+    Column("read_point", Text),
+    Column("biz_location", Text),
+    Column("error_declared", Boolean, nullable=False),
+    Column("body", Text, nullable=False),
+)
+Index("view_events_event_time", events.c.event_time, events.c.position)
+Index("view_events_record_time", events.c.record_time, events.c.position)
+Index("view_events_biz_step", events.c.biz_step)
+Index("view_events_biz_location", events.c.biz_location)
+Index("view_events_read_point", events.c.read_point)
+Index("view_events_event_id", events.c.event_id)
+
+event_epcs = Table(
+    "view_event_epcs",
+    metadata,
+    Column("value", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("role", String(20), primary_key=True),
+)
+
+ROLES: dict[str, str] = {
+    "epcList": "epc",
+    "childEPCs": "child",
+    "parentID": "parent",
+    "inputEPCList": "input",
+    "outputEPCList": "output",
+    "quantityList": "class",
+    "childQuantityList": "childClass",
+    "inputQuantityList": "inputClass",
+    "outputQuantityList": "outputClass",
+}
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return identity(value["id"])
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def index_row(stored: StoredEvent) -> dict[str, Any]:
+    event = stored.event
+    return {
+        "position": stored.position,
+        "notification_id": stored.notification_id,
+        "hash_id": stored.hash_id,
+        "event_id": stored.event_id,
+        "event_type": str(event.get("type", "")),
+        "event_time": utc_text(str(event["eventTime"])),
+        "record_time": utc_text(stored.record_time),
+        "action": _text(event.get("action")),
+        "biz_step": _text(event.get("bizStep")),
+        "disposition": _text(event.get("disposition")),
+        "read_point": _id_of(event.get("readPoint")),
+        "biz_location": _id_of(event.get("bizLocation")),
+        "error_declared": "errorDeclaration" in event,
+        "body": json.dumps(
+            {"event": stored.as_epcis(), "namespaces": stored.namespaces},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ),
+    }
+
+
+def epc_rows(stored: StoredEvent) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for field, role in ROLES.items():
+        for value in epcs_in(stored.event, (field,)):
+            key = (identity(value), role)
+            rows.setdefault(key, {"value": key[0], "position": stored.position, "role": role})
+    return list(rows.values())
+
+
+class EventIndex:
+    """Writes ``view_events`` and ``view_event_epcs``."""
+
+    name = "event_index"
+    tables: tuple[Table, ...] = (events, event_epcs)
+
+    def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        conn.execute(insert(events), [index_row(s) for s in batch])
+        epcs = [row for s in batch for row in epc_rows(s)]
+        if epcs:
+            conn.execute(insert(event_epcs), epcs)

@@ -131,6 +131,7 @@ _SCOPES = {
 }
 _MASTER_DATA = re.compile(r"^(HASATTR_|EQ_ATTR_)")
 
+_UNENCODED_PLUS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 PAGING = ("perPage", "nextPageToken")
 """Parameters of the HTTP binding, not of the query: the caller handles them."""
 
@@ -299,7 +300,10 @@ class _Raw:
 
 
 def parse_time(name: str, text: str) -> datetime:
-    """An ISO 8601 date-time with a time zone (a time without one would be ambiguous)."""
+    """An ISO 8601 date-time with a time zone (a time without one would be ambiguous).
+    A space before the offset is read as the '+' that an unencoded query string turned
+    into a space."""
+    text = _UNENCODED_PLUS.sub(r"\1+\2", text)
     try:
         moment = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:

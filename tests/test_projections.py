@@ -21,6 +21,8 @@ from ledger.capture import prepare
 from ledger.settings import store_settings
 from projections import hierarchy
 from projections.code_status import CodeStatus, derive, derive_state, status
+from projections.event_index import event_epcs
+from projections.event_index import events as event_rows
 from projections.runner import BackgroundRunner, ProjectionRunner
 from projections.schema import canonical, code_facts, links, tracking
 from tests.ledger_contract import document
@@ -176,7 +178,7 @@ def dump(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]]:
                 tuple(row)
                 for row in conn.execute(select(table).order_by(*table.primary_key.columns)).all()
             ]
-            for table in (code_facts, links, tracking)
+            for table in (code_facts, links, tracking, event_rows, event_epcs)
         }
 
 

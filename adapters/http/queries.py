@@ -32,11 +32,11 @@ from sqlalchemy import distinct, func, select
 from starlette.responses import Response
 
 from adapters.http.documents import query_document, render
-from adapters.http.headers import VERSION_HEADERS
+from adapters.http.headers import VERSION_HEADERS, discovery_headers
 from adapters.http.negotiation import JSON, JSON_LD, TEXT_XML, XML, acceptable, not_acceptable
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.reads import _caught_up
-from adapters.http.state import in_thread, ledger_of
+from adapters.http.state import in_thread, ledger_of, state_of
 from epcis.context import EPCIS_CONTEXT_URL
 from epcis.query import (
     Query,
@@ -267,6 +267,52 @@ def _resource_routes(resource: str) -> None:
 
 for _resource in _RESOURCES:
     _resource_routes(_resource)
+
+
+# -- discovery -----------------------------------------------------------------------------
+
+
+def _discovery(allow: str) -> Any:
+    def options(request: Request) -> Response:
+        state = state_of(request)
+        return Response(
+            status_code=204, headers=discovery_headers(allow, state.max_events, state.max_bytes)
+        )
+
+    return options
+
+
+for _path, _allow in (
+    *((f"/{r}", "OPTIONS, GET") for r in _RESOURCES),
+    *((f"/{r}/{{value:path}}/events", "OPTIONS, GET") for r in _RESOURCES),
+    ("/queries", "OPTIONS, GET, POST"),
+    ("/queries/{name}", "OPTIONS, GET, DELETE"),
+    ("/queries/{name}/events", "OPTIONS, GET"),
+):
+    router.add_api_route(
+        _path,
+        _discovery(_allow),
+        methods=["OPTIONS"],
+        status_code=204,
+        tags=["Discovery"],
+        summary=f"Query metadata: {_allow}.",
+        response_class=Response,
+        responses={204: {"description": "Allow and the GS1 headers."}},
+    )
+
+
+@router.delete(
+    "/nextPageToken/{token}",
+    status_code=204,
+    tags=["Queries"],
+    summary="Release a nextPageToken.",
+    description=(
+        "Tokens hold no server resources (each carries its own position in a snapshot of "
+        "the log), so there is nothing to release: always 204."
+    ),
+)
+def release_token(token: str) -> Response:
+    return Response(status_code=204, headers=dict(VERSION_HEADERS))
 
 
 # -- named queries -----------------------------------------------------------------------

@@ -36,14 +36,6 @@ from epcis.cbv import (
 from epcis.query.errors import QueryParameterError
 from epcis.query.patterns import PATTERN_PREFIX, PatternError, parse_pattern
 
-EVENT_TYPES = (
-    "ObjectEvent",
-    "AggregationEvent",
-    "TransactionEvent",
-    "TransformationEvent",
-    "AssociationEvent",
-)
-
 # which lists each MATCH_ parameter looks in
 MATCH_FIELDS: dict[str, tuple[str, ...]] = {
     "MATCH_epc": ("epcList", "childEPCs"),

@@ -7,7 +7,10 @@ The output formats are a contract that tests and other tools rely on:
 * ``hash FILE`` prints one ``ni:///sha-256;…?ver=CBV2.0`` line per event, in document order;
 * ``id RAW`` prints the canonical identifier and what is known about it, as JSON;
 * ``serve``, ``capture FILE...``, ``verify [--checkpoint FILE]``, ``checkpoint --out FILE``
-  and ``export`` work on the ledger that ``TRACECODE_DATABASE_URL`` names.
+  and ``export`` work on the ledger that ``TRACECODE_DATABASE_URL`` names;
+* ``status CODE`` and ``trail`` (``--product P --lot L`` or ``--code C``) read the
+  projections, caught up with the log first: JSON (``trail --csv``: CSV); exit 1 when
+  nothing is recorded, 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -365,3 +368,54 @@ def status_command(code: str, as_of: str | None) -> None:
         click.echo(f"{code}: no event has touched this code", err=True)
         sys.exit(_EXIT_INVALID)
     click.echo(json.dumps(dataclasses.asdict(found), ensure_ascii=False, indent=2))
+
+
+@main.command(name="trail")
+@click.option("--product", help="The product (GTIN, any form the events use); with --lot.")
+@click.option("--lot", help="The lot number; with --product.")
+@click.option("--code", help="One code (any identifier form) instead of a lot.")
+@click.option("--as-of", help="What the ledger knew at this record time (ISO 8601).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV (one row per code) instead of JSON.")
+def trail_command(
+    product: str | None, lot: str | None, code: str | None, as_of: str | None, as_csv: bool
+) -> None:
+    """The recall trail of a lot (--product and --lot) or of one --code: every code it
+    covers, every event that touched each, where each is and who holds it."""
+    from projections.recall_trail import trail, trail_csv
+    from projections.runner import ProjectionRunner
+    from projections.schema import utc_text
+
+    if code is not None and (product is not None or lot is not None):
+        raise click.UsageError("give either --code or --product and --lot, not both")
+    if code is None and (product is None or lot is None):
+        missing = [f"--{n}" for n, v in (("product", product), ("lot", lot)) if v is None]
+        raise click.UsageError(f"give --product and --lot, or --code (missing {' '.join(missing)})")
+    if as_of is not None:
+        try:
+            as_of = utc_text(as_of.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{as_of!r} is not an ISO 8601 time", param_hint="--as-of"
+            ) from None
+    ledger = _ledger()
+    runner = ProjectionRunner(ledger)
+    try:
+        runner.run_until_caught_up()
+        with runner.connect() as conn:
+            lines = trail(conn, product=product, lot=lot, code=code, as_of=as_of)
+    finally:
+        runner.close()
+        ledger.close()
+    if not any(line.events for line in lines):  # a code asked for is a line even when unknown
+        why = (
+            f"{code}: no event has touched this code"
+            if code is not None
+            else f"product {product}, lot {lot}: no event has touched a code of this lot"
+        )
+        click.echo(why, err=True)
+        sys.exit(_EXIT_INVALID)
+    if as_csv:
+        click.echo(trail_csv(lines), nl=False)
+        return
+    body = [dataclasses.asdict(line) for line in lines]
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))

@@ -65,6 +65,10 @@ class CaptureResult:
     finished: str = ""
     source: str = ""
     error_behaviour: str = "rollback"
+    log_position: int = 0
+    """The notification id of the capture's job in the ledger's log: every event the
+    capture stored (or found already stored) is at or before it, so the read models include
+    the capture once they have reached it (0: not known)."""
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o["status"] == status)
@@ -107,10 +111,12 @@ class Ledger(Application[UUID]):
     def __init__(self, settings: StoreSettings | None = None) -> None:
         self.settings = settings or store_settings()
         super().__init__(env=self.settings.env)
+        postgres = self.settings.kind == "postgresql"
         self._existing: Callable[[Any, Sequence[UUID]], set[UUID]] = (
-            postgres_store.existing_originators
-            if self.settings.kind == "postgresql"
-            else sqlite_store.existing_originators
+            postgres_store.existing_originators if postgres else sqlite_store.existing_originators
+        )
+        self._notification_ids: Callable[[Any, Sequence[UUID]], dict[UUID, int]] = (
+            postgres_store.notification_ids if postgres else sqlite_store.notification_ids
         )
         self._write_lock = threading.Lock()
         self._head = self._load_head()
@@ -248,7 +254,13 @@ class Ledger(Application[UUID]):
             results.append(result)
         if position != head.position:
             head.extend(position=position, link=link, record_time=now)
-        self.save(head, *aggregates, *declarations.values())
+        recordings = self.save(head, *aggregates, *declarations.values())
+        logged = {r.notification.originator_id: r.notification.id for r in recordings}
+        for result in results:
+            # Each job is saved after its request's records, and events found already
+            # stored were committed earlier: the job's notification id covers them all.
+            job_id = CaptureJob.create_id(result.capture_id)
+            result.log_position = logged.get(job_id) or self.log_position()
         return results
 
     def _declarations(
@@ -328,6 +340,17 @@ class Ledger(Application[UUID]):
             self._head = self._load_head()
             return self.head
 
+    def log_position(self) -> int:
+        """The notification id of the last thing the log holds (0: empty)."""
+        return int(self.recorder.max_notification_id() or 0)
+
+    def first_record_after(self, after: int, up_to: int | None = None) -> int | None:
+        """The notification id of the first stored event after ``after`` (and at most
+        ``up_to``), or None: the log holds other things too (jobs, the chain head, eventID
+        claims), which the read models do not follow."""
+        page = self.recorder.select_notifications(after + 1, 1, stop=up_to, topics=[RECORD_TOPIC])
+        return page[0].id if page else None
+
     def get_event(self, event_id: str) -> StoredEvent | None:
         """A stored event by its eventID (the client's, or its Event Hash ID)."""
         hash_id = event_id
@@ -375,15 +398,17 @@ class Ledger(Application[UUID]):
             start = page[-1].id + 1
 
     def jobs(self) -> Iterator[CaptureResult]:
-        for _, state in self._notifications(JOB_TOPIC, 0):
-            yield _job(state)
+        for notification_id, state in self._notifications(JOB_TOPIC, 0):
+            yield _job(state, notification_id)
 
     def job(self, capture_id: str) -> CaptureResult | None:
+        job_id = CaptureJob.create_id(capture_id)
         try:
-            job: CaptureJob = self.repository.get(CaptureJob.create_id(capture_id))
+            job: CaptureJob = self.repository.get(job_id)
         except AggregateNotFoundError:
             return None
-        return _job(job.__dict__)
+        logged = self._notification_ids(self.recorder, [job_id])
+        return _job(job.__dict__, logged.get(job_id, 0))
 
     def _notifications(self, topic: str, after: int) -> Iterator[tuple[int, dict[str, Any]]]:
         start = after + 1
@@ -412,6 +437,7 @@ def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:
     return StoredEvent(**{name: state[name] for name in names}, notification_id=notification_id)
 
 
-def _job(state: dict[str, Any]) -> CaptureResult:
+def _job(state: dict[str, Any], log_position: int = 0) -> CaptureResult:
     """A job's state as a :class:`CaptureResult`."""
-    return CaptureResult(**{f.name: state[f.name] for f in fields(CaptureResult)})
+    names = [f.name for f in fields(CaptureResult) if f.name != "log_position"]
+    return CaptureResult(**{name: state[name] for name in names}, log_position=log_position)

@@ -25,6 +25,23 @@ def existing_originators(recorder: Any, ids: Iterable[UUID]) -> set[UUID]:
         return {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
 
 
+def notification_ids(recorder: Any, ids: Iterable[UUID]) -> dict[UUID, int]:
+    """The notification id of the last stored event of each of ``ids`` that has one."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    statement = SQL(
+        "SELECT originator_id, MAX(notification_id) AS notification_id FROM {}.{} "
+        "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+    ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, (wanted,))
+        return {
+            UUID(str(row["originator_id"])): int(row["notification_id"])
+            for row in cursor.fetchall()
+        }
+
+
 # Above this many bytes of event state, insert without psycopg's pipeline mode: with a large
 # array parameter the pipeline stalls for ever (both ends wait to read; measured: 8 MB went
 # through, 10 MB hung; see psycopg issue 685). Below it, the pipeline saves round trips.

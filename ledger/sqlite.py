@@ -24,3 +24,21 @@ def existing_originators(recorder: Any, ids: Iterable[UUID]) -> set[UUID]:
             )
             found.update(UUID(str(row[0])) for row in cursor.fetchall())
     return found
+
+
+def notification_ids(recorder: Any, ids: Iterable[UUID]) -> dict[UUID, int]:
+    """The notification id (rowid) of the last stored event of each of ``ids`` that has one."""
+    wanted = [i.hex for i in ids]
+    found: dict[UUID, int] = {}
+    table = recorder.events_table_name
+    with recorder.datastore.transaction(commit=False) as cursor:
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(
+                f"SELECT originator_id, MAX(rowid) FROM {table} "
+                f"WHERE originator_id IN ({marks}) GROUP BY originator_id",
+                chunk,
+            )
+            found.update((UUID(str(row[0])), int(row[1])) for row in cursor.fetchall())
+    return found

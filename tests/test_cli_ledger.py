@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -139,3 +141,64 @@ def document_file(folder: Path) -> Path:
         e["bizLocation"] = {"id": "urn:epc:id:sgln:0614141.00001.0"}
     path.write_bytes(document(*received))
     return path
+
+
+def test_trail_of_a_lot_and_of_a_code(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trail`` on both stores: captured through the CLI, never projected beforehand (the
+    command catches the projections up itself)."""
+    from projections.recall_trail import CSV_HEADER
+    from projections.schema import canonical
+    from tests.test_projections_read import BOXES, CASE, GTIN, PHARMACY, scenario
+
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", store_url)
+    steps = tmp_path / "scenario.json"
+    steps.write_bytes(document(*scenario()))
+    assert run("capture", str(steps))[0] == 0
+
+    code, out = run("trail", "--product", GTIN, "--lot", "L1")
+    assert code == 0, out
+    lines = json.loads(out)
+    assert [line["code"] for line in lines] == sorted(canonical(b) for b in BOXES)
+    assert {line["location"] for line in lines} == {PHARMACY}
+    assert all(len(line["events"]) >= 5 for line in lines)
+
+    code, out = run("trail", "--product", GTIN, "--lot", "L1", "--csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == list(CSV_HEADER)
+    assert [row[0] for row in rows[1:]] == [line["code"] for line in lines]
+    assert rows[1][-1].split() == lines[0]["events"]
+
+    code, out = run("trail", "--code", BOXES[0])
+    assert code == 0
+    (box,) = json.loads(out)
+    assert box == lines[0]
+    code, out = run("trail", "--code", CASE)  # unpacked by now: only the case itself
+    assert code == 0 and [line["code"] for line in json.loads(out)] == [canonical(CASE)]
+
+    # before anything was recorded: nothing to show, exit 1 with the reason on stderr
+    result = CliRunner().invoke(
+        main, ["trail", "--product", GTIN, "--lot", "L1", "--as-of", "2000-01-01T00:00:00Z"]
+    )
+    assert result.exit_code == 1
+    assert "no event has touched a code of this lot" in result.stderr
+    result = CliRunner().invoke(main, ["trail", "--code", "urn:epc:id:sgtin:0614141.107346.404"])
+    assert result.exit_code == 1 and "no event has touched this code" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ((), "give --product and --lot, or --code"),
+        (("--product", "10614141073464"), "missing --lot"),
+        (("--lot", "L1"), "missing --product"),
+        (("--code", "x", "--lot", "L1"), "not both"),
+        (("--code", "x", "--as-of", "yesterday"), "not an ISO 8601 time"),
+    ],
+)
+def test_trail_says_what_is_missing(store: Path, args: tuple[str, ...], says: str) -> None:
+    result = CliRunner().invoke(main, ["trail", *args])
+    assert result.exit_code == 2
+    assert says in result.stderr

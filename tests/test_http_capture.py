@@ -527,9 +527,9 @@ def test_not_found_and_method_not_allowed(api: Api) -> None:
     response = api.client.delete("/capture")
     body = assert_problem(response, 405, "about:blank")
     assert set(response.headers["Allow"].split(", ")) == {"OPTIONS", "GET", "POST"}
-    response = api.client.get("/events")
+    response = api.client.delete("/events")
     assert_problem(response, 405, "about:blank")
-    assert set(response.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    assert set(response.headers["Allow"].split(", ")) == {"OPTIONS", "GET", "POST"}
 
 
 def test_options_discovery(api: Api) -> None:
@@ -537,7 +537,7 @@ def test_options_discovery(api: Api) -> None:
     assert response.status_code == 202
     for path, allow in (
         ("/capture", {"OPTIONS", "POST", "GET"}),
-        ("/events", {"OPTIONS", "POST"}),
+        ("/events", {"OPTIONS", "GET", "POST"}),
         (event_url("https://example.com/e;1/2?x=y"), {"OPTIONS", "GET"}),
         (response.headers["Location"], {"OPTIONS", "GET"}),
     ):

@@ -42,6 +42,13 @@ def serials(found: list[dict[str, Any]]) -> list[int]:
     return [int(e["epcList"][0].rsplit(".", 1)[1]) for e in found]
 
 
+def second_page(api: Api, first_url: str) -> tuple[str, str]:
+    """The URL of the page after ``first_url``'s, and its token."""
+    url = next_url(api.client.get(first_url))
+    assert url is not None
+    return url, url.split("nextPageToken=")[1]
+
+
 def next_url(response: httpx.Response) -> str | None:
     link = response.headers.get("link")
     if link is None:
@@ -80,10 +87,7 @@ def test_paging_reads_a_snapshot(api: Api) -> None:
 
 def test_a_token_belongs_to_its_query(api: Api) -> None:
     capture(api, *[event(n) for n in range(1, 5)])
-    first = api.client.get("/events?perPage=2&EQ_bizStep=receiving")
-    url = next_url(first)
-    assert url is not None
-    token = url.split("nextPageToken=")[1]
+    _, token = second_page(api, "/events?perPage=2&EQ_bizStep=receiving")
     other = api.client.get(f"/events?perPage=2&EQ_bizStep=shipping&nextPageToken={token}")
     body = assert_problem(other, 400, QUERY_PARAMETER)
     assert body["errors"] == [
@@ -362,3 +366,43 @@ def test_named_query_json_values() -> None:
     with pytest.raises(QueryParameterError) as caught:
         from_json({"EQ_bizStep": ["shipping"], "GE_eventTime": ["2026-01-01T00:00:00Z"]})
     assert caught.value.parameter == "GE_eventTime"
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/events", "OPTIONS, GET, POST"),
+        ("/eventTypes", "OPTIONS, GET"),
+        ("/epcs/urn:epc:id:sgtin:0614141.107346.1/events", "OPTIONS, GET"),
+        ("/queries", "OPTIONS, GET, POST"),
+        ("/queries/q1", "OPTIONS, GET, DELETE"),
+        ("/queries/q1/events", "OPTIONS, GET"),
+    ],
+)
+def test_discovery(api: Api, path: str, allow: str) -> None:
+    response = api.client.options(path)
+    assert response.status_code == 204
+    assert response.headers["Allow"] == allow
+    assert response.headers["GS1-EPCIS-Version"] == "2.0.0"
+
+
+def test_releasing_a_token_is_harmless(api: Api) -> None:
+    capture(api, *[event(n) for n in range(1, 4)])
+    url, token = second_page(api, "/events?perPage=2")
+    assert api.client.delete(f"/nextPageToken/{token}").status_code == 204
+    assert serials(results(api.client.get(url))) == [3]  # stateless: it still reads
+
+
+def test_queries_read_their_writes(api: Api) -> None:
+    response = api.post(document(event(1)))
+    assert response.status_code == 202
+    position = response.headers["TraceCode-Log-Position"]
+    answer = api.client.get(f"/events?wait_for={position}&perPage=1")
+    assert serials(results(answer)) == [1]
+    assert int(answer.headers["TraceCode-Log-Position"]) >= int(position)
+    named = api.client.post("/queries", json={"name": "all", "query": {}})
+    assert named.status_code == 201
+    assert serials(results(api.client.get(f"/queries/all/events?wait_for={position}"))) == [1]
+    assert api.client.get(f"/eventTypes?wait_for={position}").json()["member"] == ["ObjectEvent"]
+    bad = api.client.get("/events?wait_for=soon")
+    assert bad.status_code == 400

@@ -31,8 +31,9 @@ from ledger.writer import GroupCommitter
 from projections.runner import BackgroundRunner, ProjectionRunner
 
 DESCRIPTION = """\
-The capture part of the [GS1 EPCIS 2.0 REST bindings](https://ref.gs1.org/standards/epcis/),
-over tracecode's append-only ledger.
+The capture and query parts of the
+[GS1 EPCIS 2.0 REST bindings](https://ref.gs1.org/standards/epcis/), over tracecode's
+append-only ledger.
 
 * `POST /capture` — EPCIS documents in JSON-LD or XML (2.0 or 1.2). Answered **202 only once
   the events are durable**; `Location` is the capture job. `GS1-Capture-Error-Behaviour`:
@@ -43,8 +44,16 @@ over tracecode's append-only ledger.
 * `GET /events/{eventID}` — one event (EPCISQueryDocument, JSON-LD or XML by `Accept`).
 * `GET /codes/{code}`, `GET /codes/{code}/hierarchy`, `GET /stock`, `GET /trails` — reads
   over the projections (status, history and hierarchy of a code, stock, recall trails as JSON
-  or CSV), each with `as_of`. **Read your writes**: before answering, a read catches the
-  projection up with the ledger's log, so it sees every capture already answered 202.
+  or CSV), each with `as_of`. **Read your writes**: every capture answer carries
+  `TraceCode-Log-Position: N`; a read with `wait_for=N` (or `TraceCode-Wait-For: N`) is
+  answered once the projections have reached N (at once if they have; 503 with
+  `Retry-After` after a bounded wait), and says the position it reflects in the same header.
+  Without `wait_for` a read first catches the projections up with the log.
+* `GET /events?…` — the EPCIS query language (every SimpleEventQuery parameter; lists
+  separated by `|`), paged by `perPage` / `nextPageToken` (`Link: rel="next"`); 400
+  QueryParameterException names a bad parameter. Top-level resources (`/eventTypes`, `/epcs`,
+  `/bizSteps`, `/bizLocations`, `/readPoints`, `/dispositions`, each with `/{value}/events`)
+  and named queries (`/queries`, `/queries/{name}/events`).
 * `OPTIONS` on each capture and event resource — discovery: versions, limits
   (`GS1-EPCIS-Capture-Limit`, `GS1-EPCIS-Capture-File-Size-Limit`), vendor version.
 
@@ -100,6 +109,7 @@ def create_app(
         state.committer = GroupCommitter(state.ledger)
         projection = await anyio.to_thread.run_sync(ProjectionRunner, state.ledger)
         state.projection = projection
+        state.projected = 0
         background = BackgroundRunner(projection).start()
         try:
             yield
@@ -192,6 +202,10 @@ _JOB_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "logPosition": {
+            "type": "integer",
+            "description": "Read your writes: pass it to a read as `wait_for`.",
+        },
     },
 }
 _SUMMARY_SCHEMA = {
@@ -213,6 +227,13 @@ _ACCEPTED_SCHEMA = {
         "success": {"type": "boolean"},
         "captureErrorBehaviour": {"type": "string"},
         "summary": {"$ref": "#/components/schemas/CaptureSummary"},
+        "logPosition": {
+            "type": "integer",
+            "description": (
+                "The log position the read models must reach to include this capture "
+                "(also the `TraceCode-Log-Position` header): pass it to a read as `wait_for`."
+            ),
+        },
     },
 }
 

@@ -36,6 +36,7 @@ from lxml import etree
 from starlette.responses import Response
 
 from adapters.http.documents import PreparedCapture
+from adapters.http.freshness import POSITION_HEADER, position_headers
 from adapters.http.headers import discovery_headers
 from adapters.http.negotiation import JSON, XML, check_body_syntax, negotiate, request_syntax
 from adapters.http.problems import (
@@ -216,6 +217,8 @@ def job_json(result: CaptureResult) -> dict[str, Any]:
         job["warnings"] = warnings
     job["summary"] = summary(result)
     job["outcomes"] = [_outcome(o) for o in result.outcomes]
+    if result.log_position:
+        job["logPosition"] = result.log_position
     return job
 
 
@@ -287,6 +290,13 @@ _CAPTURE_BODY = {
         },
     }
 }
+_POSITION_HEADER_DOC = {
+    "description": (
+        "Read your writes: the log position the read models must reach to include this "
+        "capture; pass it to a read as `wait_for`."
+    ),
+    "schema": {"type": "integer"},
+}
 _LIMIT_HEADERS_DOC = {
     "GS1-EPCIS-Capture-Limit": {
         "description": "The most events one capture may hold.",
@@ -346,6 +356,7 @@ def capture_options(request: Request) -> Response:
             "description": "Captured and durable. `Location` is the capture job.",
             "headers": {
                 "Location": {"schema": {"type": "string", "example": "/capture/3f1c…"}},
+                POSITION_HEADER: _POSITION_HEADER_DOC,
                 **_LIMIT_HEADERS_DOC,
             },
             "content": {
@@ -409,11 +420,16 @@ async def capture(
         "success": result.success,
         "captureErrorBehaviour": result.error_behaviour,
         "summary": summary(result),
+        "logPosition": result.log_position,
     }
     return JSONResponse(
         body,
         status_code=202,
-        headers={"Location": job_location(result.capture_id), **limits},
+        headers={
+            "Location": job_location(result.capture_id),
+            **position_headers(result.log_position),
+            **limits,
+        },
     )
 
 
@@ -478,6 +494,7 @@ def _job(request: Request, capture_id: str) -> CaptureResult:
     responses={
         200: {
             "description": "The capture job.",
+            "headers": {POSITION_HEADER: _POSITION_HEADER_DOC},
             "content": {
                 "application/json": {"schema": _JOB_REF},
                 "application/xml": {"schema": {"type": "string"}},
@@ -489,9 +506,10 @@ def _job(request: Request, capture_id: str) -> CaptureResult:
 def capture_job(request: Request, capture_id: str) -> Response:
     media = negotiate(request.headers.get("accept"), [JSON, XML])
     job = _job(request, capture_id)
+    headers = position_headers(job.log_position) if job.log_position else {}
     if media == XML:
-        return Response(job_xml(job), media_type=XML)
-    return JSONResponse(job_json(job))
+        return Response(job_xml(job), media_type=XML, headers=headers)
+    return JSONResponse(job_json(job), headers=headers)
 
 
 @router.options(

@@ -28,6 +28,7 @@ from adapters.http.documents import (
     event_resource,
     render,
 )
+from adapters.http.freshness import POSITION_HEADER, position_headers
 from adapters.http.headers import discovery_headers
 from adapters.http.negotiation import (
     JSON,
@@ -61,6 +62,15 @@ _EVENT_CONTENT = {
     "application/json": {"schema": {"type": "object"}},
     "application/xml": {"schema": {"type": "string"}},
     "text/xml": {"schema": {"type": "string"}},
+}
+_POSITION_DOC = {
+    POSITION_HEADER: {
+        "description": (
+            "Read your writes: the log position the read models must reach to include the "
+            "event; pass it to a read as `wait_for`."
+        ),
+        "schema": {"type": "integer"},
+    }
 }
 
 
@@ -104,7 +114,7 @@ def _as_document(stored: StoredEvent) -> dict[str, Any]:
     status_code=204,
     tags=["Discovery"],
     summary="Query metadata for the EPCIS events endpoint.",
-    description="Only `POST` (capture one event) is served here; the query interface is not.",
+    description="`GET` (the query interface) and `POST` (capture one event).",
     response_class=Response,
     responses={204: {"description": "Allow and the GS1 headers, limits included."}},
 )
@@ -112,7 +122,7 @@ def events_options(request: Request) -> Response:
     state = state_of(request)
     return Response(
         status_code=204,
-        headers=discovery_headers("OPTIONS, POST", state.max_events, state.max_bytes),
+        headers=discovery_headers("OPTIONS, GET, POST", state.max_events, state.max_bytes),
     )
 
 
@@ -134,12 +144,12 @@ def events_options(request: Request) -> Response:
     responses={
         201: {
             "description": "Stored (durable).",
-            "headers": {"Location": {"schema": {"type": "string"}}},
+            "headers": {"Location": {"schema": {"type": "string"}}, **_POSITION_DOC},
             "content": _EVENT_CONTENT,
         },
         200: {
             "description": "Already stored: nothing new; `Location` is the stored event.",
-            "headers": {"Location": {"schema": {"type": "string"}}},
+            "headers": {"Location": {"schema": {"type": "string"}}, **_POSITION_DOC},
             "content": _EVENT_CONTENT,
         },
         **problem_docs(
@@ -212,7 +222,12 @@ async def post_event(request: Request) -> Response:
         content,
         status_code=201 if new else 200,
         media_type=media,
-        headers={"Location": location, "Content-Location": location, **limits},
+        headers={
+            "Location": location,
+            "Content-Location": location,
+            **position_headers(result.log_position),
+            **limits,
+        },
     )
 
 

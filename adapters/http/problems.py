@@ -46,6 +46,7 @@ TITLES = {
     413: "Capture payload too large",
     415: "Unsupported media type",
     500: "A server-side error occurred",
+    503: "Service unavailable",
 }
 _TYPES = {
     400: VALIDATION,

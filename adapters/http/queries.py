@@ -32,10 +32,10 @@ from sqlalchemy import distinct, func, select
 from starlette.responses import Response
 
 from adapters.http.documents import query_document, render
+from adapters.http.freshness import WAIT_FOR, WAIT_FOR_QUERY, ReadView, read_view
 from adapters.http.headers import VERSION_HEADERS, discovery_headers
 from adapters.http.negotiation import JSON, JSON_LD, TEXT_XML, XML, acceptable, not_acceptable
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.reads import _caught_up
 from adapters.http.state import in_thread, ledger_of, state_of
 from epcis.context import EPCIS_CONTEXT_URL
 from epcis.query import (
@@ -53,6 +53,7 @@ from projections.event_query import Page, search
 from projections.runner import ProjectionRunner
 
 router = APIRouter()
+_NOT_QUERY = ("perPage", "nextPageToken", WAIT_FOR_QUERY)
 
 QUERY_PARAMETER = "epcisException:QueryParameterException"
 QUERY_TOO_LARGE = "epcisException:QueryTooLargeException"
@@ -116,6 +117,7 @@ def _paging(request: Request) -> tuple[int, str | None]:
 
 
 def _query(items: list[tuple[str, str]], request: Request) -> Query:
+    items = [(k, v) for k, v in items if k != WAIT_FOR_QUERY]
     try:
         return from_query_string(items, extension_prefixes(request.headers.get("GS1-Extensions")))
     except QueryParameterError as exc:
@@ -132,16 +134,16 @@ async def _answer(request: Request, query: Query, query_name: str) -> Response:
     if not allowed:
         raise not_acceptable(request.headers.get("accept"), RESULT_TYPES)
     per_page, token = _paging(request)
-    runner = await _caught_up(request)
+    view: ReadView = await read_view(request)
     try:
-        page: Page = await in_thread(_run, runner, query, per_page, token)
+        page: Page = await in_thread(_run, view.runner, query, per_page, token)
     except QueryParameterError as exc:
         raise _parameter_problem(exc) from None
     except QueryTooLargeError as exc:
         raise ProblemError(
             413, str(exc), type=QUERY_TOO_LARGE, title="Query result is too large"
         ) from None
-    headers = dict(VERSION_HEADERS)
+    headers = {**VERSION_HEADERS, **view.headers}
     if page.next_token is not None:
         headers["Link"] = f'<{_next_url(request, page.next_token)}>; rel="next"'
     document = query_document(page.events, query_name)
@@ -169,6 +171,7 @@ def _next_url(request: Request, token: str) -> str:
 @router.get(
     "/events",
     tags=["Events", "Queries"],
+    dependencies=[WAIT_FOR],
     summary="Query events with the EPCIS query parameters.",
     description=(
         "Every SimpleEventQuery parameter of EPCIS 2.0 (lists separated by `|`), "
@@ -224,14 +227,15 @@ def _resource_routes(resource: str) -> None:
     @router.get(
         f"/{resource}",
         tags=["Top-level"],
+        dependencies=[WAIT_FOR],
         summary=f"The {resource} the ledger's events name.",
         description="A Collection, paged with `perPage` and `nextPageToken` (the `Link` header).",
     )
     async def listing(request: Request) -> Response:
         per_page, token = _paging(request)
-        runner = await _caught_up(request)
-        members = await in_thread(_distinct, runner, column, token, per_page + 1)
-        headers = dict(VERSION_HEADERS)
+        view = await read_view(request)
+        members = await in_thread(_distinct, view.runner, column, token, per_page + 1)
+        headers = {**VERSION_HEADERS, **view.headers}
         if len(members) > per_page:
             members = members[:per_page]
             headers["Link"] = f'<{_next_url(request, members[-1])}>; rel="next"'
@@ -240,6 +244,7 @@ def _resource_routes(resource: str) -> None:
     @router.get(
         f"/{resource}/{{value:path}}/events",
         tags=["Top-level"],
+        dependencies=[WAIT_FOR],
         summary=f"Events of one of the {resource} (the query `{parameter}=…`).",
         response_class=Response,
         responses={**_RESULTS, **problem_docs(400, 406, 413)},
@@ -252,17 +257,20 @@ def _resource_routes(resource: str) -> None:
     @router.get(
         f"/{resource}/{{value:path}}",
         tags=["Top-level"],
+        dependencies=[WAIT_FOR],
         summary=f"The sub-resources of one of the {resource}.",
         responses=problem_docs(404),
     )
     async def sub_resources(request: Request, value: str) -> Response:
-        runner = await _caught_up(request)
+        view = await read_view(request)
         key = value
         if column in ("epcs", "biz_location", "read_point"):
             key = identity(value)
-        if not await in_thread(_exists, runner, column, key):
-            raise ProblemError(404, f"no event in the ledger has {parameter} {value!r}")
-        return JSONResponse(_collection(["events"]), headers=dict(VERSION_HEADERS))
+        if not await in_thread(_exists, view.runner, column, key):
+            raise ProblemError(
+                404, f"no event in the ledger has {parameter} {value!r}", headers=view.headers
+            )
+        return JSONResponse(_collection(["events"]), headers={**VERSION_HEADERS, **view.headers})
 
 
 for _resource in _RESOURCES:
@@ -424,6 +432,7 @@ def _cancel_subscriptions(request: Request, name: str) -> None:
 @router.get(
     "/queries/{name}/events",
     tags=["Queries"],
+    dependencies=[WAIT_FOR],
     summary="Run a named query.",
     description="Its results, paged as `GET /events` is (`perPage`, `nextPageToken`).",
     response_class=Response,
@@ -431,14 +440,12 @@ def _cancel_subscriptions(request: Request, name: str) -> None:
 )
 async def named_query_events(request: Request, name: str) -> Response:
     found = await _definition(request, name)
-    extra = [
-        (k, v)
-        for k, v in request.query_params.multi_items()
-        if k not in ("perPage", "nextPageToken")
-    ]
+    extra = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_QUERY]
     if extra:
         raise _parameter_problem(
-            QueryParameterError(extra[0][0], "a named query takes only perPage and nextPageToken")
+            QueryParameterError(
+                extra[0][0], "a named query takes only perPage, nextPageToken and wait_for"
+            )
         )
     prefixes: Mapping[str, str] = extension_prefixes(request.headers.get("GS1-Extensions"))
     try:

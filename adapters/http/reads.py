@@ -8,8 +8,11 @@
   JSON or CSV (``Accept: text/csv`` or ``?format=csv``).
 
 Every route takes ``as_of`` (an ISO 8601 time: only what was recorded up to then). Read your
-writes: before answering, a route catches the projection up with the ledger's log, so a
-read right after a capture was answered sees it.
+writes (:mod:`adapters.http.freshness`): every answer says the log position it reflects
+(``TraceCode-Log-Position``); ``wait_for=N`` (or ``TraceCode-Wait-For: N``) waits, within a
+bound, until the projections have reached a position a capture was answered with; without
+it a route first catches the projections up with the log's end, so a read right after a
+capture was answered sees it.
 """
 
 from __future__ import annotations
@@ -19,56 +22,39 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
+from adapters.http.freshness import WAIT_FOR, ReadView, read_view
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import in_thread, state_of
+from adapters.http.state import in_thread
 from projections import hierarchy
 from projections.code_status import status
 from projections.recall_trail import trail, trail_csv
-from projections.runner import ConcurrentRunError, ProjectionRunner
+from projections.runner import ProjectionRunner
 from projections.schema import canonical, utc_text
 from projections.stock import stock
 
-router = APIRouter()
+router = APIRouter(dependencies=[WAIT_FOR])
 
 CSV = "text/csv"
 READ_YOUR_WRITES = (
-    " Read your writes: before answering, the projection is caught up with the ledger's "
-    "log, so this sees every capture already answered."
+    " Read your writes: `TraceCode-Log-Position` says which log position the answer "
+    "reflects. With `wait_for` (a capture's `TraceCode-Log-Position`) the answer waits, "
+    "within a bound, until the projections have reached it (503 with `Retry-After` when they "
+    "have not); without it the projections are first caught up with the log, so this sees "
+    "every capture already answered."
 )
 AS_OF = Query(
     None,
     description="An ISO 8601 time: only what was recorded up to then (default: now).",
     examples=["2026-03-01T12:00:00Z"],
 )
-_CATCH_UP_ATTEMPTS = 3
-
-
-def _runner(request: Request) -> ProjectionRunner:
-    runner = state_of(request).projection
-    if runner is None:
-        raise RuntimeError("the projection runner is not open: the lifespan has not started")
-    return runner
-
-
-def _catch_up(runner: ProjectionRunner) -> None:
-    """Apply what the log holds beyond the views. The background runner may be applying
-    the same batch: then one of the two loses (and retries, finding nothing left)."""
-    for attempt in range(_CATCH_UP_ATTEMPTS):
-        try:
-            runner.run_until_caught_up()
-            return
-        except (ConcurrentRunError, IntegrityError):
-            if attempt == _CATCH_UP_ATTEMPTS - 1:
-                raise
 
 
 async def _caught_up(request: Request) -> ProjectionRunner:
-    runner = _runner(request)
-    await in_thread(_catch_up, runner)
-    return runner
+    """The runner to query once the projections reflect what the request asks for (see
+    :func:`adapters.http.freshness.read_view`, which also gives the position to report)."""
+    return (await read_view(request)).runner
 
 
 def _as_of(value: str | None) -> str | None:
@@ -84,8 +70,8 @@ def _as_of(value: str | None) -> str | None:
         ) from None
 
 
-def _json(value: Any) -> JSONResponse:
-    return JSONResponse(value)
+def _json(value: Any, view: ReadView) -> JSONResponse:
+    return JSONResponse(value, headers=view.headers)
 
 
 # -- /codes ---------------------------------------------------------------------------
@@ -111,16 +97,16 @@ def _hierarchy(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[s
     ),
     responses={
         200: {"description": "`code`, `asOf`, `parent` (or null), `children` (sorted)."},
-        **problem_docs(400, 404),
+        **problem_docs(400, 404, 503),
     },
 )
 async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
     when = _as_of(as_of)
-    runner = await _caught_up(request)
-    found = await in_thread(_hierarchy, runner, code, when)
+    view = await read_view(request)
+    found = await in_thread(_hierarchy, view.runner, code, when)
     if found is None:
-        raise ProblemError(404, f"nothing is recorded about code {code!r}")
-    return _json(found)
+        raise ProblemError(404, f"nothing is recorded about code {code!r}", headers=view.headers)
+    return _json(found, view)
 
 
 def _status(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
@@ -146,15 +132,15 @@ def _status(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[str,
         "from the events recorded up to `as_of`; `history` lists the Event Hash IDs of every "
         "event that touched it, in event-time order." + READ_YOUR_WRITES
     ),
-    responses={200: {"description": "The code's status."}, **problem_docs(400, 404)},
+    responses={200: {"description": "The code's status."}, **problem_docs(400, 404, 503)},
 )
 async def code_status(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
     when = _as_of(as_of)
-    runner = await _caught_up(request)
-    found = await in_thread(_status, runner, code, when)
+    view = await read_view(request)
+    found = await in_thread(_status, view.runner, code, when)
     if found is None:
-        raise ProblemError(404, f"nothing is recorded about code {code!r}")
-    return _json(found)
+        raise ProblemError(404, f"nothing is recorded about code {code!r}", headers=view.headers)
+    return _json(found, view)
 
 
 # -- /stock ---------------------------------------------------------------------------
@@ -174,7 +160,7 @@ def _stock(runner: ProjectionRunner, location: str | None, as_of: str | None) ->
         "`in_transit` (at their destination) and `bound` (dispensed), as recorded up to "
         "`as_of`; only at `location` when given." + READ_YOUR_WRITES
     ),
-    responses={200: {"description": "The stock lines, sorted."}, **problem_docs(400)},
+    responses={200: {"description": "The stock lines, sorted."}, **problem_docs(400, 503)},
 )
 async def get_stock(
     request: Request,
@@ -182,8 +168,8 @@ async def get_stock(
     as_of: str | None = AS_OF,
 ) -> JSONResponse:
     when = _as_of(as_of)
-    runner = await _caught_up(request)
-    return _json(await in_thread(_stock, runner, location, when))
+    view = await read_view(request)
+    return _json(await in_thread(_stock, view.runner, location, when), view)
 
 
 # -- /trails --------------------------------------------------------------------------
@@ -212,7 +198,7 @@ def _wants_csv(request: Request, format: str | None) -> bool:
             "description": "The trail lines, sorted by code.",
             "content": {"application/json": {}, CSV: {}},
         },
-        **problem_docs(400),
+        **problem_docs(400, 503),
     },
 )
 async def get_trail(
@@ -236,13 +222,13 @@ async def get_trail(
             ],
         )
     when = _as_of(as_of)
-    runner = await _caught_up(request)
+    view = await read_view(request)
 
     def read() -> list[Any]:
-        with runner.connect() as conn:
+        with view.runner.connect() as conn:
             return trail(conn, product=product, lot=lot, code=code, as_of=when)
 
     lines = await in_thread(read)
     if _wants_csv(request, format):
-        return Response(trail_csv(lines), media_type=CSV)
-    return _json([dataclasses.asdict(line) for line in lines])
+        return Response(trail_csv(lines), media_type=CSV, headers=view.headers)
+    return _json([dataclasses.asdict(line) for line in lines], view)

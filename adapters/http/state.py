@@ -10,6 +10,7 @@ serves reads and the validation of large documents (small ones are validated on 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -32,6 +33,23 @@ from projections.runner import ProjectionRunner
 CAPTURE_LIMIT_ENV = "TRACECODE_CAPTURE_LIMIT"
 DEFAULT_MAX_EVENTS = 10_000
 INLINE_PREPARE_BYTES = 16 * 1024
+READ_WAIT_ENV = "TRACECODE_READ_WAIT_SECONDS"
+DEFAULT_READ_WAIT = 5.0
+
+
+def read_wait_seconds() -> float:
+    """The server's bound on how long a read waits for a log position
+    (``TRACECODE_READ_WAIT_SECONDS``, default 5)."""
+    raw = os.environ.get(READ_WAIT_ENV)
+    if not raw:
+        return DEFAULT_READ_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{READ_WAIT_ENV} must be a number of seconds >= 0, not {raw!r}")
+    return value
 
 
 @dataclass
@@ -41,10 +59,15 @@ class HttpState:
     max_events: int
     max_bytes: int
     max_depth: int
+    read_wait: float = DEFAULT_READ_WAIT
+    """How long a read asking for a log position may wait (``TRACECODE_READ_WAIT_SECONDS``)."""
     ledger: Ledger | None = None
     committer: GroupCommitter | None = None
     projection: ProjectionRunner | None = None
     """Keeps the read views (:mod:`adapters.http.reads`) caught up with the ledger."""
+    projected: int = 0
+    """The highest log position the views were seen to reflect (see
+    :mod:`adapters.http.freshness`)."""
 
     @classmethod
     def configure(cls, max_events: int | None, max_bytes: int | None) -> HttpState:
@@ -54,7 +77,9 @@ class HttpState:
             max_events = int(raw) if raw else DEFAULT_MAX_EVENTS
         if max_events < 1 or (max_bytes is not None and max_bytes < 1):
             raise ValueError("the capture limits must be at least 1")
-        return cls(max_events, max_bytes or env.max_bytes, env.max_depth)
+        return cls(
+            max_events, max_bytes or env.max_bytes, env.max_depth, read_wait=read_wait_seconds()
+        )
 
     @property
     def limits(self) -> Limits:

@@ -1,4 +1,5 @@
-"""``python -m bench [epcis|ledger|http|all]`` (default ``all``); ``make bench`` runs it.
+"""``python -m bench [epcis|ledger|http|projections|all]`` (default ``all``); ``make bench``
+runs it.
 
 * ``epcis``: throughput of the EPCIS core on a 10,000-event document — documents/s and
   events/s for parse + validate + hash, in JSON-LD and in XML, plus each stage alone.
@@ -6,6 +7,9 @@
   SQLite, against a bare ``COPY`` (see :mod:`bench.ledger`).
 * ``http``: 100 concurrent clients posting single events to a ``tracecode serve`` process,
   on each store (see :mod:`bench.http_load`).
+* ``projections``: projection catch-up from zero, ``GET /codes/{code}`` latency, the recall
+  trail of a 100,000-code lot and ``GET /stock`` over a generated ledger of 1,000,000 events
+  on PostgreSQL (``BENCH_PROJ_EVENTS``; see :mod:`bench.projections`).
 
 Every part notes the machine; ``all`` ends with a summary block of the key figures.
 Figures are reported, never asserted.
@@ -27,7 +31,7 @@ from epcis.document import convert, load
 from epcis.jsonld import write_json
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
-PARTS = ("epcis", "ledger", "http")
+PARTS = ("epcis", "ledger", "http", "projections")
 
 
 def _timed(label: str, fn: Callable[[], object], events: int, repeat: int = 3) -> float:
@@ -89,10 +93,14 @@ def main(argv: list[str]) -> int:
             from bench import ledger
 
             summary += ledger.main()
-        else:
+        elif part == "http":
             from bench import http_load
 
             summary += http_load.main()
+        else:
+            from bench import projections
+
+            summary += projections.main()
     if summary:
         from bench.ledger import machine_line
 

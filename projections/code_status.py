@@ -54,15 +54,17 @@ bizLocation clears the location. The parent is :func:`projections.hierarchy.pare
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from epcis.identifiers import parse_identifier
 from projections import hierarchy
+from projections.bulk import select_in
+from projections.codes import facts_of
 from projections.schema import canonical, code_facts, utc_text
 
 # -- normalising -----------------------------------------------------------------------
@@ -86,6 +88,7 @@ def word(value: Any) -> str | None:
     return value
 
 
+@lru_cache(maxsize=4096)
 def _local(name: str) -> str:
     """The last segment of a URI or a prefixed name (``ex:patient`` → ``patient``)."""
     for sep in ("/", "#", ":", "-"):
@@ -203,8 +206,8 @@ class Fact:
     def through(self, container_code: str, code: str) -> Fact:
         """The fact a container passes on to a code inside it."""
         product, lot, expiry = _own_attributes(code)
-        return Fact(
-            **{
+        return _fact(
+            {
                 **self.__dict__,
                 "code": code,
                 "role": "contained",
@@ -217,6 +220,17 @@ class Fact:
                 "via": container_code,
             }
         )
+
+
+def _fact(values: dict[str, Any]) -> Fact:
+    """A :class:`Fact` from all its field values, without the frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field: a catch-up makes millions)."""
+    fact = object.__new__(Fact)
+    fact.__dict__.update(values)
+    return fact
+
+
+_FACT_FIELDS = tuple(f.name for f in fields(Fact))
 
 
 @dataclass(frozen=True)
@@ -253,11 +267,8 @@ class Derived:
 
 def _own_attributes(code: str) -> tuple[str | None, str | None, str | None]:
     """(product, lot, expiry) the identifier itself carries."""
-    try:
-        ident = parse_identifier(code)
-    except Exception:
-        return None, None, None
-    return ident.product_key, ident.lot, ident.expiry
+    found = facts_of(code)
+    return found.product, found.lot, found.expiry
 
 
 def _id_of(value: Any) -> str | None:
@@ -346,6 +357,16 @@ def derive(
     }
     ilmd_lot, ilmd_expiry = _ilmd(event)
     facts: dict[str, Fact] = {}
+    base = dict.fromkeys(_FACT_FIELDS)  # every field, in order
+    base.update(common)
+    states: dict[str, str | None] = {}  # by role: the state depends on nothing else here
+
+    def state_of(role: str) -> str | None:
+        if role not in states:
+            states[role] = derive_state(
+                event_type, action, biz_step, disposition, role, error_declared=declared
+            )
+        return states[role]
 
     def add(code: str, role: str, *, parent: str | None = None, qty: Any = None) -> None:
         if code in facts:  # named twice in one event: the first mention counts
@@ -355,7 +376,8 @@ def derive(
             lot, expiry = lot or ilmd_lot, expiry or ilmd_expiry
         quantity = qty.get("quantity") if isinstance(qty, dict) else None
         uom = qty.get("uom") if isinstance(qty, dict) else None
-        facts[code] = Fact(
+        values = base.copy()
+        values.update(
             code=code,
             role=role,
             product=product,
@@ -364,12 +386,10 @@ def derive(
             quantity=float(quantity) if isinstance(quantity, int | float) else None,
             uom=uom if isinstance(uom, str) else None,
             parent=parent,
-            state=derive_state(
-                event_type, action, biz_step, disposition, role, error_declared=declared
-            ),
+            state=state_of(role),
             via=None,
-            **common,
         )
+        facts[code] = _fact(values)
 
     def add_quantities(key: str, role: str) -> None:
         for element in event.get(key) or ():
@@ -479,24 +499,37 @@ def statuses(
     *,
     parents: bool = False,
 ) -> dict[str, CodeStatus]:
-    """The status of many codes (all with facts, when ``codes`` is None) in one query,
-    each folded exactly as :func:`status` folds it. ``parent`` is filled only with
-    ``parents`` (one hierarchy query per code); otherwise it is None."""
-    query = select(code_facts)
-    if codes is not None:
-        query = query.where(code_facts.c.code.in_(sorted({canonical(c) for c in codes})))
-    if as_of is not None:
-        query = query.where(code_facts.c.record_time <= utc_text(as_of))
-    rows = conn.execute(
-        query.order_by(code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
-    ).all()
+    """The status of many codes (all with facts, when ``codes`` is None) in one query (a
+    few for many codes), each folded exactly as :func:`status` folds it. ``parent`` is
+    filled only with ``parents`` (:func:`projections.hierarchy.parents_of`); otherwise it
+    is None."""
+    recorded = [] if as_of is None else [code_facts.c.record_time <= utc_text(as_of)]
+    order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
+    if codes is None:
+        rows = list(conn.execute(select(code_facts).where(*recorded).order_by(*order)))
+    else:
+        rows = select_in(
+            conn,
+            lambda cond: select(code_facts).where(cond, *recorded).order_by(*order),
+            code_facts.c.code,
+            sorted({canonical(c) for c in codes}),
+        )
+    return fold_groups(conn, rows, as_of, parents=parents)
+
+
+def fold_groups(
+    conn: Connection,
+    rows: Sequence[Any],
+    as_of: str | datetime | None = None,
+    *,
+    parents: bool = False,
+) -> dict[str, CodeStatus]:
+    """:func:`statuses` of fact rows ordered by code (contiguous), event time, position."""
+    groups = [(code, list(group)) for code, group in groupby(rows, key=lambda r: str(r.code))]
+    parent = hierarchy.parents_of(conn, [c for c, _ in groups], as_of) if parents else {}
     out: dict[str, CodeStatus] = {}
-    for code, group in groupby(rows, key=lambda r: str(r.code)):
-
-        def parent_of(code: str = code) -> str | None:
-            return hierarchy.parent_of(conn, code, as_of) if parents else None
-
-        found = fold(code, list(group), parent_of)
+    for code, group in groups:
+        found = fold(code, group, lambda code=code: parent.get(code))  # type: ignore[misc]
         if found is not None:
             out[code] = found
     return out
@@ -509,33 +542,57 @@ def fold(code: str, rows: Sequence[Any], parent_of: Callable[[], str | None]) ->
     rows = [r for r in rows if r.hash_id not in declared]
     if not rows:
         return None
-    state = location = destination = holder = product = lot = expiry = None
+    folding = Folding()
     for r in rows:
+        folding.add(r)
+    return folding.status(code, parent_of())
+
+
+@dataclass
+class Folding:
+    """The running fold of a code's facts (:func:`fold`): add them in ``(event_time,
+    position)`` order; facts of error-declared events must be left out by the caller."""
+
+    state: str | None = None
+    location: str | None = None
+    destination: str | None = None
+    holder: str | None = None
+    product: str | None = None
+    lot: str | None = None
+    expiry: str | None = None
+    last_event: str = ""
+    last_event_time: str = ""
+    last_position: int = 0
+
+    def add(self, r: Any) -> None:
         if r.state is not None:
-            state, holder = r.state, r.holder
+            self.state, self.holder = r.state, r.holder
         elif r.holder is not None:
-            holder = r.holder
+            self.holder = r.holder
         if r.biz_location is not None:
-            location = r.biz_location
+            self.location = r.biz_location
         elif r.state == "in_transit":
-            location = None
+            self.location = None
         if r.destination is not None or r.state is not None:
-            destination = r.destination
-        product = r.product or product
-        lot = r.lot or lot
-        expiry = r.expiry or expiry
-    last = rows[-1]
-    return CodeStatus(
-        code=code,
-        state=state,
-        location=location,
-        destination=destination,
-        holder=holder,
-        product=product,
-        lot=lot,
-        expiry=expiry,
-        parent=parent_of(),
-        last_event=last.hash_id,
-        last_event_time=last.event_time,
-        last_position=last.position,
-    )
+            self.destination = r.destination
+        self.product = r.product or self.product
+        self.lot = r.lot or self.lot
+        self.expiry = r.expiry or self.expiry
+        self.last_event, self.last_event_time = r.hash_id, r.event_time
+        self.last_position = r.position
+
+    def status(self, code: str, parent: str | None) -> CodeStatus:
+        return CodeStatus(
+            code=code,
+            state=self.state,
+            location=self.location,
+            destination=self.destination,
+            holder=self.holder,
+            product=self.product,
+            lot=self.lot,
+            expiry=self.expiry,
+            parent=parent,
+            last_event=self.last_event,
+            last_event_time=self.last_event_time,
+            last_position=self.last_position,
+        )

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, select
 
+from projections.bulk import any_of
 from projections.schema import canonical, links, utc_text
 
 ALL_KINDS = ("aggregation", "transformation")
@@ -35,29 +36,86 @@ def current_edges(
     ``before`` = (position, event_time) restricts to what the ledger knew before the event
     at that position and had happened by its eventTime (used while projecting).
     """
+    rows = _link_rows(
+        conn, parents=parents, children=children, as_of=as_of, before=before, kinds=kinds
+    )
+    return _live(rows, None if parents is None else set(parents))
+
+
+def parents_of(
+    conn: Connection,
+    codes: Iterable[str],
+    as_of: str | datetime | None = None,
+    kinds: Sequence[str] = ALL_KINDS,
+) -> dict[str, str]:
+    """:func:`parent_of` of many (canonical) codes, in a few queries: code → parent, for
+    those that have one."""
+    wanted = sorted(set(codes))
+    by_child: dict[str, list[Any]] = {}
+    for row in _link_rows(conn, children=wanted, as_of=as_of, kinds=kinds):
+        by_child.setdefault(row.child, []).append(row)
+    out = {}
+    for child, rows in by_child.items():
+        edges = _live(rows, None)  # exactly the rows parent_of(child) reads
+        if edges:
+            out[child] = edges[0][0]
+    return out
+
+
+def _link_rows(
+    conn: Connection,
+    *,
+    parents: Sequence[str] | None = None,
+    children: Sequence[str] | None = None,
+    as_of: str | datetime | None = None,
+    before: tuple[int, str] | None = None,
+    kinds: Sequence[str] = ALL_KINDS,
+) -> list[Any]:
+    """Every link fact of the candidate children: those linked under ``parents`` (ever),
+    or ``children``; a large set is asked for in parts (:func:`projections.bulk.any_of`)."""
     lk = links
     conds: list[ColumnElement[bool]] = [lk.c.kind.in_(list(kinds))]
     if as_of is not None:
         conds.append(lk.c.record_time <= utc_text(as_of))
     if before is not None:
         conds += [lk.c.position < before[0], lk.c.event_time <= before[1]]
+    columns = (
+        lk.c.parent,
+        lk.c.child,
+        lk.c.action,
+        lk.c.event_time,
+        lk.c.position,
+        lk.c.hash_id,
+        lk.c.error_declared,
+    )
     if parents is not None:
-        conds.append(lk.c.child.in_(select(lk.c.child).where(lk.c.parent.in_(list(parents)))))
+        wanted = sorted(set(parents))
+        if children is not None:
+            conds.append(lk.c.child.in_(list(children)))
+        # Every link fact of the candidate children (an index lookup on child), ranked in
+        # Python rather than with window functions: a container holds few codes. A row
+        # fetched twice (its child under parents of two parts) changes nothing.
+        return [
+            row
+            for condition in any_of(conn, lk.c.parent, wanted)
+            for row in conn.execute(
+                select(*columns).where(
+                    and_(*conds), lk.c.child.in_(select(lk.c.child).where(condition))
+                )
+            )
+        ]
     if children is not None:
-        conds.append(lk.c.child.in_(list(children)))
-    # Every link fact of the candidate children (an index lookup on child), ranked here
-    # rather than with window functions: a container holds few codes.
-    rows = conn.execute(
-        select(
-            lk.c.parent,
-            lk.c.child,
-            lk.c.action,
-            lk.c.event_time,
-            lk.c.position,
-            lk.c.hash_id,
-            lk.c.error_declared,
-        ).where(and_(*conds))
-    ).all()
+        return [
+            row
+            for condition in any_of(conn, lk.c.child, sorted(set(children)))
+            for row in conn.execute(select(*columns).where(and_(*conds), condition))
+        ]
+    return list(conn.execute(select(*columns).where(and_(*conds))))
+
+
+def _live(rows: Sequence[Any], wanted: set[str] | None) -> list[tuple[str, str]]:
+    """The live (parent, child) links among ``rows`` (see the module), only under
+    ``wanted`` parents when given; sorted."""
     declared = {r.hash_id for r in rows if r.error_declared}
     latest: dict[tuple[str, str], Any] = {}
     for r in rows:
@@ -76,7 +134,6 @@ def current_edges(
         held = current.get(r.child)  # on a tie the smallest parent stays
         if held is None or (r.event_time, r.position) > (held.event_time, held.position):
             current[r.child] = r
-    wanted = None if parents is None else set(parents)
     return sorted(
         (r.parent, r.child) for r in current.values() if wanted is None or r.parent in wanted
     )

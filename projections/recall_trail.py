@@ -12,7 +12,8 @@ the status ignores them), and its status (:func:`projections.code_status.statuse
 state, location, destination, holder, parent. ``via`` is the lot member or container
 through which a code was reached (None for the lot's own codes and the code asked for).
 ``as_of`` works as for :func:`~projections.code_status.status`: only facts and links
-recorded up to that record time.
+recorded up to that record time. Without it the statuses are read from
+``view_code_state`` (kept with the facts) rather than folded from every fact.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
-from projections.code_status import statuses
-from projections.hierarchy import contents
-from projections.schema import canonical, code_facts, utc_text
+from projections.bulk import select_in
+from projections.code_status import CodeStatus, fold_groups
+from projections.hierarchy import contents, parents_of
+from projections.schema import canonical, code_facts, code_state, utc_text
 from projections.stock import is_instance
 
 
@@ -89,18 +92,29 @@ def trail(
             via.setdefault(child, root)
     if not via:
         return []
+    members = sorted(via)
     events: dict[str, list[str]] = {c: [] for c in via}
-    rows = conn.execute(
-        select(code_facts.c.code, code_facts.c.hash_id)
-        .where(code_facts.c.code.in_(list(via)), *recorded)
-        .order_by(code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
-    ).all()
+    order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
+    if as_of is None:  # now: the statuses are kept in view_code_state
+        columns: tuple[Any, ...] = (code_facts.c.code, code_facts.c.hash_id)
+    else:
+        columns = (code_facts,)
+    rows = select_in(
+        conn,
+        lambda cond: select(*columns).where(cond, *recorded).order_by(*order),
+        code_facts.c.code,
+        members,
+    )
     for row in rows:
         if row.hash_id not in events[row.code]:
             events[row.code].append(row.hash_id)
-    found_status = statuses(conn, list(via), as_of, parents=True)
+    found_status = (
+        current_statuses(conn, members)
+        if as_of is None
+        else fold_groups(conn, rows, as_of, parents=True)
+    )
     lines = []
-    for member in sorted(via):
+    for member in members:
         s = found_status.get(member)
         lines.append(
             TrailLine(
@@ -118,6 +132,33 @@ def trail(
             )
         )
     return lines
+
+
+def current_statuses(conn: Connection, codes: Sequence[str]) -> dict[str, CodeStatus]:
+    """:func:`projections.code_status.statuses` of ``codes`` now (with parents), read from
+    ``view_code_state`` instead of folding their facts."""
+    parent = parents_of(conn, codes)
+    out: dict[str, CodeStatus] = {}
+    for row in select_in(
+        conn, lambda cond: select(code_state).where(cond), code_state.c.code, sorted(codes)
+    ):
+        if not row.last_event:  # every fact of the code was withdrawn: no status
+            continue
+        out[row.code] = CodeStatus(
+            code=row.code,
+            state=row.state,
+            location=row.location,
+            destination=row.destination,
+            holder=row.holder,
+            product=row.product,
+            lot=row.lot,
+            expiry=row.expiry,
+            parent=parent.get(row.code),
+            last_event=row.last_event,
+            last_event_time=row.last_event_time,
+            last_position=row.last_position,
+        )
+    return out
 
 
 def trail_csv(lines: Sequence[TrailLine]) -> str:

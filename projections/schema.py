@@ -12,6 +12,12 @@
 * ``view_links`` — insert-only parent/child link facts: AggregationEvent ADD / OBSERVE /
   DELETE (``kind`` = ``aggregation``) and TransformationEvent input → output (``kind`` =
   ``transformation``, action ``ADD``).
+* ``view_code_state`` — one row per code with facts: its current status (the fold of all
+  its facts, :func:`projections.code_status.fold`, without the parent), written with the
+  facts in the same batch. ``GET /stock`` without ``as_of`` counts these rows instead of
+  folding every fact; anything "as of" still reads the facts.
+* ``view_stock`` — the counts of ``view_code_state`` per place × product × lot (in stock,
+  in transit, bound), kept with it: ``GET /stock`` without ``as_of`` reads these lines.
 
 Times are stored as fixed-width UTC text (``YYYY-MM-DDTHH:MM:SS.ffffffZ``): text order is
 time order on both stores, and the values round-trip exactly (rebuild compares them).
@@ -34,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 
-from epcis.identifiers import parse_identifier
+from projections.codes import facts_of
 
 metadata = MetaData()
 
@@ -97,6 +103,38 @@ links = Table(
 Index("view_links_child", links.c.child)
 Index("view_links_hash", links.c.hash_id)
 
+code_state = Table(
+    "view_code_state",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("state", String(20)),
+    Column("location", Text),
+    Column("destination", Text),
+    Column("holder", Text),
+    Column("product", Text),
+    Column("lot", Text),
+    Column("expiry", String(10)),
+    Column("last_event", Text, nullable=False),
+    Column("last_event_time", _TIME, nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+    Column("place", Text),  # where the code counts in stock: destination in transit, else location
+    Column("instance", Boolean, nullable=False),  # names one item (not an EPC class)
+    Column("declared", Boolean, nullable=False),  # has facts of error-declared events
+)
+Index("view_code_state_stock", code_state.c.place, code_state.c.product, code_state.c.lot)
+
+stock_counts = Table(
+    "view_stock",
+    metadata,
+    Column("key", Text, primary_key=True),  # JSON [place, product, lot]: None is a value here
+    Column("place", Text),
+    Column("product", Text, nullable=False),
+    Column("lot", Text),
+    Column("in_stock", BigInteger, nullable=False),
+    Column("in_transit", BigInteger, nullable=False),
+    Column("bound", BigInteger, nullable=False),
+)
+
 
 def sqlalchemy_url(ledger_url: str) -> URL:
     """The SQLAlchemy URL of the ledger's database: SQLite as is, PostgreSQL via psycopg 3."""
@@ -108,10 +146,7 @@ def sqlalchemy_url(ledger_url: str) -> URL:
 
 def canonical(raw: str) -> str:
     """The canonical form of an identifier, or the raw string when it does not parse."""
-    try:
-        return parse_identifier(raw).canonical
-    except Exception:
-        return raw
+    return facts_of(raw).canonical
 
 
 def utc_text(timestamp: str | datetime) -> str:

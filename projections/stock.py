@@ -14,7 +14,9 @@ Other states (expected, recalled, frozen, destroyed, …) are not stock. A code 
 known location (or destination, in transit) counts under location None.
 
 ``as_of`` works as for :func:`~projections.code_status.status`: only facts recorded up to
-that record time.
+that record time. Without it the lines are read from ``view_stock``: the counts of each
+code's current status (``view_code_state``), kept with the facts batch by batch, so the
+answer costs one small query rather than a fold of every fact; it is the same answer.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
-from epcis.identifiers import parse_identifier
 from projections.code_status import CodeStatus, statuses
-from projections.schema import canonical
+from projections.codes import facts_of
+from projections.schema import canonical, stock_counts
 
 _COLUMNS = {"in_stock": "in_stock", "in_transit": "in_transit", "dispensed": "bound"}
 
@@ -43,10 +45,7 @@ class StockLine:
 
 def is_instance(code: str) -> bool:
     """Whether a code names one item (not an EPC class / lot)."""
-    try:
-        return parse_identifier(code).is_instance
-    except Exception:
-        return False
+    return facts_of(code).is_instance
 
 
 def place_of(found: CodeStatus) -> str | None:
@@ -62,6 +61,8 @@ def stock(
 ) -> list[StockLine]:
     """Counts per (location, product, lot), sorted; only at ``location`` when given."""
     where = canonical(location) if location is not None else None
+    if as_of is None:
+        return _current_stock(conn, where)
     counts: dict[tuple[str | None, str, str | None], dict[str, int]] = {}
     for code, found in statuses(conn, as_of=as_of).items():
         column = _COLUMNS.get(found.state or "")
@@ -73,7 +74,27 @@ def stock(
         key = (place, found.product, found.lot)
         line = counts.setdefault(key, {"in_stock": 0, "in_transit": 0, "bound": 0})
         line[column] += 1
+    return _lines(counts)
+
+
+def _lines(counts: dict[tuple[str | None, str, str | None], dict[str, int]]) -> list[StockLine]:
     return [
         StockLine(location=place, product=product, lot=lot, **counts[(place, product, lot)])
         for place, product, lot in sorted(counts, key=lambda k: (k[0] or "", k[1], k[2] or ""))
     ]
+
+
+def _current_stock(conn: Connection, where: str | None) -> list[StockLine]:
+    """:func:`stock` now, from ``view_stock`` (kept with ``view_code_state``)."""
+    query = select(stock_counts)
+    if where is not None:
+        query = query.where(stock_counts.c.place == where)
+    counts = {
+        (row.place, row.product, row.lot): {
+            "in_stock": int(row.in_stock),
+            "in_transit": int(row.in_transit),
+            "bound": int(row.bound),
+        }
+        for row in conn.execute(query)
+    }
+    return _lines(counts)

@@ -1,0 +1,610 @@
+"""``python -m bench projections``: the read models over a big ledger on PostgreSQL.
+
+For each size in ``BENCH_PROJ_EVENTS`` (default ``1000000``; e.g. ``100000,1000000`` to
+see how the costs grow) a fresh PostgreSQL database gets a realistic stream, written through
+the ledger's bulk append (:meth:`ledger.application.Ledger.append`, one request per document
+of ``BENCH_PROJ_DOC_EVENTS`` events; the documents are read and hashed as a capture does,
+but not schema-validated: this part times the projections, not the EPCIS core):
+
+* lot after lot of ``BENCH_PROJ_LOT`` boxes (100,000 codes; product and lot in the ILMD),
+  commissioned ``BENCH_PROJ_COMMISSION`` (100) boxes per ObjectEvent at the factory;
+* per case of ``BENCH_PROJ_CASE`` (20) boxes: packing (AggregationEvent ADD), shipping to
+  one of 20 pharmacies (in transit, destination), receiving there, unpacking
+  (AggregationEvent DELETE), then dispensing ``BENCH_PROJ_DISPENSE`` (0.5) of its boxes,
+  one ObjectEvent per box, each to a patient.
+
+The stream stops at the size asked for (the last case may be half way). Then it measures:
+
+* **catch-up from zero**: :meth:`projections.runner.ProjectionRunner.run_until_caught_up`
+  in this process, events/s (and fact rows/s);
+* **GET /codes/{code}**: ``BENCH_PROJ_SAMPLES`` (2,000) requests, one at a time on one
+  keep-alive connection, for random boxes, against a real ``tracecode serve`` process
+  (uvicorn) on 127.0.0.1: the latency a client sees, including the read-your-writes
+  catch-up check each read does (nothing left to apply);
+* **recall trail** of the first lot (``BENCH_PROJ_LOT`` codes):
+  :func:`projections.recall_trail.trail` in this process (seconds, best of 2), and
+  ``GET /trails`` once through the server;
+* **GET /stock** (no ``as_of``; the maintained current-state table) and, for comparison,
+  ``GET /stock?as_of=…`` (the fact query), through the server.
+
+Settings (environment): the ones above, ``BENCH_PROJ_BATCH`` (the runner's batch size,
+default: the runner's), ``BENCH_PROFILE`` (1: cProfile of the catch-up, top costs
+printed), ``BENCH_PG_ADMIN_URL``. Figures are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import http.client
+import json
+import os
+import random
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection
+
+from bench.generate import COMPANY, sgtin, sscc
+from bench.ledger import (
+    env_float,
+    env_int,
+    fresh_store,
+    machine_line,
+    print_table,
+    profile_text,
+)
+from epcis.context import make_context
+from ledger.application import StoredEvent
+from projections.projection import Projection
+
+GOAL_CATCH_UP = 50_000.0  # events/s
+GOAL_STATUS_P99 = 0.010  # s
+GOAL_TRAIL = 1.0  # s
+
+_START = datetime(2026, 1, 1, tzinfo=UTC)
+_FACTORY = f"urn:epc:id:sgln:{COMPANY}.00001.0"
+_PHARMACIES = 20
+
+
+def pharmacy(n: int) -> str:
+    return f"urn:epc:id:sgln:{COMPANY}.00002.{n}"
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    events: int = 1_000_000
+    lot: int = 100_000
+    case: int = 20
+    commission: int = 100
+    dispense: float = 0.5
+
+    def item(self, lot: int) -> int:
+        return 100 + lot % 7
+
+    def box(self, lot: int, n: int) -> str:
+        return sgtin(self.item(lot), lot * self.lot + n + 1)
+
+    @property
+    def first_lot(self) -> tuple[str, str]:
+        """(product GTIN, lot number) of lot 0, as the views store them."""
+        from epcis.identifiers import parse_identifier
+
+        product = parse_identifier(self.box(0, 0)).product_key
+        assert product is not None
+        return product, "L0"
+
+
+def stream(cfg: StreamConfig) -> Iterator[dict[str, Any]]:
+    """The events, in capture order (eventTime one second apart), ``cfg.events`` of them."""
+    count = 0
+
+    def at(**fields: Any) -> dict[str, Any]:
+        nonlocal count
+        moment = _START + timedelta(seconds=count)
+        count += 1
+        return {
+            "eventTime": moment.isoformat().replace("+00:00", "Z"),
+            "eventTimeZoneOffset": "+00:00",
+            **fields,
+        }
+
+    lot = 0
+    cases = 0
+    while True:
+        boxes = [cfg.box(lot, n) for n in range(cfg.lot)]
+        for start in range(0, cfg.lot, cfg.commission):
+            yield at(
+                type="ObjectEvent",
+                epcList=boxes[start : start + cfg.commission],
+                action="ADD",
+                bizStep="commissioning",
+                disposition="active",
+                readPoint={"id": _FACTORY},
+                bizLocation={"id": _FACTORY},
+                ilmd={
+                    "cbvmda:lotNumber": f"L{lot}",
+                    "cbvmda:itemExpirationDate": "2029-06-30",
+                },
+            )
+            if count >= cfg.events:
+                return
+        for start in range(0, cfg.lot, cfg.case):
+            case_boxes = boxes[start : start + cfg.case]
+            case = sscc(cases)
+            where = pharmacy(cases % _PHARMACIES)
+            cases += 1
+            steps: list[dict[str, Any]] = [
+                dict(
+                    type="AggregationEvent",
+                    parentID=case,
+                    childEPCs=case_boxes,
+                    action="ADD",
+                    bizStep="packing",
+                    disposition="in_progress",
+                    bizLocation={"id": _FACTORY},
+                ),
+                dict(
+                    type="ObjectEvent",
+                    epcList=[case],
+                    action="OBSERVE",
+                    bizStep="shipping",
+                    disposition="in_transit",
+                    readPoint={"id": _FACTORY},
+                    destinationList=[{"type": "location", "destination": where}],
+                ),
+                dict(
+                    type="ObjectEvent",
+                    epcList=[case],
+                    action="OBSERVE",
+                    bizStep="receiving",
+                    disposition="sellable_accessible",
+                    bizLocation={"id": where},
+                ),
+                dict(
+                    type="AggregationEvent",
+                    parentID=case,
+                    childEPCs=case_boxes,
+                    action="DELETE",
+                    bizStep="unpacking",
+                    bizLocation={"id": where},
+                ),
+            ]
+            steps += [
+                dict(
+                    type="ObjectEvent",
+                    epcList=[box],
+                    action="OBSERVE",
+                    bizStep="dispensing",
+                    disposition="dispensed",
+                    bizLocation={"id": where},
+                    **{"example:patient": f"pseudonym:{lot}-{start + k}"},
+                )
+                for k, box in enumerate(case_boxes[: round(len(case_boxes) * cfg.dispense)])
+            ]
+            for step in steps:
+                yield at(**step)
+                if count >= cfg.events:
+                    return
+        lot += 1
+
+
+def documents(cfg: StreamConfig, size: int) -> Iterator[bytes]:
+    """The stream as JSON-LD documents of ``size`` events."""
+    from epcis.jsonld import write_json
+
+    context = make_context({"example": "https://ns.example.com/epcis/"})
+    batch: list[dict[str, Any]] = []
+    for event in stream(cfg):
+        batch.append(event)
+        if len(batch) == size:
+            yield _document(context, batch, write_json)
+            batch = []
+    if batch:
+        yield _document(context, batch, write_json)
+
+
+def _document(context: list[Any], events: list[dict[str, Any]], write: Any) -> bytes:
+    body: bytes = write(
+        {
+            "@context": context,
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-01-01T00:00:00.000Z",
+            "epcisBody": {"eventList": events},
+        },
+        indent=None,
+    )
+    return body
+
+
+def load_stream(url: str, cfg: StreamConfig, doc_events: int) -> tuple[int, float]:
+    """Capture the stream into the ledger at ``url``; (events stored, seconds)."""
+    from epcis.document import load
+    from ledger.application import Ledger
+    from ledger.capture import CaptureRequest, new_capture_id, prepare_loaded
+    from ledger.settings import store_settings
+
+    ledger = Ledger(store_settings(url))
+    stored = 0
+    started = time.perf_counter()
+    try:
+        for n, payload in enumerate(documents(cfg, doc_events)):
+            request = CaptureRequest(new_capture_id(), f"bench-{n}.jsonld", "rollback")
+            request = prepare_loaded(load(payload, validate=False), request)
+            (result,) = ledger.append([request])
+            if not result.success:
+                raise RuntimeError(f"document {n} was not captured: {result.outcomes[:3]}")
+            stored += result.count("stored")
+            if n % 100 == 99:
+                print(f"    … {stored:,} events stored", flush=True)
+    finally:
+        ledger.close()
+    return stored, time.perf_counter() - started
+
+
+# -- the measurements ----------------------------------------------------------------------
+
+
+class Timed:
+    """A projection that adds up the seconds its ``apply`` takes."""
+
+    def __init__(self, inner: Projection) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.tables = inner.tables
+        self.seconds = 0.0
+
+    def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        started = time.perf_counter()
+        self.inner.apply(conn, batch)
+        self.seconds += time.perf_counter() - started
+
+
+@dataclass
+class SizeResult:
+    events: int
+    load_s: float = 0.0
+    catch_up_s: float = 0.0
+    analyze_s: float = 0.0
+    caught_up: int = 0
+    fact_rows: int = 0
+    link_rows: int = 0
+    codes: int = 0
+    per_projection: dict[str, float] = field(default_factory=dict)
+    status_ms: list[float] = field(default_factory=list)
+    status_errors: int = 0
+    trail_codes: int = 0
+    trail_s: float = 0.0
+    trail_http_s: float | None = None
+    stock_ms: list[float] = field(default_factory=list)
+    stock_lines: int = 0
+    stock_as_of_s: float | None = None
+    profile: str = ""
+
+    @property
+    def events_per_s(self) -> float:
+        return self.caught_up / self.catch_up_s if self.catch_up_s else 0.0
+
+    def status_p(self, q: float) -> float:
+        ordered = sorted(self.status_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def catch_up(url: str, result: SizeResult, batch: int | None, profile: bool) -> None:
+    """Project the whole log from zero with the server's projections, timed."""
+    from sqlalchemy import func, select
+
+    from ledger.application import Ledger
+    from ledger.settings import store_settings
+    from projections.runner import ProjectionRunner, default_projections
+    from projections.schema import code_facts, code_state, links
+
+    ledger = Ledger(store_settings(url))
+    timed = [Timed(p) for p in default_projections()]
+    options: dict[str, Any] = {} if batch is None else {"batch_size": batch}
+    runner = ProjectionRunner(ledger, projections=timed, **options)  # creates the tables
+    profiler = cProfile.Profile() if profile else None
+    try:
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        result.caught_up = runner.run_until_caught_up()
+        if profiler is not None:
+            profiler.disable()
+        result.catch_up_s = time.perf_counter() - started
+        result.per_projection = {t.name: t.seconds for t in timed}
+        # what autovacuum does soon after a bulk load; without statistics the planner
+        # scans whole view tables for the reads below
+        started = time.perf_counter()
+        with runner.engine.begin() as conn:
+            for name in runner.engine.dialect.get_table_names(conn):
+                if name.startswith("view_"):
+                    conn.exec_driver_sql(f'ANALYZE "{name}"')
+        result.analyze_s = time.perf_counter() - started
+        with runner.connect() as conn:
+            for table, attr in ((code_facts, "fact_rows"), (links, "link_rows")):
+                setattr(
+                    result, attr, conn.execute(select(func.count()).select_from(table)).scalar()
+                )
+            result.codes = conn.execute(select(func.count()).select_from(code_state)).scalar() or 0
+    finally:
+        runner.close()
+        ledger.close()
+    if profiler is not None:
+        result.profile = profile_text(profiler, "cProfile of the catch-up, by own time:", 30)
+
+
+def sample_codes(url: str, count: int, seed: int = 11) -> list[str]:
+    """Random codes with facts (boxes and cases), in the form a scanner reads (EPC URN
+    or Digital Link, as the views store it)."""
+    from sqlalchemy import create_engine, text
+
+    from projections.schema import sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as conn:
+            every = list(conn.execute(text("SELECT code FROM view_code_state")).scalars())
+    finally:
+        engine.dispose()
+    rng = random.Random(seed)
+    codes = [str(c) for c in rng.sample(every, min(count, len(every)))]
+    rng.shuffle(codes)
+    return codes
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes, float]:
+    started = time.perf_counter()
+    conn.request("GET", path, headers={"Accept": "application/json"})
+    response = conn.getresponse()
+    body = response.read()
+    return response.status, body, time.perf_counter() - started
+
+
+def http_reads(url: str, cfg: StreamConfig, result: SizeResult, samples: int) -> None:
+    """GET /codes/{code}, /stock (and /trails of the first lot) against ``tracecode serve``."""
+    from bench.http_load import HOST, running_server
+
+    codes = sample_codes(url, samples)
+    product, lot = cfg.first_lot
+    with running_server(url, "tracecode") as server:
+        conn = http.client.HTTPConnection(HOST, server.port, timeout=600)
+        try:
+            for code in codes[:20]:  # warm-up: connections, plans, caches
+                _get(conn, f"/codes/{quote(code, safe='')}")
+            for code in codes:
+                status, _, seconds = _get(conn, f"/codes/{quote(code, safe='')}")
+                if status != 200:
+                    result.status_errors += 1
+                result.status_ms.append(seconds * 1000)
+            for _ in range(5):
+                status, body, seconds = _get(conn, "/stock")
+                result.stock_ms.append(seconds * 1000)
+                result.stock_lines = len(json.loads(body)) if status == 200 else -1
+            if result.trail_s < 30:
+                status, body, seconds = _get(
+                    conn, f"/trails?product={quote(product)}&lot={quote(lot)}"
+                )
+                result.trail_http_s = seconds if status == 200 else None
+        finally:
+            conn.close()
+
+
+def trail_in_process(url: str, cfg: StreamConfig, result: SizeResult, as_of_stock: bool) -> None:
+    from projections.recall_trail import trail
+    from projections.runner import make_engine
+    from projections.stock import stock
+
+    product, lot = cfg.first_lot
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            started = time.perf_counter()
+            lines = trail(conn, product=product, lot=lot)
+            result.trail_s = time.perf_counter() - started
+            result.trail_codes = len(lines)
+            if as_of_stock:
+                started = time.perf_counter()
+                stock(conn, as_of="2999-01-01T00:00:00Z")
+                result.stock_as_of_s = time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+
+def run_size(cfg: StreamConfig, settings: BenchSettings) -> SizeResult:
+    result = SizeResult(events=cfg.events)
+    reuse = settings.database_url
+    with fresh_store("postgresql") if reuse is None else _existing(reuse) as url:
+        if reuse is None:
+            print(f"  loading {cfg.events:,} events …", flush=True)
+            stored, result.load_s = load_stream(url, cfg, settings.doc_events)
+            print(f"  loaded {stored:,} events in {result.load_s:.0f} s", flush=True)
+        catch_up(url, result, settings.batch, settings.profile)
+        print(
+            f"  catch-up: {result.caught_up:,} events in {result.catch_up_s:.1f} s "
+            f"= {result.events_per_s:,.0f} events/s",
+            flush=True,
+        )
+        trail_in_process(url, cfg, result, cfg.events <= settings.as_of_stock_max)
+        print(f"  trail: {result.trail_codes:,} codes in {result.trail_s:.2f} s", flush=True)
+        http_reads(url, cfg, result, settings.samples)
+    return result
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    sizes: tuple[int, ...]
+    doc_events: int
+    samples: int
+    batch: int | None
+    profile: bool
+    database_url: str | None
+    as_of_stock_max: int
+
+    @classmethod
+    def from_env(cls) -> BenchSettings:
+        raw = os.environ.get("BENCH_PROJ_EVENTS", "").strip() or "1000000"
+        batch = env_int("BENCH_PROJ_BATCH", 0)
+        return cls(
+            sizes=tuple(int(s.replace("_", "")) for s in raw.split(",") if s.strip()),
+            doc_events=env_int("BENCH_PROJ_DOC_EVENTS", 1000),
+            samples=env_int("BENCH_PROJ_SAMPLES", 2000),
+            batch=batch or None,
+            profile=env_int("BENCH_PROFILE", 0) == 1,
+            database_url=os.environ.get("BENCH_PROJ_DATABASE_URL") or None,
+            as_of_stock_max=env_int("BENCH_PROJ_AS_OF_STOCK_MAX", 200_000),
+        )
+
+
+class _existing:
+    """A database already loaded with the stream (``BENCH_PROJ_DATABASE_URL``): its views
+    are dropped first, so the catch-up starts from zero; the database is kept."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            names = conn.execute(
+                "SELECT tablename FROM pg_tables WHERE tablename LIKE 'view\\_%'"
+            ).fetchall()
+            for (name,) in names:
+                conn.execute(f'DROP TABLE "{name}" CASCADE')
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def stream_config(events: int) -> StreamConfig:
+    return StreamConfig(
+        events=events,
+        lot=env_int("BENCH_PROJ_LOT", StreamConfig.lot),
+        case=env_int("BENCH_PROJ_CASE", StreamConfig.case),
+        commission=env_int("BENCH_PROJ_COMMISSION", StreamConfig.commission),
+        dispense=env_float("BENCH_PROJ_DISPENSE", StreamConfig.dispense),
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
+    print()
+    print(
+        f"stream: lots of {cfg.lot:,} boxes, commissioned {cfg.commission} per event, "
+        f"cases of {cfg.case}, pack/ship/receive/unpack per case, "
+        f"{cfg.dispense:.0%} of the boxes dispensed one per event"
+    )
+    headers = [
+        "events",
+        "codes",
+        "fact rows",
+        "load s",
+        "catch-up s",
+        "events/s",
+        "facts/s",
+        "status p50 ms",
+        "p99 ms",
+        "max ms",
+        "trail codes",
+        "trail s",
+        "trail HTTP s",
+        "stock ms",
+        "stock as_of s",
+    ]
+    rows = []
+    for r in results:
+        rows.append(
+            [
+                f"{r.events:,}",
+                f"{r.codes:,}",
+                f"{r.fact_rows:,}",
+                f"{r.load_s:.0f}" if r.load_s else "-",
+                f"{r.catch_up_s:.1f}",
+                f"{r.events_per_s:,.0f}",
+                f"{r.fact_rows / r.catch_up_s:,.0f}" if r.catch_up_s else "-",
+                f"{r.status_p(0.5):.2f}",
+                f"{r.status_p(0.99):.2f}",
+                f"{max(r.status_ms, default=0):.1f}",
+                f"{r.trail_codes:,}",
+                f"{r.trail_s:.2f}",
+                f"{r.trail_http_s:.2f}" if r.trail_http_s is not None else "-",
+                f"{statistics.median(r.stock_ms):.1f}" if r.stock_ms else "-",
+                f"{r.stock_as_of_s:.2f}" if r.stock_as_of_s is not None else "-",
+            ]
+        )
+    print_table(headers, rows)
+    print(
+        "  catch-up: ProjectionRunner.run_until_caught_up from zero, this process, the "
+        "server's projections; status: GET /codes/{code} for random codes, one at a time on "
+        "one keep-alive connection to `tracecode serve` (uvicorn) on 127.0.0.1, client time; "
+        "trail: recall_trail.trail of lot L0 in this process (HTTP: GET /trails once); "
+        "stock: GET /stock (no as_of, view_code_state), median of 5; stock as_of: the "
+        "fact query in this process."
+    )
+    for r in results:
+        split = ", ".join(f"{name} {s:.1f} s" for name, s in r.per_projection.items())
+        rest = r.catch_up_s - sum(r.per_projection.values())
+        print(
+            f"  {r.events:,} events: apply per projection: {split}; reading + decoding the "
+            f"log and tracking: {rest:.1f} s; ANALYZE of the views after: {r.analyze_s:.1f} s; "
+            f"{r.status_errors} status errors; "
+            f"{r.stock_lines} stock lines"
+        )
+        if r.profile:
+            print(r.profile)
+    lines = []
+    for r in results:
+        lines.append(
+            f"projections {r.events:,} events: catch-up {r.events_per_s:,.0f} events/s "
+            f"({r.fact_rows:,} fact rows), GET /codes p99 {r.status_p(0.99):.1f} ms, trail of "
+            f"{r.trail_codes:,} codes {r.trail_s:.2f} s, GET /stock "
+            f"{statistics.median(r.stock_ms) if r.stock_ms else 0:.0f} ms"
+        )
+    if len(results) >= 2:
+        a, b = results[0], results[-1]
+        grow = b.events / a.events
+        lines.append(
+            f"growth x{grow:g} events: catch-up time x{b.catch_up_s / a.catch_up_s:.1f}, "
+            f"status p99 x{b.status_p(0.99) / max(a.status_p(0.99), 1e-9):.1f}, trail "
+            f"x{b.trail_s / max(a.trail_s, 1e-9):.1f}, stock "
+            f"x{statistics.median(b.stock_ms) / max(statistics.median(a.stock_ms), 1e-9):.1f}"
+        )
+    last = results[-1]
+    lines.append(
+        f"goal catch-up >= 50,000 events/s: {_met(last.events_per_s >= GOAL_CATCH_UP)} "
+        f"({last.events_per_s:,.0f}); goal status p99 <= 10 ms: "
+        f"{_met(last.status_p(0.99) <= GOAL_STATUS_P99 * 1000)} "
+        f"({last.status_p(0.99):.1f} ms); goal trail of {last.trail_codes:,} codes <= 1 s: "
+        f"{_met(last.trail_s <= GOAL_TRAIL)} ({last.trail_s:.2f} s)"
+    )
+    return lines
+
+
+def main() -> list[str]:
+    """Run the projection benchmarks; return the summary lines."""
+    settings = BenchSettings.from_env()
+    print("== projections: catch-up and reads over a big ledger (PostgreSQL) ==")
+    print(machine_line())
+    results = []
+    for size in settings.sizes:
+        cfg = stream_config(size)
+        print(f"{size:,} events:", flush=True)
+        results.append(run_size(cfg, settings))
+    lines = print_results(results, stream_config(settings.sizes[-1]))
+    for line in lines:
+        print(line)
+    return lines
+
+
+if __name__ == "__main__":
+    main()

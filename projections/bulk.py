@@ -1,0 +1,65 @@
+"""Writing and reading many view rows at once, inside the runner's transaction.
+
+* :func:`insert_rows` — PostgreSQL: ``COPY … FROM STDIN`` on the connection's psycopg
+  connection (same transaction); SQLite: one ``executemany`` INSERT.
+* :func:`any_of` — ``column IN (values)`` for a large set: ``= ANY(array)`` on PostgreSQL
+  (one parameter, one plan), chunks of IN lists on SQLite (its parameter limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import ARRAY, ColumnElement, Connection, Table, Text, any_, bindparam, insert
+from sqlalchemy.sql.elements import ColumnClause
+
+_SQLITE_CHUNK = 5000
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` (tuples in the order of ``table.columns``) into ``table``."""
+    if not rows:
+        return
+    names = [c.name for c in table.columns]
+    if is_postgres(conn):
+        raw: Any = conn.connection.driver_connection
+        columns = ", ".join(f'"{n}"' for n in names)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+
+
+def any_of(
+    conn: Connection, column: ColumnClause[Any], values: Sequence[str]
+) -> Iterator[ColumnElement[bool]]:
+    """Conditions that, OR-ed over separate queries, say ``column IN values``."""
+    if not values:
+        return
+    if is_postgres(conn):
+        yield column == any_(bindparam(None, list(values), type_=ARRAY(Text)))
+        return
+    for start in range(0, len(values), _SQLITE_CHUNK):
+        yield column.in_(list(values[start : start + _SQLITE_CHUNK]))
+
+
+def select_in(
+    conn: Connection,
+    query: Callable[[ColumnElement[bool]], Any],
+    column: ColumnClause[Any],
+    values: Sequence[str],
+) -> list[Any]:
+    """The rows of ``query(condition)`` for every chunk of ``values`` (see :func:`any_of`)."""
+    out: list[Any] = []
+    for condition in any_of(conn, column, values):
+        out.extend(conn.execute(query(condition)).all())
+    return out

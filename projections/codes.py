@@ -1,0 +1,105 @@
+"""What the views need of an identifier, fast: canonical form, product, lot, expiry, instance.
+
+:func:`epcis.identifiers.parse_identifier` is thorough and costs ~0.2 ms a call; a catch-up
+of a million events meets millions of codes. :func:`facts_of` answers the two forms that
+make up nearly all of them — SGTIN / SSCC EPC URNs and their canonical GS1 Digital Links,
+with plain serials — by hand (check digit included), and everything else through
+``parse_identifier`` behind a cache. The answers are the same (a test compares them over
+generated codes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from epcis.identifiers import parse_identifier
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """``canonical``: the canonical form, or the raw string when it does not parse (then
+    ``parsed`` is False and the rest None / False)."""
+
+    canonical: str
+    parsed: bool
+    product: str | None
+    lot: str | None
+    expiry: str | None
+    is_instance: bool
+
+
+_SERIAL = r"[0-9A-Za-z]{1,20}"
+_SGTIN_URN = re.compile(rf"urn:epc:id:sgtin:([0-9]{{6,12}})\.([0-9]{{1,7}})\.({_SERIAL})")
+_SSCC_URN = re.compile(r"urn:epc:id:sscc:([0-9]{6,12})\.([0-9]{5,11})")
+_SGTIN_LINK = re.compile(rf"https://id\.gs1\.org/01/([0-9]{{14}})/21/({_SERIAL})")
+_SSCC_LINK = re.compile(r"https://id\.gs1\.org/00/([0-9]{18})")
+
+
+@lru_cache(maxsize=1 << 14)
+def check_digit(digits: str) -> str:
+    """The GS1 mod-10 check digit of a key's digits (without the check digit)."""
+    odd = sum(map(int, digits[-1::-2]))  # from the right: x3, x1, x3 …
+    even = sum(map(int, digits[-2::-2]))
+    return str(-(odd * 3 + even) % 10)
+
+
+def _fast(raw: str) -> CodeInfo | None:
+    if raw.startswith("urn:epc:id:sgtin:"):
+        found = _SGTIN_URN.fullmatch(raw)
+        if found is None:
+            return None
+        prefix, item, serial = found.groups()
+        if len(prefix) + len(item) != 13:
+            return None
+        body = item[0] + prefix + item[1:]
+        gtin = body + check_digit(body)
+        return CodeInfo(f"https://id.gs1.org/01/{gtin}/21/{serial}", True, gtin, None, None, True)
+    if raw.startswith("https://id.gs1.org/01/"):
+        found = _SGTIN_LINK.fullmatch(raw)
+        if found is None:
+            return None
+        gtin, serial = found.groups()
+        if check_digit(gtin[:13]) != gtin[13]:
+            return None
+        return CodeInfo(raw, True, gtin, None, None, True)
+    if raw.startswith("urn:epc:id:sscc:"):
+        found = _SSCC_URN.fullmatch(raw)
+        if found is None:
+            return None
+        prefix, reference = found.groups()
+        if len(prefix) + len(reference) != 17:
+            return None
+        body = reference[0] + prefix + reference[1:]
+        return CodeInfo(
+            f"https://id.gs1.org/00/{body}{check_digit(body)}", True, None, None, None, True
+        )
+    if raw.startswith("https://id.gs1.org/00/"):
+        found = _SSCC_LINK.fullmatch(raw)
+        if found is None or check_digit(found.group(1)[:17]) != raw[-1]:
+            return None
+        return CodeInfo(raw, True, None, None, None, True)
+    return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _parsed(raw: str) -> CodeInfo:
+    try:
+        ident = parse_identifier(raw)
+    except Exception:
+        return CodeInfo(raw, False, None, None, None, False)
+    return CodeInfo(
+        ident.canonical, True, ident.product_key, ident.lot, ident.expiry, ident.is_instance
+    )
+
+
+@lru_cache(maxsize=1 << 18)
+def facts_of(raw: str) -> CodeInfo:
+    """What the views need of ``raw`` (see :class:`CodeInfo`)."""
+    return _fast(raw) or _parsed(raw)
+
+
+def slow_facts_of(raw: str) -> CodeInfo:
+    """:func:`facts_of` without the fast path (for the test that compares them)."""
+    return _parsed.__wrapped__(raw)

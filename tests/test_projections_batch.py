@@ -1,0 +1,300 @@
+"""Batch-wise projection: the same rows as one event at a time, the same stock from the
+maintained current state as from the facts, and identifiers read fast as parsed.
+
+Every store test runs on SQLite and on a fresh PostgreSQL database (``store_url``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Connection, Table, insert, select
+
+from ledger.application import Ledger, StoredEvent
+from ledger.settings import store_settings
+from projections.code_facts import _LINK_FIELDS, CONTAINMENT
+from projections.code_status import Fact, Link, derive, statuses
+from projections.codes import check_digit, facts_of, slow_facts_of
+from projections.hierarchy import contents, current_edges
+from projections.recall_trail import trail
+from projections.runner import ProjectionRunner
+from projections.schema import canonical, code_facts, code_state, links, stock_counts
+from projections.stock import stock
+from tests.strategies import events as any_events
+from tests.test_projections import (
+    _HYPOTHESIS,
+    BOX,
+    _capture_stream,
+    capture,
+    commission,
+    ev,
+    pooled_events,
+    receive,
+    ship,
+)
+from tests.test_projections_read import scenario
+
+EVERYTHING = "9999-12-31T23:59:59Z"  # as_of after every record time: the facts path
+
+
+class PerEventCodeFacts:
+    """The code facts applied one event at a time, containment read back from the table
+    with :func:`projections.hierarchy.contents` (the reference the batch must equal)."""
+
+    name = "code_facts"
+    tables: tuple[Table, ...] = (code_facts, links)
+
+    def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        for stored in batch:
+            derived = derive(
+                stored.event,
+                position=stored.position,
+                notification_id=stored.notification_id,
+                record_time=stored.record_time,
+                hash_id=stored.hash_id,
+            )
+            before = (derived.position, derived.event_time)
+            facts: list[Fact] = list(derived.facts)
+            named = {f.code for f in facts}
+            inside = contents(conn, [f.code for f in facts], before=before, kinds=CONTAINMENT)
+            for fact in derived.facts:
+                for code in inside[fact.code]:
+                    if code not in named:
+                        named.add(code)
+                        facts.append(fact.through(fact.code, code))
+            new_links: list[Link] = list(derived.links)
+            if derived.clears_parent is not None:
+                template = {k: v for k, v in facts[0].row().items() if k in _LINK_FIELDS}
+                for parent, child in current_edges(
+                    conn, parents=[derived.clears_parent], before=before, kinds=CONTAINMENT
+                ):
+                    new_links.append(
+                        Link(
+                            parent=parent,
+                            child=child,
+                            action="DELETE",
+                            kind="aggregation",
+                            **template,
+                        )
+                    )
+            if facts:
+                conn.execute(insert(code_facts), [f.row() for f in facts])
+            if new_links:
+                conn.execute(insert(links), [link.row() for link in new_links])
+
+
+@pytest.fixture
+def ledger(store_url: str) -> Iterator[Ledger]:
+    app = Ledger(store_settings(store_url))
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
+    projection = ProjectionRunner(ledger, batch_size=3)
+    try:
+        yield projection
+    finally:
+        projection.close()
+
+
+def facts_and_links(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]]:
+    with runner.connect() as conn:
+        return {
+            table.name: [
+                tuple(row)
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in (code_facts, links)
+        }
+
+
+def check_current_state(runner: ProjectionRunner) -> None:
+    """``view_code_state`` is the fold of every code's facts, and stock from it is stock
+    from the facts."""
+    with runner.connect() as conn:
+        folded = statuses(conn)
+        rows = {row.code: row for row in conn.execute(select(code_state))}
+        facts = set(conn.execute(select(code_facts.c.code).distinct()).scalars())
+        assert set(rows) == facts
+        for code, row in rows.items():
+            found = folded.get(code)
+            if found is None:
+                assert row.declared and row.state is None, code
+                continue
+            assert (
+                row.state,
+                row.location,
+                row.destination,
+                row.holder,
+                row.product,
+                row.lot,
+                row.expiry,
+                row.last_event,
+                row.last_event_time,
+                row.last_position,
+            ) == (
+                found.state,
+                found.location,
+                found.destination,
+                found.holder,
+                found.product,
+                found.lot,
+                found.expiry,
+                found.last_event,
+                found.last_event_time,
+                found.last_position,
+            ), code
+        assert stock(conn) == stock(conn, as_of=EVERYTHING)
+        places = {r.place for r in rows.values() if r.place is not None}
+        for place in places:
+            assert stock(conn, location=place) == stock(conn, location=place, as_of=EVERYTHING)
+        # the recall trail now (statuses from view_code_state) is the trail from the facts
+        lots = {(r.product, r.lot) for r in rows.values() if r.product is not None}
+        for product, lot in lots:
+            assert trail(conn, product=product, lot=lot) == trail(
+                conn, product=product, lot=lot, as_of=EVERYTHING
+            )
+        for code in rows:
+            assert trail(conn, code=code) == trail(conn, code=code, as_of=EVERYTHING)
+
+
+def check_batched(ledger: Ledger, runner: ProjectionRunner, stream: list[list[Any]]) -> None:
+    """Incremental (batches of 3), one big batch, and one event at a time give the same
+    rows; the current state follows the facts throughout."""
+    for events in stream:
+        _capture_stream(ledger, runner, [events])
+        check_current_state(runner)
+    runner.run_until_caught_up()
+    incremental = facts_and_links(runner)
+    check_current_state(runner)
+    runner.batch_size = 10_000
+    runner.rebuild()
+    assert facts_and_links(runner) == incremental
+    check_current_state(runner)
+    reference = ProjectionRunner(ledger, batch_size=1, projections=[PerEventCodeFacts()])
+    try:
+        reference.rebuild()
+        assert facts_and_links(reference) == incremental
+    finally:
+        reference.close()
+
+
+@_HYPOTHESIS
+@given(stream=st.lists(st.lists(pooled_events(), min_size=1, max_size=5), min_size=1, max_size=4))
+def test_batches_equal_one_event_at_a_time_over_pooled_streams(
+    ledger: Ledger, runner: ProjectionRunner, stream: list[list[dict[str, Any]]]
+) -> None:
+    check_batched(ledger, runner, stream)
+
+
+@_HYPOTHESIS
+@given(stream=st.lists(st.lists(any_events(), min_size=1, max_size=3), min_size=1, max_size=3))
+def test_batches_equal_one_event_at_a_time_over_any_events(
+    ledger: Ledger, runner: ProjectionRunner, stream: list[list[dict[str, Any]]]
+) -> None:
+    check_batched(ledger, runner, stream)
+
+
+def test_stock_from_the_current_state_through_the_scenario(
+    ledger: Ledger, runner: ProjectionRunner
+) -> None:
+    for event in scenario():
+        capture(ledger, event)
+        runner.run_until_caught_up()
+        check_current_state(runner)
+    with runner.connect() as conn:
+        assert stock(conn)  # not trivially equal
+        kept = list(conn.execute(select(code_state).order_by(code_state.c.code)))
+    # a database projected before view_code_state / view_stock existed: filled from the facts
+    for dropped in ((code_state, stock_counts), (stock_counts,)):
+        with runner.transaction() as conn:
+            for table in dropped:
+                table.drop(conn)
+        again = ProjectionRunner(ledger)
+        try:
+            with again.connect() as conn:
+                assert list(conn.execute(select(code_state).order_by(code_state.c.code))) == kept
+            check_current_state(again)
+        finally:
+            again.close()
+
+
+def test_the_current_state_follows_error_declarations_and_late_events(
+    ledger: Ledger, runner: ProjectionRunner
+) -> None:
+    wrong = ev(
+        "ObjectEvent",
+        9,
+        epcList=[BOX[0], BOX[1]],
+        action="OBSERVE",
+        bizStep="holding",
+        disposition="damaged",
+    )
+    declared = {
+        **wrong,
+        "errorDeclaration": {
+            "declarationTime": "2026-03-01T10:00:00.000+08:00",
+            "reason": "incorrect_data",
+        },
+    }
+    steps: list[list[dict[str, Any]]] = [
+        [commission(8)],
+        [wrong, ship(12)],
+        [declared],
+        [receive(11)],  # late: before the shipping by eventTime
+        [ev("ObjectEvent", 7, epcList=[BOX[2]], action="OBSERVE", bizStep="dispensing")],
+    ]
+    for events in steps:
+        capture(ledger, *events)
+        runner.run_until_caught_up()
+        check_current_state(runner)
+    with runner.connect() as conn:
+        rows = {r.code: r for r in conn.execute(select(code_state))}
+    assert rows[canonical(BOX[0])].declared
+    assert rows[canonical(BOX[0])].state == "in_stock"
+
+
+# -- identifiers: the fast path answers as the parser ---------------------------------------
+
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@st.composite
+def gs1_codes(draw: st.DrawFn) -> str:
+    prefix_length = draw(st.integers(6, 12))
+    prefix = draw(st.text("0123456789", min_size=prefix_length, max_size=prefix_length))
+    kind = draw(st.sampled_from(["sgtin", "sscc", "sgtin-link", "sscc-link", "bad-link"]))
+    if kind.startswith("sgtin"):
+        item = draw(st.text("0123456789", min_size=13 - prefix_length, max_size=13 - prefix_length))
+        serial = draw(st.text(_ALNUM, min_size=1, max_size=21))
+        urn = f"urn:epc:id:sgtin:{prefix}.{item}.{serial}"
+    else:
+        reference = draw(
+            st.text("0123456789", min_size=17 - prefix_length, max_size=17 - prefix_length)
+        )
+        urn = f"urn:epc:id:sscc:{prefix}.{reference}"
+    if kind in ("sgtin", "sscc"):
+        return urn
+    link = slow_facts_of(urn).canonical
+    if kind == "bad-link" and link.startswith("https://id.gs1.org/0"):
+        digit = 22 + (13 if link[19:21] == "01" else 17)  # the key's check digit
+        return link[:digit] + str((int(link[digit]) + 1) % 10) + link[digit + 1 :]
+    return link
+
+
+@given(code=gs1_codes())
+def test_the_fast_path_reads_codes_as_the_parser_does(code: str) -> None:
+    assert facts_of(code) == slow_facts_of(code)
+
+
+def test_check_digit() -> None:
+    assert check_digit("1061414107346") == "4"
+    assert check_digit("10614141234567890") == "8"

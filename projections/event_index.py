@@ -28,12 +28,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    insert,
 )
 
-from epcis.query.patterns import identity
 from epcis.query.predicate import epcs_in
 from ledger.application import StoredEvent
+from projections.bulk import insert_rows
+from projections.codes import facts_of
 from projections.schema import metadata, utc_text
 
 TIME_COLUMN = String(27)  # fixed-width UTC text, as projections.schema stores times
@@ -84,6 +84,12 @@ ROLES: dict[str, str] = {
 }
 
 
+def identity(value: str) -> str:
+    """:func:`epcis.query.patterns.identity`, by the projections' fast path (the two agree:
+    ``tests/test_projections_batch.py`` compares the fast path with the parser)."""
+    return facts_of(value).canonical
+
+
 def _id_of(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("id"), str):
         return identity(value["id"])
@@ -94,37 +100,38 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def index_row(stored: StoredEvent) -> dict[str, Any]:
+def index_row(stored: StoredEvent) -> tuple[Any, ...]:
+    """The ``view_events`` row of an event, in column order."""
     event = stored.event
-    return {
-        "position": stored.position,
-        "notification_id": stored.notification_id,
-        "hash_id": stored.hash_id,
-        "event_id": stored.event_id,
-        "event_type": str(event.get("type", "")),
-        "event_time": utc_text(str(event["eventTime"])),
-        "record_time": utc_text(stored.record_time),
-        "action": _text(event.get("action")),
-        "biz_step": _text(event.get("bizStep")),
-        "disposition": _text(event.get("disposition")),
-        "read_point": _id_of(event.get("readPoint")),
-        "biz_location": _id_of(event.get("bizLocation")),
-        "error_declared": "errorDeclaration" in event,
-        "body": json.dumps(
+    return (
+        stored.position,
+        stored.notification_id,
+        stored.hash_id,
+        stored.event_id,
+        str(event.get("type", "")),
+        utc_text(str(event["eventTime"])),
+        utc_text(stored.record_time),
+        _text(event.get("action")),
+        _text(event.get("bizStep")),
+        _text(event.get("disposition")),
+        _id_of(event.get("readPoint")),
+        _id_of(event.get("bizLocation")),
+        "errorDeclaration" in event,
+        json.dumps(
             {"event": stored.as_epcis(), "namespaces": stored.namespaces},
             ensure_ascii=False,
             separators=(",", ":"),
         ),
-    }
+    )
 
 
-def epc_rows(stored: StoredEvent) -> list[dict[str, Any]]:
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+def epc_rows(stored: StoredEvent) -> list[tuple[str, int, str]]:
+    """The ``view_event_epcs`` rows of an event (value, position, role), each once."""
+    rows: dict[tuple[str, str], None] = {}
     for field, role in ROLES.items():
         for value in epcs_in(stored.event, (field,)):
-            key = (identity(value), role)
-            rows.setdefault(key, {"value": key[0], "position": stored.position, "role": role})
-    return list(rows.values())
+            rows[(identity(value), role)] = None
+    return [(value, stored.position, role) for value, role in rows]
 
 
 class EventIndex:
@@ -134,7 +141,5 @@ class EventIndex:
     tables: tuple[Table, ...] = (events, event_epcs)
 
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
-        conn.execute(insert(events), [index_row(s) for s in batch])
-        epcs = [row for s in batch for row in epc_rows(s)]
-        if epcs:
-            conn.execute(insert(event_epcs), epcs)
+        insert_rows(conn, events, [index_row(s) for s in batch])
+        insert_rows(conn, event_epcs, [row for s in batch for row in epc_rows(s)])

@@ -23,9 +23,10 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.http import capture, events, problems, queries, reads
+from adapters.http import capture, events, problems, queries, reads, subscriptions
 from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
 from adapters.http.state import HttpState
+from adapters.webhooks import WebhookDelivery
 from ledger.application import Ledger
 from ledger.writer import GroupCommitter
 from projections.runner import BackgroundRunner, ProjectionRunner
@@ -111,11 +112,13 @@ def create_app(
         state.projection = projection
         state.projected = 0
         background = BackgroundRunner(projection).start()
+        webhooks = WebhookDelivery(state.ledger, projection).start()
         try:
             yield
         finally:
             committer, state.committer = state.committer, None
             await anyio.to_thread.run_sync(committer.close)
+            await anyio.to_thread.run_sync(webhooks.stop)
             await anyio.to_thread.run_sync(background.stop)
             state.projection = None
             projection.close()
@@ -137,6 +140,7 @@ def create_app(
             *events.router.routes,
             *reads.router.routes,
             *queries.router.routes,
+            *subscriptions.router.routes,
         ],
     )
     app.add_middleware(GS1Headers)
@@ -144,6 +148,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(reads.router)
     app.include_router(queries.router)
+    app.include_router(subscriptions.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

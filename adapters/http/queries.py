@@ -19,7 +19,6 @@ Results are EPCISQueryDocuments, JSON-LD or XML by ``Accept``. A bad parameter i
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Mapping
@@ -48,6 +47,7 @@ from epcis.query import (
 from epcis.query.patterns import identity
 from ledger.application import utc_now
 from ledger.named_queries import NamedQueries, QueryExistsError
+from ledger.subscriptions import cancel_all
 from projections.event_index import event_epcs, events
 from projections.event_query import Page, search
 from projections.runner import ProjectionRunner
@@ -421,12 +421,8 @@ async def delete_query(request: Request, name: str) -> Response:
 
 
 def _cancel_subscriptions(request: Request, name: str) -> None:
-    """Subscriptions end with their query (none exist before subscriptions are set up)."""
-    try:
-        module = importlib.import_module("ledger.subscriptions")
-    except ImportError:
-        return
-    module.cancel_all(ledger_of(request), name)
+    """Subscriptions end with their query."""
+    cancel_all(ledger_of(request), name)
 
 
 @router.get(

@@ -1,0 +1,264 @@
+"""Subscriptions to named queries: webhooks and the WebSocket stream.
+
+* ``POST /queries/{name}/subscriptions`` — ``{"dest": "https://…", "secret": "…"}`` (or
+  ``signatureToken``) with ``"stream": true`` or a ``"schedule"`` (plus ``reportIfEmpty``),
+  and optionally ``initialRecordTime`` (default: now: only events captured from now on).
+  201 with ``Location``; the answer never shows the secret. Delivery:
+  :mod:`adapters.webhooks`.
+* ``GET /queries/{name}/subscriptions``, ``GET`` / ``DELETE …/subscriptions/{id}``.
+* ``/queries/{name}/events`` as a WebSocket: each new matching event, as it is captured,
+  arrives as an EPCISQueryDocument (one text message per batch). The socket closes with
+  code 4404 if there is no such query and 4410 when the query is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from starlette.responses import Response
+
+from adapters.http.documents import query_document, render
+from adapters.http.freshness import catch_up
+from adapters.http.headers import VERSION_HEADERS, discovery_headers
+from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.state import in_thread, ledger_of, state_of
+from adapters.schedule import ScheduleError, parse_schedule
+from adapters.webhooks import last_notified, subscription_query
+from ledger.application import utc_now
+from ledger.named_queries import NamedQueries
+from ledger.subscriptions import SubscriptionInfo, Subscriptions
+from projections.event_index import events
+from projections.event_query import events_after
+from projections.runner import ProjectionRunner
+
+router = APIRouter()
+
+SUBSCRIPTION_CONTROLS = "epcisException:SubscriptionControlsException"
+WEBSOCKET_POLL = 0.2
+
+
+def _controls(pointer: str, message: str) -> ProblemError:
+    return ProblemError(
+        400,
+        f"{pointer[1:] or 'body'}: {message}",
+        type=SUBSCRIPTION_CONTROLS,
+        title="Subscription error",
+        errors=[{"pointer": pointer, "message": message}],
+    )
+
+
+def _runner(request: Request) -> ProjectionRunner:
+    runner = state_of(request).projection
+    if runner is None:
+        raise RuntimeError("the projection runner is not open: the lifespan has not started")
+    return runner
+
+
+def _index_end(runner: ProjectionRunner) -> int:
+    catch_up(runner)
+    with runner.connect() as conn:
+        return int(conn.execute(select(func.max(events.c.position))).scalar() or 0)
+
+
+def _read_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise _controls("", f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise _controls("", "the body must be a JSON object")
+    known = {"dest", "secret", "signatureToken", "stream", "schedule", "reportIfEmpty"}
+    known |= {"initialRecordTime"}
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise _controls(f"/{unknown[0]}", "is not a subscription field")
+    dest = body.get("dest")
+    parts = urlsplit(dest) if isinstance(dest, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _controls("/dest", "an http(s) URL to call back")
+    secret = body.get("secret", body.get("signatureToken"))
+    if not isinstance(secret, str) or not secret:
+        raise _controls("/secret", "a non-empty secret (or signatureToken) to sign callbacks")
+    stream, schedule = body.get("stream"), body.get("schedule")
+    if stream is not None and stream is not True:
+        raise _controls("/stream", "must be true when given")
+    if (stream is True) == (schedule is not None):
+        raise _controls("", 'give either "stream": true or a "schedule", not both')
+    if schedule is not None:
+        try:
+            parse_schedule(schedule)
+        except ScheduleError as exc:
+            raise _controls(
+                "/schedule" + (f"/{exc.field}" if exc.field else ""), str(exc)
+            ) from None
+    report = body.get("reportIfEmpty", False)
+    if not isinstance(report, bool):
+        raise _controls("/reportIfEmpty", "true or false")
+    initial = body.get("initialRecordTime")
+    if initial is not None:
+        try:
+            moment = datetime.fromisoformat(str(initial))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise _controls("/initialRecordTime", "a date-time with a time zone")
+    return body
+
+
+async def _query_exists(request: Request, name: str) -> None:
+    if await in_thread(NamedQueries(ledger_of(request)).get, name) is None:
+        raise ProblemError(404, f"there is no query named {name!r}")
+
+
+def _location(name: str, subscription_id: str) -> str:
+    return f"/queries/{name}/subscriptions/{subscription_id}"
+
+
+@router.post(
+    "/queries/{name}/subscriptions",
+    status_code=201,
+    tags=["Subscriptions"],
+    summary="Subscribe to a named query (webhook).",
+    responses=problem_docs(400, 404),
+)
+async def subscribe(request: Request, name: str) -> Response:
+    body = _read_body(await request.body())
+    await _query_exists(request, name)
+    initial = body.get("initialRecordTime")
+    start_after = 0 if initial is not None else await in_thread(_index_end, _runner(request))
+    info = SubscriptionInfo(
+        subscription_id=str(uuid.uuid4()),
+        query_name=name,
+        dest=body["dest"],
+        secret=str(body.get("secret", body.get("signatureToken"))),
+        stream=body.get("stream") is True,
+        schedule=body.get("schedule"),
+        report_if_empty=bool(body.get("reportIfEmpty", False)),
+        initial_record_time=initial,
+        start_after=start_after,
+        created_at=utc_now(),
+    )
+    await in_thread(Subscriptions(ledger_of(request)).create, info)
+    location = _location(name, info.subscription_id)
+    return JSONResponse(
+        info.as_json(), status_code=201, headers={"Location": location, **VERSION_HEADERS}
+    )
+
+
+def _shown(request: Request, info: SubscriptionInfo) -> dict[str, Any]:
+    out = info.as_json()
+    notified = last_notified(_runner(request), info.subscription_id)
+    if notified is not None:
+        out["lastNotifiedAt"] = notified
+    return out
+
+
+@router.get("/queries/{name}/subscriptions", tags=["Subscriptions"], responses=problem_docs(404))
+async def list_subscriptions(request: Request, name: str) -> Response:
+    await _query_exists(request, name)
+    found = await in_thread(Subscriptions(ledger_of(request)).active, name)
+    return JSONResponse([_shown(request, s) for s in found], headers=dict(VERSION_HEADERS))
+
+
+async def _subscription(request: Request, name: str, subscription_id: str) -> SubscriptionInfo:
+    found: SubscriptionInfo | None = await in_thread(
+        Subscriptions(ledger_of(request)).get, subscription_id
+    )
+    if found is None or found.query_name != name:
+        raise ProblemError(404, f"query {name!r} has no subscription {subscription_id!r}")
+    return found
+
+
+@router.get(
+    "/queries/{name}/subscriptions/{subscription_id}",
+    tags=["Subscriptions"],
+    responses=problem_docs(404),
+)
+async def get_subscription(request: Request, name: str, subscription_id: str) -> Response:
+    found = await _subscription(request, name, subscription_id)
+    return JSONResponse(_shown(request, found), headers=dict(VERSION_HEADERS))
+
+
+@router.delete(
+    "/queries/{name}/subscriptions/{subscription_id}",
+    status_code=204,
+    tags=["Subscriptions"],
+    responses=problem_docs(404),
+)
+async def unsubscribe(request: Request, name: str, subscription_id: str) -> Response:
+    await _subscription(request, name, subscription_id)
+    await in_thread(Subscriptions(ledger_of(request)).cancel, subscription_id)
+    return Response(status_code=204, headers=dict(VERSION_HEADERS))
+
+
+def _options(allow: str) -> Any:
+    def options(request: Request) -> Response:
+        state = state_of(request)
+        return Response(
+            status_code=204, headers=discovery_headers(allow, state.max_events, state.max_bytes)
+        )
+
+    return options
+
+
+router.add_api_route(
+    "/queries/{name}/subscriptions",
+    _options("OPTIONS, GET, POST"),
+    methods=["OPTIONS"],
+    status_code=204,
+    tags=["Discovery"],
+    response_class=Response,
+)
+router.add_api_route(
+    "/queries/{name}/subscriptions/{subscription_id}",
+    _options("OPTIONS, GET, DELETE"),
+    methods=["OPTIONS"],
+    status_code=204,
+    tags=["Discovery"],
+    response_class=Response,
+)
+
+
+# -- WebSocket -----------------------------------------------------------------------------
+
+
+@router.websocket("/queries/{name}/events")
+async def stream(websocket: WebSocket, name: str) -> None:
+    state = websocket.app.state.tracecode
+    ledger, runner = state.ledger, state.projection
+    if await in_thread(NamedQueries(ledger).get, name) is None:
+        await websocket.close(code=4404, reason=f"there is no query named {name!r}")
+        return
+    position = await in_thread(_index_end, runner)  # before accepting: the client may
+    await websocket.accept()  # capture the moment it is connected, and must see that
+    info = SubscriptionInfo("websocket", name, "", "", True, None, False, None, position, "")
+    try:
+        while True:
+            query = await in_thread(subscription_query, ledger, info)
+            if query is None:
+                await websocket.close(code=4410, reason=f"query {name!r} was deleted")
+                return
+            found, upto = await in_thread(_next_batch, runner, query, position)
+            if found:
+                document = query_document(found, name)
+                await websocket.send_text(render(document, "json").decode())
+            if upto == position:
+                await anyio.sleep(WEBSOCKET_POLL)
+            position = upto
+    except WebSocketDisconnect:
+        return
+
+
+def _next_batch(runner: ProjectionRunner, query: Any, position: int) -> tuple[list[Any], int]:
+    catch_up(runner)
+    with runner.connect() as conn:
+        found, upto = events_after(conn, query, position)
+    return [item for _, item in found], upto

@@ -1,0 +1,276 @@
+"""Delivering subscriptions to their webhooks: at least once, in order, across restarts.
+
+:class:`WebhookDelivery` runs in the server (a thread). For each live subscription it
+reads the named query's matches in the event index after the subscription's durable
+position (``view_subscription_positions``), POSTs them as an EPCISQueryDocument to
+``dest``, and moves the position on only after a 2xx answer. A callback that fails
+(network error or any other status) is retried after a pause that doubles each time, with
+jitter, up to ``max_backoff``; nothing is skipped, and a restart resumes from the stored
+position, so every matching event is delivered at least once (a callback that succeeded
+but whose answer was lost is sent again: receivers deduplicate by eventID).
+
+Each callback carries ``GS1-Signature: sha256=<hex>``, the HMAC-SHA256 of the exact body
+bytes under the subscription's secret; a receiver recomputes it and compares in constant
+time. Stream subscriptions send as events arrive (at most ``batch`` events a callback);
+scheduled ones send what matched since the last run, at each time the schedule matches
+(also when nothing matched if ``reportIfEmpty``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
+
+from adapters.http.documents import query_document, render
+from adapters.schedule import parse_schedule
+from epcis.query import Query, from_json, from_query_string
+from ledger.application import Ledger
+from ledger.named_queries import NamedQueries
+from ledger.subscriptions import SubscriptionInfo, Subscriptions
+from projections.event_query import Found, events_after
+from projections.runner import ProjectionRunner
+
+log = logging.getLogger("tracecode.webhooks")
+
+SIGNATURE_HEADER = "GS1-Signature"
+
+metadata = MetaData()
+positions = Table(
+    "view_subscription_positions",
+    metadata,
+    Column("subscription_id", String(100), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("next_attempt", String(32)),
+    Column("last_notified", String(32)),
+    Column("last_run", String(32)),
+)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``GS1-Signature`` value of a callback body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def subscription_query(ledger: Ledger, info: SubscriptionInfo) -> Query | None:
+    """The query a subscription runs (None once its named query is gone)."""
+    definition = NamedQueries(ledger).get(info.query_name)
+    if definition is None:
+        return None
+    query = from_json(definition.query)
+    if info.initial_record_time is not None:
+        since = from_query_string([("GE_recordTime", info.initial_record_time)])
+        query = Query(
+            query.conditions + since.conditions,
+            query.order_by,
+            query.order_direction,
+            query.event_count_limit,
+            query.max_event_count,
+            query.namespaces,
+        )
+    return query
+
+
+@dataclass
+class _State:
+    position: int
+    failures: int = 0
+    next_attempt: str | None = None
+    last_notified: str | None = None
+    last_run: str | None = None
+
+
+def _env_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+class WebhookDelivery:
+    """Settings (environment): ``TRACECODE_WEBHOOK_POLL_SECONDS`` (0.5), how often to look
+    for new matches; ``TRACECODE_WEBHOOK_BACKOFF_SECONDS`` (1), the first pause after a
+    failed callback; ``TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS`` (300), the longest."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        runner: ProjectionRunner,
+        *,
+        interval: float | None = None,
+        batch: int = 100,
+        timeout: float = 10.0,
+        base_backoff: float | None = None,
+        max_backoff: float | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ledger = ledger
+        self.runner = runner
+        self.interval = interval or _env_seconds("TRACECODE_WEBHOOK_POLL_SECONDS", 0.5)
+        self.batch = batch
+        self.base_backoff = base_backoff or _env_seconds("TRACECODE_WEBHOOK_BACKOFF_SECONDS", 1.0)
+        self.max_backoff = max_backoff or _env_seconds(
+            "TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS", 300.0
+        )
+        self.clock = clock
+        self.client = httpx.Client(timeout=timeout)
+        metadata.create_all(runner.engine, checkfirst=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
+
+    def start(self) -> WebhookDelivery:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 10) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.client.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # keep delivering; the position did not move
+                log.exception("webhook delivery failed; retrying")
+            self._stop.wait(self.interval)
+
+    def run_once(self) -> int:
+        """One round over the live subscriptions; how many callbacks succeeded."""
+        delivered = 0
+        for info in Subscriptions(self.ledger).active():
+            if info.dest.startswith(("http://", "https://")):
+                delivered += self._serve(info)
+        return delivered
+
+    # -- one subscription ------------------------------------------------------------------
+
+    def _serve(self, info: SubscriptionInfo) -> int:
+        now = self.clock()
+        state = self._load(info)
+        if state.next_attempt is not None and datetime.fromisoformat(state.next_attempt) > now:
+            return 0
+        query = subscription_query(self.ledger, info)
+        if query is None:
+            return 0
+        if info.schedule is not None:
+            return self._scheduled(info, query, state, now)
+        sent = 0
+        while not self._stop.is_set():
+            with self.runner.connect() as conn:
+                found, upto = events_after(conn, query, state.position, limit=self.batch)
+            if upto == state.position:
+                return sent
+            if found and not self._post(info, [item for _, item in found], state, now):
+                return sent
+            sent += bool(found)
+            state.position = upto
+            self._save(info, state)
+        return sent
+
+    def _scheduled(self, info: SubscriptionInfo, query: Query, state: _State, now: datetime) -> int:
+        schedule = parse_schedule(info.schedule)
+        last = datetime.fromisoformat(state.last_run or info.created_at.replace("Z", "+00:00"))
+        due = schedule.next_after(last)
+        if due is None or due > now:
+            return 0
+        found: list[Found] = []
+        position = state.position
+        with self.runner.connect() as conn:
+            while True:
+                matches, upto = events_after(conn, query, position, limit=1000)
+                found += [item for _, item in matches]
+                if upto == position:
+                    break
+                position = upto
+        if (found or info.report_if_empty) and not self._post(info, found, state, now):
+            return 0
+        state.position = position
+        state.last_run = now.isoformat()
+        self._save(info, state)
+        return 1 if (found or info.report_if_empty) else 0
+
+    def _post(
+        self, info: SubscriptionInfo, found: list[Found], state: _State, now: datetime
+    ) -> bool:
+        document = query_document(found, info.query_name, subscription_id=info.subscription_id)
+        body = render(document, "json")
+        headers = {
+            "Content-Type": "application/ld+json",
+            SIGNATURE_HEADER: sign(info.secret, body),
+        }
+        try:
+            response = self.client.post(info.dest, content=body, headers=headers)
+            ok = 200 <= response.status_code < 300
+            why = f"answered {response.status_code}"
+        except httpx.HTTPError as exc:
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        if ok:
+            state.failures = 0
+            state.next_attempt = None
+            state.last_notified = now.isoformat()
+            return True
+        state.failures += 1
+        pause = min(self.max_backoff, self.base_backoff * 2 ** (state.failures - 1))
+        pause *= random.uniform(0.5, 1.0)
+        state.next_attempt = (now + timedelta(seconds=pause)).isoformat()
+        self._save(info, state)
+        log.warning(
+            "subscription %s: callback to %s %s; retry %d in %.1f s",
+            info.subscription_id,
+            info.dest,
+            why,
+            state.failures,
+            pause,
+        )
+        return False
+
+    # -- durable state ---------------------------------------------------------------------
+
+    def _load(self, info: SubscriptionInfo) -> _State:
+        with self.runner.connect() as conn:
+            row = conn.execute(
+                select(positions).where(positions.c.subscription_id == info.subscription_id)
+            ).first()
+        if row is None:
+            return _State(position=info.start_after)
+        return _State(
+            int(row.position), int(row.failures), row.next_attempt, row.last_notified, row.last_run
+        )
+
+    def _save(self, info: SubscriptionInfo, state: _State) -> None:
+        values = {
+            "position": state.position,
+            "failures": state.failures,
+            "next_attempt": state.next_attempt,
+            "last_notified": state.last_notified,
+            "last_run": state.last_run,
+        }
+        with self.runner.engine.begin() as conn:
+            _upsert(conn, info.subscription_id, values)
+
+
+def _upsert(conn: Connection, subscription_id: str, values: Mapping[str, Any]) -> None:
+    moved = conn.execute(
+        positions.update().where(positions.c.subscription_id == subscription_id).values(**values)
+    )
+    if moved.rowcount == 0:
+        conn.execute(positions.insert().values(subscription_id=subscription_id, **values))
+
+
+def last_notified(runner: ProjectionRunner, subscription_id: str) -> str | None:
+    with runner.connect() as conn:
+        value = conn.execute(
+            select(positions.c.last_notified).where(positions.c.subscription_id == subscription_id)
+        ).scalar()
+    return str(value) if value is not None else None

@@ -1,0 +1,169 @@
+"""Query subscriptions (``POST /queries/{name}/subscriptions``), kept in the ledger's store
+as ``eventsourcing`` aggregates so that they survive restarts. Like named queries they
+are not EPCIS events and take no part in the hash chain.
+
+A subscription says where to send a named query's new results (``dest``), the secret
+that signs each callback, and when: ``stream`` (as events arrive) or a ``schedule``
+(cron-like fields, see :mod:`adapters.webhooks`). ``start_after`` is the event-index
+position it starts after: the index's end when it was made, or 0 when the client gave an
+``initialRecordTime`` (then that time filters instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, event
+
+_NAMESPACE = UUID("9e3c2b61-7a0d-4c55-b0f4-21d6f8a0c4e2")
+CREATED_TOPIC = "ledger.subscriptions:Subscription.Created"
+_PAGE = 1000
+
+
+class Subscription(Aggregate):
+    @staticmethod
+    def create_id(subscription_id: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, "subscription:" + subscription_id)
+
+    @event("Created")
+    def __init__(
+        self,
+        subscription_id: str,
+        query_name: str,
+        dest: str,
+        secret: str,
+        stream: bool,
+        schedule: dict[str, str] | None,
+        report_if_empty: bool,
+        initial_record_time: str | None,
+        start_after: int,
+        created_at: str,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.query_name = query_name
+        self.dest = dest
+        self.secret = secret
+        self.stream = stream
+        self.schedule = schedule
+        self.report_if_empty = report_if_empty
+        self.initial_record_time = initial_record_time
+        self.start_after = start_after
+        self.created_at = created_at
+        self.cancelled = False
+
+    @event("Cancelled")
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    subscription_id: str
+    query_name: str
+    dest: str
+    secret: str
+    stream: bool
+    schedule: dict[str, str] | None
+    report_if_empty: bool
+    initial_record_time: str | None
+    start_after: int
+    created_at: str
+
+    def as_json(self) -> dict[str, Any]:
+        """What the API shows: everything but the secret."""
+        out: dict[str, Any] = {
+            "subscriptionID": self.subscription_id,
+            "dest": self.dest,
+            "createdAt": self.created_at,
+        }
+        if self.stream:
+            out["stream"] = True
+        if self.schedule is not None:
+            out["schedule"] = self.schedule
+            out["reportIfEmpty"] = self.report_if_empty
+        if self.initial_record_time is not None:
+            out["initialRecordTime"] = self.initial_record_time
+        return out
+
+
+def _info(found: Subscription) -> SubscriptionInfo:
+    return SubscriptionInfo(
+        found.subscription_id,
+        found.query_name,
+        found.dest,
+        found.secret,
+        found.stream,
+        found.schedule,
+        found.report_if_empty,
+        found.initial_record_time,
+        found.start_after,
+        found.created_at,
+    )
+
+
+class Subscriptions:
+    """Create, read, list and cancel subscriptions in an application's store."""
+
+    def __init__(self, app: Application[UUID]) -> None:
+        self.app = app
+
+    def create(self, info: SubscriptionInfo) -> SubscriptionInfo:
+        self.app.save(
+            Subscription(
+                info.subscription_id,
+                info.query_name,
+                info.dest,
+                info.secret,
+                info.stream,
+                info.schedule,
+                info.report_if_empty,
+                info.initial_record_time,
+                info.start_after,
+                info.created_at,
+            )
+        )
+        return info
+
+    def get(self, subscription_id: str) -> SubscriptionInfo | None:
+        try:
+            found: Subscription = self.app.repository.get(Subscription.create_id(subscription_id))
+        except AggregateNotFoundError:
+            return None
+        return None if found.cancelled else _info(found)
+
+    def cancel(self, subscription_id: str) -> bool:
+        try:
+            found: Subscription = self.app.repository.get(Subscription.create_id(subscription_id))
+        except AggregateNotFoundError:
+            return False
+        if found.cancelled:
+            return False
+        found.cancel()
+        self.app.save(found)
+        return True
+
+    def active(self, query_name: str | None = None) -> list[SubscriptionInfo]:
+        """Live subscriptions (of one query, or all), oldest first."""
+        out: list[SubscriptionInfo] = []
+        start = 1
+        while True:
+            page = self.app.recorder.select_notifications(start, _PAGE, topics=[CREATED_TOPIC])
+            if not page:
+                return out
+            for notification in page:
+                created = self.app.mapper.to_domain_event(notification)
+                if query_name is not None and getattr(created, "query_name", None) != query_name:
+                    continue
+                info = self.get(str(getattr(created, "subscription_id", "")))
+                if info is not None:
+                    out.append(info)
+            start = page[-1].id + 1
+
+
+def cancel_all(app: Application[UUID], query_name: str) -> int:
+    """Cancel every subscription of a query (when it is deleted); how many."""
+    subscriptions = Subscriptions(app)
+    return sum(subscriptions.cancel(s.subscription_id) for s in subscriptions.active(query_name))

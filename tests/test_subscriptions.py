@@ -1,0 +1,317 @@
+"""Subscriptions: webhooks (signed, retried, durable across restarts) and the WebSocket."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.http.app import create_app
+from adapters.schedule import ScheduleError, parse_schedule
+from ledger.application import Ledger
+from ledger.settings import store_settings
+from tests.ledger_contract import document, event
+from tests.test_http_capture import assert_problem
+
+SECRET = "s3cret-token"
+CONTROLS = "epcisException:SubscriptionControlsException"
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that records what it gets; it can be told to fail."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[bytes, dict[str, str]]] = []
+        self.fail_next = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    failing = receiver.fail_next > 0
+                    if failing:
+                        receiver.fail_next -= 1
+                    else:
+                        receiver.posts.append((body, dict(self.headers.items())))
+                self.send_response(503 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callback"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            posts = list(self.posts)
+        found: list[dict[str, Any]] = []
+        for body, _ in posts:
+            doc = json.loads(body)
+            found += doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        return found
+
+    def serials(self) -> list[int]:
+        return [int(e["epcList"][0].rsplit(".", 1)[1]) for e in self.events()]
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    opened = Receiver()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(autouse=True)
+def fast_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACECODE_WEBHOOK_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("TRACECODE_WEBHOOK_BACKOFF_SECONDS", "0.05")
+    monkeypatch.setenv("TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS", "0.2")
+
+
+@contextmanager
+def server(url: str) -> Iterator[TestClient]:
+    ledger = Ledger(store_settings(url))
+    try:
+        with TestClient(create_app(ledger)) as client:
+            yield client
+    finally:
+        ledger.close()
+
+
+def capture(client: TestClient, *events: dict[str, Any]) -> None:
+    response = client.post(
+        "/capture", content=document(*events), headers={"Content-Type": "application/ld+json"}
+    )
+    assert response.status_code == 202, response.text
+
+
+def shipped(serial: int) -> dict[str, Any]:
+    e = event(serial)
+    e["bizStep"] = "shipping"
+    return e
+
+
+def until(condition: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def subscribe(client: TestClient, dest: str, **extra: Any) -> str:
+    made = client.post(
+        "/queries", json={"name": "shipments", "query": {"EQ_bizStep": ["shipping"]}}
+    )
+    assert made.status_code in (201, 409)
+    response = client.post(
+        "/queries/shipments/subscriptions", json={"dest": dest, "secret": SECRET, **extra}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert "secret" not in body
+    assert (
+        response.headers["Location"] == f"/queries/shipments/subscriptions/{body['subscriptionID']}"
+    )
+    return str(body["subscriptionID"])
+
+
+def test_a_stream_subscription_delivers_matching_events_signed(
+    store_url: str, receiver: Receiver
+) -> None:
+    with server(store_url) as client:
+        capture(client, shipped(1))  # before the subscription: not sent
+        subscription = subscribe(client, receiver.url, stream=True)
+        capture(client, shipped(2), event(3))  # event 3 is a receiving: not sent
+        until(lambda: receiver.serials() == [2])
+        body, headers = receiver.posts[0]
+        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["GS1-Signature"], expected)
+        results = json.loads(body)["epcisBody"]["queryResults"]
+        assert results["subscriptionID"] == subscription
+        assert results["queryName"] == "shipments"
+        capture(client, shipped(4))
+        until(lambda: receiver.serials() == [2, 4])
+        shown = client.get(f"/queries/shipments/subscriptions/{subscription}").json()
+        assert shown["stream"] is True and "lastNotifiedAt" in shown
+        assert [
+            s["subscriptionID"] for s in client.get("/queries/shipments/subscriptions").json()
+        ] == [subscription]
+
+
+def test_failed_callbacks_are_retried_until_delivered(store_url: str, receiver: Receiver) -> None:
+    with server(store_url) as client:
+        subscribe(client, receiver.url, stream=True)
+        receiver.fail_next = 3
+        capture(client, shipped(1))
+        until(lambda: receiver.serials() == [1])
+        assert receiver.fail_next == 0  # three failures, then the delivery
+
+
+def test_delivery_resumes_after_a_restart_without_loss(store_url: str, receiver: Receiver) -> None:
+    with server(store_url) as client:
+        subscribe(client, receiver.url, stream=True)
+        capture(client, shipped(1))
+        until(lambda: receiver.serials() == [1])
+        receiver.fail_next = 10**6  # the receiver goes down…
+        capture(client, shipped(2))
+        until(lambda: receiver.fail_next < 10**6)  # …a callback for 2 failed
+    receiver.fail_next = 0  # the receiver is back while the ledger is down
+    with server(store_url) as client:
+        capture(client, shipped(3))
+        until(lambda: receiver.serials() == [1, 2, 3])
+
+
+def test_initial_record_time_reaches_back(store_url: str, receiver: Receiver) -> None:
+    with server(store_url) as client:
+        capture(client, shipped(1))
+        subscribe(client, receiver.url, stream=True, initialRecordTime="2000-01-01T00:00:00Z")
+        until(lambda: receiver.serials() == [1])
+
+
+def test_cancelling_stops_deliveries(store_url: str, receiver: Receiver) -> None:
+    with server(store_url) as client:
+        subscription = subscribe(client, receiver.url, stream=True)
+        capture(client, shipped(1))
+        until(lambda: receiver.serials() == [1])
+        assert client.delete(f"/queries/shipments/subscriptions/{subscription}").status_code == 204
+        assert_problem(
+            client.get(f"/queries/shipments/subscriptions/{subscription}"),
+            404,
+            "epcisException:NoSuchNameException",
+        )
+        other = subscribe(client, receiver.url, stream=True)
+        assert client.delete("/queries/shipments").status_code == 204  # ends its subscriptions
+        assert_problem(
+            client.get(f"/queries/shipments/subscriptions/{other}"),
+            404,
+            "epcisException:NoSuchNameException",
+        )
+        capture(client, shipped(2))
+        time.sleep(0.5)
+        assert receiver.serials() == [1]
+
+
+def test_a_scheduled_subscription_reports_even_when_empty(
+    store_url: str, receiver: Receiver
+) -> None:
+    with server(store_url) as client:
+        subscribe(client, receiver.url, schedule={"second": "[0-59]"}, reportIfEmpty=True)
+        until(lambda: len(receiver.posts) >= 1, seconds=5)
+        capture(client, shipped(1))
+        until(lambda: receiver.serials() == [1], seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"secret": SECRET, "stream": True}, "/dest"),
+        ({"dest": "ftp://example.com/x", "secret": SECRET, "stream": True}, "/dest"),
+        ({"dest": "https://example.com/x", "stream": True}, "/secret"),
+        ({"dest": "https://example.com/x", "secret": SECRET}, ""),
+        (
+            {
+                "dest": "https://example.com/x",
+                "secret": SECRET,
+                "stream": True,
+                "schedule": {"hour": "1"},
+            },
+            "",
+        ),
+        ({"dest": "https://example.com/x", "secret": SECRET, "stream": False}, "/stream"),
+        (
+            {"dest": "https://example.com/x", "secret": SECRET, "schedule": {"hour": "25"}},
+            "/schedule/hour",
+        ),
+        (
+            {"dest": "https://example.com/x", "secret": SECRET, "schedule": {"fortnight": "1"}},
+            "/schedule/fortnight",
+        ),
+        (
+            {
+                "dest": "https://example.com/x",
+                "secret": SECRET,
+                "stream": True,
+                "initialRecordTime": "today",
+            },
+            "/initialRecordTime",
+        ),
+        (
+            {"dest": "https://example.com/x", "secret": SECRET, "stream": True, "colour": "red"},
+            "/colour",
+        ),
+    ],
+)
+def test_bad_subscriptions_name_the_field(
+    store_url: str, body: dict[str, Any], pointer: str
+) -> None:
+    with server(store_url) as client:
+        client.post("/queries", json={"name": "shipments", "query": {}})
+        response = client.post("/queries/shipments/subscriptions", json=body)
+        problem = assert_problem(response, 400, CONTROLS)
+        assert problem["errors"][0]["pointer"] == pointer
+        assert client.get("/queries/shipments/subscriptions").json() == []
+
+
+def test_subscribing_to_an_unknown_query_is_404(store_url: str) -> None:
+    with server(store_url) as client:
+        response = client.post(
+            "/queries/nothing/subscriptions",
+            json={"dest": "https://example.com/x", "secret": SECRET, "stream": True},
+        )
+        assert_problem(response, 404, "epcisException:NoSuchNameException")
+
+
+def test_the_websocket_streams_new_matches(store_url: str) -> None:
+    with server(store_url) as client:
+        client.post("/queries", json={"name": "shipments", "query": {"EQ_bizStep": ["shipping"]}})
+        capture(client, shipped(1))  # before the socket opened: not streamed
+        with client.websocket_connect("/queries/shipments/events") as socket:
+            capture(client, event(2), shipped(3))
+            message = json.loads(socket.receive_text())
+            found = message["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            assert [e["epcList"][0] for e in found] == ["urn:epc:id:sgtin:0614141.107346.3"]
+
+
+def test_the_websocket_refuses_an_unknown_query(store_url: str) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    with (
+        server(store_url) as client,
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect("/queries/nothing/events") as socket,
+    ):
+        socket.receive_text()
+    assert closed.value.code == 4404
+
+
+def test_schedules() -> None:
+    from datetime import UTC, datetime
+
+    daily = parse_schedule({"hour": "1", "minute": "5"})
+    assert daily.next_after(datetime(2026, 3, 1, 3, 0, tzinfo=UTC)) == datetime(
+        2026, 3, 2, 1, 5, 0, tzinfo=UTC
+    )
+    sundays = parse_schedule({"dayOfWeek": "7", "hour": "[2-3]"})
+    assert sundays.next_after(datetime(2026, 3, 2, 0, 0, tzinfo=UTC)) == datetime(
+        2026, 3, 8, 2, 0, 0, tzinfo=UTC
+    )
+    with pytest.raises(ScheduleError):
+        parse_schedule({"minute": "[5-1]"})
+    with pytest.raises(ScheduleError):
+        parse_schedule({})

@@ -54,7 +54,9 @@ append-only ledger.
   separated by `|`), paged by `perPage` / `nextPageToken` (`Link: rel="next"`); 400
   QueryParameterException names a bad parameter. Top-level resources (`/eventTypes`, `/epcs`,
   `/bizSteps`, `/bizLocations`, `/readPoints`, `/dispositions`, each with `/{value}/events`)
-  and named queries (`/queries`, `/queries/{name}/events`).
+  and named queries (`/queries`, `/queries/{name}/events`), with webhook subscriptions
+  (`/queries/{name}/subscriptions`, signed and retried) and a WebSocket stream on
+  `/queries/{name}/events`.
 * `OPTIONS` on each capture and event resource — discovery: versions, limits
   (`GS1-EPCIS-Capture-Limit`, `GS1-EPCIS-Capture-File-Size-Limit`), vendor version.
 

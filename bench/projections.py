@@ -278,6 +278,9 @@ class SizeResult:
     per_projection: dict[str, float] = field(default_factory=dict)
     status_ms: list[float] = field(default_factory=list)
     status_errors: int = 0
+    match_ms: list[float] = field(default_factory=list)
+    match_errors: int = 0
+    match_events: int = 0
     trail_codes: int = 0
     trail_s: float = 0.0
     trail_http_s: float | None = None
@@ -291,8 +294,15 @@ class SizeResult:
         return self.caught_up / self.catch_up_s if self.catch_up_s else 0.0
 
     def status_p(self, q: float) -> float:
-        ordered = sorted(self.status_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+        return _quantile(self.status_ms, q)
+
+    def match_p(self, q: float) -> float:
+        return _quantile(self.match_ms, q)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
 def catch_up(url: str, result: SizeResult, batch: int | None, profile: bool) -> None:
@@ -382,6 +392,14 @@ def http_reads(url: str, cfg: StreamConfig, result: SizeResult, samples: int) ->
                 if status != 200:
                     result.status_errors += 1
                 result.status_ms.append(seconds * 1000)
+            for code in codes[: max(1, len(codes) // 2)]:  # the EPCIS query of one code
+                status, body, seconds = _get(conn, f"/events?MATCH_epc={quote(code, safe='')}")
+                if status != 200:
+                    result.match_errors += 1
+                else:
+                    found = json.loads(body)["epcisBody"]["queryResults"]["resultsBody"]
+                    result.match_events += len(found["eventList"])
+                result.match_ms.append(seconds * 1000)
             for _ in range(5):
                 status, body, seconds = _get(conn, "/stock")
                 result.stock_ms.append(seconds * 1000)
@@ -515,6 +533,8 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
         "status p50 ms",
         "p99 ms",
         "max ms",
+        "MATCH_epc p50 ms",
+        "p99 ms",
         "trail codes",
         "trail s",
         "trail HTTP s",
@@ -535,6 +555,8 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
                 f"{r.status_p(0.5):.2f}",
                 f"{r.status_p(0.99):.2f}",
                 f"{max(r.status_ms, default=0):.1f}",
+                f"{r.match_p(0.5):.2f}",
+                f"{r.match_p(0.99):.2f}",
                 f"{r.trail_codes:,}",
                 f"{r.trail_s:.2f}",
                 f"{r.trail_http_s:.2f}" if r.trail_http_s is not None else "-",
@@ -547,6 +569,7 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
         "  catch-up: ProjectionRunner.run_until_caught_up from zero, this process, the "
         "server's projections; status: GET /codes/{code} for random codes, one at a time on "
         "one keep-alive connection to `tracecode serve` (uvicorn) on 127.0.0.1, client time; "
+        "MATCH_epc: GET /events?MATCH_epc=<code> the same way, for half as many codes; "
         "trail: recall_trail.trail of lot L0 in this process (HTTP: GET /trails once); "
         "stock: GET /stock (no as_of, view_code_state), median of 5; stock as_of: the "
         "fact query in this process."
@@ -557,7 +580,8 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
         print(
             f"  {r.events:,} events: apply per projection: {split}; reading + decoding the "
             f"log and tracking: {rest:.1f} s; ANALYZE of the views after: {r.analyze_s:.1f} s; "
-            f"{r.status_errors} status errors; "
+            f"{r.status_errors} status errors; {r.match_errors} MATCH_epc errors, "
+            f"{r.match_events:,} events returned; "
             f"{r.stock_lines} stock lines"
         )
         if r.profile:
@@ -566,7 +590,8 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
     for r in results:
         lines.append(
             f"projections {r.events:,} events: catch-up {r.events_per_s:,.0f} events/s "
-            f"({r.fact_rows:,} fact rows), GET /codes p99 {r.status_p(0.99):.1f} ms, trail of "
+            f"({r.fact_rows:,} fact rows), GET /codes p99 {r.status_p(0.99):.1f} ms, "
+            f"GET /events?MATCH_epc p99 {r.match_p(0.99):.1f} ms, trail of "
             f"{r.trail_codes:,} codes {r.trail_s:.2f} s, GET /stock "
             f"{statistics.median(r.stock_ms) if r.stock_ms else 0:.0f} ms"
         )
@@ -575,7 +600,8 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
         grow = b.events / a.events
         lines.append(
             f"growth x{grow:g} events: catch-up time x{b.catch_up_s / a.catch_up_s:.1f}, "
-            f"status p99 x{b.status_p(0.99) / max(a.status_p(0.99), 1e-9):.1f}, trail "
+            f"status p99 x{b.status_p(0.99) / max(a.status_p(0.99), 1e-9):.1f}, MATCH_epc p99 "
+            f"x{b.match_p(0.99) / max(a.match_p(0.99), 1e-9):.1f}, trail "
             f"x{b.trail_s / max(a.trail_s, 1e-9):.1f}, stock "
             f"x{statistics.median(b.stock_ms) / max(statistics.median(a.stock_ms), 1e-9):.1f}"
         )

@@ -315,3 +315,14 @@ def test_schedules() -> None:
         parse_schedule({"minute": "[5-1]"})
     with pytest.raises(ScheduleError):
         parse_schedule({})
+
+
+def test_subscription_discovery(store_url: str) -> None:
+    with server(store_url) as client:
+        for path, allow in (
+            ("/queries/q/subscriptions", "OPTIONS, GET, POST"),
+            ("/queries/q/subscriptions/s1", "OPTIONS, GET, DELETE"),
+        ):
+            response = client.options(path)
+            assert response.status_code == 204
+            assert response.headers["Allow"] == allow

@@ -280,7 +280,9 @@ for _resource in _RESOURCES:
 # -- discovery -----------------------------------------------------------------------------
 
 
-def _discovery(allow: str) -> Any:
+def discovery(allow: str) -> Any:
+    """An ``OPTIONS`` endpoint announcing ``allow`` and the GS1 headers."""
+
     def options(request: Request) -> Response:
         state = state_of(request)
         return Response(
@@ -299,7 +301,7 @@ for _path, _allow in (
 ):
     router.add_api_route(
         _path,
-        _discovery(_allow),
+        discovery(_allow),
         methods=["OPTIONS"],
         status_code=204,
         tags=["Discovery"],

@@ -27,8 +27,9 @@ from starlette.responses import Response
 
 from adapters.http.documents import query_document, render
 from adapters.http.freshness import catch_up
-from adapters.http.headers import VERSION_HEADERS, discovery_headers
+from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.queries import discovery
 from adapters.http.state import in_thread, ledger_of, state_of
 from adapters.schedule import ScheduleError, parse_schedule
 from adapters.webhooks import last_notified, subscription_query
@@ -199,32 +200,18 @@ async def unsubscribe(request: Request, name: str, subscription_id: str) -> Resp
     return Response(status_code=204, headers=dict(VERSION_HEADERS))
 
 
-def _options(allow: str) -> Any:
-    def options(request: Request) -> Response:
-        state = state_of(request)
-        return Response(
-            status_code=204, headers=discovery_headers(allow, state.max_events, state.max_bytes)
-        )
-
-    return options
-
-
-router.add_api_route(
-    "/queries/{name}/subscriptions",
-    _options("OPTIONS, GET, POST"),
-    methods=["OPTIONS"],
-    status_code=204,
-    tags=["Discovery"],
-    response_class=Response,
-)
-router.add_api_route(
-    "/queries/{name}/subscriptions/{subscription_id}",
-    _options("OPTIONS, GET, DELETE"),
-    methods=["OPTIONS"],
-    status_code=204,
-    tags=["Discovery"],
-    response_class=Response,
-)
+for _path, _allow in (
+    ("/queries/{name}/subscriptions", "OPTIONS, GET, POST"),
+    ("/queries/{name}/subscriptions/{subscription_id}", "OPTIONS, GET, DELETE"),
+):
+    router.add_api_route(
+        _path,
+        discovery(_allow),
+        methods=["OPTIONS"],
+        status_code=204,
+        tags=["Discovery"],
+        response_class=Response,
+    )
 
 
 # -- WebSocket -----------------------------------------------------------------------------

@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+from ledger.application import Ledger
+from ledger.settings import store_settings
+from projections.runner import ProjectionRunner
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRACECODE_SHARED", REPO.parent / "shared")).resolve()
 EPCIS_ARTEFACTS = SHARED / "epcis"
@@ -71,12 +75,19 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def ledger(store_url: str) -> Iterator[Any]:
-    from ledger.application import Ledger
-    from ledger.settings import store_settings
-
+def ledger(store_url: str) -> Iterator[Ledger]:
     app = Ledger(store_settings(store_url))
     try:
         yield app
     finally:
         app.close()
+
+
+@pytest.fixture
+def runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
+    """The projections of ``ledger``, in small batches (so batch edges get exercised)."""
+    projection = ProjectionRunner(ledger, batch_size=3)
+    try:
+        yield projection
+    finally:
+        projection.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from sqlalchemy import select
 from epcis.context import make_context
 from ledger.application import Ledger, StoredEvent
 from ledger.capture import prepare
-from ledger.settings import store_settings
 from projections import hierarchy
 from projections.code_status import CodeStatus, derive, derive_state, status
 from projections.event_index import event_epcs
@@ -124,24 +122,6 @@ def dispense(hour: int = 13) -> dict[str, Any]:
         bizLocation={"id": PHARMACY},
         **{"example:patient": PATIENT},
     )
-
-
-@pytest.fixture
-def ledger(store_url: str) -> Iterator[Ledger]:
-    app = Ledger(store_settings(store_url))
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-@pytest.fixture
-def runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
-    projection = ProjectionRunner(ledger, batch_size=3)
-    try:
-        yield projection
-    finally:
-        projection.close()
 
 
 def capture(ledger: Ledger, *events: dict[str, Any]) -> list[StoredEvent]:

@@ -6,16 +6,14 @@ Every store test runs on SQLite and on a fresh PostgreSQL database (``store_url`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Table, insert, select
 
 from ledger.application import Ledger, StoredEvent
-from ledger.settings import store_settings
 from projections.code_facts import _LINK_FIELDS, CONTAINMENT
 from projections.code_status import Fact, Link, derive, statuses
 from projections.codes import check_digit, facts_of, slow_facts_of
@@ -85,24 +83,6 @@ class PerEventCodeFacts:
                 conn.execute(insert(code_facts), [f.row() for f in facts])
             if new_links:
                 conn.execute(insert(links), [link.row() for link in new_links])
-
-
-@pytest.fixture
-def ledger(store_url: str) -> Iterator[Ledger]:
-    app = Ledger(store_settings(store_url))
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-@pytest.fixture
-def runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
-    projection = ProjectionRunner(ledger, batch_size=3)
-    try:
-        yield projection
-    finally:
-        projection.close()
 
 
 def facts_and_links(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]]:

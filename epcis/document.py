@@ -12,7 +12,7 @@ from typing import IO, Any, Literal
 
 from epcis import event_hash
 from epcis.jsonld import read_json, write_json
-from epcis.limits import Limits, read_bounded
+from epcis.limits import Limits, check_event_count, read_bounded
 from epcis.problems import DocumentError, Problem, raise_if_any
 from epcis.validation import validate_document
 from epcis.xmlbinding import parse_xml, read_xml, validate_xml_schema, write_xml
@@ -86,12 +86,15 @@ def load(
     syntax = detect_syntax(data)
     if syntax == "json":
         result = read_json(data, limits)
-        loaded = LoadedDocument(result.document, "json", problems=list(result.warnings))
+        check_event_count(_event_count(result.document), limits)
+        loaded = LoadedDocument(result.document, "json", problems=list(result.problems))
         if validate:
             loaded.problems.extend(validate_document(loaded.document, strict=True))
         return loaded
     root = parse_xml(data, max_bytes=limits.max_bytes, max_depth=limits.max_depth)
+    check_event_count(_xml_event_count(root), limits)
     xml = read_xml(root)
+    check_event_count(_event_count(xml.document), limits)
     loaded = LoadedDocument(
         xml.document,
         "xml",
@@ -104,6 +107,25 @@ def load(
         rule_problems = validate_document(loaded.document, strict=False)
         loaded.problems.extend(_at_xml_source(p, loaded.source_map) for p in rule_problems)
     return loaded
+
+
+def _event_count(document: dict[str, Any]) -> int:
+    """How many events a document holds (1 for a bare event), without looking at them."""
+    if document.get("type") not in ("EPCISDocument", "EPCISQueryDocument"):
+        return 1
+    body = document.get("epcisBody")
+    if isinstance(body, dict) and isinstance(body.get("queryResults"), dict):
+        results = body["queryResults"].get("resultsBody")
+        body = results if isinstance(results, dict) else {}
+    events = body.get("eventList") if isinstance(body, dict) else None
+    return len(events) if isinstance(events, list) else 0
+
+
+def _xml_event_count(root: Any) -> int:
+    """The number of children of the document's ``EventList`` elements: an upper bound on
+    its events, counted before the document is converted."""
+    lists = root.xpath("//*[local-name()='EventList']")
+    return sum(len(element) for element in lists)
 
 
 CAPTURE_JOB_TAG = "{urn:epcglobal:epcis:xsd:2}EPCISCaptureJob"

@@ -1,28 +1,36 @@
 """Reading and writing EPCIS 2.0 JSON-LD, safely.
 
 Reading refuses input over a size limit without reading it whole, nesting deeper than a
-limit, duplicate keys (which would silently lose data) and anything that is not a JSON
-object at the top. Every refusal is a :class:`~epcis.problems.DocumentError` with a line
-or a JSON pointer.
+limit, number literals longer than :data:`~epcis.limits.MAX_NUMBER_CHARS` and the
+non-JSON constants ``NaN`` / ``Infinity`` (and numbers too large for a double), and
+anything that is not a JSON object at the top. Every refusal is a
+:class:`~epcis.problems.DocumentError` with a line or a JSON pointer.
+
+A key repeated in one object with *different* values is an error at its pointer: the
+document is ambiguous (``"action": "OBSERVE", "action": "DELETE"``), and a ledger must not
+store one reading of it as if it were clear. Repeated with the same value it says nothing
+twice, and is only a warning.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from epcis.limits import DEFAULT_LIMITS, Limits, read_bounded
+from epcis.limits import DEFAULT_LIMITS, MAX_NUMBER_CHARS, Limits, read_bounded
 from epcis.problems import DocumentError, Problem, pointer_join
 
 
 @dataclass(frozen=True)
 class JsonReadResult:
-    """A parsed JSON-LD document and what was noticed on the way (warnings only)."""
+    """A parsed JSON-LD document and what was noticed on the way: warnings, and the errors
+    of a readable but ambiguous document (a key repeated with different values)."""
 
     document: dict[str, Any]
-    warnings: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
 
 def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) -> JsonReadResult:
@@ -34,20 +42,33 @@ def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) 
         raise DocumentError.single(
             f"not UTF-8: byte {exc.start} cannot be decoded", rule="json-syntax"
         ) from None
-    repeated: dict[int, list[str]] = {}
+    repeated: dict[int, list[tuple[str, bool]]] = {}
 
     def keep_last(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
-            seen: set[str] = set()
-            for key, _ in pairs:
-                if key in seen:
-                    repeated.setdefault(id(obj), []).append(key)
-                seen.add(key)
+            first: dict[str, Any] = {}
+            for key, item in pairs:
+                if key in first:
+                    differs = not _same(first[key], item)
+                    repeated.setdefault(id(obj), []).append((key, differs))
+                else:
+                    first[key] = item
         return obj
 
     try:
-        value = json.loads(text, object_pairs_hook=keep_last)
+        value = json.loads(
+            text,
+            object_pairs_hook=keep_last,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except _RefusedNumber as exc:
+        line, column = _position(text, exc.token)
+        raise DocumentError(
+            [Problem(f"{exc.why} (column {column})", line=line, rule="json-number")]
+        ) from None
     except json.JSONDecodeError as exc:
         raise DocumentError(
             [
@@ -73,28 +94,74 @@ def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) 
         raise DocumentError.single(
             f"nesting deeper than {limits.max_depth} levels", pointer=deepest, rule="json-security"
         )
-    warnings = tuple(
+    problems = tuple(
         Problem(
-            f"duplicate key {key!r}: JSON names should be unique; the last value is used",
+            f"duplicate key {key!r} with different values: the document is ambiguous; "
+            "send each name once"
+            if differs
+            else f"duplicate key {key!r} (same value twice): JSON names should be unique",
             pointer=pointer,
             rule="json-duplicate-key",
-            severity="warning",
+            severity="error" if differs else "warning",
         )
-        for pointer, key in _repeated_keys(value, repeated)
+        for pointer, key, differs in _repeated_keys(value, repeated)
     )
-    return JsonReadResult(value, warnings)
+    return JsonReadResult(value, problems)
+
+
+class _RefusedNumber(ValueError):
+    def __init__(self, token: str, why: str) -> None:
+        super().__init__(why)
+        self.token = token
+        self.why = why
+
+
+def _parse_int(token: str) -> int:
+    if len(token) > MAX_NUMBER_CHARS:
+        raise _RefusedNumber(
+            token, f"a number of {len(token)} digits; at most {MAX_NUMBER_CHARS} are accepted"
+        )
+    return int(token)
+
+
+def _parse_float(token: str) -> float:
+    if len(token) > MAX_NUMBER_CHARS:
+        raise _RefusedNumber(
+            token,
+            f"a number of {len(token)} characters; at most {MAX_NUMBER_CHARS} are accepted",
+        )
+    number = float(token)
+    if not math.isfinite(number):
+        raise _RefusedNumber(token, f"the number {token} is too large for a double")
+    return number
+
+
+def _parse_constant(token: str) -> float:
+    raise _RefusedNumber(token, f"{token} is not JSON: numbers must be finite")
+
+
+def _position(text: str, token: str) -> tuple[int, int]:
+    """Line and column of the first occurrence of ``token`` (1-based)."""
+    offset = max(text.find(token), 0)
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values (``1`` and ``true`` differ; key order does not matter)."""
+    return type(a) is type(b) and a == b
 
 
 def _repeated_keys(
-    root: dict[str, Any], repeated: dict[int, list[str]]
-) -> Iterator[tuple[str, str]]:
+    root: dict[str, Any], repeated: dict[int, list[tuple[str, bool]]]
+) -> Iterator[tuple[str, str, bool]]:
     if not repeated:
         return
     stack: list[tuple[Any, str]] = [(root, "")]
     while stack:
         node, pointer = stack.pop()
-        for key in repeated.get(id(node), []) if isinstance(node, dict) else []:
-            yield pointer_join(pointer, key), key
+        for key, differs in repeated.get(id(node), []) if isinstance(node, dict) else []:
+            yield pointer_join(pointer, key), key, differs
         for name, child in _children(node):
             if isinstance(child, dict | list):
                 stack.append((child, f"{pointer}/{name}"))

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import IO
 
-from epcis.problems import DocumentError
+from epcis.problems import DocumentError, Problem
 
 _CHUNK = 1 << 16
 
@@ -16,12 +16,20 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+MAX_NUMBER_CHARS = 100
+"""The longest number literal a reader accepts (JSON or XML). EPCIS numbers are quantities
+and sensor values; a literal of thousands of digits is an attack on the integer parser
+(Python refuses to convert more than 4,300 digits), never data."""
+
+
 @dataclass(frozen=True)
 class Limits:
-    """How large (bytes) and how deeply nested a document may be."""
+    """How large (bytes), how deeply nested and (when given) how many events a document may
+    be. ``max_events`` is checked right after parsing, before any validation work."""
 
     max_bytes: int = 64 * 1024 * 1024
     max_depth: int = 64
+    max_events: int | None = None
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -55,6 +63,28 @@ def read_bounded(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMIT
             raise too_large(limits)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class TooManyEvents(DocumentError):
+    """A document holds more events than ``Limits.max_events``: refused before validation."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(
+            [
+                Problem(
+                    f"the document holds {count} events; at most {limit} are accepted",
+                    pointer="",
+                    rule="count-limit",
+                )
+            ]
+        )
+        self.count = count
+        self.limit = limit
+
+
+def check_event_count(count: int, limits: Limits) -> None:
+    if limits.max_events is not None and count > limits.max_events:
+        raise TooManyEvents(count, limits.max_events)
 
 
 def too_large(limits: Limits) -> DocumentError:

@@ -13,7 +13,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+MAX_REPORTED = 100
+"""How many problems one answer (a 400, a capture job) lists; it says how many more there
+were. Ten thousand invalid events are refused with a hundred explanations, not ten
+thousand."""
+QUOTED_CHARS = 60
+"""How much of a bad value a message quotes: enough to recognise it, never the whole
+megabyte a hostile client sent."""
+
+
+def excerpt(value: object, limit: int = QUOTED_CHARS) -> str:
+    """``repr`` of a value for a message, cut to ``limit`` characters (saying how long the
+    whole was) so that an answer never echoes a huge value back."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return repr(value) if isinstance(value, str) else text
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def capped(items: Sequence[T], limit: int = MAX_REPORTED) -> tuple[list[T], int]:
+    """The first ``limit`` items, and how many were left out."""
+    return list(items[:limit]), max(len(items) - limit, 0)
 
 
 @dataclass(frozen=True)

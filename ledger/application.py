@@ -26,6 +26,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from epcis.problems import MAX_REPORTED, capped, excerpt
 from ledger import postgres as postgres_store
 from ledger import sqlite as sqlite_store
 from ledger.capture import CaptureRequest, PreparedEvent, event_index
@@ -176,7 +177,7 @@ class Ledger(Application[UUID]):
                             event,
                             "conflict",
                             message=(
-                                f"eventID {event.event_id!r} is already used by the event "
+                                f"eventID {excerpt(event.event_id)} is already used by the event "
                                 f"{owner}; this is a different event, {event.hash_id}"
                             ),
                             existing_hash_id=owner,
@@ -233,7 +234,7 @@ class Ledger(Application[UUID]):
                 capture_id=request.capture_id,
                 success=stores and not failed and not request.document_errors,
                 outcomes=sorted(outcomes, key=lambda o: o["index"]),
-                errors=[p.to_dict() for p in request.problems],
+                errors=_kept_problems(request),
                 created=now,
                 finished=now,
                 source=request.source,
@@ -419,6 +420,23 @@ class Ledger(Application[UUID]):
             for notification in page:
                 yield notification.id, self.mapper.to_domain_event(notification).__dict__
             start = page[-1].id + 1
+
+
+def _kept_problems(request: CaptureRequest) -> list[dict[str, Any]]:
+    """The problems a job keeps: the first :data:`~epcis.problems.MAX_REPORTED`, and a note
+    of how many more there were (every rejected event still has its own outcome)."""
+    kept, omitted = capped(request.problems)
+    problems = [p.to_dict() for p in kept]
+    if omitted:
+        problems.append(
+            {
+                "message": f"{omitted} more problem(s) not listed: a capture job lists the "
+                f"first {MAX_REPORTED}; each rejected event's outcome names its own",
+                "severity": "note",
+                "rule": "report-limit",
+            }
+        )
+    return problems
 
 
 def _outcome(event: PreparedEvent, status: str, **extra: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
@@ -20,6 +21,19 @@ from epcis.problems import DocumentError, Problem
 from ledger.domain import record_key
 
 ErrorBehaviour = Literal["rollback", "proceed"]
+Cancelled = Callable[[], bool]
+"""Asked between steps of preparing a capture: True when whoever wants the capture is gone
+(the HTTP client disconnected), so that the rest of the work is not done for nobody."""
+
+
+class CaptureCancelled(Exception):
+    """Preparing a capture stopped because it was cancelled; nothing was stored."""
+
+
+def _never() -> bool:
+    return False
+
+
 _EVENT_POINTER = re.compile(r"^/epcisBody/eventList/(\d+)(?:/|$)")
 
 
@@ -89,7 +103,9 @@ def prepare(
     return prepare_loaded(loaded, request)
 
 
-def prepare_loaded(loaded: LoadedDocument, request: CaptureRequest) -> CaptureRequest:
+def prepare_loaded(
+    loaded: LoadedDocument, request: CaptureRequest, cancelled: Cancelled = _never
+) -> CaptureRequest:
     """Prepare the events of a read document (EPCISDocument, EPCISQueryDocument or one event).
 
     The capture interface takes query documents too (the REST bindings say it should): a
@@ -113,6 +129,8 @@ def prepare_loaded(loaded: LoadedDocument, request: CaptureRequest) -> CaptureRe
     hasher = EventHasher.for_document(loaded.document)
     declared = namespaces(loaded.document)
     for index, event in enumerate(events):
+        if cancelled():
+            raise CaptureCancelled(f"cancelled after {index} of {len(events)} events")
         if index in request.rejected_indexes:
             continue
         if single:

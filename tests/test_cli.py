@@ -13,8 +13,12 @@ from adapters.cli import main
 from tests.conftest import EXAMPLES, HASH_VECTORS
 
 URN_IN_JSON = EXAMPLES / "xml" / "2.0" / "WithEventHashID" / "event_with_identical_hash_id_7.json"
+# GS1's own example gives one event two different eventIDs: ambiguous, so refused.
+REPEATED_KEY = EXAMPLES / "json" / "AssociationEvent" / "AssociationEvent-h.jsonld"
 ALL_EXAMPLES = sorted(
-    p for p in EXAMPLES.rglob("*") if p.suffix in (".xml", ".json", ".jsonld") and p != URN_IN_JSON
+    p
+    for p in EXAMPLES.rglob("*")
+    if p.suffix in (".xml", ".json", ".jsonld") and p not in (URN_IN_JSON, REPEATED_KEY)
 )
 SINGLE = HASH_VECTORS / "examples" / "epcisDocWithShippingAndTransportingEvent"
 
@@ -28,6 +32,15 @@ def test_every_gs1_example_validates() -> None:
     assert len(ALL_EXAMPLES) > 90
     code, out, _ = run("validate", *map(str, ALL_EXAMPLES))
     assert (code, out) == (0, "")
+
+
+def test_an_example_repeating_a_key_with_different_values_is_rejected_at_the_key() -> None:
+    code, out, _ = run("validate", str(REPEATED_KEY))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{REPEATED_KEY}:/epcisBody/eventList/0/eventID: duplicate key 'eventID' with "
+        "different values: the document is ambiguous; send each name once"
+    ]
 
 
 def test_urn_cbv_values_in_json_are_rejected_with_the_reason() -> None:

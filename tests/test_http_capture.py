@@ -38,6 +38,8 @@ JSONLD = {"Content-Type": "application/ld+json"}
 XML = {"Content-Type": "application/xml"}
 PROBLEM = "application/problem+json"
 REJECTED_EXAMPLE = EXAMPLES / "xml/2.0/WithEventHashID/event_with_identical_hash_id_7.json"
+# GS1's example gives its event two different eventIDs: ambiguous, refused at the key.
+AMBIGUOUS_EXAMPLE = EXAMPLES / "json/AssociationEvent/AssociationEvent-h.jsonld"
 HASH_ID = (
     "ni:///sha-256;9d8f0a4b1c2e3f405162738495a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e?ver=CBV2.0"
 )
@@ -143,7 +145,7 @@ def example_files() -> list[Path]:
         for path in EXAMPLES.rglob("*")
         if path.suffix in (".json", ".jsonld", ".xml")
         and "CaptureJob" not in path.parts
-        and path != REJECTED_EXAMPLE
+        and path not in (REJECTED_EXAMPLE, AMBIGUOUS_EXAMPLE)
     )
 
 
@@ -237,6 +239,10 @@ def test_every_gs1_example_is_captured_and_reads_back(store_url: str, tmp_path: 
         pointers = {e.get("pointer") for e in body["errors"]}
         assert "/epcisBody/eventList/0/bizStep" in pointers
         assert any("CBV URN" in e["message"] for e in body["errors"])
+        assert api.state() == before
+        response = api.post(AMBIGUOUS_EXAMPLE.read_bytes())
+        body = assert_problem(response, 400, "epcisException:ValidationException")
+        assert body["errors"][0]["pointer"] == "/epcisBody/eventList/0/eventID"
         assert api.state() == before
         # The examples that reuse an eventID of a different event are refused in this store.
         for path in (p for group in groups[1:] for p in group):

@@ -38,7 +38,7 @@ class CountingStream(io.RawIOBase):
 def test_reads_a_gs1_example() -> None:
     result = read_json(SAMPLE.read_bytes())
     assert result.document["type"] == "EPCISDocument"
-    assert result.warnings == ()
+    assert result.problems == ()
 
 
 def test_round_trips_through_write_json() -> None:
@@ -96,6 +96,15 @@ def test_duplicate_keys_are_reported_with_their_pointer() -> None:
     )
     result = read_json(data.encode())
     assert result.document["epcisBody"]["eventList"][0]["eventID"] == "b"
-    (warning,) = result.warnings
-    assert warning.pointer == "/epcisBody/eventList/0/eventID"
-    assert not warning.is_error
+    (error,) = result.problems
+    assert error.pointer == "/epcisBody/eventList/0/eventID"
+    assert error.is_error, "a key repeated with different values makes the event ambiguous"
+    assert "different values" in error.message
+
+
+def test_a_key_repeated_with_the_same_value_is_only_a_warning() -> None:
+    data = '{"a": {"x": [1, {"k": 2}], "x": [1, {"k": 2}], "n": 1, "n": true}}'
+    problems = read_json(data.encode()).problems
+    by_pointer = {p.pointer: p for p in problems}
+    assert not by_pointer["/a/x"].is_error
+    assert by_pointer["/a/n"].is_error, "1 and true are different JSON values"

@@ -26,6 +26,7 @@ import base64
 import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from itertools import islice
 from typing import Annotated, Any, cast
 from urllib.parse import quote
@@ -47,14 +48,16 @@ from adapters.http.problems import (
     problem_items,
 )
 from adapters.http.state import (
-    commit,
+    commit_unless_gone,
     ledger_of,
     prepare_off_loop,
     read_body,
     state_of,
 )
+from epcis.limits import TooManyEvents
+from epcis.problems import capped, excerpt
 from ledger.application import CaptureResult
-from ledger.capture import ErrorBehaviour
+from ledger.capture import CaptureCancelled, ErrorBehaviour
 
 router = APIRouter()
 
@@ -86,10 +89,18 @@ def error_behaviour(value: str | None) -> ErrorBehaviour:
     if behaviour not in ("rollback", "proceed"):
         raise ProblemError(
             400,
-            f"GS1-Capture-Error-Behaviour: {value!r} is not supported; use rollback or proceed",
+            f"GS1-Capture-Error-Behaviour: {excerpt(value)} is not supported; "
+            "use rollback or proceed",
             errors=[{"header": "GS1-Capture-Error-Behaviour", "message": "rollback or proceed"}],
         )
     return cast(ErrorBehaviour, behaviour)
+
+
+def client_gone() -> ProblemError:
+    """What is sent (to nobody) when the client left before its capture was stored."""
+    return ProblemError(
+        400, "the client went away before its capture was stored; nothing was stored"
+    )
 
 
 def invalid_document(prepared: PreparedCapture) -> ProblemError:
@@ -108,12 +119,14 @@ def invalid_document(prepared: PreparedCapture) -> ProblemError:
             f"(the first problem: {errors[0]}); with GS1-Capture-Error-Behaviour rollback "
             "nothing was stored (send proceed to store the valid events)"
         )
+    invalid, omitted = capped(sorted(request.rejected_indexes))
     return ProblemError(
         400,
         detail,
         errors=problem_items(errors),
-        warnings=problem_items(warnings) or None,
-        invalidEvents=sorted(request.rejected_indexes) or None,
+        warnings=problem_items(capped(warnings)[0]) or None,
+        invalidEvents=invalid or None,
+        invalidEventCount=len(request.rejected_indexes) if omitted else None,
     )
 
 
@@ -183,7 +196,7 @@ def _job_errors(result: CaptureResult) -> list[dict[str, Any]]:
                 **{k: v for k, v in problem.items() if k not in ("severity",)},
             }
         )
-    for item in conflict_items(result, None):
+    for item in capped(conflict_items(result, None))[0]:
         errors.append(
             {
                 "type": ALREADY_EXISTS,
@@ -263,7 +276,7 @@ def _decode_token(token: str | None) -> int:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ProblemError(
             400,
-            f"nextPageToken {token!r} is not one this server gave out",
+            f"nextPageToken {excerpt(token)} is not one this server gave out",
             errors=[{"query": "nextPageToken", "message": "unknown token"}],
         ) from None
     return offset
@@ -393,25 +406,31 @@ async def capture(
         )
         data = await read_body(request, state.max_bytes, limits)
         check_body_syntax(syntax, data)
-        prepared = await prepare_off_loop(
-            data,
-            origin="POST /capture",
-            error_behaviour=behaviour,
-            limits=state.limits,
-        )
-        capture_request = prepared.request
-        if capture_request.event_count > state.max_events:
+        try:
+            prepared = await prepare_off_loop(
+                request,
+                data,
+                origin="POST /capture",
+                error_behaviour=behaviour,
+                limits=replace(state.limits, max_events=state.max_events),
+            )
+        except TooManyEvents as exc:
             raise ProblemError(
                 413,
-                f"the document holds {capture_request.event_count} events; this server "
-                f"captures at most {state.max_events} per request (GS1-EPCIS-Capture-Limit): "
-                "split the document",
-                captureLimit=state.max_events,
-                eventCount=capture_request.event_count,
-            )
+                f"the document holds {exc.count} events; this server captures at most "
+                f"{exc.limit} per request (GS1-EPCIS-Capture-Limit): split the document",
+                captureLimit=exc.limit,
+                eventCount=exc.count,
+            ) from None
+        except CaptureCancelled:
+            raise client_gone() from None
+        capture_request = prepared.request
         if not capture_request.can_store_anything:
             raise invalid_document(prepared)
-        result = await commit(request, capture_request)
+        try:
+            result = await commit_unless_gone(request, capture_request)
+        except CaptureCancelled:
+            raise client_gone() from None
         if result.error_behaviour == "rollback" and result.conflicts:
             raise conflict_problem(result, prepared)
     body = {
@@ -474,7 +493,7 @@ def capture_jobs(
 def _job(request: Request, capture_id: str) -> CaptureResult:
     job = ledger_of(request).job(capture_id)
     if job is None:
-        raise ProblemError(404, f"there is no capture job {capture_id!r}")
+        raise ProblemError(404, f"there is no capture job {excerpt(capture_id)}")
     return job
 
 

@@ -18,10 +18,17 @@ from typing import Any
 
 from epcis.context import make_context
 from epcis.document import convert, load
-from epcis.limits import Limits
+from epcis.limits import Limits, TooManyEvents
 from epcis.problems import DocumentError
 from ledger.application import StoredEvent, utc_now
-from ledger.capture import CaptureRequest, ErrorBehaviour, new_capture_id, prepare_loaded
+from ledger.capture import (
+    Cancelled,
+    CaptureCancelled,
+    CaptureRequest,
+    ErrorBehaviour,
+    new_capture_id,
+    prepare_loaded,
+)
 
 
 @dataclass
@@ -45,16 +52,29 @@ def prepare_capture(
     origin: str,
     error_behaviour: ErrorBehaviour,
     limits: Limits,
+    cancelled: Cancelled | None = None,
 ) -> PreparedCapture:
-    """Validate a posted document and prepare its events (nothing touches the store)."""
+    """Validate a posted document and prepare its events (nothing touches the store).
+
+    More events than ``limits.max_events`` raise :class:`~epcis.limits.TooManyEvents`
+    before any validation; ``cancelled`` is asked between steps and stops the work
+    (:class:`~ledger.capture.CaptureCancelled`) once the client is gone.
+    """
     request = CaptureRequest(new_capture_id(), origin, error_behaviour)
     try:
         loaded = load(data, validate=True, limits=limits)
+    except TooManyEvents:
+        raise
     except DocumentError as exc:
         request.problems.extend(exc.problems)
         return PreparedCapture(request)
+    if cancelled is not None and cancelled():
+        raise CaptureCancelled("cancelled after validation")
     prepared = PreparedCapture(request, loaded.syntax, loaded.source_map)
-    prepare_loaded(loaded, request)
+    if cancelled is None:
+        prepare_loaded(loaded, request)
+    else:
+        prepare_loaded(loaded, request, cancelled)
     return prepared
 
 

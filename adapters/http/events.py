@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +23,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from adapters.http.capture import advertising, conflict_items, invalid_document, job_location
+from adapters.http.capture import (
+    advertising,
+    client_gone,
+    conflict_items,
+    invalid_document,
+    job_location,
+)
 from adapters.http.documents import (
     event_document,
     event_resource,
@@ -43,7 +50,7 @@ from adapters.http.negotiation import (
 )
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import (
-    commit,
+    commit_unless_gone,
     in_thread,
     ledger_of,
     prepare_off_loop,
@@ -51,8 +58,10 @@ from adapters.http.state import (
     state_of,
 )
 from epcis.context import EPCIS_CONTEXT_URL, make_context
-from epcis.problems import DocumentError
+from epcis.limits import TooManyEvents
+from epcis.problems import DocumentError, excerpt
 from ledger.application import StoredEvent, utc_now
+from ledger.capture import CaptureCancelled
 
 router = APIRouter()
 
@@ -84,7 +93,7 @@ def with_default_context(data: bytes) -> bytes:
     the first key, so every other byte, and every line number, stays where it was."""
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return data  # let the reader explain what is wrong, with its line and column
     if not isinstance(value, dict) or "@context" in value:
         return data
@@ -176,12 +185,23 @@ async def post_event(request: Request) -> Response:
         check_body_syntax(syntax, data)
         if syntax == "json":
             data = with_default_context(data)
-        prepared = await prepare_off_loop(
-            data,
-            origin="POST /events",
-            error_behaviour="rollback",
-            limits=state.limits,
-        )
+        try:
+            prepared = await prepare_off_loop(
+                request,
+                data,
+                origin="POST /events",
+                error_behaviour="rollback",
+                limits=replace(state.limits, max_events=1),
+            )
+        except TooManyEvents as exc:
+            raise ProblemError(
+                400,
+                f"POST /events takes exactly one event; this document holds "
+                f"{exc.count} (post documents to /capture)",
+                eventCount=exc.count,
+            ) from None
+        except CaptureCancelled:
+            raise client_gone() from None
         capture_request = prepared.request
         if capture_request.event_count != 1 and not capture_request.document_errors:
             raise ProblemError(
@@ -192,7 +212,10 @@ async def post_event(request: Request) -> Response:
             )
         if not capture_request.can_store_anything:
             raise invalid_document(prepared)
-        result = await commit(request, capture_request)
+        try:
+            result = await commit_unless_gone(request, capture_request)
+        except CaptureCancelled:
+            raise client_gone() from None
         outcome = result.outcomes[0]
         if outcome["status"] == "conflict":
             items = conflict_items(result, prepared)
@@ -234,7 +257,7 @@ async def post_event(request: Request) -> Response:
 def _stored(request: Request, event_id: str) -> StoredEvent:
     stored = ledger_of(request).get_event(event_id)
     if stored is None:
-        raise ProblemError(404, f"there is no event with eventID {event_id!r}")
+        raise ProblemError(404, f"there is no event with eventID {excerpt(event_id)}")
     return stored
 
 

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import HTTPExceptionHandler
 
 from adapters.http.headers import VERSION_HEADERS
-from epcis.problems import Problem
+from epcis.problems import MAX_REPORTED, Problem, capped
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -106,9 +106,33 @@ def problem_body(
         "instance": instance,
     }
     if errors is not None:
-        body["errors"] = errors
+        body["errors"], omitted = capped(errors)
+        if omitted:
+            body["errorsOmitted"] = omitted
     body.update({k: v for k, v in extra.items() if v is not None})
-    return body
+    bounded: dict[str, Any] = _bounded(body)
+    return bounded
+
+
+MAX_STRING = 500
+"""The longest string a problem answer holds (a message, a pointer, an echoed value): an
+answer is never much larger than :data:`~epcis.problems.MAX_REPORTED` short items, however
+large the values a request sent."""
+_MAX_LIST = 2 * MAX_REPORTED
+
+
+def _bounded(value: Any) -> Any:
+    """``value`` with every string cut to :data:`MAX_STRING` characters and every list to
+    a few hundred items: the last guard against an answer that amplifies its request."""
+    if isinstance(value, str):
+        if len(value) <= MAX_STRING:
+            return value
+        return f"{value[:MAX_STRING]}… ({len(value)} characters)"
+    if isinstance(value, dict):
+        return {_bounded(k): _bounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_bounded(v) for v in value[:_MAX_LIST]]
+    return value
 
 
 def problem_response(

@@ -27,6 +27,7 @@ Choices the contract leaves open:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from lxml import etree
 
 from epcis import cbv
 from epcis.context import make_context
+from epcis.limits import MAX_NUMBER_CHARS
 from epcis.problems import DocumentError, Problem, pointer_join
 from epcis.xmlbinding import layout
 from epcis.xmlbinding.extensions import ExtensionReader, PrefixRegistry, SourceMap
@@ -230,9 +232,18 @@ class _Reader:
 
     def number(self, raw: str, element: etree._Element, path: str) -> int | float | str:
         text = raw.strip()
+        if len(text) > MAX_NUMBER_CHARS:
+            self.problem(
+                f"a number of {len(text)} characters; at most {MAX_NUMBER_CHARS} are accepted "
+                "(kept as text)",
+                element,
+                path,
+                "xml-number",
+            )
+            return text
         if _INTEGER.match(text):
             return int(text)
-        if _DECIMAL.match(text):
+        if _DECIMAL.match(text) and math.isfinite(float(text)):
             return float(text)
         self.problem(f"{text!r} is not a number (kept as text)", element, path, "xml-number")
         return text

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.http.problems import ProblemError
 from adapters.http.state import DEFAULT_READ_WAIT, READ_WAIT_ENV, HttpState, in_thread, state_of
+from epcis.problems import excerpt
 from ledger.application import Ledger
 from projections.freshness import reached
 from projections.runner import ConcurrentRunError, ProjectionRunner
@@ -86,7 +87,7 @@ def _position(value: str, where: dict[str, str]) -> int:
         name = where.get("query") or where.get("header")
         raise ProblemError(
             400,
-            f"{name}: {value!r} is not a log position (a whole number >= 0, as "
+            f"{name}: {excerpt(value)} is not a log position (a whole number >= 0, as "
             f"{POSITION_HEADER} gives them)",
             errors=[{**where, "message": "not a log position"}],
         )

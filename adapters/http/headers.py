@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
 
+from epcis.problems import excerpt
+
 EPCIS_VERSION = "2.0.0"
 CBV_VERSION = "2.0.0"
 VERSION_HEADERS: dict[str, str] = {
@@ -44,7 +46,10 @@ def unsupported_version(headers: Mapping[str, str]) -> str | None:
         high = headers.get(f"gs1-{standard.lower()}-max")
         for name, value in (("Version", exact), ("Min", low), ("Max", high)):
             if value is not None and not _VERSION.match(value.strip()):
-                return f"GS1-{standard}-{name}: {value!r} is not a version number such as {ours}"
+                return (
+                    f"GS1-{standard}-{name}: {excerpt(value)} is not a version number "
+                    f"such as {ours}"
+                )
         if exact is not None and _parts(exact.strip()) != _parts(ours):
             return (
                 f"GS1-{standard}-Version {exact.strip()} is not supported; "

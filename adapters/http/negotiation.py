@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from adapters.http.problems import ProblemError
+from epcis.problems import excerpt
 
 Syntax = Literal["json", "xml"]
 
@@ -42,7 +43,7 @@ def request_syntax(content_type: str | None, content_encoding: str | None = None
     if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
         raise ProblemError(
             415,
-            f"Content-Encoding {content_encoding!r} is not supported; send the document "
+            f"Content-Encoding {excerpt(content_encoding)} is not supported; send the document "
             "uncompressed",
         )
     if not content_type:
@@ -50,7 +51,9 @@ def request_syntax(content_type: str | None, content_encoding: str | None = None
     kind, _ = media_type(content_type)
     syntax = REQUEST_TYPES.get(kind)
     if syntax is None:
-        raise ProblemError(415, f"Content-Type {kind!r} is not supported; use one of {supported}")
+        raise ProblemError(
+            415, f"Content-Type {excerpt(kind)} is not supported; use one of {supported}"
+        )
     return syntax
 
 
@@ -116,7 +119,7 @@ def choose(accept: str | None, offers: Sequence[str]) -> str | None:
 def not_acceptable(accept: str | None, offers: Sequence[str], why: str = "") -> ProblemError:
     return ProblemError(
         406,
-        f"cannot answer in any type that Accept {accept!r} allows; "
+        f"cannot answer in any type that Accept {excerpt(accept)} allows; "
         f"available: {', '.join(offers)}" + (f" ({why})" if why else ""),
     )
 

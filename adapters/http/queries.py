@@ -37,6 +37,7 @@ from adapters.http.negotiation import JSON, JSON_LD, TEXT_XML, XML, acceptable, 
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import in_thread, ledger_of, state_of
 from epcis.context import EPCIS_CONTEXT_URL
+from epcis.problems import excerpt
 from epcis.query import (
     Query,
     QueryParameterError,
@@ -111,7 +112,7 @@ def _paging(request: Request) -> tuple[int, str | None]:
             per_page = int(raw)
         except ValueError:
             raise _parameter_problem(
-                QueryParameterError("perPage", f"{raw!r} is not an integer")
+                QueryParameterError("perPage", f"{excerpt(raw)} is not an integer")
             ) from None
     return per_page, request.query_params.get("nextPageToken")
 
@@ -268,7 +269,9 @@ def _resource_routes(resource: str) -> None:
             key = identity(value)
         if not await in_thread(_exists, view.runner, column, key):
             raise ProblemError(
-                404, f"no event in the ledger has {parameter} {value!r}", headers=view.headers
+                404,
+                f"no event in the ledger has {parameter} {excerpt(value)}",
+                headers=view.headers,
             )
         return JSONResponse(_collection(["events"]), headers={**VERSION_HEADERS, **view.headers})
 
@@ -379,7 +382,7 @@ async def create_query(request: Request) -> Response:
     try:
         await in_thread(_named(request).define, name, query, utc_now())
     except QueryExistsError:
-        raise ProblemError(409, f"a query named {name!r} already exists") from None
+        raise ProblemError(409, f"a query named {excerpt(name)} already exists") from None
     location = f"/queries/{name}"
     return Response(status_code=201, headers={"Location": location, **VERSION_HEADERS})
 
@@ -393,7 +396,7 @@ async def list_queries(request: Request) -> Response:
 async def _definition(request: Request, name: str) -> Any:
     found = await in_thread(_named(request).get, name)
     if found is None:
-        raise ProblemError(404, f"there is no query named {name!r}")
+        raise ProblemError(404, f"there is no query named {excerpt(name)}")
     return found
 
 
@@ -417,7 +420,7 @@ async def get_query(request: Request, name: str) -> Response:
 )
 async def delete_query(request: Request, name: str) -> Response:
     if not await in_thread(_named(request).delete, name):
-        raise ProblemError(404, f"there is no query named {name!r}")
+        raise ProblemError(404, f"there is no query named {excerpt(name)}")
     await in_thread(_cancel_subscriptions, request, name)
     return Response(status_code=204, headers=dict(VERSION_HEADERS))
 

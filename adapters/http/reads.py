@@ -27,6 +27,7 @@ from starlette.responses import Response
 from adapters.http.freshness import WAIT_FOR, ReadView, read_view
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import in_thread
+from epcis.problems import excerpt
 from projections import hierarchy
 from projections.code_status import status
 from projections.recall_trail import trail, trail_csv
@@ -65,7 +66,7 @@ def _as_of(value: str | None) -> str | None:
     except ValueError:
         raise ProblemError(
             400,
-            f"query parameter as_of: {value!r} is not an ISO 8601 time",
+            f"query parameter as_of: {excerpt(value)} is not an ISO 8601 time",
             errors=[{"query": "as_of", "message": "not an ISO 8601 time"}],
         ) from None
 
@@ -105,7 +106,9 @@ async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF)
     view = await read_view(request)
     found = await in_thread(_hierarchy, view.runner, code, when)
     if found is None:
-        raise ProblemError(404, f"nothing is recorded about code {code!r}", headers=view.headers)
+        raise ProblemError(
+            404, f"nothing is recorded about code {excerpt(code)}", headers=view.headers
+        )
     return _json(found, view)
 
 
@@ -139,7 +142,9 @@ async def code_status(request: Request, code: str, as_of: str | None = AS_OF) ->
     view = await read_view(request)
     found = await in_thread(_status, view.runner, code, when)
     if found is None:
-        raise ProblemError(404, f"nothing is recorded about code {code!r}", headers=view.headers)
+        raise ProblemError(
+            404, f"nothing is recorded about code {excerpt(code)}", headers=view.headers
+        )
     return _json(found, view)
 
 

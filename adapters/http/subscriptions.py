@@ -33,6 +33,7 @@ from adapters.http.queries import discovery
 from adapters.http.state import in_thread, ledger_of, state_of
 from adapters.schedule import ScheduleError, parse_schedule
 from adapters.webhooks import last_notified, subscription_query
+from epcis.problems import excerpt
 from ledger.application import utc_now
 from ledger.named_queries import NamedQueries
 from ledger.subscriptions import SubscriptionInfo, Subscriptions
@@ -116,7 +117,7 @@ def _read_body(raw: bytes) -> dict[str, Any]:
 
 async def _query_exists(request: Request, name: str) -> None:
     if await in_thread(NamedQueries(ledger_of(request)).get, name) is None:
-        raise ProblemError(404, f"there is no query named {name!r}")
+        raise ProblemError(404, f"there is no query named {excerpt(name)}")
 
 
 def _location(name: str, subscription_id: str) -> str:
@@ -174,7 +175,9 @@ async def _subscription(request: Request, name: str, subscription_id: str) -> Su
         Subscriptions(ledger_of(request)).get, subscription_id
     )
     if found is None or found.query_name != name:
-        raise ProblemError(404, f"query {name!r} has no subscription {subscription_id!r}")
+        raise ProblemError(
+            404, f"query {excerpt(name)} has no subscription {excerpt(subscription_id)}"
+        )
     return found
 
 
@@ -222,7 +225,7 @@ async def stream(websocket: WebSocket, name: str) -> None:
     state = websocket.app.state.tracecode
     ledger, runner = state.ledger, state.projection
     if await in_thread(NamedQueries(ledger).get, name) is None:
-        await websocket.close(code=4404, reason=f"there is no query named {name!r}")
+        await websocket.close(code=4404, reason=f"there is no query named {excerpt(name)}")
         return
     position = await in_thread(_index_end, runner)  # before accepting: the client may
     await websocket.accept()  # capture the moment it is connected, and must see that
@@ -231,7 +234,7 @@ async def stream(websocket: WebSocket, name: str) -> None:
         while True:
             query = await in_thread(subscription_query, ledger, info)
             if query is None:
-                await websocket.close(code=4410, reason=f"query {name!r} was deleted")
+                await websocket.close(code=4410, reason=f"query {excerpt(name)} was deleted")
                 return
             found, upto = await in_thread(_next_batch, runner, query, position)
             if found:

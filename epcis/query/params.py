@@ -33,6 +33,7 @@ from epcis.cbv import (
     SOURCE_DESTINATION_TYPE,
     Vocabulary,
 )
+from epcis.problems import excerpt
 from epcis.query.errors import QueryParameterError
 from epcis.query.patterns import PATTERN_PREFIX, PatternError, parse_pattern
 
@@ -254,7 +255,7 @@ class _Raw:
         try:
             return float(text)
         except ValueError:
-            raise QueryParameterError(name, f"{text!r} is not a number") from None
+            raise QueryParameterError(name, f"{excerpt(text)} is not a number") from None
 
     def numbers(self, name: str) -> list[float]:
         out = []
@@ -262,7 +263,7 @@ class _Raw:
             try:
                 out.append(float(text))
             except ValueError:
-                raise QueryParameterError(name, f"{text!r} is not a number") from None
+                raise QueryParameterError(name, f"{excerpt(text)} is not a number") from None
         return out
 
     def integer(self, name: str, *, minimum: int) -> int:
@@ -270,7 +271,7 @@ class _Raw:
         try:
             value = int(text)
         except ValueError:
-            raise QueryParameterError(name, f"{text!r} is not an integer") from None
+            raise QueryParameterError(name, f"{excerpt(text)} is not an integer") from None
         if value < minimum:
             raise QueryParameterError(name, f"must be at least {minimum}, not {value}")
         return value
@@ -288,7 +289,7 @@ class _Raw:
             return True
         if text in ("false", "0"):
             return False
-        raise QueryParameterError(name, f"{self.value!r} is not true or false")
+        raise QueryParameterError(name, f"{excerpt(self.value)} is not true or false")
 
 
 def parse_time(name: str, text: str) -> datetime:
@@ -300,10 +301,12 @@ def parse_time(name: str, text: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise QueryParameterError(
-            name, f"{text!r} is not a date-time (e.g. 2024-05-01T08:00:00+08:00)"
+            name, f"{excerpt(text)} is not a date-time (e.g. 2024-05-01T08:00:00+08:00)"
         ) from None
     if moment.tzinfo is None:
-        raise QueryParameterError(name, f"{text!r} has no time zone: add one, e.g. 'Z' or '+08:00'")
+        raise QueryParameterError(
+            name, f"{excerpt(text)} has no time zone: add one, e.g. 'Z' or '+08:00'"
+        )
     return moment
 
 
@@ -320,12 +323,12 @@ def _read(raw: Mapping[str, _Raw], namespaces: Mapping[str, str]) -> Query:
                 "^(" + _CURIE + r"|\{[^}]+\}[\w.-]+)$", order_by
             ):
                 raise QueryParameterError(
-                    name, f"{order_by!r}: use eventTime, recordTime or an extension field"
+                    name, f"{excerpt(order_by)}: use eventTime, recordTime or an extension field"
                 )
         elif name == "orderDirection":
             direction = value.one(name)
             if direction not in ("ASC", "DESC"):
-                raise QueryParameterError(name, f"{direction!r}: use ASC or DESC")
+                raise QueryParameterError(name, f"{excerpt(direction)}: use ASC or DESC")
         elif name == "eventCountLimit":
             count_limit = value.integer(name, minimum=1)
         elif name == "maxEventCount":
@@ -396,7 +399,7 @@ def _condition(name: str, value: _Raw) -> Condition:
             flags = []
             for text in value.strings(name):
                 if text.lower() not in ("true", "false"):
-                    raise QueryParameterError(name, f"{text!r} is not true or false")
+                    raise QueryParameterError(name, f"{excerpt(text)} is not true or false")
                 flags.append(text.lower() == "true")
             return Condition(name, "sensor_eq", field="booleanValue", values=tuple(flags))
         return Condition(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from epcis.identifiers import digital_link_to_epc_urn, parse_identifier
+from epcis.problems import excerpt
 
 PATTERN_PREFIX = "urn:epc:idpat:"
 _EPC_FORM = re.compile(r"^urn:epc:(id|idpat|class):([a-z0-9]+):(.*)$")
@@ -75,16 +76,16 @@ def parse_pattern(text: str) -> EpcPattern:
     body = text[len(PATTERN_PREFIX) :]
     scheme, _, rest = body.partition(":")
     if not scheme or not rest:
-        raise PatternError(f"{text!r} is not an EPC pattern (urn:epc:idpat:scheme:fields)")
+        raise PatternError(f"{excerpt(text)} is not an EPC pattern (urn:epc:idpat:scheme:fields)")
     fields = tuple(rest.split("."))
     wild = False
     for field in fields:
         if field == "*":
             wild = True
         elif wild:
-            raise PatternError(f"{text!r}: a fixed field follows a '*'")
+            raise PatternError(f"{excerpt(text)}: a fixed field follows a '*'")
         elif field == "" or "*" in field:
-            raise PatternError(f"{text!r}: each field is a value or a single '*'")
+            raise PatternError(f"{excerpt(text)}: each field is a value or a single '*'")
     return EpcPattern(scheme, fields)
 
 

@@ -82,6 +82,7 @@ def fast_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACECODE_WEBHOOK_POLL_SECONDS", "0.05")
     monkeypatch.setenv("TRACECODE_WEBHOOK_BACKOFF_SECONDS", "0.05")
     monkeypatch.setenv("TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS", "0.2")
+    monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")  # the test receivers
 
 
 @contextmanager
@@ -326,3 +327,96 @@ def test_subscription_discovery(store_url: str) -> None:
             response = client.options(path)
             assert response.status_code == 204
             assert response.headers["Allow"] == allow
+
+
+# -- where webhooks may call (server-side request forgery) --------------------------------
+
+FORBIDDEN_DESTS = [
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://10.0.0.1/", "private"),
+    ("http://172.16.0.1/", "private"),
+    ("http://192.168.1.1/", "private"),
+    ("http://127.0.0.1:8080/", "loopback"),
+    ("http://[::1]:22/", "loopback"),
+    ("http://0.0.0.0/", "unspecified"),
+    ("http://[::]/", "unspecified"),
+    ("http://[fc00::1]/", "private"),
+    ("http://[fe80::1]/", "link-local"),
+    ("http://[fe80::1%25eth0]/", "zone"),
+    ("http://224.0.0.1/", "multicast"),
+    ("http://240.0.0.1/", "reserved"),
+    ("http://100.64.0.1/", "carrier-grade NAT"),
+    ("http://192.0.0.192/", "special-purpose"),
+    ("http://[::ffff:127.0.0.1]/", "loopback"),
+    ("http://[::ffff:169.254.169.254]/", "link-local"),
+    ("http://[::ffff:a9fe:a9fe]/", "link-local"),
+    ("https://[2002:7f00:1::]/", "loopback"),  # 6to4 around 127.0.0.1
+    ("http://2130706433/", "loopback"),
+    ("http://0x7f.1/", "loopback"),
+    ("http://0x7f000001/", "loopback"),
+    ("http://017700000001/", "loopback"),
+    ("http://127.1/", "loopback"),
+    ("http://127.0.0.1./", "loopback"),
+    ("http://0177.0.0.1/", "not a valid URL"),
+    ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
+    ("gopher://8.8.8.8/", "http and https"),
+]
+
+
+def assert_refused_dest(response: Any, says: str) -> dict[str, Any]:
+    problem = assert_problem(response, 400, CONTROLS)
+    assert problem["errors"][0]["pointer"] == "/dest", problem
+    assert says in problem["errors"][0]["message"], problem
+    return problem
+
+
+def test_forbidden_destinations_are_refused_naming_dest(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
+    with server(store_url) as client:
+        client.post("/queries", json={"name": "shipments", "query": {}})
+        for dest, says in FORBIDDEN_DESTS:
+            response = client.post(
+                "/queries/shipments/subscriptions",
+                json={"dest": dest, "secret": SECRET, "stream": True},
+            )
+            assert_refused_dest(response, says)
+        assert client.get("/queries/shipments/subscriptions").json() == []
+
+
+def test_a_name_resolving_to_a_loopback_address_is_refused(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
+    with server(store_url) as client:
+        client.post("/queries", json={"name": "shipments", "query": {}})
+        for dest in ("http://localhost:5432/", "http://LOCALHOST/x"):
+            response = client.post(
+                "/queries/shipments/subscriptions",
+                json={"dest": dest, "secret": SECRET, "stream": True},
+            )
+            problem = assert_refused_dest(response, "resolves to")
+            assert "loopback" in problem["detail"]
+        response = client.post(  # a name that does not resolve is refused too
+            "/queries/shipments/subscriptions",
+            json={"dest": "https://no-such-host.invalid/x", "secret": SECRET, "stream": True},
+        )
+        assert_refused_dest(response, "does not resolve")
+        assert client.get("/queries/shipments/subscriptions").json() == []
+
+
+def test_an_allowed_host_name_gets_its_callbacks(
+    store_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", " hooks.invalid , LocalHost")
+    with server(store_url) as client:
+        subscribe(client, receiver.url.replace("127.0.0.1", "localhost"), stream=True)
+        capture(client, shipped(1))
+        until(lambda: receiver.serials() == [1])
+
+
+def test_a_bad_allow_setting_stops_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "10.0.0.0/33")
+    with pytest.raises(ValueError, match="TRACECODE_WEBHOOK_ALLOW_HOSTS"):
+        create_app()

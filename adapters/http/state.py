@@ -13,7 +13,7 @@ import asyncio
 import math
 import os
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect
 from adapters.http.documents import PreparedCapture, prepare_capture
 from adapters.http.headers import limit_headers
 from adapters.http.problems import ProblemError
+from adapters.webhook_destinations import DestinationPolicy
 from epcis.limits import Limits
 from ledger.application import CaptureResult, Ledger
 from ledger.capture import CaptureRequest
@@ -68,6 +69,8 @@ class HttpState:
     projected: int = 0
     """The highest log position the views were seen to reflect (see
     :mod:`adapters.http.freshness`)."""
+    destinations: DestinationPolicy = field(default_factory=DestinationPolicy)
+    """Where webhooks may call (``TRACECODE_WEBHOOK_ALLOW_HOSTS``)."""
 
     @classmethod
     def configure(cls, max_events: int | None, max_bytes: int | None) -> HttpState:
@@ -78,7 +81,11 @@ class HttpState:
         if max_events < 1 or (max_bytes is not None and max_bytes < 1):
             raise ValueError("the capture limits must be at least 1")
         return cls(
-            max_events, max_bytes or env.max_bytes, env.max_depth, read_wait=read_wait_seconds()
+            max_events,
+            max_bytes or env.max_bytes,
+            env.max_depth,
+            read_wait=read_wait_seconds(),
+            destinations=DestinationPolicy.from_env(),
         )
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -420,3 +422,85 @@ def test_a_bad_allow_setting_stops_the_server(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "10.0.0.0/33")
     with pytest.raises(ValueError, match="TRACECODE_WEBHOOK_ALLOW_HOSTS"):
         create_app()
+
+
+class FakeDNS:
+    """``socket.getaddrinfo`` answering for one made-up name (what it answers can change:
+    DNS rebinding); every other name goes to the real resolver."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str, address: str) -> None:
+        self.name, self.address, self.asked = name, address, 0
+        real = socket.getaddrinfo
+
+        def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            if host != self.name:
+                return real(host, port, *args, **kwargs)
+            self.asked += 1
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (self.address, int(port or 80)))]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if " refused: " in r.getMessage()]
+
+
+def test_a_destination_refused_at_delivery_is_not_called_and_keeps_its_place(
+    store_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tracecode.webhooks")
+    with server(store_url) as client:  # allowed when subscribed…
+        subscription = subscribe(client, receiver.url, stream=True)
+    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
+    with server(store_url) as client:  # …no longer when delivered
+        capture(client, shipped(1))
+        until(lambda: len(refusals(caplog)) >= 2)
+        assert receiver.posts == []
+        assert "loopback" in refusals(caplog)[0] and subscription in refusals(caplog)[0]
+        shown = client.get(f"/queries/shipments/subscriptions/{subscription}").json()
+        assert "lastNotifiedAt" not in shown
+    monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+    with server(store_url) as client:  # the position did not move: event 1 is still due
+        until(lambda: receiver.serials() == [1])
+
+
+def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(
+    store_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tracecode.webhooks")
+    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
+    dns = FakeDNS(monkeypatch, "hooks.invalid", "93.184.215.14")  # public when subscribed
+    port = receiver.server.server_address[1]
+    with server(store_url) as client:
+        subscription = subscribe(client, f"http://hooks.invalid:{port}/callback", stream=True)
+        dns.address = "127.0.0.1"  # then the name is pointed at the receiver on loopback
+        capture(client, shipped(1))
+        until(lambda: len(refusals(caplog)) >= 1)
+        assert "resolves to 127.0.0.1, a loopback address" in refusals(caplog)[0]
+        time.sleep(0.3)
+        assert receiver.posts == []
+        shown = client.get(f"/queries/shipments/subscriptions/{subscription}").json()
+        assert "lastNotifiedAt" not in shown
+
+
+def test_each_callback_connects_to_the_address_it_checked(
+    store_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One lookup per connection, and the connection goes to what it returned: a second
+    lookup (which DNS rebinding would answer differently) is never made."""
+    dns = FakeDNS(monkeypatch, "hooks.invalid", "127.0.0.1")  # allowed by the fixture
+    port = receiver.server.server_address[1]
+    with server(store_url) as client:
+        subscribe(client, f"http://hooks.invalid:{port}/callback", stream=True)
+        assert dns.asked == 1  # when subscribing
+        capture(client, shipped(1))
+        until(lambda: receiver.serials() == [1])
+        assert receiver.posts[0][1]["Host"] == f"hooks.invalid:{port}"
+        time.sleep(0.2)
+        assert dns.asked == 2  # and once for the one callback

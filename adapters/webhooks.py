@@ -45,7 +45,7 @@ from adapters.webhook_destinations import CheckedBackend, DestinationPolicy, For
 from epcis.query import Query, from_json, from_query_string
 from ledger.application import Ledger
 from ledger.named_queries import NamedQueries
-from ledger.subscriptions import SubscriptionInfo, Subscriptions
+from ledger.subscriptions import SubscriptionInfo, Subscriptions, redact_dest
 from projections.event_query import Found, events_after
 from projections.runner import ProjectionRunner
 
@@ -247,7 +247,7 @@ class WebhookDelivery:
         log.warning(
             "subscription %s: callback to %s %s; retry %d in %.1f s",
             info.subscription_id,
-            info.dest,
+            redact_dest(info.dest),
             why,
             state.failures,
             pause,

@@ -21,6 +21,7 @@ from adapters.http.app import create_app
 from adapters.schedule import ScheduleError, parse_schedule
 from ledger.application import Ledger
 from ledger.settings import store_settings
+from ledger.subscriptions import SubscriptionInfo, Subscriptions
 from tests.ledger_contract import document, event
 from tests.test_http_capture import assert_problem
 
@@ -504,3 +505,43 @@ def test_each_callback_connects_to_the_address_it_checked(
         assert receiver.posts[0][1]["Host"] == f"hooks.invalid:{port}"
         time.sleep(0.2)
         assert dns.asked == 2  # and once for the one callback
+
+
+def test_credentials_in_dest_are_refused_and_never_shown(
+    store_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with server(store_url) as client:
+        client.post("/queries", json={"name": "shipments", "query": {}})
+        for dest in ("https://user:hunter2@8.8.8.8/x", "http://hunter2@hooks.invalid/"):
+            response = client.post(
+                "/queries/shipments/subscriptions",
+                json={"dest": dest, "secret": SECRET, "stream": True},
+            )
+            assert_refused_dest(response, "user name or password")
+            assert "hunter2" not in response.text
+    # A subscription stored before such URLs were refused: shown redacted, not called.
+    old = receiver.url.replace("http://", "http://user:hunter2@")
+    ledger = Ledger(store_settings(store_url))
+    try:
+        Subscriptions(ledger).create(
+            SubscriptionInfo("old", "shipments", old, SECRET, True, None, False, None, 0, "x")
+        )
+    finally:
+        ledger.close()
+    with server(store_url) as client:
+        capture(client, shipped(1))
+        until(lambda: len(refusals(caplog)) >= 1)
+        answers = [
+            client.get("/queries/shipments/subscriptions"),
+            client.get("/queries/shipments/subscriptions/old"),
+        ]
+        for answer in answers:
+            assert answer.status_code == 200
+            assert "hunter2" not in answer.text and "user:" not in answer.text
+        assert answers[1].json()["dest"] == receiver.url.replace("http://", "http://***@")
+    assert receiver.posts == []
+    assert "hunter2" not in caplog.text

@@ -8,12 +8,14 @@ network it sits in, or the cloud metadata service (``169.254.169.254``). So a ``
   authenticated by their ``GS1-Signature``, and credentials in a URL end up in logs;
 * names a host that is not a known cloud metadata name (``metadata.google.internal``…);
 * is, or resolves to, only public unicast addresses: every address a name resolves to must
-  pass. Refused: loopback (127/8, ::1), private (10/8, 172.16/12, 192.168/16, fc00::/7),
-  link-local (169.254/16, fe80::/10), unspecified (0.0.0.0, ::), multicast, reserved, shared
-  (CGNAT, 100.64/10), and other special-purpose blocks; IPv4 addresses inside IPv6
-  (``::ffff:127.0.0.1``, 6to4, NAT64) are judged by the IPv4 address. Numeric hosts are
-  read the way the C resolver reads them (``2130706433``, ``0x7f.1``, ``0177.0.0.1`` and
-  ``127.1`` are all 127.0.0.1).
+  pass, and a name that does not resolve is refused (when subscribing too: a typo shows at
+  once rather than as failing deliveries). Refused: loopback (127/8, ::1), private (10/8,
+  172.16/12, 192.168/16, fc00::/7), link-local (169.254/16, fe80::/10), unspecified
+  (0.0.0.0, ::), multicast, reserved, shared (CGNAT, 100.64/10), and other special-purpose
+  blocks; IPv4 addresses inside IPv6 (``::ffff:127.0.0.1``, 6to4, NAT64) are judged by the
+  IPv4 address. Numeric hosts are read the way the C resolver reads them (``2130706433``,
+  ``0x7f.1``, ``017700000001`` and ``127.1`` are all 127.0.0.1; a dotted quad with leading
+  zeros, ``0177.0.0.1``, is not a valid URL).
 
 ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` (comma-separated, default empty) lets an operator allow
 internal receivers: a host name (exactly that name, whatever it resolves to) or an IP

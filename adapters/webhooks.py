@@ -14,6 +14,12 @@ bytes under the subscription's secret; a receiver recomputes it and compares in 
 time. Stream subscriptions send as events arrive (at most ``batch`` events a callback);
 scheduled ones send what matched since the last run, at each time the schedule matches
 (also when nothing matched if ``reportIfEmpty``).
+
+Each callback goes only where the destination policy allows
+(:mod:`adapters.webhook_destinations`): the connection pool's network backend resolves the
+host once, checks every address and connects to the checked addresses. A refused callback
+counts as a failure (retried with backoff, the position does not move) and is logged with
+the reason. Redirects are not followed; proxies from the environment are not used.
 """
 
 from __future__ import annotations
@@ -29,21 +35,30 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpcore
 import httpx
 from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
 
 from adapters.http.documents import query_document, render
 from adapters.schedule import parse_schedule
+from adapters.webhook_destinations import CheckedBackend, DestinationPolicy, ForbiddenDestination
 from epcis.query import Query, from_json, from_query_string
 from ledger.application import Ledger
 from ledger.named_queries import NamedQueries
-from ledger.subscriptions import SubscriptionInfo, Subscriptions
+from ledger.subscriptions import SubscriptionInfo, Subscriptions, redact_dest
 from projections.event_query import Found, events_after
 from projections.runner import ProjectionRunner
 
 log = logging.getLogger("tracecode.webhooks")
 
 SIGNATURE_HEADER = "GS1-Signature"
+_HTTP_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.TimeoutException,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProxyError,
+)
 
 metadata = MetaData()
 positions = Table(
@@ -99,7 +114,9 @@ def _env_seconds(name: str, default: float) -> float:
 class WebhookDelivery:
     """Settings (environment): ``TRACECODE_WEBHOOK_POLL_SECONDS`` (0.5), how often to look
     for new matches; ``TRACECODE_WEBHOOK_BACKOFF_SECONDS`` (1), the first pause after a
-    failed callback; ``TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS`` (300), the longest."""
+    failed callback; ``TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS`` (300), the longest;
+    ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` (empty), the internal hosts callbacks may go to
+    (:class:`~adapters.webhook_destinations.DestinationPolicy`; or give ``policy``)."""
 
     def __init__(
         self,
@@ -112,6 +129,7 @@ class WebhookDelivery:
         base_backoff: float | None = None,
         max_backoff: float | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        policy: DestinationPolicy | None = None,
     ) -> None:
         self.ledger = ledger
         self.runner = runner
@@ -122,7 +140,12 @@ class WebhookDelivery:
             "TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS", 300.0
         )
         self.clock = clock
-        self.client = httpx.Client(timeout=timeout)
+        self.policy = policy or DestinationPolicy.from_env()
+        self.timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+        self.pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=CheckedBackend(self.policy),
+        )
         metadata.create_all(runner.engine, checkfirst=True)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
@@ -135,7 +158,7 @@ class WebhookDelivery:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        self.client.close()
+        self.pool.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -205,16 +228,12 @@ class WebhookDelivery:
     ) -> bool:
         document = query_document(found, info.query_name, subscription_id=info.subscription_id)
         body = render(document, "json")
-        headers = {
-            "Content-Type": "application/ld+json",
-            SIGNATURE_HEADER: sign(info.secret, body),
-        }
         try:
-            response = self.client.post(info.dest, content=body, headers=headers)
-            ok = 200 <= response.status_code < 300
-            why = f"answered {response.status_code}"
-        except httpx.HTTPError as exc:
-            ok, why = False, f"{type(exc).__name__}: {exc}"
+            ok, why = self._send(info, body)
+        except ForbiddenDestination as exc:
+            ok, why = False, f"refused: {exc}"
+        except _HTTP_ERRORS as exc:
+            ok, why = False, f"failed: {type(exc).__name__}: {exc}"
         if ok:
             state.failures = 0
             state.next_attempt = None
@@ -228,12 +247,29 @@ class WebhookDelivery:
         log.warning(
             "subscription %s: callback to %s %s; retry %d in %.1f s",
             info.subscription_id,
-            info.dest,
+            redact_dest(info.dest),
             why,
             state.failures,
             pause,
         )
         return False
+
+    def _send(self, info: SubscriptionInfo, body: bytes) -> tuple[bool, str]:
+        """POST one callback; the policy is checked here (no DNS) and at each connection
+        the pool opens (:class:`~adapters.webhook_destinations.CheckedBackend`)."""
+        dest = self.policy.parse(info.dest)
+        url = httpcore.URL(
+            scheme=dest.scheme.encode(), host=dest.host.encode(), port=dest.port, target=dest.target
+        )
+        headers = [
+            (b"Host", dest.host_header),
+            (b"Content-Type", b"application/ld+json"),
+            (SIGNATURE_HEADER.encode(), sign(info.secret, body).encode()),
+        ]
+        with self.pool.stream(  # the answer's body is never read: only its status counts
+            "POST", url, headers=headers, content=body, extensions={"timeout": self.timeouts}
+        ) as response:
+            return 200 <= response.status < 300, f"answered {response.status}"
 
     # -- durable state ---------------------------------------------------------------------
 

@@ -7,12 +7,17 @@ that signs each callback, and when: ``stream`` (as events arrive) or a ``schedul
 (cron-like fields, see :mod:`adapters.webhooks`). ``start_after`` is the event-index
 position it starts after: the index's end when it was made, or 0 when the client gave an
 ``initialRecordTime`` (then that time filters instead).
+
+Where a ``dest`` may point is checked before a subscription is made
+(:mod:`adapters.webhook_destinations`); ``dest`` URLs with credentials are refused, and any
+stored before that was so are shown with the credentials replaced by ``***``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -21,6 +26,17 @@ from eventsourcing.domain import Aggregate, event
 _NAMESPACE = UUID("9e3c2b61-7a0d-4c55-b0f4-21d6f8a0c4e2")
 CREATED_TOPIC = "ledger.subscriptions:Subscription.Created"
 _PAGE = 1000
+
+
+def redact_dest(dest: str) -> str:
+    """``dest`` with any credentials (``user:password@``) shown as ``***@``."""
+    try:
+        parts = urlsplit(dest)
+    except ValueError:
+        return "***" if "@" in dest else dest
+    if "@" not in parts.netloc:
+        return dest
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 class Subscription(Aggregate):
@@ -73,10 +89,10 @@ class SubscriptionInfo:
     created_at: str
 
     def as_json(self) -> dict[str, Any]:
-        """What the API shows: everything but the secret."""
+        """What the API shows: everything but the secret (and credentials in ``dest``)."""
         out: dict[str, Any] = {
             "subscriptionID": self.subscription_id,
-            "dest": self.dest,
+            "dest": redact_dest(self.dest),
             "createdAt": self.created_at,
         }
         if self.stream:

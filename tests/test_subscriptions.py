@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from adapters.http.app import create_app
 from adapters.schedule import ScheduleError, parse_schedule
 from ledger.application import Ledger
 from ledger.settings import store_settings
+from ledger.subscriptions import SubscriptionInfo, Subscriptions
 from tests.ledger_contract import document, event
 from tests.test_http_capture import assert_problem
 
@@ -82,6 +85,7 @@ def fast_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACECODE_WEBHOOK_POLL_SECONDS", "0.05")
     monkeypatch.setenv("TRACECODE_WEBHOOK_BACKOFF_SECONDS", "0.05")
     monkeypatch.setenv("TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS", "0.2")
+    monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")  # the test receivers
 
 
 @contextmanager
@@ -326,3 +330,218 @@ def test_subscription_discovery(store_url: str) -> None:
             response = client.options(path)
             assert response.status_code == 204
             assert response.headers["Allow"] == allow
+
+
+# -- where webhooks may call (server-side request forgery) --------------------------------
+
+FORBIDDEN_DESTS = [
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://10.0.0.1/", "private"),
+    ("http://172.16.0.1/", "private"),
+    ("http://192.168.1.1/", "private"),
+    ("http://127.0.0.1:8080/", "loopback"),
+    ("http://[::1]:22/", "loopback"),
+    ("http://0.0.0.0/", "unspecified"),
+    ("http://[::]/", "unspecified"),
+    ("http://[fc00::1]/", "private"),
+    ("http://[fe80::1]/", "link-local"),
+    ("http://[fe80::1%25eth0]/", "zone"),
+    ("http://224.0.0.1/", "multicast"),
+    ("http://240.0.0.1/", "reserved"),
+    ("http://100.64.0.1/", "carrier-grade NAT"),
+    ("http://192.0.0.192/", "special-purpose"),
+    ("http://[::ffff:127.0.0.1]/", "loopback"),
+    ("http://[::ffff:169.254.169.254]/", "link-local"),
+    ("http://[::ffff:a9fe:a9fe]/", "link-local"),
+    ("https://[2002:7f00:1::]/", "loopback"),  # 6to4 around 127.0.0.1
+    ("http://2130706433/", "loopback"),
+    ("http://0x7f.1/", "loopback"),
+    ("http://0x7f000001/", "loopback"),
+    ("http://017700000001/", "loopback"),
+    ("http://127.1/", "loopback"),
+    ("http://127.0.0.1./", "loopback"),
+    ("http://0177.0.0.1/", "not a valid URL"),
+    ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
+    ("gopher://8.8.8.8/", "http and https"),
+]
+
+
+def assert_refused_dest(response: Any, says: str) -> dict[str, Any]:
+    problem = assert_problem(response, 400, CONTROLS)
+    assert problem["errors"][0]["pointer"] == "/dest", problem
+    assert says in problem["errors"][0]["message"], problem
+    return problem
+
+
+def test_forbidden_destinations_are_refused_naming_dest(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
+    with server(store_url) as client:
+        client.post("/queries", json={"name": "shipments", "query": {}})
+        for dest, says in FORBIDDEN_DESTS:
+            response = client.post(
+                "/queries/shipments/subscriptions",
+                json={"dest": dest, "secret": SECRET, "stream": True},
+            )
+            assert_refused_dest(response, says)
+        assert client.get("/queries/shipments/subscriptions").json() == []
+
+
+def test_a_name_resolving_to_a_loopback_address_is_refused(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
+    with server(store_url) as client:
+        client.post("/queries", json={"name": "shipments", "query": {}})
+        for dest in ("http://localhost:5432/", "http://LOCALHOST/x"):
+            response = client.post(
+                "/queries/shipments/subscriptions",
+                json={"dest": dest, "secret": SECRET, "stream": True},
+            )
+            problem = assert_refused_dest(response, "resolves to")
+            assert "loopback" in problem["detail"]
+        response = client.post(  # a name that does not resolve is refused too
+            "/queries/shipments/subscriptions",
+            json={"dest": "https://no-such-host.invalid/x", "secret": SECRET, "stream": True},
+        )
+        assert_refused_dest(response, "does not resolve")
+        assert client.get("/queries/shipments/subscriptions").json() == []
+
+
+def test_an_allowed_host_name_gets_its_callbacks(
+    store_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", " hooks.invalid , LocalHost")
+    with server(store_url) as client:
+        subscribe(client, receiver.url.replace("127.0.0.1", "localhost"), stream=True)
+        capture(client, shipped(1))
+        until(lambda: receiver.serials() == [1])
+
+
+def test_a_bad_allow_setting_stops_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "10.0.0.0/33")
+    with pytest.raises(ValueError, match="TRACECODE_WEBHOOK_ALLOW_HOSTS"):
+        create_app()
+
+
+class FakeDNS:
+    """``socket.getaddrinfo`` answering for one made-up name (what it answers can change:
+    DNS rebinding); every other name goes to the real resolver."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str, address: str) -> None:
+        self.name, self.address, self.asked = name, address, 0
+        real = socket.getaddrinfo
+
+        def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+            if host != self.name:
+                return real(host, port, *args, **kwargs)
+            self.asked += 1
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (self.address, int(port or 80)))]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if " refused: " in r.getMessage()]
+
+
+def test_a_destination_refused_at_delivery_is_not_called_and_keeps_its_place(
+    store_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tracecode.webhooks")
+    with server(store_url) as client:  # allowed when subscribed…
+        subscription = subscribe(client, receiver.url, stream=True)
+    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
+    with server(store_url) as client:  # …no longer when delivered
+        capture(client, shipped(1))
+        until(lambda: len(refusals(caplog)) >= 2)
+        assert receiver.posts == []
+        assert "loopback" in refusals(caplog)[0] and subscription in refusals(caplog)[0]
+        shown = client.get(f"/queries/shipments/subscriptions/{subscription}").json()
+        assert "lastNotifiedAt" not in shown
+    monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+    with server(store_url) as client:  # the position did not move: event 1 is still due
+        until(lambda: receiver.serials() == [1])
+
+
+def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(
+    store_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tracecode.webhooks")
+    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
+    dns = FakeDNS(monkeypatch, "hooks.invalid", "93.184.215.14")  # public when subscribed
+    port = receiver.server.server_address[1]
+    with server(store_url) as client:
+        subscription = subscribe(client, f"http://hooks.invalid:{port}/callback", stream=True)
+        dns.address = "127.0.0.1"  # then the name is pointed at the receiver on loopback
+        capture(client, shipped(1))
+        until(lambda: len(refusals(caplog)) >= 1)
+        assert "resolves to 127.0.0.1, a loopback address" in refusals(caplog)[0]
+        time.sleep(0.3)
+        assert receiver.posts == []
+        shown = client.get(f"/queries/shipments/subscriptions/{subscription}").json()
+        assert "lastNotifiedAt" not in shown
+
+
+def test_each_callback_connects_to_the_address_it_checked(
+    store_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One lookup per connection, and the connection goes to what it returned: a second
+    lookup (which DNS rebinding would answer differently) is never made."""
+    dns = FakeDNS(monkeypatch, "hooks.invalid", "127.0.0.1")  # allowed by the fixture
+    port = receiver.server.server_address[1]
+    with server(store_url) as client:
+        subscribe(client, f"http://hooks.invalid:{port}/callback", stream=True)
+        assert dns.asked == 1  # when subscribing
+        capture(client, shipped(1))
+        until(lambda: receiver.serials() == [1])
+        assert receiver.posts[0][1]["Host"] == f"hooks.invalid:{port}"
+        time.sleep(0.2)
+        assert dns.asked == 2  # and once for the one callback
+
+
+def test_credentials_in_dest_are_refused_and_never_shown(
+    store_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with server(store_url) as client:
+        client.post("/queries", json={"name": "shipments", "query": {}})
+        for dest in ("https://user:hunter2@8.8.8.8/x", "http://hunter2@hooks.invalid/"):
+            response = client.post(
+                "/queries/shipments/subscriptions",
+                json={"dest": dest, "secret": SECRET, "stream": True},
+            )
+            assert_refused_dest(response, "user name or password")
+            assert "hunter2" not in response.text
+    # A subscription stored before such URLs were refused: shown redacted, not called.
+    old = receiver.url.replace("http://", "http://user:hunter2@")
+    ledger = Ledger(store_settings(store_url))
+    try:
+        Subscriptions(ledger).create(
+            SubscriptionInfo("old", "shipments", old, SECRET, True, None, False, None, 0, "x")
+        )
+    finally:
+        ledger.close()
+    with server(store_url) as client:
+        capture(client, shipped(1))
+        until(lambda: len(refusals(caplog)) >= 1)
+        answers = [
+            client.get("/queries/shipments/subscriptions"),
+            client.get("/queries/shipments/subscriptions/old"),
+        ]
+        for answer in answers:
+            assert answer.status_code == 200
+            assert "hunter2" not in answer.text and "user:" not in answer.text
+        assert answers[1].json()["dest"] == receiver.url.replace("http://", "http://***@")
+    assert receiver.posts == []
+    assert "hunter2" not in caplog.text

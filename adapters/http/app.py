@@ -114,7 +114,7 @@ def create_app(
         state.projection = projection
         state.projected = 0
         background = BackgroundRunner(projection).start()
-        webhooks = WebhookDelivery(state.ledger, projection).start()
+        webhooks = WebhookDelivery(state.ledger, projection, policy=state.destinations).start()
         try:
             yield
         finally:

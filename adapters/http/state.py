@@ -14,7 +14,7 @@ import math
 import os
 import threading
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect
 from adapters.http.documents import PreparedCapture, prepare_capture
 from adapters.http.headers import limit_headers
 from adapters.http.problems import ProblemError
+from adapters.webhook_destinations import DestinationPolicy
 from epcis.limits import Limits
 from epcis.problems import excerpt
 from ledger.application import CaptureResult, Ledger
@@ -71,6 +72,8 @@ class HttpState:
     projected: int = 0
     """The highest log position the views were seen to reflect (see
     :mod:`adapters.http.freshness`)."""
+    destinations: DestinationPolicy = field(default_factory=DestinationPolicy)
+    """Where webhooks may call (``TRACECODE_WEBHOOK_ALLOW_HOSTS``)."""
 
     @classmethod
     def configure(cls, max_events: int | None, max_bytes: int | None) -> HttpState:
@@ -81,7 +84,11 @@ class HttpState:
         if max_events < 1 or (max_bytes is not None and max_bytes < 1):
             raise ValueError("the capture limits must be at least 1")
         return cls(
-            max_events, max_bytes or env.max_bytes, env.max_depth, read_wait=read_wait_seconds()
+            max_events,
+            max_bytes or env.max_bytes,
+            env.max_depth,
+            read_wait=read_wait_seconds(),
+            destinations=DestinationPolicy.from_env(),
         )
 
     @property

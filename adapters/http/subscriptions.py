@@ -4,7 +4,10 @@
   ``signatureToken``) with ``"stream": true`` or a ``"schedule"`` (plus ``reportIfEmpty``),
   and optionally ``initialRecordTime`` (default: now: only events captured from now on).
   201 with ``Location``; the answer never shows the secret. Delivery:
-  :mod:`adapters.webhooks`.
+  :mod:`adapters.webhooks`. ``dest`` must pass the destination policy
+  (:mod:`adapters.webhook_destinations`: no credentials, no loopback, private, link-local or
+  metadata addresses, after DNS resolution, unless ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` allows
+  the host); otherwise 400 with the reason, pointing at ``/dest``.
 * ``GET /queries/{name}/subscriptions``, ``GET`` / ``DELETE …/subscriptions/{id}``.
 * ``/queries/{name}/events`` as a WebSocket: each new matching event, as it is captured,
   arrives as an EPCISQueryDocument (one text message per batch). The socket closes with
@@ -17,7 +20,6 @@ import json
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -32,6 +34,7 @@ from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.queries import discovery
 from adapters.http.state import in_thread, ledger_of, state_of
 from adapters.schedule import ScheduleError, parse_schedule
+from adapters.webhook_destinations import DestinationPolicy, ForbiddenDestination
 from adapters.webhooks import last_notified, subscription_query
 from epcis.problems import excerpt
 from ledger.application import utc_now
@@ -70,7 +73,7 @@ def _index_end(runner: ProjectionRunner) -> int:
         return int(conn.execute(select(func.max(events.c.position))).scalar() or 0)
 
 
-def _read_body(raw: bytes) -> dict[str, Any]:
+def _read_body(raw: bytes, destinations: DestinationPolicy) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError as exc:
@@ -83,9 +86,12 @@ def _read_body(raw: bytes) -> dict[str, Any]:
     if unknown:
         raise _controls(f"/{unknown[0]}", "is not a subscription field")
     dest = body.get("dest")
-    parts = urlsplit(dest) if isinstance(dest, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    if not isinstance(dest, str):
         raise _controls("/dest", "an http(s) URL to call back")
+    try:
+        destinations.parse(dest)  # no DNS yet: that is done once the rest is known good
+    except ForbiddenDestination as exc:
+        raise _controls("/dest", str(exc)) from None
     secret = body.get("secret", body.get("signatureToken"))
     if not isinstance(secret, str) or not secret:
         raise _controls("/secret", "a non-empty secret (or signatureToken) to sign callbacks")
@@ -132,8 +138,13 @@ def _location(name: str, subscription_id: str) -> str:
     responses=problem_docs(400, 404),
 )
 async def subscribe(request: Request, name: str) -> Response:
-    body = _read_body(await request.body())
+    destinations = state_of(request).destinations
+    body = _read_body(await request.body(), destinations)
     await _query_exists(request, name)
+    try:
+        await in_thread(destinations.check, body["dest"])
+    except ForbiddenDestination as exc:
+        raise _controls("/dest", str(exc)) from None
     initial = body.get("initialRecordTime")
     start_after = 0 if initial is not None else await in_thread(_index_end, _runner(request))
     info = SubscriptionInfo(

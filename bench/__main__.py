@@ -1,4 +1,4 @@
-"""``python -m bench [epcis|ledger|http|projections|all]`` (default ``all``); ``make bench``
+"""``python -m bench [epcis|ledger|http|hostile|projections|all]`` (default ``all``); ``make bench``
 runs it.
 
 * ``epcis``: throughput of the EPCIS core on a 10,000-event document — documents/s and
@@ -7,6 +7,9 @@ runs it.
   SQLite, against a bare ``COPY`` (see :mod:`bench.ledger`).
 * ``http``: 100 concurrent clients posting single events to a ``tracecode serve`` process,
   on each store (see :mod:`bench.http_load`).
+* ``hostile``: what a capture of 10,000 invalid events (and other documents no client
+  should send) costs a real server: time to the answer, CPU, memory (see
+  :mod:`bench.hostile`).
 * ``projections``: projection catch-up from zero, ``GET /codes/{code}`` latency, the recall
   trail of a 100,000-code lot and ``GET /stock`` over a generated ledger of 1,000,000 events
   on PostgreSQL (``BENCH_PROJ_EVENTS``; see :mod:`bench.projections`).
@@ -31,7 +34,7 @@ from epcis.document import convert, load
 from epcis.jsonld import write_json
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
-PARTS = ("epcis", "ledger", "http", "projections")
+PARTS = ("epcis", "ledger", "http", "hostile", "projections")
 
 
 def _timed(label: str, fn: Callable[[], object], events: int, repeat: int = 3) -> float:
@@ -97,6 +100,10 @@ def main(argv: list[str]) -> int:
             from bench import http_load
 
             summary += http_load.main()
+        elif part == "hostile":
+            from bench import hostile
+
+            summary += hostile.main()
         else:
             from bench import projections
 

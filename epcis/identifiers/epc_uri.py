@@ -357,9 +357,11 @@ def _parse_other(scheme: str, body: str) -> EpcUri:
             )
         limits = (268435455, 16777215, 68719476735)
         for name, part, limit in zip(("manager", "class", "serial"), parts, limits, strict=True):
-            if int(part) > limit or (len(part) > 1 and part[0] == "0"):
+            too_long = len(part) > len(str(limit))  # before int(): it refuses 4,300+ digits
+            if too_long or int(part) > limit or (len(part) > 1 and part[0] == "0"):
                 raise IdentifierError(
-                    f"gid {name} number {shown(part)} is out of range or has leading zeros"
+                    f"gid {name} number {shown(part)} is out of range (0 to {limit}) or has"
+                    " leading zeros"
                 )
         return EpcUri(
             "id", "gid", None, {}, dict(zip(("manager", "class", "serial"), parts, strict=True))

@@ -29,7 +29,7 @@ from epcis.identifiers import (
     parse_identifier,
 )
 from epcis.identifiers.epc_uri import escape
-from epcis.identifiers.limits import limit_problem
+from epcis.identifiers.limits import PLAINLY_WITHIN, full_limit_problem, limit_problem
 
 GS = "\x1d"
 ID = "https://id.gs1.org/"
@@ -1111,3 +1111,51 @@ def test_what_the_validator_accepts_in_a_digital_link_is_within_the_ai_formats(
         assert len(key) == 14
         for value in (unquote(serial), unquote(lot)):
             assert len(value) <= 20 and set(value) <= _CSET82_SET, uri
+
+
+_FAST_SHAPES = {  # EPC URI head: (digits in CompanyPrefix + reference, has a text part)
+    "urn:epc:id:sgtin:": (13, True),
+    "urn:epc:class:lgtin:": (13, True),
+    "urn:epc:id:sscc:": (17, False),
+    "urn:epc:id:sgln:": (12, True),
+    "urn:epc:id:pgln:": (12, False),
+    "urn:epc:id:grai:": (12, True),
+}
+
+
+@settings(max_examples=300)
+@given(
+    head=st.sampled_from(sorted(_FAST_SHAPES)),
+    cp_length=st.integers(5, 13),
+    off_by=st.sampled_from([0, 0, 0, -1, 1]),
+    text=st.text(alphabet="Az09%.~", max_size=22),
+    text_anyway=st.booleans(),
+)
+def test_the_fast_path_accepts_only_what_the_full_check_accepts(
+    head: str, cp_length: int, off_by: int, text: str, text_anyway: bool
+) -> None:
+    total, has_text = _FAST_SHAPES[head]
+    ref_length = max(0, total - cp_length + off_by)
+    value = f"{head}{'0' * cp_length}.{'7' * ref_length}"
+    if has_text or text_anyway:
+        value += f".{text}"
+    fast = PLAINLY_WITHIN.fullmatch(value) is not None
+    event("fast" if fast else "full")
+    if fast:
+        assert full_limit_problem(value) is None, value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://id.gs1.org/01/09506000134352",
+        "https://id.gs1.org/01/09506000134352/21/" + "A" * 20,
+        "https://id.gs1.org/01/09506000134352/10/1",
+        "https://id.gs1.org/00/106141412345678908",
+        "https://id.gs1.org/414/9506000134307",
+        "urn:epc:id:sgln:061414123456..1",
+    ],
+)
+def test_the_fast_path_on_digital_links(value: str) -> None:
+    assert PLAINLY_WITHIN.fullmatch(value) is not None
+    assert full_limit_problem(value) is None

@@ -62,8 +62,44 @@ _ADI_SERIAL_MAX = 30
 _USDOD_SERIAL_MAX = 2**36 - 1
 
 
+# The shapes nearly every identifier has, plainly within the limits: an SGTIN, LGTIN, SSCC,
+# SGLN or PGLN URI with an alphanumeric serial / lot / extension, or an id.gs1.org Digital
+# Link of a GTIN (+ serial or lot), SSCC or GLN. One regex (company prefix + reference digit
+# counts spelled out) decides them in one call, ~0.3 µs against ~9 µs through the parser;
+# any other value takes the full way, which accepts all that this accepts (a test compares).
+
+
+def _key(total: int) -> str:
+    """CompanyPrefix.Reference of ``total`` digits, the prefix 6 to 12 of them."""
+    return "(?:" + "|".join(rf"[0-9]{{{cp}}}\.[0-9]{{{total - cp}}}" for cp in range(6, 13)) + ")"
+
+
+_TEXT20 = r"\.[A-Za-z0-9]{1,20}"
+PLAINLY_WITHIN = re.compile(
+    "|".join(
+        (
+            rf"urn:epc:(?:id:sgtin|class:lgtin):{_key(13)}{_TEXT20}",
+            rf"urn:epc:id:sscc:{_key(17)}",
+            rf"urn:epc:id:sgln:{_key(12)}{_TEXT20}",
+            rf"urn:epc:id:pgln:{_key(12)}",
+            r"https://id\.gs1\.org/(?:01/[0-9]{14}(?:/(?:21|10)/[A-Za-z0-9]{1,20})?"
+            r"|00/[0-9]{18}|414/[0-9]{13})",
+        )
+    )
+)
+"""Values matching this in full are within their limits (a fast path, not a definition)."""
+_plainly_within = PLAINLY_WITHIN.fullmatch
+
+
 def limit_problem(value: str) -> str | None:
-    """Why ``value`` is beyond its identifier standard's limits, or None.
+    """Why ``value`` is beyond its identifier standard's limits, or None."""
+    if _plainly_within(value) is not None:
+        return None
+    return full_limit_problem(value)
+
+
+def full_limit_problem(value: str) -> str | None:
+    """:func:`limit_problem` without the fast path for common shapes.
 
     The standard's own limit is named first (an SGTIN serial of 3,000 characters breaks the
     20 of TDS; each parser checks lengths before patterns), then the general bound."""

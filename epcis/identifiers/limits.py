@@ -5,16 +5,18 @@ a location, a party, a business transaction): ``None`` when it is within the lim
 standard it follows, else a message saying which limit it breaks, quoting at most
 :data:`~epcis.identifiers.model.SHOWN_PREFIX` characters of it.
 
-* Any value: at most :data:`MAX_IDENTIFIER_LENGTH` characters.
+* Any value: at most :data:`MAX_IDENTIFIER_LENGTH` characters (checked after its own
+  standard's limits, so that a too-long serial is reported as such).
 * EPC pure identity and class URIs (``urn:epc:id:…``, ``urn:epc:class:lgtin:…``) and
   ``CompanyPrefix.Reference.*`` pattern URIs: the GS1 EPC Tag Data Standard's syntax and
   limits, by :func:`epcis.identifiers.epc_uri.parse_epc_uri` (the one place they live),
-  plus the US DoD schemes ``usdod`` and ``adi`` here. Tag and raw URIs, patterns with more
-  than one ``*`` and schemes TDS does not define only get the length bound.
+  plus the US DoD schemes ``usdod`` and ``adi`` here. Tag and raw URIs, other pattern URIs
+  and schemes the parser does not know only get the length bound.
 * GS1 Digital Links: each AI value (path and query, percent-decoded) within the length and
   character set of its AI in the GS1 General Specifications, as biip's AI table gives them.
-* MA codes, bare or as the last path segment of an http(s) URI: the format of
-  :mod:`epcis.identifiers.ma_code`.
+* MA codes, bare or as the last path segment of an http(s) URI: the segment formats of
+  :mod:`epcis.identifiers.ma_code` (no published maximum length was found: the general
+  bound applies).
 * A value without a URI scheme (XML's ``xsd:anyURI`` lets one through) that is a Chinese
   drug trace code, bare or issuer-prefixed: exactly 20 digits starting with 8.
 """
@@ -35,8 +37,8 @@ from epcis.identifiers.model import IdentifierError, shown
 
 MAX_IDENTIFIER_LENGTH = 2048
 """The bound on identifiers no standard bounds (private ``https:``/``urn:`` URIs, business
-transaction ids), and on every other identifier before it is looked at: the URL length most
-software assumes (the sitemaps protocol's limit; browsers and CDNs start failing past about
+transaction ids), and on every other identifier once its own limits are met: the URL length
+most software assumes (the sitemaps protocol's limit; browsers and CDNs start failing past about
 2,000). The longest standard identifier is far shorter: an EPC URI of at most 30
 percent-encoded characters after the prefix is under 130 characters, a GS1 Digital Link
 with a key and every qualifier a few hundred."""
@@ -54,7 +56,8 @@ _SKIPPED_EPC_ERRORS = (
 _EPC_HEAD = re.compile(r"urn:epc:([a-z]+):([A-Za-z0-9-]+):")
 _GTIN_SSCC_LENGTHS = frozenset({8, 12, 13, 14, 18})
 
-# US DoD schemes (TDS 2.x, sections 6.3.9 usdod and 6.3.10 adi).
+# US DoD schemes of TDS: usdod (CAGE/DoDAAC + 36-bit serial) and adi (CAGE/DoDAAC + part
+# number of 0..32 + serial of 1..30 characters of A-Z 0-9 - /).
 _CAGE = re.compile(r"[A-Z0-9]{5,6}", re.ASCII)
 _ADI_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/")
 _ADI_PART_MAX = 32

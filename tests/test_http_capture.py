@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from adapters.http.app import create_app
+from epcis.context import make_context
 from epcis.document import check, detect_syntax, load
 from ledger.application import Ledger
 from ledger.settings import store_settings
@@ -457,6 +458,20 @@ def test_streamed_body_over_the_limit_is_413_without_reading_the_rest(api: Api) 
     response = post_streamed(app, counter, declared)
     assert_problem(response, 413, "epcisException:CaptureLimitExceededException")
     assert counter.pulled == 0  # refused on Content-Length, before reading anything
+
+
+def test_post_events_refuses_an_sgtin_serial_of_3000_characters(api: Api) -> None:
+    """The issue: a 3,000-character serial was stored (201); TDS allows 20 characters."""
+    one = event(7)
+    one["epcList"] = ["urn:epc:id:sgtin:0614141.107346." + "A1b" * 1000]
+    bare = {"@context": make_context({"example": "https://ns.example.com/epcis/"}), **one}
+    before = api.state()
+    response = api.client.post("/events", content=json.dumps(bare), headers=JSONLD)
+    body = assert_problem(response, 400, "epcisException:ValidationException")
+    [error] = body["errors"]
+    assert error["pointer"] == "/epcList/0" and error["rule"] == "identifier-limits"
+    assert "longer than 20 characters" in error["message"] and len(response.text) < 2000
+    assert api.state() == before
 
 
 def test_too_many_events_is_413(api: Api) -> None:

@@ -16,7 +16,7 @@ import string
 import biip
 import pytest
 from biip.checksums import gs1_standard_check_digit
-from hypothesis import assume, given
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -29,6 +29,7 @@ from epcis.identifiers import (
     parse_identifier,
 )
 from epcis.identifiers.epc_uri import escape
+from epcis.identifiers.limits import PLAINLY_WITHIN, full_limit_problem, limit_problem
 
 GS = "\x1d"
 ID = "https://id.gs1.org/"
@@ -827,3 +828,334 @@ def test_short_names_are_only_read_in_key_positions() -> None:
 def test_a_malformed_uri_raises_identifier_error() -> None:
     with pytest.raises(IdentifierError, match="bad URI"):
         parse_identifier("https://]example.com/01/09520123456788")
+
+
+# --- limits: each identifier standard's bounds (epcis.identifiers.limits) ---------------------
+
+SGTIN = "urn:epc:id:sgtin:0614141.107346."
+DL_SGTIN = "https://id.gs1.org/01/09506000134352/21/"
+DL_GTIN = "https://id.gs1.org/01/09506000134352"
+TAG = "urn:epc:tag:sgtin-96:3.0614141.812345."  # a tag URI: only the general bound
+
+# (at the limit: accepted, one beyond: refused, words of the refusal)
+AT_AND_BEYOND: list[tuple[str, str, str]] = [
+    # sgtin: serial 1..20 of CSET 82, counted decoded; CP 6..12 + item reference = 13 digits
+    (SGTIN + "A" * 20, SGTIN + "A" * 21, "serial .* longer than 20 characters"),
+    (SGTIN + "%2F" * 20, SGTIN + "%2F" * 21, "serial .* longer than 20 characters"),
+    (SGTIN + "!'()*+,-.:;=_", SGTIN + "A~", "character '~' at position 2"),
+    (
+        "urn:epc:id:sgtin:061414.1073460.1",
+        "urn:epc:id:sgtin:06141.10734600.1",
+        "Company Prefix must be 6 to 12 digits",
+    ),
+    (
+        "urn:epc:id:sgtin:061414123456.1.1",
+        "urn:epc:id:sgtin:0614141234567..1",
+        "Company Prefix must be 6 to 12 digits",
+    ),
+    ("urn:epc:id:sgtin:0614141.107346.1", "urn:epc:id:sgtin:0614141.1073461.1", "13 digits"),
+    (
+        "urn:epc:class:lgtin:0614141.107346." + "L" * 20,
+        "urn:epc:class:lgtin:0614141.107346." + "L" * 21,
+        "lot .* longer than 20",
+    ),
+    ("urn:epc:id:sscc:0614141.1234567890", "urn:epc:id:sscc:0614141.12345678901", "17 digits"),
+    (
+        "urn:epc:id:sgln:0614141.12345." + "x" * 20,
+        "urn:epc:id:sgln:0614141.12345." + "x" * 21,
+        "extension .* longer than 20",
+    ),
+    ("urn:epc:id:sgln:0614141.12345.0", "urn:epc:id:sgln:0614141.123456.0", "12 digits"),
+    (
+        "urn:epc:id:grai:0614141.12345." + "9" * 16,
+        "urn:epc:id:grai:0614141.12345." + "9" * 17,
+        "serial .* longer than 16",
+    ),
+    (
+        "urn:epc:id:giai:0614141." + "a" * 23,
+        "urn:epc:id:giai:0614141." + "a" * 24,
+        "longer than 23 characters",
+    ),
+    (
+        "urn:epc:id:giai:061414123456." + "a" * 18,
+        "urn:epc:id:giai:061414123456." + "a" * 19,
+        "with a 12-digit prefix at most 18",
+    ),
+    ("urn:epc:id:gsrn:0614141.0000010253", "urn:epc:id:gsrn:0614141.00000102531", "17 digits"),
+    ("urn:epc:id:gsrnp:0614141.0000010253", "urn:epc:id:gsrnp:0614141.000001025", "17 digits"),
+    (
+        "urn:epc:id:gdti:0614141.12345." + "D" * 17,
+        "urn:epc:id:gdti:0614141.12345." + "D" * 18,
+        "serial .* longer than 17",
+    ),
+    (
+        "urn:epc:id:sgcn:4012345.67890." + "0" * 12,
+        "urn:epc:id:sgcn:4012345.67890." + "0" * 13,
+        "1 to 12 digits",
+    ),
+    (
+        "urn:epc:id:ginc:0614141." + "c" * 23,
+        "urn:epc:id:ginc:0614141." + "c" * 24,
+        "longer than 23",
+    ),
+    ("urn:epc:id:gsin:0614141.123456789", "urn:epc:id:gsin:0614141.1234567890", "16 digits"),
+    (
+        "urn:epc:id:itip:4012345.012345.01.02." + "s" * 20,
+        "urn:epc:id:itip:4012345.012345.01.02." + "s" * 21,
+        "serial .* longer than 20",
+    ),
+    (
+        "urn:epc:id:itip:4012345.012345.01.02.1",
+        "urn:epc:id:itip:4012345.012345.01.002.1",
+        "2 digits each",
+    ),
+    (
+        "urn:epc:id:upui:1234567.089456." + "t" * 28,
+        "urn:epc:id:upui:1234567.089456." + "t" * 29,
+        "longer than 28",
+    ),
+    ("urn:epc:id:pgln:0614141.12345", "urn:epc:id:pgln:0614141.123456", "12 digits"),
+    (
+        "urn:epc:id:cpi:0614141." + "5" * 23 + ".123456789012",
+        "urn:epc:id:cpi:0614141." + "5" * 24 + ".1",
+        "longer than 23",
+    ),
+    (
+        "urn:epc:id:cpi:0614141.5-%2F.123456789012",
+        "urn:epc:id:cpi:0614141.5.1234567890123",
+        "1 to 12 digits",
+    ),
+    ("urn:epc:id:cpi:0614141.AB%23.1", "urn:epc:id:cpi:0614141.ab.1", "character 'a'"),
+    (
+        "urn:epc:id:gid:268435455.16777215.68719476735",
+        "urn:epc:id:gid:268435456.1.1",
+        "manager number .* out of range",
+    ),
+    ("urn:epc:id:gid:1.16777215.1", "urn:epc:id:gid:1.16777216.1", "class number .* out of range"),
+    (
+        "urn:epc:id:gid:1.1.68719476735",
+        "urn:epc:id:gid:1.1.68719476736",
+        "serial number .* out of range",
+    ),
+    ("urn:epc:id:gid:1.1.1", "urn:epc:id:gid:1.1." + "1" * 5000, "serial number .* out of range"),
+    ("urn:epc:id:usdod:2S194.68719476735", "urn:epc:id:usdod:2S194.68719476736", "out of range"),
+    ("urn:epc:id:usdod:2S1945.0", "urn:epc:id:usdod:2S19.1", "CAGE code"),
+    (
+        "urn:epc:id:adi:2S194." + "P" * 32 + "." + "S" * 30,
+        "urn:epc:id:adi:2S194." + "P" * 33 + ".1",
+        "part number .* 0 to 32",
+    ),
+    (
+        "urn:epc:id:adi:2S194..%23" + "S" * 30,
+        "urn:epc:id:adi:2S194..%23" + "S" * 31,
+        "serial .* 1 to 30",
+    ),
+    ("urn:epc:id:adi:2S194.A-%2FB.1", "urn:epc:id:adi:2S194.a.1", "may hold only A-Z"),
+    ("urn:epc:id:bic:CSQU3054383", "urn:epc:id:bic:CSQU30543831", "ISO 6346"),
+    ("urn:epc:id:imovn:9074729", "urn:epc:id:imovn:90747291", "7-digit IMO number"),
+    # GS1 Digital Link: AI values per the General Specifications (path and query)
+    (DL_SGTIN + "A" * 20, DL_SGTIN + "A" * 21, r"AI \(21\) .* at most 20 \(N2\+X..20"),
+    (DL_SGTIN + "%2F" * 20, DL_SGTIN + "%2F" * 21, r"AI \(21\) .* at most 20"),
+    (DL_SGTIN + "A", DL_SGTIN + "A%20", r"character ' '"),
+    (DL_GTIN + "/10/" + "L" * 20, DL_GTIN + "/10/" + "L" * 21, r"AI \(10\) .* at most 20"),
+    (DL_GTIN + "?10=" + "L" * 20, DL_GTIN + "?10=" + "L" * 21, r"AI \(10\) .* at most 20"),
+    (DL_GTIN + "?17=261231", DL_GTIN + "?17=2612310", r"AI \(17\) .* at most 6"),
+    (
+        "https://id.gs1.org/01/09506000134352",
+        "https://id.gs1.org/01/095060001343521",
+        r"AI \(01\) .* at most 14",
+    ),
+    (
+        "https://id.gs1.org/01/09506000134352/x",
+        "https://id.gs1.org/01/0950600013435/x",
+        r"AI \(01\) needs 14 digits",
+    ),
+    (
+        "https://e.com/gtin/09506000134352/ser/" + "s" * 20,
+        "https://e.com/gtin/09506000134352/ser/" + "s" * 21,
+        r"AI \(21\)",
+    ),
+    (
+        "https://id.gs1.org/414/9506000134307/254/" + "x" * 20,
+        "https://id.gs1.org/414/9506000134307/254/" + "x" * 21,
+        r"AI \(254\)",
+    ),
+    (
+        "https://id.gs1.org/8004/0614141" + "a" * 23,
+        "https://id.gs1.org/8004/0614141" + "a" * 24,
+        r"AI \(8004\) .* at most 30",
+    ),
+    (
+        "https://id.gs1.org/01/09506000134352/235/" + "t" * 28,
+        "https://id.gs1.org/01/09506000134352/235/" + "t" * 29,
+        r"AI \(235\) .* at most 28",
+    ),
+    # Chinese drug trace codes: exactly 20 digits (bare, as XML's anyURI lets through)
+    ("81234567890123456789", "812345678901234567890", "21 digits where 20 are needed"),
+    ("81234567890123456789", "8123456789012345678", "19 digits where 20 are needed"),
+    ("AHM.81234567890123456789", "AHM.812345678901234567890", "21 digits where 20"),
+    # MA codes: their segment formats
+    ("MA.156.M0.100001.1234567.S1234567890", "MA.1560.M0.100001.1234567.S1", "country code"),
+    (
+        "http://idcode.org.cn/epcis/loc/MA.156.M1.123456.0123456C.120",
+        "http://idcode.org.cn/epcis/loc/MA.156.M10.123456.0123456C.120",
+        "industry code",
+    ),
+    # identifiers no standard bounds: at most 2,048 characters
+    ("https://example.com/" + "p" * 2028, "https://example.com/" + "p" * 2029, "longer than 2048"),
+    ("urn:example:bt:" + "1" * 2033, "urn:example:bt:" + "1" * 2034, "longer than 2048"),
+    (TAG + "1" * 2010, TAG + "1" * 2011, "longer than 2048"),
+]
+
+
+@pytest.mark.parametrize(("ok", "bad", "words"), AT_AND_BEYOND, ids=lambda v: str(v)[:48])
+def test_limit_at_and_beyond(ok: str, bad: str, words: str) -> None:
+    assert limit_problem(ok) is None
+    problem = limit_problem(bad)
+    assert problem is not None and re.search(words, problem), problem
+    assert len(problem) < 400  # a prefix of the value, never all of it
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "urn:epc:idpat:sgtin:4012345.098765.*",
+        "urn:epc:idpat:sgtin:4012345.*.*",  # a pattern over many keys: not a limit matter
+        "urn:epc:id:usdod:2S194.0",
+        "https://example.com/some/private/path",
+        "geo:42.698334,23.319941",
+        "http://transaction.acme.com/po/12345678",
+        "09506000134352",  # a bare GTIN
+        "urn:epc:id:sgtin:0614141.107346.2017",
+        "URN:EPC:id:sgtin:0614141.107346.2017",
+    ],
+)
+def test_limit_accepts(value: str) -> None:
+    assert limit_problem(value) is None
+
+
+def test_the_issues_3000_character_serial_is_refused_quoting_40_characters() -> None:
+    serial = "".join(string.ascii_letters + string.digits)[:50] * 60
+    problem = limit_problem(SGTIN + serial)
+    assert problem is not None
+    assert "sgtin serial" in problem and "longer than 20 characters" in problem
+    assert f"{serial[:40]!r}… (3000 characters)" in problem
+    assert serial[:41] not in problem
+
+
+# Independent oracles for the property: the limits as the standards state them.
+_CSET82_SET = frozenset(CSET82)
+_TEXT_LIMIT = {"sgtin": 20, "sgln": 20, "grai": 16, "gdti": 17, "lgtin": 20}
+_DIGITS = {"sgtin": 13, "lgtin": 13, "sscc": 17, "sgln": 12, "grai": 12, "gdti": 12}
+
+
+def _within_tds(scheme: str, body: str) -> bool:
+    """Every field of ``body`` (the part after the scheme) within TDS's limits."""
+    from urllib.parse import unquote
+
+    parts = body.split(".", 2)
+    cp, ref = parts[0], parts[1]
+    if not (cp.isascii() and cp.isdigit() and ref.isascii() and (ref.isdigit() or ref == "")):
+        return False
+    if not 6 <= len(cp) <= 12 or len(cp) + len(ref) != _DIGITS[scheme]:
+        return False
+    if scheme == "sscc":
+        return len(parts) == 2
+    text = unquote(parts[2])
+    return 1 <= len(text) <= _TEXT_LIMIT[scheme] and set(text) <= _CSET82_SET
+
+
+_boundary_text = st.lists(
+    st.sampled_from([*"Az09!'()*+,-.:;=_", "%2F", "%22", "%25"] * 4 + ["~", " ", "%7E", "中"]),
+    min_size=0,
+    max_size=24,
+).map("".join)
+
+
+@given(
+    scheme=st.sampled_from(sorted(_DIGITS)),
+    cp_length=st.integers(5, 13),
+    off_by=st.sampled_from([0, 0, 0, -1, 1]),
+    text=_boundary_text,
+)
+def test_what_the_validator_accepts_is_within_tds_limits(
+    scheme: str, cp_length: int, off_by: int, text: str
+) -> None:
+    """Around the boundaries: prefix 5..13 digits, key digits one off, texts of 0..24."""
+    ref_length = max(0, _DIGITS[scheme] - cp_length + off_by)
+    body = f"{'0' * cp_length}.{'1' * ref_length}" + ("" if scheme == "sscc" else f".{text}")
+    form = "class" if scheme == "lgtin" else "id"
+    accepted = limit_problem(f"urn:epc:{form}:{scheme}:{body}") is None
+    event("accepted" if accepted else "refused")
+    if accepted:
+        assert _within_tds(scheme, body), body
+
+
+@settings(max_examples=300)
+@given(
+    key=st.sampled_from([13, 14, 14, 14, 15]).flatmap(
+        lambda size: st.text(alphabet=string.digits, min_size=size, max_size=size)
+    ),
+    serial=_boundary_text,
+    lot=_boundary_text,
+)
+def test_what_the_validator_accepts_in_a_digital_link_is_within_the_ai_formats(
+    key: str, serial: str, lot: str
+) -> None:
+    from urllib.parse import unquote
+
+    uri = f"https://id.gs1.org/01/{key}/21/{serial}?10={lot}"
+    accepted = limit_problem(uri) is None
+    event("accepted" if accepted else "refused")
+    if accepted:
+        assert len(key) == 14
+        for value in (unquote(serial), unquote(lot)):
+            assert len(value) <= 20 and set(value) <= _CSET82_SET, uri
+
+
+_FAST_SHAPES = {  # EPC URI head: (digits in CompanyPrefix + reference, has a text part)
+    "urn:epc:id:sgtin:": (13, True),
+    "urn:epc:class:lgtin:": (13, True),
+    "urn:epc:id:sscc:": (17, False),
+    "urn:epc:id:sgln:": (12, True),
+    "urn:epc:id:pgln:": (12, False),
+    "urn:epc:id:grai:": (12, True),
+}
+
+
+@settings(max_examples=300)
+@given(
+    head=st.sampled_from(sorted(_FAST_SHAPES)),
+    cp_length=st.integers(5, 13),
+    off_by=st.sampled_from([0, 0, 0, -1, 1]),
+    text=st.text(alphabet="Az09%.~", max_size=22),
+    text_anyway=st.booleans(),
+)
+def test_the_fast_path_accepts_only_what_the_full_check_accepts(
+    head: str, cp_length: int, off_by: int, text: str, text_anyway: bool
+) -> None:
+    total, has_text = _FAST_SHAPES[head]
+    ref_length = max(0, total - cp_length + off_by)
+    value = f"{head}{'0' * cp_length}.{'7' * ref_length}"
+    if has_text or text_anyway:
+        value += f".{text}"
+    fast = PLAINLY_WITHIN.fullmatch(value) is not None
+    event("fast" if fast else "full")
+    if fast:
+        assert full_limit_problem(value) is None, value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://id.gs1.org/01/09506000134352",
+        "https://id.gs1.org/01/09506000134352/21/" + "A" * 20,
+        "https://id.gs1.org/01/09506000134352/10/1",
+        "https://id.gs1.org/00/106141412345678908",
+        "https://id.gs1.org/414/9506000134307",
+        "urn:epc:id:sgln:061414123456..1",
+    ],
+)
+def test_the_fast_path_on_digital_links(value: str) -> None:
+    assert PLAINLY_WITHIN.fullmatch(value) is not None
+    assert full_limit_problem(value) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -1024,3 +1025,114 @@ def test_the_fast_schema_check_never_accepts_what_jsonschema_rejects(data: st.Da
     set_at(document, pointer, data.draw(_format_breakers | _json, label="value"))
     if _fast_validator().is_valid(document):
         assert explain_json_schema(document) == []
+
+
+# --- identifier-limits ---------------------------------------------------------------------
+
+ISSUE_SGTIN = "urn:epc:id:sgtin:0614141.107346." + "aB3" * 1000  # the issue: 3,000 characters
+LONG_URI = "https://example.com/private/" + "x" * 3000
+
+
+@pytest.mark.parametrize(
+    ("fields", "pointer"),
+    [
+        ({"epcList": ["urn:epc:id:sgtin:0614141.107346.1", ISSUE_SGTIN]}, "epcList/1"),
+        ({"childEPCs": [ISSUE_SGTIN]}, "childEPCs/0"),
+        ({"parentID": "urn:epc:id:sscc:0614141.12345678901"}, "parentID"),
+        ({"inputEPCList": [LONG_URI]}, "inputEPCList/0"),
+        ({"outputEPCList": ["urn:epc:id:giai:0614141." + "a" * 24]}, "outputEPCList/0"),
+        (
+            {"quantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.107346." + "L" * 21}]},
+            "quantityList/0/epcClass",
+        ),
+        (
+            {
+                "childQuantityList": [
+                    {"epcClass": "https://id.gs1.org/01/09506000134352/10/" + "L" * 21}
+                ]
+            },
+            "childQuantityList/0/epcClass",
+        ),
+        ({"readPoint": {"id": "urn:epc:id:sgln:0614141.12345." + "x" * 21}}, "readPoint/id"),
+        ({"bizLocation": {"id": LONG_URI}}, "bizLocation/id"),
+        (
+            {"sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.123456"}]},
+            "sourceList/0/source",
+        ),
+        (
+            {"destinationList": [{"type": "location", "destination": LONG_URI}]},
+            "destinationList/0/destination",
+        ),
+        (
+            {
+                "bizTransactionList": [
+                    {"type": "po", "bizTransaction": "urn:example:po:" + "1" * 3000}
+                ]
+            },
+            "bizTransactionList/0/bizTransaction",
+        ),
+    ],
+)
+def test_rule_identifier_limits_points_at_the_value(fields: dict[str, Any], pointer: str) -> None:
+    document = with_event0("Example_9.6.1-ObjectEvent.jsonld", **fields)
+    problem = one_at(check_rules(document), f"{EVENT0}/{pointer}", "identifier-limits")
+    assert problem.is_error and len(problem.message) < 400
+
+
+def test_the_issues_3000_character_sgtin_is_refused_with_a_pointer() -> None:
+    document = with_event0("Example_9.6.1-ObjectEvent.jsonld", epcList=[ISSUE_SGTIN])
+    problems = validate_document(document)
+    assert [(p.pointer, p.rule) for p in problems] == [(f"{EVENT0}/epcList/0", "identifier-limits")]
+    message = problems[0].message
+    assert "sgtin serial" in message and "longer than 20 characters" in message
+    serial = ISSUE_SGTIN.rpartition(".")[2]
+    assert f"{serial[:40]!r}…" in message and serial[:41] not in message
+    assert "3000 characters" in message
+
+
+@pytest.mark.parametrize(
+    ("epc", "words"),
+    [
+        ("https://id.gs1.org/01/09506000134352/21/" + "1" * 21, r"AI \(21\) .* at most 20"),
+        ("urn:epc:id:sgtin:0614141.107346." + "A" * 21, "longer than 20 characters"),
+        (LONG_URI, "longer than 2048 characters"),
+    ],
+)
+def test_rule_identifier_limits_refuses(epc: str, words: str) -> None:
+    document = with_event0("Example_9.6.1-ObjectEvent.jsonld", epcList=[epc])
+    problem = one_at(validate_document(document), f"{EVENT0}/epcList/0", "identifier-limits")
+    assert re.search(words, problem.message), problem.message
+
+
+@pytest.mark.parametrize(
+    "epc",
+    [
+        "https://id.gs1.org/01/09506000134352/21/" + "1" * 20,
+        "urn:epc:id:sgtin:0614141.107346." + "A" * 20,
+        "https://example.com/private/" + "x" * (2048 - 28),
+    ],
+)
+def test_rule_identifier_limits_accepts_values_at_the_limit(epc: str) -> None:
+    document = with_event0("Example_9.6.1-ObjectEvent.jsonld", epcList=[epc])
+    assert validate_document(document) == []
+
+
+XML_OBJECT_EVENT = EXAMPLES / "xml" / "2.0" / "Example_9.6.1-ObjectEvent-2020_06_18a.xml"
+
+
+def test_rule_identifier_limits_in_xml_names_the_line() -> None:
+    from epcis.document import check
+
+    raw = XML_OBJECT_EVENT.read_text(encoding="utf-8")
+    first = "<epc>urn:epc:id:sgtin:0614141.107346.2017</epc>"
+    line = raw[: raw.index(first)].count("\n") + 1
+    # XML's xsd:anyURI lets a bare code through: a 21-digit Chinese drug trace code
+    problems = check(raw.replace(first, "<epc>812345678901234567890</epc>", 1).encode())
+    errors = [p for p in problems if p.is_error]
+    assert [(p.line, p.pointer, p.rule) for p in errors] == [
+        (line, f"{EVENT0}/epcList/0", "identifier-limits")
+    ]
+    assert "21 digits where 20 are needed" in errors[0].message
+    assert errors[0].path is not None and errors[0].path.endswith("/epcList/epc[1]")
+    problems = check(raw.replace(first, f"<epc>{ISSUE_SGTIN}</epc>", 1).encode())
+    assert [(p.line, p.rule) for p in problems if p.is_error] == [(line, "identifier-limits")]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from epcis.identifiers.check_digit import mod10
-from epcis.identifiers.model import IdentifierError
+from epcis.identifiers.model import IdentifierError, shown
 
 # Characters an EPC URI component may hold as they are; other CSET 82 characters
 # (" % & / < > ?) must be percent-escaped (TDS table A-1).
@@ -73,15 +73,19 @@ def unescape(text: str, what: str, *, charset: frozenset[str] = _CSET82) -> str:
         if char == "%":
             hex_digits = text[i + 1 : i + 3]
             if not re.fullmatch(r"[0-9A-Fa-f]{2}", hex_digits):
-                raise IdentifierError(f"{what} {text!r}: bad percent-escape at position {i + 1}")
+                raise IdentifierError(
+                    f"{what} {shown(text)}: bad percent-escape at position {i + 1}"
+                )
             char = chr(int(hex_digits, 16))
             if char not in charset:
-                raise IdentifierError(f"{what} {text!r}: escaped character {char!r} is not allowed")
+                raise IdentifierError(
+                    f"{what} {shown(text)}: escaped character {char!r} is not allowed"
+                )
             i += 3
         else:
             if char not in _URI_PLAIN or char not in charset:
                 raise IdentifierError(
-                    f"{what} {text!r}: character {char!r} at position {i + 1} is not allowed"
+                    f"{what} {shown(text)}: character {char!r} at position {i + 1} is not allowed"
                     " in an EPC URI (escape it or remove it)"
                 )
             i += 1
@@ -93,27 +97,29 @@ def parse_epc_uri(text: str) -> EpcUri:
     """Parse ``urn:epc:id:…``, ``urn:epc:class:lgtin:…`` or ``urn:epc:idpat:…``."""
     match = re.fullmatch(r"urn:epc:([a-z]+):([A-Za-z0-9-]+):(.*)", text, flags=re.DOTALL)
     if not match:
-        raise IdentifierError(f"not an EPC URI: {text!r} (expected urn:epc:id:<scheme>:…)")
+        raise IdentifierError(f"not an EPC URI: {shown(text)} (expected urn:epc:id:<scheme>:…)")
     form, scheme, body = match.groups()
     if form == "tag" or form == "raw":
         raise IdentifierError(
-            f"EPC {form} URIs encode RFID tag bits and are not supported: {text!r};"
+            f"EPC {form} URIs encode RFID tag bits and are not supported: {shown(text)};"
             " use the pure identity URI (urn:epc:id:…)"
         )
     if form == "class":
         if scheme != "lgtin":
-            raise IdentifierError(f"unknown EPC class scheme {scheme!r} (only lgtin exists)")
+            raise IdentifierError(f"unknown EPC class scheme {shown(scheme)} (only lgtin exists)")
         return _parse_gs1("class", "lgtin", body)
     if form not in ("id", "idpat"):
-        raise IdentifierError(f"unknown EPC URI form 'urn:epc:{form}:' (expected id, class, idpat)")
+        raise IdentifierError(
+            f"unknown EPC URI form {shown(f'urn:epc:{form}:')} (expected id, class, idpat)"
+        )
     if scheme in UNSUPPORTED_SCHEMES:
-        raise IdentifierError(f"EPC scheme {scheme!r} is not supported")
+        raise IdentifierError(f"EPC scheme {shown(scheme)} is not supported")
     if scheme in OTHER_SCHEMES:
         if form == "idpat":
-            raise IdentifierError(f"EPC pattern URIs of scheme {scheme!r} are not supported")
+            raise IdentifierError(f"EPC pattern URIs of scheme {shown(scheme)} are not supported")
         return _parse_other(scheme, body)
     if scheme not in GS1_SCHEMES:
-        raise IdentifierError(f"unknown EPC scheme {scheme!r}")
+        raise IdentifierError(f"unknown EPC scheme {shown(scheme)}")
     if form == "idpat":
         return _parse_pattern(scheme, body)
     return _parse_gs1("id", scheme, body)
@@ -147,6 +153,8 @@ _MAX_TEXT = {
     "gdti": 17,
     "sgcn": 12,
 }
+_MAX_KEY_TEXT = 30
+"""GIAI (AI 8004), GINC (AI 401) and CPI (AI 8010): company prefix + reference."""
 _TEXT_NAME = {
     "sgtin": "serial",
     "lgtin": "lot",
@@ -162,7 +170,7 @@ _TEXT_NAME = {
 def _company_prefix(scheme: str, cp: str) -> str:
     if not (cp.isascii() and cp.isdigit()) or not 6 <= len(cp) <= 12:
         raise IdentifierError(
-            f"{scheme}: GS1 Company Prefix must be 6 to 12 digits, got {cp!r} ({len(cp)})"
+            f"{scheme}: GS1 Company Prefix must be 6 to 12 digits, got {shown(cp)} ({len(cp)})"
         )
     return cp
 
@@ -170,7 +178,7 @@ def _company_prefix(scheme: str, cp: str) -> str:
 def _key_digits(scheme: str, cp: str, ref: str, total: int) -> str:
     _company_prefix(scheme, cp)
     if ref and not (ref.isascii() and ref.isdigit()):
-        raise IdentifierError(f"{scheme}: reference {ref!r} must be digits")
+        raise IdentifierError(f"{scheme}: reference {shown(ref)} must be digits")
     if len(cp) + len(ref) != total:
         raise IdentifierError(
             f"{scheme}: company prefix + reference must be {total} digits,"
@@ -187,10 +195,23 @@ def _parse_text(scheme: str, text: str) -> str:
     what = f"{scheme} {_TEXT_NAME[scheme]}"
     if not text:
         raise IdentifierError(f"{what} is empty")
+    limit = _MAX_TEXT[scheme]
+    # A character takes at most 3 URI characters (%XX): a longer text is too long whatever it
+    # holds, and is refused before it is decoded.
+    if len(text) > 3 * limit:
+        raise _too_long(what, text, limit)
     value = unescape(text, what)
-    if len(value) > _MAX_TEXT[scheme]:
-        raise IdentifierError(f"{what} {value!r} is longer than {_MAX_TEXT[scheme]} characters")
+    if len(value) > limit:
+        raise _too_long(what, value, limit)
     return value
+
+
+def _too_long(what: str, value: str, limit: int) -> IdentifierError:
+    return IdentifierError(
+        f"{what} {shown(value)} is longer than {limit} characters: at most {limit}"
+        " characters of the GS1 AI encodable character set 82, counted after"
+        " percent-decoding"
+    )
 
 
 def _parse_gs1(form: str, scheme: str, body: str) -> EpcUri:
@@ -206,7 +227,7 @@ def _parse_gs1(form: str, scheme: str, body: str) -> EpcUri:
         raise IdentifierError(
             f"{scheme} URI needs {shape.get(tail, 'CompanyPrefix.Reference.Serial')}"
             + (" with .Piece.Total before the serial" if scheme == "itip" else "")
-            + f", got {body!r}"
+            + f", got {shown(body)}"
         )
     cp, ref = parts[0], parts[1]
     digits = _key_digits(scheme, cp, ref, total)
@@ -216,7 +237,9 @@ def _parse_gs1(form: str, scheme: str, body: str) -> EpcUri:
         if scheme == "itip":
             piece, of = parts[2], parts[3]
             if not re.fullmatch(r"[0-9]{2}", piece) or not re.fullmatch(r"[0-9]{2}", of):
-                raise IdentifierError(f"itip: piece and total must be 2 digits each, got {body!r}")
+                raise IdentifierError(
+                    f"itip: piece and total must be 2 digits each, got {shown(body)}"
+                )
             ais["8006"] = gtin + piece + of
         else:
             ais["01"] = gtin
@@ -236,7 +259,7 @@ def _parse_gs1(form: str, scheme: str, body: str) -> EpcUri:
     elif scheme == "sgcn":
         serial = parts[2]
         if not (serial.isascii() and serial.isdigit()) or len(serial) > 12:
-            raise IdentifierError(f"sgcn serial must be 1 to 12 digits, got {serial!r}")
+            raise IdentifierError(f"sgcn serial must be 1 to 12 digits, got {shown(serial)}")
         ais["255"] = _with_cd(digits) + serial
     else:
         ai = {"pgln": "417", "gsrn": "8018", "gsrnp": "8017", "gsin": "402"}[scheme]
@@ -247,29 +270,43 @@ def _parse_gs1(form: str, scheme: str, body: str) -> EpcUri:
 def _parse_cp_text(scheme: str, body: str) -> EpcUri:
     cp, dot, ref = body.partition(".")
     if not dot:
-        raise IdentifierError(f"{scheme} URI needs CompanyPrefix.Reference, got {body!r}")
+        raise IdentifierError(f"{scheme} URI needs CompanyPrefix.Reference, got {shown(body)}")
     _company_prefix(scheme, cp)
     if not ref:
         raise IdentifierError(f"{scheme}: reference is empty")
-    value = cp + unescape(ref, f"{scheme} reference")
-    if len(value) > 30:
-        raise IdentifierError(f"{scheme}: {value!r} is longer than 30 characters")
+    name = "individual asset reference" if scheme == "giai" else "consignment reference"
+    if len(cp) + len(ref) > 3 * _MAX_KEY_TEXT:
+        raise _key_too_long(f"{scheme} {name}", cp, ref)
+    value = cp + unescape(ref, f"{scheme} {name}")
+    if len(value) > _MAX_KEY_TEXT:
+        raise _key_too_long(f"{scheme} {name}", cp, value[len(cp) :])
     return EpcUri("id", scheme, cp, {"8004" if scheme == "giai" else "401": value})
+
+
+def _key_too_long(what: str, cp: str, ref: str) -> IdentifierError:
+    room = _MAX_KEY_TEXT - len(cp)
+    return IdentifierError(
+        f"{what} {shown(ref)} is longer than {room} characters: GS1 Company Prefix +"
+        f" reference are at most {_MAX_KEY_TEXT} characters, so with a {len(cp)}-digit"
+        f" prefix at most {room}"
+    )
 
 
 def _parse_cpi(body: str) -> EpcUri:
     parts = body.split(".")
     if len(parts) != 3:
-        raise IdentifierError(f"cpi URI needs CompanyPrefix.ComponentRef.Serial, got {body!r}")
+        raise IdentifierError(f"cpi URI needs CompanyPrefix.ComponentRef.Serial, got {shown(body)}")
     cp, ref, serial = parts
     _company_prefix("cpi", cp)
     if not ref:
         raise IdentifierError("cpi: component/part reference is empty")
+    if len(cp) + len(ref) > 3 * _MAX_KEY_TEXT:
+        raise _key_too_long("cpi component/part reference", cp, ref)
     value = cp + unescape(ref, "cpi component/part reference", charset=_CSET39)
-    if len(value) > 30:
-        raise IdentifierError(f"cpi: {value!r} is longer than 30 characters")
+    if len(value) > _MAX_KEY_TEXT:
+        raise _key_too_long("cpi component/part reference", cp, value[len(cp) :])
     if not (serial.isascii() and serial.isdigit()) or len(serial) > 12:
-        raise IdentifierError(f"cpi serial must be 1 to 12 digits, got {serial!r}")
+        raise IdentifierError(f"cpi serial must be 1 to 12 digits, got {shown(serial)}")
     return EpcUri("id", "cpi", cp, {"8010": value, "8011": serial})
 
 
@@ -279,7 +316,7 @@ def _parse_pattern(scheme: str, body: str) -> EpcUri:
     supported = ("sgtin", "upui", "grai", "gdti", "sgcn", "itip", "cpi")
     if star != "*" or not dot or "*" in head or scheme not in supported:
         raise IdentifierError(
-            f"EPC pattern {body!r} ({scheme}) matches many keys; only"
+            f"EPC pattern {shown(body)} ({scheme}) matches many keys; only"
             " CompanyPrefix.Reference.* patterns of sgtin, upui, grai, gdti, sgcn, itip"
             " and cpi name one class"
         )
@@ -290,7 +327,9 @@ def _parse_pattern(scheme: str, body: str) -> EpcUri:
         return EpcUri("idpat", scheme, cp, {"8010": value})
     parts = head.split(".")
     if len(parts) != (4 if scheme == "itip" else 2):
-        raise IdentifierError(f"{scheme} pattern needs CompanyPrefix.Reference.*, got {body!r}")
+        raise IdentifierError(
+            f"{scheme} pattern needs CompanyPrefix.Reference.*, got {shown(body)}"
+        )
     total = _LAYOUT[scheme][0]
     digits = _key_digits(scheme, parts[0], parts[1], total)
     cp, ref = parts[0], parts[1]
@@ -298,7 +337,7 @@ def _parse_pattern(scheme: str, body: str) -> EpcUri:
         return EpcUri("idpat", scheme, cp, {"01": _with_cd(ref[0] + cp + ref[1:])})
     if scheme == "itip":
         if not all(re.fullmatch(r"[0-9]{2}", p) for p in parts[2:]):
-            raise IdentifierError(f"itip: piece and total must be 2 digits each, got {body!r}")
+            raise IdentifierError(f"itip: piece and total must be 2 digits each, got {shown(body)}")
         return EpcUri(
             "idpat", scheme, cp, {"8006": _with_cd(ref[0] + cp + ref[1:]) + parts[2] + parts[3]}
         )
@@ -313,12 +352,16 @@ def _parse_other(scheme: str, body: str) -> EpcUri:
     if scheme == "gid":
         parts = body.split(".")
         if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
-            raise IdentifierError(f"gid URI needs Manager.Class.Serial in digits, got {body!r}")
+            raise IdentifierError(
+                f"gid URI needs Manager.Class.Serial in digits, got {shown(body)}"
+            )
         limits = (268435455, 16777215, 68719476735)
         for name, part, limit in zip(("manager", "class", "serial"), parts, limits, strict=True):
-            if int(part) > limit or (len(part) > 1 and part[0] == "0"):
+            too_long = len(part) > len(str(limit))  # before int(): it refuses 4,300+ digits
+            if too_long or int(part) > limit or (len(part) > 1 and part[0] == "0"):
                 raise IdentifierError(
-                    f"gid {name} number {part!r} is out of range or has leading zeros"
+                    f"gid {name} number {shown(part)} is out of range (0 to {limit}) or has"
+                    " leading zeros"
                 )
         return EpcUri(
             "id", "gid", None, {}, dict(zip(("manager", "class", "serial"), parts, strict=True))
@@ -334,7 +377,7 @@ def _check_bic(code: str) -> None:
     """ISO 6346 container code: owner (3 letters), category (U, J, Z), 6 digits, check digit."""
     if not re.fullmatch(r"[A-Z]{3}[UJZ][0-9]{7}", code):
         raise IdentifierError(
-            f"bic (ISO 6346) needs 3 letters, U/J/Z, 6 digits and a check digit, got {code!r}"
+            f"bic (ISO 6346) needs 3 letters, U/J/Z, 6 digits and a check digit, got {shown(code)}"
         )
     letter_values = [v for v in range(10, 39) if v % 11 != 0]  # 11, 22, 33 are skipped
     values = {chr(ord("A") + i): letter_values[i] for i in range(26)}
@@ -342,18 +385,18 @@ def _check_bic(code: str) -> None:
     expected = total % 11 % 10
     if int(code[10]) != expected:
         raise IdentifierError(
-            f"bad ISO 6346 check digit at position 11 of {code!r}:"
+            f"bad ISO 6346 check digit at position 11 of {shown(code)}:"
             f" expected {expected}, got {code[10]}"
         )
 
 
 def _check_imo(code: str) -> None:
     if not re.fullmatch(r"[0-9]{7}", code):
-        raise IdentifierError(f"imovn needs a 7-digit IMO number, got {code!r}")
+        raise IdentifierError(f"imovn needs a 7-digit IMO number, got {shown(code)}")
     expected = sum(int(c) * (7 - i) for i, c in enumerate(code[:6])) % 10
     if int(code[6]) != expected:
         raise IdentifierError(
-            f"bad IMO number check digit at position 7 of {code!r}:"
+            f"bad IMO number check digit at position 7 of {shown(code)}:"
             f" expected {expected}, got {code[6]}"
         )
 

@@ -65,3 +65,15 @@ class Identifier(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return self.model_dump(mode="json")
+
+
+SHOWN_PREFIX = 40
+"""How many characters of a bad value a message quotes: enough to find it, never a flood."""
+
+
+def shown(text: str) -> str:
+    """``repr`` of ``text`` cut to its first :data:`SHOWN_PREFIX` characters (+ ``…``), with
+    the full length when cut: error messages quote what they refuse, not 3,000 characters."""
+    if len(text) <= SHOWN_PREFIX:
+        return repr(text)
+    return f"{text[:SHOWN_PREFIX]!r}… ({len(text)} characters)"

@@ -697,3 +697,41 @@ def test_query_documents_without_results_are_refused() -> None:
     [problem] = caught.value.problems
     assert problem.rule == "epcis-root" and problem.line == 3
     assert "GetQueryNames" in problem.message
+
+
+def _xml_with_bad_actions(count: int, bad: set[int]) -> bytes:
+    from epcis.document import convert, load
+    from tests.ledger_contract import document, event
+
+    events = [dict(event(i), action="MOVE" if i in bad else "OBSERVE") for i in range(count)]
+    return convert(load(document(*events), validate=False).document, "xml")
+
+
+def test_large_documents_are_validated_in_chunks_with_the_whole_documents_paths() -> None:
+    from unittest import mock
+
+    from epcis.xmlbinding import xsd
+
+    data = _xml_with_bad_actions(450, {3, 199, 200, 449})
+    root = parse_xml(data)
+    layout_before = [(e.tag, e.sourceline) for e in root.iter()]
+    chunked = xsd.validate_xml_schema(root, "2.0")
+    assert [(e.tag, e.sourceline) for e in root.iter()] == layout_before, "tree not restored"
+    with mock.patch.object(xsd, "CHUNK_EVENTS", 10**9):
+        whole = xsd.validate_xml_schema(root, "2.0")
+    assert chunked == whole
+    assert [p.path for p in chunked] == [
+        f"/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[{n}]/action"
+        for n in (4, 200, 201, 450)
+    ]
+
+
+def test_xsd_validation_stops_after_the_first_hundred_errors() -> None:
+    from epcis.xmlbinding import xsd
+
+    problems = xsd.validate_xml_schema(
+        parse_xml(_xml_with_bad_actions(1000, set(range(1000)))), "2.0"
+    )
+    assert len(problems) == xsd.MAX_ERRORS + 1
+    assert "stopped after the first 100 errors" in problems[-1].message
+    assert problems[99].path == "/epcis:EPCISDocument/EPCISBody/EventList/ObjectEvent[100]/action"

@@ -12,7 +12,7 @@ from typing import IO, Any, Literal
 
 from epcis import event_hash
 from epcis.jsonld import read_json, write_json
-from epcis.limits import Limits, check_event_count, read_bounded
+from epcis.limits import Limits, check_event_count, check_node_count, read_bounded
 from epcis.problems import DocumentError, Problem, raise_if_any
 from epcis.validation import validate_document
 from epcis.xmlbinding import parse_xml, read_xml, validate_xml_schema, write_xml
@@ -84,6 +84,7 @@ def load(
     limits = limits or Limits.from_env()
     data = read_bounded(source, limits)
     syntax = detect_syntax(data)
+    check_node_count(data, syntax, limits)
     if syntax == "json":
         result = read_json(data, limits)
         check_event_count(_event_count(result.document), limits)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -83,6 +84,15 @@ def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) 
         raise DocumentError.single(
             f"nesting deeper than {limits.max_depth} levels", rule="json-security"
         ) from None
+    if _MAYBE_LONE_SURROGATE.search(text):
+        where = _lone_surrogate(value, "")
+        if where is not None:
+            raise DocumentError.single(
+                "a lone UTF-16 surrogate escape (\\uD800-\\uDFFF without its pair) is not "
+                "a character: the string cannot be stored as UTF-8",
+                pointer=where,
+                rule="json-syntax",
+            )
     if not isinstance(value, dict):
         raise DocumentError.single(
             f"the document must be a JSON object, not {type(value).__name__}",
@@ -107,6 +117,39 @@ def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) 
         for pointer, key, differs in _repeated_keys(value, repeated)
     )
     return JsonReadResult(value, problems)
+
+
+# A \uD800-\uDFFF escape: the only way a JSON text can hold a lone surrogate, which no
+# UTF-8 encoder (nor the compiled schema validator) accepts. Cheap to look for; only a
+# match pays for the walk that finds the string it is in.
+_MAYBE_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(node: Any, pointer: str) -> str | None:
+    """The pointer of the first key or string holding a lone surrogate, or None."""
+    stack: list[tuple[Any, str]] = [(node, pointer)]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, str):
+            if not _encodes(value):
+                return at
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                inner = pointer_join(at, key) if _encodes(key) else at
+                if inner == at:
+                    return at
+                stack.append((child, inner))
+        elif isinstance(value, list):
+            stack.extend((child, f"{at}/{i}") for i, child in enumerate(value))
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _RefusedNumber(ValueError):

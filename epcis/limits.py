@@ -30,13 +30,20 @@ class Limits:
     max_bytes: int = 64 * 1024 * 1024
     max_depth: int = 64
     max_events: int | None = None
+    max_nodes: int = 2_000_000
+    """JSON objects and arrays (XML: elements and other markup) a document may hold, counted
+    on the raw bytes as ``{`` and ``[`` (``<``) before parsing: the work of reading and
+    checking a document grows with its nodes, not its bytes, and 64 MiB of ``[{},{},…]``
+    is 21 million of them (10,000 ordinary events hold about 200,000)."""
 
     @classmethod
     def from_env(cls) -> Limits:
-        """``TRACECODE_MAX_DOCUMENT_BYTES`` and ``TRACECODE_MAX_DEPTH``, else the defaults."""
+        """``TRACECODE_MAX_DOCUMENT_BYTES``, ``TRACECODE_MAX_DEPTH`` and
+        ``TRACECODE_MAX_NODES``, else the defaults."""
         return cls(
             max_bytes=_env_int("TRACECODE_MAX_DOCUMENT_BYTES", cls.max_bytes),
             max_depth=_env_int("TRACECODE_MAX_DEPTH", cls.max_depth),
+            max_nodes=_env_int("TRACECODE_MAX_NODES", cls.max_nodes),
         )
 
 
@@ -65,7 +72,36 @@ def read_bounded(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMIT
     return b"".join(chunks)
 
 
-class TooManyEvents(DocumentError):
+class OverLimit(DocumentError):
+    """A document over a limit of its size or shape: refused before it is read in full."""
+
+
+class TooManyNodes(OverLimit):
+    """More markup than ``Limits.max_nodes`` allows."""
+
+
+def check_node_count(data: bytes, syntax: str, limits: Limits) -> None:
+    """Refuse a document with more than ``limits.max_nodes`` nodes, counted on the raw bytes
+    (an upper bound: a ``{`` inside a string counts too), at C speed, before parsing."""
+    if len(data) <= limits.max_nodes:
+        return
+    if syntax == "json":
+        count, what = data.count(b"{") + data.count(b"["), "JSON objects and arrays ('{', '[')"
+    else:
+        count, what = data.count(b"<"), "XML elements and other markup ('<')"
+    if count > limits.max_nodes:
+        raise TooManyNodes(
+            [
+                Problem(
+                    f"the document holds {count:,} {what}; at most {limits.max_nodes:,} are "
+                    "accepted (TRACECODE_MAX_NODES)",
+                    rule="size-limit",
+                )
+            ]
+        )
+
+
+class TooManyEvents(OverLimit):
     """A document holds more events than ``Limits.max_events``: refused before validation."""
 
     def __init__(self, count: int, limit: int) -> None:

@@ -323,3 +323,24 @@ def test_a_key_repeated_with_the_same_value_is_stored_with_a_warning(api: Api) -
     warnings = api.job(response)["warnings"]
     assert warnings[0]["pointer"] == "/epcisBody/eventList/0/action"
     assert warnings[0]["rule"] == "json-duplicate-key"
+
+
+@pytest.mark.parametrize("syntax", ["json", "xml"])
+def test_a_document_of_too_many_nodes_is_refused_before_parsing(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, syntax: str
+) -> None:
+    monkeypatch.setenv("TRACECODE_MAX_NODES", "5000")
+    parsed: list[int] = []
+    monkeypatch.setattr("epcis.document.read_json", lambda *a: parsed.append(1))
+    monkeypatch.setattr("epcis.document.parse_xml", lambda *a, **k: parsed.append(1))
+    if syntax == "json":
+        body, headers = b'{"a": [' + b",".join([b"[]"] * 6000) + b"]}", JSONLD
+    else:
+        body, headers = b"<a>" + b"<b/>" * 6000 + b"</a>", XML
+    with open_api(store_url) as api:
+        before = api.state()
+        response = api.client.post("/capture", content=body, headers=headers)
+        body_json = assert_problem(response, 413, CAPTURE_LIMIT)
+        assert "at most 5,000 are accepted" in body_json["detail"]
+        unchanged(api, before)
+    assert parsed == []

@@ -108,3 +108,40 @@ def test_a_key_repeated_with_the_same_value_is_only_a_warning() -> None:
     by_pointer = {p.pointer: p for p in problems}
     assert not by_pointer["/a/x"].is_error
     assert by_pointer["/a/n"].is_error, "1 and true are different JSON values"
+
+
+@pytest.mark.parametrize(
+    ("text", "pointer"),
+    [
+        ('{"a": ["x", "\\ud800"]}', "/a/1"),
+        ('{"a": {"b": "tail \\udfff"}}', "/a/b"),
+        ('{"a": {"\\ud800": 1}}', "/a"),
+    ],
+)
+def test_a_lone_surrogate_escape_is_refused_at_its_pointer(text: str, pointer: str) -> None:
+    with pytest.raises(DocumentError) as caught:
+        read_json(text.encode())
+    (problem,) = caught.value.problems
+    assert problem.pointer == pointer
+    assert "surrogate" in problem.message
+
+
+def test_a_surrogate_pair_and_an_escaped_backslash_are_fine() -> None:
+    document = read_json(b'{"a": "\\ud83d\\ude00", "b": "\\\\ud800"}').document
+    assert document == {"a": "\N{GRINNING FACE}", "b": "\\ud800"}
+
+
+@pytest.mark.parametrize(
+    "literal", ["9" * 101, "1e400", "-1e400", "NaN", "Infinity", "-Infinity", "0." + "1" * 100]
+)
+def test_numbers_a_double_cannot_hold_or_too_long_are_refused_at_their_line(literal: str) -> None:
+    with pytest.raises(DocumentError) as caught:
+        read_json(f'{{\n "a": 1,\n "q": {literal}\n}}'.encode())
+    (problem,) = caught.value.problems
+    assert problem.line == 3
+    assert problem.rule == "json-number"
+
+
+def test_numbers_within_the_limits_are_read() -> None:
+    document = read_json(b'{"a": 99999999999999999999, "b": 1.5e300, "c": -0.0}').document
+    assert document == {"a": 99999999999999999999, "b": 1.5e300, "c": -0.0}

@@ -54,7 +54,7 @@ from adapters.http.state import (
     read_body,
     state_of,
 )
-from epcis.limits import TooManyEvents
+from epcis.limits import OverLimit, TooManyEvents
 from epcis.problems import capped, excerpt
 from ledger.application import CaptureResult
 from ledger.capture import CaptureCancelled, ErrorBehaviour
@@ -94,6 +94,11 @@ def error_behaviour(value: str | None) -> ErrorBehaviour:
             errors=[{"header": "GS1-Capture-Error-Behaviour", "message": "rollback or proceed"}],
         )
     return cast(ErrorBehaviour, behaviour)
+
+
+def over_limit(exc: OverLimit) -> ProblemError:
+    """The 413 for a document refused before reading for its size or shape."""
+    return ProblemError(413, f"{exc.problems[0].message}: split the document")
 
 
 def client_gone() -> ProblemError:
@@ -422,6 +427,8 @@ async def capture(
                 captureLimit=exc.limit,
                 eventCount=exc.count,
             ) from None
+        except OverLimit as exc:
+            raise over_limit(exc) from None
         except CaptureCancelled:
             raise client_gone() from None
         capture_request = prepared.request

@@ -18,7 +18,7 @@ from typing import Any
 
 from epcis.context import make_context
 from epcis.document import convert, load
-from epcis.limits import Limits, TooManyEvents
+from epcis.limits import Limits, OverLimit
 from epcis.problems import DocumentError
 from ledger.application import StoredEvent, utc_now
 from ledger.capture import (
@@ -56,14 +56,15 @@ def prepare_capture(
 ) -> PreparedCapture:
     """Validate a posted document and prepare its events (nothing touches the store).
 
-    More events than ``limits.max_events`` raise :class:`~epcis.limits.TooManyEvents`
+    More events than ``limits.max_events`` (or nodes than ``max_nodes``) raise
+    :class:`~epcis.limits.OverLimit`
     before any validation; ``cancelled`` is asked between steps and stops the work
     (:class:`~ledger.capture.CaptureCancelled`) once the client is gone.
     """
     request = CaptureRequest(new_capture_id(), origin, error_behaviour)
     try:
         loaded = load(data, validate=True, limits=limits)
-    except TooManyEvents:
+    except OverLimit:
         raise
     except DocumentError as exc:
         request.problems.extend(exc.problems)

@@ -29,6 +29,7 @@ from adapters.http.capture import (
     conflict_items,
     invalid_document,
     job_location,
+    over_limit,
 )
 from adapters.http.documents import (
     event_document,
@@ -58,7 +59,7 @@ from adapters.http.state import (
     state_of,
 )
 from epcis.context import EPCIS_CONTEXT_URL, make_context
-from epcis.limits import TooManyEvents
+from epcis.limits import OverLimit, TooManyEvents
 from epcis.problems import DocumentError, excerpt
 from ledger.application import StoredEvent, utc_now
 from ledger.capture import CaptureCancelled
@@ -200,6 +201,8 @@ async def post_event(request: Request) -> Response:
                 f"{exc.count} (post documents to /capture)",
                 eventCount=exc.count,
             ) from None
+        except OverLimit as exc:
+            raise over_limit(exc) from None
         except CaptureCancelled:
             raise client_gone() from None
         capture_request = prepared.request

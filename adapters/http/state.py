@@ -63,6 +63,7 @@ class HttpState:
     max_events: int
     max_bytes: int
     max_depth: int
+    max_nodes: int = Limits.max_nodes
     read_wait: float = DEFAULT_READ_WAIT
     """How long a read asking for a log position may wait (``TRACECODE_READ_WAIT_SECONDS``)."""
     ledger: Ledger | None = None
@@ -87,13 +88,14 @@ class HttpState:
             max_events,
             max_bytes or env.max_bytes,
             env.max_depth,
+            env.max_nodes,
             read_wait=read_wait_seconds(),
             destinations=DestinationPolicy.from_env(),
         )
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_bytes=self.max_bytes, max_depth=self.max_depth)
+        return Limits(max_bytes=self.max_bytes, max_depth=self.max_depth, max_nodes=self.max_nodes)
 
     @property
     def limit_headers(self) -> dict[str, str]:

@@ -193,6 +193,7 @@ class _Guard:
         "awaiting",
         "head_bytes",
         "line_done",
+        "lingering",
         "loop",
         "refusal",
         "server_state",
@@ -212,6 +213,7 @@ class _Guard:
         self.awaiting = False
         self.head_bytes = 0
         self.line_done = False
+        self.lingering = False
         self.refusal: tuple[int, str] | None = None
 
     # -- connection limit
@@ -239,6 +241,7 @@ class _Guard:
         # reset the connection under a client that has not read the 503 yet.
         transport.write_eof()
         _turned_away += 1
+        self.lingering = True
         self.timer = self.loop.call_later(
             min(LINGER_SECONDS, self.settings.header_timeout), transport.close
         )
@@ -246,7 +249,9 @@ class _Guard:
 
     def turned_away_lost(self) -> None:
         global _turned_away
-        _turned_away -= 1
+        if self.lingering:
+            _turned_away -= 1
+            self.lingering = False
         self.cancel()
 
     # -- header timeout

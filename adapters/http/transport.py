@@ -534,12 +534,21 @@ class GuardedH11Protocol(H11Protocol):
 # -- request bodies ----------------------------------------------------------------------
 
 
+def _has_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a GET has none: it skips the timers)."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
 class BodyTimeouts:
     """ASGI middleware: a request body that stalls for ``idle`` seconds, or is not complete
     after ``total`` seconds, ends the request with 408 problem+json and ``Connection: close``.
 
     It wraps ``receive`` until the body is complete (then steps aside), so every route that
-    reads a body is covered; the 408 is raised from ``receive`` as a
+    reads a body is covered (a request without ``Content-Length`` or ``Transfer-Encoding``
+    has no body: it is passed on as it is); the 408 is raised from ``receive`` as a
     :class:`~adapters.http.problems.ProblemError`, so the route stops before doing anything.
     """
 
@@ -549,7 +558,7 @@ class BodyTimeouts:
         self.total = total
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not _has_body(scope):
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()

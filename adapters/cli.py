@@ -157,9 +157,19 @@ def _ledger() -> Ledger:
     help="Server processes; they share the store and its one chain (TRACECODE_WORKERS).",
 )
 def serve(host: str, port: int, workers: int) -> None:
-    """Run the ledger's HTTP server (EPCIS 2.0 capture API; OpenAPI docs at /docs)."""
+    """Run the ledger's HTTP server (EPCIS 2.0 capture API; OpenAPI docs at /docs).
+
+    Timeouts and limits of the transport: the TRACECODE_* settings of
+    :mod:`adapters.http.transport` (header and body timeouts, connections per worker,
+    URL and header sizes, keep-alive, backlog)."""
     import uvicorn
 
+    from adapters.http.transport import ServerSettings
+
+    try:
+        settings = ServerSettings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"tracecode: store {store_settings().redacted_url}, http://{host}:{port}/docs")
     _ledger().close()  # create the tables once, before several workers would race to
     uvicorn.run(
@@ -169,6 +179,9 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         access_log=False,
+        http=settings.protocol_class(),
+        timeout_keep_alive=settings.keep_alive,
+        backlog=settings.backlog,
     )
 
 

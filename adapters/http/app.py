@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.http import capture, events, problems, queries, reads, subscriptions
 from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
 from adapters.http.state import HttpState
+from adapters.http.transport import BodyTimeouts, server_settings
 from adapters.webhooks import WebhookDelivery
 from ledger.application import Ledger
 from ledger.writer import GroupCommitter
@@ -102,7 +103,8 @@ def create_app(
     max_bytes: int | None = None,
 ) -> FastAPI:
     """The ASGI app. Limits default to ``TRACECODE_CAPTURE_LIMIT`` (events per capture,
-    10 000) and ``TRACECODE_MAX_DOCUMENT_BYTES`` (64 MiB)."""
+    10 000) and ``TRACECODE_MAX_DOCUMENT_BYTES`` (64 MiB); a request body that stalls or
+    takes too long is answered 408 (:class:`~adapters.http.transport.BodyTimeouts`)."""
     state = HttpState.configure(max_events, max_bytes)
 
     @asynccontextmanager
@@ -146,6 +148,8 @@ def create_app(
         ],
     )
     app.add_middleware(GS1Headers)
+    transport = server_settings()
+    app.add_middleware(BodyTimeouts, idle=transport.body_idle_timeout, total=transport.body_timeout)
     app.include_router(capture.router)
     app.include_router(events.router)
     app.include_router(reads.router)

@@ -42,9 +42,12 @@ TITLES = {
     404: "Resource not found",
     405: "Method not allowed",
     406: "Not acceptable",
+    408: "Request timeout",
     409: "A resource with the provided identifier already exists",
     413: "Capture payload too large",
+    414: "URI too long",
     415: "Unsupported media type",
+    431: "Request header fields too large",
     500: "A server-side error occurred",
     503: "Service unavailable",
 }

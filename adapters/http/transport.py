@@ -1,0 +1,599 @@
+"""The server's transport limits: how long a client may take, how many may connect, how large
+a request head may be; and the answers (problem+json) when a client passes them.
+
+``tracecode serve`` runs uvicorn with the protocol classes defined here (subclasses of
+uvicorn's httptools and h11 protocols) and :func:`adapters.http.app.create_app` installs
+:class:`BodyTimeouts`. The settings (environment, read once per process, so every worker of
+``--workers`` has the same):
+
+* ``TRACECODE_HEADER_TIMEOUT_SECONDS`` (10): a connection must send complete request headers
+  within this time of connecting, or of the previous response on a keep-alive connection;
+  otherwise it is answered 408 (nothing was sent: just closed) and closed. uvicorn has no
+  such timeout: a client sending a byte now and then kept its connection forever.
+* ``TRACECODE_KEEP_ALIVE_SECONDS`` (5, whole seconds): an idle keep-alive connection is
+  closed after this (uvicorn's ``timeout_keep_alive``).
+* ``TRACECODE_BODY_IDLE_TIMEOUT_SECONDS`` (10) and ``TRACECODE_BODY_TIMEOUT_SECONDS`` (120):
+  a request body that stalls for the first, or is not complete after the second, is answered
+  408 and the connection closed; the request is not processed (nothing is stored).
+* ``TRACECODE_MAX_CONNECTIONS`` (1000, per worker process): a connection beyond it is answered
+  503 (``Retry-After``) at once and closed; the connections already open are unaffected.
+* ``TRACECODE_MAX_URL_BYTES`` (16384): a longer request target is answered 414.
+* ``TRACECODE_MAX_HEADER_BYTES`` (32768): a request line and header fields longer than this
+  together are answered 431 (httptools, uvicorn's default parser, has no limit at all).
+* ``TRACECODE_BACKLOG`` (2048): the listen backlog (connections the kernel queues before they
+  are accepted).
+* ``TRACECODE_HTTP_PARSER`` (``auto``): ``httptools`` or ``h11``; ``auto`` is httptools when it
+  is installed (it is with ``uvicorn[standard]``), as in uvicorn.
+
+A request that is not valid HTTP/1.1 is answered 400. Every one of these answers is
+``application/problem+json`` with the GS1 version headers and ``Connection: close``, written
+by the protocol itself (the app never sees the request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import json
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import h11
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from adapters.http.headers import VERSION_HEADERS
+from adapters.http.problems import ProblemError, problem_body
+
+HEADER_TIMEOUT_ENV = "TRACECODE_HEADER_TIMEOUT_SECONDS"
+KEEP_ALIVE_ENV = "TRACECODE_KEEP_ALIVE_SECONDS"
+BODY_IDLE_TIMEOUT_ENV = "TRACECODE_BODY_IDLE_TIMEOUT_SECONDS"
+BODY_TIMEOUT_ENV = "TRACECODE_BODY_TIMEOUT_SECONDS"
+MAX_CONNECTIONS_ENV = "TRACECODE_MAX_CONNECTIONS"
+MAX_URL_ENV = "TRACECODE_MAX_URL_BYTES"
+MAX_HEADER_ENV = "TRACECODE_MAX_HEADER_BYTES"
+BACKLOG_ENV = "TRACECODE_BACKLOG"
+HTTP_PARSER_ENV = "TRACECODE_HTTP_PARSER"
+RETRY_AFTER_SECONDS = 1
+LINGER_SECONDS = 2.0
+"""How long a connection turned away for the connection limit is kept to read what the
+client still sends (so that its close is not a reset that could lose the 503)."""
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a number of seconds > 0, not {raw!r}")
+    return value
+
+
+def _count(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, not {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    header_timeout: float = 10.0
+    keep_alive: int = 5
+    body_idle_timeout: float = 10.0
+    body_timeout: float = 120.0
+    max_connections: int = 1000
+    max_url_bytes: int = 16 * 1024
+    max_header_bytes: int = 32 * 1024
+    backlog: int = 2048
+    http_parser: str = "auto"
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        """The settings the environment gives; ValueError names a bad one."""
+        parser = (os.environ.get(HTTP_PARSER_ENV) or cls.http_parser).strip().lower()
+        if parser not in ("auto", "httptools", "h11"):
+            raise ValueError(f"{HTTP_PARSER_ENV} must be auto, httptools or h11, not {parser!r}")
+        settings = cls(
+            header_timeout=_seconds(HEADER_TIMEOUT_ENV, cls.header_timeout),
+            keep_alive=_count(KEEP_ALIVE_ENV, cls.keep_alive),
+            body_idle_timeout=_seconds(BODY_IDLE_TIMEOUT_ENV, cls.body_idle_timeout),
+            body_timeout=_seconds(BODY_TIMEOUT_ENV, cls.body_timeout),
+            max_connections=_count(MAX_CONNECTIONS_ENV, cls.max_connections),
+            max_url_bytes=_count(MAX_URL_ENV, cls.max_url_bytes, minimum=64),
+            max_header_bytes=_count(MAX_HEADER_ENV, cls.max_header_bytes, minimum=256),
+            backlog=_count(BACKLOG_ENV, cls.backlog),
+            http_parser=parser,
+        )
+        if settings.max_url_bytes > settings.max_header_bytes:
+            raise ValueError(
+                f"{MAX_URL_ENV} ({settings.max_url_bytes}) must not be above "
+                f"{MAX_HEADER_ENV} ({settings.max_header_bytes}): the request line is part "
+                "of the request head"
+            )
+        return settings
+
+    def protocol_class(self) -> type[asyncio.Protocol]:
+        """The uvicorn ``http`` protocol class that enforces these settings."""
+        if self.http_parser == "h11":
+            return GuardedH11Protocol
+        return GuardedHttpToolsProtocol
+
+
+@cache
+def server_settings() -> ServerSettings:
+    """The settings of this process (read once: the protocols need them per connection)."""
+    return ServerSettings.from_env()
+
+
+# -- answers written by the protocol -----------------------------------------------------
+
+
+def problem_bytes(
+    status: int,
+    detail: str,
+    default_headers: list[tuple[bytes, bytes]],
+    *,
+    extra_headers: dict[str, str] | None = None,
+) -> bytes:
+    """A complete HTTP/1.1 problem+json response that closes the connection."""
+    body_object = problem_body(status, detail, instance="")
+    del body_object["instance"]  # the request was not (completely) read: no path to name
+    body = json.dumps(body_object, ensure_ascii=False).encode("utf-8")
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    lines = [f"HTTP/1.1 {status} {phrase}".encode("ascii")]
+    lines += [name + b": " + value for name, value in default_headers]
+    headers = {
+        "content-type": "application/problem+json",
+        "content-length": str(len(body)),
+        "connection": "close",
+        **VERSION_HEADERS,
+        **(extra_headers or {}),
+    }
+    lines += [f"{name}: {value}".encode("latin-1") for name, value in headers.items()]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _parser_detail(exc: BaseException | None) -> str:
+    why = str(exc).strip() if exc is not None else ""
+    return "the request is not valid HTTP/1.1" + (f": {why}" if why else "")
+
+
+_turned_away = 0
+"""Connections of this process turned away for the limit and not yet closed."""
+
+
+class _Guard:
+    """The per-connection state of the header timeout and the request-head limits, shared by
+    both protocol classes. ``expect_head`` when a request head is due (connection made, or a
+    response finished with nothing else in flight), ``head_complete`` when it has arrived."""
+
+    __slots__ = (
+        "awaiting",
+        "head_bytes",
+        "line_done",
+        "lingering",
+        "loop",
+        "refusal",
+        "server_state",
+        "settings",
+        "timer",
+        "transport",
+    )
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, settings: ServerSettings, state: ServerState
+    ) -> None:
+        self.loop = loop
+        self.settings = settings
+        self.server_state = state
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.awaiting = False
+        self.head_bytes = 0
+        self.line_done = False
+        self.lingering = False
+        self.refusal: tuple[int, str] | None = None
+
+    # -- connection limit
+
+    def turn_away(self, transport: asyncio.Transport) -> bool:
+        """Answer 503 and close when this process already has its limit of connections."""
+        global _turned_away
+        if len(self.server_state.connections) < self.settings.max_connections:
+            return False
+        self.transport = transport
+        limit = self.settings.max_connections
+        transport.write(
+            problem_bytes(
+                503,
+                f"this server process has its limit of {limit} open connections "
+                f"({MAX_CONNECTIONS_ENV}); retry shortly",
+                self.server_state.default_headers,
+                extra_headers={"retry-after": str(RETRY_AFTER_SECONDS)},
+            )
+        )
+        if _turned_away >= limit or not transport.can_write_eof():
+            transport.close()
+            return True
+        # Read (and drop) what the client still sends for a moment, so that closing does not
+        # reset the connection under a client that has not read the 503 yet.
+        transport.write_eof()
+        _turned_away += 1
+        self.lingering = True
+        self.timer = self.loop.call_later(
+            min(LINGER_SECONDS, self.settings.header_timeout), transport.close
+        )
+        return True
+
+    def turned_away_lost(self) -> None:
+        global _turned_away
+        if self.lingering:
+            _turned_away -= 1
+            self.lingering = False
+        self.cancel()
+
+    # -- header timeout
+
+    def expect_head(self) -> None:
+        """A request head is due: it must be complete within the header timeout."""
+        self.cancel()
+        self.timer = self.loop.call_later(self.settings.header_timeout, self._timed_out)
+
+    def head_complete(self) -> None:
+        """The head has arrived: what comes next is its body, until ``message_complete``."""
+        self.awaiting = False
+        self.head_bytes = 0
+        self.line_done = False
+        self.cancel()
+
+    def message_complete(self) -> None:
+        """The request (its body too) has arrived: what comes next is the next head."""
+        self.awaiting = True
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if not self.awaiting or self.head_bytes == 0:
+            # Nothing of a request yet, or the rest of the body of a request already
+            # answered: just close.
+            transport.close()
+            return
+        self.answer(
+            408,
+            f"the request headers were not complete within {self.settings.header_timeout:g} s "
+            f"({HEADER_TIMEOUT_ENV})",
+            busy=False,
+        )
+
+    # -- request head limits
+
+    def received(self, data: bytes) -> None:
+        """Count what arrives while a request head is due (call before parsing it)."""
+        if self.awaiting:
+            self.head_bytes += len(data)
+            if not self.line_done and b"\n" in data:
+                self.line_done = True
+
+    def check_received(self, *, busy: bool) -> None:
+        """After parsing: refuse a request head that is still incomplete and already too long."""
+        if not self.awaiting or self.head_bytes <= self.settings.max_header_bytes:
+            return
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        status, detail = (
+            self.url_too_long(self.head_bytes) if not self.line_done else self.head_too_long()
+        )
+        self.answer(status, detail, busy=busy)
+
+    def check_head(self, url_bytes: int, head_bytes: int) -> tuple[int, str] | None:
+        """Why a complete request head is refused (status and detail), or None."""
+        if url_bytes > self.settings.max_url_bytes:
+            return self.url_too_long(url_bytes)
+        if head_bytes > self.settings.max_header_bytes:
+            return self.head_too_long()
+        return None
+
+    def url_too_long(self, size: int) -> tuple[int, str]:
+        self.refusal = (
+            414,
+            f"the request target (URL) is {size} bytes or more; this server accepts at most "
+            f"{self.settings.max_url_bytes} ({MAX_URL_ENV}): send a long query as "
+            "several shorter ones, or define it as a named query (POST /queries)",
+        )
+        return self.refusal
+
+    def head_too_long(self) -> tuple[int, str]:
+        self.refusal = (
+            431,
+            "the request line and header fields are longer than "
+            f"{self.settings.max_header_bytes} bytes ({MAX_HEADER_ENV})",
+        )
+        return self.refusal
+
+    def answer_parse_error(self, exc: BaseException | None, *, busy: bool) -> None:
+        """What the protocol's ``send_400_response`` does: the refusal decided before the
+        parser stopped, or a 400 that names the parser's complaint."""
+        if self.refusal is not None:
+            status, detail = self.refusal
+        elif isinstance(exc, h11.RemoteProtocolError) and exc.error_status_hint == 431:
+            status, detail = (
+                self.url_too_long(self.head_bytes) if not self.line_done else self.head_too_long()
+            )
+        else:
+            status, detail = 400, _parser_detail(exc)
+        self.answer(status, detail, busy=busy)
+
+    def answer(self, status: int, detail: str, *, busy: bool) -> None:
+        """Answer with a problem and close; while a response is under way (a pipelined head
+        went wrong) just close, rather than write into the middle of it."""
+        self.cancel()
+        self.awaiting = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if not busy:
+            transport.write(problem_bytes(status, detail, self.server_state.default_headers))
+        transport.close()
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing a request that is refused."""
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the header timeout, the connection limit, the
+    request-head limits and problem+json answers (see the module)."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.guard = _Guard(self.loop, server_settings(), server_state)
+        self.turned_away = False
+
+    def _busy(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if self.guard.turn_away(transport):
+            self.turned_away = True
+            return
+        super().connection_made(transport)
+        self.guard.transport = transport
+        self.guard.message_complete()
+        self.guard.expect_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.turned_away:
+            self.guard.turned_away_lost()
+            return
+        self.guard.cancel()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.turned_away:
+            return
+        guard = self.guard
+        guard.received(data)
+        super().data_received(data)
+        if guard.awaiting:
+            guard.check_received(busy=self._busy())
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.guard.settings.max_url_bytes:
+            self.guard.url_too_long(len(self.url))
+            raise _Refused
+
+    def on_headers_complete(self) -> None:
+        guard = self.guard
+        guard.head_complete()
+        head = len(self.url) + 14 + sum(len(n) + len(v) + 4 for n, v in self.headers)
+        if guard.check_head(len(self.url), head) is not None:
+            raise _Refused
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.guard.message_complete()
+
+    def on_response_complete(self) -> None:
+        self.guard.expect_head()
+        super().on_response_complete()
+        if self._busy() or self.transport.is_closing():  # a pipelined request is under way
+            self.guard.cancel()
+
+    def send_400_response(self, msg: str) -> None:
+        self.guard.answer_parse_error(sys.exc_info()[1], busy=self._busy())
+
+
+class _H11Connection(h11.Connection):
+    """h11's server connection, telling the protocol when a request head, and when a whole
+    request, has arrived."""
+
+    def __init__(
+        self,
+        on_request: Callable[[h11.Request], None],
+        on_end: Callable[[], None],
+        max_size: int,
+    ) -> None:
+        super().__init__(h11.SERVER, max_incomplete_event_size=max_size)
+        self._on_request = on_request
+        self._on_end = on_end
+
+    def next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        event = super().next_event()
+        kind = type(event)
+        if kind is h11.Request:
+            self._on_request(event)  # type: ignore[arg-type]
+        elif kind is h11.EndOfMessage:
+            self._on_end()
+        return event
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the same guards as :class:`GuardedHttpToolsProtocol`."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        settings = server_settings()
+        self.guard = _Guard(self.loop, settings, server_state)
+        self.turned_away = False
+        # Our own count refuses an overlong head first; h11's bound is the safety net.
+        self.conn = _H11Connection(
+            self._request_head, self.guard.message_complete, settings.max_header_bytes + 1024
+        )
+
+    def _busy(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _request_head(self, event: h11.Request) -> None:
+        guard = self.guard
+        guard.head_complete()
+        head = len(event.method) + len(event.target) + 12
+        head += sum(len(n) + len(v) + 4 for n, v in event.headers)
+        refusal = guard.check_head(len(event.target), head)
+        if refusal is not None:
+            raise h11.RemoteProtocolError(refusal[1], error_status_hint=refusal[0])
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if self.guard.turn_away(transport):
+            self.turned_away = True
+            return
+        super().connection_made(transport)
+        self.guard.transport = transport
+        self.guard.message_complete()
+        self.guard.expect_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.turned_away:
+            self.guard.turned_away_lost()
+            return
+        self.guard.cancel()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.turned_away:
+            return
+        guard = self.guard
+        guard.received(data)
+        super().data_received(data)
+        if guard.awaiting:
+            guard.check_received(busy=self._busy())
+
+    def on_response_complete(self) -> None:
+        self.guard.expect_head()
+        super().on_response_complete()  # may start a pipelined request (its head is complete)
+        if self._busy() or self.transport.is_closing():
+            self.guard.cancel()
+
+    def send_400_response(self, msg: str) -> None:
+        self.guard.answer_parse_error(sys.exc_info()[1], busy=self._busy())
+
+
+# -- request bodies ----------------------------------------------------------------------
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a GET has none: it skips the timers)."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+class BodyTimeouts:
+    """ASGI middleware: a request body that stalls for ``idle`` seconds, or is not complete
+    after ``total`` seconds, ends the request with 408 problem+json and ``Connection: close``.
+
+    It wraps ``receive`` until the body is complete (then steps aside), so every route that
+    reads a body is covered (a request without ``Content-Length`` or ``Transfer-Encoding``
+    has no body: it is passed on as it is); the 408 is raised from ``receive`` as a
+    :class:`~adapters.http.problems.ProblemError`, so the route stops before doing anything.
+    """
+
+    def __init__(self, app: ASGIApp, idle: float, total: float) -> None:
+        self.app = app
+        self.idle = idle
+        self.total = total
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.total
+        idle = self.idle
+        complete = False
+
+        async def receive_in_time() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            remaining = deadline - loop.time()
+            wait = min(idle, remaining)
+            try:
+                if wait <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(wait):
+                    message = await receive()
+            except TimeoutError:
+                raise self._timed_out(whole=wait < idle) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                complete = True
+            return message
+
+        await self.app(scope, receive_in_time, send)
+
+    def _timed_out(self, *, whole: bool) -> ProblemError:
+        if whole:
+            why = f"the request body was not complete after {self.total:g} s"
+            setting = BODY_TIMEOUT_ENV
+        else:
+            why = f"no byte of the request body arrived for {self.idle:g} s"
+            setting = BODY_IDLE_TIMEOUT_ENV
+        return ProblemError(
+            408,
+            f"{why} ({setting}); the request was not processed",
+            headers={"Connection": "close"},
+        )

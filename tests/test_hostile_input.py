@@ -344,3 +344,25 @@ def test_a_document_of_too_many_nodes_is_refused_before_parsing(
         assert "at most 5,000 are accepted" in body_json["detail"]
         unchanged(api, before)
     assert parsed == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ('{"name": "q", "query": ' + "[" * 2000 + "]" * 2000 + "}", 400),
+        ('{"name": "q", "query": {"eventCountLimit": ' + "9" * 5000 + "}}", 400),
+        ('{"name": "q", "name": "r", "query": {}}', 400),
+        ('{"name": "q", "query": {"x": "' + "y" * (2 * 1024 * 1024) + '"}}', 413),
+        ("[1, 2]", 400),
+    ],
+)
+def test_hostile_control_bodies_are_refused_cleanly(api: Api, body: str, status: int) -> None:
+    """Named queries and subscriptions read their bodies with the document guards."""
+    before = api.state()
+    for path in ("/queries", "/queries/q/subscriptions"):
+        response = api.client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == status, (path, response.text[:500])
+        assert response.headers["content-type"].startswith(PROBLEM)
+        assert len(response.content) < 8192
+    assert api.client.get("/queries").json() == []
+    unchanged(api, before)

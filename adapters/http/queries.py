@@ -19,7 +19,6 @@ Results are EPCISQueryDocuments, JSON-LD or XML by ``Accept``. A bad parameter i
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +34,7 @@ from adapters.http.freshness import WAIT_FOR, WAIT_FOR_QUERY, ReadView, read_vie
 from adapters.http.headers import VERSION_HEADERS, discovery_headers
 from adapters.http.negotiation import JSON, JSON_LD, TEXT_XML, XML, acceptable, not_acceptable
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import in_thread, ledger_of, state_of
+from adapters.http.state import in_thread, ledger_of, read_json_object, state_of
 from epcis.context import EPCIS_CONTEXT_URL
 from epcis.problems import excerpt
 from epcis.query import (
@@ -336,12 +335,7 @@ def _named(request: Request) -> NamedQueries:
 
 
 async def _definition_body(request: Request) -> tuple[str, dict[str, Any]]:
-    try:
-        body = json.loads(await request.body())
-    except ValueError as exc:
-        raise ProblemError(400, f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ProblemError(400, "the body must be a JSON object {name, query}", pointer="")
+    body = await read_json_object(request)
     name, query = body.get("name"), body.get("query")
     if not isinstance(name, str) or not _NAME.match(name):
         raise ProblemError(

@@ -26,8 +26,9 @@ from adapters.http.documents import PreparedCapture, prepare_capture
 from adapters.http.headers import limit_headers
 from adapters.http.problems import ProblemError
 from adapters.webhook_destinations import DestinationPolicy
+from epcis.jsonld import read_json
 from epcis.limits import Limits
-from epcis.problems import excerpt
+from epcis.problems import DocumentError, excerpt, raise_if_any
 from ledger.application import CaptureResult, Ledger
 from ledger.capture import CaptureCancelled, CaptureRequest
 from ledger.writer import GroupCommitter
@@ -184,6 +185,29 @@ async def read_body(request: Request, max_bytes: int, headers: dict[str, str]) -
     except ClientDisconnect:
         raise ProblemError(400, "the client went away before the body was complete") from None
     return bytes(buffer)
+
+
+CONTROL_BODY_BYTES = 1024 * 1024
+"""The largest body of a control request (a named query, a subscription): far more than any
+of them needs."""
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """A control request's JSON object body, read with the same guards as a document (size,
+    depth, number literals, repeated keys): a 400 (413 over the size) that says where,
+    never a 500."""
+    data = await read_body(request, CONTROL_BODY_BYTES, {})
+    try:
+        result = read_json(data, Limits(max_bytes=CONTROL_BODY_BYTES))
+        raise_if_any(result.problems)
+    except DocumentError as exc:
+        first = exc.problems[0]
+        raise ProblemError(
+            400,
+            f"the body is not a clear JSON object: {first}",
+            errors=[problem.to_dict() for problem in exc.problems],
+        ) from None
+    return result.document
 
 
 def _too_large(max_bytes: int, headers: dict[str, str], what: str) -> ProblemError:

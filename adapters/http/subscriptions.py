@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -32,7 +31,7 @@ from adapters.http.freshness import catch_up
 from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.queries import discovery
-from adapters.http.state import in_thread, ledger_of, state_of
+from adapters.http.state import in_thread, ledger_of, read_json_object, state_of
 from adapters.schedule import ScheduleError, parse_schedule
 from adapters.webhook_destinations import DestinationPolicy, ForbiddenDestination
 from adapters.webhooks import last_notified, subscription_query
@@ -73,13 +72,7 @@ def _index_end(runner: ProjectionRunner) -> int:
         return int(conn.execute(select(func.max(events.c.position))).scalar() or 0)
 
 
-def _read_body(raw: bytes, destinations: DestinationPolicy) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise _controls("", f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise _controls("", "the body must be a JSON object")
+def _read_body(body: dict[str, Any], destinations: DestinationPolicy) -> dict[str, Any]:
     known = {"dest", "secret", "signatureToken", "stream", "schedule", "reportIfEmpty"}
     known |= {"initialRecordTime"}
     unknown = sorted(set(body) - known)
@@ -139,7 +132,13 @@ def _location(name: str, subscription_id: str) -> str:
 )
 async def subscribe(request: Request, name: str) -> Response:
     destinations = state_of(request).destinations
-    body = _read_body(await request.body(), destinations)
+    try:
+        raw = await read_json_object(request)
+    except ProblemError as exc:
+        if exc.status != 400:
+            raise
+        raise _controls("", exc.detail) from None
+    body = _read_body(raw, destinations)
     await _query_exists(request, name)
     try:
         await in_thread(destinations.check, body["dest"])

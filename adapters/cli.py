@@ -30,7 +30,13 @@ from epcis.identifiers import IdentifierError, parse_identifier
 from epcis.problems import DocumentError, Problem
 from ledger.application import Ledger
 from ledger.capture import ErrorBehaviour, prepare
-from ledger.checkpoint import CheckpointError, check_against, make_checkpoint, read_checkpoint
+from ledger.checkpoint import (
+    CheckpointError,
+    check_against,
+    keep,
+    make_checkpoint,
+    read_checkpoint,
+)
 from ledger.export import Format, export
 from ledger.settings import SettingsError, store_settings
 from ledger.verify import verify_chain
@@ -237,7 +243,9 @@ def capture(files: tuple[str, ...], error_behaviour: str) -> None:
     help="Also prove the log still extends this signed checkpoint.",
 )
 def verify(checkpoint_file: str | None) -> None:
-    """Walk the tamper-evidence chain; exit 0 when intact, else name the first bad event."""
+    """Walk the tamper-evidence chain (events, and the commits covering jobs, named queries
+    and subscriptions) and re-derive eventID claims and declarations; exit 0 when intact,
+    else name the first thing wrong."""
     checkpoint = None
     if checkpoint_file:
         try:
@@ -246,7 +254,7 @@ def verify(checkpoint_file: str | None) -> None:
             raise click.ClickException(f"{checkpoint_file}: {exc}") from None
     ledger = _ledger()
     try:
-        report = verify_chain(ledger, keep_links=[checkpoint.position] if checkpoint else [])
+        report = verify_chain(ledger, **keep(checkpoint))
     finally:
         ledger.close()
     problems = [str(f) for f in report.findings]
@@ -262,7 +270,9 @@ def verify(checkpoint_file: str | None) -> None:
     extends = f"; extends checkpoint at position {checkpoint.position}" if checkpoint else ""
     click.echo(
         f"intact: {report.checked} events, head at position {report.last_position}, "
-        f"link {report.last_link}{extends}"
+        f"link {report.last_link}; {report.entries} jobs, named query and subscription "
+        f"entries and {report.claims} eventID claims in {report.commits} commits, commit "
+        f"link {report.last_commit_link}{extends}"
     )
 
 

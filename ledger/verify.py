@@ -253,10 +253,14 @@ class _Walk:
                 notification_id=notification_id,
                 subject=subject,
             )
-        for entry in state["entries"]:
-            kind, key, aggregate_id, version, digest = entry
-            self.named[(aggregate_id, version)] = _Entry(kind, key, digest, number)
-        for event_id, hash_id in state["claims"].items():
+        entries, claims = state["entries"], state["claims"]
+        if not isinstance(entries, list) or not isinstance(claims, dict):
+            return  # mangled: its link said so
+        for entry in entries:
+            if isinstance(entry, list) and len(entry) == 5:
+                kind, key, aggregate_id, version, digest = entry
+                self.named[(aggregate_id, version)] = _Entry(kind, key, digest, number)
+        for event_id, hash_id in claims.items():
             self.imply(event_id, hash_id, f"claimed in commit {number}")
 
     def compare_stated(

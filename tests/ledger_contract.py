@@ -7,6 +7,7 @@ with plain SQL (to tamper with it behind the ledger's back).
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from abc import ABC, abstractmethod
@@ -27,6 +28,7 @@ from ledger.checkpoint import (
     read_checkpoint,
     signing_key,
 )
+from ledger.domain import canonical_json
 from ledger.export import export
 from ledger.named_queries import NamedQueries
 from ledger.settings import store_settings
@@ -383,6 +385,44 @@ class LedgerContract(ABC):
             assert why is not None and "rewritten" in why
         finally:
             rewritten.close()
+
+    def test_a_signed_checkpoint_covers_named_queries(
+        self, url: str, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        """A forger who rewrites the named queries and every commit after them (the records
+        untouched) passes verify, but not the checkpoint: it signs the last commit too."""
+        NamedQueries(ledger).define("q", {"EQ_bizStep": ["receiving"]}, "t0")
+        checkpoint = read_checkpoint(
+            make_checkpoint(ledger, signing_key(tmp_path / "key.pem")).to_json()
+        )
+        assert (checkpoint.position, checkpoint.commit) == (0, 1)
+        assert check_against(verify_chain(ledger, **keep(checkpoint)), checkpoint) is None
+        for row, _ in self.rows(url, QUERY_DEFINED):
+            self.delete_row(url, row)
+        self.reset_head(url)
+        rewritten = Ledger(store_settings(url))
+        try:
+            NamedQueries(rewritten).define("q", {"EQ_bizStep": ["shipping"]}, "t0")
+            report = verify_chain(rewritten, **keep(checkpoint))
+            assert report.intact, report.findings
+            why = check_against(report, checkpoint)
+            assert why is not None and "commit 1 differs" in why and "rewritten" in why
+        finally:
+            rewritten.close()
+
+    def test_a_checkpoint_of_the_first_format_still_checks_the_records(
+        self, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        key = signing_key(tmp_path / "key.pem")
+        self._six(ledger)
+        current = make_checkpoint(ledger, key)
+        old = json.loads(current.to_json())
+        del old["commit"], old["commit_link"], old["signature"]
+        old["format"] = "tracecode-checkpoint/1"
+        old["signature"] = base64.b64encode(key.sign(canonical_json(old))).decode()
+        checkpoint = read_checkpoint(json.dumps(old))
+        assert (checkpoint.position, checkpoint.commit) == (6, 0)
+        assert check_against(verify_chain(ledger, **keep(checkpoint)), checkpoint) is None
 
     @abstractmethod
     def reset_head(self, url: str) -> None:

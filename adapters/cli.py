@@ -270,7 +270,7 @@ def verify(checkpoint_file: str | None) -> None:
     extends = f"; extends checkpoint at position {checkpoint.position}" if checkpoint else ""
     click.echo(
         f"intact: {report.checked} events, head at position {report.last_position}, "
-        f"link {report.last_link}; {report.entries} jobs, named query and subscription "
+        f"link {report.last_link}; {report.entries} job, named query and subscription "
         f"entries and {report.claims} eventID claims in {report.commits} commits, commit "
         f"link {report.last_commit_link}{extends}"
     )

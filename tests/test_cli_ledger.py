@@ -84,7 +84,7 @@ def test_verify_names_a_removed_event_id_claim(store: Path, tmp_path: Path) -> N
     run("capture", str(first))
     code, out = run("verify")
     assert code == 0, out
-    assert "1 jobs, named query and subscription entries and 1 eventID claims in 1 commits" in out
+    assert "1 job, named query and subscription entries and 1 eventID claims in 1 commits" in out
     with sqlite3.connect(store) as conn:
         conn.execute("DELETE FROM stored_events WHERE topic = ?", (CLAIM_TOPIC,))
     code, out = run("verify")

@@ -120,8 +120,12 @@ class Subscriptions:
         self.app = app
 
     def create(self, info: SubscriptionInfo) -> SubscriptionInfo:
-        self.app.save_entries(
-            lambda: [
+        """Save a new subscription; ValueError if its id is taken (ids are UUIDs: never)."""
+
+        def build() -> list[Subscription]:
+            if Subscription.create_id(info.subscription_id) in self.app.repository:
+                raise ValueError(f"subscription {info.subscription_id} exists")
+            return [
                 Subscription(
                     info.subscription_id,
                     info.query_name,
@@ -135,7 +139,8 @@ class Subscriptions:
                     info.created_at,
                 )
             ]
-        )
+
+        self.app.save_entries(build)
         return info
 
     def get(self, subscription_id: str) -> SubscriptionInfo | None:

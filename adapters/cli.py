@@ -267,7 +267,10 @@ def verify(checkpoint_file: str | None) -> None:
         for line in problems[1:]:
             click.echo(f"also: {line}")
         sys.exit(_EXIT_INVALID)
-    extends = f"; extends checkpoint at position {checkpoint.position}" if checkpoint else ""
+    extends = ""
+    if checkpoint is not None:
+        extends = f"; extends checkpoint at position {checkpoint.position}"
+        extends += f" and commit {checkpoint.commit}" if checkpoint.commit else ""
     click.echo(
         f"intact: {report.checked} events, head at position {report.last_position}, "
         f"link {report.last_link}; {report.entries} job, named query and subscription "

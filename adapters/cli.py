@@ -30,7 +30,13 @@ from epcis.identifiers import IdentifierError, parse_identifier
 from epcis.problems import DocumentError, Problem
 from ledger.application import Ledger
 from ledger.capture import ErrorBehaviour, prepare
-from ledger.checkpoint import CheckpointError, check_against, make_checkpoint, read_checkpoint
+from ledger.checkpoint import (
+    CheckpointError,
+    check_against,
+    keep,
+    make_checkpoint,
+    read_checkpoint,
+)
 from ledger.export import Format, export
 from ledger.settings import SettingsError, store_settings
 from ledger.verify import verify_chain
@@ -250,7 +256,9 @@ def capture(files: tuple[str, ...], error_behaviour: str) -> None:
     help="Also prove the log still extends this signed checkpoint.",
 )
 def verify(checkpoint_file: str | None) -> None:
-    """Walk the tamper-evidence chain; exit 0 when intact, else name the first bad event."""
+    """Walk the tamper-evidence chain (events, and the commits covering jobs, named queries
+    and subscriptions) and re-derive eventID claims and declarations; exit 0 when intact,
+    else name the first thing wrong."""
     checkpoint = None
     if checkpoint_file:
         try:
@@ -259,7 +267,7 @@ def verify(checkpoint_file: str | None) -> None:
             raise click.ClickException(f"{checkpoint_file}: {exc}") from None
     ledger = _ledger()
     try:
-        report = verify_chain(ledger, keep_links=[checkpoint.position] if checkpoint else [])
+        report = verify_chain(ledger, **keep(checkpoint))
     finally:
         ledger.close()
     problems = [str(f) for f in report.findings]
@@ -272,10 +280,15 @@ def verify(checkpoint_file: str | None) -> None:
         for line in problems[1:]:
             click.echo(f"also: {line}")
         sys.exit(_EXIT_INVALID)
-    extends = f"; extends checkpoint at position {checkpoint.position}" if checkpoint else ""
+    extends = ""
+    if checkpoint is not None:
+        extends = f"; extends checkpoint at position {checkpoint.position}"
+        extends += f" and commit {checkpoint.commit}" if checkpoint.commit else ""
     click.echo(
         f"intact: {report.checked} events, head at position {report.last_position}, "
-        f"link {report.last_link}{extends}"
+        f"link {report.last_link}; {report.entries} job, named query and subscription "
+        f"entries and {report.claims} eventID claims in {report.commits} commits, commit "
+        f"link {report.last_commit_link}{extends}"
     )
 
 

@@ -1,9 +1,11 @@
 """The ledger: an ``eventsourcing`` application that appends captured EPCIS events.
 
-All writes go through :meth:`Ledger.append`, which takes a *group* of capture requests
-and commits them in one transaction: the chain head, every new :class:`EventRecord` and
-:class:`EventIdClaim`, and one :class:`CaptureJob` per request. A request is all or
-nothing; a group is one fsync. Two writers (two processes on one database) that extend
+All captures go through :meth:`Ledger.append`, which takes a *group* of capture requests
+and commits them in one transaction: the chain head's commit (see :mod:`ledger.domain`), every
+new :class:`EventRecord` and :class:`EventIdClaim`, and one :class:`CaptureJob` per
+request, which the commit names. A request is all or nothing; a group is
+one fsync. Named queries and subscriptions are saved with a commit too
+(:meth:`Ledger.save_entries`). Two writers (two processes on one database) that extend
 the same chain head collide on the head's version; the loser reloads the head and tries
 again, so the chain stays one line.
 
@@ -17,14 +19,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import get_topic
 
 from epcis.problems import MAX_REPORTED, capped, excerpt
 from ledger import postgres as postgres_store
@@ -37,6 +40,8 @@ from ledger.domain import (
     EventIdClaim,
     EventRecord,
     chain_link,
+    commit_content,
+    entry_digest,
     record_content,
 )
 from ledger.settings import StoreSettings, store_settings
@@ -45,6 +50,7 @@ from ledger.settings import StoreSettings, store_settings
 # declare: the log is filtered by them.
 RECORD_TOPIC = "ledger.domain:EventRecord.Captured"
 JOB_TOPIC = "ledger.domain:CaptureJob.Finished"
+COMMIT_TOPIC = "ledger.domain:ChainHead.Committed"
 _ATTEMPTS = 40
 _PAGE = 1000
 
@@ -159,6 +165,7 @@ class Ledger(Application[UUID]):
         existing = self._existing(self.recorder, [*record_ids, *claim_ids, *declaration_ids])
         declarations: dict[str, Declarations] = {}
         claimed: dict[str, str] = {}  # eventID -> hash, from the store and from this group
+        unrecorded: dict[str, str] = {}  # claims no record of this group carries (aliases)
         stored_hashes: set[str] = set()  # hashes this group stores
         position, link = head.position, head.link
         aggregates: list[Any] = []
@@ -226,9 +233,12 @@ class Ledger(Application[UUID]):
                 if event.key != event.hash_id:
                     self._declarations(event.hash_id, existing, declarations).declare(event.key)
                 stored_outcomes[event.index]["position"] = position
+            recorded = {(e.event_id, e.hash_id) for e in new}
             for event_id, hash_id in pending_claims.items() if stores else ():
                 if EventIdClaim.create_id(event_id) not in existing:
                     aggregates.append(EventIdClaim(event_id=event_id, hash_id=hash_id))
+                    if (event_id, hash_id) not in recorded:
+                        unrecorded[event_id] = hash_id
                 claimed[event_id] = hash_id
             result = CaptureResult(
                 capture_id=request.capture_id,
@@ -253,9 +263,10 @@ class Ledger(Application[UUID]):
                 )
             )
             results.append(result)
-        if position != head.position:
-            head.extend(position=position, link=link, record_time=now)
-        recordings = self.save(head, *aggregates, *declarations.values())
+        aggregates.extend(declarations.values())
+        if aggregates:
+            _commit(head, aggregates, position=position, link=link, now=now, claims=unrecorded)
+        recordings = self.save(head, *aggregates)
         logged = {r.notification.originator_id: r.notification.id for r in recordings}
         for result in results:
             # Each job is saved after its request's records, and events found already
@@ -263,6 +274,28 @@ class Ledger(Application[UUID]):
             job_id = CaptureJob.create_id(result.capture_id)
             result.log_position = logged.get(job_id) or self.log_position()
         return results
+
+    def save_entries(self, build: Callable[[], Sequence[Any]]) -> list[Recording[UUID]]:
+        """Save what ``build`` returns (named queries, subscriptions: aggregates with pending
+        events) with the chain head's commit naming them, in one transaction.
+
+        ``build`` runs again after a collision (another writer moved the head, or saved one
+        of these aggregates meanwhile), so it must load what it changes each time; it may
+        raise to refuse, and returns nothing when there is nothing to save.
+        """
+        with self._write_lock:
+            for attempt in range(_ATTEMPTS):
+                aggregates = list(build())
+                if not aggregates:
+                    return []
+                head = self._head
+                _commit(head, aggregates, position=head.position, link=head.link, now=utc_now())
+                try:
+                    return self.save(head, *aggregates)
+                except IntegrityError:
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                    self._head = self._load_head()
+            raise RuntimeError(f"could not save after {_ATTEMPTS} attempts: the store is too busy")
 
     def _declarations(
         self, hash_id: str, existing: set[UUID], loaded: dict[str, Declarations]
@@ -341,6 +374,12 @@ class Ledger(Application[UUID]):
             self._head = self._load_head()
             return self.head
 
+    def current_commit(self) -> tuple[int, str]:
+        """The number and link of the last commit, as the store has it now."""
+        with self._write_lock:
+            self._head = self._load_head()
+            return self._head.commits
+
     def log_position(self) -> int:
         """The notification id of the last thing the log holds (0: empty)."""
         return int(self.recorder.max_notification_id() or 0)
@@ -385,9 +424,17 @@ class Ledger(Application[UUID]):
 
     def raw_records(self) -> Iterator[tuple[int, dict[str, Any] | None]]:
         """(notification id, decoded record state or None if undecodable), in log order."""
+        for notification_id, _, state in self.raw_log([RECORD_TOPIC]):
+            yield notification_id, state
+
+    def raw_log(
+        self, topics: Sequence[str] = ()
+    ) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+        """(notification id, topic, decoded state or None if undecodable) of everything in
+        the log (or of these topics), in log order."""
         start = 1
         while True:
-            page = self.recorder.select_notifications(start, _PAGE, topics=[RECORD_TOPIC])
+            page = self.recorder.select_notifications(start, _PAGE, topics=topics)
             if not page:
                 return
             for notification in page:
@@ -395,7 +442,7 @@ class Ledger(Application[UUID]):
                     state = self.mapper.to_domain_event(notification).__dict__
                 except Exception:  # an altered row may not even decode
                     state = None
-                yield notification.id, state
+                yield notification.id, notification.topic, state
             start = page[-1].id + 1
 
     def jobs(self) -> Iterator[CaptureResult]:
@@ -437,6 +484,45 @@ def _kept_problems(request: CaptureRequest) -> list[dict[str, Any]]:
             }
         )
     return problems
+
+
+def chained_entries(aggregates: Iterable[Any]) -> list[list[Any]]:
+    """What a commit names of these aggregates' pending events: ``[kind, key, aggregate id,
+    version, digest]`` for those of chained kinds (jobs, named queries, subscriptions)."""
+    entries: list[list[Any]] = []
+    for aggregate in aggregates:
+        kind = getattr(type(aggregate), "chain_kind", None)
+        if kind is None:
+            continue
+        key = str(getattr(aggregate, type(aggregate).chain_key))
+        for pending in aggregate.pending_events:
+            digest = entry_digest(get_topic(type(pending)), pending.__dict__)
+            entries.append(
+                [kind, key, str(pending.originator_id), pending.originator_version, digest]
+            )
+    return entries
+
+
+def _commit(
+    head: ChainHead,
+    aggregates: Sequence[Any],
+    *,
+    position: int,
+    link: str,
+    now: str,
+    claims: dict[str, str] | None = None,
+) -> None:
+    """Record on the head the commit of a transaction that saves ``aggregates``."""
+    number, previous = head.commits
+    content = commit_content(
+        number=number + 1,
+        position=position,
+        link=link,
+        record_time=now,
+        entries=chained_entries(aggregates),
+        claims=claims or {},
+    )
+    head.commit(**content, previous_commit=previous, commit_link=chain_link(previous, content))
 
 
 def _outcome(event: PreparedEvent, status: str, **extra: Any) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """Signed checkpoints of the chain head, for auditors.
 
-A checkpoint names a position and the chain link there, signed with the ledger's Ed25519
-key. An auditor keeps it; later, ``tracecode verify --checkpoint FILE`` checks the
-signature and that the log still has that link at that position, i.e. that the log still
-extends what was signed — a history rewritten since (even with every link recomputed)
-fails.
+A checkpoint names a position and the chain link there, and the last commit's number and
+link (commits cover jobs, named queries and subscriptions, see :mod:`ledger.domain`),
+signed with the ledger's Ed25519 key. An auditor keeps it; later, ``tracecode verify
+--checkpoint FILE`` checks the signature and that the log still has those links there,
+i.e. that the log still extends what was signed — a history rewritten since (even with
+every link recomputed) fails. Checkpoints of the first format (``tracecode-checkpoint/1``,
+before commits) still verify, for the records only.
 
 The key lives in ``TRACECODE_SIGNING_KEY`` (a PEM file path; default ``var/signing-key.pem``,
 created on first use with mode 0600). Its public half is written into every checkpoint.
@@ -29,7 +31,8 @@ from ledger.verify import VerifyReport, verify_chain
 
 KEY_ENV = "TRACECODE_SIGNING_KEY"
 DEFAULT_KEY = Path("var/signing-key.pem")
-FORMAT = "tracecode-checkpoint/1"
+FORMAT = "tracecode-checkpoint/2"
+_FORMAT_1 = "tracecode-checkpoint/1"
 
 
 class CheckpointError(ValueError):
@@ -64,16 +67,23 @@ class Checkpoint:
     store: str
     public_key: str
     signature: str = ""
+    commit: int = 0
+    commit_link: str = ""
+    format: str = FORMAT
 
     def signed_part(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
+        part: dict[str, Any] = {
+            "format": self.format,
             "position": self.position,
             "link": self.link,
             "created": self.created,
             "store": self.store,
             "public_key": self.public_key,
         }
+        if self.format != _FORMAT_1:
+            part["commit"] = self.commit
+            part["commit_link"] = self.commit_link
+        return part
 
     def to_json(self) -> str:
         return json.dumps({**self.signed_part(), "signature": self.signature}, indent=2) + "\n"
@@ -94,6 +104,8 @@ def make_checkpoint(ledger: Ledger, key: Ed25519PrivateKey | None = None) -> Che
         created=utc_now(),
         store=ledger.settings.redacted_url,
         public_key=base64.b64encode(public).decode(),
+        commit=report.commits,
+        commit_link=report.last_commit_link,
     )
     signature = key.sign(canonical_json(unsigned.signed_part()))
     return Checkpoint(**{**unsigned.__dict__, "signature": base64.b64encode(signature).decode()})
@@ -102,9 +114,13 @@ def make_checkpoint(ledger: Ledger, key: Ed25519PrivateKey | None = None) -> Che
 def read_checkpoint(text: str) -> Checkpoint:
     try:
         data = json.loads(text)
-        if data.get("format") != FORMAT:
-            raise CheckpointError(f"not a tracecode checkpoint (format {data.get('format')!r})")
+        version = data.get("format")
+        if version not in (FORMAT, _FORMAT_1):
+            raise CheckpointError(f"not a tracecode checkpoint (format {version!r})")
         checkpoint = Checkpoint(
+            format=version,
+            commit=int(data["commit"]) if version == FORMAT else 0,
+            commit_link=str(data["commit_link"]) if version == FORMAT else "",
             position=int(data["position"]),
             link=str(data["link"]),
             created=str(data["created"]),
@@ -126,18 +142,38 @@ def read_checkpoint(text: str) -> Checkpoint:
 
 
 def check_against(report: VerifyReport, checkpoint: Checkpoint) -> str | None:
-    """Why the verified log does not extend the checkpoint, or None when it does."""
-    if checkpoint.position == 0:
-        return None
-    link = report.links.get(checkpoint.position)
-    if link is None:
-        return (
-            f"the log has no position {checkpoint.position} any more (it ends at "
-            f"{report.last_position}): records signed in the checkpoint were removed"
-        )
-    if link != checkpoint.link:
-        return (
-            f"the link at position {checkpoint.position} differs from the signed one: "
-            "history up to the checkpoint was rewritten"
-        )
+    """Why the verified log does not extend the checkpoint, or None when it does (the
+    report must keep the checkpoint's position and commit: see :func:`keep`)."""
+    if checkpoint.position:
+        link = report.links.get(checkpoint.position)
+        if link is None:
+            return (
+                f"the log has no position {checkpoint.position} any more (it ends at "
+                f"{report.last_position}): records signed in the checkpoint were removed"
+            )
+        if link != checkpoint.link:
+            return (
+                f"the link at position {checkpoint.position} differs from the signed one: "
+                "history up to the checkpoint was rewritten"
+            )
+    if checkpoint.commit:
+        commit_link = report.commit_links.get(checkpoint.commit)
+        if commit_link is None:
+            return (
+                f"the log has no commit {checkpoint.commit} any more (its last is "
+                f"{report.commits}): entries signed in the checkpoint were removed"
+            )
+        if commit_link != checkpoint.commit_link:
+            return (
+                f"the link of commit {checkpoint.commit} differs from the signed one: "
+                "history up to the checkpoint (jobs, named queries or subscriptions) was "
+                "rewritten"
+            )
     return None
+
+
+def keep(checkpoint: Checkpoint | None) -> dict[str, list[int]]:
+    """What :func:`ledger.verify.verify_chain` must remember to check ``checkpoint``."""
+    if checkpoint is None:
+        return {"keep_links": [], "keep_commits": []}
+    return {"keep_links": [checkpoint.position], "keep_commits": [checkpoint.commit]}

@@ -13,6 +13,29 @@
 Every record carries its position in the one global order and a link: the SHA-256 of the
 previous link and of the record's content. Altering, removing, inserting or reordering a
 record breaks the chain from that record on.
+
+Records are not all that decides the ledger's answers. Jobs, named queries and
+subscriptions do too, and nothing can re-derive them: they are *chained entries*. Every
+transaction that writes records or entries holds one ``Committed`` event of the chain head
+(logged first): a *commit*, numbered, naming each entry it saves (kind, key, aggregate,
+version and :func:`entry_digest` of its content), the record chain's end after it, and
+the eventIDs it claims for events no record of it carries under that eventID (a stored
+event re-sent under a new eventID). Commits are chained like records: each link covers
+the previous commit's link. Claims and the declarations index are *derived*: verify
+rebuilds them from the records and the commits and compares (:mod:`ledger.verify`).
+
+Why commits, rather than a link in every entry or entries folded into the record chain:
+positions and record links stay exactly what they were (positions count events; clients,
+checkpoints and the read models rely on that); a commit still names an entry whose row
+was deleted, so verify says *which* job, query or subscription is gone; the hot capture
+path pays one digest per job and one link per transaction, not one per claim; and the
+entry aggregates keep their schemas. The head already is the lock every writer takes, so
+one more chain costs no more coordination.
+
+Deliberately outside: the eventsourcing timestamps of entries (no answer reads them),
+delivery positions of subscriptions (operational state, not answers), and, later, what
+the law requires to be erasable (patient mappings, personal settlement fields), which
+stays out of the log by design.
 """
 
 from __future__ import annotations
@@ -34,6 +57,23 @@ def canonical_json(value: Any) -> bytes:
 
 def record_digest(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what the transcoder round-trips but ``json`` does not know (UUID, datetime)."""
+    return str(value)
+
+
+def entry_digest(topic: str, state: dict[str, Any]) -> str:
+    """The SHA-256 a commit holds for one stored aggregate event (a job, a named query's or a
+    subscription's): over its topic, aggregate id, version and every attribute but its
+    timestamp. ``state`` is the event's ``__dict__``, before saving or decoded after."""
+    content = {k: v for k, v in state.items() if k != "timestamp"}
+    content["topic"] = topic
+    data = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+    )
+    return hashlib.sha256(data.encode()).hexdigest()
 
 
 def chain_link(previous: str, content: dict[str, Any]) -> str:
@@ -155,13 +195,62 @@ class ChainHead(Aggregate):
 
     @event("Extended")
     def extend(self, position: int, link: str, record_time: str) -> None:
+        """Only read now (stores from before commits); appends record :meth:`commit`."""
         self.position = position
         self.link = link
         self.record_time = record_time
 
+    @event("Committed")
+    def commit(
+        self,
+        number: int,
+        position: int,
+        link: str,
+        record_time: str,
+        entries: list[list[Any]],
+        claims: dict[str, str],
+        previous_commit: str,
+        commit_link: str,
+    ) -> None:
+        self.position = position
+        self.link = link
+        self.record_time = record_time
+        self.commit_number = number
+        self.commit_link = commit_link
+
+    @property
+    def commits(self) -> tuple[int, str]:
+        """The last commit's number and link (0 and the genesis link before any)."""
+        return getattr(self, "commit_number", 0), getattr(self, "commit_link", GENESIS_LINK)
+
+
+def commit_content(
+    *,
+    number: int,
+    position: int,
+    link: str,
+    record_time: str,
+    entries: list[list[Any]],
+    claims: dict[str, str],
+) -> dict[str, Any]:
+    """What a commit's link covers. ``entries``: ``[kind, key, aggregate id, version,
+    digest]`` per chained entry; ``claims``: eventID -> Event Hash ID claimed without a
+    record of this commit carrying that eventID."""
+    return {
+        "number": number,
+        "position": position,
+        "link": link,
+        "record_time": record_time,
+        "entries": entries,
+        "claims": claims,
+    }
+
 
 class CaptureJob(Aggregate):
     """A capture (one posted document) and its outcome; written with its events, atomically."""
+
+    chain_kind = "capture job"  # chained: every commit names the jobs it wrote
+    chain_key = "capture_id"
 
     @staticmethod
     def create_id(capture_id: str, **_: Any) -> UUID:

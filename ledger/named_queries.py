@@ -1,7 +1,8 @@
 """Named queries (``POST /queries``): saved EPCIS queries that clients run by name and
 subscribe to. Kept in the ledger's store as ``eventsourcing`` aggregates, so they survive
-restarts and are backed up with the events; they are not EPCIS events and take no part in
-the hash chain.
+restarts and are backed up with the events. They are not EPCIS events (they take no
+position), but they decide answers, so each change is saved with a commit of the chain
+(:meth:`ledger.application.Ledger.save_entries`) and ``tracecode verify`` covers them.
 
 A name, once deleted, can be defined again: the aggregate (its id derives from the name)
 is reused and records ``Redefined``.
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+
+from ledger.application import Ledger
 
 _NAMESPACE = UUID("0b8f3d4e-5d4a-4f0e-9a77-8e2f6c1d9a31")
 TOPICS = [
@@ -27,6 +29,9 @@ _PAGE = 1000
 
 
 class NamedQuery(Aggregate):
+    chain_kind = "named query"  # chained: see ledger.domain
+    chain_key = "name"
+
     @staticmethod
     def create_id(name: str, **_: Any) -> UUID:
         return uuid5(_NAMESPACE, "query:" + name)
@@ -66,24 +71,24 @@ class QueryExistsError(Exception):
 class NamedQueries:
     """Define, read, list and delete named queries in an application's store."""
 
-    def __init__(self, app: Application[UUID]) -> None:
+    def __init__(self, app: Ledger) -> None:
         self.app = app
 
     def define(self, name: str, query: dict[str, Any], created_at: str) -> QueryDefinition:
         """Save a new named query; :class:`QueryExistsError` if the name is taken."""
-        try:
-            found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
-        except AggregateNotFoundError:
-            aggregate = NamedQuery(name, query, created_at)
-        else:
+
+        def build() -> list[NamedQuery]:
+            # again after a collision: defined by someone else a moment ago is taken
+            try:
+                found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
+            except AggregateNotFoundError:
+                return [NamedQuery(name, query, created_at)]
             if not found.deleted:
                 raise QueryExistsError(name)
             found.redefine(query, created_at)
-            aggregate = found
-        try:
-            self.app.save(aggregate)
-        except IntegrityError:  # defined by someone else a moment ago
-            raise QueryExistsError(name) from None
+            return [found]
+
+        self.app.save_entries(build)
         return QueryDefinition(name, query, created_at)
 
     def get(self, name: str) -> QueryDefinition | None:
@@ -97,18 +102,19 @@ class NamedQueries:
 
     def delete(self, name: str) -> bool:
         """Delete a named query; False when there is none by that name."""
-        try:
-            found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
-        except AggregateNotFoundError:
-            return False
-        if found.deleted:
-            return False
-        found.delete()
-        try:
-            self.app.save(found)
-        except IntegrityError:  # changed concurrently: look again
-            return self.delete(name)
-        return True
+
+        def build() -> list[NamedQuery]:
+            # again after a collision: changed concurrently, look again
+            try:
+                found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
+            except AggregateNotFoundError:
+                return []
+            if found.deleted:
+                return []
+            found.delete()
+            return [found]
+
+        return bool(self.app.save_entries(build))
 
     def all(self) -> list[QueryDefinition]:
         """Every live named query, in the order they were (last) defined."""

@@ -1,6 +1,10 @@
 """Query subscriptions (``POST /queries/{name}/subscriptions``), kept in the ledger's store
 as ``eventsourcing`` aggregates so that they survive restarts. Like named queries they
-are not EPCIS events and take no part in the hash chain.
+are not EPCIS events but decide what the ledger sends, so each change is saved with a
+commit of the chain (:meth:`ledger.application.Ledger.save_entries`). How far each has
+been delivered (``view_subscription_positions``, :mod:`adapters.webhooks`) is operational
+state, not an answer: it is not chained (a tampered position re-sends or skips callbacks,
+which receivers deduplicate by eventID, and never changes what a query answers).
 
 A subscription says where to send a named query's new results (``dest``), the secret
 that signs each callback, and when: ``stream`` (as events arrive) or a ``schedule``
@@ -20,8 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
+
+from ledger.application import Ledger
 
 _NAMESPACE = UUID("9e3c2b61-7a0d-4c55-b0f4-21d6f8a0c4e2")
 CREATED_TOPIC = "ledger.subscriptions:Subscription.Created"
@@ -40,6 +46,9 @@ def redact_dest(dest: str) -> str:
 
 
 class Subscription(Aggregate):
+    chain_kind = "subscription"  # chained: see ledger.domain
+    chain_key = "subscription_id"
+
     @staticmethod
     def create_id(subscription_id: str, **_: Any) -> UUID:
         return uuid5(_NAMESPACE, "subscription:" + subscription_id)
@@ -123,24 +132,31 @@ def _info(found: Subscription) -> SubscriptionInfo:
 class Subscriptions:
     """Create, read, list and cancel subscriptions in an application's store."""
 
-    def __init__(self, app: Application[UUID]) -> None:
+    def __init__(self, app: Ledger) -> None:
         self.app = app
 
     def create(self, info: SubscriptionInfo) -> SubscriptionInfo:
-        self.app.save(
-            Subscription(
-                info.subscription_id,
-                info.query_name,
-                info.dest,
-                info.secret,
-                info.stream,
-                info.schedule,
-                info.report_if_empty,
-                info.initial_record_time,
-                info.start_after,
-                info.created_at,
-            )
-        )
+        """Save a new subscription; ValueError if its id is taken (ids are UUIDs: never)."""
+
+        def build() -> list[Subscription]:
+            if Subscription.create_id(info.subscription_id) in self.app.repository:
+                raise ValueError(f"subscription {info.subscription_id} exists")
+            return [
+                Subscription(
+                    info.subscription_id,
+                    info.query_name,
+                    info.dest,
+                    info.secret,
+                    info.stream,
+                    info.schedule,
+                    info.report_if_empty,
+                    info.initial_record_time,
+                    info.start_after,
+                    info.created_at,
+                )
+            ]
+
+        self.app.save_entries(build)
         return info
 
     def get(self, subscription_id: str) -> SubscriptionInfo | None:
@@ -151,15 +167,20 @@ class Subscriptions:
         return None if found.cancelled else _info(found)
 
     def cancel(self, subscription_id: str) -> bool:
-        try:
-            found: Subscription = self.app.repository.get(Subscription.create_id(subscription_id))
-        except AggregateNotFoundError:
-            return False
-        if found.cancelled:
-            return False
-        found.cancel()
-        self.app.save(found)
-        return True
+
+        def build() -> list[Subscription]:
+            try:
+                found: Subscription = self.app.repository.get(
+                    Subscription.create_id(subscription_id)
+                )
+            except AggregateNotFoundError:
+                return []
+            if found.cancelled:
+                return []
+            found.cancel()
+            return [found]
+
+        return bool(self.app.save_entries(build))
 
     def active(self, query_name: str | None = None) -> list[SubscriptionInfo]:
         """Live subscriptions (of one query, or all), oldest first."""
@@ -179,7 +200,7 @@ class Subscriptions:
             start = page[-1].id + 1
 
 
-def cancel_all(app: Application[UUID], query_name: str) -> int:
+def cancel_all(app: Ledger, query_name: str) -> int:
     """Cancel every subscription of a query (when it is deleted); how many."""
     subscriptions = Subscriptions(app)
     return sum(subscriptions.cancel(s.subscription_id) for s in subscriptions.active(query_name))

@@ -7,6 +7,7 @@ with plain SQL (to tamper with it behind the ledger's back).
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from abc import ABC, abstractmethod
@@ -18,12 +19,21 @@ import pytest
 
 from epcis.context import make_context
 from epcis.document import load
-from ledger.application import RECORD_TOPIC, Ledger
+from ledger.application import COMMIT_TOPIC, JOB_TOPIC, RECORD_TOPIC, Ledger
 from ledger.capture import prepare
-from ledger.checkpoint import check_against, make_checkpoint, read_checkpoint, signing_key
+from ledger.checkpoint import (
+    check_against,
+    keep,
+    make_checkpoint,
+    read_checkpoint,
+    signing_key,
+)
+from ledger.domain import canonical_json
 from ledger.export import export
+from ledger.named_queries import NamedQueries
 from ledger.settings import store_settings
-from ledger.verify import verify_chain
+from ledger.subscriptions import SubscriptionInfo, Subscriptions
+from ledger.verify import CLAIM_TOPIC, VerifyReport, verify_chain
 from ledger.writer import GroupCommitter
 from tests.conftest import EXAMPLES
 
@@ -71,8 +81,12 @@ class LedgerContract(ABC):
         """Run one SQL statement on the store behind the ledger's back (committed)."""
 
     @abstractmethod
+    def rows(self, url: str, topic: str) -> list[tuple[int, bytes]]:
+        """(row id in log order, state bytes) of every stored event of this topic."""
+
     def record_rows(self, url: str) -> list[tuple[int, bytes]]:
         """(row id in log order, state bytes) of every stored EventRecord."""
+        return self.rows(url, RECORD_TOPIC)
 
     @abstractmethod
     def set_state(self, url: str, row: int, state: bytes) -> None: ...
@@ -352,24 +366,63 @@ class LedgerContract(ABC):
         key = signing_key(tmp_path / "key.pem")
         self._six(ledger)
         checkpoint = read_checkpoint(make_checkpoint(ledger, key).to_json())
+        assert (checkpoint.position, checkpoint.commit) == (6, 6)
         ledger.capture(prepare(document(event(99))))
-        report = verify_chain(ledger, keep_links=[checkpoint.position])
+        report = verify_chain(ledger, **keep(checkpoint))
         assert check_against(report, checkpoint) is None
         # rewrite history so that every link still chains: the checkpoint catches it
-        rows = self.record_rows(url)
-        for row, _ in rows:
+        # (the jobs too: the commits name them, so jobs no commit names would give it away)
+        for row, _ in self.record_rows(url) + self.rows(url, JOB_TOPIC):
             self.delete_row(url, row)
         self.reset_head(url)
         rewritten = Ledger(store_settings(url))
         try:
             for n in range(100, 107):
                 rewritten.capture(prepare(document(event(n))))
-            report = verify_chain(rewritten, keep_links=[checkpoint.position])
-            assert report.intact
+            report = verify_chain(rewritten, **keep(checkpoint))
+            assert report.intact, report.findings
             why = check_against(report, checkpoint)
             assert why is not None and "rewritten" in why
         finally:
             rewritten.close()
+
+    def test_a_signed_checkpoint_covers_named_queries(
+        self, url: str, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        """A forger who rewrites the named queries and every commit after them (the records
+        untouched) passes verify, but not the checkpoint: it signs the last commit too."""
+        NamedQueries(ledger).define("q", {"EQ_bizStep": ["receiving"]}, "t0")
+        checkpoint = read_checkpoint(
+            make_checkpoint(ledger, signing_key(tmp_path / "key.pem")).to_json()
+        )
+        assert (checkpoint.position, checkpoint.commit) == (0, 1)
+        assert check_against(verify_chain(ledger, **keep(checkpoint)), checkpoint) is None
+        for row, _ in self.rows(url, QUERY_DEFINED):
+            self.delete_row(url, row)
+        self.reset_head(url)
+        rewritten = Ledger(store_settings(url))
+        try:
+            NamedQueries(rewritten).define("q", {"EQ_bizStep": ["shipping"]}, "t0")
+            report = verify_chain(rewritten, **keep(checkpoint))
+            assert report.intact, report.findings
+            why = check_against(report, checkpoint)
+            assert why is not None and "commit 1 differs" in why and "rewritten" in why
+        finally:
+            rewritten.close()
+
+    def test_a_checkpoint_of_the_first_format_still_checks_the_records(
+        self, ledger: Ledger, tmp_path: Path
+    ) -> None:
+        key = signing_key(tmp_path / "key.pem")
+        self._six(ledger)
+        current = make_checkpoint(ledger, key)
+        old = json.loads(current.to_json())
+        del old["commit"], old["commit_link"], old["signature"]
+        old["format"] = "tracecode-checkpoint/1"
+        old["signature"] = base64.b64encode(key.sign(canonical_json(old))).decode()
+        checkpoint = read_checkpoint(json.dumps(old))
+        assert (checkpoint.position, checkpoint.commit) == (6, 0)
+        assert check_against(verify_chain(ledger, **keep(checkpoint)), checkpoint) is None
 
     @abstractmethod
     def reset_head(self, url: str) -> None:
@@ -382,6 +435,203 @@ class LedgerContract(ABC):
         forged["position"] = 3
         with pytest.raises(ValueError, match="signature"):
             read_checkpoint(json.dumps(forged))
+
+    # -- tamper evidence beyond the records -------------------------------------------
+    # Claims, declarations, jobs, named queries and subscriptions decide answers too: each
+    # is chained (a commit names it) or derived from what is, and verify names it.
+
+    def _every_kind(self, ledger: Ledger) -> None:
+        """Events under client eventIDs, a stored event re-sent under a new eventID (a claim
+        no record carries), an error declaration, jobs, named queries (one deleted,
+        one redefined) and subscriptions (one cancelled)."""
+        ledger.capture(prepare(document(event(1, event_id=CLAIMED), event(2))))
+        ledger.capture(prepare(document(event(2, event_id=ALIAS))))  # already stored
+        declared = {**event(1, event_id=CLAIMED), "errorDeclaration": DECLARATION}
+        ledger.capture(prepare(document(declared)))
+        ledger.capture(prepare(document(event(3, event_id=CLAIMED))))  # a conflict
+        queries = NamedQueries(ledger)
+        queries.define("q", {"eventType": ["ObjectEvent"]}, "2026-03-01T08:00:00Z")
+        queries.define("gone", {"EQ_bizStep": ["receiving"]}, "2026-03-01T08:00:01Z")
+        queries.delete("gone")
+        queries.define("again", {"EQ_action": ["ADD"]}, "2026-03-01T08:00:02Z")
+        queries.delete("again")
+        queries.define("again", {"EQ_action": ["OBSERVE"]}, "2026-03-01T08:00:03Z")
+        subscriptions = Subscriptions(ledger)
+        subscriptions.create(subscription("s1"))
+        subscriptions.create(subscription("s2"))
+        subscriptions.cancel("s2")
+        ledger.capture(prepare(document(event(4))))
+
+    def _bad(self, ledger: Ledger, *, says: str, about: str) -> VerifyReport:
+        """verify is not intact, and one finding names ``about`` and says ``says``."""
+        report = verify_chain(ledger)
+        assert not report.intact
+        assert any(says in f.message and about in str(f) for f in report.findings), [
+            str(f) for f in report.findings
+        ]
+        return report
+
+    def _row(self, url: str, topic: str, **match: Any) -> tuple[int, dict[str, Any]]:
+        """The one row of ``topic`` whose state has these values."""
+        (found,) = [
+            (row, json.loads(state))
+            for row, state in self.rows(url, topic)
+            if all(json.loads(state).get(k) == v for k, v in match.items())
+        ]
+        return found
+
+    def _rewrite(self, url: str, row: int, state: dict[str, Any]) -> None:
+        self.set_state(url, row, json.dumps(state).encode())
+
+    def test_a_ledger_with_every_kind_of_entry_verifies_intact(
+        self, url: str, ledger: Ledger
+    ) -> None:
+        self._every_kind(ledger)
+        report = verify_chain(ledger)
+        assert report.intact, [str(f) for f in report.findings]
+        assert report.last_position == 4
+        assert report.commits == 5 + 6 + 3  # captures, query changes, subscription changes
+        assert report.entries == 5 + 6 + 3 and report.claims == 2 and report.declarations == 1
+        # another process sees the same chain, and carries on with it
+        other = Ledger(store_settings(url))
+        try:
+            NamedQueries(other).define("more", {"eventType": ["ObjectEvent"]}, "x")
+            ledger.capture(prepare(document(event(5, event_id=OTHER))))
+        finally:
+            other.close()
+        report = verify_chain(ledger)
+        assert report.intact, [str(f) for f in report.findings]
+        assert report.commits == 16
+
+    def test_a_removed_claim_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        row, _ = self._row(url, CLAIM_TOPIC, event_id=CLAIMED)
+        self.delete_row(url, row)
+        self._bad(ledger, says="its claim was removed", about=f"eventID {CLAIMED}")
+
+    def test_a_removed_claim_of_a_resent_event_is_named(self, url: str, ledger: Ledger) -> None:
+        """No record carries this eventID: the commit of its capture does."""
+        self._every_kind(ledger)
+        row, _ = self._row(url, CLAIM_TOPIC, event_id=ALIAS)
+        self.delete_row(url, row)
+        report = self._bad(ledger, says="its claim was removed", about=f"eventID {ALIAS}")
+        assert "claimed in commit 2" in str(report.findings[0])
+
+    def test_an_altered_claim_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        other = ledger.get_event(ALIAS)
+        assert other is not None
+        row, state = self._row(url, CLAIM_TOPIC, event_id=CLAIMED)
+        self._rewrite(url, row, {**state, "hash_id": other.hash_id})
+        self._bad(ledger, says="its claim was altered", about=f"eventID {CLAIMED}")
+
+    def test_a_claim_naming_an_event_no_record_has_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        row, state = self._row(url, CLAIM_TOPIC, event_id=ALIAS)
+        self._rewrite(url, row, {**state, "hash_id": "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"})
+        self._bad(ledger, says="an event no record has", about=f"eventID {ALIAS}")
+
+    def test_a_different_event_taking_a_removed_claims_event_id_is_named(
+        self, url: str, ledger: Ledger
+    ) -> None:
+        """Capture trusts the claims (one keyed lookup on the hot path); once a claim row is
+        deleted, a different event can be stored under its eventID. verify names both."""
+        self._every_kind(ledger)
+        row, _ = self._row(url, CLAIM_TOPIC, event_id=CLAIMED)
+        self.delete_row(url, row)
+        taker = ledger.capture(prepare(document(event(77, event_id=CLAIMED))))
+        assert [o["status"] for o in taker.outcomes] == ["stored"]
+        report = self._bad(
+            ledger, says="is used by two different events", about=f"eventID {CLAIMED}"
+        )
+        (finding,) = [f for f in report.findings if "two different events" in f.message]
+        first = load(document(event(1, event_id=CLAIMED))).hash_ids()[0]
+        assert first in finding.message and taker.outcomes[0]["hashID"] in finding.message
+
+    def test_a_removed_job_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        job = list(ledger.jobs())[1]
+        row, _ = self._row(url, JOB_TOPIC, capture_id=job.capture_id)
+        self.delete_row(url, row)
+        self._bad(ledger, says="was removed", about=f"capture job {job.capture_id!r}")
+
+    def test_an_altered_job_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        job = list(ledger.jobs())[3]
+        assert not job.success  # the conflict: make it look as if it had been stored
+        row, state = self._row(url, JOB_TOPIC, capture_id=job.capture_id)
+        state["success"] = True
+        state["outcomes"][0]["status"] = "stored"
+        self._rewrite(url, row, state)
+        self._bad(ledger, says="was altered", about=f"capture job {job.capture_id!r}")
+
+    def test_an_inserted_job_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        row, _ = self.rows(url, JOB_TOPIC)[0]
+        self.insert_copy(url, row)
+        self._bad(ledger, says="is in no commit", about="capture job")
+
+    def test_a_removed_named_query_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        row, _ = self._row(url, QUERY_DEFINED, name="q")
+        self.delete_row(url, row)
+        self._bad(ledger, says="was removed", about="named query 'q'")
+
+    def test_an_altered_named_query_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        row, state = self._row(url, QUERY_DEFINED, name="q")
+        self._rewrite(url, row, {**state, "query": {"eventType": ["AggregationEvent"]}})
+        self._bad(ledger, says="was altered", about="named query 'q'")
+
+    def test_a_deleted_named_query_brought_back_is_named(self, url: str, ledger: Ledger) -> None:
+        """Removing the row that deleted a query makes it answer again."""
+        self._every_kind(ledger)
+        row, _ = self.rows(url, "ledger.named_queries:NamedQuery.Deleted")[0]
+        self.delete_row(url, row)
+        assert NamedQueries(ledger).get("gone") is not None
+        self._bad(ledger, says="(version 2, named by commit", about="named query 'gone'")
+
+    def test_a_removed_subscription_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        row, _ = self._row(url, SUBSCRIPTION_CREATED, subscription_id="s1")
+        self.delete_row(url, row)
+        self._bad(ledger, says="was removed", about="subscription 's1'")
+
+    def test_an_altered_subscription_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        row, state = self._row(url, SUBSCRIPTION_CREATED, subscription_id="s1")
+        self._rewrite(url, row, {**state, "dest": "https://attacker.example/hook"})
+        self._bad(ledger, says="was altered", about="subscription 's1'")
+
+    def test_a_cancelled_subscription_brought_back_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        ((row, _),) = self.rows(url, "ledger.subscriptions:Subscription.Cancelled")
+        self.delete_row(url, row)
+        assert Subscriptions(ledger).get("s2") is not None
+        self._bad(ledger, says="was removed", about="subscription 's2'")
+
+    def test_an_altered_declarations_index_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        ((row, state),) = self.rows(url, "ledger.domain:Declarations.Declared")
+        forged = json.loads(state)
+        forged["key"] = forged["key"][:-4] + "0000"
+        self._rewrite(url, row, forged)
+        hash_id = load(document(event(1))).hash_ids()[0]
+        self._bad(ledger, says="its index was altered", about=f"declarations of {hash_id}")
+
+    def test_a_removed_declarations_index_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        for topic in ("ledger.domain:Declarations.Started", "ledger.domain:Declarations.Declared"):
+            for row, _ in self.rows(url, topic):
+                self.delete_row(url, row)
+        assert ledger.declarations(load(document(event(1))).hash_ids()[0]) == []
+        self._bad(ledger, says="its index was removed", about="declarations of")
+
+    def test_a_removed_commit_is_named(self, url: str, ledger: Ledger) -> None:
+        self._every_kind(ledger)
+        row, _ = self.rows(url, COMMIT_TOPIC)[6]
+        self.delete_row(url, row)
+        self._bad(ledger, says="comes where commit 7 should", about="commit 8")
 
     # -- export -----------------------------------------------------------------------
 
@@ -406,6 +656,29 @@ class LedgerContract(ABC):
         ledger.capture(prepare(document(event(1))))
         page = ledger.recorder.select_notifications(1, 10, topics=[RECORD_TOPIC])
         assert len(page) == 1
+
+
+CLAIMED = "urn:uuid:6a1e7d5e-3333-4a1a-8a1a-000000000001"
+ALIAS = "urn:uuid:6a1e7d5e-3333-4a1a-8a1a-000000000002"
+OTHER = "urn:uuid:6a1e7d5e-3333-4a1a-8a1a-000000000003"
+DECLARATION = {"declarationTime": "2026-03-02T08:00:00.000+08:00", "reason": "incorrect_data"}
+QUERY_DEFINED = "ledger.named_queries:NamedQuery.Defined"
+SUBSCRIPTION_CREATED = "ledger.subscriptions:Subscription.Created"
+
+
+def subscription(subscription_id: str) -> SubscriptionInfo:
+    return SubscriptionInfo(
+        subscription_id=subscription_id,
+        query_name="q",
+        dest="https://receiver.example/hook",
+        secret="s3cret",
+        stream=True,
+        schedule=None,
+        report_if_empty=False,
+        initial_record_time=None,
+        start_after=0,
+        created_at="2026-03-01T08:00:00Z",
+    )
 
 
 class CorrectionsContract:

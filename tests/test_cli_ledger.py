@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from adapters.cli import main
 from epcis.document import load
 from ledger.application import RECORD_TOPIC
+from ledger.verify import CLAIM_TOPIC
 from tests.ledger_contract import OBJECT_EVENTS, TRANSACTION_XML, document, event
 
 
@@ -74,6 +75,28 @@ def test_verify_names_the_first_altered_event(store: Path) -> None:
     assert code == 1
     assert out.startswith("NOT INTACT: first bad record: position 2")
     assert "altered" in out
+
+
+def test_verify_names_a_removed_event_id_claim(store: Path, tmp_path: Path) -> None:
+    claimed = "urn:uuid:6a1e7d5e-4444-4a1a-8a1a-000000000001"
+    first = tmp_path / "first.json"
+    first.write_bytes(document(event(1, event_id=claimed)))
+    run("capture", str(first))
+    code, out = run("verify")
+    assert code == 0, out
+    assert "1 job, named query and subscription entries and 1 eventID claims in 1 commits" in out
+    with sqlite3.connect(store) as conn:
+        conn.execute("DELETE FROM stored_events WHERE topic = ?", (CLAIM_TOPIC,))
+    code, out = run("verify")
+    assert code == 1
+    assert out.startswith(f"NOT INTACT: first bad record: eventID {claimed}: its claim was removed")
+    # a different event now takes the eventID: verify names both events
+    second = tmp_path / "second.json"
+    second.write_bytes(document(event(2, event_id=claimed)))
+    assert run("capture", str(second))[0] == 0
+    code, out = run("verify")
+    assert code == 1
+    assert f"eventID {claimed}: is used by two different events" in out
 
 
 def test_checkpoint_then_verify_against_it(store: Path, tmp_path: Path) -> None:

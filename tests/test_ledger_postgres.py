@@ -9,7 +9,6 @@ from typing import Any
 
 import psycopg
 
-from ledger.application import RECORD_TOPIC
 from ledger.domain import ChainHead
 from tests.conftest import drop_postgres_database, make_postgres_database
 from tests.ledger_contract import CorrectionsContract, LedgerContract
@@ -28,14 +27,14 @@ class TestPostgresLedger(LedgerContract, CorrectionsContract):
             cursor = conn.execute(statement.encode(), params)
             return list(cursor.fetchall()) if cursor.description else []
 
-    def record_rows(self, url: str) -> list[tuple[int, bytes]]:
+    def rows(self, url: str, topic: str) -> list[tuple[int, bytes]]:
         return [
             (row, bytes(state))
             for row, state in self.sql(
                 url,
                 "SELECT notification_id, state FROM tracecode_events WHERE topic = %s "
                 "ORDER BY notification_id",
-                (RECORD_TOPIC,),
+                (topic,),
             )
         ]
 

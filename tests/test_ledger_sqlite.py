@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ledger.application import RECORD_TOPIC
 from ledger.domain import ChainHead
 from tests.ledger_contract import CorrectionsContract, LedgerContract
 
@@ -24,13 +23,13 @@ class TestSQLiteLedger(LedgerContract, CorrectionsContract):
         with sqlite3.connect(self._path(url)) as conn:
             return list(conn.execute(statement, params).fetchall())
 
-    def record_rows(self, url: str) -> list[tuple[int, bytes]]:
+    def rows(self, url: str, topic: str) -> list[tuple[int, bytes]]:
         return [
             (row, bytes(state))
             for row, state in self.sql(
                 url,
                 "SELECT rowid, state FROM stored_events WHERE topic = ? ORDER BY rowid",
-                (RECORD_TOPIC,),
+                (topic,),
             )
         ]
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Column,
     Float,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -155,3 +156,32 @@ def utc_text(timestamp: str | datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+SCHEMA_VERSION = 2
+"""The layout of the view tables. A database whose views were made by another version
+(no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
+from the log when a runner opens it (:meth:`projections.runner.ProjectionRunner`)."""
+
+SCHEMA_ROW = "#schema"
+"""The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""
+
+ERROR_TEXT_LIMIT = 2000
+
+failures = Table(
+    "view_projection_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("runner", String(100), nullable=False),  # the tracking row's name
+    Column("projection", String(100), nullable=False),  # the projection that failed
+    Column("notification_id", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("hash_id", Text, nullable=False),
+    Column("error_type", String(200), nullable=False),
+    Column("error", Text, nullable=False),  # truncated to ERROR_TEXT_LIMIT characters
+    Column("failed_at", _TIME, nullable=False),
+)
+"""Append-only: one row per (projection, event) a runner could not apply and skipped
+(quarantined). Cleared for a runner only by its rebuild, which retries those events."""
+Index("view_projection_failures_runner", failures.c.runner, failures.c.notification_id)

@@ -345,6 +345,45 @@ def projections_rebuild() -> None:
         runner.close()
         ledger.close()
     click.echo(f"rebuilt: {applied} events applied")
+    if runner.quarantined:
+        click.echo(
+            f"{runner.quarantined} could not be applied and were skipped: "
+            "see `tracecode projections failures`",
+            err=True,
+        )
+
+
+@projections.command(name="failures")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def projections_failures(as_json: bool) -> None:
+    """The events the projections could not apply and skipped (quarantined), in log order.
+
+    Exit 0 when there are none, 1 otherwise. `tracecode projections rebuild` tries them
+    again."""
+    from projections import failures
+    from projections.runner import ProjectionRunner
+
+    ledger = _ledger()
+    runner = ProjectionRunner(ledger)
+    try:
+        with runner.connect() as conn:
+            found = failures.listed(conn, runner.name)
+    finally:
+        runner.close()
+        ledger.close()
+    for failure in found:
+        if as_json:
+            click.echo(json.dumps(failure.as_json(), ensure_ascii=False))
+        else:
+            click.echo(
+                f"{failure.failed_at} {failure.projection} log row {failure.notification_id} "
+                f"position {failure.position} eventID {failure.event_id}: "
+                f"{failure.error_type}: {failure.error}"
+            )
+    if not as_json:
+        click.echo(f"{len(found)} event(s) quarantined", err=True)
+    if found:
+        sys.exit(1)
 
 
 @main.command(name="status")

@@ -2,8 +2,9 @@
 
 * :func:`insert_rows` — PostgreSQL: ``COPY … FROM STDIN`` on the connection's psycopg
   connection (same transaction); SQLite: one ``executemany`` INSERT.
-* :func:`any_of` — ``column IN (values)`` for a large set: ``= ANY(array)`` on PostgreSQL
-  (one parameter, one plan), chunks of IN lists on SQLite (its parameter limit).
+* :func:`any_of` — ``column IN (values)`` (by index key for a keyed column) for a large
+  set: ``= ANY(array)`` on PostgreSQL (one parameter, one plan), chunks of IN lists on
+  SQLite (its parameter limit).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from sqlalchemy import ARRAY, ColumnElement, Connection, Table, Text, any_, bindparam, insert
 from sqlalchemy.sql.elements import ColumnClause
 
+from projections.schema import index_key, keyed, keyed_columns, stored_key
+
 _SQLITE_CHUNK = 5000
 
 
@@ -22,10 +25,16 @@ def is_postgres(conn: Connection) -> bool:
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -> None:
-    """Insert ``rows`` (tuples in the order of ``table.columns``) into ``table``."""
+    """Insert ``rows`` into ``table``: tuples in the order of its columns without the
+    ``_key`` ones (:func:`projections.schema.value_columns`), which are filled here
+    (:func:`projections.schema.stored_key` of their value columns)."""
     if not rows:
         return
     names = [c.name for c in table.columns]
+    pairs = keyed_columns(table)
+    if pairs:
+        sources = [v for v, _ in pairs]
+        rows = [(*row, *[stored_key(row[i]) for i in sources]) for row in rows]
     if is_postgres(conn):
         raw: Any = conn.connection.driver_connection
         columns = ", ".join(f'"{n}"' for n in names)
@@ -42,14 +51,24 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -
 def any_of(
     conn: Connection, column: ColumnClause[Any], values: Sequence[str]
 ) -> Iterator[ColumnElement[bool]]:
-    """Conditions that, OR-ed over separate queries, say ``column IN values``."""
+    """Conditions that, OR-ed over separate queries, say ``column IN values``; through its
+    index key (:func:`projections.schema.keyed`) when ``column`` is a keyed text column."""
     if not values:
         return
+    if _is_keyed(column):
+        column = keyed(column)  # type: ignore[assignment]
+        values = [index_key(v) for v in values]
     if is_postgres(conn):
         yield column == any_(bindparam(None, list(values), type_=ARRAY(Text)))
         return
     for start in range(0, len(values), _SQLITE_CHUNK):
         yield column.in_(list(values[start : start + _SQLITE_CHUNK]))
+
+
+def _is_keyed(column: Any) -> bool:
+    table = getattr(column, "table", None)
+    columns = getattr(table, "c", None)
+    return columns is not None and f"{column.name}_key" in columns
 
 
 def select_in(

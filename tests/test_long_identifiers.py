@@ -14,13 +14,27 @@ import string
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import select
+
 from ledger.application import Ledger
 from ledger.capture import CaptureRequest, PreparedEvent, new_capture_id
 from projections import failures, hierarchy
 from projections.code_status import status
+from projections.event_index import event_epcs, events
 from projections.recall_trail import trail
-from projections.runner import ProjectionRunner
-from projections.schema import SHORT_BYTES, canonical, index_key, stored_key
+from projections.runner import ProjectionRunner, make_engine
+from projections.schema import (
+    SCHEMA_ROW,
+    SCHEMA_VERSION,
+    SHORT_BYTES,
+    canonical,
+    code_facts,
+    index_key,
+    keyed_eq,
+    keyed_in,
+    stored_key,
+    tracking,
+)
 from tests.ledger_contract import document
 from tests.test_http_capture import open_api
 from tests.test_projections import ev
@@ -172,3 +186,82 @@ def test_long_identifiers_are_projected_and_found(store_url: str) -> None:
     finally:
         runner.close()
         ledger.close()
+
+
+def test_lookups_use_the_bounded_indexes(ledger: Ledger) -> None:
+    """``/codes/{code}``, ``MATCH_epc`` and ``EQ_bizLocation`` look up by index, not by
+    scanning (PostgreSQL: with sequential scans priced out, as on a big table)."""
+    append_unvalidated(ledger, *long_events())
+    runner = ProjectionRunner(ledger)
+    try:
+        runner.run_until_caught_up()
+        with runner.connect() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                conn.exec_driver_sql("SET enable_seqscan = off")
+            queries = {
+                "view_code_facts_code": select(code_facts).where(
+                    keyed_eq(code_facts.c.code, CODE_10K)
+                ),
+                "view_event_epcs_value": select(event_epcs.c.position).where(
+                    keyed_in(event_epcs.c.value, [CODE_3K])
+                ),
+                "view_events_biz_location": select(events.c.position).where(
+                    keyed_in(events.c.biz_location, [PLACE])
+                ),
+            }
+            # CODE_10K: commissioned, packed, shipped in its case; CODE_3K: an EPC and a
+            # child; PLACE: the bizLocation of two events
+            expected = {
+                "view_code_facts_code": 3,
+                "view_event_epcs_value": 2,
+                "view_events_biz_location": 2,
+            }
+            for index, query in queries.items():
+                sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+                explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+                plan = " ".join(
+                    str(row[-1]) for row in conn.exec_driver_sql(explain + sql.replace("%", "%%"))
+                )
+                assert index in plan, plan
+                assert len(conn.execute(query).all()) == expected[index]
+    finally:
+        runner.close()
+
+
+def test_views_of_an_older_schema_are_projected_again(ledger: Ledger) -> None:
+    """A database whose views were made before the bounded keys (schema version 1: a
+    primary key on the raw code) has them dropped and filled again from the log."""
+    append_unvalidated(ledger, *long_events()[:1])
+    engine = make_engine(ledger.settings.url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TABLE view_tracking (projection VARCHAR(100) PRIMARY KEY, "
+                "notification_id BIGINT NOT NULL)"
+            )
+            conn.exec_driver_sql("INSERT INTO view_tracking VALUES ('code_status', 99)")
+            conn.exec_driver_sql(
+                "CREATE TABLE view_code_facts (code TEXT, position BIGINT, "
+                "PRIMARY KEY (code, position))"
+            )
+    finally:
+        engine.dispose()
+    runner = ProjectionRunner(ledger)
+    try:
+        assert runner.position() == 0
+        assert runner.run_until_caught_up() == 1
+        with runner.connect() as conn:
+            found = status(conn, CODE_3K)
+            assert found is not None and found.lot == LOT
+            version = conn.execute(
+                select(tracking.c.notification_id).where(tracking.c.projection == SCHEMA_ROW)
+            ).scalar()
+            assert version == SCHEMA_VERSION
+    finally:
+        runner.close()
+    again = ProjectionRunner(ledger)  # the current version: nothing dropped
+    try:
+        assert again.position() > 0
+    finally:
+        again.close()

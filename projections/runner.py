@@ -18,6 +18,22 @@ event.
 
 :class:`BackgroundRunner` polls (every 0.2 s by default) in a thread, for the server;
 ``run_until_caught_up`` is the standalone form.
+
+**An event a projection cannot apply does not stop the views.** When a batch fails, the
+error decides (:func:`projections.failures.is_transient`): a transient one (connection
+lost, serialization failure, lock timeout, "database is locked") rolls the batch back to
+be tried again later, blaming nothing. Any other is blamed on events only once they fail
+alone: the batch is applied again in the same transaction, halved in SAVEPOINTs until the
+failing events are found (a few dozen attempts for one bad event in 5,000); each of those
+is applied to each projection on its own, and a projection that still fails records it in
+``view_projection_failures`` (append-only; the ERROR log line says so, and
+:attr:`ProjectionRunner.quarantined` counts), skips it, and the tracking position moves on
+past it with the rest of the batch. ``GET /health`` and ``tracecode projections failures``
+report them; :meth:`ProjectionRunner.rebuild` clears them and tries those events again.
+
+**Schema version.** ``view_tracking`` holds :data:`projections.schema.SCHEMA_VERSION`
+(row ``#schema``); a runner that opens views of another version drops them and projects
+the log into new ones from the start (``create_all`` cannot change existing tables).
 """
 
 from __future__ import annotations

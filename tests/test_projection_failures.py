@@ -265,3 +265,30 @@ def test_the_cli_lists_the_failures(ledger: Ledger, monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(main, ["projections", "failures"])
     assert result.exit_code == 0, result.output
     assert canon(POISON_CODE)  # (the default projections apply it: nothing listed)
+
+
+def test_a_value_the_database_refuses_is_quarantined(ledger: Ledger) -> None:
+    """A real database error inside the batch's COPY: PostgreSQL text cannot hold NUL
+    (SQLite can: there nothing fails)."""
+    from tests.test_long_identifiers import append_unvalidated
+
+    nul = "urn:epc:id:sgtin:0614141.107346.bad\x00serial"
+    append_unvalidated(
+        ledger, commission(8), ev("ObjectEvent", 9, epcList=[nul], action="ADD"), other(10)
+    )
+    runner = ProjectionRunner(ledger, batch_size=10)
+    try:
+        assert runner.run_until_caught_up() == 3
+        with runner.connect() as conn:
+            found = failures.listed(conn, runner.name)
+            if conn.dialect.name == "postgresql":
+                assert {f.projection for f in found} == {"code_facts", "event_index"}
+                assert {f.position for f in found} == {2}
+                assert all(f.error_type.endswith("DataError") for f in found), found
+            else:
+                assert found == []
+            assert status(conn, BOX[0]) is not None and status(conn, OTHER) is not None
+            positions = conn.execute(select(event_rows.c.position)).scalars().all()
+            assert sorted(positions) == ([1, 3] if found else [1, 2, 3])
+    finally:
+        runner.close()

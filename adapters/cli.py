@@ -320,16 +320,28 @@ def projections_run(once: bool) -> None:
     try:
         applied = runner.run_until_caught_up()
         click.echo(f"caught up: {applied} events applied, at log row {runner.position()}")
+        reported = _report_quarantined(runner, 0)
         while not once:
             time.sleep(0.5)
             applied = runner.run_until_caught_up()
             if applied:
                 click.echo(f"{applied} events applied, at log row {runner.position()}")
+            reported = _report_quarantined(runner, reported)
     except KeyboardInterrupt:
         pass
     finally:
         runner.close()
         ledger.close()
+
+
+def _report_quarantined(runner: Any, reported: int) -> int:
+    if runner.quarantined > reported:
+        click.echo(
+            f"{runner.quarantined - reported} event(s) could not be applied and were skipped: "
+            "see `tracecode projections failures`",
+            err=True,
+        )
+    return int(runner.quarantined)
 
 
 @projections.command(name="rebuild")
@@ -345,12 +357,7 @@ def projections_rebuild() -> None:
         runner.close()
         ledger.close()
     click.echo(f"rebuilt: {applied} events applied")
-    if runner.quarantined:
-        click.echo(
-            f"{runner.quarantined} could not be applied and were skipped: "
-            "see `tracecode projections failures`",
-            err=True,
-        )
+    _report_quarantined(runner, 0)
 
 
 @projections.command(name="failures")

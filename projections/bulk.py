@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, Connection, Table, Text, any_, bindparam, insert
 from sqlalchemy.sql.elements import ColumnClause
 
-from projections.schema import index_key, keyed, keyed_columns, stored_key
+from projections.schema import SHORT_BYTES, index_key, keyed, keyed_columns, stored_key
 
 _SQLITE_CHUNK = 5000
 
@@ -31,10 +33,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -
     if not rows:
         return
     names = [c.name for c in table.columns]
-    pairs = keyed_columns(table)
-    if pairs:
-        sources = [v for v, _ in pairs]
-        rows = [(*row, *[stored_key(row[i]) for i in sources]) for row in rows]
+    rows = _with_keys(table, rows)
     if is_postgres(conn):
         raw: Any = conn.connection.driver_connection
         columns = ", ".join(f'"{n}"' for n in names)
@@ -46,6 +45,26 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -
                 copy.write_row(row)
         return
     conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+
+
+@cache
+def _sources(table: Table) -> tuple[int, ...]:
+    return tuple(v for v, _ in keyed_columns(table))
+
+
+def _with_keys(table: Table, rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+    """``rows`` with their ``_key`` columns. The hot path: a column whose values are all
+    short (checked at C speed, column by column) gets None without a call per value."""
+    sources = _sources(table)
+    if not sources:
+        return rows
+    short = SHORT_BYTES // 4  # characters that are short whatever the encoding
+    if all(
+        max(map(len, filter(None, map(itemgetter(i), rows))), default=0) <= short for i in sources
+    ):
+        nones = (None,) * len(sources)
+        return [tuple(row) + nones for row in rows]
+    return [(*row, *[stored_key(row[i]) for i in sources]) for row in rows]
 
 
 def any_of(

@@ -10,7 +10,9 @@ The output formats are a contract that tests and other tools rely on:
   and ``export`` work on the ledger that ``TRACECODE_DATABASE_URL`` names;
 * ``status CODE`` and ``trail`` (``--product P --lot L`` or ``--code C``) read the
   projections, caught up with the log first: JSON (``trail --csv``: CSV); exit 1 when
-  nothing is recorded, 2 for a usage error.
+  nothing is recorded, 2 for a usage error;
+* ``projections failures [--json]`` lists the events the projections quarantined (one line,
+  or one JSON object, each); exit 1 when there are any.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ The output formats are a contract that tests and other tools rely on:
   and ``export`` work on the ledger that ``TRACECODE_DATABASE_URL`` names;
 * ``status CODE`` and ``trail`` (``--product P --lot L`` or ``--code C``) read the
   projections, caught up with the log first: JSON (``trail --csv``: CSV); exit 1 when
-  nothing is recorded, 2 for a usage error.
+  nothing is recorded, 2 for a usage error;
+* ``projections failures [--json]`` lists the events the projections quarantined (one line,
+  or one JSON object, each); exit 1 when there are any.
 """
 
 from __future__ import annotations
@@ -346,16 +348,28 @@ def projections_run(once: bool) -> None:
     try:
         applied = runner.run_until_caught_up()
         click.echo(f"caught up: {applied} events applied, at log row {runner.position()}")
+        reported = _report_quarantined(runner, 0)
         while not once:
             time.sleep(0.5)
             applied = runner.run_until_caught_up()
             if applied:
                 click.echo(f"{applied} events applied, at log row {runner.position()}")
+            reported = _report_quarantined(runner, reported)
     except KeyboardInterrupt:
         pass
     finally:
         runner.close()
         ledger.close()
+
+
+def _report_quarantined(runner: Any, reported: int) -> int:
+    if runner.quarantined > reported:
+        click.echo(
+            f"{runner.quarantined - reported} event(s) could not be applied and were skipped: "
+            "see `tracecode projections failures`",
+            err=True,
+        )
+    return int(runner.quarantined)
 
 
 @projections.command(name="rebuild")
@@ -371,6 +385,40 @@ def projections_rebuild() -> None:
         runner.close()
         ledger.close()
     click.echo(f"rebuilt: {applied} events applied")
+    _report_quarantined(runner, 0)
+
+
+@projections.command(name="failures")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def projections_failures(as_json: bool) -> None:
+    """The events the projections could not apply and skipped (quarantined), in log order.
+
+    Exit 0 when there are none, 1 otherwise. `tracecode projections rebuild` tries them
+    again."""
+    from projections import failures
+    from projections.runner import ProjectionRunner
+
+    ledger = _ledger()
+    runner = ProjectionRunner(ledger)
+    try:
+        with runner.connect() as conn:
+            found = failures.listed(conn, runner.name)
+    finally:
+        runner.close()
+        ledger.close()
+    for failure in found:
+        if as_json:
+            click.echo(json.dumps(failure.as_json(), ensure_ascii=False))
+        else:
+            click.echo(
+                f"{failure.failed_at} {failure.projection} log row {failure.notification_id} "
+                f"position {failure.position} eventID {failure.event_id}: "
+                f"{failure.error_type}: {failure.error}"
+            )
+    if not as_json:
+        click.echo(f"{len(found)} event(s) quarantined", err=True)
+    if found:
+        sys.exit(1)
 
 
 @main.command(name="status")

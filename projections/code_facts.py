@@ -33,7 +33,7 @@ from ledger.application import StoredEvent
 from projections.bulk import any_of, insert_rows, select_in
 from projections.code_status import Derived, Fact, Folding, Link, derive, fold
 from projections.codes import facts_of
-from projections.schema import code_facts, code_state, links, stock_counts
+from projections.schema import code_facts, code_state, links, stock_counts, value_columns
 
 CONTAINMENT = ("aggregation",)
 
@@ -45,8 +45,8 @@ _LINK_FIELDS = (
     "hash_id",
     "error_declared",
 )
-_FACT_ROW = itemgetter(*(c.name for c in code_facts.columns))  # a fact's __dict__ → row
-_LINK_ROW = itemgetter(*(c.name for c in links.columns))
+_FACT_ROW = itemgetter(*value_columns(code_facts))  # a fact's __dict__ → row
+_LINK_ROW = itemgetter(*value_columns(links))
 
 
 class LinkRow(NamedTuple):

@@ -65,7 +65,7 @@ from sqlalchemy import Connection, select
 from projections import hierarchy
 from projections.bulk import select_in
 from projections.codes import facts_of
-from projections.schema import canonical, code_facts, utc_text
+from projections.schema import canonical, code_facts, keyed_eq, utc_text
 
 # -- normalising -----------------------------------------------------------------------
 
@@ -485,7 +485,7 @@ class CodeStatus:
 def status(conn: Connection, code: str, as_of: str | datetime | None = None) -> CodeStatus | None:
     """The status of a code from the facts recorded up to ``as_of`` (None: no facts)."""
     code = canonical(code)
-    query = select(code_facts).where(code_facts.c.code == code)
+    query = select(code_facts).where(keyed_eq(code_facts.c.code, code))
     if as_of is not None:
         query = query.where(code_facts.c.record_time <= utc_text(as_of))
     rows = conn.execute(query.order_by(code_facts.c.event_time, code_facts.c.position)).all()

@@ -34,7 +34,7 @@ from epcis.query.predicate import epcs_in
 from ledger.application import StoredEvent
 from projections.bulk import insert_rows
 from projections.codes import facts_of
-from projections.schema import metadata, utc_text
+from projections.schema import keyed, metadata, utc_text
 
 TIME_COLUMN = String(27)  # fixed-width UTC text, as projections.schema stores times
 
@@ -55,20 +55,32 @@ events = Table(
     Column("biz_location", Text),
     Column("error_declared", Boolean, nullable=False),
     Column("body", Text, nullable=False),
+    Column("event_id_key", Text),
+    Column("biz_step_key", Text),
+    Column("read_point_key", Text),
+    Column("biz_location_key", Text),
 )
 Index("view_events_event_time", events.c.event_time, events.c.position)
 Index("view_events_record_time", events.c.record_time, events.c.position)
-Index("view_events_biz_step", events.c.biz_step)
-Index("view_events_biz_location", events.c.biz_location)
-Index("view_events_read_point", events.c.read_point)
-Index("view_events_event_id", events.c.event_id)
+Index("view_events_biz_step", keyed(events.c.biz_step))
+Index("view_events_biz_location", keyed(events.c.biz_location))
+Index("view_events_read_point", keyed(events.c.read_point))
+Index("view_events_event_id", keyed(events.c.event_id))
 
 event_epcs = Table(
     "view_event_epcs",
     metadata,
-    Column("value", Text, primary_key=True),
-    Column("position", BigInteger, primary_key=True),
-    Column("role", String(20), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("value_key", Text),
+)
+Index(
+    "view_event_epcs_value",
+    keyed(event_epcs.c.value),
+    event_epcs.c.position,
+    event_epcs.c.role,
+    unique=True,
 )
 
 ROLES: dict[str, str] = {

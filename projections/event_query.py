@@ -32,7 +32,7 @@ from epcis.query.params import MATCH_FIELDS
 from epcis.query.patterns import PATTERN_PREFIX, identity, parse_pattern
 from epcis.query.predicate import expand
 from projections.event_index import ROLES, event_epcs, events
-from projections.schema import utc_text
+from projections.schema import KEY_PREFIX_BYTES, keyed, keyed_in, utc_text
 
 CHUNK = 500
 MAX_PER_PAGE = 10_000
@@ -218,6 +218,9 @@ _COLUMNS = {
 }
 
 
+_KEYED = {"bizStep", "eventID", "readPoint.id", "bizLocation.id"}
+
+
 def _narrowing(query: Query) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     for c in query.conditions:
@@ -225,7 +228,8 @@ def _narrowing(query: Query) -> list[ColumnElement[bool]]:
             out.append(events.c.event_type.in_(c.values))
         elif c.kind == "value" and c.field in _COLUMNS:
             values = [identity(v) for v in c.values] if c.field.endswith(".id") else list(c.values)
-            out.append(_COLUMNS[c.field].in_(values))
+            column = _COLUMNS[c.field]
+            out.append(keyed_in(column, values) if c.field in _KEYED else column.in_(values))
         elif c.kind == "time" and c.field in ("eventTime", "recordTime"):
             column = events.c.event_time if c.field == "eventTime" else events.c.record_time
             bound = utc_text(c.values[0])
@@ -253,15 +257,16 @@ def _epc_narrowing(parameter: str, values: tuple[Any, ...]) -> ColumnElement[boo
     for value in values:
         if value.startswith(PATTERN_PREFIX) and "*" in value:
             prefix = _gtin_prefix(value)
-            if prefix is None:
+            if prefix is None or len(prefix.encode()) > KEY_PREFIX_BYTES:
                 return None  # a pattern SQL cannot narrow: the predicate reads every event
             prefixes.append(prefix)
         else:
             exact.append(identity(value))
     alternatives: list[ColumnElement[bool]] = []
     if exact:
-        alternatives.append(event_epcs.c.value.in_(exact))
-    alternatives.extend(event_epcs.c.value.like(p + "%", escape="\\") for p in prefixes)
+        alternatives.append(keyed_in(event_epcs.c.value, exact))
+    # a key begins with the value's first KEY_PREFIX_BYTES bytes: LIKE on it is exact
+    alternatives.extend(keyed(event_epcs.c.value).like(p + "%", escape="\\") for p in prefixes)
     return exists().where(
         event_epcs.c.position == events.c.position,
         event_epcs.c.role.in_(roles),

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, select
 
 from projections.bulk import any_of
-from projections.schema import canonical, links, utc_text
+from projections.schema import canonical, keyed, keyed_in, links, utc_text
 
 ALL_KINDS = ("aggregation", "transformation")
 
@@ -91,7 +91,7 @@ def _link_rows(
     if parents is not None:
         wanted = sorted(set(parents))
         if children is not None:
-            conds.append(lk.c.child.in_(list(children)))
+            conds.append(keyed_in(lk.c.child, list(children)))
         # Every link fact of the candidate children (an index lookup on child), ranked in
         # Python rather than with window functions: a container holds few codes. A row
         # fetched twice (its child under parents of two parts) changes nothing.
@@ -100,7 +100,8 @@ def _link_rows(
             for condition in any_of(conn, lk.c.parent, wanted)
             for row in conn.execute(
                 select(*columns).where(
-                    and_(*conds), lk.c.child.in_(select(lk.c.child).where(condition))
+                    and_(*conds),
+                    keyed(lk.c.child).in_(select(keyed(lk.c.child)).where(condition)),
                 )
             )
         ]

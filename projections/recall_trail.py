@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, Connection, select
 from projections.bulk import select_in
 from projections.code_status import CodeStatus, fold_groups
 from projections.hierarchy import contents, parents_of
-from projections.schema import canonical, code_facts, code_state, utc_text
+from projections.schema import canonical, code_facts, code_state, keyed_eq, utc_text
 from projections.stock import is_instance
 
 
@@ -81,9 +81,9 @@ def trail(
     if code is not None:
         roots = [canonical(code)]
     else:
-        conds = [code_facts.c.product == product, *recorded]
+        conds = [keyed_eq(code_facts.c.product, product or ""), *recorded]
         if lot is not None:
-            conds.append(code_facts.c.lot == lot)
+            conds.append(keyed_eq(code_facts.c.lot, lot))
         found = conn.execute(select(code_facts.c.code).where(*conds).distinct()).scalars()
         roots = sorted(c for c in found if is_instance(c))
     via: dict[str, str | None] = dict.fromkeys(roots)

@@ -18,6 +18,22 @@ event.
 
 :class:`BackgroundRunner` polls (every 0.2 s by default) in a thread, for the server;
 ``run_until_caught_up`` is the standalone form.
+
+**An event a projection cannot apply does not stop the views.** When a batch fails, the
+error decides (:func:`projections.failures.is_transient`): a transient one (connection
+lost, serialization failure, lock timeout, "database is locked") rolls the batch back to
+be tried again later, blaming nothing. Any other is blamed on events only once they fail
+alone: the batch is applied again in the same transaction, halved in SAVEPOINTs until the
+failing events are found (a few dozen attempts for one bad event in 5,000); each of those
+is applied to each projection on its own, and a projection that still fails records it in
+``view_projection_failures`` (append-only; the ERROR log line says so, and
+:attr:`ProjectionRunner.quarantined` counts), skips it, and the tracking position moves on
+past it with the rest of the batch. ``GET /health`` and ``tracecode projections failures``
+report them; :meth:`ProjectionRunner.rebuild` clears them and tries those events again.
+
+**Schema version.** ``view_tracking`` holds :data:`projections.schema.SCHEMA_VERSION`
+(row ``#schema``); a runner that opens views of another version drops them and projects
+the log into new ones from the start (``create_all`` cannot change existing tables).
 """
 
 from __future__ import annotations
@@ -26,6 +42,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -44,17 +61,25 @@ from sqlalchemy import (
 from ledger.application import Ledger, StoredEvent
 from projections.code_facts import CodeFacts
 from projections.event_index import EventIndex
+from projections.failures import ConcurrentRunError, is_transient
 from projections.projection import Projection
-from projections.schema import metadata, sqlalchemy_url, tracking
+from projections.schema import (
+    ERROR_TEXT_LIMIT,
+    SCHEMA_ROW,
+    SCHEMA_VERSION,
+    failures,
+    metadata,
+    sqlalchemy_url,
+    tracking,
+    utc_text,
+)
 
 log = logging.getLogger(__name__)
 
+__all__ = ["BackgroundRunner", "ConcurrentRunError", "ProjectionRunner", "make_engine"]
+
 PROJECTION = "code_status"
 _WRITES = "tracecode_writes"
-
-
-class ConcurrentRunError(RuntimeError):
-    """Another runner moved the tracking position while this one applied a batch."""
 
 
 def make_engine(ledger_url: str) -> Engine:
@@ -101,8 +126,46 @@ class ProjectionRunner:
         self.on_applied: Callable[[StoredEvent], None] | None = None
         """Test hook: called for each event once the batch's rows were written, inside the
         batch's transaction (raising there aborts the whole batch)."""
-        existing = set(inspect(self.engine).get_table_names())
-        metadata.create_all(self.engine, checkfirst=True)
+        self.quarantined = 0
+        """Events this runner quarantined since it was made (a counter for monitoring)."""
+        self._open_schema()
+
+    def _open_schema(self) -> None:
+        """Create the view tables; views made by another :data:`SCHEMA_VERSION` are
+        dropped first (with every tracking position and failure), so the runner projects
+        the log into them again from the start. One transaction; on PostgreSQL under an
+        advisory lock, so server workers starting together do this once."""
+        views = [t for t in metadata.sorted_tables if t not in (tracking, failures)]
+        with self.transaction() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7316002215)")
+            existing = set(inspect(conn).get_table_names())
+            version = None
+            if tracking.name in existing:
+                version = conn.execute(
+                    select(tracking.c.notification_id).where(tracking.c.projection == SCHEMA_ROW)
+                ).scalar()
+            if version != SCHEMA_VERSION and any(t.name in existing for t in views):
+                log.warning(
+                    "projection views of schema version %s found, %s wanted: dropping them; "
+                    "they are projected again from the log",
+                    version or 1,
+                    SCHEMA_VERSION,
+                )
+                for table in reversed(views):
+                    if table.name in existing:
+                        table.drop(conn)
+                        existing.discard(table.name)
+                if tracking.name in existing:
+                    conn.execute(delete(tracking))
+                if failures.name in existing:
+                    conn.execute(delete(failures))
+            metadata.create_all(conn, checkfirst=True)
+            if version != SCHEMA_VERSION:
+                conn.execute(delete(tracking).where(tracking.c.projection == SCHEMA_ROW))
+                conn.execute(
+                    insert(tracking).values(projection=SCHEMA_ROW, notification_id=SCHEMA_VERSION)
+                )
         self._backfill(existing)
 
     def _backfill(self, existing: set[str]) -> None:
@@ -141,7 +204,26 @@ class ProjectionRunner:
     # -- applying ---------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Apply the next batch (rows and tracking row in one transaction); how many events."""
+        """Apply the next batch (rows and tracking row in one transaction); how many events.
+
+        When a projection fails on the batch with an error that is not transient
+        (:func:`projections.failures.is_transient`), the batch is applied again with the
+        events to blame found and skipped (:meth:`_apply_isolating`); a transient error
+        is raised, and the batch is tried again by the next run."""
+        try:
+            return self._run(isolate=False)
+        except _BatchFailed as failed:
+            if is_transient(failed.error):
+                raise failed.error from None
+            log.warning(
+                "projection %s: a batch failed (%s: %s); applying it again event by event",
+                self.name,
+                type(failed.error).__name__,
+                _short(failed.error, 300),
+            )
+        return self._run(isolate=True)
+
+    def _run(self, *, isolate: bool) -> int:
         with self.transaction() as conn:
             tracked = conn.execute(
                 select(tracking.c.notification_id)
@@ -154,23 +236,87 @@ class ProjectionRunner:
             )
             if not batch:
                 return 0
-            for projection in self.projections:
-                projection.apply(conn, batch)
+            if tracked is None:
+                # the row to lock from now on; a runner racing for the first batch waits
+                # here and then loses (IntegrityError), before applying anything
+                conn.execute(insert(tracking).values(projection=self.name, notification_id=0))
+            if isolate:
+                self._apply_isolating(conn, batch)
+            else:
+                try:
+                    for projection in self.projections:
+                        projection.apply(conn, batch)
+                except Exception as error:
+                    raise _BatchFailed(error) from error
             if self.on_applied is not None:
                 for stored in batch:
                     self.on_applied(stored)
-            last = batch[-1].notification_id
-            if tracked is None:
-                conn.execute(insert(tracking).values(projection=self.name, notification_id=last))
-            else:
-                moved = conn.execute(
-                    update(tracking)
-                    .where(tracking.c.projection == self.name, tracking.c.notification_id == after)
-                    .values(notification_id=last)
-                )
-                if moved.rowcount != 1:
-                    raise ConcurrentRunError(f"{self.name}: the tracking position moved")
+            moved = conn.execute(
+                update(tracking)
+                .where(tracking.c.projection == self.name, tracking.c.notification_id == after)
+                .values(notification_id=batch[-1].notification_id)
+            )
+            if moved.rowcount != 1:
+                raise ConcurrentRunError(f"{self.name}: the tracking position moved")
         return len(batch)
+
+    def _apply_isolating(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        """Apply ``batch`` in log order, each part in a SAVEPOINT: a part that fails is
+        halved until the events that fail alone are found; each of those is applied to
+        each projection on its own, and a projection that still fails on it records it
+        (:meth:`_quarantine`) and goes on without it. A transient error is raised."""
+        try:
+            with conn.begin_nested():
+                for projection in self.projections:
+                    projection.apply(conn, batch)
+            return
+        except Exception as error:
+            if is_transient(error):
+                raise
+            if len(batch) > 1:
+                middle = len(batch) // 2
+                self._apply_isolating(conn, batch[:middle])
+                self._apply_isolating(conn, batch[middle:])
+                return
+        for projection in self.projections:
+            try:
+                with conn.begin_nested():
+                    projection.apply(conn, batch)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                self._quarantine(conn, projection, batch[0], error)
+
+    def _quarantine(
+        self, conn: Connection, projection: Projection, stored: StoredEvent, error: Exception
+    ) -> None:
+        text = _short(error, ERROR_TEXT_LIMIT)
+        conn.execute(
+            insert(failures).values(
+                runner=self.name,
+                projection=projection.name,
+                notification_id=stored.notification_id,
+                position=stored.position,
+                event_id=stored.event_id,
+                hash_id=stored.hash_id,
+                error_type=f"{type(error).__module__}.{type(error).__qualname__}"[:200],
+                error=text,
+                failed_at=utc_text(datetime.now(UTC)),
+            )
+        )
+        self.quarantined += 1
+        log.error(
+            "projection %s/%s: cannot apply event %s (log row %d, position %d): %s: %s; "
+            "quarantined in %s, the views go on without it",
+            self.name,
+            projection.name,
+            stored.event_id,
+            stored.notification_id,
+            stored.position,
+            type(error).__name__,
+            _short(error, 500),
+            failures.name,
+        )
 
     def run_until_caught_up(self) -> int:
         """Apply batches until none is left; how many events in all."""
@@ -188,6 +334,7 @@ class ProjectionRunner:
             for table in reversed(tables):
                 table.drop(conn, checkfirst=True)
             conn.execute(delete(tracking).where(tracking.c.projection == self.name))
+            conn.execute(delete(failures).where(failures.c.runner == self.name))
             for table in tables:
                 table.create(conn)
         count = self.run_until_caught_up()
@@ -196,6 +343,19 @@ class ProjectionRunner:
                 for table in tables:
                     conn.exec_driver_sql(f'ANALYZE "{table.name}"')
         return count
+
+
+class _BatchFailed(Exception):
+    """A projection raised ``error`` on a batch (not the ``on_applied`` hook)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _short(error: BaseException, limit: int) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def default_projections() -> tuple[Projection, ...]:
@@ -224,6 +384,14 @@ class BackgroundRunner:
         while not self._stop.is_set():
             try:
                 self.runner.run_until_caught_up()
-            except Exception:  # keep following; the failed batch was rolled back
-                log.exception("projection %s: batch failed; retrying", self.runner.name)
+            except Exception as error:  # keep following; the failed batch was rolled back
+                if is_transient(error):
+                    log.warning(
+                        "projection %s: batch failed (%s: %s); retrying",
+                        self.runner.name,
+                        type(error).__name__,
+                        _short(error, 300),
+                    )
+                else:
+                    log.exception("projection %s: batch failed; retrying", self.runner.name)
             self._stop.wait(self.interval)

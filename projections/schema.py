@@ -19,30 +19,118 @@
 * ``view_stock`` — the counts of ``view_code_state`` per place × product × lot (in stock,
   in transit, bound), kept with it: ``GET /stock`` without ``as_of`` reads these lines.
 
+**Bounded index keys.** A PostgreSQL btree entry must stay under ~2.7 kB, and the ledger
+holds identifiers (codes, locations, lots, bizSteps, eventIDs…) of any length. So no text
+column a view indexes is indexed as it is: each has a companion ``<name>_key`` column,
+NULL while the value is short (up to :data:`SHORT_BYTES` UTF-8 bytes: every real
+identifier) and otherwise :func:`index_key` of it (its first 160 bytes, then a SHA-256 of
+the whole). The indexes (primary keys included, as unique indexes) are on
+``coalesce(<name>_key, <name>)`` (:func:`keyed`): the value itself for short values, as
+cheap as before, and at most 232 bytes for any value. Lookups compare that expression with
+:func:`index_key` of what they look for (:func:`keyed_eq`, :func:`keyed_in`), so they stay
+exact (distinct values have distinct keys, SHA-256 collisions aside; an equality lookup
+also compares the full value) and use the index; a key keeps the value's first 160 bytes,
+so a ``LIKE 'prefix%'`` on the key is right for prefixes up to that length.
+
 Times are stored as fixed-width UTC text (``YYYY-MM-DDTHH:MM:SS.ffffffZ``): text order is
 time order on both stores, and the values round-trip exactly (rebuild compares them).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Float,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
     Text,
+    and_,
+    func,
 )
 from sqlalchemy.engine import URL, make_url
 
 from projections.codes import facts_of
 
 metadata = MetaData()
+
+SHORT_BYTES = 200
+"""Values up to this many UTF-8 bytes are their own index key."""
+KEY_PREFIX_BYTES = 156
+"""A key begins with at least this many bytes of its value (the head is cut at a
+character boundary): ``LIKE 'p%'`` on keys is exact for prefixes up to this long."""
+_KEY_HEAD = 160
+_KEY_MARK = "#sha256="
+
+
+def index_key(value: str) -> str:
+    """The index key of a value: the value while short; else its first 160 bytes, a mark
+    and the SHA-256 hex of the whole (229–232 bytes, longer than any short value, so a
+    short value is never the key of a long one)."""
+    if len(value) <= SHORT_BYTES // 4:
+        return value
+    raw = value.encode("utf-8", "surrogatepass")
+    if len(raw) <= SHORT_BYTES:
+        return value
+    head = raw[:_KEY_HEAD].decode("utf-8", "ignore")
+    return head + _KEY_MARK + hashlib.sha256(raw).hexdigest()
+
+
+def stored_key(value: str | None) -> str | None:
+    """What the ``<name>_key`` column holds: None for a short value (or None)."""
+    if value is None or len(value) <= SHORT_BYTES // 4:
+        return None
+    key = index_key(value)
+    return None if key is value else key
+
+
+def keyed_text(name: str, *, nullable: bool = True) -> tuple[Column[Any], Column[Any]]:
+    """A text column and its ``<name>_key`` companion (see the module)."""
+    return Column(name, Text, nullable=nullable), Column(f"{name}_key", Text)
+
+
+def keyed(column: Any) -> ColumnElement[Any]:
+    """The indexed expression of a keyed text column: ``coalesce(<name>_key, <name>)``."""
+    companion = column.table.c[f"{column.name}_key"]
+    return func.coalesce(companion, column)
+
+
+def keyed_eq(column: Any, value: str) -> ColumnElement[bool]:
+    """``column = value``, through the index (and then on the full value)."""
+    return and_(keyed(column) == index_key(value), column == value)
+
+
+def keyed_in(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN values``, through the index."""
+    return keyed(column).in_([index_key(v) for v in values])
+
+
+def keyed_columns(table: Table) -> list[tuple[int, int]]:
+    """(value column index, key column index) of each keyed column of ``table``."""
+    names = [c.name for c in table.columns]
+    return [
+        (names.index(name[: -len("_key")]), i)
+        for i, name in enumerate(names)
+        if name.endswith("_key") and name[: -len("_key")] in names
+    ]
+
+
+def value_columns(table: Table) -> list[str]:
+    """The names of the columns of ``table`` a writer gives (all but the ``_key`` ones,
+    which :func:`projections.bulk.insert_rows` fills)."""
+    keys = {table.c[i].name for _, i in keyed_columns(table)}
+    return [c.name for c in table.columns if c.name not in keys]
+
 
 _TIME = String(27)
 
@@ -56,12 +144,12 @@ tracking = Table(
 code_facts = Table(
     "view_code_facts",
     metadata,
-    Column("code", Text, primary_key=True),
-    Column("position", BigInteger, primary_key=True),
+    Column("code", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
     Column("notification_id", BigInteger, nullable=False),
     Column("record_time", _TIME, nullable=False),
     Column("event_time", _TIME, nullable=False),
-    Column("hash_id", Text, nullable=False),
+    Column("hash_id", Text, nullable=False),  # an Event Hash ID: bounded
     Column("event_type", String(40), nullable=False),
     Column("action", String(10)),
     Column("role", String(10), nullable=False),  # epc, parent, child, input, output, quantity
@@ -80,18 +168,23 @@ code_facts = Table(
     Column("state", String(20)),
     Column("via", Text),
     Column("error_declared", Boolean, nullable=False),
+    Column("code_key", Text),
+    Column("product_key", Text),
+    Column("lot_key", Text),
+    Column("parent_key", Text),
 )
-Index("view_code_facts_time", code_facts.c.code, code_facts.c.event_time)
-Index("view_code_facts_product_lot", code_facts.c.product, code_facts.c.lot)
-Index("view_code_facts_parent", code_facts.c.parent)
+Index("view_code_facts_code", keyed(code_facts.c.code), code_facts.c.position, unique=True)
+Index("view_code_facts_time", keyed(code_facts.c.code), code_facts.c.event_time)
+Index("view_code_facts_product_lot", keyed(code_facts.c.product), keyed(code_facts.c.lot))
+Index("view_code_facts_parent", keyed(code_facts.c.parent))
 Index("view_code_facts_hash", code_facts.c.hash_id)
 
 links = Table(
     "view_links",
     metadata,
-    Column("parent", Text, primary_key=True),
-    Column("child", Text, primary_key=True),
-    Column("position", BigInteger, primary_key=True),
+    Column("parent", Text, nullable=False),
+    Column("child", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
     Column("notification_id", BigInteger, nullable=False),
     Column("record_time", _TIME, nullable=False),
     Column("event_time", _TIME, nullable=False),
@@ -99,14 +192,23 @@ links = Table(
     Column("action", String(10), nullable=False),  # ADD, OBSERVE, DELETE
     Column("kind", String(20), nullable=False),  # aggregation, transformation
     Column("error_declared", Boolean, nullable=False),
+    Column("parent_key", Text),
+    Column("child_key", Text),
 )
-Index("view_links_child", links.c.child)
+Index(
+    "view_links_link",
+    keyed(links.c.parent),
+    keyed(links.c.child),
+    links.c.position,
+    unique=True,
+)
+Index("view_links_child", keyed(links.c.child))
 Index("view_links_hash", links.c.hash_id)
 
 code_state = Table(
     "view_code_state",
     metadata,
-    Column("code", Text, primary_key=True),
+    Column("code", Text, nullable=False),
     Column("state", String(20)),
     Column("location", Text),
     Column("destination", Text),
@@ -120,20 +222,34 @@ code_state = Table(
     Column("place", Text),  # where the code counts in stock: destination in transit, else location
     Column("instance", Boolean, nullable=False),  # names one item (not an EPC class)
     Column("declared", Boolean, nullable=False),  # has facts of error-declared events
+    Column("code_key", Text),
+    Column("product_key", Text),
+    Column("lot_key", Text),
+    Column("place_key", Text),
 )
-Index("view_code_state_stock", code_state.c.place, code_state.c.product, code_state.c.lot)
+Index("view_code_state_code", keyed(code_state.c.code), unique=True)
+Index(
+    "view_code_state_stock",
+    keyed(code_state.c.place),
+    keyed(code_state.c.product),
+    keyed(code_state.c.lot),
+)
 
 stock_counts = Table(
     "view_stock",
     metadata,
-    Column("key", Text, primary_key=True),  # JSON [place, product, lot]: None is a value here
+    Column("key", Text, nullable=False),  # JSON [place, product, lot]: None is a value here
     Column("place", Text),
     Column("product", Text, nullable=False),
     Column("lot", Text),
     Column("in_stock", BigInteger, nullable=False),
     Column("in_transit", BigInteger, nullable=False),
     Column("bound", BigInteger, nullable=False),
+    Column("key_key", Text),
+    Column("place_key", Text),
 )
+Index("view_stock_key", keyed(stock_counts.c.key), unique=True)
+Index("view_stock_place", keyed(stock_counts.c.place))
 
 
 def sqlalchemy_url(ledger_url: str) -> URL:
@@ -155,3 +271,32 @@ def utc_text(timestamp: str | datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+SCHEMA_VERSION = 2
+"""The layout of the view tables. A database whose views were made by another version
+(no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
+from the log when a runner opens it (:meth:`projections.runner.ProjectionRunner`)."""
+
+SCHEMA_ROW = "#schema"
+"""The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""
+
+ERROR_TEXT_LIMIT = 2000
+
+failures = Table(
+    "view_projection_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("runner", String(100), nullable=False),  # the tracking row's name
+    Column("projection", String(100), nullable=False),  # the projection that failed
+    Column("notification_id", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("hash_id", Text, nullable=False),
+    Column("error_type", String(200), nullable=False),
+    Column("error", Text, nullable=False),  # truncated to ERROR_TEXT_LIMIT characters
+    Column("failed_at", _TIME, nullable=False),
+)
+"""Append-only: one row per (projection, event) a runner could not apply and skipped
+(quarantined). Cleared for a runner only by its rebuild, which retries those events."""
+Index("view_projection_failures_runner", failures.c.runner, failures.c.notification_id)

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, select
 
 from projections.code_status import CodeStatus, statuses
 from projections.codes import facts_of
-from projections.schema import canonical, stock_counts
+from projections.schema import canonical, keyed_eq, stock_counts
 
 _COLUMNS = {"in_stock": "in_stock", "in_transit": "in_transit", "dispensed": "bound"}
 
@@ -88,7 +88,7 @@ def _current_stock(conn: Connection, where: str | None) -> list[StockLine]:
     """:func:`stock` now, from ``view_stock`` (kept with ``view_code_state``)."""
     query = select(stock_counts)
     if where is not None:
-        query = query.where(stock_counts.c.place == where)
+        query = query.where(keyed_eq(stock_counts.c.place, where))
     counts = {
         (row.place, row.product, row.lot): {
             "in_stock": int(row.in_stock),

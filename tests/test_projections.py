@@ -156,7 +156,11 @@ def dump(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]]:
         return {
             table.name: [
                 tuple(row)
-                for row in conn.execute(select(table).order_by(*table.primary_key.columns)).all()
+                for row in conn.execute(
+                    select(table).order_by(
+                        *(list(table.primary_key.columns) or list(table.columns))
+                    )
+                ).all()
             ]
             for table in (code_facts, links, tracking, event_rows, event_epcs)
         }

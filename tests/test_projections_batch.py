@@ -90,7 +90,11 @@ def facts_and_links(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]
         return {
             table.name: [
                 tuple(row)
-                for row in conn.execute(select(table).order_by(*table.primary_key.columns))
+                for row in conn.execute(
+                    select(table).order_by(
+                        *(list(table.primary_key.columns) or list(table.columns))
+                    )
+                )
             ]
             for table in (code_facts, links)
         }

@@ -23,7 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.http import capture, events, problems, queries, reads, subscriptions
+from adapters.http import capture, events, health, problems, queries, reads, subscriptions
 from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
 from adapters.http.state import HttpState
 from adapters.http.transport import BodyTimeouts, server_settings
@@ -58,6 +58,8 @@ append-only ledger.
   and named queries (`/queries`, `/queries/{name}/events`), with webhook subscriptions
   (`/queries/{name}/subscriptions`, signed and retried) and a WebSocket stream on
   `/queries/{name}/events`.
+* `GET /health` — 200 `ok`; 200 `degraded` when a projection quarantined events it could not
+  apply (every read still answers, without them; they are listed); 503 when the store fails.
 * `OPTIONS` on each capture and event resource — discovery: versions, limits
   (`GS1-EPCIS-Capture-Limit`, `GS1-EPCIS-Capture-File-Size-Limit`), vendor version.
 
@@ -145,6 +147,7 @@ def create_app(
             *reads.router.routes,
             *queries.router.routes,
             *subscriptions.router.routes,
+            *health.router.routes,
         ],
     )
     app.add_middleware(GS1Headers)
@@ -155,6 +158,7 @@ def create_app(
     app.include_router(reads.router)
     app.include_router(queries.router)
     app.include_router(subscriptions.router)
+    app.include_router(health.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

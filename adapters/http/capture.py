@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
@@ -54,10 +54,10 @@ from adapters.http.state import (
     read_body,
     state_of,
 )
-from epcis.limits import OverLimit, TooManyEvents
+from epcis.limits import Limits, OverLimit, TooManyEvents
 from epcis.problems import capped, excerpt
 from ledger.application import CaptureResult
-from ledger.capture import CaptureCancelled, ErrorBehaviour
+from ledger.capture import CaptureCancelled, CaptureRequest, ErrorBehaviour
 
 router = APIRouter()
 
@@ -94,6 +94,48 @@ def error_behaviour(value: str | None) -> ErrorBehaviour:
             errors=[{"header": "GS1-Capture-Error-Behaviour", "message": "rollback or proceed"}],
         )
     return cast(ErrorBehaviour, behaviour)
+
+
+async def prepare_or_refuse(
+    request: Request,
+    data: bytes,
+    *,
+    origin: str,
+    error_behaviour: ErrorBehaviour,
+    limits: Limits,
+    too_many: Callable[[TooManyEvents], ProblemError],
+) -> PreparedCapture:
+    """Validate and prepare a posted document, or answer the problem that refused it before
+    validation: more events than ``limits.max_events`` (``too_many``), a document over a
+    limit of its shape (413), or a client that left meanwhile."""
+    try:
+        return await prepare_off_loop(
+            request, data, origin=origin, error_behaviour=error_behaviour, limits=limits
+        )
+    except TooManyEvents as exc:
+        raise too_many(exc) from None
+    except OverLimit as exc:
+        raise over_limit(exc) from None
+    except CaptureCancelled:
+        raise client_gone() from None
+
+
+async def store_unless_gone(request: Request, capture: CaptureRequest) -> CaptureResult:
+    """Commit a prepared capture, unless its client already left (then nothing is stored)."""
+    try:
+        return await commit_unless_gone(request, capture)
+    except CaptureCancelled:
+        raise client_gone() from None
+
+
+def _over_capture_limit(exc: TooManyEvents) -> ProblemError:
+    return ProblemError(
+        413,
+        f"the document holds {exc.count} events; this server captures at most "
+        f"{exc.limit} per request (GS1-EPCIS-Capture-Limit): split the document",
+        captureLimit=exc.limit,
+        eventCount=exc.count,
+    )
 
 
 def over_limit(exc: OverLimit) -> ProblemError:
@@ -411,33 +453,18 @@ async def capture(
         )
         data = await read_body(request, state.max_bytes, limits)
         check_body_syntax(syntax, data)
-        try:
-            prepared = await prepare_off_loop(
-                request,
-                data,
-                origin="POST /capture",
-                error_behaviour=behaviour,
-                limits=replace(state.limits, max_events=state.max_events),
-            )
-        except TooManyEvents as exc:
-            raise ProblemError(
-                413,
-                f"the document holds {exc.count} events; this server captures at most "
-                f"{exc.limit} per request (GS1-EPCIS-Capture-Limit): split the document",
-                captureLimit=exc.limit,
-                eventCount=exc.count,
-            ) from None
-        except OverLimit as exc:
-            raise over_limit(exc) from None
-        except CaptureCancelled:
-            raise client_gone() from None
+        prepared = await prepare_or_refuse(
+            request,
+            data,
+            origin="POST /capture",
+            error_behaviour=behaviour,
+            limits=replace(state.limits, max_events=state.max_events),
+            too_many=_over_capture_limit,
+        )
         capture_request = prepared.request
         if not capture_request.can_store_anything:
             raise invalid_document(prepared)
-        try:
-            result = await commit_unless_gone(request, capture_request)
-        except CaptureCancelled:
-            raise client_gone() from None
+        result = await store_unless_gone(request, capture_request)
         if result.error_behaviour == "rollback" and result.conflicts:
             raise conflict_problem(result, prepared)
     body = {

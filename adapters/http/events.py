@@ -25,11 +25,11 @@ from starlette.responses import Response
 
 from adapters.http.capture import (
     advertising,
-    client_gone,
     conflict_items,
     invalid_document,
     job_location,
-    over_limit,
+    prepare_or_refuse,
+    store_unless_gone,
 )
 from adapters.http.documents import (
     event_document,
@@ -51,18 +51,15 @@ from adapters.http.negotiation import (
 )
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import (
-    commit_unless_gone,
     in_thread,
     ledger_of,
-    prepare_off_loop,
     read_body,
     state_of,
 )
 from epcis.context import EPCIS_CONTEXT_URL, make_context
-from epcis.limits import OverLimit, TooManyEvents
+from epcis.limits import TooManyEvents
 from epcis.problems import DocumentError, excerpt
 from ledger.application import StoredEvent, utc_now
-from ledger.capture import CaptureCancelled
 
 router = APIRouter()
 
@@ -106,6 +103,15 @@ def with_default_context(data: bytes) -> bytes:
         data[:start]
         + json.dumps({"@context": EPCIS_CONTEXT_URL})[1:-1].encode()
         + (separator + data[start:])
+    )
+
+
+def _not_one_event(exc: TooManyEvents) -> ProblemError:
+    return ProblemError(
+        400,
+        f"POST /events takes exactly one event; this document holds {exc.count} "
+        "(post documents to /capture)",
+        eventCount=exc.count,
     )
 
 
@@ -186,25 +192,14 @@ async def post_event(request: Request) -> Response:
         check_body_syntax(syntax, data)
         if syntax == "json":
             data = with_default_context(data)
-        try:
-            prepared = await prepare_off_loop(
-                request,
-                data,
-                origin="POST /events",
-                error_behaviour="rollback",
-                limits=replace(state.limits, max_events=1),
-            )
-        except TooManyEvents as exc:
-            raise ProblemError(
-                400,
-                f"POST /events takes exactly one event; this document holds "
-                f"{exc.count} (post documents to /capture)",
-                eventCount=exc.count,
-            ) from None
-        except OverLimit as exc:
-            raise over_limit(exc) from None
-        except CaptureCancelled:
-            raise client_gone() from None
+        prepared = await prepare_or_refuse(
+            request,
+            data,
+            origin="POST /events",
+            error_behaviour="rollback",
+            limits=replace(state.limits, max_events=1),
+            too_many=_not_one_event,
+        )
         capture_request = prepared.request
         if capture_request.event_count != 1 and not capture_request.document_errors:
             raise ProblemError(
@@ -215,10 +210,7 @@ async def post_event(request: Request) -> Response:
             )
         if not capture_request.can_store_anything:
             raise invalid_document(prepared)
-        try:
-            result = await commit_unless_gone(request, capture_request)
-        except CaptureCancelled:
-            raise client_gone() from None
+        result = await store_unless_gone(request, capture_request)
         outcome = result.outcomes[0]
         if outcome["status"] == "conflict":
             items = conflict_items(result, prepared)

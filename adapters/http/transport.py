@@ -41,7 +41,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import h11
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -370,7 +370,45 @@ class _Refused(Exception):
     """Raised in a parser callback to stop parsing a request that is refused."""
 
 
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
+class _Guarded:
+    """What both protocol classes do around uvicorn's: turn a connection away over the
+    limit, start and stop the header timer, count what arrives."""
+
+    guard: _Guard
+    turned_away: bool
+    cycle: Any
+
+    def _busy(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.Transport, transport)
+        if self.guard.turn_away(stream):
+            self.turned_away = True
+            return
+        super().connection_made(stream)  # type: ignore[misc]
+        self.guard.transport = stream
+        self.guard.message_complete()
+        self.guard.expect_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.turned_away:
+            self.guard.turned_away_lost()
+            return
+        self.guard.cancel()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def data_received(self, data: bytes) -> None:
+        if self.turned_away:
+            return
+        guard = self.guard
+        guard.received(data)
+        super().data_received(data)  # type: ignore[misc]
+        if guard.awaiting:
+            guard.check_received(busy=self._busy())
+
+
+class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
     """uvicorn's httptools protocol with the header timeout, the connection limit, the
     request-head limits and problem+json answers (see the module)."""
 
@@ -384,34 +422,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.guard = _Guard(self.loop, server_settings(), server_state)
         self.turned_away = False
-
-    def _busy(self) -> bool:
-        return self.cycle is not None and not self.cycle.response_complete
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        if self.guard.turn_away(transport):
-            self.turned_away = True
-            return
-        super().connection_made(transport)
-        self.guard.transport = transport
-        self.guard.message_complete()
-        self.guard.expect_head()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.turned_away:
-            self.guard.turned_away_lost()
-            return
-        self.guard.cancel()
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        if self.turned_away:
-            return
-        guard = self.guard
-        guard.received(data)
-        super().data_received(data)
-        if guard.awaiting:
-            guard.check_received(busy=self._busy())
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -465,7 +475,7 @@ class _H11Connection(h11.Connection):
         return event
 
 
-class GuardedH11Protocol(H11Protocol):
+class GuardedH11Protocol(_Guarded, H11Protocol):
     """uvicorn's h11 protocol with the same guards as :class:`GuardedHttpToolsProtocol`."""
 
     def __init__(
@@ -484,9 +494,6 @@ class GuardedH11Protocol(H11Protocol):
             self._request_head, self.guard.message_complete, settings.max_header_bytes + 1024
         )
 
-    def _busy(self) -> bool:
-        return self.cycle is not None and not self.cycle.response_complete
-
     def _request_head(self, event: h11.Request) -> None:
         guard = self.guard
         guard.head_complete()
@@ -495,31 +502,6 @@ class GuardedH11Protocol(H11Protocol):
         refusal = guard.check_head(len(event.target), head)
         if refusal is not None:
             raise h11.RemoteProtocolError(refusal[1], error_status_hint=refusal[0])
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        if self.guard.turn_away(transport):
-            self.turned_away = True
-            return
-        super().connection_made(transport)
-        self.guard.transport = transport
-        self.guard.message_complete()
-        self.guard.expect_head()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.turned_away:
-            self.guard.turned_away_lost()
-            return
-        self.guard.cancel()
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        if self.turned_away:
-            return
-        guard = self.guard
-        guard.received(data)
-        super().data_received(data)
-        if guard.awaiting:
-            guard.check_received(busy=self._busy())
 
     def on_response_complete(self) -> None:
         self.guard.expect_head()

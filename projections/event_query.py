@@ -294,11 +294,31 @@ def _token(query: Query, state: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
+_MAX_BIGINT = 2**63 - 1
+
+
+def _well_formed(state: Any) -> bool:
+    """A token's state as this server writes them: a client can send anything base64."""
+
+    def position(value: Any) -> bool:
+        return type(value) is int and 0 <= value <= _MAX_BIGINT
+
+    if not isinstance(state, dict) or not position(state.get("u")):
+        return False
+    if not position(state.get("n", 0)) or not position(state.get("o", 0)):
+        return False
+    if ("k" in state) != ("p" in state):
+        return False
+    return "p" not in state or (
+        position(state["p"]) and isinstance(state["k"], str) and len(state["k"]) <= 4096
+    )
+
+
 def _read_token(token: str, query: Query) -> dict[str, Any]:
     try:
         padded = token + "=" * (-len(token) % 4)
-        state = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(state, dict) or "u" not in state:
+        state: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not _well_formed(state):
             raise ValueError
     except ValueError:
         raise QueryParameterError("nextPageToken", "is not a token this server gave") from None

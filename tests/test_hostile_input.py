@@ -366,3 +366,59 @@ def test_hostile_control_bodies_are_refused_cleanly(api: Api, body: str, status:
         assert len(response.content) < 8192
     assert api.client.get("/queries").json() == []
     unchanged(api, before)
+
+
+def _forged_token(state: dict[str, Any]) -> str:
+    """A nextPageToken as this server would write one, for the query ``eventType=
+    ObjectEvent``, with the state a hostile client chose (the fingerprint is public)."""
+    import base64
+
+    from epcis.query import from_query_string
+    from projections.event_query import fingerprint
+
+    query = from_query_string([("eventType", "ObjectEvent")])
+    payload = json.dumps({"f": fingerprint(query), **state}).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"u": "abc", "n": 0},
+        {"u": 10**30, "n": 0},
+        {"u": [1], "n": 0},
+        {"u": 5, "n": -1},
+        {"u": 5, "n": 0, "k": "x"},
+        {"u": 5, "n": 0, "k": ["x"], "p": 1},
+        {"u": True, "n": 0},
+    ],
+)
+def test_a_forged_page_token_is_a_400(api: Api, state: dict[str, Any]) -> None:
+    api.post(document(event(1), event(2)))
+    response = api.client.get(
+        "/events",
+        params={"eventType": "ObjectEvent", "perPage": "1", "nextPageToken": _forged_token(state)},
+    )
+    body = assert_problem(response, 400, "epcisException:QueryParameterException")
+    assert "nextPageToken" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "headers"),
+    [
+        ({"wait_for": "9" * 5000}, {}),
+        ({}, {"TraceCode-Wait-For": "9" * 5000}),
+        ({"eventCountLimit": "9" * 4000}, {}),
+        ({"eventCountLimit": "9" * 5000}, {}),
+        ({"maxEventCount": str(2**64)}, {}),
+        ({"perPage": "9" * 5000}, {}),
+        ({}, {"GS1-EPCIS-Version": "2." + "0" * 5000}),
+    ],
+)
+def test_huge_integers_in_a_query_are_a_400(
+    api: Api, params: dict[str, str], headers: dict[str, str]
+) -> None:
+    response = api.client.get("/events", params=params, headers=headers)
+    assert response.status_code in (400, 406), response.text[:500]
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert len(response.content) < 4096

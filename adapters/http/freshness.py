@@ -83,7 +83,7 @@ class ReadView:
 
 def _position(value: str, where: dict[str, str]) -> int:
     text = value.strip()
-    if not text.isascii() or not text.isdigit():
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
         name = where.get("query") or where.get("header")
         raise ProblemError(
             400,

@@ -20,7 +20,7 @@ VERSION_HEADERS: dict[str, str] = {
     "GS1-EPCIS-Version": EPCIS_VERSION,
     "GS1-CBV-Version": CBV_VERSION,
 }
-_VERSION = re.compile(r"^\d+(\.\d+)*$")  # the bindings' `version` schema
+_VERSION = re.compile(r"^\d{1,9}(\.\d{1,9}){0,9}$")  # the bindings' `version`, bounded
 
 
 @cache

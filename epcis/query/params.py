@@ -96,6 +96,7 @@ _SENSOR_TIMES = {"time": "r", "startTime": "m", "endTime": "m"}
 _SENSOR_NUMBERS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percValue")
 
 _OPS = ("EQ", "GT", "GE", "LT", "LE")
+_MAX_INTEGER = 2**63 - 1  # what a database's bigint (a LIMIT, a count) can hold
 _CURIE = r"[A-Za-z][\w.-]*:[\w.-]+"
 _EXTENSION = re.compile(
     r"^(?P<op>EQ|GT|GE|LT|LE|EXISTS)_(?P<inner>INNER_)?"
@@ -274,6 +275,8 @@ class _Raw:
             raise QueryParameterError(name, f"{excerpt(text)} is not an integer") from None
         if value < minimum:
             raise QueryParameterError(name, f"must be at least {minimum}, not {value}")
+        if value > _MAX_INTEGER:
+            raise QueryParameterError(name, f"must be at most {_MAX_INTEGER}")
         return value
 
     def time(self, name: str) -> datetime:

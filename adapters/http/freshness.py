@@ -202,7 +202,8 @@ async def read_view(request: Request) -> ReadView:
     if state.projected >= wait_for:
         return ReadView(runner, state.projected)
     started = time.monotonic()
-    deadline = started + wait_seconds(request, state.read_wait)
+    bound = wait_seconds(request, state.read_wait)
+    deadline = started + bound
     while True:
         now = _remember(state, await in_thread(advance, ledger, runner, state.projected))
         if now >= wait_for:
@@ -218,7 +219,18 @@ async def read_view(request: Request) -> ReadView:
         f"(waited {waited:.2f} s); retry later",
         title="The read models have not reached the log position asked for",
         type="about:blank",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS), **position_headers(now)},
+        headers={
+            "Retry-After": str(RETRY_AFTER_SECONDS),
+            **position_headers(now),
+            **_preference_applied(request, bound),
+        },
         position=now,
         waitFor=wait_for,
+        waitBound=bound,
     )
+
+
+def _preference_applied(request: Request, bound: float) -> dict[str, str]:
+    """RFC 7240: say that ``Prefer: wait`` was honoured, and with what bound."""
+    asked = any(_PREFER_WAIT.search(v) for v in request.headers.getlist("prefer"))
+    return {"Preference-Applied": f"wait={bound:g}"} if asked else {}

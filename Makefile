@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# `make run PORT=9000 HOST=0.0.0.0` (or TRACECODE_PORT / TRACECODE_HOST in the environment)
 run: $(STAMP)
-	$(BIN)/tracecode serve
+	$(BIN)/tracecode serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

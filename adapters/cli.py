@@ -154,8 +154,8 @@ def _ledger() -> Ledger:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="TRACECODE_HOST")
+@click.option("--port", default=8000, show_default=True, type=int, envvar="TRACECODE_PORT")
 @click.option(
     "--workers",
     default=1,

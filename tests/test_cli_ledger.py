@@ -7,6 +7,7 @@ import io
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -225,3 +226,19 @@ def test_trail_says_what_is_missing(store: Path, args: tuple[str, ...], says: st
     result = CliRunner().invoke(main, ["trail", *args])
     assert result.exit_code == 2
     assert says in result.stderr
+
+
+def test_serve_takes_its_port_and_host_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run PORT=…` passes --port; TRACECODE_PORT / TRACECODE_HOST work without it."""
+    import uvicorn
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.update(k))
+    monkeypatch.setattr("adapters.cli._ledger", lambda: type("L", (), {"close": lambda s: None})())
+    monkeypatch.setenv("TRACECODE_PORT", "9123")
+    monkeypatch.setenv("TRACECODE_HOST", "127.0.0.2")
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert (seen["host"], seen["port"]) == ("127.0.0.2", 9123)
+    result = CliRunner().invoke(main, ["serve", "--port", "9124"])
+    assert seen["port"] == 9124

@@ -416,3 +416,19 @@ def test_settings_defaults_and_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACECODE_HEADER_TIMEOUT_SECONDS", "nan")
     with pytest.raises(ValueError, match="TRACECODE_HEADER_TIMEOUT_SECONDS"):
         ServerSettings.from_env()
+
+
+def test_a_websocket_on_an_unknown_query_sees_close_code_4404(server: Server) -> None:
+    """A real client (the websockets library) gets the documented close code, not a 403."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = f"ws://{HOST}:{server.port}/queries/nothing/events"
+    with (
+        connect(url, open_timeout=PATIENCE) as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        ws.recv(timeout=PATIENCE)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4404
+    assert "nothing" in closed.value.rcvd.reason

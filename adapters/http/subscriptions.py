@@ -235,6 +235,9 @@ async def stream(websocket: WebSocket, name: str) -> None:
     state = websocket.app.state.tracecode
     ledger, runner = state.ledger, state.projection
     if await in_thread(NamedQueries(ledger).get, name) is None:
+        # Accepted first: a WebSocket closed before it is accepted is an HTTP 403 to the
+        # client, which never sees the close code.
+        await websocket.accept()
         await websocket.close(code=4404, reason=f"there is no query named {excerpt(name)}")
         return
     position = await in_thread(_index_end, runner)  # before accepting: the client may

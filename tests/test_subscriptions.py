@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -152,7 +153,8 @@ def test_a_stream_subscription_delivers_matching_events_signed(
         capture(client, shipped(4))
         until(lambda: receiver.serials() == [2, 4])
         shown = client.get(f"/queries/shipments/subscriptions/{subscription}").json()
-        assert shown["stream"] is True and "lastNotifiedAt" in shown
+        assert shown["stream"] is True
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", shown["lastNotifiedAt"])
         assert [
             s["subscriptionID"] for s in client.get("/queries/shipments/subscriptions").json()
         ] == [subscription]

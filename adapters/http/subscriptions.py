@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -70,6 +70,12 @@ def _index_end(runner: ProjectionRunner) -> int:
     catch_up(runner)
     with runner.connect() as conn:
         return int(conn.execute(select(func.max(events.c.position))).scalar() or 0)
+
+
+def epcis_time(stored: str) -> str:
+    """A stored ISO time as every other time the API answers with: UTC, milliseconds, ``Z``."""
+    moment = datetime.fromisoformat(stored.replace("Z", "+00:00")).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _read_body(body: dict[str, Any], destinations: DestinationPolicy) -> dict[str, Any]:
@@ -169,7 +175,7 @@ def _shown(request: Request, info: SubscriptionInfo) -> dict[str, Any]:
     out = info.as_json()
     notified = last_notified(_runner(request), info.subscription_id)
     if notified is not None:
-        out["lastNotifiedAt"] = notified
+        out["lastNotifiedAt"] = epcis_time(notified)
     return out
 
 

@@ -10,7 +10,7 @@ The output formats are a contract that tests and other tools rely on:
   and ``export`` work on the ledger that ``TRACECODE_DATABASE_URL`` names;
 * ``status CODE`` and ``trail`` (``--product P --lot L`` or ``--code C``) read the
   projections, caught up with the log first: JSON (``trail --csv``: CSV); exit 1 when
-  nothing is recorded, 2 for a usage error;
+  nothing is recorded, 2 for a usage error (a value that cannot be a code or a product);
 * ``projections failures [--json]`` lists the events the projections quarantined (one line,
   or one JSON object, each); exit 1 when there are any.
 """
@@ -425,8 +425,10 @@ def projections_failures(as_json: bool) -> None:
 @click.argument("code")
 @click.option("--as-of", help="What the ledger knew at this record time (ISO 8601).")
 def status_command(code: str, as_of: str | None) -> None:
-    """The status of a code (any identifier form), from the projections, as JSON."""
+    """The status of a code (any identifier form), from the projections, as JSON. Exit 1
+    when nothing is recorded about it, 2 when it cannot be a code."""
     from projections.code_status import status
+    from projections.codes import code_problem
     from projections.runner import ProjectionRunner
 
     ledger = _ledger()
@@ -439,13 +441,18 @@ def status_command(code: str, as_of: str | None) -> None:
         runner.close()
         ledger.close()
     if found is None:
+        problem = code_problem(code)  # asked only now: what was captured is always found
+        if problem is not None:
+            raise click.BadParameter(f"cannot be a code: {problem}", param_hint="CODE")
         click.echo(f"{code}: no event has touched this code", err=True)
         sys.exit(_EXIT_INVALID)
     click.echo(json.dumps(dataclasses.asdict(found), ensure_ascii=False, indent=2))
 
 
 @main.command(name="trail")
-@click.option("--product", help="The product (GTIN, any form the events use); with --lot.")
+@click.option(
+    "--product", help="The product (GTIN-8/12/13/14 or a product identifier); with --lot."
+)
 @click.option("--lot", help="The lot number; with --product.")
 @click.option("--code", help="One code (any identifier form) instead of a lot.")
 @click.option("--as-of", help="What the ledger knew at this record time (ISO 8601).")
@@ -455,6 +462,7 @@ def trail_command(
 ) -> None:
     """The recall trail of a lot (--product and --lot) or of one --code: every code it
     covers, every event that touched each, where each is and who holds it."""
+    from projections.codes import code_problem, product_key
     from projections.recall_trail import trail, trail_csv
     from projections.runner import ProjectionRunner
     from projections.schema import utc_text
@@ -471,6 +479,11 @@ def trail_command(
             raise click.BadParameter(
                 f"{as_of!r} is not an ISO 8601 time", param_hint="--as-of"
             ) from None
+    if product is not None:
+        try:
+            product = product_key(product)
+        except IdentifierError as exc:
+            raise click.BadParameter(f"not a product: {exc}", param_hint="--product") from None
     ledger = _ledger()
     runner = ProjectionRunner(ledger)
     try:
@@ -481,6 +494,9 @@ def trail_command(
         runner.close()
         ledger.close()
     if not any(line.events for line in lines):  # a code asked for is a line even when unknown
+        problem = None if code is None else code_problem(code)
+        if problem is not None:
+            raise click.BadParameter(f"cannot be a code: {problem}", param_hint="--code")
         why = (
             f"{code}: no event has touched this code"
             if code is not None

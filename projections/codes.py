@@ -14,7 +14,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from epcis.identifiers import parse_identifier
+from epcis.identifiers import IdentifierError, parse_identifier
+from epcis.identifiers.check_digit import verify_key
+from epcis.identifiers.limits import check_digit_problem, limit_problem
+from epcis.identifiers.model import shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +106,66 @@ def facts_of(raw: str) -> CodeInfo:
 def slow_facts_of(raw: str) -> CodeInfo:
     """:func:`facts_of` without the fast path (for the test that compares them)."""
     return _parsed.__wrapped__(raw)
+
+
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def code_problem(raw: str) -> str | None:
+    """Why ``raw`` cannot be a code, or None when it can (a lookup may still find nothing).
+
+    A value the identifier parser reads can; so can a URI it does not know (a private
+    ``urn:…`` or ``https:…`` identifier, an EPC scheme it does not parse) that capture
+    accepts as an identifier: the views keep those as given. Anything else — a value that
+    is no URI, a GS1 key with a wrong check digit, an EPC URI or Digital Link beyond its
+    standard's limits — capture refuses: the parser's message says why. (Ask after a
+    lookup found nothing: events captured before a check existed may hold such values.)"""
+    try:
+        parse_identifier(raw)
+    except IdentifierError as exc:
+        reason = str(exc)
+    else:
+        return None
+    text = raw.strip()
+    if (
+        _URI_SCHEME.match(text)
+        and limit_problem(text) is None
+        and check_digit_problem(text) is None
+    ):
+        return None
+    return reason
+
+
+_GTIN_LENGTHS = (8, 12, 13, 14)
+
+
+def product_key(raw: str) -> str:
+    """The product key the views store (GTIN-14 for GS1) of a product given as a GTIN-8, -12,
+    -13 or -14 (check digit verified), or as an identifier of a product class (a GTIN's
+    Digital Link ``https://id.gs1.org/01/…``, element string ``(01)…``, EPC pattern
+    ``urn:epc:idpat:sgtin:….*``, a Chinese drug trace code's 7-digit 药品标识码).
+    Raises :class:`IdentifierError` saying what is wrong."""
+    text = raw.strip()
+    if text.isascii() and text.isdigit():
+        if len(text) in _GTIN_LENGTHS:
+            gtin = text.zfill(14)
+            try:
+                verify_key("01", gtin)
+            except IdentifierError as exc:
+                raise IdentifierError(f"not a GTIN-{len(text)}: {exc}") from None
+            return gtin
+        if len(text) == 7 and text[0] == "8":
+            return text  # the 药品标识码 of a Chinese drug trace code
+        raise IdentifierError(
+            f"{len(text)} digits: a GTIN has 8, 12, 13 or 14 digits"
+            " (a Chinese drug product code 7, starting with 8)"
+        )
+    found = parse_identifier(text)
+    if found.product_key is None:
+        raise IdentifierError(f"{found.kind or found.scheme} {shown(text)} names no product")
+    if found.is_instance or found.lot is not None:
+        raise IdentifierError(
+            f"{shown(text)} names one {'item' if found.is_instance else 'lot'}, not a product"
+            " (give its GTIN)"
+        )
+    return found.product_key

@@ -242,3 +242,56 @@ def test_serve_takes_its_port_and_host_from_the_settings(monkeypatch: pytest.Mon
     assert (seen["host"], seen["port"]) == ("127.0.0.2", 9123)
     result = CliRunner().invoke(main, ["serve", "--port", "9124"])
     assert seen["port"] == 9124
+
+
+# --- a value that cannot be a code: exit 2 naming why; a code nothing touched: exit 1 ------
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("garbage", "unrecognised identifier 'garbage'"),
+        ("https://id.gs1.org/01/09521234000012/21/1", "bad GTIN check digit"),
+        ("urn:epc:id:sgtin:952123.4.1", "company prefix + reference must be 13 digits"),
+    ],
+)
+def test_status_and_trail_of_what_cannot_be_a_code_exit_2(
+    store: Path, value: str, says: str
+) -> None:
+    run("capture", str(document_file(store.parent)))
+    result = CliRunner().invoke(main, ["status", value])
+    assert result.exit_code == 2 and says in result.stderr and "cannot be a code" in result.stderr
+    assert result.stdout == ""
+    result = CliRunner().invoke(main, ["trail", "--code", value])
+    assert result.exit_code == 2 and says in result.stderr and "--code" in result.stderr
+
+
+def test_status_of_a_private_identifier_nothing_touched_exits_1(store: Path) -> None:
+    run("capture", str(document_file(store.parent)))
+    result = CliRunner().invoke(main, ["status", "urn:example:item:1"])
+    assert result.exit_code == 1 and "no event has touched this code" in result.stderr
+
+
+def test_trail_takes_a_gtin13_and_refuses_a_bad_check_digit(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from projections.schema import canonical
+    from tests.test_http_reads import GTIN13_ITEMS
+    from tests.test_projections_read import commission
+
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", store_url)
+    steps = tmp_path / "gtin13.json"
+    steps.write_bytes(document(commission(8, GTIN13_ITEMS, "L7")))
+    assert run("capture", str(steps))[0] == 0
+    for product in ("9521234543213", "09521234543213", "https://id.gs1.org/01/09521234543213"):
+        code, out = run("trail", "--product", product, "--lot", "L7")
+        assert code == 0, out
+        assert [line["code"] for line in json.loads(out)] == sorted(
+            canonical(c) for c in GTIN13_ITEMS
+        )
+    result = CliRunner().invoke(main, ["trail", "--product", "9521234543210", "--lot", "L7"])
+    assert result.exit_code == 2
+    assert "--product" in result.stderr and "bad GTIN check digit" in result.stderr
+    # an unknown lot: exit 1 here, 404 over HTTP
+    result = CliRunner().invoke(main, ["trail", "--product", "9521234543213", "--lot", "L8"])
+    assert result.exit_code == 1 and "no event has touched a code of this lot" in result.stderr

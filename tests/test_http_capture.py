@@ -474,6 +474,18 @@ def test_post_events_refuses_an_sgtin_serial_of_3000_characters(api: Api) -> Non
     assert api.state() == before
 
 
+def test_capture_refuses_a_digital_link_with_a_wrong_gtin_check_digit(api: Api) -> None:
+    """The issue: it was stored, and its status then showed ``product: null``."""
+    one = event(7)
+    one["epcList"] = ["https://id.gs1.org/01/09521234000012/21/1"]  # check digit 3, not 2
+    before = api.state()
+    body = assert_problem(api.post(document(one)), 400, "epcisException:ValidationException")
+    [error] = body["errors"]
+    assert error["pointer"] == "/epcisBody/eventList/0/epcList/0"
+    assert error["rule"] == "gs1-check-digit" and "expected 3, got 2" in error["message"]
+    assert api.state() == before
+
+
 def test_too_many_events_is_413(api: Api) -> None:
     before = api.state()
     response = api.post(document(*(event(n) for n in range(MAX_EVENTS + 1))))

@@ -26,6 +26,7 @@ from tests.test_projections_read import (
     PATIENTS,
     PHARMACY,
     WAREHOUSE,
+    commission,
     scenario,
 )
 
@@ -165,3 +166,112 @@ def test_openapi_says_reads_see_the_writes(api: Api) -> None:
     paths = api.client.get("/openapi.json").json()["paths"]
     for path in ("/codes/{code}", "/codes/{code}/hierarchy", "/stock", "/trails"):
         assert "Read your writes" in paths[path]["get"]["description"]
+
+
+# --- a value that cannot be a code is 400; a code nothing touched is 404 (issue 9) --------
+
+BAD_GTIN_LINK = "https://id.gs1.org/01/09521234000012/21/1"  # check digit 3, not 2
+CANNOT_BE_CODES = [
+    ("garbage", "unrecognised identifier 'garbage'"),
+    ("urn:epc:id:sgtin:952123.4.1", "company prefix + reference must be 13 digits"),
+    (BAD_GTIN_LINK, "bad GTIN check digit at position 14 of '09521234000012': expected 3"),
+    ("8123456789012345678", "19 digits where 20 are needed"),
+]
+
+
+@pytest.mark.parametrize(("value", "says"), CANNOT_BE_CODES)
+def test_a_value_that_cannot_be_a_code_is_400_naming_why(api: Api, value: str, says: str) -> None:
+    capture(api, scenario()[0])
+    for url in (code_url(value), code_url(value, "/hierarchy")):
+        body = assert_problem(api.client.get(url), 400, VALIDATION)
+        assert says in body["detail"]
+        [error] = body["errors"]
+        assert error["path"] == "code" and says in error["message"]
+    body = assert_problem(api.client.get("/trails", params={"code": value}), 400, VALIDATION)
+    [error] = body["errors"]
+    assert error["query"] == "code" and says in error["message"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "urn:epc:id:sgtin:0614141.107346.404",  # a well-formed code
+        "https://id.gs1.org/01/09521234000013/21/1",
+        "urn:example:item:1",  # private identifiers are codes too: capture accepts them
+        "https://example.com/item/1",
+    ],
+)
+def test_a_code_nothing_touched_is_404(api: Api, value: str) -> None:
+    capture(api, scenario()[0])
+    assert_problem(api.client.get(code_url(value)), 404, NO_SUCH_NAME)
+    assert_problem(api.client.get(code_url(value, "/hierarchy")), 404, NO_SUCH_NAME)
+    body = assert_problem(api.client.get("/trails", params={"code": value}), 404, NO_SUCH_NAME)
+    assert "nothing is recorded about code" in body["detail"]
+    csv_form = api.client.get("/trails", params={"code": value, "format": "csv"})
+    assert_problem(csv_form, 404, NO_SUCH_NAME)
+
+
+GTIN13_ITEMS = [f"urn:epc:id:sgtin:9521234.054321.{n}" for n in (1, 2)]  # GTIN 09521234543213
+
+
+@pytest.mark.parametrize(
+    "product",
+    [
+        "09521234543213",
+        "9521234543213",  # GTIN-13
+        " 9521234543213 ",
+        "https://id.gs1.org/01/09521234543213",
+        "(01)09521234543213",
+        "urn:epc:idpat:sgtin:9521234.054321.*",
+    ],
+)
+def test_trails_take_the_product_in_any_gtin_form(api: Api, product: str) -> None:
+    capture(api, commission(8, GTIN13_ITEMS, "L7"))
+    lines = get(api, "/trails", product=product, lot="L7")
+    assert [line["code"] for line in lines] == sorted(canonical(c) for c in GTIN13_ITEMS)
+    assert {line["product"] for line in lines} == {"09521234543213"}
+
+
+def test_trails_of_a_gtin12_and_a_gtin8(api: Api) -> None:
+    upc = "urn:epc:id:sgtin:0614141.012345.1"  # GTIN-14 00614141123452: UPC-A 614141123452
+    ean8 = "urn:epc:id:sgtin:000009.0521234.1"  # GTIN-14 00000095212340: EAN-8 95212340
+    capture(api, commission(8, [upc], "U1"))
+    capture(api, commission(9, [ean8], "E1"))
+    assert [line["code"] for line in get(api, "/trails", product="614141123452", lot="U1")] == [
+        canonical(upc)
+    ]
+    assert [line["code"] for line in get(api, "/trails", product="95212340", lot="E1")] == [
+        canonical(ean8)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("product", "says"),
+    [
+        ("9521234543210", "not a GTIN-13: bad GTIN check digit"),
+        ("09521234543210", "not a GTIN-14: bad GTIN check digit"),
+        ("123", "3 digits: a GTIN has 8, 12, 13 or 14 digits"),
+        ("abc", "unrecognised identifier 'abc'"),
+        ("https://id.gs1.org/01/09521234543213/21/1", "names one item, not a product"),
+    ],
+)
+def test_trails_refuse_a_malformed_product_naming_it(api: Api, product: str, says: str) -> None:
+    capture(api, commission(8, GTIN13_ITEMS, "L7"))
+    response = api.client.get("/trails", params={"product": product, "lot": "L7"})
+    body = assert_problem(response, 400, VALIDATION)
+    assert "product" in body["detail"] and says in body["detail"]
+    [error] = body["errors"]
+    assert error["query"] == "product" and says in error["message"]
+
+
+def test_trails_of_an_unknown_lot_are_404_in_json_and_csv(api: Api) -> None:
+    capture(api, scenario()[0])
+    for params in (
+        {"product": GTIN, "lot": "NO-SUCH-LOT"},
+        {"product": GTIN, "lot": "NO-SUCH-LOT", "format": "csv"},
+        {"product": "09521234543213", "lot": "L1"},  # a product nothing touched
+        {"product": GTIN, "lot": "L1", "as_of": "2000-01-01T00:00:00Z"},
+    ):
+        body = assert_problem(api.client.get("/trails", params=params), 404, NO_SUCH_NAME)
+        assert "no event touched a code of product" in body["detail"]
+    assert get(api, "/trails", product=GTIN, lot="L1") != []

@@ -1117,6 +1117,80 @@ def test_rule_identifier_limits_accepts_values_at_the_limit(epc: str) -> None:
     assert validate_document(document) == []
 
 
+# --- gs1-check-digit ------------------------------------------------------------------------
+
+BAD_GTIN_LINK = "https://id.gs1.org/01/09521234000012/21/1"  # the issue: check digit 3, not 2
+BAD_SSCC_LINK = "https://id.gs1.org/00/106141412345678900"  # 8, not 0
+BAD_GLN_LINK = "https://id.gs1.org/414/9521234000011"  # 3, not 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "pointer", "words"),
+    [
+        ({"epcList": ["urn:epc:id:sgtin:0614141.107346.1", BAD_GTIN_LINK]}, "epcList/1", "GTIN"),
+        ({"childEPCs": [BAD_GTIN_LINK]}, "childEPCs/0", "GTIN"),
+        ({"parentID": BAD_SSCC_LINK}, "parentID", "SSCC"),
+        ({"inputEPCList": [BAD_SSCC_LINK]}, "inputEPCList/0", "SSCC"),
+        ({"outputEPCList": [BAD_GTIN_LINK]}, "outputEPCList/0", "GTIN"),
+        (
+            {"quantityList": [{"epcClass": "https://id.gs1.org/01/09521234000012/10/L1"}]},
+            "quantityList/0/epcClass",
+            "GTIN",
+        ),
+        ({"readPoint": {"id": BAD_GLN_LINK}}, "readPoint/id", "GLN"),
+        ({"bizLocation": {"id": BAD_GLN_LINK + "/254/7"}}, "bizLocation/id", "GLN"),
+        (
+            {
+                "sourceList": [
+                    {"type": "owning_party", "source": "https://id.gs1.org/417/9521234000011"}
+                ]
+            },
+            "sourceList/0/source",
+            "GLN",
+        ),
+        (
+            {"destinationList": [{"type": "location", "destination": BAD_GLN_LINK}]},
+            "destinationList/0/destination",
+            "GLN",
+        ),
+        (  # a key in the query string, on another domain
+            {"epcList": ["https://example.com/01/09521234543213/21/1?8003=09521234000012"]},
+            "epcList/0",
+            "GRAI",
+        ),
+    ],
+)
+def test_rule_gs1_check_digit_points_at_the_value(
+    fields: dict[str, Any], pointer: str, words: str
+) -> None:
+    document = with_event0("Example_9.6.1-ObjectEvent.jsonld", **fields)
+    problem = one_at(validate_document(document), f"{EVENT0}/{pointer}", "gs1-check-digit")
+    assert problem.is_error
+    assert f"bad {words} check digit" in problem.message and "expected" in problem.message
+
+
+def test_rule_gs1_check_digit_names_the_expected_digit() -> None:
+    document = with_event0("Example_9.6.1-ObjectEvent.jsonld", epcList=[BAD_GTIN_LINK])
+    problems = validate_document(document)
+    assert [(p.pointer, p.rule) for p in problems] == [(f"{EVENT0}/epcList/0", "gs1-check-digit")]
+    assert "'09521234000012': expected 3, got 2" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    "epc",
+    [
+        "https://id.gs1.org/01/09521234000013/21/1",
+        "https://id.gs1.org/00/106141412345678908",
+        "https://example.com/gtin/09521234000013/ser/1",
+        "urn:epc:id:sgtin:0614141.107346.1",  # an EPC URI carries no check digit
+        "https://example.com/private/0952123400001",
+    ],
+)
+def test_rule_gs1_check_digit_accepts_right_digits(epc: str) -> None:
+    document = with_event0("Example_9.6.1-ObjectEvent.jsonld", epcList=[epc])
+    assert validate_document(document) == []
+
+
 XML_OBJECT_EVENT = EXAMPLES / "xml" / "2.0" / "Example_9.6.1-ObjectEvent-2020_06_18a.xml"
 
 

@@ -27,9 +27,11 @@ from starlette.responses import Response
 from adapters.http.freshness import WAIT_FOR, ReadView, read_view
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import in_thread
+from epcis.identifiers import IdentifierError
 from epcis.problems import excerpt
 from projections import hierarchy
 from projections.code_status import status
+from projections.codes import code_problem, product_key
 from projections.recall_trail import trail, trail_csv
 from projections.runner import ProjectionRunner
 from projections.schema import canonical, utc_text
@@ -71,6 +73,25 @@ def _as_of(value: str | None) -> str | None:
         ) from None
 
 
+def _unknown_code(value: str, where: dict[str, str], view: ReadView) -> ProblemError:
+    """The answer for a code nothing is recorded about: 400 naming what is wrong when it
+    cannot be a code (:func:`projections.codes.code_problem`), else 404. (Asked only after
+    the lookup: a value captured before a check existed is still found.) ``where`` names
+    the parameter: ``{"path": "code"}`` or ``{"query": "code"}``."""
+    problem = code_problem(value)
+    if problem is None:
+        return ProblemError(
+            404, f"nothing is recorded about code {excerpt(value)}", headers=view.headers
+        )
+    name = where.get("path") or where.get("query")
+    return ProblemError(
+        400,
+        f"{name} {excerpt(value)} cannot be a code: {problem}",
+        errors=[{**where, "message": problem}],
+        headers=view.headers,
+    )
+
+
 def _json(value: Any, view: ReadView) -> JSONResponse:
     return JSONResponse(value, headers=view.headers)
 
@@ -94,7 +115,8 @@ def _hierarchy(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[s
     description=(
         "The code it is packed in (or was made from), and every code inside it (or made from "
         "it), transitively, as recorded up to `as_of`. Any identifier form; percent-encode "
-        "it." + READ_YOUR_WRITES
+        "it. 400 when the value cannot be a code (not an identifier form, a wrong GS1 check "
+        "digit …), 404 when it can but nothing is recorded about it." + READ_YOUR_WRITES
     ),
     responses={
         200: {"description": "`code`, `asOf`, `parent` (or null), `children` (sorted)."},
@@ -106,9 +128,7 @@ async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF)
     view = await read_view(request)
     found = await in_thread(_hierarchy, view.runner, code, when)
     if found is None:
-        raise ProblemError(
-            404, f"nothing is recorded about code {excerpt(code)}", headers=view.headers
-        )
+        raise _unknown_code(code, {"path": "code"}, view)
     return _json(found, view)
 
 
@@ -133,7 +153,9 @@ def _status(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[str,
         "State, location, destination, holder, product, lot, expiry, parent and last event "
         "of a code (any identifier form: EPC URI, GS1 Digital Link, …; percent-encode it), "
         "from the events recorded up to `as_of`; `history` lists the Event Hash IDs of every "
-        "event that touched it, in event-time order." + READ_YOUR_WRITES
+        "event that touched it, in event-time order. 400 when the value cannot be a code (not "
+        "an identifier form, a wrong GS1 check digit …), 404 when it can but nothing is "
+        "recorded about it." + READ_YOUR_WRITES
     ),
     responses={200: {"description": "The code's status."}, **problem_docs(400, 404, 503)},
 )
@@ -142,9 +164,7 @@ async def code_status(request: Request, code: str, as_of: str | None = AS_OF) ->
     view = await read_view(request)
     found = await in_thread(_status, view.runner, code, when)
     if found is None:
-        raise ProblemError(
-            404, f"nothing is recorded about code {excerpt(code)}", headers=view.headers
-        )
+        raise _unknown_code(code, {"path": "code"}, view)
     return _json(found, view)
 
 
@@ -195,7 +215,10 @@ def _wants_csv(request: Request, format: str | None) -> bool:
         "From a lot (`product` and `lot`) or one `code`: every code it covers (and those "
         "packed in or made from them, transitively), with every event that touched each "
         "and where each is now, as recorded up to `as_of`. JSON by default; CSV with "
-        "`Accept: text/csv` or `format=csv`." + READ_YOUR_WRITES
+        "`Accept: text/csv` or `format=csv`. `product` is a GTIN-8, -12, -13 or -14 (check "
+        "digit verified) or a product's identifier (`https://id.gs1.org/01/…`, "
+        "`urn:epc:idpat:sgtin:…`); 400 when it, or `code`, cannot be one; 404 when no event "
+        "touched a code of the lot (or the code)." + READ_YOUR_WRITES
     ),
     response_class=Response,
     responses={
@@ -203,12 +226,14 @@ def _wants_csv(request: Request, format: str | None) -> bool:
             "description": "The trail lines, sorted by code.",
             "content": {"application/json": {}, CSV: {}},
         },
-        **problem_docs(400, 503),
+        **problem_docs(400, 404, 503),
     },
 )
 async def get_trail(
     request: Request,
-    product: str | None = Query(None, description="The product (GTIN); with `lot`."),
+    product: str | None = Query(
+        None, description="The product (GTIN-8/12/13/14 or a product identifier); with `lot`."
+    ),
     lot: str | None = Query(None, description="The lot number; with `product`."),
     code: str | None = Query(None, description="One code (any form)."),
     as_of: str | None = AS_OF,
@@ -226,14 +251,32 @@ async def get_trail(
                 if value is None
             ],
         )
+    key = None
+    if product is not None:
+        try:
+            key = product_key(product)
+        except IdentifierError as exc:
+            raise ProblemError(
+                400,
+                f"query parameter product: {excerpt(product)} is not a product: {exc}",
+                errors=[{"query": "product", "message": str(exc)}],
+            ) from None
     when = _as_of(as_of)
     view = await read_view(request)
 
     def read() -> list[Any]:
         with view.runner.connect() as conn:
-            return trail(conn, product=product, lot=lot, code=code, as_of=when)
+            return trail(conn, product=key, lot=lot, code=code, as_of=when)
 
     lines = await in_thread(read)
+    if not any(line.events for line in lines):  # a code asked for is a line even when unknown
+        if code is not None:
+            raise _unknown_code(code, {"query": "code"}, view)
+        raise ProblemError(
+            404,
+            f"no event touched a code of product {key} lot {excerpt(lot)}",
+            headers=view.headers,
+        )
     if _wants_csv(request, format):
         return Response(trail_csv(lines), media_type=CSV, headers=view.headers)
     return _json([dataclasses.asdict(line) for line in lines], view)

@@ -43,7 +43,7 @@ KEY_NAMES = {
 }
 """AIs whose value starts with a check-digited key, with the key's name."""
 
-_CHECKED_LENGTH = {
+CHECKED_LENGTH = {
     "00": 18,
     "01": 14,
     "02": 14,
@@ -68,7 +68,7 @@ def verify_keys(ais: dict[str, str]) -> None:
 
 def verify_key(ai: str, value: str) -> None:
     """Raise if the check digit of the GS1 key in AI ``ai``'s value is wrong."""
-    length = _CHECKED_LENGTH.get(ai)
+    length = CHECKED_LENGTH.get(ai)
     if length is None:
         return
     key = value[:length]

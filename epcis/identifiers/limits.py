@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, unquote
 from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 
 from epcis.identifiers import cn_drug_code, epc_uri, ma_code
+from epcis.identifiers.check_digit import CHECKED_LENGTH, KEY_NAMES, mod10
 from epcis.identifiers.digital_link import SHORT_NAMES, split_uri
 from epcis.identifiers.element_string import ai_info, explain
 from epcis.identifiers.gs1 import PRIMARY_KEYS
@@ -178,19 +179,28 @@ def _adi_problem(body: str) -> str | None:
 # --- http(s) URIs: GS1 Digital Links and MA codes ------------------------------------------
 
 
-def _http_problem(value: str) -> str | None:
+def _digital_link_pairs(value: str) -> list[tuple[str, str]] | None:
+    """(AI, percent-decoded value) of a GS1 Digital Link's path (from its primary key on)
+    and numeric query parameters; None when ``value`` is not a URI with a GS1 key."""
     try:
         parts = split_uri(value)
     except IdentifierError:
         return None  # not a URI: the JSON Schema (or the XSD) says so
     segments = parts.path.split("/")
     start = next((i for i, s in enumerate(segments) if SHORT_NAMES.get(s, s) in PRIMARY_KEYS), None)
-    if start is not None and start < len(segments) - 1:
-        pairs = [
-            (SHORT_NAMES.get(segments[i], segments[i]), unquote(segments[i + 1]))
-            for i in range(start, len(segments) - 1, 2)
-        ]
-        pairs.extend((key, text) for key, text in parse_qsl(parts.query) if key.isdigit())
+    if start is None or start >= len(segments) - 1:
+        return None
+    pairs = [
+        (SHORT_NAMES.get(segments[i], segments[i]), unquote(segments[i + 1]))
+        for i in range(start, len(segments) - 1, 2)
+    ]
+    pairs.extend((key, text) for key, text in parse_qsl(parts.query) if key.isdigit())
+    return pairs
+
+
+def _http_problem(value: str) -> str | None:
+    pairs = _digital_link_pairs(value)
+    if pairs is not None:
         for ai, text in pairs:
             problem = _ai_value_problem(ai, text)
             if problem is not None:
@@ -262,3 +272,48 @@ def _ma_problem(code: str) -> str | None:
 def _short_message(exc: IdentifierError, value: str) -> str:
     """The parser's message with the value it quotes cut short."""
     return str(exc).replace(repr(value), shown(value))
+
+
+# --- GS1 check digits ------------------------------------------------------------------------
+
+_PLAIN_KEY_LINK = re.compile(r"https://id\.gs1\.org/(01|00|414)/([0-9]+)(?:/.*)?")
+"""The common Digital Links, whose one checked key is read without splitting the URI."""
+
+
+def check_digit_problem(value: str) -> str | None:
+    """Why a GS1 key in the Digital Link ``value`` has a wrong check digit, or None.
+
+    Every checked AI of the path and query counts (GTIN, SSCC, GLN, GRAI …). An EPC URI
+    has no check digit (its key is written without one), and a bare number in an
+    identifier field is not necessarily a GS1 key, so neither ever has this problem. A key
+    of the wrong length or with other characters than digits is :func:`limit_problem`'s
+    to report."""
+    head = value[:8].lower()
+    if head.startswith(("http://", "https:/")):
+        plain = _PLAIN_KEY_LINK.fullmatch(value)
+        if plain is not None and "?" not in value:
+            pairs = [(plain.group(1), plain.group(2))]
+        else:
+            pairs = _digital_link_pairs(value) or []
+        for ai, text in pairs:
+            problem = _check_digit_message(ai, text)
+            if problem is not None:
+                return f"GS1 Digital Link {problem}"
+        return None
+    return None
+
+
+def _check_digit_message(ai: str, text: str) -> str | None:
+    length = CHECKED_LENGTH.get(ai)
+    if length is None:
+        return None
+    key = text[:length]
+    if len(key) != length or not key.isascii() or not key.isdigit():
+        return None  # the AI's format is limit_problem's to check
+    expected = mod10(key[:-1])
+    if int(key[-1]) == expected:
+        return None
+    return (
+        f"AI ({ai}): bad {KEY_NAMES[ai]} check digit at position {length} of {shown(key)}:"
+        f" expected {expected}, got {key[-1]} ({GENSPECS} 7.9.1)"
+    )

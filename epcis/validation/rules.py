@@ -53,6 +53,9 @@ Rules (``RULES``, in this order):
   Digital Links: the AI formats of the GS1 General Specifications; 20-digit Chinese drug
   trace codes; MA codes) and no longer than 2,048 characters
   (:mod:`epcis.identifiers.limits`).
+* ``gs1-check-digit`` - every GS1 key in a Digital Link among those identifiers (GTIN
+  ``/01/``, SSCC ``/00/``, GLN ``/414/``, GRAI, GDTI … in the path or the query) has the
+  right mod-10 check digit (GS1 General Specifications 7.9.1); EPC URIs carry none.
 * ``duplicate-event-id`` - no two events of a document share an ``eventID``, except that an
   error declaration repeats the ``eventID`` of the event it declares erroneous.
 """
@@ -72,7 +75,7 @@ from jsonschema import Draft7Validator
 
 from epcis import cbv
 from epcis.context import BUILTIN_PREFIXES, namespaces
-from epcis.identifiers.limits import PLAINLY_WITHIN, limit_problem
+from epcis.identifiers.limits import PLAINLY_WITHIN, check_digit_problem, limit_problem
 from epcis.problems import Problem, pointer_join
 
 Found = tuple[str, str]  # (JSON pointer, message)
@@ -734,6 +737,15 @@ def _identifier_limits(event: Mapping[str, Any], at: str) -> Iterator[Found]:
                 yield pointer_join(at, *path), problem
 
 
+def _check_digits(event: Mapping[str, Any], at: str) -> Iterator[Found]:
+    # Only http(s) values can be Digital Links: one prefix test decides nearly every value.
+    for value, path in _identifiers(event):
+        if isinstance(value, str) and value[:4].lower() == "http":
+            problem = check_digit_problem(value)
+            if problem is not None:
+                yield pointer_join(at, *path), problem
+
+
 def _duplicate_event_ids(document: Mapping[str, Any]) -> Iterator[Found]:
     first: dict[tuple[str, bool], str] = {}
     for at, event in iter_events(document):
@@ -838,6 +850,11 @@ RULES: tuple[Rule, ...] = (
         "identifier-limits",
         "identifiers within their standard's limits, at most 2,048 characters",
         _per_event(_identifier_limits),
+    ),
+    Rule(
+        "gs1-check-digit",
+        "GS1 keys in Digital Links have the right check digit",
+        _per_event(_check_digits),
     ),
     Rule("duplicate-event-id", "eventIDs are unique in a document", _duplicate_event_ids),
 )

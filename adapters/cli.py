@@ -23,25 +23,18 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import click
 
-from epcis.document import LoadedDocument, check, convert, load
-from epcis.identifiers import IdentifierError, parse_identifier
-from epcis.problems import DocumentError, Problem
-from ledger.application import Ledger
-from ledger.capture import ErrorBehaviour, prepare
-from ledger.checkpoint import (
-    CheckpointError,
-    check_against,
-    keep,
-    make_checkpoint,
-    read_checkpoint,
-)
-from ledger.export import Format, export
-from ledger.settings import SettingsError, store_settings
-from ledger.verify import verify_chain
+if TYPE_CHECKING:
+    from epcis.document import LoadedDocument
+    from epcis.problems import Problem
+    from ledger.application import Ledger
+
+# Each command imports what it uses, inside its body: ``--help`` and ``id`` must not pay for
+# the JSON Schema stack (rfc3987_syntax builds a grammar at import), the ledger, the
+# projections or the HTTP server (tests/test_cli_imports.py holds this).
 
 _EXIT_INVALID = 1
 
@@ -56,6 +49,9 @@ def _open(path: str) -> IO[bytes]:
 
 
 def _read(path: str, *, validate: bool) -> tuple[LoadedDocument | None, list[Problem]]:
+    from epcis.document import load
+    from epcis.problems import DocumentError
+
     with _open(path) as stream:
         try:
             loaded = load(stream, validate=validate)
@@ -78,6 +74,8 @@ def main() -> None:
 @click.argument("files", nargs=-1, required=True)
 def validate(files: tuple[str, ...]) -> None:
     """Check EPCIS documents (JSON-LD or XML 1.2/2.0) against the GS1 schemas and rules."""
+    from epcis.document import check
+
     failed = False
     for path in files:
         with _open(path) as stream:
@@ -99,6 +97,9 @@ def validate(files: tuple[str, ...]) -> None:
 @click.option("--no-validate", is_flag=True, help="Convert even a document that is not valid.")
 def convert_command(file: str, target: str, no_validate: bool) -> None:
     """Convert an EPCIS document between JSON-LD and XML; the result goes to stdout."""
+    from epcis.document import convert
+    from epcis.problems import DocumentError
+
     loaded, problems = _read(file, validate=not no_validate)
     if loaded is None or any(p.is_error for p in problems):
         _report(file, problems)
@@ -135,6 +136,8 @@ def hash_command(file: str, prehash: bool) -> None:
 @click.argument("raw")
 def id_command(raw: str) -> None:
     """Parse a scanned or written identifier; print its canonical form and parts as JSON."""
+    from epcis.identifiers import IdentifierError, parse_identifier
+
     try:
         identifier = parse_identifier(raw)
     except IdentifierError as exc:
@@ -147,6 +150,9 @@ def id_command(raw: str) -> None:
 
 
 def _ledger() -> Ledger:
+    from ledger.application import Ledger
+    from ledger.settings import SettingsError
+
     try:
         return Ledger()
     except SettingsError as exc:
@@ -173,6 +179,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from adapters.http.transport import ServerSettings
+    from ledger.settings import store_settings
 
     try:
         settings = ServerSettings.from_env()
@@ -217,6 +224,8 @@ class _Progress:
 )
 def capture(files: tuple[str, ...], error_behaviour: str) -> None:
     """Capture EPCIS documents straight into the configured store."""
+    from ledger.capture import ErrorBehaviour, prepare
+
     ledger = _ledger()
     failed = False
     try:
@@ -261,6 +270,9 @@ def verify(checkpoint_file: str | None) -> None:
     """Walk the tamper-evidence chain (events, and the commits covering jobs, named queries
     and subscriptions) and re-derive eventID claims and declarations; exit 0 when intact,
     else name the first thing wrong."""
+    from ledger.checkpoint import CheckpointError, check_against, keep, read_checkpoint
+    from ledger.verify import verify_chain
+
     checkpoint = None
     if checkpoint_file:
         try:
@@ -298,6 +310,8 @@ def verify(checkpoint_file: str | None) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
 def checkpoint_command(out: str) -> None:
     """Write a signed checkpoint of the chain head (key: TRACECODE_SIGNING_KEY)."""
+    from ledger.checkpoint import CheckpointError, make_checkpoint
+
     ledger = _ledger()
     try:
         checkpoint = make_checkpoint(ledger)
@@ -314,6 +328,8 @@ def checkpoint_command(out: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "xml"]), default="json")
 def export_command(until: str | None, fmt: str) -> None:
     """Write the whole log (or its prefix) as one EPCIS document to stdout, streamed."""
+    from ledger.export import Format, export
+
     if until:
         try:
             datetime.fromisoformat(until.replace("Z", "+00:00"))

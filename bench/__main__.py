@@ -1,5 +1,5 @@
-"""``python -m bench [epcis|ledger|http|hostile|projections|all]`` (default ``all``); ``make bench``
-runs it.
+"""``python -m bench [epcis|ledger|http|hostile|projections|cli|all]`` (default ``all``);
+``make bench`` runs it.
 
 * ``epcis``: throughput of the EPCIS core on a 10,000-event document — documents/s and
   events/s for parse + validate + hash, in JSON-LD and in XML, plus each stage alone.
@@ -13,6 +13,8 @@ runs it.
 * ``projections``: projection catch-up from zero, ``GET /codes/{code}`` latency, the recall
   trail of a 100,000-code lot and ``GET /stock`` over a generated ledger of 1,000,000 events
   on PostgreSQL (``BENCH_PROJ_EVENTS``; see :mod:`bench.projections`).
+* ``cli``: start-up of the command line — wall time of ``tracecode --help`` and
+  ``tracecode id CODE`` as fresh processes, median and best of 10 (see :mod:`bench.cli`).
 
 Every part notes the machine; ``all`` ends with a summary block of the key figures.
 Figures are reported, never asserted.
@@ -34,7 +36,7 @@ from epcis.document import convert, load
 from epcis.jsonld import write_json
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
-PARTS = ("epcis", "ledger", "http", "hostile", "projections")
+PARTS = ("epcis", "ledger", "http", "hostile", "projections", "cli")
 
 
 def _timed(label: str, fn: Callable[[], object], events: int, repeat: int = 3) -> float:
@@ -104,6 +106,10 @@ def main(argv: list[str]) -> int:
             from bench import hostile
 
             summary += hostile.main()
+        elif part == "cli":
+            from bench import cli
+
+            summary += cli.main()
         else:
             from bench import projections
 

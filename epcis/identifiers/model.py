@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 
 class IdentifierError(ValueError):
     """The input is not an identifier we know; the message says why."""
 
 
-class Identifier(BaseModel):
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Identifier:
     """One scanned or written identifier, with its canonical form and what it tells us.
 
     ``canonical`` is the same for one physical item whichever carrier was read (EPC URN,
     Digital Link, DataMatrix element string): for GS1 keys the canonical GS1 Digital Link
     URI on ``https://id.gs1.org`` with only the finest-grained key (serial beats lot), for
     Chinese drug trace codes the 20 digits, for MA codes the normalised MA string.
-    """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A frozen dataclass, not a pydantic model: ``tracecode id`` runs once per scanned code,
+    and importing pydantic would be most of its start-up (issue 9).
+    """
 
     raw: str
     """The input exactly as given."""
@@ -58,13 +60,25 @@ class Identifier(BaseModel):
     """Issuing agency: ``GS1``, ``MA`` or an issuer prefix such as ``AHM``."""
     symbology: str | None = None
     """Symbology identifier the scanner sent (``]d2``, ``]C1`` …), if any."""
-    attributes: dict[str, str] = {}
+    attributes: dict[str, str] = field(default_factory=dict)
     """Everything else that was read: other GS1 AIs by AI code, MA segments by letter."""
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return self.model_dump(mode="json")
+        """JSON-ready form: every field in declaration order; ``notes`` a list."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+    def replace(self, **changes: Any) -> Identifier:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
 
 
 SHOWN_PREFIX = 40

@@ -74,7 +74,7 @@ def _dispatch(raw: str, text: str, symbology: str | None) -> Identifier:
         if embedded is not None:
             found = ma_code.parse_ma_code(raw, embedded, scheme="idcode-uri", symbology=symbology)
             note = "MA code read from the last path segment of the URI"
-            return found.model_copy(update={"notes": (note, *found.notes)})
+            return found.replace(notes=(note, *found.notes))
         raise IdentifierError(
             f"URI {text!r} is not a GS1 Digital Link: no GS1 key (01, 00, 414 …) in its path"
         )

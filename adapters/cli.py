@@ -478,6 +478,7 @@ def trail_command(
 ) -> None:
     """The recall trail of a lot (--product and --lot) or of one --code: every code it
     covers, every event that touched each, where each is and who holds it."""
+    from epcis.identifiers import IdentifierError
     from projections.codes import code_problem, product_key
     from projections.recall_trail import trail, trail_csv
     from projections.runner import ProjectionRunner

@@ -8,13 +8,16 @@ document are reported at the XML line they came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
+
+from lxml import etree
 
 from epcis import event_hash
 from epcis.jsonld import read_json, write_json
 from epcis.limits import Limits, check_event_count, check_node_count, read_bounded
-from epcis.problems import DocumentError, Problem, raise_if_any
+from epcis.problems import DocumentError, Problem, excerpt, raise_if_any
 from epcis.validation import validate_document
+from epcis.validation.rules import iter_events
 from epcis.xmlbinding import parse_xml, read_xml, validate_xml_schema, write_xml
 
 Syntax = Literal["json", "xml"]
@@ -75,11 +78,16 @@ def load(
     *,
     validate: bool = True,
     limits: Limits | None = None,
+    captured: bool = False,
 ) -> LoadedDocument:
     """Read a document; with ``validate`` check it against the GS1 schemas and EPCIS rules.
 
     Unreadable input raises :class:`DocumentError`; problems of a readable document are
     returned in ``problems`` (use :func:`load_valid` to raise on them instead).
+
+    ``captured``: the document is presented to the capture interface, where EPCIS 2.0 says a
+    client's ``recordTime`` "SHALL be ignored" (the repository sets it): each one is taken
+    out before validation (so a malformed one refuses nothing) and noted as a warning.
     """
     limits = limits or Limits.from_env()
     data = read_bounded(source, limits)
@@ -89,25 +97,72 @@ def load(
         result = read_json(data, limits)
         check_event_count(_event_count(result.document), limits)
         loaded = LoadedDocument(result.document, "json", problems=list(result.problems))
+        if captured:
+            loaded.problems.extend(_without_record_times(loaded.document))
         if validate:
             loaded.problems.extend(validate_document(loaded.document, strict=True))
         return loaded
     root = parse_xml(data, max_bytes=limits.max_bytes, max_depth=limits.max_depth)
     check_event_count(_xml_event_count(root), limits)
+    ignored = _without_xml_record_times(root) if captured else []
     xml = read_xml(root)
+    xml_problems = [*ignored, *xml.problems]
     check_event_count(_event_count(xml.document), limits)
     loaded = LoadedDocument(
         xml.document,
         "xml",
         xml_version=xml.version,
         source_map=dict(xml.source_map),
-        problems=list(xml.problems) if validate else [],
+        problems=xml_problems if validate else ignored,
     )
     if validate:
         loaded.problems.extend(validate_xml_schema(root, xml.version))
         rule_problems = validate_document(loaded.document, strict=False)
         loaded.problems.extend(_at_xml_source(p, loaded.source_map) for p in rule_problems)
     return loaded
+
+
+RECORD_TIME_RULE = "record-time-ignored"
+
+
+def _record_time_note(value: Any, pointer: str | None = None, line: int | None = None) -> Problem:
+    return Problem(
+        f"recordTime {excerpt(value)} was ignored: the repository sets recordTime when it "
+        "captures an event (EPCIS 2.0: it SHALL be ignored on capture)",
+        pointer=pointer,
+        line=line,
+        rule=RECORD_TIME_RULE,
+        severity="warning",
+    )
+
+
+def _without_record_times(document: dict[str, Any]) -> list[Problem]:
+    """Take every event's ``recordTime`` out of a JSON-LD document; a note for each."""
+    notes = []
+    for pointer, event in iter_events(document):
+        if "recordTime" in event:
+            value = cast(dict[str, Any], event).pop("recordTime")
+            notes.append(_record_time_note(value, pointer=f"{pointer}/recordTime"))
+    return notes
+
+
+def _without_xml_record_times(root: Any) -> list[Problem]:
+    """Take every event's ``recordTime`` element out of an XML document (before the XSD
+    sees it); a note for each, at the pointer the event will have in the JSON-LD form."""
+    query = etree.QName(root).localname == "EPCISQueryDocument"
+    base = "/epcisBody/queryResults/resultsBody/eventList" if query else "/epcisBody/eventList"
+    notes = []
+    for event_list in root.xpath("//*[local-name()='EventList']"):
+        events = [e for e in event_list if isinstance(e.tag, str)]
+        for index, wrapper in enumerate(events):
+            event = wrapper
+            if etree.QName(wrapper).localname == "extension" and len(wrapper):
+                event = wrapper[0]
+            for element in event.findall("recordTime"):
+                pointer = f"{base}/{index}/recordTime"
+                notes.append(_record_time_note(element.text, pointer, element.sourceline))
+                event.remove(element)
+    return notes
 
 
 def _event_count(document: dict[str, Any]) -> int:

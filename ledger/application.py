@@ -526,13 +526,16 @@ def _commit(
 
 
 def _outcome(event: PreparedEvent, status: str, **extra: Any) -> dict[str, Any]:
-    return {
+    outcome = {
         "index": event.index,
         "status": status,
         "eventID": event.event_id,
         "hashID": event.hash_id,
         **extra,
     }
+    if event.notes:
+        outcome["notes"] = list(event.notes)
+    return outcome
 
 
 def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
 from epcis.context import namespaces
-from epcis.document import LoadedDocument, load
+from epcis.document import RECORD_TIME_RULE, LoadedDocument, load
 from epcis.event_hash import EventHasher
 from epcis.limits import Limits
 from epcis.problems import DocumentError, Problem
@@ -46,6 +46,9 @@ class PreparedEvent:
     hash_id: str
     client_event_id: str | None
     namespaces: dict[str, str]
+    notes: tuple[str, ...] = ()
+    """What the capture did to the event as sent (a client's recordTime ignored), for its
+    outcome."""
 
     @property
     def event_id(self) -> str:
@@ -96,7 +99,7 @@ def prepare(
     """Read and validate a document (JSON-LD or XML) and prepare its events for capture."""
     request = CaptureRequest(capture_id or new_capture_id(), origin, error_behaviour)
     try:
-        loaded = load(source, validate=True, limits=limits)
+        loaded = load(source, validate=True, limits=limits, captured=True)
     except DocumentError as exc:
         request.problems.extend(exc.problems)
         return request
@@ -128,6 +131,11 @@ def prepare_loaded(
             request.rejected_indexes.add(index)
     hasher = EventHasher.for_document(loaded.document)
     declared = namespaces(loaded.document)
+    notes: dict[int, list[str]] = {}
+    for problem in loaded.problems:
+        at = 0 if single else event_index(problem)
+        if problem.rule == RECORD_TIME_RULE and at is not None:
+            notes.setdefault(at, []).append("recordTime ignored: set by the repository")
     for index, event in enumerate(events):
         if cancelled():
             raise CaptureCancelled(f"cancelled after {index} of {len(events)} events")
@@ -143,6 +151,7 @@ def prepare_loaded(
                 hash_id=hasher.hash_id(event),
                 client_event_id=client_id if isinstance(client_id, str) and client_id else None,
                 namespaces=declared,
+                notes=tuple(notes.get(index, ())),
             )
         )
     return request

@@ -422,3 +422,44 @@ def test_huge_integers_in_a_query_are_a_400(
     assert response.status_code in (400, 406), response.text[:500]
     assert response.headers["content-type"].startswith(PROBLEM)
     assert len(response.content) < 4096
+
+
+# -- a client's recordTime (issue 9, item 3) -----------------------------------------------
+
+
+@pytest.mark.parametrize("record_time", ["2024-01-01T00:00:00", "yesterday", 17])
+def test_a_clients_record_time_is_ignored_and_said_so(api: Api, record_time: Any) -> None:
+    """EPCIS 2.0: recordTime "SHALL be ignored when an event is presented to the EPCIS
+    Capture Interface". EPCPyYes fills it without an offset by default."""
+    sent = dict(event(1), recordTime=record_time)
+    response = api.post(document(sent, event(2)))
+    assert response.status_code == 202, response.text
+    job = api.job(response)
+    assert job["outcomes"][0]["notes"] == ["recordTime ignored: set by the repository"]
+    assert "notes" not in job["outcomes"][1]
+    (warning,) = [w for w in job["warnings"] if w["rule"] == "record-time-ignored"]
+    assert warning["pointer"] == "/epcisBody/eventList/0/recordTime"
+    stored = api.client.get("/events/" + job["outcomes"][0]["hashID"].replace("?", "%3F"))
+    got = stored.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]
+    assert got["recordTime"] != record_time and got["recordTime"].endswith("Z")
+
+
+def test_a_clients_record_time_in_xml_is_ignored_too(api: Api) -> None:
+    xml = xml_document("3").replace(
+        b"<eventTimeZoneOffset>", b"<recordTime>not a time</recordTime><eventTimeZoneOffset>"
+    )
+    response = api.client.post("/capture", content=xml, headers=XML)
+    assert response.status_code == 202, response.text
+    job = api.job(response)
+    assert job["outcomes"][0]["notes"] == ["recordTime ignored: set by the repository"]
+    (warning,) = [w for w in job["warnings"] if w["rule"] == "record-time-ignored"]
+    assert warning["line"] == 8
+
+
+def test_validate_still_reports_a_bad_record_time(tmp_path: Any) -> None:
+    """Outside capture a document is checked as written."""
+    from epcis.document import check
+
+    body = json.loads(document(dict(event(1), recordTime="2024-01-01T00:00:00")))
+    problems = check(json.dumps(body).encode())
+    assert any(p.pointer == "/epcisBody/eventList/0/recordTime" and p.is_error for p in problems)

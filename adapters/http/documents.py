@@ -63,7 +63,7 @@ def prepare_capture(
     """
     request = CaptureRequest(new_capture_id(), origin, error_behaviour)
     try:
-        loaded = load(data, validate=True, limits=limits)
+        loaded = load(data, validate=True, limits=limits, captured=True)
     except OverLimit:
         raise
     except DocumentError as exc:

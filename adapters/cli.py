@@ -13,6 +13,13 @@ The output formats are a contract that tests and other tools rely on:
   nothing is recorded, 2 for a usage error (a value that cannot be a code or a product);
 * ``projections failures [--json]`` lists the events the projections quarantined (one line,
   or one JSON object, each); exit 1 when there are any.
+
+Every command that uses the store names it on stderr (``tracecode: store URL``; no
+password). The commands that only read it (``verify``, ``checkpoint``, ``export``,
+``status``, ``trail``, ``projections failures``) never create one: when the setting names no
+store (no such file or database, or one without the ledger's tables) they exit 2 saying so
+and which setting to fix. ``capture``, ``serve`` and ``projections run|rebuild`` start a new
+store where the setting points.
 """
 
 from __future__ import annotations
@@ -149,14 +156,26 @@ def id_command(raw: str) -> None:
 # -- the ledger ------------------------------------------------------------------------
 
 
-def _ledger() -> Ledger:
+_EXIT_NO_STORE = 2
+
+
+def _ledger(*, read_only: bool = False, announce: bool = True) -> Ledger:
+    """The ledger ``TRACECODE_DATABASE_URL`` names. ``read_only``: it must be there (exit
+    2 naming the setting otherwise) and nothing is created. ``announce``: say on stderr which
+    store is used (stdout stays the command's answer)."""
     from ledger.application import Ledger
-    from ledger.settings import SettingsError
+    from ledger.settings import SettingsError, StoreMissing
 
     try:
-        return Ledger()
+        ledger = Ledger(read_only=read_only)
+    except StoreMissing as exc:
+        click.echo(f"tracecode: {exc}", err=True)
+        sys.exit(_EXIT_NO_STORE)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    if announce:
+        click.echo(f"tracecode: store {ledger.settings.described}", err=True)
+    return ledger
 
 
 @main.command()
@@ -186,7 +205,8 @@ def serve(host: str, port: int, workers: int) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"tracecode: store {store_settings().redacted_url}, http://{host}:{port}/docs")
-    _ledger().close()  # create the tables once, before several workers would race to
+    # create the tables once, before several workers would race to
+    _ledger(announce=False).close()
     uvicorn.run(
         "adapters.http.app:create_app",
         factory=True,
@@ -279,7 +299,7 @@ def verify(checkpoint_file: str | None) -> None:
             checkpoint = read_checkpoint(Path(checkpoint_file).read_text())
         except CheckpointError as exc:
             raise click.ClickException(f"{checkpoint_file}: {exc}") from None
-    ledger = _ledger()
+    ledger = _ledger(read_only=True)
     try:
         report = verify_chain(ledger, **keep(checkpoint))
     finally:
@@ -312,7 +332,7 @@ def checkpoint_command(out: str) -> None:
     """Write a signed checkpoint of the chain head (key: TRACECODE_SIGNING_KEY)."""
     from ledger.checkpoint import CheckpointError, make_checkpoint
 
-    ledger = _ledger()
+    ledger = _ledger(read_only=True)
     try:
         checkpoint = make_checkpoint(ledger)
     except CheckpointError as exc:
@@ -337,7 +357,7 @@ def export_command(until: str | None, fmt: str) -> None:
             raise click.BadParameter(
                 f"{until!r} is not an ISO 8601 time", param_hint="--until"
             ) from None
-    ledger = _ledger()
+    ledger = _ledger(read_only=True)
     try:
         for chunk in export(ledger, until=until, fmt=cast(Format, fmt)):
             sys.stdout.buffer.write(chunk)
@@ -414,7 +434,7 @@ def projections_failures(as_json: bool) -> None:
     from projections import failures
     from projections.runner import ProjectionRunner
 
-    ledger = _ledger()
+    ledger = _ledger(read_only=True)
     runner = ProjectionRunner(ledger)
     try:
         with runner.connect() as conn:
@@ -447,7 +467,7 @@ def status_command(code: str, as_of: str | None) -> None:
     from projections.codes import code_problem
     from projections.runner import ProjectionRunner
 
-    ledger = _ledger()
+    ledger = _ledger(read_only=True)
     runner = ProjectionRunner(ledger)
     try:
         runner.run_until_caught_up()
@@ -501,7 +521,7 @@ def trail_command(
             product = product_key(product)
         except IdentifierError as exc:
             raise click.BadParameter(f"not a product: {exc}", param_hint="--product") from None
-    ledger = _ledger()
+    ledger = _ledger(read_only=True)
     runner = ProjectionRunner(ledger)
     try:
         runner.run_until_caught_up()

@@ -44,7 +44,7 @@ from ledger.domain import (
     entry_digest,
     record_content,
 )
-from ledger.settings import StoreSettings, store_settings
+from ledger.settings import StoreSettings, check_store, store_settings
 
 # The topics eventsourcing gives the events that @event("Captured") and @event("Finished")
 # declare: the log is filtered by them.
@@ -115,9 +115,21 @@ class Ledger(Application[UUID]):
     name = "tracecode"  # pinned: the PostgreSQL table names derive from it
     snapshotting_intervals = {ChainHead: 100}  # noqa: RUF012  (eventsourcing's class attribute)
 
-    def __init__(self, settings: StoreSettings | None = None) -> None:
-        self.settings = settings or store_settings()
-        super().__init__(env=self.settings.env)
+    def __init__(self, settings: StoreSettings | None = None, *, read_only: bool = False) -> None:
+        """``read_only``: open a store that must already be there (else
+        :class:`~ledger.settings.StoreMissing`) and never write to it: no tables are
+        created, no chain head is saved. The writing methods must not be called then."""
+        self.settings = settings or store_settings(create=not read_only)
+        self.read_only = read_only
+        env = self.settings.env
+        if read_only:
+            sqlite = self.settings.kind == "sqlite"
+            check_store(
+                self.settings,
+                events_table="stored_events" if sqlite else f"{self.name.lower()}_events",
+            )
+            env = {**env, "CREATE_TABLE": "no"}
+        super().__init__(env=env)
         postgres = self.settings.kind == "postgresql"
         self._existing: Callable[[Any, Sequence[UUID]], set[UUID]] = (
             postgres_store.existing_originators if postgres else sqlite_store.existing_originators
@@ -132,6 +144,7 @@ class Ledger(Application[UUID]):
 
     def append(self, requests: Sequence[CaptureRequest]) -> list[CaptureResult]:
         """Store a group of capture requests in one transaction; each is all or nothing."""
+        self._writable()
         with self._write_lock:
             for attempt in range(_ATTEMPTS):
                 try:
@@ -283,6 +296,7 @@ class Ledger(Application[UUID]):
         of these aggregates meanwhile), so it must load what it changes each time; it may
         raise to refuse, and returns nothing when there is nothing to save.
         """
+        self._writable()
         with self._write_lock:
             for attempt in range(_ATTEMPTS):
                 aggregates = list(build())
@@ -348,6 +362,10 @@ class Ledger(Application[UUID]):
             )
         return outcomes
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise RuntimeError("this ledger was opened read-only")
+
     def _load_head(self) -> ChainHead:
         head_id = ChainHead.create_id()
         try:
@@ -355,6 +373,8 @@ class Ledger(Application[UUID]):
             return head
         except AggregateNotFoundError:
             head = ChainHead()
+            if self.read_only:
+                return head  # nothing stored yet: the empty chain, not saved
             try:
                 self.save(head)
             except IntegrityError:

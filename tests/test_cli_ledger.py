@@ -234,7 +234,9 @@ def test_serve_takes_its_port_and_host_from_the_settings(monkeypatch: pytest.Mon
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.update(k))
-    monkeypatch.setattr("adapters.cli._ledger", lambda: type("L", (), {"close": lambda s: None})())
+    monkeypatch.setattr(
+        "adapters.cli._ledger", lambda **_: type("L", (), {"close": lambda s: None})()
+    )
     monkeypatch.setenv("TRACECODE_PORT", "9123")
     monkeypatch.setenv("TRACECODE_HOST", "127.0.0.2")
     result = CliRunner().invoke(main, ["serve"])
@@ -295,3 +297,143 @@ def test_trail_takes_a_gtin13_and_refuses_a_bad_check_digit(
     # an unknown lot: exit 1 here, 404 over HTTP
     result = CliRunner().invoke(main, ["trail", "--product", "9521234543213", "--lot", "L8"])
     assert result.exit_code == 1 and "no event has touched a code of this lot" in result.stderr
+
+
+# --- issue 9, item 5: a read-only command never creates a store; each names the one it used
+
+
+READ_ONLY = [
+    ("verify",),
+    ("export",),
+    ("status", "urn:epc:id:sgtin:0614141.107346.1"),
+    ("trail", "--code", "urn:epc:id:sgtin:0614141.107346.1"),
+    ("trail", "--product", "10614141073464", "--lot", "L1"),
+    ("checkpoint", "--out", "cp.json"),
+    ("projections", "failures"),
+]
+
+
+@pytest.mark.parametrize(
+    "args",
+    READ_ONLY,
+    ids=["verify", "export", "status", "trail-code", "trail-lot", "checkpoint", "failures"],
+)
+def test_a_read_only_command_with_no_store_creates_none_and_names_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """Run from a directory without a ledger: the default ``var/tracecode.db`` is not made."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRACECODE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("TRACECODE_SIGNING_KEY", str(tmp_path / "key.pem"))
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert f"no store at {tmp_path / 'var' / 'tracecode.db'}" in result.stderr
+    assert "TRACECODE_DATABASE_URL not set, default sqlite:///var/tracecode.db" in result.stderr
+    assert "set TRACECODE_DATABASE_URL to your ledger's store" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no var/, no key, no cp.json
+
+    elsewhere = tmp_path / "sub" / "ledger.db"
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", f"sqlite:///{elsewhere}")
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 2
+    said = f"no store at {elsewhere} (TRACECODE_DATABASE_URL=sqlite:///{elsewhere})"
+    assert said in result.stderr
+    assert not (tmp_path / "sub").exists()
+
+
+def test_a_sqlite_file_without_the_ledger_tables_is_not_a_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", f"sqlite:///{empty}")
+    for args in READ_ONLY[:4]:
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == 2, args
+        assert "not a tracecode store" in result.stderr and "stored_events" in result.stderr
+        assert result.stdout == ""
+    assert empty.stat().st_size == 0  # nothing was written into it
+
+
+def _postgres_tables(url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
+def test_a_read_only_command_on_an_empty_postgres_database_creates_no_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.conftest import drop_postgres_database, make_postgres_database
+
+    url = make_postgres_database()
+    try:
+        monkeypatch.setenv("TRACECODE_DATABASE_URL", url)
+        for args in READ_ONLY[:5]:
+            result = CliRunner().invoke(main, list(args))
+            assert result.exit_code == 2, (args, result.output)
+            said = f"not a tracecode store: {url} (TRACECODE_DATABASE_URL={url})"
+            assert said in result.stderr
+            assert "tracecode_events" in result.stderr
+            assert result.stdout == ""
+        assert _postgres_tables(url) == []
+    finally:
+        drop_postgres_database(url)
+    # a database that does not exist (any more) is no store either
+    result = CliRunner().invoke(main, ["verify"])
+    assert result.exit_code == 2
+    assert "no store at" in result.stderr and "does not exist" in result.stderr
+
+
+def test_every_command_names_its_store_on_stderr(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a real store (both kinds): one store line on stderr, the answer alone on stdout."""
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", store_url)
+    monkeypatch.setenv("TRACECODE_SIGNING_KEY", str(tmp_path / "key.pem"))
+    line = f"tracecode: store {store_url}\n"
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(main, list(args))
+        assert result.stderr.count("tracecode: store ") == 1, (args, result.stderr)
+        assert line in result.stderr
+        return result.exit_code, result.stdout, result.stderr
+
+    code, out, _ = invoke("capture", str(document_file(tmp_path)))
+    assert code == 0 and "2 stored" in out
+    code, out, _ = invoke("verify")
+    assert code == 0 and out.startswith("intact: 2 events")
+    code, out, _ = invoke("status", "urn:epc:id:sgtin:0614141.107346.1")
+    assert code == 0 and json.loads(out)["state"] == "in_stock"
+    code, out, _ = invoke("trail", "--code", "urn:epc:id:sgtin:0614141.107346.1")
+    assert code == 0 and len(json.loads(out)) == 1
+    code, out, _ = invoke("export")
+    assert code == 0 and len(load(out.encode()).events) == 2
+    code, out, _ = invoke("checkpoint", "--out", str(tmp_path / "cp.json"))
+    assert code == 0 and "position 2" in out
+    code, out, err = invoke("projections", "failures")
+    assert code == 0 and out == "" and "0 event(s) quarantined" in err
+    code, out, _ = invoke("projections", "run", "--once")
+    assert code == 0 and out.startswith("caught up")
+
+
+def test_a_relative_sqlite_store_is_named_with_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writing command still starts a new store (and its directory) where the setting
+    points; the store line shows the file a relative path resolved to."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRACECODE_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["capture", str(document_file(tmp_path))])
+    assert result.exit_code == 0, result.output
+    db = tmp_path / "var" / "tracecode.db"
+    assert db.is_file()
+    assert f"tracecode: store sqlite:///var/tracecode.db (file {db})" in result.stderr
+    result = CliRunner().invoke(main, ["verify"])
+    assert result.exit_code == 0 and result.stdout.startswith("intact: 2 events")
+    assert f"tracecode: store sqlite:///var/tracecode.db (file {db})" in result.stderr

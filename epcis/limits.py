@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import IO
@@ -11,9 +12,34 @@ from epcis.problems import DocumentError, Problem
 _CHUNK = 1 << 16
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int = 1) -> int:
+    """A whole-number setting from the environment, or ``default``; ValueError names it."""
     raw = os.environ.get(name)
-    return int(raw) if raw else default
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, not {raw!r}")
+    return value
+
+
+def env_seconds(name: str, default: float, *, zero: bool = False) -> float:
+    """A number of seconds from the environment (> 0, or >= 0 with ``zero``), or
+    ``default``; ValueError names it."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"{name} must be a number of seconds {bound}, not {raw!r}")
+    return value
 
 
 MAX_NUMBER_CHARS = 100
@@ -41,9 +67,9 @@ class Limits:
         """``TRACECODE_MAX_DOCUMENT_BYTES``, ``TRACECODE_MAX_DEPTH`` and
         ``TRACECODE_MAX_NODES``, else the defaults."""
         return cls(
-            max_bytes=_env_int("TRACECODE_MAX_DOCUMENT_BYTES", cls.max_bytes),
-            max_depth=_env_int("TRACECODE_MAX_DEPTH", cls.max_depth),
-            max_nodes=_env_int("TRACECODE_MAX_NODES", cls.max_nodes),
+            max_bytes=env_int("TRACECODE_MAX_DOCUMENT_BYTES", cls.max_bytes),
+            max_depth=env_int("TRACECODE_MAX_DEPTH", cls.max_depth),
+            max_nodes=env_int("TRACECODE_MAX_NODES", cls.max_nodes),
         )
 
 

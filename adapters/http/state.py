@@ -10,7 +10,6 @@ serves reads and the validation of large documents (small ones are validated on 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import threading
 from contextlib import aclosing
@@ -27,7 +26,7 @@ from adapters.http.headers import limit_headers
 from adapters.http.problems import ProblemError
 from adapters.webhook_destinations import DestinationPolicy
 from epcis.jsonld import read_json
-from epcis.limits import Limits
+from epcis.limits import Limits, env_seconds
 from epcis.problems import DocumentError, excerpt, raise_if_any
 from ledger.application import CaptureResult, Ledger
 from ledger.capture import CaptureCancelled, CaptureRequest
@@ -45,16 +44,7 @@ DEFAULT_READ_WAIT = 5.0
 def read_wait_seconds() -> float:
     """The server's bound on how long a read waits for a log position
     (``TRACECODE_READ_WAIT_SECONDS``, default 5)."""
-    raw = os.environ.get(READ_WAIT_ENV)
-    if not raw:
-        return DEFAULT_READ_WAIT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{READ_WAIT_ENV} must be a number of seconds >= 0, not {raw!r}")
-    return value
+    return env_seconds(READ_WAIT_ENV, DEFAULT_READ_WAIT, zero=True)
 
 
 @dataclass

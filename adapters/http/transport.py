@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import http
 import json
-import math
 import os
 import sys
 from collections.abc import Callable
@@ -52,6 +51,7 @@ from uvicorn.server import ServerState
 
 from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_body
+from epcis.limits import env_int, env_seconds
 
 HEADER_TIMEOUT_ENV = "TRACECODE_HEADER_TIMEOUT_SECONDS"
 KEEP_ALIVE_ENV = "TRACECODE_KEEP_ALIVE_SECONDS"
@@ -66,32 +66,6 @@ RETRY_AFTER_SECONDS = 1
 LINGER_SECONDS = 2.0
 """How long a connection turned away for the connection limit is kept to read what the
 client still sends (so that its close is not a reset that could lose the 503)."""
-
-
-def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a number of seconds > 0, not {raw!r}")
-    return value
-
-
-def _count(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, not {raw!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -113,14 +87,14 @@ class ServerSettings:
         if parser not in ("auto", "httptools", "h11"):
             raise ValueError(f"{HTTP_PARSER_ENV} must be auto, httptools or h11, not {parser!r}")
         settings = cls(
-            header_timeout=_seconds(HEADER_TIMEOUT_ENV, cls.header_timeout),
-            keep_alive=_count(KEEP_ALIVE_ENV, cls.keep_alive),
-            body_idle_timeout=_seconds(BODY_IDLE_TIMEOUT_ENV, cls.body_idle_timeout),
-            body_timeout=_seconds(BODY_TIMEOUT_ENV, cls.body_timeout),
-            max_connections=_count(MAX_CONNECTIONS_ENV, cls.max_connections),
-            max_url_bytes=_count(MAX_URL_ENV, cls.max_url_bytes, minimum=64),
-            max_header_bytes=_count(MAX_HEADER_ENV, cls.max_header_bytes, minimum=256),
-            backlog=_count(BACKLOG_ENV, cls.backlog),
+            header_timeout=env_seconds(HEADER_TIMEOUT_ENV, cls.header_timeout),
+            keep_alive=env_int(KEEP_ALIVE_ENV, cls.keep_alive),
+            body_idle_timeout=env_seconds(BODY_IDLE_TIMEOUT_ENV, cls.body_idle_timeout),
+            body_timeout=env_seconds(BODY_TIMEOUT_ENV, cls.body_timeout),
+            max_connections=env_int(MAX_CONNECTIONS_ENV, cls.max_connections),
+            max_url_bytes=env_int(MAX_URL_ENV, cls.max_url_bytes, minimum=64),
+            max_header_bytes=env_int(MAX_HEADER_ENV, cls.max_header_bytes, minimum=256),
+            backlog=env_int(BACKLOG_ENV, cls.backlog),
             http_parser=parser,
         )
         if settings.max_url_bytes > settings.max_header_bytes:

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from epcis.problems import excerpt
+
 
 class IdentifierError(ValueError):
     """The input is not an identifier we know; the message says why."""
@@ -88,6 +90,4 @@ SHOWN_PREFIX = 40
 def shown(text: str) -> str:
     """``repr`` of ``text`` cut to its first :data:`SHOWN_PREFIX` characters (+ ``…``), with
     the full length when cut: error messages quote what they refuse, not 3,000 characters."""
-    if len(text) <= SHOWN_PREFIX:
-        return repr(text)
-    return f"{text[:SHOWN_PREFIX]!r}… ({len(text)} characters)"
+    return excerpt(text, SHOWN_PREFIX)

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from epcis import document as epcis_document
 from epcis.problems import Problem
 from epcis.validation import RULES, check_rules, validate_document, validate_json_schema
 from epcis.validation import json_schema as json_schema_module
@@ -899,8 +900,7 @@ def required_pointers(document: dict[str, Any]) -> list[str]:
             names = ["declarationTime"]
         elif "sensorReport" in node:
             names = ["sensorReport"]
-        elif pointer.split("/")[-2:-1] == ["sensorReport"]:
-            names = ["type"]
+        # A sensorReport needs no type: the XSD's rule, followed in both syntaxes.
         out.extend(f"{pointer}/{name}" for name in names if name in node)
     return out
 
@@ -1210,3 +1210,46 @@ def test_rule_identifier_limits_in_xml_names_the_line() -> None:
     assert errors[0].path is not None and errors[0].path.endswith("/epcList/epc[1]")
     problems = check(raw.replace(first, f"<epc>{ISSUE_SGTIN}</epc>", 1).encode())
     assert [(p.line, p.rule) for p in problems if p.is_error] == [(line, "identifier-limits")]
+
+
+def test_where_the_xsd_and_the_json_schema_disagree_json_ld_follows_the_xsd() -> None:
+    """``persistentDisposition`` on every event type, and a sensor report with an
+    ``exception`` and no ``type``: the XSD accepts both, and so does JSON-LD now."""
+    aggregation = {
+        "type": "AggregationEvent",
+        "eventTime": "2026-03-01T08:00:00Z",
+        "eventTimeZoneOffset": "+08:00",
+        "parentID": "urn:epc:id:sscc:0614141.1234567890",
+        "childEPCs": ["urn:epc:id:sgtin:0614141.107346.2018"],
+        "action": "ADD",
+        "persistentDisposition": {"set": ["completeness_verified"]},
+        "sensorElementList": [
+            {"sensorReport": [{"exception": "ALARM_CONDITION", "booleanValue": True}]}
+        ],
+    }
+    transaction = {
+        "type": "TransactionEvent",
+        "eventTime": "2026-03-01T08:00:00Z",
+        "eventTimeZoneOffset": "+08:00",
+        "bizTransactionList": [
+            {"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:9"}
+        ],
+        "epcList": ["urn:epc:id:sgtin:0614141.107346.2019"],
+        "action": "ADD",
+        "persistentDisposition": {"unset": ["completeness_inferred"]},
+    }
+    document = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-03-01T08:00:00Z",
+        "epcisBody": {"eventList": [aggregation, transaction]},
+    }
+    assert validate_document(document) == []
+    xml = epcis_document.convert(document, "xml")
+    assert epcis_document.load(xml).errors == []
+    # Still refused: a persistentDisposition that is not one.
+    aggregation["persistentDisposition"] = {"set": "completeness_verified"}
+    assert [p.pointer for p in validate_document(document) if p.is_error] == [
+        "/epcisBody/eventList/0/persistentDisposition/set"
+    ]

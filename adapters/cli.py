@@ -198,15 +198,14 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from adapters.http.transport import ServerSettings
-    from ledger.settings import store_settings
 
     try:
         settings = ServerSettings.from_env()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"tracecode: store {store_settings().redacted_url}, http://{host}:{port}/docs")
-    # create the tables once, before several workers would race to
-    _ledger(announce=False).close()
+    # names the store on stderr, and creates the tables once, before workers would race to
+    _ledger().close()
+    click.echo(f"tracecode: serving http://{host}:{port} (OpenAPI at /docs)", err=True)
     uvicorn.run(
         "adapters.http.app:create_app",
         factory=True,

@@ -183,6 +183,7 @@ class Ledger(Application[UUID]):
         position, link = head.position, head.link
         aggregates: list[Any] = []
         results: list[CaptureResult] = []
+        group_ids: dict[str, str] = {}  # record key -> eventID, for the events of this group
         for request in requests:
             outcomes = self._rejected_outcomes(request)
             new: list[PreparedEvent] = []
@@ -213,7 +214,11 @@ class Ledger(Application[UUID]):
                     or event.key in stored_hashes
                     or event.key in new_keys
                 ):
-                    outcomes.append(_outcome(event, "already-stored"))
+                    outcomes.append(
+                        _outcome(
+                            event, "already-stored", eventID=self._stored_id(event, group_ids, new)
+                        )
+                    )
                     continue
                 new.append(event)
                 new_keys.add(event.key)
@@ -243,6 +248,7 @@ class Ledger(Application[UUID]):
                 previous, link = link, chain_link(link, content)
                 aggregates.append(EventRecord(**content, previous_link=previous, link=link))
                 stored_hashes.add(event.key)
+                group_ids[event.key] = event.event_id
                 if event.key != event.hash_id:
                     self._declarations(event.hash_id, existing, declarations).declare(event.key)
                 stored_outcomes[event.index]["position"] = position
@@ -322,6 +328,24 @@ class Ledger(Application[UUID]):
                 else Declarations(hash_id=hash_id)
             )
         return loaded[hash_id]
+
+    def _stored_id(
+        self, event: PreparedEvent, group_ids: dict[str, str], new: list[PreparedEvent]
+    ) -> str:
+        """The eventID an already-stored event answers to: the client's when it sent one
+        (claimed for it, so it reads the event back), else the stored event's own."""
+        if event.client_event_id:
+            return event.client_event_id
+        for earlier in new:  # the same event earlier in this document
+            if earlier.key == event.key:
+                return earlier.event_id
+        if event.key in group_ids:  # stored by an earlier document of this group
+            return group_ids[event.key]
+        try:
+            record: EventRecord = self.repository.get(EventRecord.create_id(event.key))
+        except AggregateNotFoundError:
+            return event.event_id
+        return str(record.event_id)
 
     def _claim_owner(
         self,

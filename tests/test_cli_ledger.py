@@ -437,3 +437,20 @@ def test_a_relative_sqlite_store_is_named_with_its_file(
     result = CliRunner().invoke(main, ["verify"])
     assert result.exit_code == 0 and result.stdout.startswith("intact: 2 events")
     assert f"tracecode: store sqlite:///var/tracecode.db (file {db})" in result.stderr
+
+
+def test_serve_names_its_store_on_stderr_and_prints_nothing_on_stdout(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", store_url)
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    result = CliRunner().invoke(main, ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr.count("tracecode: store ") == 1
+    assert f"tracecode: store {store_url}\n" in result.stderr
+    assert "http://127.0.0.1:8123" in result.stderr
+    assert [kw["port"] for kw in started] == [8123]

@@ -352,6 +352,29 @@ def test_event_id_conflict(api: Api) -> None:
     assert load(stored).hash_ids() == [first_hash]  # the eventID still names the first event
 
 
+def test_an_already_stored_outcome_names_the_event_id_that_reads_it_back(api: Api) -> None:
+    """Not the hash where an eventID belongs: the client's eventID when it sent one, else
+    the eventID the stored event has."""
+    given = "urn:uuid:5a4a2b4e-1f7c-4d55-9b3e-2f6d1c0e7a11"
+    other = "urn:uuid:0b5e5c4c-8d1e-4a9a-a3c2-6f1e9d2b7c44"
+    (hash_id,) = load(document(event(1, event_id=given))).hash_ids()
+    assert api.post(document(event(1, event_id=given))).status_code == 202
+    again = api.job(api.post(document(event(1))))["outcomes"]
+    assert [(o["status"], o["eventID"], o["hashID"]) for o in again] == [
+        ("already-stored", given, hash_id)
+    ]
+    renamed = api.job(api.post(document(event(1, event_id=other))))["outcomes"]
+    assert [(o["status"], o["eventID"]) for o in renamed] == [("already-stored", other)]
+    assert api.client.get(event_url(other)).status_code == 200
+    # The same event twice in one document, the first time with an eventID.
+    twice = document(event(2, event_id=other.replace("0b5e", "1c6f")), event(2))
+    outcomes = api.job(api.post(twice))["outcomes"]
+    assert [(o["status"], o["eventID"]) for o in outcomes] == [
+        ("stored", other.replace("0b5e", "1c6f")),
+        ("already-stored", other.replace("0b5e", "1c6f")),
+    ]
+
+
 def test_post_events(api: Api) -> None:
     one = event(7, event_id="urn:uuid:0d2b6f0e-4b55-4d8a-a9a4-4a3f6f1f8c01")
     bare = {

@@ -13,6 +13,7 @@ from typing import IO, Any, Literal, cast
 from lxml import etree
 
 from epcis import event_hash
+from epcis.context import lift_scoped_contexts
 from epcis.jsonld import read_json, write_json
 from epcis.limits import Limits, check_event_count, check_node_count, read_bounded
 from epcis.problems import DocumentError, Problem, excerpt, raise_if_any
@@ -85,6 +86,9 @@ def load(
     Unreadable input raises :class:`DocumentError`; problems of a readable document are
     returned in ``problems`` (use :func:`load_valid` to raise on them instead).
 
+    A JSON-LD document's contexts below its top (on events, on nested objects) are taken
+    into the top one (:func:`epcis.context.lift_scoped_contexts`): the internal form has one.
+
     ``captured``: the document is presented to the capture interface, where EPCIS 2.0 says a
     client's ``recordTime`` "SHALL be ignored" (the repository sets it): each one is taken
     out before validation (so a malformed one refuses nothing) and noted as a warning.
@@ -96,7 +100,12 @@ def load(
     if syntax == "json":
         result = read_json(data, limits)
         check_event_count(_event_count(result.document), limits)
-        loaded = LoadedDocument(result.document, "json", problems=list(result.problems))
+        document, lifted = (
+            lift_scoped_contexts(result.document)
+            if result.scoped_contexts
+            else (result.document, [])
+        )
+        loaded = LoadedDocument(document, "json", problems=[*result.problems, *lifted])
         if captured:
             loaded.problems.extend(_without_record_times(loaded.document))
         if validate:

@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from epcis import cbv
-from epcis.context import BUILTIN_PREFIXES, namespaces
+from epcis.context import BUILTIN_PREFIXES, STANDARD_NAMESPACES, lift_scoped_contexts, namespaces
 from epcis.identifiers import canonical_digital_link
 
 HASH_VERSION = "CBV2.0"
@@ -125,6 +125,7 @@ def document_hash_ids(document: Mapping[str, Any]) -> list[str]:
 
 
 def document_prehashes(document: Mapping[str, Any]) -> list[str]:
+    document, _ = lift_scoped_contexts(dict(document))
     hasher = EventHasher.for_document(document)
     return [hasher.prehash(event) for event in events_of(document)]
 
@@ -145,7 +146,9 @@ class EventHasher:
     """Computes pre-hash strings of events that share one set of namespace prefixes."""
 
     def __init__(self, prefixes: Mapping[str, str], ignore: Iterable[str] = ()) -> None:
-        self._prefixes = {**BUILTIN_PREFIXES, **prefixes}
+        # An undeclared standard prefix names what the XML binding spells it as (cbvmda:
+        # urn:epcglobal:cbv:mda), so that one event has one hash in either syntax.
+        self._prefixes = {**STANDARD_NAMESPACES, **prefixes}
         self._ignore = frozenset(self.expand_name(name) for name in ignore)
 
     @classmethod

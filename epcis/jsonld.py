@@ -32,6 +32,9 @@ class JsonReadResult:
 
     document: dict[str, Any]
     problems: tuple[Problem, ...] = ()
+    scoped_contexts: bool = False
+    """Whether an object below the top has its own ``@context`` (noticed while parsing, so
+    that only such documents are walked to lift them)."""
 
 
 def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) -> JsonReadResult:
@@ -44,9 +47,13 @@ def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) 
             f"not UTF-8: byte {exc.start} cannot be decoded", rule="json-syntax"
         ) from None
     repeated: dict[int, list[tuple[str, bool]]] = {}
+    contexts = 0  # objects with a "@context" key, the top one included
 
     def keep_last(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal contexts
         obj = dict(pairs)
+        if "@context" in obj:
+            contexts += 1
         if len(obj) != len(pairs):
             first: dict[str, Any] = {}
             for key, item in pairs:
@@ -116,7 +123,8 @@ def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) 
         )
         for pointer, key, differs in _repeated_keys(value, repeated)
     )
-    return JsonReadResult(value, problems)
+    scoped = contexts > (1 if "@context" in value else 0)
+    return JsonReadResult(value, problems, scoped_contexts=scoped)
 
 
 # A \uD800-\uDFFF escape: the only way a JSON text can hold a lone surrogate, which no

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from epcis.context import namespaces
-from epcis.event_hash import EventHasher
+from epcis.event_hash import document_hash_ids
 
 Number = int | float
 Action = Literal["ADD", "OBSERVE", "DELETE"]
@@ -248,8 +248,7 @@ class _Document(_Node):
 
     def hash_ids(self) -> list[str]:
         """The Event Hash ID of each event, in document order."""
-        hasher = EventHasher.for_document(self.to_jsonld())
-        return [hasher.hash_id(event.to_jsonld()) for event in self.events]
+        return document_hash_ids(self.to_jsonld())  # contexts on events taken in
 
 
 class EPCISDocument(_Document):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from lxml import etree
 
-from epcis.context import BUILTIN_PREFIXES, make_context
+from epcis.context import STANDARD_NAMESPACES, make_context
 from epcis.document import convert
 from ledger.application import Ledger, StoredEvent, utc_now
 
@@ -84,16 +84,16 @@ class _Prefixes:
     """One prefix per namespace across the export; renames keys where documents disagreed."""
 
     def __init__(self) -> None:
-        self.by_prefix: dict[str, str] = {}
-        self.by_uri: dict[str, str] = {}
+        # What the standard prefixes name undeclared: an event that uses ``cbvmda:``
+        # without declaring it means this, so no event may take the name for another.
+        self.by_prefix: dict[str, str] = dict(STANDARD_NAMESPACES)
+        self.by_uri: dict[str, str] = {uri: p for p, uri in STANDARD_NAMESPACES.items()}
 
     def add(self, prefix: str, uri: str) -> None:
         if uri in self.by_uri:
             return
         name, n = prefix, 2
-        while name in self.by_prefix or (
-            name in BUILTIN_PREFIXES and BUILTIN_PREFIXES[name] != uri
-        ):
+        while name in self.by_prefix:
             name, n = f"{prefix}{n}", n + 1
         self.by_prefix[name] = uri
         self.by_uri[uri] = name

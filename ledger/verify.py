@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from epcis.context import BUILTIN_PREFIXES
 from epcis.event_hash import EventHasher
 from ledger.application import COMMIT_TOPIC, RECORD_TOPIC, Ledger
 from ledger.domain import (
@@ -456,14 +457,25 @@ def verify_chain(
     return report
 
 
+def _hashes_as_stored(event: dict[str, Any], namespaces: dict[str, str], hash_id: str) -> bool:
+    """Whether the event still has its Event Hash ID. A record stored before an undeclared
+    ``cbvmda`` was read with its XML spelling (``urn:epcglobal:cbv:mda``) was hashed with
+    the EPCIS context's (``urn:epcglobal:cbv:mda:``): it matches under that one."""
+    if EventHasher(namespaces).hash_id(event) == hash_id:
+        return True
+    if "cbvmda" in namespaces:
+        return False
+    legacy = {"cbvmda": BUILTIN_PREFIXES["cbvmda"], **namespaces}
+    return EventHasher(legacy).hash_id(event) == hash_id
+
+
 def _check_record(state: dict[str, Any]) -> list[str]:
     found: list[str] = []
     content = record_content(**{k: state[k] for k in _FIELDS})
     if chain_link(state["previous_link"], content) != state["link"]:
         found.append("its content does not match its link: the record was altered")
     try:
-        hasher = EventHasher(state["namespaces"])
-        if hasher.hash_id(state["event"]) != state["hash_id"]:
+        if not _hashes_as_stored(state["event"], state["namespaces"], state["hash_id"]):
             found.append("its event no longer has the Event Hash ID it was stored under")
     except Exception as exc:  # a mangled event may not even hash
         found.append(f"its event cannot be hashed ({exc})")

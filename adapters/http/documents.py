@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from epcis.context import make_context
+from epcis.context import STANDARD_NAMESPACES, make_context
 from epcis.document import convert, load
 from epcis.limits import Limits, OverLimit
 from epcis.problems import DocumentError
@@ -107,7 +107,9 @@ def query_document(
     Prefixes are merged into one ``@context``; when two events bind one prefix to
     different namespaces, the later event's fields are renamed to a fresh prefix so that
     no field changes meaning."""
-    prefixes: dict[str, str] = {}
+    # Seeded with what the standard prefixes name undeclared: an event that uses one
+    # without declaring it means that, so another event's other binding is renamed.
+    prefixes: dict[str, str] = dict(STANDARD_NAMESPACES)
     events: list[dict[str, Any]] = []
     for event, namespaces in found:
         renames: dict[str, str] = {}

@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from epcis.context import SAME_NAMESPACE, STANDARD_NAMESPACES
 from epcis.query.params import MATCH_FIELDS, Condition, Query
 from epcis.query.patterns import EpcMatcher, identity, matcher
 
@@ -170,13 +171,16 @@ def _sensor_number(c: Condition, q: Query, e: Mapping[str, Any], ns: Mapping[str
 
 def expand(name: str, prefixes: Mapping[str, str], fallback: Mapping[str, str]) -> str:
     """A field name as one IRI: ``{iri}local`` stays, ``prefix:local`` expands with
-    ``prefixes`` (the query's), else ``fallback`` (the event's), else stays as it is."""
+    ``prefixes`` (the query's), else ``fallback`` (the event's), else with what a standard
+    prefix names undeclared, else stays as it is. The two spellings of one standard
+    namespace (``urn:epcglobal:cbv:mda`` with or without its colon) expand alike, so that
+    ``EQ_ILMD_cbvmda:lotNumber`` finds an event whatever spelling its document declared."""
     if name.startswith("{"):
         iri, _, local = name[1:].partition("}")
-        return iri + local
+        return SAME_NAMESPACE.get(iri, iri) + local
     prefix, _, local = name.partition(":")
-    base = prefixes.get(prefix) or fallback.get(prefix)
-    return base + local if base else name
+    base = prefixes.get(prefix) or fallback.get(prefix) or STANDARD_NAMESPACES.get(prefix)
+    return SAME_NAMESPACE.get(base, base) + local if base else name
 
 
 def _scopes(e: Mapping[str, Any], scope: str) -> Iterator[Mapping[str, Any]]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from lxml import etree
 
-from epcis.context import BUILTIN_PREFIXES
+from epcis.context import STANDARD_NAMESPACES
 from epcis.problems import pointer_join
 from epcis.xmlbinding.layout import SBDH, XML_NS, XSI
 from epcis.xmlbinding.nodes import (
@@ -282,5 +282,5 @@ def used_prefixes(value: Any, found: set[str]) -> set[str]:
 
 
 def builtin_or(prefixes: dict[str, str]) -> dict[str, str]:
-    """The document's prefixes over those the EPCIS context defines."""
-    return {**BUILTIN_PREFIXES, **prefixes}
+    """The document's prefixes over what the standard prefixes name undeclared."""
+    return {**STANDARD_NAMESPACES, **prefixes}

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from epcis import cbv
-from epcis.context import namespaces
+from epcis.context import lift_scoped_contexts, namespaces
 from epcis.problems import DocumentError, Problem, pointer_join
 from epcis.xmlbinding import layout
 from epcis.xmlbinding.extensions import (
@@ -55,10 +55,15 @@ _STANDARD_DOC_KEYS = frozenset(
 
 
 def write_xml(document: dict[str, Any], *, version: Literal["2.0", "1.2"] = "2.0") -> bytes:
-    """Serialise ``document`` as EPCIS XML of the given version (UTF-8 bytes)."""
+    """Serialise ``document`` as EPCIS XML of the given version (UTF-8 bytes).
+
+    Contexts below the document are taken into its top one first (XML declares namespaces
+    once, on the root); an undeclared standard prefix is written with its XML spelling.
+    """
     if version not in ("2.0", "1.2"):
         raise ValueError(f"version must be '2.0' or '1.2', not {version!r}")
-    return _Writer(document, version).write()
+    lifted, _ = lift_scoped_contexts(document)
+    return _Writer(lifted, version).write()
 
 
 def _curie_or_urn(vocabulary: cbv.Vocabulary, value: Any) -> Any:
@@ -368,9 +373,8 @@ class _Writer:
                 f"(one of {', '.join(layout.EVENT_TYPES)})",
             )
             return
-        nsmap = self.event_nsmap(event, pointer)
         if self.version == "2.0":
-            element = etree.SubElement(event_list, event_type, nsmap=nsmap)
+            element = etree.SubElement(event_list, event_type)
             self.event_2(element, event, event_type, pointer)
         else:
             if event_type == "AssociationEvent":
@@ -379,27 +383,8 @@ class _Writer:
             parent = event_list
             if event_type == "TransformationEvent":
                 parent = etree.SubElement(event_list, "extension")
-            element = etree.SubElement(parent, event_type, nsmap=nsmap)
+            element = etree.SubElement(parent, event_type)
             self.event_1(element, event, event_type, pointer)
-
-    def event_nsmap(self, event: dict[str, Any], pointer: str) -> dict[str, str]:
-        """Prefixes an event's own ``@context`` binds differently from the document."""
-        own = namespaces(event)
-        if not own:
-            return {}
-        out: dict[str, str] = {}
-        for prefix, uri in own.items():
-            if self.prefixes.get(prefix) != uri and NCNAME.match(prefix):
-                out[prefix] = uri
-        if out:
-            # Extension keys inside this event resolve against the event's context.
-            self.resolver = NamespaceResolver({**self.prefixes, **own})
-            self.ext = ExtensionWriter(self.resolver, self.report)
-        return out
-
-    def _restore_resolver(self) -> None:
-        self.resolver = NamespaceResolver(self.prefixes)
-        self.ext = ExtensionWriter(self.resolver, self.report)
 
     def event_2(
         self, element: etree._Element, event: dict[str, Any], event_type: str, pointer: str
@@ -410,7 +395,6 @@ class _Writer:
                 self.field(element, name, event[name], pointer_join(pointer, name))
         self.check_unplaced(event, set(fields), event_type, pointer)
         self.extensions(element, event, {"type", *layout.ALL_EVENT_FIELDS}, pointer)
-        self._restore_resolver()
 
     def event_1(
         self, element: etree._Element, event: dict[str, Any], event_type: str, pointer: str
@@ -441,7 +425,6 @@ class _Writer:
         placed = {*layout.BASE_FIELDS_1, *layout.BASE_EXTENSION_FIELDS_1, *main, *extended}
         self.check_unplaced(event, placed | set(layout.NOT_IN_1_2), event_type, pointer)
         self.extensions(element, event, {"type", *layout.ALL_EVENT_FIELDS}, pointer)
-        self._restore_resolver()
 
     def check_unplaced(
         self, event: dict[str, Any], placed: set[str], event_type: str, pointer: str

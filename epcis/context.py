@@ -114,7 +114,6 @@ class _Uses:
 
     names: dict[str, dict[str | None, None]] = field(default_factory=dict)  # ordered sets
     bound_at: dict[tuple[str, str], str] = field(default_factory=dict)
-    scoped: bool = False
 
 
 def lift_scoped_contexts(document: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
@@ -129,11 +128,11 @@ def lift_scoped_contexts(document: dict[str, Any]) -> tuple[dict[str, Any], list
     keeps its namespace, so every Event Hash ID is what the nested form gives. Values are
     left as written (a CURIE value is opaque to the hash and the XML binding alike).
     """
+    if not has_nested_context(document):
+        return document, []
     top = namespaces(document)
     uses = _Uses()
     _collect(document, top, "", uses, root=True)
-    if not uses.scoped:
-        return document, []
     names, hoisted, problems = _names(top, uses)
     lifted = _rewrite(document, top, names, root=True)
     if hoisted:
@@ -141,6 +140,21 @@ def lift_scoped_contexts(document: dict[str, Any]) -> tuple[dict[str, Any], list
         entries = ctx if isinstance(ctx, list) else [] if ctx is None else [ctx]
         lifted["@context"] = [*entries, hoisted]
     return lifted, problems
+
+
+def has_nested_context(document: dict[str, Any]) -> bool:
+    """Whether any object below the top has a ``@context`` (a plain walk, no bookkeeping:
+    most documents have none, and the writer asks for every one)."""
+    stack: list[Any] = [*document.values()]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "@context" in value:
+                return True
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _resolve(prefix: str, scope: Mapping[str, str]) -> str | None:
@@ -153,7 +167,6 @@ def _collect(node: Any, scope: Mapping[str, str], at: str, uses: _Uses, *, root:
         value, bindings, here, is_root = stack.pop()
         if isinstance(value, dict):
             if not is_root and "@context" in value:
-                uses.scoped = True
                 own = context_prefixes(value["@context"])
                 bindings = {**bindings, **own}
                 for bound, uri in own.items():

@@ -1,4 +1,4 @@
-"""The ``tracecode`` command line: a thin shell over :mod:`epcis` (and later the ledger).
+"""The ``tracecode`` command line: a thin shell over :mod:`epcis`, the ledger and its read models.
 
 The output formats are a contract that tests and other tools rely on:
 
@@ -243,8 +243,13 @@ class _Progress:
 )
 def capture(files: tuple[str, ...], error_behaviour: str) -> None:
     """Capture EPCIS documents straight into the configured store."""
+    from epcis.limits import OverLimit, capture_limits
     from ledger.capture import ErrorBehaviour, prepare
 
+    try:
+        limits = capture_limits()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     ledger = _ledger()
     failed = False
     try:
@@ -256,11 +261,19 @@ def capture(files: tuple[str, ...], error_behaviour: str) -> None:
                     length=size, label=f"reading {path}", file=sys.stderr, show_pos=True
                 ) as bar,
             ):
-                request = prepare(
-                    cast(IO[bytes], _Progress(stream, bar)),
-                    origin=path,
-                    error_behaviour=cast(ErrorBehaviour, error_behaviour),
-                )
+                try:
+                    request = prepare(
+                        cast(IO[bytes], _Progress(stream, bar)),
+                        origin=path,
+                        error_behaviour=cast(ErrorBehaviour, error_behaviour),
+                        limits=limits,
+                    )
+                except OverLimit as refused:  # the same limits as POST /capture
+                    for problem in refused.problems:
+                        click.echo(f"{path}:{problem}")
+                    click.echo(f"{path}: refused whole, nothing stored")
+                    failed = True
+                    continue
             result = ledger.capture(request)
             for problem in request.problems:
                 click.echo(f"{path}:{problem}", err=not problem.is_error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO
 
 from epcis.problems import DocumentError, Problem
@@ -71,6 +71,19 @@ class Limits:
             max_depth=env_int("TRACECODE_MAX_DEPTH", cls.max_depth),
             max_nodes=env_int("TRACECODE_MAX_NODES", cls.max_nodes),
         )
+
+
+CAPTURE_LIMIT_ENV = "TRACECODE_CAPTURE_LIMIT"
+DEFAULT_CAPTURE_EVENTS = 10_000
+
+
+def capture_limits(max_events: int | None = None) -> Limits:
+    """The limits of one capture, for every way in (``POST /capture``, ``tracecode
+    capture``): :meth:`Limits.from_env` and at most ``max_events`` events, by default
+    ``TRACECODE_CAPTURE_LIMIT`` (10,000)."""
+    if max_events is None:
+        max_events = env_int(CAPTURE_LIMIT_ENV, DEFAULT_CAPTURE_EVENTS)
+    return replace(Limits.from_env(), max_events=max_events)
 
 
 DEFAULT_LIMITS = Limits()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 
 from epcis.context import namespaces
 from epcis.event_hash import document_hash_ids
+from epcis.event_types import EVENT_TYPES
 
 Number = int | float
 Action = Literal["ADD", "OBSERVE", "DELETE"]
@@ -187,13 +188,7 @@ class ExtensionEvent(_Event):
     type: str
 
 
-STANDARD_EVENT_TYPES = (
-    "ObjectEvent",
-    "AggregationEvent",
-    "TransactionEvent",
-    "TransformationEvent",
-    "AssociationEvent",
-)
+STANDARD_EVENT_TYPES = EVENT_TYPES
 
 
 def _event_tag(value: Any) -> str:

@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +29,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
 from epcis.problems import MAX_REPORTED, capped, excerpt
+from epcis.timestamps import utc_now
 from ledger import postgres as postgres_store
 from ledger import sqlite as sqlite_store
 from ledger.capture import CaptureRequest, PreparedEvent, event_index
@@ -53,11 +53,6 @@ JOB_TOPIC = "ledger.domain:CaptureJob.Finished"
 COMMIT_TOPIC = "ledger.domain:ChainHead.Committed"
 _ATTEMPTS = 40
 _PAGE = 1000
-
-
-def utc_now() -> str:
-    """Now, as an EPCIS timestamp with milliseconds in UTC."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import IO, Any, Literal
 from epcis.context import namespaces
 from epcis.document import RECORD_TIME_RULE, LoadedDocument, load
 from epcis.event_hash import EventHasher
-from epcis.limits import Limits
+from epcis.limits import Limits, OverLimit, capture_limits
 from epcis.problems import DocumentError, Problem
 from ledger.domain import record_key
 
@@ -96,10 +96,17 @@ def prepare(
     limits: Limits | None = None,
     capture_id: str | None = None,
 ) -> CaptureRequest:
-    """Read and validate a document (JSON-LD or XML) and prepare its events for capture."""
+    """Read and validate a document (JSON-LD or XML) and prepare its events for capture.
+
+    ``limits`` default to :func:`~epcis.limits.capture_limits`, the limits of every way in;
+    a document over one is refused whole (:class:`~epcis.limits.OverLimit`, raised before
+    any validation), any other problem is kept in the request.
+    """
     request = CaptureRequest(capture_id or new_capture_id(), origin, error_behaviour)
     try:
-        loaded = load(source, validate=True, limits=limits, captured=True)
+        loaded = load(source, validate=True, limits=limits or capture_limits(), captured=True)
+    except OverLimit:
+        raise
     except DocumentError as exc:
         request.problems.extend(exc.problems)
         return request

@@ -25,7 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ledger.application import Ledger, utc_now
+from epcis.timestamps import utc_now
+from ledger.application import Ledger
 from ledger.domain import canonical_json
 from ledger.verify import VerifyReport, verify_chain
 

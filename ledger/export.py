@@ -17,7 +17,8 @@ from lxml import etree
 
 from epcis.context import STANDARD_NAMESPACES, make_context
 from epcis.document import convert
-from ledger.application import Ledger, StoredEvent, utc_now
+from epcis.timestamps import utc_now
+from ledger.application import Ledger, StoredEvent
 
 Format = Literal["json", "xml"]
 

@@ -13,7 +13,7 @@ position it starts after: the index's end when it was made, or 0 when the client
 ``initialRecordTime`` (then that time filters instead).
 
 Where a ``dest`` may point is checked before a subscription is made
-(:mod:`adapters.webhook_destinations`); ``dest`` URLs with credentials are refused, and any
+(:mod:`adapters.webhooks.destinations`); ``dest`` URLs with credentials are refused, and any
 stored before that was so are shown with the credentials replaced by ``***``.
 """
 

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.http.app import create_app
-from adapters.schedule import ScheduleError, parse_schedule
+from epcis.query.schedule import ScheduleError, parse_schedule
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from ledger.subscriptions import SubscriptionInfo, Subscriptions

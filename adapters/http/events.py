@@ -59,7 +59,8 @@ from adapters.http.state import (
 from epcis.context import EPCIS_CONTEXT_URL, make_context
 from epcis.limits import TooManyEvents
 from epcis.problems import DocumentError, excerpt
-from ledger.application import StoredEvent, utc_now
+from epcis.timestamps import utc_now
+from ledger.application import StoredEvent
 
 router = APIRouter()
 

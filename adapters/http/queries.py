@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from starlette.responses import Response
 
-from adapters.http.documents import query_document, render
+from adapters.http.documents import render
 from adapters.http.freshness import WAIT_FOR, WAIT_FOR_QUERY, ReadView, read_view
 from adapters.http.headers import VERSION_HEADERS, discovery_headers
 from adapters.http.negotiation import JSON, JSON_LD, TEXT_XML, XML, acceptable, not_acceptable
@@ -44,8 +44,9 @@ from epcis.query import (
     from_json,
     from_query_string,
 )
+from epcis.query.document import query_document
 from epcis.query.patterns import identity
-from ledger.application import utc_now
+from epcis.timestamps import utc_now
 from ledger.named_queries import NamedQueries, QueryExistsError
 from ledger.subscriptions import cancel_all
 from projections.event_index import event_epcs, events

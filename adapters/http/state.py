@@ -10,7 +10,6 @@ serves reads and the validation of large documents (small ones are validated on 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -24,17 +23,15 @@ from starlette.requests import ClientDisconnect
 from adapters.http.documents import PreparedCapture, prepare_capture
 from adapters.http.headers import limit_headers
 from adapters.http.problems import ProblemError
-from adapters.webhook_destinations import DestinationPolicy
+from adapters.webhooks.destinations import DestinationPolicy
 from epcis.jsonld import read_json
-from epcis.limits import Limits, env_seconds
+from epcis.limits import Limits, capture_limits, env_seconds
 from epcis.problems import DocumentError, excerpt, raise_if_any
 from ledger.application import CaptureResult, Ledger
 from ledger.capture import CaptureCancelled, CaptureRequest
 from ledger.writer import GroupCommitter
 from projections.runner import ProjectionRunner
 
-CAPTURE_LIMIT_ENV = "TRACECODE_CAPTURE_LIMIT"
-DEFAULT_MAX_EVENTS = 10_000
 INLINE_PREPARE_BYTES = 16 * 1024
 DISCONNECT_POLL_SECONDS = 0.05
 READ_WAIT_ENV = "TRACECODE_READ_WAIT_SECONDS"
@@ -69,14 +66,11 @@ class HttpState:
 
     @classmethod
     def configure(cls, max_events: int | None, max_bytes: int | None) -> HttpState:
-        env = Limits.from_env()
-        if max_events is None:
-            raw = os.environ.get(CAPTURE_LIMIT_ENV)
-            max_events = int(raw) if raw else DEFAULT_MAX_EVENTS
-        if max_events < 1 or (max_bytes is not None and max_bytes < 1):
+        env = capture_limits(max_events)
+        if (env.max_events or 0) < 1 or (max_bytes is not None and max_bytes < 1):
             raise ValueError("the capture limits must be at least 1")
         return cls(
-            max_events,
+            env.max_events or 0,
             max_bytes or env.max_bytes,
             env.max_depth,
             env.max_nodes,

@@ -5,7 +5,7 @@
   and optionally ``initialRecordTime`` (default: now: only events captured from now on).
   201 with ``Location``; the answer never shows the secret. Delivery:
   :mod:`adapters.webhooks`. ``dest`` must pass the destination policy
-  (:mod:`adapters.webhook_destinations`: no credentials, no loopback, private, link-local or
+  (:mod:`adapters.webhooks.destinations`: no credentials, no loopback, private, link-local or
   metadata addresses, after DNS resolution, unless ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` allows
   the host); otherwise 400 with the reason, pointing at ``/dest``.
 * ``GET /queries/{name}/subscriptions``, ``GET`` / ``DELETE …/subscriptions/{id}``.
@@ -26,17 +26,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from starlette.responses import Response
 
-from adapters.http.documents import query_document, render
+from adapters.http.documents import render
 from adapters.http.freshness import catch_up
 from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.queries import discovery
 from adapters.http.state import in_thread, ledger_of, read_json_object, state_of
-from adapters.schedule import ScheduleError, parse_schedule
-from adapters.webhook_destinations import DestinationPolicy, ForbiddenDestination
 from adapters.webhooks import last_notified, subscription_query
+from adapters.webhooks.destinations import DestinationPolicy, ForbiddenDestination
 from epcis.problems import excerpt
-from ledger.application import utc_now
+from epcis.query.document import query_document
+from epcis.query.schedule import ScheduleError, parse_schedule
+from epcis.timestamps import utc_now
 from ledger.named_queries import NamedQueries
 from ledger.subscriptions import SubscriptionInfo, Subscriptions
 from projections.event_index import events

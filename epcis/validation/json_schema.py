@@ -30,8 +30,9 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
 from epcis.artefacts import schema_path
+from epcis.event_types import EVENT_TYPES
 from epcis.problems import DocumentError, Problem, pointer_join
-from epcis.validation.rules import DOCUMENT_TYPES, EVENT_TYPES, iter_events
+from epcis.validation.rules import DOCUMENT_TYPES, iter_events
 
 RULE = "json-schema"
 SCHEMA_FILE: tuple[str, str] = ("json-schema", "EPCIS-JSON-Schema.json")

@@ -75,6 +75,15 @@ from jsonschema import Draft7Validator
 
 from epcis import cbv
 from epcis.context import BUILTIN_PREFIXES, namespaces
+from epcis.event_types import (
+    AGGREGATION,
+    ASSOCIATION,
+    EVENT_TYPES,
+    OBJECT,
+    TRANSACTION,
+    TRANSFORMATION,
+    WITH_ACTION,
+)
 from epcis.identifiers.limits import PLAINLY_WITHIN, check_digit_problem, limit_problem
 from epcis.problems import Problem, pointer_join
 
@@ -82,13 +91,6 @@ Found = tuple[str, str]  # (JSON pointer, message)
 EventCheck = Callable[[Mapping[str, Any], str], Iterable[Found]]
 DocumentCheck = Callable[[Mapping[str, Any]], Iterable[Found]]
 
-OBJECT = "ObjectEvent"
-AGGREGATION = "AggregationEvent"
-TRANSACTION = "TransactionEvent"
-TRANSFORMATION = "TransformationEvent"
-ASSOCIATION = "AssociationEvent"
-EVENT_TYPES: tuple[str, ...] = (OBJECT, AGGREGATION, TRANSACTION, TRANSFORMATION, ASSOCIATION)
-WITH_ACTION = frozenset({OBJECT, AGGREGATION, TRANSACTION, ASSOCIATION})
 ACTIONS: tuple[str, ...] = ("ADD", "OBSERVE", "DELETE")
 DOCUMENT_TYPES = frozenset({"EPCISDocument", "EPCISQueryDocument"})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from epcis import cbv
+from epcis import cbv, event_types
 
 EPCIS_2 = "urn:epcglobal:epcis:xsd:2"
 EPCIS_1 = "urn:epcglobal:epcis:xsd:1"
@@ -35,13 +35,7 @@ ROOTS: dict[tuple[str, str], tuple[Version, RootName]] = {
 }
 ROOT_NAMESPACE: dict[tuple[Version, RootName], str] = {v: k[0] for k, v in ROOTS.items()}
 
-EVENT_TYPES = (
-    "ObjectEvent",
-    "AggregationEvent",
-    "TransactionEvent",
-    "TransformationEvent",
-    "AssociationEvent",
-)
+EVENT_TYPES = event_types.EVENT_TYPES
 
 # EPCISEventType in 2.0: every event starts with these.
 COMMON_FIELDS_2 = (

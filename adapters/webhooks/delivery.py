@@ -16,7 +16,7 @@ scheduled ones send what matched since the last run, at each time the schedule m
 (also when nothing matched if ``reportIfEmpty``).
 
 Each callback goes only where the destination policy allows
-(:mod:`adapters.webhook_destinations`): the connection pool's network backend resolves the
+(:mod:`adapters.webhooks.destinations`): the connection pool's network backend resolves the
 host once, checks every address and connects to the checked addresses. A refused callback
 counts as a failure (retried with backoff, the position does not move) and is logged with
 the reason. Redirects are not followed; proxies from the environment are not used.
@@ -39,10 +39,11 @@ import httpcore
 import httpx
 from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
 
-from adapters.http.documents import query_document, render
-from adapters.schedule import parse_schedule
-from adapters.webhook_destinations import CheckedBackend, DestinationPolicy, ForbiddenDestination
+from adapters.webhooks.destinations import CheckedBackend, DestinationPolicy, ForbiddenDestination
+from epcis.document import convert
 from epcis.query import Query, from_json, from_query_string
+from epcis.query.document import query_document
+from epcis.query.schedule import parse_schedule
 from ledger.application import Ledger
 from ledger.named_queries import NamedQueries
 from ledger.subscriptions import SubscriptionInfo, Subscriptions, redact_dest
@@ -116,7 +117,7 @@ class WebhookDelivery:
     for new matches; ``TRACECODE_WEBHOOK_BACKOFF_SECONDS`` (1), the first pause after a
     failed callback; ``TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS`` (300), the longest;
     ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` (empty), the internal hosts callbacks may go to
-    (:class:`~adapters.webhook_destinations.DestinationPolicy`; or give ``policy``)."""
+    (:class:`~adapters.webhooks.destinations.DestinationPolicy`; or give ``policy``)."""
 
     def __init__(
         self,
@@ -227,7 +228,7 @@ class WebhookDelivery:
         self, info: SubscriptionInfo, found: list[Found], state: _State, now: datetime
     ) -> bool:
         document = query_document(found, info.query_name, subscription_id=info.subscription_id)
-        body = render(document, "json")
+        body = convert(document, "json")
         try:
             ok, why = self._send(info, body)
         except ForbiddenDestination as exc:
@@ -256,7 +257,7 @@ class WebhookDelivery:
 
     def _send(self, info: SubscriptionInfo, body: bytes) -> tuple[bool, str]:
         """POST one callback; the policy is checked here (no DNS) and at each connection
-        the pool opens (:class:`~adapters.webhook_destinations.CheckedBackend`)."""
+        the pool opens (:class:`~adapters.webhooks.destinations.CheckedBackend`)."""
         dest = self.policy.parse(info.dest)
         url = httpcore.URL(
             scheme=dest.scheme.encode(), host=dest.host.encode(), port=dest.port, target=dest.target

@@ -1,0 +1,16 @@
+"""Outbound: webhooks. tracecode drives them, following the log: each subscription's new
+results are delivered to its destination (:mod:`.delivery`), only where the destination
+policy allows (:mod:`.destinations`: no credentials, no private or loopback addresses)."""
+
+from adapters.webhooks.delivery import WebhookDelivery, last_notified, sign, subscription_query
+from adapters.webhooks.destinations import CheckedBackend, DestinationPolicy, ForbiddenDestination
+
+__all__ = [
+    "CheckedBackend",
+    "DestinationPolicy",
+    "ForbiddenDestination",
+    "WebhookDelivery",
+    "last_notified",
+    "sign",
+    "subscription_query",
+]

@@ -477,12 +477,13 @@ def status_command(code: str, as_of: str | None) -> None:
     when nothing is recorded about it, 2 when it cannot be a code."""
     from projections.code_status import status
     from projections.codes import code_problem
+    from projections.freshness import catch_up
     from projections.runner import ProjectionRunner
 
     ledger = _ledger(read_only=True)
     runner = ProjectionRunner(ledger)
     try:
-        runner.run_until_caught_up()
+        catch_up(runner)  # a server's runner may be applying the same batch: one retries
         with runner.connect() as conn:
             found = status(conn, code, as_of=as_of)
     finally:
@@ -512,6 +513,7 @@ def trail_command(
     covers, every event that touched each, where each is and who holds it."""
     from epcis.identifiers import IdentifierError
     from projections.codes import code_problem, product_key
+    from projections.freshness import catch_up
     from projections.recall_trail import trail, trail_csv
     from projections.runner import ProjectionRunner
     from projections.schema import utc_text
@@ -536,7 +538,7 @@ def trail_command(
     ledger = _ledger(read_only=True)
     runner = ProjectionRunner(ledger)
     try:
-        runner.run_until_caught_up()
+        catch_up(runner)
         with runner.connect() as conn:
             lines = trail(conn, product=product, lot=lot, code=code, as_of=as_of)
     finally:

@@ -11,8 +11,15 @@ the views once ``reached(...) >= N``.
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
+from sqlalchemy.exc import IntegrityError
+
 from ledger.application import Ledger
-from projections.runner import ProjectionRunner
+from projections.runner import ConcurrentRunError, ProjectionRunner
+
+_CATCH_UP_ATTEMPTS = 3
 
 
 def reached(ledger: Ledger, runner: ProjectionRunner) -> int:
@@ -28,3 +35,34 @@ def reached(ledger: Ledger, runner: ProjectionRunner) -> int:
     if pending is not None:
         return pending - 1
     return max(end, applied)
+
+
+_LOST_RACE = (ConcurrentRunError, IntegrityError, psycopg.IntegrityError, sqlite3.IntegrityError)
+"""What the loser of two runners applying one batch gets: the tracking row moved, or (first
+batch, no tracking row to lock yet) the other's view rows or tracking row were there first;
+through SQLAlchemy, or from the driver when a projection writes with it (``COPY``)."""
+
+
+def catch_up(runner: ProjectionRunner) -> None:
+    """Apply what the log holds beyond the views. The background runner may be applying
+    the same batch: then one of the two loses (and retries, finding nothing left)."""
+    for attempt in range(_CATCH_UP_ATTEMPTS):
+        try:
+            runner.run_until_caught_up()
+            return
+        except _LOST_RACE:
+            if attempt == _CATCH_UP_ATTEMPTS - 1:
+                raise
+
+
+def advance(ledger: Ledger, runner: ProjectionRunner, known: int = 0) -> int:
+    """The log position the views reflect, after catching them up with the log's end as it
+    is now when stored events lie beyond them (``known``: a position already reached)."""
+    end = ledger.log_position()
+    if known >= end:
+        return known
+    now = reached(ledger, runner)
+    if now >= end:
+        return now
+    catch_up(runner)
+    return end  # everything up to the end read above is applied now

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.http import freshness
-from adapters.http.freshness import POSITION_HEADER, WAIT_FOR_HEADER, advance
+from adapters.http.freshness import POSITION_HEADER, WAIT_FOR_HEADER
 from ledger.application import Ledger
 from ledger.capture import prepare
 from ledger.settings import store_settings
-from projections.freshness import reached
+from projections import freshness
+from projections.freshness import advance, reached
 from projections.runner import ProjectionRunner
 from projections.schema import canonical
 from tests.ledger_contract import document, event

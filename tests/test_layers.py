@@ -36,12 +36,6 @@ KNOWN = {
     ("adapters.http.state", "adapters.webhooks.destinations"),
     ("adapters.http.subscriptions", "adapters.webhooks"),
     ("adapters.http.subscriptions", "adapters.webhooks.destinations"),
-    # SQL in HTTP modules: to move behind the read side's queries.
-    ("adapters.http.freshness", "sqlite3"),
-    ("adapters.http.freshness", "psycopg"),
-    ("adapters.http.freshness", "sqlalchemy.exc"),
-    ("adapters.http.queries", "sqlalchemy"),
-    ("adapters.http.subscriptions", "sqlalchemy"),
 }
 
 

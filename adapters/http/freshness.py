@@ -28,29 +28,24 @@ the rebuild is done (as they did before this cache).
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-import psycopg
 from fastapi import Depends, Header, Query, Request
-from sqlalchemy.exc import IntegrityError
 
 from adapters.http.problems import ProblemError
 from adapters.http.state import DEFAULT_READ_WAIT, READ_WAIT_ENV, HttpState, in_thread, state_of
 from epcis.problems import excerpt
-from ledger.application import Ledger
-from projections.freshness import reached
-from projections.runner import ConcurrentRunError, ProjectionRunner
+from projections.freshness import advance
+from projections.runner import ProjectionRunner
 
 POSITION_HEADER = "TraceCode-Log-Position"
 WAIT_FOR_HEADER = "TraceCode-Wait-For"
 WAIT_FOR_QUERY = "wait_for"
 RETRY_AFTER_SECONDS = 1
 POLL_SECONDS = 0.05
-_CATCH_UP_ATTEMPTS = 3
 _PREFER_WAIT = re.compile(r"(?:^|[,;])\s*wait\s*=\s*\"?([0-9]+(?:\.[0-9]+)?)\"?", re.IGNORECASE)
 
 WAIT_FOR_DOC = (
@@ -143,37 +138,6 @@ def wait_seconds(request: Request, bound: float) -> float:
 
 
 # -- waiting ------------------------------------------------------------------------------
-
-
-_LOST_RACE = (ConcurrentRunError, IntegrityError, psycopg.IntegrityError, sqlite3.IntegrityError)
-"""What the loser of two runners applying one batch gets: the tracking row moved, or (first
-batch, no tracking row to lock yet) the other's view rows or tracking row were there first;
-through SQLAlchemy, or from the driver when a projection writes with it (``COPY``)."""
-
-
-def catch_up(runner: ProjectionRunner) -> None:
-    """Apply what the log holds beyond the views. The background runner may be applying
-    the same batch: then one of the two loses (and retries, finding nothing left)."""
-    for attempt in range(_CATCH_UP_ATTEMPTS):
-        try:
-            runner.run_until_caught_up()
-            return
-        except _LOST_RACE:
-            if attempt == _CATCH_UP_ATTEMPTS - 1:
-                raise
-
-
-def advance(ledger: Ledger, runner: ProjectionRunner, known: int = 0) -> int:
-    """The log position the views reflect, after catching them up with the log's end as it
-    is now when stored events lie beyond them (``known``: a position already reached)."""
-    end = ledger.log_position()
-    if known >= end:
-        return known
-    now = reached(ledger, runner)
-    if now >= end:
-        return now
-    catch_up(runner)
-    return end  # everything up to the end read above is applied now
 
 
 def _remember(state: HttpState, position: int) -> int:

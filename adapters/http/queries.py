@@ -26,7 +26,6 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
 from starlette.responses import Response
 
 from adapters.http.documents import render
@@ -49,10 +48,9 @@ from epcis.query.patterns import identity
 from epcis.timestamps import utc_now
 from ledger.named_queries import NamedQueries, QueryExistsError
 from ledger.subscriptions import cancel_all
-from projections.event_index import event_epcs, events
 from projections.event_query import Page, search
+from projections.named_values import distinct_values, names
 from projections.runner import ProjectionRunner
-from projections.schema import index_key, keyed, keyed_eq
 
 router = APIRouter()
 _NOT_QUERY = ("perPage", "nextPageToken", WAIT_FOR_QUERY)
@@ -196,40 +194,13 @@ def _collection(members: list[str]) -> dict[str, Any]:
 
 
 def _distinct(runner: ProjectionRunner, column: str, after: str | None, limit: int) -> list[str]:
-    """A page of the values, in index-key order (value order for every short value)."""
     with runner.connect() as conn:
-        if column == "epcs":
-            target = event_epcs.c.value
-            where = event_epcs.c.role.in_(["epc", "child", "parent", "input", "output"])
-        else:
-            target = events.c[column]
-            where = target.is_not(None)
-        order: Any = keyed(target) if f"{target.name}_key" in target.table.c else target
-        statement = select(order.label("k"), target).distinct().where(where)
-        if after is not None:
-            bound = index_key(after) if order is not target else after
-            statement = statement.where(order > bound)
-        rows = conn.execute(statement.order_by(order).limit(limit)).all()
-        return [str(row[1]) for row in rows]
+        return distinct_values(conn, column, after, limit)
 
 
 def _exists(runner: ProjectionRunner, column: str, value: str) -> bool:
     with runner.connect() as conn:
-        if column == "epcs":
-            found = conn.execute(
-                select(func.count())
-                .select_from(event_epcs)
-                .where(keyed_eq(event_epcs.c.value, value))
-            ).scalar()
-        else:
-            target = events.c[column]
-            keyed_column = f"{target.name}_key" in events.c
-            found = conn.execute(
-                select(func.count())
-                .select_from(events)
-                .where(keyed_eq(target, value) if keyed_column else target == value)
-            ).scalar()
-    return bool(found)
+        return names(conn, column, value)
 
 
 def _resource_routes(resource: str) -> None:

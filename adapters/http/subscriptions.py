@@ -23,11 +23,9 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
 from starlette.responses import Response
 
 from adapters.http.documents import render
-from adapters.http.freshness import catch_up
 from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.queries import discovery
@@ -40,8 +38,9 @@ from epcis.query.schedule import ScheduleError, parse_schedule
 from epcis.timestamps import utc_now
 from ledger.named_queries import NamedQueries
 from ledger.subscriptions import SubscriptionInfo, Subscriptions
-from projections.event_index import events
 from projections.event_query import events_after
+from projections.freshness import catch_up
+from projections.named_values import last_indexed
 from projections.runner import ProjectionRunner
 
 router = APIRouter()
@@ -70,7 +69,7 @@ def _runner(request: Request) -> ProjectionRunner:
 def _index_end(runner: ProjectionRunner) -> int:
     catch_up(runner)
     with runner.connect() as conn:
-        return int(conn.execute(select(func.max(events.c.position))).scalar() or 0)
+        return last_indexed(conn)
 
 
 def epcis_time(stored: str) -> str:

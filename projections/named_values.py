@@ -1,0 +1,55 @@
+"""What the stored events name, for the query interface's top-level resources (``/epcs``,
+``/bizSteps``, ``/readPoints``…): the distinct values a page at a time, whether one value
+is named at all, and how far the event index reaches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from projections.event_index import event_epcs, events
+from projections.schema import index_key, keyed, keyed_eq
+
+IDENTIFIER_ROLES = ("epc", "child", "parent", "input", "output")
+"""The roles in which an event names an EPC: ``/epcs`` lists them all."""
+
+
+def distinct_values(conn: Connection, column: str, after: str | None, limit: int) -> list[str]:
+    """A page of the values of ``column`` (an ``events`` column, or ``"epcs"``), after
+    ``after``, in index-key order (value order for every short value)."""
+    if column == "epcs":
+        target = event_epcs.c.value
+        where = event_epcs.c.role.in_(IDENTIFIER_ROLES)
+    else:
+        target = events.c[column]
+        where = target.is_not(None)
+    order: Any = keyed(target) if f"{target.name}_key" in target.table.c else target
+    statement = select(order.label("k"), target).distinct().where(where)
+    if after is not None:
+        bound = index_key(after) if order is not target else after
+        statement = statement.where(order > bound)
+    rows = conn.execute(statement.order_by(order).limit(limit)).all()
+    return [str(row[1]) for row in rows]
+
+
+def names(conn: Connection, column: str, value: str) -> bool:
+    """Whether any stored event names ``value`` in ``column`` (or as an EPC)."""
+    if column == "epcs":
+        found = conn.execute(
+            select(func.count()).select_from(event_epcs).where(keyed_eq(event_epcs.c.value, value))
+        ).scalar()
+    else:
+        target = events.c[column]
+        keyed_column = f"{target.name}_key" in events.c
+        found = conn.execute(
+            select(func.count())
+            .select_from(events)
+            .where(keyed_eq(target, value) if keyed_column else target == value)
+        ).scalar()
+    return bool(found)
+
+
+def last_indexed(conn: Connection) -> int:
+    """The log position of the last event the event index holds (0: none)."""
+    return int(conn.execute(select(func.max(events.c.position))).scalar() or 0)

@@ -389,10 +389,10 @@ def projections() -> None:
 @click.option("--once", is_flag=True, help="Catch up with the log, then stop.")
 def projections_run(once: bool) -> None:
     """Follow the log and keep the projections up to date (Ctrl-C stops)."""
-    from projections.runner import ProjectionRunner
+    from projections.runner import ReadModelRunner
 
     ledger = _ledger()
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         applied = runner.run_until_caught_up()
         click.echo(f"caught up: {applied} events applied, at log row {runner.position()}")
@@ -423,10 +423,10 @@ def _report_quarantined(runner: Any, reported: int) -> int:
 @projections.command(name="rebuild")
 def projections_rebuild() -> None:
     """Replay the whole log into fresh projections."""
-    from projections.runner import ProjectionRunner
+    from projections.runner import ReadModelRunner
 
     ledger = _ledger()
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         applied = runner.rebuild()
     finally:
@@ -444,10 +444,10 @@ def projections_failures(as_json: bool) -> None:
     Exit 0 when there are none, 1 otherwise. `tracecode projections rebuild` tries them
     again."""
     from projections import failures
-    from projections.runner import ProjectionRunner
+    from projections.runner import ReadModelRunner
 
     ledger = _ledger(read_only=True)
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         with runner.connect() as conn:
             found = failures.listed(conn, runner.name)
@@ -478,10 +478,10 @@ def status_command(code: str, as_of: str | None) -> None:
     from projections.code_status import status
     from projections.codes import code_problem
     from projections.freshness import catch_up
-    from projections.runner import ProjectionRunner
+    from projections.runner import ReadModelRunner
 
     ledger = _ledger(read_only=True)
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         catch_up(runner)  # a server's runner may be applying the same batch: one retries
         with runner.connect() as conn:
@@ -515,7 +515,7 @@ def trail_command(
     from projections.codes import code_problem, product_key
     from projections.freshness import catch_up
     from projections.recall_trail import trail, trail_csv
-    from projections.runner import ProjectionRunner
+    from projections.runner import ReadModelRunner
     from projections.schema import utc_text
 
     if code is not None and (product is not None or lot is not None):
@@ -536,7 +536,7 @@ def trail_command(
         except IdentifierError as exc:
             raise click.BadParameter(f"not a product: {exc}", param_hint="--product") from None
     ledger = _ledger(read_only=True)
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         catch_up(runner)
         with runner.connect() as conn:

@@ -15,7 +15,7 @@ but not schema-validated: this part times the projections, not the EPCIS core):
 
 The stream stops at the size asked for (the last case may be half way). Then it measures:
 
-* **catch-up from zero**: :meth:`projections.runner.ProjectionRunner.run_until_caught_up`
+* **catch-up from zero**: :meth:`projections.runner.ReadModelRunner.run_until_caught_up`
   in this process, events/s (and fact rows/s);
 * **GET /codes/{code}**: ``BENCH_PROJ_SAMPLES`` (2,000) requests, one at a time on one
   keep-alive connection, for random boxes, against a real ``tracecode serve`` process
@@ -60,7 +60,7 @@ from bench.ledger import (
 )
 from epcis.context import make_context
 from ledger.application import StoredEvent
-from projections.projection import Projection
+from projections.read_model import ReadModel
 
 GOAL_CATCH_UP = 50_000.0  # events/s
 GOAL_STATUS_P99 = 0.010  # s
@@ -253,7 +253,7 @@ def load_stream(url: str, cfg: StreamConfig, doc_events: int) -> tuple[int, floa
 class Timed:
     """A projection that adds up the seconds its ``apply`` takes."""
 
-    def __init__(self, inner: Projection) -> None:
+    def __init__(self, inner: ReadModel) -> None:
         self.inner = inner
         self.name = inner.name
         self.tables = inner.tables
@@ -311,13 +311,13 @@ def catch_up(url: str, result: SizeResult, batch: int | None, profile: bool) -> 
 
     from ledger.application import Ledger
     from ledger.settings import store_settings
-    from projections.runner import ProjectionRunner, default_projections
+    from projections.runner import ReadModelRunner, default_projections
     from projections.schema import code_facts, code_state, links
 
     ledger = Ledger(store_settings(url))
     timed = [Timed(p) for p in default_projections()]
     options: dict[str, Any] = {} if batch is None else {"batch_size": batch}
-    runner = ProjectionRunner(ledger, projections=timed, **options)  # creates the tables
+    runner = ReadModelRunner(ledger, projections=timed, **options)  # creates the tables
     profiler = cProfile.Profile() if profile else None
     try:
         started = time.perf_counter()
@@ -566,7 +566,7 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
         )
     print_table(headers, rows)
     print(
-        "  catch-up: ProjectionRunner.run_until_caught_up from zero, this process, the "
+        "  catch-up: ReadModelRunner.run_until_caught_up from zero, this process, the "
         "server's projections; status: GET /codes/{code} for random codes, one at a time on "
         "one keep-alive connection to `tracecode serve` (uvicorn) on 127.0.0.1, client time; "
         "MATCH_epc: GET /events?MATCH_epc=<code> the same way, for half as many codes; "

@@ -1,6 +1,6 @@
 """Events a projection could not apply: telling a poison event from a passing fault.
 
-When a batch fails, :class:`projections.runner.ProjectionRunner` looks for the event(s)
+When a batch fails, :class:`projections.runner.ReadModelRunner` looks for the event(s)
 to blame (:func:`is_transient` decides whether it may): a *transient* error says nothing
 about the events — the database connection was lost, a serialization failure or deadlock,
 a lock or statement timeout, the disk is full, the server shuts down, SQLite's "database

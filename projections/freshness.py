@@ -17,12 +17,12 @@ import psycopg
 from sqlalchemy.exc import IntegrityError
 
 from ledger.application import Ledger
-from projections.runner import ConcurrentRunError, ProjectionRunner
+from projections.runner import ConcurrentRunError, ReadModelRunner
 
 _CATCH_UP_ATTEMPTS = 3
 
 
-def reached(ledger: Ledger, runner: ProjectionRunner) -> int:
+def reached(ledger: Ledger, runner: ReadModelRunner) -> int:
     """The log position the runner's views reflect now (0: nothing yet).
 
     The log's end is read first: everything at or before it was committed then (the
@@ -43,7 +43,7 @@ batch, no tracking row to lock yet) the other's view rows or tracking row were t
 through SQLAlchemy, or from the driver when a projection writes with it (``COPY``)."""
 
 
-def catch_up(runner: ProjectionRunner) -> None:
+def catch_up(runner: ReadModelRunner) -> None:
     """Apply what the log holds beyond the views. The background runner may be applying
     the same batch: then one of the two loses (and retries, finding nothing left)."""
     for attempt in range(_CATCH_UP_ATTEMPTS):
@@ -55,7 +55,7 @@ def catch_up(runner: ProjectionRunner) -> None:
                 raise
 
 
-def advance(ledger: Ledger, runner: ProjectionRunner, known: int = 0) -> int:
+def advance(ledger: Ledger, runner: ReadModelRunner, known: int = 0) -> int:
     """The log position the views reflect, after catching them up with the log's end as it
     is now when stored events lie beyond them (``known``: a position already reached)."""
     end = ledger.log_position()

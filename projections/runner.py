@@ -1,6 +1,6 @@
 """Following the ledger's notification log into the view tables, exactly once.
 
-:class:`ProjectionRunner` reads the events after the position in ``view_tracking``, one
+:class:`ReadModelRunner` reads the events after the position in ``view_tracking``, one
 batch at a time, and writes the batch's view rows and the new tracking position in one
 transaction: a batch is either wholly applied or not at all, and a run after a crash
 resumes from the tracking row. Two runners on one database do not both apply a batch: the
@@ -9,7 +9,7 @@ and its update is conditional on the position read. Following notification ids i
 because they become visible in order: the ``eventsourcing`` PostgreSQL recorder inserts
 under an EXCLUSIVE table lock, and SQLite has one writer.
 
-The projections it feeds are :class:`projections.projection.Projection` s (by default
+The projections it feeds are :class:`projections.read_model.ReadModel` s (by default
 the code facts and the event index); one batch, one transaction for all of them. Batches
 are 5,000 events by default: a projection applies a batch as a whole (the code facts
 resolve its containment in memory and write its rows with ``COPY`` on PostgreSQL,
@@ -27,9 +27,9 @@ alone: the batch is applied again in the same transaction, halved in SAVEPOINTs 
 failing events are found (a few dozen attempts for one bad event in 5,000); each of those
 is applied to each projection on its own, and a projection that still fails records it in
 ``view_projection_failures`` (append-only; the ERROR log line says so, and
-:attr:`ProjectionRunner.quarantined` counts), skips it, and the tracking position moves on
+:attr:`ReadModelRunner.quarantined` counts), skips it, and the tracking position moves on
 past it with the rest of the batch. ``GET /health`` and ``tracecode projections failures``
-report them; :meth:`ProjectionRunner.rebuild` clears them and tries those events again.
+report them; :meth:`ReadModelRunner.rebuild` clears them and tries those events again.
 
 **Schema version.** ``view_tracking`` holds :data:`projections.schema.SCHEMA_VERSION`
 (row ``#schema``); a runner that opens views of another version drops them and projects
@@ -62,7 +62,7 @@ from ledger.application import Ledger, StoredEvent
 from projections.code_facts import CodeFacts
 from projections.event_index import EventIndex
 from projections.failures import ConcurrentRunError, is_transient
-from projections.projection import Projection
+from projections.read_model import ReadModel
 from projections.schema import (
     ERROR_TEXT_LIMIT,
     SCHEMA_ROW,
@@ -76,14 +76,14 @@ from projections.schema import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BackgroundRunner", "ConcurrentRunError", "ProjectionRunner", "make_engine"]
+__all__ = ["BackgroundRunner", "ConcurrentRunError", "ReadModelRunner", "make_engine"]
 
 PROJECTION = "code_status"
 _WRITES = "tracecode_writes"
 
 
 def make_engine(ledger_url: str) -> Engine:
-    """An engine on the ledger's database (on SQLite, :meth:`ProjectionRunner.transaction`
+    """An engine on the ledger's database (on SQLite, :meth:`ReadModelRunner.transaction`
     takes the write lock when it begins)."""
     url = sqlalchemy_url(ledger_url)
     if url.get_backend_name() != "sqlite":
@@ -105,7 +105,7 @@ def make_engine(ledger_url: str) -> Engine:
     return engine
 
 
-class ProjectionRunner:
+class ReadModelRunner:
     """Applies the ledger's events to the view tables of its projections."""
 
     def __init__(
@@ -114,12 +114,12 @@ class ProjectionRunner:
         *,
         batch_size: int = 5000,
         name: str = PROJECTION,
-        projections: Sequence[Projection] | None = None,
+        projections: Sequence[ReadModel] | None = None,
     ) -> None:
         self.ledger = ledger
         self.batch_size = batch_size
         self.name = name
-        self.projections: tuple[Projection, ...] = (
+        self.projections: tuple[ReadModel, ...] = (
             tuple(projections) if projections is not None else default_projections()
         )
         self.engine = make_engine(ledger.settings.url)
@@ -288,7 +288,7 @@ class ProjectionRunner:
                 self._quarantine(conn, projection, batch[0], error)
 
     def _quarantine(
-        self, conn: Connection, projection: Projection, stored: StoredEvent, error: Exception
+        self, conn: Connection, projection: ReadModel, stored: StoredEvent, error: Exception
     ) -> None:
         text = _short(error, ERROR_TEXT_LIMIT)
         conn.execute(
@@ -358,14 +358,14 @@ def _short(error: BaseException, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def default_projections() -> tuple[Projection, ...]:
+def default_projections() -> tuple[ReadModel, ...]:
     return (CodeFacts(), EventIndex())
 
 
 class BackgroundRunner:
     """Keeps a projection caught up from a thread, polling the log."""
 
-    def __init__(self, runner: ProjectionRunner, *, interval: float = 0.2) -> None:
+    def __init__(self, runner: ReadModelRunner, *, interval: float = 0.2) -> None:
         self.runner = runner
         self.interval = interval
         self._stop = threading.Event()

@@ -276,7 +276,7 @@ def utc_text(timestamp: str | datetime) -> str:
 SCHEMA_VERSION = 2
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
-from the log when a runner opens it (:meth:`projections.runner.ProjectionRunner`)."""
+from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`)."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

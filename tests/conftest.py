@@ -12,7 +12,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.settings import store_settings
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRACECODE_SHARED", REPO.parent / "shared")).resolve()
@@ -84,9 +84,9 @@ def ledger(store_url: str) -> Iterator[Ledger]:
 
 
 @pytest.fixture
-def runner(ledger: Ledger) -> Iterator[ProjectionRunner]:
+def runner(ledger: Ledger) -> Iterator[ReadModelRunner]:
     """The projections of ``ledger``, in small batches (so batch edges get exercised)."""
-    projection = ProjectionRunner(ledger, batch_size=3)
+    projection = ReadModelRunner(ledger, batch_size=3)
     try:
         yield projection
     finally:

@@ -19,7 +19,7 @@ from ledger.capture import prepare
 from ledger.settings import store_settings
 from projections import freshness
 from projections.freshness import advance, reached
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 from projections.schema import canonical
 from tests.ledger_contract import document, event
 from tests.test_http_capture import Api, assert_problem, open_api
@@ -126,7 +126,7 @@ def test_reads_say_the_position_they_reflect_and_skip_a_needless_catch_up(
         assert response.status_code == 200, (url, response.text)
         assert position_of(response) >= position
 
-    def no_catch_up(runner: ProjectionRunner) -> None:
+    def no_catch_up(runner: ReadModelRunner) -> None:
         raise AssertionError("caught up although the projections were there already")
 
     monkeypatch.setattr(freshness, "catch_up", no_catch_up)
@@ -204,9 +204,9 @@ def test_openapi_documents_wait_for(api: Api) -> None:
 
 
 @pytest.fixture
-def stores(store_url: str) -> Iterator[tuple[Ledger, ProjectionRunner]]:
+def stores(store_url: str) -> Iterator[tuple[Ledger, ReadModelRunner]]:
     ledger = Ledger(store_settings(store_url))
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         yield ledger, runner
     finally:
@@ -215,7 +215,7 @@ def stores(store_url: str) -> Iterator[tuple[Ledger, ProjectionRunner]]:
 
 
 def test_reached_follows_the_stored_events_not_the_rest_of_the_log(
-    stores: tuple[Ledger, ProjectionRunner],
+    stores: tuple[Ledger, ReadModelRunner],
 ) -> None:
     ledger, runner = stores
     assert reached(ledger, runner) == ledger.log_position()  # nothing to apply
@@ -238,7 +238,7 @@ def test_reached_follows_the_stored_events_not_the_rest_of_the_log(
 
 
 def test_the_reported_position_never_claims_unapplied_events(
-    stores: tuple[Ledger, ProjectionRunner],
+    stores: tuple[Ledger, ReadModelRunner],
 ) -> None:
     ledger, runner = stores
     ledger.capture(prepare(document(scenario()[0])))

@@ -22,7 +22,7 @@ from projections import failures, hierarchy
 from projections.code_status import status
 from projections.event_index import event_epcs, events
 from projections.recall_trail import trail
-from projections.runner import ProjectionRunner, make_engine
+from projections.runner import ReadModelRunner, make_engine
 from projections.schema import (
     SCHEMA_ROW,
     SCHEMA_VERSION,
@@ -173,7 +173,7 @@ def test_long_identifiers_are_projected_and_found(store_url: str) -> None:
         assert health["status"] == "ok", health
 
     ledger = Ledger(api.ledger.settings)
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         assert runner.rebuild() == 3
         with runner.connect() as conn:
@@ -193,7 +193,7 @@ def test_lookups_use_the_bounded_indexes(ledger: Ledger) -> None:
     """``/codes/{code}``, ``MATCH_epc`` and ``EQ_bizLocation`` look up by index, not by
     scanning (PostgreSQL: with sequential scans priced out, as on a big table)."""
     append_unvalidated(ledger, *long_events())
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         runner.run_until_caught_up()
         with runner.connect() as conn:
@@ -247,7 +247,7 @@ def test_views_of_an_older_schema_are_projected_again(ledger: Ledger) -> None:
             )
     finally:
         engine.dispose()
-    runner = ProjectionRunner(ledger)
+    runner = ReadModelRunner(ledger)
     try:
         assert runner.position() == 0
         assert runner.run_until_caught_up() == 1
@@ -260,7 +260,7 @@ def test_views_of_an_older_schema_are_projected_again(ledger: Ledger) -> None:
             assert version == SCHEMA_VERSION
     finally:
         runner.close()
-    again = ProjectionRunner(ledger)  # the current version: nothing dropped
+    again = ReadModelRunner(ledger)  # the current version: nothing dropped
     try:
         assert again.position() > 0
     finally:

@@ -27,7 +27,7 @@ from projections.code_status import status
 from projections.event_index import EventIndex
 from projections.event_index import events as event_rows
 from projections.failures import is_transient
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 from tests.ledger_contract import document
 from tests.test_http_capture import open_api
 from tests.test_projections import BOX, PHARMACY, WAREHOUSE, canon, commission, ev
@@ -93,7 +93,7 @@ def capture(ledger: Ledger, *events: dict[str, Any]) -> None:
 
 def test_a_poison_event_is_quarantined_and_only_it(ledger: Ledger) -> None:
     capture(ledger, commission(8), poison(9), other(10))
-    runner = ProjectionRunner(ledger, batch_size=10, projections=[Fragile(), EventIndex()])
+    runner = ReadModelRunner(ledger, batch_size=10, projections=[Fragile(), EventIndex()])
     try:
         assert runner.run_until_caught_up() == 3
         assert runner.quarantined == 1
@@ -122,7 +122,7 @@ def test_a_poison_event_is_quarantined_and_only_it(ledger: Ledger) -> None:
     finally:
         runner.close()
     # a rebuild tries quarantined events again (here with projections that can apply it)
-    healed = ProjectionRunner(ledger)
+    healed = ReadModelRunner(ledger)
     try:
         assert healed.rebuild() == 4
         with healed.connect() as conn:
@@ -135,7 +135,7 @@ def test_a_poison_event_is_quarantined_and_only_it(ledger: Ledger) -> None:
 def test_two_poison_events_in_a_big_batch(ledger: Ledger) -> None:
     boxes = [ev("ObjectEvent", 8, epcList=[f"{OTHER}{n}"], action="ADD") for n in range(20)]
     capture(ledger, *boxes[:5], poison(9), *boxes[5:15], poison(10), *boxes[15:])
-    runner = ProjectionRunner(ledger, batch_size=100, projections=[Fragile(), EventIndex()])
+    runner = ReadModelRunner(ledger, batch_size=100, projections=[Fragile(), EventIndex()])
     try:
         assert runner.run_until_caught_up() == 22
         with runner.connect() as conn:
@@ -159,7 +159,7 @@ def test_two_poison_events_in_a_big_batch(ledger: Ledger) -> None:
 )
 def test_a_transient_error_quarantines_nothing(ledger: Ledger, error: Exception) -> None:
     capture(ledger, commission(8), other(10))
-    runner = ProjectionRunner(ledger, batch_size=10, projections=[Flaky(error), EventIndex()])
+    runner = ReadModelRunner(ledger, batch_size=10, projections=[Flaky(error), EventIndex()])
     try:
         with pytest.raises(type(error)):
             runner.run_once()
@@ -251,7 +251,7 @@ def test_reads_answer_with_a_poison_event_also_after_a_restart(
 
 def test_the_cli_lists_the_failures(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     capture(ledger, commission(8), poison(9))
-    runner = ProjectionRunner(ledger, projections=[Fragile(), EventIndex()])
+    runner = ReadModelRunner(ledger, projections=[Fragile(), EventIndex()])
     try:
         runner.run_until_caught_up()
     finally:
@@ -276,7 +276,7 @@ def test_a_value_the_database_refuses_is_quarantined(ledger: Ledger) -> None:
     append_unvalidated(
         ledger, commission(8), ev("ObjectEvent", 9, epcList=[nul], action="ADD"), other(10)
     )
-    runner = ProjectionRunner(ledger, batch_size=10)
+    runner = ReadModelRunner(ledger, batch_size=10)
     try:
         assert runner.run_until_caught_up() == 3
         with runner.connect() as conn:

@@ -21,7 +21,7 @@ from projections import hierarchy
 from projections.code_status import CodeStatus, derive, derive_state, status
 from projections.event_index import event_epcs
 from projections.event_index import events as event_rows
-from projections.runner import BackgroundRunner, ProjectionRunner
+from projections.runner import BackgroundRunner, ReadModelRunner
 from projections.schema import canonical, code_facts, links, tracking
 from tests.ledger_contract import document
 from tests.strategies import NAMESPACES
@@ -134,24 +134,24 @@ def capture(ledger: Ledger, *events: dict[str, Any]) -> list[StoredEvent]:
     return [s for s in ledger.stored_events() if s.position in positions]
 
 
-def state_of(runner: ProjectionRunner, code: str, as_of: str | None = None) -> CodeStatus:
+def state_of(runner: ReadModelRunner, code: str, as_of: str | None = None) -> CodeStatus:
     with runner.connect() as conn:
         found = status(conn, code, as_of)
     assert found is not None, code
     return found
 
 
-def kids(runner: ProjectionRunner, parent: str, **kw: Any) -> list[str]:
+def kids(runner: ReadModelRunner, parent: str, **kw: Any) -> list[str]:
     with runner.connect() as conn:
         return hierarchy.children(conn, parent, **kw)
 
 
-def parent(runner: ProjectionRunner, code: str, as_of: str | None = None) -> str | None:
+def parent(runner: ReadModelRunner, code: str, as_of: str | None = None) -> str | None:
     with runner.connect() as conn:
         return hierarchy.parent_of(conn, code, as_of)
 
 
-def dump(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]]:
+def dump(runner: ReadModelRunner) -> dict[str, list[tuple[Any, ...]]]:
     with runner.connect() as conn:
         return {
             table.name: [
@@ -236,7 +236,7 @@ def test_derive_names_every_code_once_in_canonical_form() -> None:
 # -- the scenario --------------------------------------------------------------------------
 
 
-def test_box_lifecycle_through_a_case(ledger: Ledger, runner: ProjectionRunner) -> None:
+def test_box_lifecycle_through_a_case(ledger: Ledger, runner: ReadModelRunner) -> None:
     recorded: list[str] = []
 
     def step(event: dict[str, Any]) -> None:
@@ -301,7 +301,7 @@ def test_box_lifecycle_through_a_case(ledger: Ledger, runner: ProjectionRunner) 
 
 
 def test_nested_containers_pass_events_down_transitively(
-    ledger: Ledger, runner: ProjectionRunner
+    ledger: Ledger, runner: ReadModelRunner
 ) -> None:
     pallet = "urn:epc:id:sscc:0614141.9999999999"
     capture(ledger, commission(), pack())
@@ -325,7 +325,7 @@ def test_nested_containers_pass_events_down_transitively(
 
 
 def test_a_late_event_with_an_earlier_event_time_does_not_override(
-    ledger: Ledger, runner: ProjectionRunner
+    ledger: Ledger, runner: ReadModelRunner
 ) -> None:
     capture(ledger, commission(8), pack(9))
     capture(ledger, receive(11))
@@ -350,7 +350,7 @@ def test_a_late_event_with_an_earlier_event_time_does_not_override(
 
 
 def test_a_late_event_that_is_latest_does_change_the_status(
-    ledger: Ledger, runner: ProjectionRunner
+    ledger: Ledger, runner: ReadModelRunner
 ) -> None:
     capture(ledger, commission(8))
     capture(
@@ -369,7 +369,7 @@ def test_a_late_event_that_is_latest_does_change_the_status(
     assert state_of(runner, BOX[0]).state == "recalled"
 
 
-def test_an_error_declaration_withdraws_the_event(ledger: Ledger, runner: ProjectionRunner) -> None:
+def test_an_error_declaration_withdraws_the_event(ledger: Ledger, runner: ReadModelRunner) -> None:
     capture(ledger, commission(8))
     wrong = ev(
         "ObjectEvent",
@@ -395,7 +395,7 @@ def test_an_error_declaration_withdraws_the_event(ledger: Ledger, runner: Projec
     assert state_of(runner, BOX[0], as_of=first.record_time).state == "frozen"
 
 
-def test_transformation_links_inputs_to_outputs(ledger: Ledger, runner: ProjectionRunner) -> None:
+def test_transformation_links_inputs_to_outputs(ledger: Ledger, runner: ReadModelRunner) -> None:
     units = [f"urn:epc:id:sgtin:0614141.107347.{n}" for n in (1, 2)]
     capture(ledger, commission(8))
     capture(
@@ -425,7 +425,7 @@ class Crash(Exception):
     pass
 
 
-def test_a_batch_that_dies_midway_leaves_nothing(ledger: Ledger, runner: ProjectionRunner) -> None:
+def test_a_batch_that_dies_midway_leaves_nothing(ledger: Ledger, runner: ReadModelRunner) -> None:
     capture(ledger, commission(), pack(), ship())
     capture(ledger, receive(), unpack(), dispense())
     assert runner.run_once() == 3
@@ -454,9 +454,9 @@ def test_a_batch_that_dies_midway_leaves_nothing(ledger: Ledger, runner: Project
     assert state_of(runner, BOX[0]).state == "dispensed"
 
 
-def test_two_runners_do_not_apply_a_batch_twice(ledger: Ledger, runner: ProjectionRunner) -> None:
+def test_two_runners_do_not_apply_a_batch_twice(ledger: Ledger, runner: ReadModelRunner) -> None:
     capture(ledger, commission(), pack(), ship(), receive())
-    other = ProjectionRunner(ledger, batch_size=2)
+    other = ReadModelRunner(ledger, batch_size=2)
     try:
         assert runner.run_once() + other.run_once() + runner.run_once() == 4
         assert other.run_once() == 0
@@ -467,7 +467,7 @@ def test_two_runners_do_not_apply_a_batch_twice(ledger: Ledger, runner: Projecti
     assert dump(runner) == alone
 
 
-def test_the_background_runner_follows_the_log(ledger: Ledger, runner: ProjectionRunner) -> None:
+def test_the_background_runner_follows_the_log(ledger: Ledger, runner: ReadModelRunner) -> None:
     background = BackgroundRunner(runner, interval=0.05).start()
     try:
         capture(ledger, commission(), pack(), ship())
@@ -480,7 +480,7 @@ def test_the_background_runner_follows_the_log(ledger: Ledger, runner: Projectio
 
 
 def test_a_reader_blocks_neither_capture_nor_the_runner(
-    ledger: Ledger, runner: ProjectionRunner
+    ledger: Ledger, runner: ReadModelRunner
 ) -> None:
     capture(ledger, commission())
     runner.run_until_caught_up()
@@ -491,7 +491,7 @@ def test_a_reader_blocks_neither_capture_nor_the_runner(
     assert state_of(runner, CASE).state == "in_transit"
 
 
-def state_of_or_none(runner: ProjectionRunner, code: str) -> str | None:
+def state_of_or_none(runner: ReadModelRunner, code: str) -> str | None:
     with runner.connect() as conn:
         found = status(conn, code)
     return found.state if found else None
@@ -500,7 +500,7 @@ def state_of_or_none(runner: ProjectionRunner, code: str) -> str | None:
 # -- rebuild == incremental ------------------------------------------------------------------
 
 
-def test_rebuild_gives_the_incremental_tables(ledger: Ledger, runner: ProjectionRunner) -> None:
+def test_rebuild_gives_the_incremental_tables(ledger: Ledger, runner: ReadModelRunner) -> None:
     for event in (commission(), pack(), ship(13), receive(11), unpack(), dispense()):
         capture(ledger, event)
         runner.run_once()
@@ -560,7 +560,7 @@ def pooled_events(draw: st.DrawFn) -> dict[str, Any]:
     return ev("ObjectEvent", hour, epcList=epcs, action="OBSERVE", **common)
 
 
-def _capture_stream(ledger: Ledger, runner: ProjectionRunner, stream: list[list[Any]]) -> None:
+def _capture_stream(ledger: Ledger, runner: ReadModelRunner, stream: list[list[Any]]) -> None:
     for events in stream:
         body = json.dumps(
             {
@@ -576,7 +576,7 @@ def _capture_stream(ledger: Ledger, runner: ProjectionRunner, stream: list[list[
         runner.run_once()
 
 
-def _check_rebuild(ledger: Ledger, runner: ProjectionRunner, stream: list[list[Any]]) -> None:
+def _check_rebuild(ledger: Ledger, runner: ReadModelRunner, stream: list[list[Any]]) -> None:
     _capture_stream(ledger, runner, stream)
     runner.run_until_caught_up()
     incremental = dump(runner)
@@ -594,7 +594,7 @@ _HYPOTHESIS = settings(
 @_HYPOTHESIS
 @given(stream=st.lists(st.lists(pooled_events(), min_size=1, max_size=4), min_size=1, max_size=4))
 def test_rebuild_equals_incremental_over_pooled_streams(
-    ledger: Ledger, runner: ProjectionRunner, stream: list[list[dict[str, Any]]]
+    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
 ) -> None:
     _check_rebuild(ledger, runner, stream)
 
@@ -602,7 +602,7 @@ def test_rebuild_equals_incremental_over_pooled_streams(
 @_HYPOTHESIS
 @given(stream=st.lists(st.lists(any_events(), min_size=1, max_size=3), min_size=1, max_size=3))
 def test_rebuild_equals_incremental_over_any_events(
-    ledger: Ledger, runner: ProjectionRunner, stream: list[list[dict[str, Any]]]
+    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
 ) -> None:
     _check_rebuild(ledger, runner, stream)
 
@@ -633,7 +633,7 @@ def object_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int]]:
 @_HYPOTHESIS
 @given(drawn=object_streams())
 def test_status_follows_event_time_whatever_the_arrival_order(
-    ledger: Ledger, runner: ProjectionRunner, drawn: tuple[list[dict[str, Any]], list[int]]
+    ledger: Ledger, runner: ReadModelRunner, drawn: tuple[list[dict[str, Any]], list[int]]
 ) -> None:
     stream, order = drawn
     twins = [f"{next(_twins)}x", f"{next(_twins)}y"]

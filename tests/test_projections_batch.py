@@ -19,7 +19,7 @@ from projections.code_status import Fact, Link, derive, statuses
 from projections.codes import check_digit, facts_of, slow_facts_of
 from projections.hierarchy import contents, current_edges
 from projections.recall_trail import trail
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 from projections.schema import canonical, code_facts, code_state, links, stock_counts
 from projections.stock import stock
 from tests.strategies import events as any_events
@@ -85,7 +85,7 @@ class PerEventCodeFacts:
                 conn.execute(insert(links), [link.row() for link in new_links])
 
 
-def facts_and_links(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]]:
+def facts_and_links(runner: ReadModelRunner) -> dict[str, list[tuple[Any, ...]]]:
     with runner.connect() as conn:
         return {
             table.name: [
@@ -100,7 +100,7 @@ def facts_and_links(runner: ProjectionRunner) -> dict[str, list[tuple[Any, ...]]
         }
 
 
-def check_current_state(runner: ProjectionRunner) -> None:
+def check_current_state(runner: ReadModelRunner) -> None:
     """``view_code_state`` is the fold of every code's facts, and stock from it is stock
     from the facts."""
     with runner.connect() as conn:
@@ -150,7 +150,7 @@ def check_current_state(runner: ProjectionRunner) -> None:
             assert trail(conn, code=code) == trail(conn, code=code, as_of=EVERYTHING)
 
 
-def check_batched(ledger: Ledger, runner: ProjectionRunner, stream: list[list[Any]]) -> None:
+def check_batched(ledger: Ledger, runner: ReadModelRunner, stream: list[list[Any]]) -> None:
     """Incremental (batches of 3), one big batch, and one event at a time give the same
     rows; the current state follows the facts throughout."""
     for events in stream:
@@ -163,7 +163,7 @@ def check_batched(ledger: Ledger, runner: ProjectionRunner, stream: list[list[An
     runner.rebuild()
     assert facts_and_links(runner) == incremental
     check_current_state(runner)
-    reference = ProjectionRunner(ledger, batch_size=1, projections=[PerEventCodeFacts()])
+    reference = ReadModelRunner(ledger, batch_size=1, projections=[PerEventCodeFacts()])
     try:
         reference.rebuild()
         assert facts_and_links(reference) == incremental
@@ -174,7 +174,7 @@ def check_batched(ledger: Ledger, runner: ProjectionRunner, stream: list[list[An
 @_HYPOTHESIS
 @given(stream=st.lists(st.lists(pooled_events(), min_size=1, max_size=5), min_size=1, max_size=4))
 def test_batches_equal_one_event_at_a_time_over_pooled_streams(
-    ledger: Ledger, runner: ProjectionRunner, stream: list[list[dict[str, Any]]]
+    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
 ) -> None:
     check_batched(ledger, runner, stream)
 
@@ -182,13 +182,13 @@ def test_batches_equal_one_event_at_a_time_over_pooled_streams(
 @_HYPOTHESIS
 @given(stream=st.lists(st.lists(any_events(), min_size=1, max_size=3), min_size=1, max_size=3))
 def test_batches_equal_one_event_at_a_time_over_any_events(
-    ledger: Ledger, runner: ProjectionRunner, stream: list[list[dict[str, Any]]]
+    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
 ) -> None:
     check_batched(ledger, runner, stream)
 
 
 def test_stock_from_the_current_state_through_the_scenario(
-    ledger: Ledger, runner: ProjectionRunner
+    ledger: Ledger, runner: ReadModelRunner
 ) -> None:
     for event in scenario():
         capture(ledger, event)
@@ -202,7 +202,7 @@ def test_stock_from_the_current_state_through_the_scenario(
         with runner.transaction() as conn:
             for table in dropped:
                 table.drop(conn)
-        again = ProjectionRunner(ledger)
+        again = ReadModelRunner(ledger)
         try:
             with again.connect() as conn:
                 assert list(conn.execute(select(code_state).order_by(code_state.c.code))) == kept
@@ -212,7 +212,7 @@ def test_stock_from_the_current_state_through_the_scenario(
 
 
 def test_the_current_state_follows_error_declarations_and_late_events(
-    ledger: Ledger, runner: ProjectionRunner
+    ledger: Ledger, runner: ReadModelRunner
 ) -> None:
     wrong = ev(
         "ObjectEvent",

@@ -16,7 +16,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from projections.recall_trail import CSV_HEADER, TrailLine, trail, trail_csv
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 from projections.schema import canonical
 from projections.stock import StockLine, stock
 from tests.test_projections import capture, ev
@@ -31,9 +31,9 @@ PATIENTS = ["pseudonym:aa01", "pseudonym:bb02"]
 
 
 @pytest.fixture
-def runner(store_url: str) -> Iterator[tuple[Ledger, ProjectionRunner]]:
+def runner(store_url: str) -> Iterator[tuple[Ledger, ReadModelRunner]]:
     ledger = Ledger(store_settings(store_url))
-    projection = ProjectionRunner(ledger, batch_size=4)
+    projection = ReadModelRunner(ledger, batch_size=4)
     try:
         yield ledger, projection
     finally:
@@ -127,7 +127,7 @@ def line(location: str, lot: str = "L1", **counts: int) -> StockLine:
 
 
 def test_stock_and_recall_trail_through_the_scenario(
-    runner: tuple[Ledger, ProjectionRunner],
+    runner: tuple[Ledger, ReadModelRunner],
 ) -> None:
     ledger, projection = runner
     (other,) = capture(ledger, commission(7, [OTHER], "L2"))
@@ -201,7 +201,7 @@ def test_stock_and_recall_trail_through_the_scenario(
     assert table[canonical(BOXES[3])]["events"].split() == [*hashes[:5], hashes[7]]
 
 
-def test_trail_needs_a_code_or_a_product(runner: tuple[Ledger, ProjectionRunner]) -> None:
+def test_trail_needs_a_code_or_a_product(runner: tuple[Ledger, ReadModelRunner]) -> None:
     _, projection = runner
     with projection.connect() as conn, pytest.raises(ValueError):
         trail(conn)

@@ -30,7 +30,7 @@ from adapters.http.transport import BodyTimeouts, server_settings
 from adapters.webhooks import WebhookDelivery
 from ledger.application import Ledger
 from ledger.writer import GroupCommitter
-from projections.runner import BackgroundRunner, ProjectionRunner
+from projections.runner import BackgroundRunner, ReadModelRunner
 
 DESCRIPTION = """\
 The capture and query parts of the
@@ -114,7 +114,7 @@ def create_app(
         own = ledger is None
         state.ledger = Ledger() if ledger is None else ledger
         state.committer = GroupCommitter(state.ledger)
-        projection = await anyio.to_thread.run_sync(ProjectionRunner, state.ledger)
+        projection = await anyio.to_thread.run_sync(ReadModelRunner, state.ledger)
         state.projection = projection
         state.projected = 0
         background = BackgroundRunner(projection).start()

@@ -39,7 +39,7 @@ from adapters.http.problems import ProblemError
 from adapters.http.state import DEFAULT_READ_WAIT, READ_WAIT_ENV, HttpState, in_thread, state_of
 from epcis.problems import excerpt
 from projections.freshness import advance
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 
 POSITION_HEADER = "TraceCode-Log-Position"
 WAIT_FOR_HEADER = "TraceCode-Wait-For"
@@ -65,7 +65,7 @@ def position_headers(position: int) -> dict[str, str]:
 class ReadView:
     """What a read route queries (``runner.connect()``) and the log position it reflects."""
 
-    runner: ProjectionRunner
+    runner: ReadModelRunner
     position: int
 
     @property

@@ -28,7 +28,7 @@ from adapters.http.state import in_thread, state_of
 from ledger.application import Ledger
 from projections import failures
 from projections.freshness import reached
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ HEALTH_SCHEMA: dict[str, Any] = {
 }
 
 
-def health(ledger: Ledger, runner: ProjectionRunner) -> dict[str, Any]:
+def health(ledger: Ledger, runner: ReadModelRunner) -> dict[str, Any]:
     """The health report (``status`` ok or degraded); raises when the store fails."""
     end = ledger.log_position()
     now = reached(ledger, runner)

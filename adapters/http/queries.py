@@ -50,7 +50,7 @@ from ledger.named_queries import NamedQueries, QueryExistsError
 from ledger.subscriptions import cancel_all
 from projections.event_query import Page, search
 from projections.named_values import distinct_values, names
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 
 router = APIRouter()
 _NOT_QUERY = ("perPage", "nextPageToken", WAIT_FOR_QUERY)
@@ -124,7 +124,7 @@ def _query(items: list[tuple[str, str]], request: Request) -> Query:
         raise _parameter_problem(exc) from None
 
 
-def _run(runner: ProjectionRunner, query: Query, per_page: int, token: str | None) -> Page:
+def _run(runner: ReadModelRunner, query: Query, per_page: int, token: str | None) -> Page:
     with runner.connect() as conn:
         return search(conn, query, per_page=per_page, token=token)
 
@@ -193,12 +193,12 @@ def _collection(members: list[str]) -> dict[str, Any]:
     return {"@context": EPCIS_CONTEXT_URL, "type": "Collection", "member": members}
 
 
-def _distinct(runner: ProjectionRunner, column: str, after: str | None, limit: int) -> list[str]:
+def _distinct(runner: ReadModelRunner, column: str, after: str | None, limit: int) -> list[str]:
     with runner.connect() as conn:
         return distinct_values(conn, column, after, limit)
 
 
-def _exists(runner: ProjectionRunner, column: str, value: str) -> bool:
+def _exists(runner: ReadModelRunner, column: str, value: str) -> bool:
     with runner.connect() as conn:
         return names(conn, column, value)
 

@@ -33,7 +33,7 @@ from projections import hierarchy
 from projections.code_status import status
 from projections.codes import code_problem, product_key
 from projections.recall_trail import trail, trail_csv
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 from projections.schema import canonical, utc_text
 from projections.stock import stock
 
@@ -54,7 +54,7 @@ AS_OF = Query(
 )
 
 
-async def _caught_up(request: Request) -> ProjectionRunner:
+async def _caught_up(request: Request) -> ReadModelRunner:
     """The runner to query once the projections reflect what the request asks for (see
     :func:`adapters.http.freshness.read_view`, which also gives the position to report)."""
     return (await read_view(request)).runner
@@ -99,7 +99,7 @@ def _json(value: Any, view: ReadView) -> JSONResponse:
 # -- /codes ---------------------------------------------------------------------------
 
 
-def _hierarchy(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
+def _hierarchy(runner: ReadModelRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
     with runner.connect() as conn:
         parent = hierarchy.parent_of(conn, code, as_of)
         inside = hierarchy.children(conn, code, as_of, transitive=True)
@@ -132,7 +132,7 @@ async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF)
     return _json(found, view)
 
 
-def _status(runner: ProjectionRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
+def _status(runner: ReadModelRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
     with runner.connect() as conn:
         found = status(conn, code, as_of)
         if found is None:
@@ -171,7 +171,7 @@ async def code_status(request: Request, code: str, as_of: str | None = AS_OF) ->
 # -- /stock ---------------------------------------------------------------------------
 
 
-def _stock(runner: ProjectionRunner, location: str | None, as_of: str | None) -> list[Any]:
+def _stock(runner: ReadModelRunner, location: str | None, as_of: str | None) -> list[Any]:
     with runner.connect() as conn:
         return [dataclasses.asdict(line) for line in stock(conn, location=location, as_of=as_of)]
 

@@ -30,7 +30,7 @@ from epcis.problems import DocumentError, excerpt, raise_if_any
 from ledger.application import CaptureResult, Ledger
 from ledger.capture import CaptureCancelled, CaptureRequest
 from ledger.writer import GroupCommitter
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 
 INLINE_PREPARE_BYTES = 16 * 1024
 DISCONNECT_POLL_SECONDS = 0.05
@@ -56,7 +56,7 @@ class HttpState:
     """How long a read asking for a log position may wait (``TRACECODE_READ_WAIT_SECONDS``)."""
     ledger: Ledger | None = None
     committer: GroupCommitter | None = None
-    projection: ProjectionRunner | None = None
+    projection: ReadModelRunner | None = None
     """Keeps the read views (:mod:`adapters.http.reads`) caught up with the ledger."""
     projected: int = 0
     """The highest log position the views were seen to reflect (see

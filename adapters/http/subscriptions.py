@@ -41,7 +41,7 @@ from ledger.subscriptions import SubscriptionInfo, Subscriptions
 from projections.event_query import events_after
 from projections.freshness import catch_up
 from projections.named_values import last_indexed
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 
 router = APIRouter()
 
@@ -59,14 +59,14 @@ def _controls(pointer: str, message: str) -> ProblemError:
     )
 
 
-def _runner(request: Request) -> ProjectionRunner:
+def _runner(request: Request) -> ReadModelRunner:
     runner = state_of(request).projection
     if runner is None:
         raise RuntimeError("the projection runner is not open: the lifespan has not started")
     return runner
 
 
-def _index_end(runner: ProjectionRunner) -> int:
+def _index_end(runner: ReadModelRunner) -> int:
     catch_up(runner)
     with runner.connect() as conn:
         return last_indexed(conn)
@@ -266,7 +266,7 @@ async def stream(websocket: WebSocket, name: str) -> None:
         return
 
 
-def _next_batch(runner: ProjectionRunner, query: Any, position: int) -> tuple[list[Any], int]:
+def _next_batch(runner: ReadModelRunner, query: Any, position: int) -> tuple[list[Any], int]:
     catch_up(runner)
     with runner.connect() as conn:
         found, upto = events_after(conn, query, position)

@@ -48,7 +48,7 @@ from ledger.application import Ledger
 from ledger.named_queries import NamedQueries
 from ledger.subscriptions import SubscriptionInfo, Subscriptions, redact_dest
 from projections.event_query import Found, events_after
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 
 log = logging.getLogger("tracecode.webhooks")
 
@@ -122,7 +122,7 @@ class WebhookDelivery:
     def __init__(
         self,
         ledger: Ledger,
-        runner: ProjectionRunner,
+        runner: ReadModelRunner,
         *,
         interval: float | None = None,
         batch: int = 100,
@@ -305,7 +305,7 @@ def _upsert(conn: Connection, subscription_id: str, values: Mapping[str, Any]) -
         conn.execute(positions.insert().values(subscription_id=subscription_id, **values))
 
 
-def last_notified(runner: ProjectionRunner, subscription_id: str) -> str | None:
+def last_notified(runner: ReadModelRunner, subscription_id: str) -> str | None:
     with runner.connect() as conn:
         value = conn.execute(
             select(positions.c.last_notified).where(positions.c.subscription_id == subscription_id)

@@ -1,4 +1,7 @@
-"""What the runner needs of a projection: its tables and how it applies a batch of events.
+"""What the runner needs of a read model: its tables and how it applies a batch of events.
+
+(Named ``ReadModel``, and its runner ``ReadModelRunner``, so as not to be taken for the
+``eventsourcing`` library's ``Projection`` and ``ProjectionRunner``, which are other things.)
 
 A projection writes only to its own tables, inside the connection (and transaction) the
 runner gives it, so that the batch's rows of every projection and the tracking position
@@ -15,7 +18,7 @@ from sqlalchemy import Connection, Table
 from ledger.application import StoredEvent
 
 
-class Projection(Protocol):
+class ReadModel(Protocol):
     name: str
     tables: tuple[Table, ...]
 

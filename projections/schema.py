@@ -6,7 +6,7 @@
 * ``view_code_facts`` — insert-only: one row per (code, event) the code was touched by,
   directly or through a container it was in (``via``). What the event said about the code
   (bizStep, disposition, locations, product/lot/expiry, holder) and the state it implies
-  (:func:`projections.code_status.derive_state`). Status "as of" a record time is a query
+  (:func:`ledger.lifecycle.derive_state`). Status "as of" a record time is a query
   over these rows: a row is valid from its ``record_time`` on, and among valid rows the
   latest ``(event_time, position)`` wins.
 * ``view_links`` — insert-only parent/child link facts: AggregationEvent ADD / OBSERVE /

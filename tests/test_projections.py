@@ -17,8 +17,9 @@ from sqlalchemy import select
 from epcis.context import make_context
 from ledger.application import Ledger, StoredEvent
 from ledger.capture import prepare
+from ledger.lifecycle import derive_state
 from projections import hierarchy
-from projections.code_status import CodeStatus, derive, derive_state, status
+from projections.code_status import CodeStatus, derive, status
 from projections.event_index import event_epcs
 from projections.event_index import events as event_rows
 from projections.runner import BackgroundRunner, ReadModelRunner

@@ -475,8 +475,8 @@ def projections_failures(as_json: bool) -> None:
 def status_command(code: str, as_of: str | None) -> None:
     """The status of a code (any identifier form), from the projections, as JSON. Exit 1
     when nothing is recorded about it, 2 when it cannot be a code."""
+    from epcis.identifiers.facts import code_problem
     from projections.code_status import status
-    from projections.codes import code_problem
     from projections.freshness import catch_up
     from projections.runner import ReadModelRunner
 
@@ -512,7 +512,7 @@ def trail_command(
     """The recall trail of a lot (--product and --lot) or of one --code: every code it
     covers, every event that touched each, where each is and who holds it."""
     from epcis.identifiers import IdentifierError
-    from projections.codes import code_problem, product_key
+    from epcis.identifiers.facts import code_problem, product_key
     from projections.freshness import catch_up
     from projections.recall_trail import trail, trail_csv
     from projections.runner import ReadModelRunner

@@ -29,10 +29,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, select
 
+from epcis.identifiers.facts import facts_of
 from ledger.application import StoredEvent
 from projections.bulk import any_of, insert_rows, select_in
 from projections.code_status import Derived, Fact, Folding, Link, derive, fold
-from projections.codes import facts_of
 from projections.schema import code_facts, code_state, links, stock_counts, value_columns
 
 CONTAINMENT = ("aggregation",)

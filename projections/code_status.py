@@ -35,11 +35,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from epcis.identifiers.facts import canonical, facts_of
 from ledger.lifecycle import derive_state, local_name, word
 from projections import hierarchy
 from projections.bulk import select_in
-from projections.codes import facts_of
-from projections.schema import canonical, code_facts, keyed_eq, utc_text
+from projections.schema import code_facts, keyed_eq, utc_text
 
 # -- facts -----------------------------------------------------------------------------
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, select
 
+from epcis.identifiers.facts import canonical
 from projections.bulk import any_of
-from projections.schema import canonical, keyed, keyed_in, links, utc_text
+from projections.schema import keyed, keyed_in, links, utc_text
 
 ALL_KINDS = ("aggregation", "transformation")
 

@@ -27,10 +27,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
+from epcis.identifiers.facts import canonical
 from projections.bulk import select_in
 from projections.code_status import CodeStatus, fold_groups
 from projections.hierarchy import contents, parents_of
-from projections.schema import canonical, code_facts, code_state, keyed_eq, utc_text
+from projections.schema import code_facts, code_state, keyed_eq, utc_text
 from projections.stock import is_instance
 
 

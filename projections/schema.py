@@ -60,8 +60,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 
-from projections.codes import facts_of
-
 metadata = MetaData()
 
 SHORT_BYTES = 200
@@ -258,11 +256,6 @@ def sqlalchemy_url(ledger_url: str) -> URL:
         if ledger_url.startswith(scheme):
             return make_url("postgresql+psycopg://" + ledger_url[len(scheme) :])
     return make_url(ledger_url)
-
-
-def canonical(raw: str) -> str:
-    """The canonical form of an identifier, or the raw string when it does not parse."""
-    return facts_of(raw).canonical
 
 
 def utc_text(timestamp: str | datetime) -> str:

@@ -26,9 +26,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from epcis.identifiers.facts import canonical, facts_of
 from projections.code_status import CodeStatus, statuses
-from projections.codes import facts_of
-from projections.schema import canonical, keyed_eq, stock_counts
+from projections.schema import keyed_eq, stock_counts
 
 _COLUMNS = {"in_stock": "in_stock", "in_transit": "in_transit", "dispensed": "bound"}
 

@@ -172,8 +172,8 @@ def test_trail_of_a_lot_and_of_a_code(
 ) -> None:
     """``trail`` on both stores: captured through the CLI, never projected beforehand (the
     command catches the projections up itself)."""
+    from epcis.identifiers.facts import canonical
     from projections.recall_trail import CSV_HEADER
-    from projections.schema import canonical
     from tests.test_projections_read import BOXES, CASE, GTIN, PHARMACY, scenario
 
     monkeypatch.setenv("TRACECODE_DATABASE_URL", store_url)
@@ -277,7 +277,7 @@ def test_status_of_a_private_identifier_nothing_touched_exits_1(store: Path) -> 
 def test_trail_takes_a_gtin13_and_refuses_a_bad_check_digit(
     store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from projections.schema import canonical
+    from epcis.identifiers.facts import canonical
     from tests.test_http_reads import GTIN13_ITEMS
     from tests.test_projections_read import commission
 

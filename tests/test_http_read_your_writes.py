@@ -14,13 +14,13 @@ import httpx
 import pytest
 
 from adapters.http.freshness import POSITION_HEADER, WAIT_FOR_HEADER
+from epcis.identifiers.facts import canonical
 from ledger.application import Ledger
 from ledger.capture import prepare
 from ledger.settings import store_settings
 from projections import freshness
 from projections.freshness import advance, reached
 from projections.runner import ReadModelRunner
-from projections.schema import canonical
 from tests.ledger_contract import document, event
 from tests.test_http_capture import Api, assert_problem, open_api
 from tests.test_http_reads import code_url

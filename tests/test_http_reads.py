@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
+from epcis.identifiers.facts import canonical
 from projections.recall_trail import CSV_HEADER
-from projections.schema import canonical
 from tests.ledger_contract import document
 from tests.test_http_capture import Api, assert_problem, open_api
 from tests.test_projections_read import (

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from epcis.context import make_context
+from epcis.identifiers.facts import canonical
 from ledger.application import Ledger, StoredEvent
 from ledger.capture import prepare
 from ledger.lifecycle import derive_state
@@ -23,7 +24,7 @@ from projections.code_status import CodeStatus, derive, status
 from projections.event_index import event_epcs
 from projections.event_index import events as event_rows
 from projections.runner import BackgroundRunner, ReadModelRunner
-from projections.schema import canonical, code_facts, links, tracking
+from projections.schema import code_facts, links, tracking
 from tests.ledger_contract import document
 from tests.strategies import NAMESPACES
 from tests.strategies import events as any_events

@@ -13,14 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Table, insert, select
 
+from epcis.identifiers.facts import canonical, check_digit, facts_of, slow_facts_of
 from ledger.application import Ledger, StoredEvent
 from projections.code_facts import _LINK_FIELDS, CONTAINMENT
 from projections.code_status import Fact, Link, derive, statuses
-from projections.codes import check_digit, facts_of, slow_facts_of
 from projections.hierarchy import contents, current_edges
 from projections.recall_trail import trail
 from projections.runner import ReadModelRunner
-from projections.schema import canonical, code_facts, code_state, links, stock_counts
+from projections.schema import code_facts, code_state, links, stock_counts
 from projections.stock import stock
 from tests.strategies import events as any_events
 from tests.test_projections import (

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from epcis.identifiers.facts import canonical
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from projections.recall_trail import CSV_HEADER, TrailLine, trail, trail_csv
 from projections.runner import ReadModelRunner
-from projections.schema import canonical
 from projections.stock import StockLine, stock
 from tests.test_projections import capture, ev
 

@@ -28,13 +28,13 @@ from adapters.http.freshness import WAIT_FOR, ReadView, read_view
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import in_thread
 from epcis.identifiers import IdentifierError
+from epcis.identifiers.facts import canonical, code_problem, product_key
 from epcis.problems import excerpt
 from projections import hierarchy
 from projections.code_status import status
-from projections.codes import code_problem, product_key
 from projections.recall_trail import trail, trail_csv
 from projections.runner import ReadModelRunner
-from projections.schema import canonical, utc_text
+from projections.schema import utc_text
 from projections.stock import stock
 
 router = APIRouter(dependencies=[WAIT_FOR])
@@ -75,7 +75,7 @@ def _as_of(value: str | None) -> str | None:
 
 def _unknown_code(value: str, where: dict[str, str], view: ReadView) -> ProblemError:
     """The answer for a code nothing is recorded about: 400 naming what is wrong when it
-    cannot be a code (:func:`projections.codes.code_problem`), else 404. (Asked only after
+    cannot be a code (:func:`epcis.identifiers.facts.code_problem`), else 404. (Asked only after
     the lookup: a value captured before a check existed is still found.) ``where`` names
     the parameter: ``{"path": "code"}`` or ``{"query": "code"}``."""
     problem = code_problem(value)

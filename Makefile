@@ -24,7 +24,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -n auto -q
+	$(BIN)/pytest -n auto -q --durations=15
 
 test: lint typecheck unit
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
+from epcis.identifiers.facts import canonical
 from ledger.application import Ledger
 from ledger.capture import CaptureRequest, PreparedEvent, new_capture_id
 from projections import failures, hierarchy
@@ -27,7 +28,6 @@ from projections.schema import (
     SCHEMA_ROW,
     SCHEMA_VERSION,
     SHORT_BYTES,
-    canonical,
     code_facts,
     index_key,
     keyed_eq,

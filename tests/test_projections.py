@@ -586,24 +586,52 @@ def _check_rebuild(ledger: Ledger, runner: ReadModelRunner, stream: list[list[An
     assert dump(runner) == incremental
 
 
+# Property tests run wide on SQLite and small on PostgreSQL (the same checks, fewer
+# examples: every example adds to one ledger and the checks rebuild it, so the cost grows
+# with the square of the examples, and a PostgreSQL round trip costs more than SQLite's).
 _HYPOTHESIS = settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+_SMALL = settings(_HYPOTHESIS, max_examples=5)
+ON_SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+ON_POSTGRES = pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+POOLED_STREAMS = st.lists(st.lists(pooled_events(), min_size=1, max_size=4), min_size=1, max_size=4)
+ANY_STREAMS = st.lists(st.lists(any_events(), min_size=1, max_size=3), min_size=1, max_size=3)
 
 
+@ON_SQLITE
 @_HYPOTHESIS
-@given(stream=st.lists(st.lists(pooled_events(), min_size=1, max_size=4), min_size=1, max_size=4))
+@given(stream=POOLED_STREAMS)
 def test_rebuild_equals_incremental_over_pooled_streams(
     ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
 ) -> None:
     _check_rebuild(ledger, runner, stream)
 
 
+@ON_POSTGRES
+@_SMALL
+@given(stream=POOLED_STREAMS)
+def test_rebuild_equals_incremental_over_pooled_streams_on_postgres(
+    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
+) -> None:
+    _check_rebuild(ledger, runner, stream)
+
+
+@ON_SQLITE
 @_HYPOTHESIS
-@given(stream=st.lists(st.lists(any_events(), min_size=1, max_size=3), min_size=1, max_size=3))
+@given(stream=ANY_STREAMS)
 def test_rebuild_equals_incremental_over_any_events(
+    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
+) -> None:
+    _check_rebuild(ledger, runner, stream)
+
+
+@ON_POSTGRES
+@_SMALL
+@given(stream=ANY_STREAMS)
+def test_rebuild_equals_incremental_over_any_events_on_postgres(
     ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
 ) -> None:
     _check_rebuild(ledger, runner, stream)
@@ -632,9 +660,25 @@ def object_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int]]:
     return stream, order
 
 
+@ON_SQLITE
 @_HYPOTHESIS
 @given(drawn=object_streams())
 def test_status_follows_event_time_whatever_the_arrival_order(
+    ledger: Ledger, runner: ReadModelRunner, drawn: tuple[list[dict[str, Any]], list[int]]
+) -> None:
+    _check_arrival_order(ledger, runner, drawn)
+
+
+@ON_POSTGRES
+@_SMALL
+@given(drawn=object_streams())
+def test_status_follows_event_time_whatever_the_arrival_order_on_postgres(
+    ledger: Ledger, runner: ReadModelRunner, drawn: tuple[list[dict[str, Any]], list[int]]
+) -> None:
+    _check_arrival_order(ledger, runner, drawn)
+
+
+def _check_arrival_order(
     ledger: Ledger, runner: ReadModelRunner, drawn: tuple[list[dict[str, Any]], list[int]]
 ) -> None:
     stream, order = drawn

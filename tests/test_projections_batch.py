@@ -22,10 +22,13 @@ from projections.recall_trail import trail
 from projections.runner import ReadModelRunner
 from projections.schema import code_facts, code_state, links, stock_counts
 from projections.stock import stock
-from tests.strategies import events as any_events
 from tests.test_projections import (
     _HYPOTHESIS,
+    _SMALL,
+    ANY_STREAMS,
     BOX,
+    ON_POSTGRES,
+    ON_SQLITE,
     _capture_stream,
     capture,
     commission,
@@ -171,17 +174,40 @@ def check_batched(ledger: Ledger, runner: ReadModelRunner, stream: list[list[Any
         reference.close()
 
 
+_POOLED = st.lists(st.lists(pooled_events(), min_size=1, max_size=5), min_size=1, max_size=4)
+
+
+@ON_SQLITE
 @_HYPOTHESIS
-@given(stream=st.lists(st.lists(pooled_events(), min_size=1, max_size=5), min_size=1, max_size=4))
+@given(stream=_POOLED)
 def test_batches_equal_one_event_at_a_time_over_pooled_streams(
     ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
 ) -> None:
     check_batched(ledger, runner, stream)
 
 
+@ON_POSTGRES
+@_SMALL
+@given(stream=_POOLED)
+def test_batches_equal_one_event_at_a_time_over_pooled_streams_on_postgres(
+    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
+) -> None:
+    check_batched(ledger, runner, stream)
+
+
+@ON_SQLITE
 @_HYPOTHESIS
-@given(stream=st.lists(st.lists(any_events(), min_size=1, max_size=3), min_size=1, max_size=3))
+@given(stream=ANY_STREAMS)
 def test_batches_equal_one_event_at_a_time_over_any_events(
+    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
+) -> None:
+    check_batched(ledger, runner, stream)
+
+
+@ON_POSTGRES
+@_SMALL
+@given(stream=ANY_STREAMS)
+def test_batches_equal_one_event_at_a_time_over_any_events_on_postgres(
     ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
 ) -> None:
     check_batched(ledger, runner, stream)

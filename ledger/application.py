@@ -25,7 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Notification, Recording
 from eventsourcing.utils import get_topic
 
 from epcis.problems import MAX_REPORTED, capped, excerpt
@@ -471,17 +471,22 @@ class Ledger(Application[UUID]):
     ) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
         """(notification id, topic, decoded state or None if undecodable) of everything in
         the log (or of these topics), in log order."""
-        start = 1
+        for notification in self.notifications(topics):
+            try:
+                state = self.mapper.to_domain_event(notification).__dict__
+            except Exception:  # an altered row may not even decode
+                state = None
+            yield notification.id, notification.topic, state
+
+    def notifications(self, topics: Sequence[str] = (), after: int = 0) -> Iterator[Notification]:
+        """The log's notifications (of these topics, or all) after ``after``, in log order,
+        read a page at a time: the one pager every walk over the log uses."""
+        start = after + 1
         while True:
             page = self.recorder.select_notifications(start, _PAGE, topics=topics)
             if not page:
                 return
-            for notification in page:
-                try:
-                    state = self.mapper.to_domain_event(notification).__dict__
-                except Exception:  # an altered row may not even decode
-                    state = None
-                yield notification.id, notification.topic, state
+            yield from page
             start = page[-1].id + 1
 
     def jobs(self) -> Iterator[CaptureResult]:
@@ -498,14 +503,8 @@ class Ledger(Application[UUID]):
         return _job(job.__dict__, logged.get(job_id, 0))
 
     def _notifications(self, topic: str, after: int) -> Iterator[tuple[int, dict[str, Any]]]:
-        start = after + 1
-        while True:
-            page = self.recorder.select_notifications(start, _PAGE, topics=[topic])
-            if not page:
-                return
-            for notification in page:
-                yield notification.id, self.mapper.to_domain_event(notification).__dict__
-            start = page[-1].id + 1
+        for notification in self.notifications([topic], after):
+            yield notification.id, self.mapper.to_domain_event(notification).__dict__
 
 
 def _kept_problems(request: CaptureRequest) -> list[dict[str, Any]]:

@@ -25,7 +25,6 @@ TOPICS = [
     "ledger.named_queries:NamedQuery.Redefined",
     "ledger.named_queries:NamedQuery.Deleted",
 ]
-_PAGE = 1000
 
 
 class NamedQuery(Aggregate):
@@ -119,18 +118,12 @@ class NamedQueries:
     def all(self) -> list[QueryDefinition]:
         """Every live named query, in the order they were (last) defined."""
         names: dict[str, None] = {}
-        start = 1
-        while True:
-            page = self.app.recorder.select_notifications(start, _PAGE, topics=TOPICS)
-            if not page:
-                break
-            for notification in page:
-                state = self.app.mapper.to_domain_event(notification)
-                name = getattr(state, "name", None)
-                if name is not None:
-                    names.pop(name, None)
-                    names[name] = None
-            start = page[-1].id + 1
+        for notification in self.app.notifications(TOPICS):
+            state = self.app.mapper.to_domain_event(notification)
+            name = getattr(state, "name", None)
+            if name is not None:
+                names.pop(name, None)
+                names[name] = None
         found = [self.get(name) for name in names]
         live = [q for q in found if q is not None]
         return sorted(live, key=lambda q: q.created_at)

@@ -31,7 +31,6 @@ from ledger.application import Ledger
 
 _NAMESPACE = UUID("9e3c2b61-7a0d-4c55-b0f4-21d6f8a0c4e2")
 CREATED_TOPIC = "ledger.subscriptions:Subscription.Created"
-_PAGE = 1000
 
 
 def redact_dest(dest: str) -> str:
@@ -185,19 +184,14 @@ class Subscriptions:
     def active(self, query_name: str | None = None) -> list[SubscriptionInfo]:
         """Live subscriptions (of one query, or all), oldest first."""
         out: list[SubscriptionInfo] = []
-        start = 1
-        while True:
-            page = self.app.recorder.select_notifications(start, _PAGE, topics=[CREATED_TOPIC])
-            if not page:
-                return out
-            for notification in page:
-                created = self.app.mapper.to_domain_event(notification)
-                if query_name is not None and getattr(created, "query_name", None) != query_name:
-                    continue
-                info = self.get(str(getattr(created, "subscription_id", "")))
-                if info is not None:
-                    out.append(info)
-            start = page[-1].id + 1
+        for notification in self.app.notifications([CREATED_TOPIC]):
+            created = self.app.mapper.to_domain_event(notification)
+            if query_name is not None and getattr(created, "query_name", None) != query_name:
+                continue
+            info = self.get(str(getattr(created, "subscription_id", "")))
+            if info is not None:
+                out.append(info)
+        return out
 
 
 def cancel_all(app: Ledger, query_name: str) -> int:

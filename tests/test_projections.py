@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -601,40 +602,28 @@ POOLED_STREAMS = st.lists(st.lists(pooled_events(), min_size=1, max_size=4), min
 ANY_STREAMS = st.lists(st.lists(any_events(), min_size=1, max_size=3), min_size=1, max_size=3)
 
 
-@ON_SQLITE
-@_HYPOTHESIS
-@given(stream=POOLED_STREAMS)
-def test_rebuild_equals_incremental_over_pooled_streams(
-    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
-) -> None:
-    _check_rebuild(ledger, runner, stream)
+def wide_and_small(
+    check: Callable[[Ledger, ReadModelRunner, Any], None], strategy: st.SearchStrategy[Any]
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """One property, two tests: wide on SQLite, small on PostgreSQL."""
+
+    def prop(ledger: Ledger, runner: ReadModelRunner, drawn: Any) -> None:
+        check(ledger, runner, drawn)
+
+    return (
+        ON_SQLITE(_HYPOTHESIS(given(drawn=strategy)(prop))),
+        ON_POSTGRES(_SMALL(given(drawn=strategy)(prop))),
+    )
 
 
-@ON_POSTGRES
-@_SMALL
-@given(stream=POOLED_STREAMS)
-def test_rebuild_equals_incremental_over_pooled_streams_on_postgres(
-    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
-) -> None:
-    _check_rebuild(ledger, runner, stream)
-
-
-@ON_SQLITE
-@_HYPOTHESIS
-@given(stream=ANY_STREAMS)
-def test_rebuild_equals_incremental_over_any_events(
-    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
-) -> None:
-    _check_rebuild(ledger, runner, stream)
-
-
-@ON_POSTGRES
-@_SMALL
-@given(stream=ANY_STREAMS)
-def test_rebuild_equals_incremental_over_any_events_on_postgres(
-    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
-) -> None:
-    _check_rebuild(ledger, runner, stream)
+(
+    test_rebuild_equals_incremental_over_pooled_streams,
+    test_rebuild_equals_incremental_over_pooled_streams_on_postgres,
+) = wide_and_small(_check_rebuild, POOLED_STREAMS)
+(
+    test_rebuild_equals_incremental_over_any_events,
+    test_rebuild_equals_incremental_over_any_events_on_postgres,
+) = wide_and_small(_check_rebuild, ANY_STREAMS)
 
 
 # -- arrival order does not matter (eventTime decides) ---------------------------------------
@@ -658,24 +647,6 @@ def object_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int]]:
         stream.append({"hour": hour, "codes": codes, "fields": fields})
     order = draw(st.permutations(range(len(stream))))
     return stream, order
-
-
-@ON_SQLITE
-@_HYPOTHESIS
-@given(drawn=object_streams())
-def test_status_follows_event_time_whatever_the_arrival_order(
-    ledger: Ledger, runner: ReadModelRunner, drawn: tuple[list[dict[str, Any]], list[int]]
-) -> None:
-    _check_arrival_order(ledger, runner, drawn)
-
-
-@ON_POSTGRES
-@_SMALL
-@given(drawn=object_streams())
-def test_status_follows_event_time_whatever_the_arrival_order_on_postgres(
-    ledger: Ledger, runner: ReadModelRunner, drawn: tuple[list[dict[str, Any]], list[int]]
-) -> None:
-    _check_arrival_order(ledger, runner, drawn)
 
 
 def _check_arrival_order(
@@ -708,3 +679,9 @@ def _check_arrival_order(
             second.destination,
             second.last_event_time,
         )
+
+
+(
+    test_status_follows_event_time_whatever_the_arrival_order,
+    test_status_follows_event_time_whatever_the_arrival_order_on_postgres,
+) = wide_and_small(_check_arrival_order, object_streams())

@@ -23,12 +23,8 @@ from projections.runner import ReadModelRunner
 from projections.schema import code_facts, code_state, links, stock_counts
 from projections.stock import stock
 from tests.test_projections import (
-    _HYPOTHESIS,
-    _SMALL,
     ANY_STREAMS,
     BOX,
-    ON_POSTGRES,
-    ON_SQLITE,
     _capture_stream,
     capture,
     commission,
@@ -36,6 +32,7 @@ from tests.test_projections import (
     pooled_events,
     receive,
     ship,
+    wide_and_small,
 )
 from tests.test_projections_read import scenario
 
@@ -175,42 +172,14 @@ def check_batched(ledger: Ledger, runner: ReadModelRunner, stream: list[list[Any
 
 
 _POOLED = st.lists(st.lists(pooled_events(), min_size=1, max_size=5), min_size=1, max_size=4)
-
-
-@ON_SQLITE
-@_HYPOTHESIS
-@given(stream=_POOLED)
-def test_batches_equal_one_event_at_a_time_over_pooled_streams(
-    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
-) -> None:
-    check_batched(ledger, runner, stream)
-
-
-@ON_POSTGRES
-@_SMALL
-@given(stream=_POOLED)
-def test_batches_equal_one_event_at_a_time_over_pooled_streams_on_postgres(
-    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
-) -> None:
-    check_batched(ledger, runner, stream)
-
-
-@ON_SQLITE
-@_HYPOTHESIS
-@given(stream=ANY_STREAMS)
-def test_batches_equal_one_event_at_a_time_over_any_events(
-    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
-) -> None:
-    check_batched(ledger, runner, stream)
-
-
-@ON_POSTGRES
-@_SMALL
-@given(stream=ANY_STREAMS)
-def test_batches_equal_one_event_at_a_time_over_any_events_on_postgres(
-    ledger: Ledger, runner: ReadModelRunner, stream: list[list[dict[str, Any]]]
-) -> None:
-    check_batched(ledger, runner, stream)
+(
+    test_batches_equal_one_event_at_a_time_over_pooled_streams,
+    test_batches_equal_one_event_at_a_time_over_pooled_streams_on_postgres,
+) = wide_and_small(check_batched, _POOLED)
+(
+    test_batches_equal_one_event_at_a_time_over_any_events,
+    test_batches_equal_one_event_at_a_time_over_any_events_on_postgres,
+) = wide_and_small(check_batched, ANY_STREAMS)
 
 
 def test_stock_from_the_current_state_through_the_scenario(

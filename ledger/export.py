@@ -17,6 +17,7 @@ from lxml import etree
 
 from epcis.context import STANDARD_NAMESPACES, make_context
 from epcis.document import convert
+from epcis.query.document import renamed_keys
 from epcis.timestamps import utc_now
 from ledger.application import Ledger, StoredEvent
 
@@ -106,7 +107,7 @@ class _Prefixes:
             for p, u in stored.namespaces.items()
             if u in self.by_uri and self.by_uri[u] != p
         }
-        return _rename_keys(event, mapping) if mapping else event
+        return renamed_keys(event, mapping) if mapping else event
 
 
 def _unified_prefixes(events: Iterator[StoredEvent]) -> _Prefixes:
@@ -115,16 +116,3 @@ def _unified_prefixes(events: Iterator[StoredEvent]) -> _Prefixes:
         for prefix, uri in stored.namespaces.items():
             prefixes.add(prefix, uri)
     return prefixes
-
-
-def _rename_keys(value: Any, mapping: dict[str, str]) -> Any:
-    if isinstance(value, dict):
-        out = {}
-        for key, child in value.items():
-            prefix, sep, local = key.partition(":")
-            new_key = f"{mapping[prefix]}:{local}" if sep and prefix in mapping else key
-            out[new_key] = _rename_keys(child, mapping)
-        return out
-    if isinstance(value, list):
-        return [_rename_keys(v, mapping) for v in value]
-    return value

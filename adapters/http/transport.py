@@ -352,6 +352,14 @@ class _Guarded:
     turned_away: bool
     cycle: Any
 
+    loop: asyncio.AbstractEventLoop
+
+    def _start_guard(self, server_state: ServerState) -> ServerSettings:
+        settings = server_settings()
+        self.guard = _Guard(self.loop, settings, server_state)
+        self.turned_away = False
+        return settings
+
     def _busy(self) -> bool:
         return self.cycle is not None and not self.cycle.response_complete
 
@@ -394,8 +402,7 @@ class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.guard = _Guard(self.loop, server_settings(), server_state)
-        self.turned_away = False
+        self._start_guard(server_state)
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -460,9 +467,7 @@ class GuardedH11Protocol(_Guarded, H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        settings = server_settings()
-        self.guard = _Guard(self.loop, settings, server_state)
-        self.turned_away = False
+        settings = self._start_guard(server_state)
         # Our own count refuses an overlong head first; h11's bound is the safety net.
         self.conn = _H11Connection(
             self._request_head, self.guard.message_complete, settings.max_header_bytes + 1024

@@ -38,7 +38,7 @@ def query_document(
                 fresh = taken or _fresh_prefix(prefix, prefixes)
                 prefixes[fresh] = iri
                 renames[prefix] = fresh
-        events.append(_renamed(event, renames) if renames else event)
+        events.append(renamed_keys(event, renames) if renames else event)
     results: dict[str, Any] = {"queryName": query_name}
     if subscription_id is not None:
         results["subscriptionID"] = subscription_id
@@ -59,14 +59,15 @@ def _fresh_prefix(prefix: str, taken: dict[str, str]) -> str:
     return f"{prefix}{n}"
 
 
-def _renamed(value: Any, renames: dict[str, str]) -> Any:
+def renamed_keys(value: Any, renames: dict[str, str]) -> Any:
+    """``value`` with every ``prefix:local`` key whose prefix ``renames`` maps renamed."""
     if isinstance(value, list):
-        return [_renamed(v, renames) for v in value]
+        return [renamed_keys(v, renames) for v in value]
     if not isinstance(value, dict):
         return value
     out: dict[str, Any] = {}
     for key, inner in value.items():
         prefix, colon, local = key.partition(":")
         new_key = f"{renames[prefix]}:{local}" if colon and prefix in renames else key
-        out[new_key] = _renamed(inner, renames)
+        out[new_key] = renamed_keys(inner, renames)
     return out

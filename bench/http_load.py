@@ -15,7 +15,7 @@ keep-alive connection per client; ``httpx``: one httpx.AsyncClient with a pool o
 ``BENCH_HTTP_CLIENTS`` connections — measured here at ~250 requests/s for a whole core
 with 100 connections, so it measures itself more than the server),
 ``BENCH_HTTP_SERVER`` (``tracecode``: the ``tracecode serve`` command; ``uvicorn``:
-uvicorn on ``adapters.http.app:create_app`` directly, without access log),
+uvicorn on ``adapters.bootstrap:http_app`` directly, without access log),
 ``BENCH_HTTP_WORKERS`` (1: server processes, ``--workers``), ``BENCH_STORES``
 (``postgresql,sqlite``).
 
@@ -145,7 +145,7 @@ def server_command(kind: str, port: int) -> list[str]:
         sys.executable,
         "-m",
         "uvicorn",
-        "adapters.http.app:create_app",
+        "adapters.bootstrap:http_app",
         "--factory",
         "--host",
         HOST,
@@ -171,7 +171,7 @@ def tracecode_serve_available() -> bool:
     if done.returncode != 0:
         return False
     try:
-        return importlib.util.find_spec("adapters.http.app") is not None
+        return importlib.util.find_spec("adapters.bootstrap") is not None
     except ImportError:
         return False
 
@@ -204,6 +204,8 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    key: str
+    """A capture key (made in the store before the server starts)."""
 
     def log_tail(self, lines: int = 30) -> str:
         return _tail(self.log_path, lines)
@@ -213,11 +215,27 @@ class Server:
         return tree_cpu_seconds(self.process.pid)
 
 
+def capture_key(database_url: str) -> str:
+    """A new capture API key in the store (which it creates if need be): every request
+    carries it, as every client of a real server must."""
+    from ledger.access import Role
+    from ledger.api_keys import KeyRing
+    from ledger.application import Ledger
+    from ledger.settings import store_settings
+
+    ledger = Ledger(store_settings(database_url))
+    try:
+        return KeyRing(ledger).create(Role.CAPTURE, "bench", "make bench")[1]
+    finally:
+        ledger.close()
+
+
 @contextmanager
 def running_server(database_url: str, kind: str, workers: int = 1) -> Iterator[Server]:
     """The server on a free port of 127.0.0.1; stopped (and waited for) on the way out."""
     port = free_port()
     env = {**os.environ, "TRACECODE_DATABASE_URL": database_url}
+    key = capture_key(database_url)
     command = server_command(kind, port)
     if workers > 1:
         command += ["--workers", str(workers)]
@@ -245,7 +263,7 @@ def running_server(database_url: str, kind: str, workers: int = 1) -> Iterator[S
                             f"{_tail(log_path)}"
                         )
                     time.sleep(0.2)
-                yield Server(process, port, log_path)
+                yield Server(process, port, log_path, key)
             finally:
                 stop_process(process)
 
@@ -311,8 +329,9 @@ Post = Callable[[bytes], Awaitable[int]]
 class RawConnection:
     """One keep-alive HTTP/1.1 connection: POST a body, read the status and the body."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, key: str) -> None:
         self.port = port
+        self.key = key
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -321,7 +340,8 @@ class RawConnection:
             self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
         head = (
             f"POST {CAPTURE_PATH} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
-            f"Content-Type: {CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: {CONTENT_TYPE}\r\nAuthorization: Bearer {self.key}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         try:
             self.writer.write(head + body)
@@ -416,7 +436,7 @@ async def run_load(
             timeout=REQUEST_TIMEOUT,
             trust_env=False,  # no proxy: 127.0.0.1 only
         )
-        headers = {"Content-Type": CONTENT_TYPE}
+        headers = {"Content-Type": CONTENT_TYPE, "Authorization": f"Bearer {server.key}"}
 
         async def post_httpx(body: bytes, c: httpx.AsyncClient = client) -> int:
             response = await c.post(CAPTURE_PATH, content=body, headers=headers)
@@ -424,7 +444,7 @@ async def run_load(
 
         clients = [post_httpx] * cfg.clients
     else:
-        raw = [RawConnection(port) for _ in range(cfg.clients)]
+        raw = [RawConnection(port, server.key) for _ in range(cfg.clients)]
 
         def bind(conn: RawConnection) -> Post:
             async def post(body: bytes) -> int:

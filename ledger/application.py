@@ -67,6 +67,10 @@ class CaptureResult:
     finished: str = ""
     source: str = ""
     error_behaviour: str = "rollback"
+    institution: str = ""
+    """The institution of whoever captured."""
+    captured_by: str = ""
+    """Who captured: a key id, a token's subject, the command line."""
     log_position: int = 0
     """The notification id of the capture's job in the ledger's log: every event the
     capture stored (or found already stored) is at or before it, so the read models include
@@ -95,6 +99,8 @@ class StoredEvent:
     previous_link: str
     link: str
     notification_id: int = 0
+    institution: str = ""
+    """The institution that captured it ("" in a ledger from before institutions)."""
 
     def as_epcis(self) -> dict[str, Any]:
         """The event as EPCIS shows it: with its eventID and the ledger's recordTime."""
@@ -239,6 +245,7 @@ class Ledger(Application[UUID]):
                     capture_id=request.capture_id,
                     event=event.event,
                     namespaces=event.namespaces,
+                    institution=request.institution,
                 )
                 previous, link = link, chain_link(link, content)
                 aggregates.append(EventRecord(**content, previous_link=previous, link=link))
@@ -263,6 +270,8 @@ class Ledger(Application[UUID]):
                 finished=now,
                 source=request.source,
                 error_behaviour=request.error_behaviour,
+                institution=request.institution,
+                captured_by=request.captured_by,
             )
             aggregates.append(
                 CaptureJob(
@@ -274,6 +283,7 @@ class Ledger(Application[UUID]):
                     success=result.success,
                     outcomes=result.outcomes,
                     errors=result.errors,
+                    **_who(request),
                 )
             )
             results.append(result)
@@ -576,13 +586,32 @@ def _outcome(event: PreparedEvent, status: str, **extra: Any) -> dict[str, Any]:
     return outcome
 
 
+def _who(request: CaptureRequest) -> dict[str, str]:
+    """The job's institution and captured_by, left out when unknown: a job of a ledger
+    from before institutions has neither, and its commit digest stays what it was."""
+    who = {"institution": request.institution, "captured_by": request.captured_by}
+    return {k: v for k, v in who.items() if v}
+
+
+_OPTIONAL = ("notification_id", "institution", "captured_by", "log_position")
+
+
 def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:
     """A record's state (aggregate or decoded event attributes) as a :class:`StoredEvent`."""
-    names = [f.name for f in fields(StoredEvent) if f.name != "notification_id"]
-    return StoredEvent(**{name: state[name] for name in names}, notification_id=notification_id)
+    names = [f.name for f in fields(StoredEvent) if f.name not in _OPTIONAL]
+    return StoredEvent(
+        **{name: state[name] for name in names},
+        notification_id=notification_id,
+        institution=state.get("institution", ""),
+    )
 
 
 def _job(state: dict[str, Any], log_position: int = 0) -> CaptureResult:
     """A job's state as a :class:`CaptureResult`."""
-    names = [f.name for f in fields(CaptureResult) if f.name != "log_position"]
-    return CaptureResult(**{name: state[name] for name in names}, log_position=log_position)
+    names = [f.name for f in fields(CaptureResult) if f.name not in _OPTIONAL]
+    return CaptureResult(
+        **{name: state[name] for name in names},
+        log_position=log_position,
+        institution=state.get("institution", ""),
+        captured_by=state.get("captured_by", ""),
+    )

@@ -71,6 +71,22 @@ class CaptureRequest:
     problems: list[Problem] = field(default_factory=list)
     rejected_indexes: set[int] = field(default_factory=set)
     event_count: int = 0
+    institution: str = ""
+    """The institution of whoever captures: recorded with every event and the job."""
+    captured_by: str = ""
+    """Who captures (a key id, a token's subject, the command line): recorded with the job."""
+    syntax: str = ""
+    """``json`` or ``xml``: how the document came (empty when it could not be read)."""
+    source_map: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """XML: each event's pointer -> (line, element path), to report problems where they are."""
+
+    def event_location(self, index: int) -> dict[str, Any]:
+        """Where event ``index`` is in the document: pointer, and XML line and path."""
+        pointer = f"/epcisBody/eventList/{index}"
+        where: dict[str, Any] = {"pointer": pointer}
+        if pointer in self.source_map:
+            where["line"], where["path"] = self.source_map[pointer]
+        return where
 
     @property
     def document_errors(self) -> list[Problem]:
@@ -95,14 +111,24 @@ def prepare(
     error_behaviour: ErrorBehaviour = "rollback",
     limits: Limits | None = None,
     capture_id: str | None = None,
+    cancelled: Cancelled = _never,
+    institution: str = "",
+    captured_by: str = "",
 ) -> CaptureRequest:
     """Read and validate a document (JSON-LD or XML) and prepare its events for capture.
 
     ``limits`` default to :func:`~epcis.limits.capture_limits`, the limits of every way in;
     a document over one is refused whole (:class:`~epcis.limits.OverLimit`, raised before
-    any validation), any other problem is kept in the request.
+    any validation), any other problem is kept in the request. ``cancelled`` is asked
+    between steps: once it says yes, :class:`CaptureCancelled` stops the work.
     """
-    request = CaptureRequest(capture_id or new_capture_id(), origin, error_behaviour)
+    request = CaptureRequest(
+        capture_id or new_capture_id(),
+        origin,
+        error_behaviour,
+        institution=institution,
+        captured_by=captured_by,
+    )
     try:
         loaded = load(source, validate=True, limits=limits or capture_limits(), captured=True)
     except OverLimit:
@@ -110,7 +136,10 @@ def prepare(
     except DocumentError as exc:
         request.problems.extend(exc.problems)
         return request
-    return prepare_loaded(loaded, request)
+    if cancelled():
+        raise CaptureCancelled("cancelled after validation")
+    request.syntax, request.source_map = loaded.syntax, loaded.source_map
+    return prepare_loaded(loaded, request, cancelled)
 
 
 def prepare_loaded(

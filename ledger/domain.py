@@ -114,6 +114,7 @@ class EventRecord(Aggregate):
         namespaces: dict[str, str],
         previous_link: str,
         link: str,
+        institution: str = "",
     ) -> None:
         self.key = key
         self.hash_id = hash_id
@@ -125,6 +126,7 @@ class EventRecord(Aggregate):
         self.namespaces = namespaces
         self.previous_link = previous_link
         self.link = link
+        self.institution = institution
 
 
 def record_content(
@@ -137,9 +139,11 @@ def record_content(
     capture_id: str,
     event: dict[str, Any],
     namespaces: dict[str, str],
+    institution: str = "",
 ) -> dict[str, Any]:
-    """What a record's link covers."""
-    return {
+    """What a record's link covers: the institution that captured it too, when it is known
+    (records of a ledger from before institutions have none, and keep their links)."""
+    content = {
         "key": key,
         "hash_id": hash_id,
         "event_id": event_id,
@@ -149,6 +153,9 @@ def record_content(
         "event": event,
         "namespaces": namespaces,
     }
+    if institution:
+        content["institution"] = institution
+    return content
 
 
 class EventIdClaim(Aggregate):
@@ -267,6 +274,8 @@ class CaptureJob(Aggregate):
         success: bool,
         outcomes: list[dict[str, Any]],
         errors: list[dict[str, Any]],
+        institution: str = "",
+        captured_by: str = "",
     ) -> None:
         self.capture_id = capture_id
         self.created = created
@@ -276,3 +285,5 @@ class CaptureJob(Aggregate):
         self.success = success
         self.outcomes = outcomes
         self.errors = errors
+        self.institution = institution
+        self.captured_by = captured_by

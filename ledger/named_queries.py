@@ -32,15 +32,21 @@ class NamedQuery(Aggregate):
     chain_key = "name"
 
     @staticmethod
-    def create_id(name: str, **_: Any) -> UUID:
-        return uuid5(_NAMESPACE, "query:" + name)
+    def create_id(name: str, institution: str = "", **_: Any) -> UUID:
+        """Each institution has its own names (a query of no institution keeps the id it
+        had before institutions)."""
+        scoped = f"{institution}\n{name}" if institution else name
+        return uuid5(_NAMESPACE, "query:" + scoped)
 
     @event("Defined")
-    def __init__(self, name: str, query: dict[str, Any], created_at: str) -> None:
+    def __init__(
+        self, name: str, query: dict[str, Any], created_at: str, institution: str = ""
+    ) -> None:
         self.name = name
         self.query = query
         self.created_at = created_at
         self.deleted = False
+        self.institution = institution
 
     @event("Redefined")
     def redefine(self, query: dict[str, Any], created_at: str) -> None:
@@ -68,10 +74,15 @@ class QueryExistsError(Exception):
 
 
 class NamedQueries:
-    """Define, read, list and delete named queries in an application's store."""
+    """Define, read, list and delete the named queries of one institution (each has its own
+    names; "" is the namespace of no institution in particular)."""
 
-    def __init__(self, app: Ledger) -> None:
+    def __init__(self, app: Ledger, institution: str = "") -> None:
         self.app = app
+        self.institution = institution
+
+    def _id(self, name: str) -> UUID:
+        return NamedQuery.create_id(name, self.institution)
 
     def define(self, name: str, query: dict[str, Any], created_at: str) -> QueryDefinition:
         """Save a new named query; :class:`QueryExistsError` if the name is taken."""
@@ -79,9 +90,9 @@ class NamedQueries:
         def build() -> list[NamedQuery]:
             # again after a collision: defined by someone else a moment ago is taken
             try:
-                found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
+                found: NamedQuery = self.app.repository.get(self._id(name))
             except AggregateNotFoundError:
-                return [NamedQuery(name, query, created_at)]
+                return [NamedQuery(name, query, created_at, **self._who())]
             if not found.deleted:
                 raise QueryExistsError(name)
             found.redefine(query, created_at)
@@ -90,9 +101,13 @@ class NamedQueries:
         self.app.save_entries(build)
         return QueryDefinition(name, query, created_at)
 
+    def _who(self) -> dict[str, str]:
+        # left out when empty: a query of no institution is stored as before institutions
+        return {"institution": self.institution} if self.institution else {}
+
     def get(self, name: str) -> QueryDefinition | None:
         try:
-            found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
+            found: NamedQuery = self.app.repository.get(self._id(name))
         except AggregateNotFoundError:
             return None
         if found.deleted:
@@ -105,7 +120,7 @@ class NamedQueries:
         def build() -> list[NamedQuery]:
             # again after a collision: changed concurrently, look again
             try:
-                found: NamedQuery = self.app.repository.get(NamedQuery.create_id(name))
+                found: NamedQuery = self.app.repository.get(self._id(name))
             except AggregateNotFoundError:
                 return []
             if found.deleted:
@@ -121,7 +136,7 @@ class NamedQueries:
         for notification in self.app.notifications(TOPICS):
             state = self.app.mapper.to_domain_event(notification)
             name = getattr(state, "name", None)
-            if name is not None:
+            if name is not None and getattr(state, "institution", "") == self.institution:
                 names.pop(name, None)
                 names[name] = None
         found = [self.get(name) for name in names]

@@ -27,7 +27,9 @@ from uuid import UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 
+from epcis.query import Query, from_json, from_query_string
 from ledger.application import Ledger
+from ledger.named_queries import NamedQueries
 
 _NAMESPACE = UUID("9e3c2b61-7a0d-4c55-b0f4-21d6f8a0c4e2")
 CREATED_TOPIC = "ledger.subscriptions:Subscription.Created"
@@ -65,6 +67,8 @@ class Subscription(Aggregate):
         initial_record_time: str | None,
         start_after: int,
         created_at: str,
+        institution: str = "",
+        scope: str | None = None,
     ) -> None:
         self.subscription_id = subscription_id
         self.query_name = query_name
@@ -77,6 +81,8 @@ class Subscription(Aggregate):
         self.start_after = start_after
         self.created_at = created_at
         self.cancelled = False
+        self.institution = institution
+        self.scope = scope
 
     @event("Cancelled")
     def cancel(self) -> None:
@@ -95,6 +101,10 @@ class SubscriptionInfo:
     initial_record_time: str | None
     start_after: int
     created_at: str
+    institution: str = ""
+    """The institution whose named query it follows (and which sees it)."""
+    scope: str | None = None
+    """Whose events it delivers: one institution's, or (None) every one's (a regulator's)."""
 
     def as_json(self) -> dict[str, Any]:
         """What the API shows: everything but the secret (and credentials in ``dest``)."""
@@ -125,7 +135,19 @@ def _info(found: Subscription) -> SubscriptionInfo:
         found.initial_record_time,
         found.start_after,
         found.created_at,
+        getattr(found, "institution", ""),
+        getattr(found, "scope", None),
     )
+
+
+def _who(info: SubscriptionInfo) -> dict[str, Any]:
+    # left out when not set: a subscription of no institution is stored as before
+    who: dict[str, Any] = {}
+    if info.institution:
+        who["institution"] = info.institution
+    if info.scope is not None:
+        who["scope"] = info.scope
+    return who
 
 
 class Subscriptions:
@@ -152,6 +174,7 @@ class Subscriptions:
                     info.initial_record_time,
                     info.start_after,
                     info.created_at,
+                    **_who(info),
                 )
             ]
 
@@ -181,12 +204,16 @@ class Subscriptions:
 
         return bool(self.app.save_entries(build))
 
-    def active(self, query_name: str | None = None) -> list[SubscriptionInfo]:
-        """Live subscriptions (of one query, or all), oldest first."""
+    def active(
+        self, query_name: str | None = None, institution: str | None = None
+    ) -> list[SubscriptionInfo]:
+        """Live subscriptions (of one query of one institution, or all), oldest first."""
         out: list[SubscriptionInfo] = []
         for notification in self.app.notifications([CREATED_TOPIC]):
             created = self.app.mapper.to_domain_event(notification)
             if query_name is not None and getattr(created, "query_name", None) != query_name:
+                continue
+            if institution is not None and getattr(created, "institution", "") != institution:
                 continue
             info = self.get(str(getattr(created, "subscription_id", "")))
             if info is not None:
@@ -194,7 +221,27 @@ class Subscriptions:
         return out
 
 
-def cancel_all(app: Ledger, query_name: str) -> int:
-    """Cancel every subscription of a query (when it is deleted); how many."""
+def cancel_all(app: Ledger, query_name: str, institution: str = "") -> int:
+    """Cancel every subscription of an institution's query (when it is deleted); how many."""
     subscriptions = Subscriptions(app)
-    return sum(subscriptions.cancel(s.subscription_id) for s in subscriptions.active(query_name))
+    found = subscriptions.active(query_name, institution)
+    return sum(subscriptions.cancel(s.subscription_id) for s in found)
+
+
+def subscription_query(ledger: Ledger, info: SubscriptionInfo) -> Query | None:
+    """The query a subscription runs (None once its named query is gone)."""
+    definition = NamedQueries(ledger, info.institution).get(info.query_name)
+    if definition is None:
+        return None
+    query = from_json(definition.query)
+    if info.initial_record_time is not None:
+        since = from_query_string([("GE_recordTime", info.initial_record_time)])
+        query = Query(
+            query.conditions + since.conditions,
+            query.order_by,
+            query.order_direction,
+            query.event_count_limit,
+            query.max_event_count,
+            query.namespaces,
+        )
+    return query

@@ -11,10 +11,11 @@ the report names the first bad record and what is wrong with it.
 *Commits.* Every transaction ends with a commit of the chain head (:mod:`ledger.domain`):
 commits must be numbered one after the other, link to the commit before, match their own
 link, and state the record chain's end as the walk has it at that point. Each chained
-entry they name (capture job, named query, subscription: aggregate, version, digest) must
-be in the log with that content, and nothing of those kinds may be in the log that no
-commit names: a removed, altered or inserted job, query or subscription is named by its
-capture ID, name or subscription ID (the commit still names what was removed).
+entry they name (capture job, named query, subscription, API key: aggregate, version,
+digest) must be in the log with that content, and nothing of those kinds may be in the log
+that no commit names: a removed, altered or inserted job, query, subscription or key is
+named by its capture ID, name, subscription ID or key id (the commit still names what was
+removed).
 
 *Derived.* Claims and the declarations index are not chained; they are what the chain
 implies, so they are re-derived and compared. Each record under a client's eventID implies
@@ -37,6 +38,7 @@ from uuid import UUID
 
 from epcis.context import BUILTIN_PREFIXES
 from epcis.event_hash import EventHasher
+from ledger.api_keys import ApiKey
 from ledger.application import COMMIT_TOPIC, RECORD_TOPIC, Ledger
 from ledger.domain import (
     GENESIS_LINK,
@@ -71,7 +73,7 @@ DECLARATIONS_TOPICS = (
 # The aggregate topic of each chained kind -> (kind, attribute naming one).
 CHAINED: dict[str, tuple[str, str]] = {
     f"{cls.__module__}:{cls.__qualname__}": (cls.chain_kind, cls.chain_key)
-    for cls in (CaptureJob, NamedQuery, Subscription)
+    for cls in (CaptureJob, NamedQuery, Subscription, ApiKey)
 }
 
 
@@ -471,7 +473,9 @@ def _hashes_as_stored(event: dict[str, Any], namespaces: dict[str, str], hash_id
 
 def _check_record(state: dict[str, Any]) -> list[str]:
     found: list[str] = []
-    content = record_content(**{k: state[k] for k in _FIELDS})
+    content = record_content(
+        **{k: state[k] for k in _FIELDS}, institution=state.get("institution", "")
+    )
     if chain_link(state["previous_link"], content) != state["link"]:
         found.append("its content does not match its link: the record was altered")
     try:

@@ -44,6 +44,7 @@ _LINK_FIELDS = (
     "event_time",
     "hash_id",
     "error_declared",
+    "institution",
 )
 _FACT_ROW = itemgetter(*value_columns(code_facts))  # a fact's __dict__ → row
 _LINK_ROW = itemgetter(*value_columns(links))
@@ -355,6 +356,7 @@ class CodeFacts:
                 notification_id=stored.notification_id,
                 record_time=stored.record_time,
                 hash_id=stored.hash_id,
+                institution=stored.institution,
             )
             for stored in batch
         ]

@@ -33,7 +33,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical, facts_of
 from ledger.lifecycle import derive_state, local_name, word
@@ -72,6 +72,8 @@ class Fact:
     state: str | None
     via: str | None
     error_declared: bool
+    institution: str
+    """The institution that captured the event (who may see this fact)."""
 
     def row(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -120,6 +122,7 @@ class Link:
     action: str
     kind: str
     error_declared: bool
+    institution: str
 
     def row(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -204,6 +207,7 @@ def derive(
     notification_id: int,
     record_time: str,
     hash_id: str,
+    institution: str = "",
 ) -> Derived:
     """The facts and links of one stored event (pure)."""
     event_type = str(event.get("type", ""))
@@ -227,6 +231,7 @@ def derive(
         "destination": _destination(event),
         "holder": holder_of(event),
         "error_declared": declared,
+        "institution": institution,
     }
     ilmd_lot, ilmd_expiry = _ilmd(event)
     facts: dict[str, Fact] = {}
@@ -278,6 +283,7 @@ def derive(
         "event_time": event_time,
         "hash_id": hash_id,
         "error_declared": declared,
+        "institution": institution,
     }
     if event_type in ("AggregationEvent", "AssociationEvent"):
         parent = canonical(event["parentID"]) if isinstance(event.get("parentID"), str) else None
@@ -355,14 +361,26 @@ class CodeStatus:
     last_position: int
 
 
-def status(conn: Connection, code: str, as_of: str | datetime | None = None) -> CodeStatus | None:
-    """The status of a code from the facts recorded up to ``as_of`` (None: no facts)."""
+def status(
+    conn: Connection,
+    code: str,
+    as_of: str | datetime | None = None,
+    scope: str | None = None,
+) -> CodeStatus | None:
+    """The status of a code from the facts recorded up to ``as_of`` (None: no facts); only
+    from what the institution ``scope`` captured, when given."""
     code = canonical(code)
-    query = select(code_facts).where(keyed_eq(code_facts.c.code, code))
+    query = select(code_facts).where(keyed_eq(code_facts.c.code, code), *seen_by(scope))
     if as_of is not None:
         query = query.where(code_facts.c.record_time <= utc_text(as_of))
     rows = conn.execute(query.order_by(code_facts.c.event_time, code_facts.c.position)).all()
-    return fold(code, rows, lambda: hierarchy.parent_of(conn, code, as_of))
+    return fold(code, rows, lambda: hierarchy.parent_of(conn, code, as_of, scope=scope))
+
+
+def seen_by(scope: str | None) -> list[ColumnElement[bool]]:
+    """The condition on facts an institution ``scope`` sees: those of events it captured
+    (every fact when None)."""
+    return [] if scope is None else [code_facts.c.institution == scope]
 
 
 def statuses(
@@ -371,12 +389,14 @@ def statuses(
     as_of: str | datetime | None = None,
     *,
     parents: bool = False,
+    scope: str | None = None,
 ) -> dict[str, CodeStatus]:
     """The status of many codes (all with facts, when ``codes`` is None) in one query (a
     few for many codes), each folded exactly as :func:`status` folds it. ``parent`` is
     filled only with ``parents`` (:func:`projections.hierarchy.parents_of`); otherwise it
     is None."""
     recorded = [] if as_of is None else [code_facts.c.record_time <= utc_text(as_of)]
+    recorded += seen_by(scope)
     order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
     if codes is None:
         rows = list(conn.execute(select(code_facts).where(*recorded).order_by(*order)))
@@ -387,7 +407,7 @@ def statuses(
             code_facts.c.code,
             sorted({canonical(c) for c in codes}),
         )
-    return fold_groups(conn, rows, as_of, parents=parents)
+    return fold_groups(conn, rows, as_of, parents=parents, scope=scope)
 
 
 def fold_groups(
@@ -396,10 +416,12 @@ def fold_groups(
     as_of: str | datetime | None = None,
     *,
     parents: bool = False,
+    scope: str | None = None,
 ) -> dict[str, CodeStatus]:
     """:func:`statuses` of fact rows ordered by code (contiguous), event time, position."""
     groups = [(code, list(group)) for code, group in groupby(rows, key=lambda r: str(r.code))]
-    parent = hierarchy.parents_of(conn, [c for c, _ in groups], as_of) if parents else {}
+    codes = [c for c, _ in groups]
+    parent = hierarchy.parents_of(conn, codes, as_of, scope=scope) if parents else {}
     out: dict[str, CodeStatus] = {}
     for code, group in groups:
         found = fold(code, group, lambda code=code: parent.get(code))  # type: ignore[misc]

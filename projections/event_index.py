@@ -55,6 +55,7 @@ events = Table(
     Column("biz_location", Text),
     Column("error_declared", Boolean, nullable=False),
     Column("body", Text, nullable=False),
+    Column("institution", Text, nullable=False),
     Column("event_id_key", Text),
     Column("biz_step_key", Text),
     Column("read_point_key", Text),
@@ -66,6 +67,7 @@ Index("view_events_biz_step", keyed(events.c.biz_step))
 Index("view_events_biz_location", keyed(events.c.biz_location))
 Index("view_events_read_point", keyed(events.c.read_point))
 Index("view_events_event_id", keyed(events.c.event_id))
+Index("view_events_institution", events.c.institution, events.c.position)
 
 event_epcs = Table(
     "view_event_epcs",
@@ -134,6 +136,7 @@ def index_row(stored: StoredEvent) -> tuple[Any, ...]:
             ensure_ascii=False,
             separators=(",", ":"),
         ),
+        stored.institution,
     )
 
 

@@ -51,9 +51,17 @@ def fingerprint(query: Query) -> str:
     return hashlib.sha256(repr(query).encode()).hexdigest()[:16]
 
 
-def search(conn: Connection, query: Query, *, per_page: int, token: str | None = None) -> Page:
-    """One page of the events matching ``query``; raises QueryParameterError for a bad
-    token and QueryTooLargeError when ``maxEventCount`` is exceeded."""
+def search(
+    conn: Connection,
+    query: Query,
+    *,
+    per_page: int,
+    token: str | None = None,
+    scope: str | None = None,
+) -> Page:
+    """One page of the events matching ``query`` (of the institution ``scope``, or of all
+    when None); raises QueryParameterError for a bad token and QueryTooLargeError when
+    ``maxEventCount`` is exceeded."""
     if per_page < 1 or per_page > MAX_PER_PAGE:
         raise QueryParameterError("perPage", f"must be between 1 and {MAX_PER_PAGE}")
     state = _read_token(token, query) if token else None
@@ -62,7 +70,7 @@ def search(conn: Connection, query: Query, *, per_page: int, token: str | None =
             conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar() or 0
         )
         if query.max_event_count is not None:
-            for seen, _ in enumerate(_matching(conn, query, upto, None), start=1):
+            for seen, _ in enumerate(_matching(conn, query, upto, None, scope), start=1):
                 if seen > query.max_event_count:
                     raise QueryTooLargeError(query.max_event_count)
         state = {"u": upto, "n": 0}
@@ -72,10 +80,10 @@ def search(conn: Connection, query: Query, *, per_page: int, token: str | None =
     if want <= 0:
         return Page([], None)
     if query.order_by not in (None, "eventTime", "recordTime"):
-        return _by_extension(conn, query, state, want)
+        return _by_extension(conn, query, state, want, scope)
     after = (state["k"], state["p"]) if "p" in state else None
     found: list[tuple[tuple[str, int], Found]] = []
-    for key, item in _matching(conn, query, int(state["u"]), after):
+    for key, item in _matching(conn, query, int(state["u"]), after, scope):
         found.append((key, item))
         if len(found) > want:  # one more than the page: there is a next page
             break
@@ -94,9 +102,11 @@ def search(conn: Connection, query: Query, *, per_page: int, token: str | None =
     return Page([item for _, item in page], next_token)
 
 
-def _by_extension(conn: Connection, query: Query, state: dict[str, Any], want: int) -> Page:
+def _by_extension(
+    conn: Connection, query: Query, state: dict[str, Any], want: int, scope: str | None
+) -> Page:
     field = query.order_by or ""
-    found = [item for _, item in _matching(conn, query, int(state["u"]), None)]
+    found = [item for _, item in _matching(conn, query, int(state["u"]), None, scope)]
 
     def key(item: Found) -> tuple[int, Any]:
         event, namespaces = item
@@ -141,7 +151,11 @@ def _sortable(value: Any) -> Any:
 
 
 def _matching(
-    conn: Connection, query: Query, upto: int, after: tuple[str, int] | None
+    conn: Connection,
+    query: Query,
+    upto: int,
+    after: tuple[str, int] | None,
+    scope: str | None = None,
 ) -> Iterator[tuple[tuple[str, int], Found]]:
     """Every matching event up to log position ``upto``, in the query's order, after the
     cursor ``after`` (key, position)."""
@@ -149,7 +163,7 @@ def _matching(
         query.order_by or "", events.c.position
     )
     descending = query.order_by in ("eventTime", "recordTime") and query.order_direction == "DESC"
-    narrowing = and_(events.c.position <= upto, *_narrowing(query))
+    narrowing = and_(events.c.position <= upto, *_narrowing(query, scope))
     while True:
         condition = narrowing
         if after is not None:
@@ -187,14 +201,14 @@ def _matching(
 
 
 def events_after(
-    conn: Connection, query: Query, after: int, *, limit: int = CHUNK
+    conn: Connection, query: Query, after: int, *, limit: int = CHUNK, scope: str | None = None
 ) -> tuple[list[tuple[int, Found]], int]:
     """Matching events after log position ``after``, in log order (for subscriptions): up
     to ``limit`` candidates are read; returns the matches with their positions and the
     position read up to (resume from there, whether or not anything matched)."""
     rows = conn.execute(
         select(events.c.position, events.c.body)
-        .where(events.c.position > after, *_narrowing(query))
+        .where(events.c.position > after, *_narrowing(query, scope))
         .order_by(events.c.position)
         .limit(limit)
     ).all()
@@ -221,8 +235,10 @@ _COLUMNS = {
 _KEYED = {"bizStep", "eventID", "readPoint.id", "bizLocation.id"}
 
 
-def _narrowing(query: Query) -> list[ColumnElement[bool]]:
+def _narrowing(query: Query, scope: str | None = None) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
+    if scope is not None:
+        out.append(events.c.institution == scope)
     for c in query.conditions:
         if c.kind == "eventType":
             out.append(events.c.event_type.in_(c.values))

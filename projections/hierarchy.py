@@ -31,14 +31,22 @@ def current_edges(
     as_of: str | datetime | None = None,
     before: tuple[int, str] | None = None,
     kinds: Sequence[str] = ALL_KINDS,
+    scope: str | None = None,
 ) -> list[tuple[str, str]]:
-    """(parent, child) of every live link, restricted to the given parents or children.
+    """(parent, child) of every live link, restricted to the given parents or children
+    (and to the links the institution ``scope`` recorded, when given).
 
     ``before`` = (position, event_time) restricts to what the ledger knew before the event
     at that position and had happened by its eventTime (used while projecting).
     """
     rows = _link_rows(
-        conn, parents=parents, children=children, as_of=as_of, before=before, kinds=kinds
+        conn,
+        parents=parents,
+        children=children,
+        as_of=as_of,
+        before=before,
+        kinds=kinds,
+        scope=scope,
     )
     return _live(rows, None if parents is None else set(parents))
 
@@ -48,12 +56,13 @@ def parents_of(
     codes: Iterable[str],
     as_of: str | datetime | None = None,
     kinds: Sequence[str] = ALL_KINDS,
+    scope: str | None = None,
 ) -> dict[str, str]:
     """:func:`parent_of` of many (canonical) codes, in a few queries: code → parent, for
     those that have one."""
     wanted = sorted(set(codes))
     by_child: dict[str, list[Any]] = {}
-    for row in _link_rows(conn, children=wanted, as_of=as_of, kinds=kinds):
+    for row in _link_rows(conn, children=wanted, as_of=as_of, kinds=kinds, scope=scope):
         by_child.setdefault(row.child, []).append(row)
     out = {}
     for child, rows in by_child.items():
@@ -71,6 +80,7 @@ def _link_rows(
     as_of: str | datetime | None = None,
     before: tuple[int, str] | None = None,
     kinds: Sequence[str] = ALL_KINDS,
+    scope: str | None = None,
 ) -> list[Any]:
     """Every link fact of the candidate children: those linked under ``parents`` (ever),
     or ``children``; a large set is asked for in parts (:func:`projections.bulk.any_of`)."""
@@ -80,6 +90,8 @@ def _link_rows(
         conds.append(lk.c.record_time <= utc_text(as_of))
     if before is not None:
         conds += [lk.c.position < before[0], lk.c.event_time <= before[1]]
+    if scope is not None:
+        conds.append(lk.c.institution == scope)
     columns = (
         lk.c.parent,
         lk.c.child,
@@ -148,6 +160,7 @@ def contents(
     as_of: str | datetime | None = None,
     before: tuple[int, str] | None = None,
     kinds: Sequence[str] = ALL_KINDS,
+    scope: str | None = None,
 ) -> dict[str, list[str]]:
     """For each parent, every code inside it, transitively (nearest first)."""
     out: dict[str, list[str]] = {}
@@ -159,7 +172,9 @@ def contents(
         frontier.append(parent)
     seen = set(frontier)
     while frontier:
-        edges = current_edges(conn, parents=frontier, as_of=as_of, before=before, kinds=kinds)
+        edges = current_edges(
+            conn, parents=frontier, as_of=as_of, before=before, kinds=kinds, scope=scope
+        )
         frontier = []
         for parent, child in edges:
             if child in seen:
@@ -177,12 +192,14 @@ def children(
     as_of: str | datetime | None = None,
     transitive: bool = False,
     kinds: Sequence[str] = ALL_KINDS,
+    scope: str | None = None,
 ) -> list[str]:
     """The codes in ``parent`` (sorted); with ``transitive``, also those in them."""
     parent = canonical(parent)
     if transitive:
-        return sorted(contents(conn, [parent], as_of=as_of, kinds=kinds)[parent])
-    return [c for _, c in current_edges(conn, parents=[parent], as_of=as_of, kinds=kinds)]
+        return sorted(contents(conn, [parent], as_of=as_of, kinds=kinds, scope=scope)[parent])
+    edges = current_edges(conn, parents=[parent], as_of=as_of, kinds=kinds, scope=scope)
+    return [c for _, c in edges]
 
 
 def parent_of(
@@ -190,7 +207,8 @@ def parent_of(
     code: str,
     as_of: str | datetime | None = None,
     kinds: Sequence[str] = ALL_KINDS,
+    scope: str | None = None,
 ) -> str | None:
     """The code ``code`` is in (or was made from), or None."""
-    edges = current_edges(conn, children=[canonical(code)], as_of=as_of, kinds=kinds)
+    edges = current_edges(conn, children=[canonical(code)], as_of=as_of, kinds=kinds, scope=scope)
     return edges[0][0] if edges else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select, true
 
 from projections.event_index import event_epcs, events
 from projections.schema import index_key, keyed, keyed_eq
@@ -15,15 +15,28 @@ IDENTIFIER_ROLES = ("epc", "child", "parent", "input", "output")
 """The roles in which an event names an EPC: ``/epcs`` lists them all."""
 
 
-def distinct_values(conn: Connection, column: str, after: str | None, limit: int) -> list[str]:
+def _of(scope: str | None, position: Any) -> Any:
+    """Only what the institution ``scope`` captured (everything when None)."""
+    if scope is None:
+        return true()
+    mine = select(events.c.position).where(events.c.institution == scope)
+    return (
+        position.in_(mine) if position is not events.c.position else events.c.institution == scope
+    )
+
+
+def distinct_values(
+    conn: Connection, column: str, after: str | None, limit: int, scope: str | None = None
+) -> list[str]:
     """A page of the values of ``column`` (an ``events`` column, or ``"epcs"``), after
-    ``after``, in index-key order (value order for every short value)."""
+    ``after``, in index-key order (value order for every short value); of the events of the
+    institution ``scope`` (or of all when None)."""
     if column == "epcs":
         target = event_epcs.c.value
-        where = event_epcs.c.role.in_(IDENTIFIER_ROLES)
+        where = and_(event_epcs.c.role.in_(IDENTIFIER_ROLES), _of(scope, event_epcs.c.position))
     else:
         target = events.c[column]
-        where = target.is_not(None)
+        where = and_(target.is_not(None), _of(scope, events.c.position))
     order: Any = keyed(target) if f"{target.name}_key" in target.table.c else target
     statement = select(order.label("k"), target).distinct().where(where)
     if after is not None:
@@ -33,11 +46,14 @@ def distinct_values(conn: Connection, column: str, after: str | None, limit: int
     return [str(row[1]) for row in rows]
 
 
-def names(conn: Connection, column: str, value: str) -> bool:
-    """Whether any stored event names ``value`` in ``column`` (or as an EPC)."""
+def names(conn: Connection, column: str, value: str, scope: str | None = None) -> bool:
+    """Whether any stored event (of the institution ``scope``, or any when None) names
+    ``value`` in ``column`` (or as an EPC)."""
     if column == "epcs":
         found = conn.execute(
-            select(func.count()).select_from(event_epcs).where(keyed_eq(event_epcs.c.value, value))
+            select(func.count())
+            .select_from(event_epcs)
+            .where(keyed_eq(event_epcs.c.value, value), _of(scope, event_epcs.c.position))
         ).scalar()
     else:
         target = events.c[column]
@@ -45,7 +61,10 @@ def names(conn: Connection, column: str, value: str) -> bool:
         found = conn.execute(
             select(func.count())
             .select_from(events)
-            .where(keyed_eq(target, value) if keyed_column else target == value)
+            .where(
+                keyed_eq(target, value) if keyed_column else target == value,
+                _of(scope, events.c.position),
+            )
         ).scalar()
     return bool(found)
 

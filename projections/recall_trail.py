@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical
 from projections.bulk import select_in
-from projections.code_status import CodeStatus, fold_groups
+from projections.code_status import CodeStatus, fold_groups, seen_by
 from projections.hierarchy import contents, parents_of
 from projections.schema import code_facts, code_state, keyed_eq, utc_text
 from projections.stock import is_instance
@@ -72,13 +72,17 @@ def trail(
     lot: str | None = None,
     code: str | None = None,
     as_of: str | datetime | None = None,
+    scope: str | None = None,
 ) -> list[TrailLine]:
-    """The trail of a lot (``product`` [+ ``lot``]) or of one ``code``, sorted by code."""
+    """The trail of a lot (``product`` [+ ``lot``]) or of one ``code``, sorted by code;
+    from what the institution ``scope`` captured only, when given (a regulator's trail,
+    None, crosses institutions)."""
     if (code is None) == (product is None):
         raise ValueError("give either a code or a product (and lot)")
     recorded: list[ColumnElement[bool]] = []
     if as_of is not None:
         recorded.append(code_facts.c.record_time <= utc_text(as_of))
+    recorded += seen_by(scope)
     if code is not None:
         roots = [canonical(code)]
     else:
@@ -88,7 +92,7 @@ def trail(
         found = conn.execute(select(code_facts.c.code).where(*conds).distinct()).scalars()
         roots = sorted(c for c in found if is_instance(c))
     via: dict[str, str | None] = dict.fromkeys(roots)
-    for root, inside in contents(conn, roots, as_of=as_of).items():
+    for root, inside in contents(conn, roots, as_of=as_of, scope=scope).items():
         for child in inside:
             via.setdefault(child, root)
     if not via:
@@ -96,7 +100,8 @@ def trail(
     members = sorted(via)
     events: dict[str, list[str]] = {c: [] for c in via}
     order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
-    if as_of is None:  # now: the statuses are kept in view_code_state
+    folded = as_of is not None or scope is not None
+    if not folded:  # now, for everyone: the statuses are kept in view_code_state
         columns: tuple[Any, ...] = (code_facts.c.code, code_facts.c.hash_id)
     else:
         columns = (code_facts,)
@@ -110,9 +115,9 @@ def trail(
         if row.hash_id not in events[row.code]:
             events[row.code].append(row.hash_id)
     found_status = (
-        current_statuses(conn, members)
-        if as_of is None
-        else fold_groups(conn, rows, as_of, parents=True)
+        fold_groups(conn, rows, as_of, parents=True, scope=scope)
+        if folded
+        else current_statuses(conn, members)
     )
     lines = []
     for member in members:

@@ -166,6 +166,7 @@ code_facts = Table(
     Column("state", String(20)),
     Column("via", Text),
     Column("error_declared", Boolean, nullable=False),
+    Column("institution", Text, nullable=False),  # that captured the event
     Column("code_key", Text),
     Column("product_key", Text),
     Column("lot_key", Text),
@@ -190,6 +191,7 @@ links = Table(
     Column("action", String(10), nullable=False),  # ADD, OBSERVE, DELETE
     Column("kind", String(20), nullable=False),  # aggregation, transformation
     Column("error_declared", Boolean, nullable=False),
+    Column("institution", Text, nullable=False),
     Column("parent_key", Text),
     Column("child_key", Text),
 )
@@ -266,10 +268,11 @@ def utc_text(timestamp: str | datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
-from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`)."""
+from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
+the events index records the institution that captured each event."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

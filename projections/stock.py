@@ -58,13 +58,16 @@ def stock(
     *,
     location: str | None = None,
     as_of: str | datetime | None = None,
+    scope: str | None = None,
 ) -> list[StockLine]:
-    """Counts per (location, product, lot), sorted; only at ``location`` when given."""
+    """Counts per (location, product, lot), sorted; only at ``location`` when given; of
+    the codes as the institution ``scope`` recorded them, when given (folded from its
+    facts: ``view_stock`` counts every institution's)."""
     where = canonical(location) if location is not None else None
-    if as_of is None:
+    if as_of is None and scope is None:
         return _current_stock(conn, where)
     counts: dict[tuple[str | None, str, str | None], dict[str, int]] = {}
-    for code, found in statuses(conn, as_of=as_of).items():
+    for code, found in statuses(conn, as_of=as_of, scope=scope).items():
         column = _COLUMNS.get(found.state or "")
         if column is None or found.product is None or not is_instance(code):
             continue

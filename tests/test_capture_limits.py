@@ -10,11 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.cli import main
-from adapters.http.app import create_app
 from ledger.application import Ledger
 from ledger.settings import store_settings
+from tests.http_support import http_client
 from tests.ledger_contract import document, event
-from tests.test_http_capture import TestClient
 
 LIMIT = 2
 
@@ -37,7 +36,7 @@ def test_the_three_ways_in_share_the_capture_limit(store_url: str, tmp_path: Pat
     over = document(*(event(n) for n in range(LIMIT + 1)))
     ledger = Ledger(store_settings(store_url))
     try:
-        with TestClient(create_app(ledger)) as client:
+        with http_client(ledger) as client:
             headers = {"Content-Type": "application/ld+json"}
             refused = client.post("/capture", content=over, headers=headers)
             assert refused.status_code == 413, refused.text

@@ -228,15 +228,15 @@ def test_trail_says_what_is_missing(store: Path, args: tuple[str, ...], says: st
     assert says in result.stderr
 
 
-def test_serve_takes_its_port_and_host_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_takes_its_port_and_host_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """`make run PORT=…` passes --port; TRACECODE_PORT / TRACECODE_HOST work without it."""
     import uvicorn
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.update(k))
-    monkeypatch.setattr(
-        "adapters.cli._ledger", lambda **_: type("L", (), {"close": lambda s: None})()
-    )
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
     monkeypatch.setenv("TRACECODE_PORT", "9123")
     monkeypatch.setenv("TRACECODE_HOST", "127.0.0.2")
     result = CliRunner().invoke(main, ["serve"])

@@ -23,6 +23,7 @@ from epcis.document import load
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from ledger.verify import verify_chain
+from tests.http_support import bearer, make_key
 from tests.ledger_contract import document, event
 
 CLIENTS = 4
@@ -61,6 +62,7 @@ def _documents(client: int, count: int) -> list[bytes]:
 
 def test_acknowledged_captures_survive_sigkill(store_url: str, tmp_path: Path) -> None:
     port = _free_port()
+    headers = {"Content-Type": "application/ld+json", **bearer(make_key(store_url))}
     server = _start(store_url, port, tmp_path)
     docs = {c: _documents(c, 200) for c in range(CLIENTS)}
     acknowledged: list[bytes] = []
@@ -73,9 +75,7 @@ def test_acknowledged_captures_survive_sigkill(store_url: str, tmp_path: Path) -
                 if stop.is_set():
                     return
                 try:
-                    response = http.post(
-                        "/capture", content=body, headers={"Content-Type": "application/ld+json"}
-                    )
+                    response = http.post("/capture", content=body, headers=headers)
                 except httpx.HTTPError:
                     return  # the server is gone
                 if response.status_code == 202:
@@ -115,9 +115,7 @@ def test_acknowledged_captures_survive_sigkill(store_url: str, tmp_path: Path) -
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             for body in sent[:: max(1, len(sent) // 120)] + acknowledged:  # retries
-                response = http.post(
-                    "/capture", content=body, headers={"Content-Type": "application/ld+json"}
-                )
+                response = http.post("/capture", content=body, headers=headers)
                 assert response.status_code == 202, response.text
     finally:
         restarted.send_signal(signal.SIGTERM)

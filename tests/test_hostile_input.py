@@ -17,12 +17,14 @@ from typing import Any
 
 import pytest
 
-from adapters.http.app import create_app
+from adapters.bootstrap import http_app
 from epcis import event_hash
 from epcis.problems import MAX_REPORTED
 from epcis.validation import json_schema
+from ledger.access import Role
 from ledger.application import Ledger
 from ledger.settings import store_settings
+from tests.http_support import RoleKeys
 from tests.ledger_contract import document, event
 from tests.test_http_capture import JSONLD, PROBLEM, XML, Api, assert_problem, open_api
 
@@ -159,7 +161,11 @@ def test_work_stops_when_the_client_goes_away(
             "raw_path": b"/capture",
             "query_string": b"",
             "root_path": "",
-            "headers": [(b"content-type", b"application/ld+json"), (b"host", b"test")],
+            "headers": [
+                (b"content-type", b"application/ld+json"),
+                (b"host", b"test"),
+                (b"authorization", f"Bearer {key}".encode()),
+            ],
             "client": ("127.0.0.1", 1),
             "server": ("127.0.0.1", 80),
         }
@@ -169,7 +175,8 @@ def test_work_stops_when_the_client_goes_away(
 
     ledger = Ledger(store_settings(store_url))
     try:
-        app = create_app(ledger, max_events=10_000, max_bytes=64 * 1024 * 1024)
+        key = RoleKeys.create(ledger).keys[Role.CAPTURE]
+        app = http_app(ledger, max_events=10_000, max_bytes=64 * 1024 * 1024)
         with TestClient(app):  # runs the lifespan: the committer and the projections
             asyncio.run(call(app))
             assert list(ledger.jobs()) == []

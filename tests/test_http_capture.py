@@ -1,9 +1,10 @@
 """The HTTP capture API (GS1 EPCIS 2.0 REST bindings, capture part), on SQLite and PostgreSQL.
 
-Every test drives ``create_app(Ledger(...))`` through FastAPI's TestClient, which runs the
-app's lifespan, so captures go through the real group committer. The streaming-limit tests
-call the app through httpx's ASGI transport instead: it pulls a request body from its
-generator one chunk per ``receive``, so the test can count what the server read.
+Every test drives the bootstrap's ``http_app(Ledger(...))`` through FastAPI's TestClient,
+which runs the app's lifespan, so captures go through the real group committer. The
+streaming-limit tests call the app through httpx's ASGI transport instead: it pulls a
+request body from its generator one chunk per ``receive``, so the test can count what the
+server read.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from adapters.http.app import create_app
 from epcis.context import make_context
 from epcis.document import check, detect_syntax, load
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from tests.conftest import EXAMPLES, drop_postgres_database, make_postgres_database
+from tests.http_support import http_client
 from tests.ledger_contract import document, event
 
 with warnings.catch_warnings():  # starlette now suggests httpx2; httpx is what is installed
@@ -71,8 +72,7 @@ def open_api(
 ) -> Iterator[Api]:
     ledger = Ledger(store_settings(url))
     try:
-        app = create_app(ledger, max_events=max_events, max_bytes=max_bytes)
-        with TestClient(app) as client:
+        with http_client(ledger, max_events=max_events, max_bytes=max_bytes) as client:
             yield Api(client, ledger)
     finally:
         ledger.close()
@@ -457,7 +457,10 @@ def asgi(app: Any, method: str, url: str, **kwargs: Any) -> httpx.Response:
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        auth = app.state.role_keys  # the keys of the TestClient that opened the app
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", auth=auth
+        ) as client:
             return await client.request(method, url, **kwargs)
 
     return asyncio.run(go())

@@ -21,6 +21,7 @@ from ledger.settings import store_settings
 from projections import freshness
 from projections.freshness import advance, reached
 from projections.runner import ReadModelRunner
+from tests.http_support import INSTITUTION
 from tests.ledger_contract import document, event
 from tests.test_http_capture import Api, assert_problem, open_api
 from tests.test_http_reads import code_url
@@ -108,7 +109,7 @@ def test_post_events_says_its_position(api: Api) -> None:
 def test_a_capture_made_elsewhere_is_waited_for(api: Api) -> None:
     """Written straight into the ledger (as another server process would): the read with
     its position catches the projections up, or waits for the background runner."""
-    result = api.ledger.capture(prepare(document(*scenario()[:2])))
+    result = api.ledger.capture(prepare(document(*scenario()[:2]), institution=INSTITUTION))
     assert result.success
     response = api.client.get(code_url(BOXES[1]), params={"wait_for": result.log_position})
     assert response.status_code == 200, response.text

@@ -35,6 +35,7 @@ from projections.schema import (
     stored_key,
     tracking,
 )
+from tests.http_support import INSTITUTION
 from tests.ledger_contract import document
 from tests.test_http_capture import open_api
 from tests.test_projections import ev
@@ -68,7 +69,9 @@ def append_unvalidated(ledger: Ledger, *events: dict[str, Any]) -> None:
 
     doc = json.loads(document(*events))
     hasher = EventHasher.for_document(doc)
-    request = CaptureRequest(new_capture_id(), "test", "rollback", event_count=len(events))
+    request = CaptureRequest(
+        new_capture_id(), "test", "rollback", event_count=len(events), institution=INSTITUTION
+    )
     for index, event in enumerate(doc["epcisBody"]["eventList"]):
         client = event.get("eventID")
         request.events.append(

@@ -333,6 +333,15 @@ def test_bad_parameters_are_named(api: Api, params: str, parameter: str, says: s
     assert api.state() == before  # a query never writes
 
 
+@pytest.mark.parametrize("per_page", ["0", "-1", "10001"])
+def test_the_top_level_resources_refuse_a_page_size_out_of_range(api: Api, per_page: str) -> None:
+    capture(api, event(1), event(2))
+    response = api.client.get(f"/epcs?perPage={per_page}")
+    problem = assert_problem(response, 400, QUERY_PARAMETER)
+    assert problem["errors"][0]["query"] == "perPage"
+    assert "must be between 1 and" in problem["errors"][0]["message"]
+
+
 def test_a_time_whose_plus_was_not_encoded_still_reads() -> None:
     query = from_query_string([("GE_eventTime", "2026-03-01T08:00:00 08:00")])
     e = event(1)

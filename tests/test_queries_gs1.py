@@ -15,10 +15,10 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.http.app import create_app
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from tests.conftest import EXAMPLES
+from tests.http_support import http_client
 
 Event = dict[str, Any]
 
@@ -47,7 +47,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stored]:
     path = tmp_path_factory.mktemp("gs1") / "ledger.db"
     ledger = Ledger(store_settings(f"sqlite:///{path}"))
     try:
-        with TestClient(create_app(ledger)) as client:
+        with http_client(ledger) as client:
             for example in sorted((EXAMPLES / "json").rglob("*.jsonld")):
                 response = client.post(
                     "/capture",

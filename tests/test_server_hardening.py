@@ -26,6 +26,8 @@ import httpx
 import pytest
 
 from adapters.http.transport import ServerSettings
+from ledger.access import Role
+from tests.http_support import bearer, make_key
 from tests.ledger_contract import document, event
 
 TRACECODE = Path(sys.executable).parent / "tracecode"
@@ -54,12 +56,24 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    keys: dict[str, str]
+    """Role -> API key: ``capture`` posts, ``reader`` reads."""
+
+    def authorization(self, role: str = "reader") -> str:
+        """An ``Authorization`` header line (raw requests)."""
+        return f"Authorization: Bearer {self.keys[role]}"
+
+    def auth(self, role: str = "reader") -> dict[str, str]:
+        return bearer(self.keys[role])
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url(path), timeout=PATIENCE, headers=self.auth())
 
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.port}{path}"
 
     def jobs(self) -> int:
-        response = httpx.get(self.url("/capture"), timeout=PATIENCE)
+        response = httpx.get(self.url("/capture"), timeout=PATIENCE, headers=self.auth())
         assert response.status_code == 200, response.text
         return len(response.json())
 
@@ -67,11 +81,9 @@ class Server:
 def _serve(directory: Path, env: dict[str, str]) -> Iterator[Server]:
     port = _free_port()
     log = directory / f"server-{port}.log"
-    environment = {
-        **os.environ,
-        "TRACECODE_DATABASE_URL": f"sqlite:///{directory / 'ledger.db'}",
-        **env,
-    }
+    store = f"sqlite:///{directory / 'ledger.db'}"
+    keys = {role.value: make_key(store, role) for role in (Role.CAPTURE, Role.READER, Role.ADMIN)}
+    environment = {**os.environ, "TRACECODE_DATABASE_URL": store, **env}
     with log.open("ab") as out:
         process = subprocess.Popen(
             [str(TRACECODE), "serve", "--port", str(port)], env=environment, stdout=out, stderr=out
@@ -80,14 +92,15 @@ def _serve(directory: Path, env: dict[str, str]) -> Iterator[Server]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"http://{HOST}:{port}/capture", timeout=2).status_code == 200:
+                ready = httpx.get(f"http://{HOST}:{port}/health", timeout=2)
+                if ready.status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"the server did not start: {log.read_text()}")
             time.sleep(0.2)
-        yield Server(port, process, log)
+        yield Server(port, process, log, keys)
     finally:
         process.terminate()
         try:
@@ -187,8 +200,8 @@ def _exchange(sock: socket.socket, request: bytes) -> Answer:
     raise AssertionError(f"no complete response in {PATIENCE} s: {data!r}")
 
 
-def _get(path: str = "/capture") -> bytes:
-    return f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+def _get(server: Server, path: str = "/capture") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n{server.authorization()}\r\n\r\n".encode()
 
 
 def _closed_with(sock: socket.socket) -> Answer | None:
@@ -239,7 +252,7 @@ def test_the_header_timeout_starts_again_after_each_response(server: Server) -> 
     request comes in time; a request left half-sent after a response is answered 408."""
     with _connect(server) as sock:
         for _ in range(4):  # 4 x 0.5 s: twice the header timeout, one connection
-            assert _exchange(sock, _get()).status == 200
+            assert _exchange(sock, _get(server)).status == 200
             time.sleep(0.5)
         sock.sendall(b"GET /capture HTTP/1.1\r\nHo")
         answer = _closed_with(sock)
@@ -249,9 +262,10 @@ def test_the_header_timeout_starts_again_after_each_response(server: Server) -> 
 # -- body timeouts -----------------------------------------------------------------------
 
 
-def _post_head(path: str, length: int) -> bytes:
+def _post_head(server: Server, path: str, length: int) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/ld+json\r\n"
+        f"{server.authorization('admin' if path.startswith('/queries') else 'capture')}\r\n"
         f"Content-Length: {length}\r\n\r\n"
     ).encode()
 
@@ -264,13 +278,13 @@ def test_a_stalled_body_is_answered_408_and_nothing_is_stored(server: Server, pa
     body = document(event(700_001)) if path == "/capture" else json.dumps(event(700_002)).encode()
     jobs = server.jobs()
     with _connect(server) as sock:
-        sock.sendall(_post_head(path, len(body)) + body[: len(body) // 2])
+        sock.sendall(_post_head(server, path, len(body)) + body[: len(body) // 2])
         answer = _closed_with(sock)
     assert answer is not None and answer.status == 408
     assert "TRACECODE_BODY_IDLE_TIMEOUT_SECONDS" in answer.problem()["detail"]
     assert answer.headers.get("connection") == "close"
     assert server.jobs() == jobs
-    queries = httpx.get(server.url("/queries"), timeout=PATIENCE)
+    queries = server.get("/queries")
     assert queries.status_code == 200 and queries.json() == []
 
 
@@ -282,7 +296,7 @@ def test_a_body_trickled_past_the_total_bound_is_answered_408(server: Server) ->
     data = b""
     closed = False
     with _connect(server) as sock:
-        sock.sendall(_post_head("/capture", len(body)))
+        sock.sendall(_post_head(server, "/capture", len(body)))
         for byte in body[: int(PATIENCE / 0.25)]:
             try:
                 sock.sendall(bytes([byte]))
@@ -305,12 +319,12 @@ def test_a_body_trickled_past_the_total_bound_is_answered_408(server: Server) ->
 
 def test_a_20_kb_url_is_answered_414_problem_json(server: Server) -> None:
     with _connect(server) as sock:
-        sock.sendall(_get("/events?MATCH_epc=" + "a" * 20_000))
+        sock.sendall(_get(server, "/events?MATCH_epc=" + "a" * 20_000))
         answer = _closed_with(sock)
     assert answer is not None and answer.status == 414
     detail = answer.problem()["detail"]
     assert "16384" in detail and "TRACECODE_MAX_URL_BYTES" in detail
-    assert httpx.get(server.url("/capture"), timeout=PATIENCE).status_code == 200
+    assert server.get("/capture").status_code == 200
 
 
 def test_a_100_kb_header_is_answered_431_problem_json(server: Server) -> None:
@@ -319,7 +333,7 @@ def test_a_100_kb_header_is_answered_431_problem_json(server: Server) -> None:
         answer = _closed_with(sock)
     assert answer is not None and answer.status == 431
     assert "TRACECODE_MAX_HEADER_BYTES" in answer.problem()["detail"]
-    assert httpx.get(server.url("/capture"), timeout=PATIENCE).status_code == 200
+    assert server.get("/capture").status_code == 200
 
 
 def test_many_headers_sent_slowly_are_answered_431(server: Server) -> None:
@@ -352,19 +366,21 @@ def test_connections_beyond_the_limit_are_turned_away_with_503(small_server: Ser
     held = [_connect(small_server) for _ in range(3)]
     try:
         for sock in held:  # each is served, and kept open
-            assert _exchange(sock, _get()).status == 200
+            assert _exchange(sock, _get(small_server)).status == 200
         with _connect(small_server) as extra:
             answer = _closed_with(extra)
         assert answer is not None and answer.status == 503
         assert answer.headers.get("retry-after") == "1"
         assert "TRACECODE_MAX_CONNECTIONS" in answer.problem()["detail"]
         for sock in held:  # the earlier connections are still served
-            assert _exchange(sock, _get()).status == 200
+            assert _exchange(sock, _get(small_server)).status == 200
         held.pop().close()
         deadline = time.monotonic() + PATIENCE
         while True:  # once one is closed, a new connection is served
             try:
-                status = httpx.get(small_server.url("/capture"), timeout=PATIENCE).status_code
+                status = httpx.get(
+                    small_server.url("/capture"), timeout=PATIENCE, headers=small_server.auth()
+                ).status_code
             except httpx.HTTPError:
                 status = 0
             if status == 200 or time.monotonic() > deadline:
@@ -425,7 +441,7 @@ def test_a_websocket_on_an_unknown_query_sees_close_code_4404(server: Server) ->
 
     url = f"ws://{HOST}:{server.port}/queries/nothing/events"
     with (
-        connect(url, open_timeout=PATIENCE) as ws,
+        connect(url, open_timeout=PATIENCE, additional_headers=server.auth()) as ws,
         pytest.raises(ConnectionClosed) as closed,
     ):
         ws.recv(timeout=PATIENCE)

@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.http.app import create_app
+from adapters.bootstrap import http_app
 from epcis.query.schedule import ScheduleError, parse_schedule
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from ledger.subscriptions import SubscriptionInfo, Subscriptions
+from tests.http_support import http_client, websocket_headers
 from tests.ledger_contract import document, event
 from tests.test_http_capture import assert_problem
 
@@ -93,7 +94,7 @@ def fast_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
 def server(url: str) -> Iterator[TestClient]:
     ledger = Ledger(store_settings(url))
     try:
-        with TestClient(create_app(ledger)) as client:
+        with http_client(ledger) as client:
             yield client
     finally:
         ledger.close()
@@ -287,7 +288,9 @@ def test_the_websocket_streams_new_matches(store_url: str) -> None:
     with server(store_url) as client:
         client.post("/queries", json={"name": "shipments", "query": {"EQ_bizStep": ["shipping"]}})
         capture(client, shipped(1))  # before the socket opened: not streamed
-        with client.websocket_connect("/queries/shipments/events") as socket:
+        with client.websocket_connect(
+            "/queries/shipments/events", headers=websocket_headers(client)
+        ) as socket:
             capture(client, event(2), shipped(3))
             message = json.loads(socket.receive_text())
             found = message["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
@@ -300,7 +303,9 @@ def test_the_websocket_refuses_an_unknown_query(store_url: str) -> None:
     with (
         server(store_url) as client,
         pytest.raises(WebSocketDisconnect) as closed,
-        client.websocket_connect("/queries/nothing/events") as socket,
+        client.websocket_connect(
+            "/queries/nothing/events", headers=websocket_headers(client)
+        ) as socket,
     ):
         socket.receive_text()
     assert closed.value.code == 4404
@@ -424,7 +429,7 @@ def test_an_allowed_host_name_gets_its_callbacks(
 def test_a_bad_allow_setting_stops_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "10.0.0.0/33")
     with pytest.raises(ValueError, match="TRACECODE_WEBHOOK_ALLOW_HOSTS"):
-        create_app()
+        http_app()
 
 
 class FakeDNS:
@@ -530,7 +535,9 @@ def test_credentials_in_dest_are_refused_and_never_shown(
     ledger = Ledger(store_settings(store_url))
     try:
         Subscriptions(ledger).create(
-            SubscriptionInfo("old", "shipments", old, SECRET, True, None, False, None, 0, "x")
+            SubscriptionInfo(
+                "old", "shipments", old, SECRET, True, None, False, None, 0, "x", "H1", "H1"
+            )
         )
     finally:
         ledger.close()

@@ -1,11 +1,9 @@
 """The HTTP API: the capture part of the GS1 EPCIS 2.0 REST bindings, over the ledger.
 
-``create_app()`` is what ``tracecode serve`` runs (``uvicorn --factory``): its lifespan
-opens the ledger that ``TRACECODE_DATABASE_URL`` names, starts the group committer, and on
-shutdown stops the committer (after the captures it holds are committed) and closes the
-ledger; it also keeps the read projections caught up (a background
-:class:`~projections.runner.BackgroundRunner`, stopped at shutdown). Given a ledger, the
-app uses it and leaves closing it to the caller.
+:func:`create_app` is given how to start tracecode (the bootstrap's
+:func:`~adapters.bootstrap.start_system`: the ledger, its group committer, the read models
+kept caught up, webhook delivery, who may ask); its lifespan starts it and, at shutdown,
+closes it. ``tracecode serve`` runs :func:`adapters.bootstrap.http_app` in each worker.
 
 Every response carries ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``; every error is
 ``application/problem+json``. OpenAPI docs are at ``/docs``.
@@ -13,7 +11,8 @@ Every response carries ``GS1-EPCIS-Version`` and ``GS1-CBV-Version``; every erro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,12 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.http import capture, events, health, problems, queries, reads, subscriptions
 from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
-from adapters.http.state import HttpState
+from adapters.http.state import HttpState, Running
 from adapters.http.transport import BodyTimeouts, server_settings
-from adapters.webhooks import WebhookDelivery
-from ledger.application import Ledger
-from ledger.writer import GroupCommitter
-from projections.runner import BackgroundRunner, ReadModelRunner
+
+log = logging.getLogger("tracecode.http")
 
 DESCRIPTION = """\
 The capture and query parts of the
@@ -71,6 +68,17 @@ pointer (JSON-LD) or line and element path (XML).
 """
 
 
+ROUTERS = (
+    capture.router,
+    events.router,
+    reads.router,
+    queries.router,
+    subscriptions.router,
+    health.router,
+)
+"""Every route of the API, by module."""
+
+
 class GS1Headers:
     """Refuse unsupported GS1 versions (406); put the version headers on every response."""
 
@@ -99,37 +107,33 @@ class GS1Headers:
 
 
 def create_app(
-    ledger: Ledger | None = None,
+    start: Callable[[], Running],
     *,
     max_events: int | None = None,
     max_bytes: int | None = None,
+    authentication: bool = True,
 ) -> FastAPI:
-    """The ASGI app. Limits default to ``TRACECODE_CAPTURE_LIMIT`` (events per capture,
-    10 000) and ``TRACECODE_MAX_DOCUMENT_BYTES`` (64 MiB); a request body that stalls or
-    takes too long is answered 408 (:class:`~adapters.http.transport.BodyTimeouts`)."""
+    """The ASGI app over what ``start`` builds when the app starts (the bootstrap's
+    :func:`~adapters.bootstrap.start_system`), closed at shutdown. Limits default to
+    ``TRACECODE_CAPTURE_LIMIT`` (events per capture, 10 000) and
+    ``TRACECODE_MAX_DOCUMENT_BYTES`` (64 MiB); a request body that stalls or takes too long
+    is answered 408 (:class:`~adapters.http.transport.BodyTimeouts`)."""
     state = HttpState.configure(max_events, max_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own = ledger is None
-        state.ledger = Ledger() if ledger is None else ledger
-        state.committer = GroupCommitter(state.ledger)
-        projection = await anyio.to_thread.run_sync(ReadModelRunner, state.ledger)
-        state.projection = projection
-        state.projected = 0
-        background = BackgroundRunner(projection).start()
-        webhooks = WebhookDelivery(state.ledger, projection, policy=state.destinations).start()
+        if not authentication:
+            log.warning("authentication is OFF (TRACECODE_AUTH=off): every request has full rights")
+        running = await anyio.to_thread.run_sync(start)
+        state.ledger, state.committer = running.ledger, running.committer
+        state.projection, state.projected = running.runner, 0
+        state.authenticator, state.webhooks = running.authenticator, running.webhooks
         try:
             yield
         finally:
-            committer, state.committer = state.committer, None
-            await anyio.to_thread.run_sync(committer.close)
-            await anyio.to_thread.run_sync(webhooks.stop)
-            await anyio.to_thread.run_sync(background.stop)
+            state.committer = None
+            await anyio.to_thread.run_sync(running.close)
             state.projection = None
-            projection.close()
-            if own:
-                state.ledger.close()
             state.ledger = None
 
     app = FastAPI(
@@ -139,26 +143,12 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tracecode = state
-    problems.install(
-        app,
-        [
-            *capture.router.routes,
-            *events.router.routes,
-            *reads.router.routes,
-            *queries.router.routes,
-            *subscriptions.router.routes,
-            *health.router.routes,
-        ],
-    )
+    problems.install(app, [route for router in ROUTERS for route in router.routes])
     app.add_middleware(GS1Headers)
     transport = server_settings()
     app.add_middleware(BodyTimeouts, idle=transport.body_idle_timeout, total=transport.body_timeout)
-    app.include_router(capture.router)
-    app.include_router(events.router)
-    app.include_router(reads.router)
-    app.include_router(queries.router)
-    app.include_router(subscriptions.router)
-    app.include_router(health.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -24,46 +24,34 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
-from typing import Annotated, Any, cast
-from urllib.parse import quote
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from lxml import etree
 from starlette.responses import Response
 
-from adapters.http.documents import PreparedCapture
+from adapters.http.authentication import allow
+from adapters.http.capture_answers import job_json, job_location, job_xml, refusal, summary
 from adapters.http.freshness import POSITION_HEADER, position_headers
 from adapters.http.headers import discovery_headers
 from adapters.http.negotiation import JSON, XML, check_body_syntax, negotiate, request_syntax
-from adapters.http.problems import (
-    ALREADY_EXISTS,
-    VALIDATION,
-    ProblemError,
-    problem_docs,
-    problem_items,
-)
-from adapters.http.state import (
-    commit_unless_gone,
-    ledger_of,
-    prepare_off_loop,
-    read_body,
-    state_of,
-)
-from epcis.limits import Limits, OverLimit, TooManyEvents
-from epcis.problems import capped, excerpt
+from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.state import HttpCaptureRunner, ledger_of, read_body, state_of
+from epcis.problems import excerpt
+from ledger import capture_flow
+from ledger.access import Permission, Principal, sees_job
 from ledger.application import CaptureResult
-from ledger.capture import CaptureCancelled, CaptureRequest, ErrorBehaviour
+from ledger.capture import ErrorBehaviour
+from ledger.capture_flow import CaptureRules, Refused
 
 router = APIRouter()
 
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 1000
-_EPCIS_NS = "urn:epcglobal:epcis:xsd:2"
 _JOB_REF = {"$ref": "#/components/schemas/CaptureJob"}
 
 BEHAVIOUR_DOC = (
@@ -94,221 +82,6 @@ def error_behaviour(value: str | None) -> ErrorBehaviour:
             errors=[{"header": "GS1-Capture-Error-Behaviour", "message": "rollback or proceed"}],
         )
     return cast(ErrorBehaviour, behaviour)
-
-
-async def prepare_or_refuse(
-    request: Request,
-    data: bytes,
-    *,
-    origin: str,
-    error_behaviour: ErrorBehaviour,
-    limits: Limits,
-    too_many: Callable[[TooManyEvents], ProblemError],
-) -> PreparedCapture:
-    """Validate and prepare a posted document, or answer the problem that refused it before
-    validation: more events than ``limits.max_events`` (``too_many``), a document over a
-    limit of its shape (413), or a client that left meanwhile."""
-    try:
-        return await prepare_off_loop(
-            request, data, origin=origin, error_behaviour=error_behaviour, limits=limits
-        )
-    except TooManyEvents as exc:
-        raise too_many(exc) from None
-    except OverLimit as exc:
-        raise over_limit(exc) from None
-    except CaptureCancelled:
-        raise client_gone() from None
-
-
-async def store_unless_gone(request: Request, capture: CaptureRequest) -> CaptureResult:
-    """Commit a prepared capture, unless its client already left (then nothing is stored)."""
-    try:
-        return await commit_unless_gone(request, capture)
-    except CaptureCancelled:
-        raise client_gone() from None
-
-
-def _over_capture_limit(exc: TooManyEvents) -> ProblemError:
-    return ProblemError(
-        413,
-        f"the document holds {exc.count} events; this server captures at most "
-        f"{exc.limit} per request (GS1-EPCIS-Capture-Limit): split the document",
-        captureLimit=exc.limit,
-        eventCount=exc.count,
-    )
-
-
-def over_limit(exc: OverLimit) -> ProblemError:
-    """The 413 for a document refused before reading for its size or shape."""
-    return ProblemError(413, f"{exc.problems[0].message}: split the document")
-
-
-def client_gone() -> ProblemError:
-    """What is sent (to nobody) when the client left before its capture was stored."""
-    return ProblemError(
-        400, "the client went away before its capture was stored; nothing was stored"
-    )
-
-
-def invalid_document(prepared: PreparedCapture) -> ProblemError:
-    """The 400 for a document that stores nothing because of its problems."""
-    request = prepared.request
-    errors = [p for p in request.problems if p.is_error]
-    warnings = [p for p in request.problems if not p.is_error]
-    if request.document_errors:
-        detail = (
-            f"the document is not valid ({len(errors)} problem(s); the first: {errors[0]}); "
-            "nothing was stored"
-        )
-    else:
-        detail = (
-            f"{len(request.rejected_indexes)} of {request.event_count} event(s) are not valid "
-            f"(the first problem: {errors[0]}); with GS1-Capture-Error-Behaviour rollback "
-            "nothing was stored (send proceed to store the valid events)"
-        )
-    invalid, omitted = capped(sorted(request.rejected_indexes))
-    return ProblemError(
-        400,
-        detail,
-        errors=problem_items(errors),
-        warnings=problem_items(capped(warnings)[0]) or None,
-        invalidEvents=invalid or None,
-        invalidEventCount=len(request.rejected_indexes) if omitted else None,
-    )
-
-
-def conflict_items(result: CaptureResult, prepared: PreparedCapture | None) -> list[dict[str, Any]]:
-    items = []
-    for outcome in result.conflicts:
-        where = (
-            prepared.event_location(outcome["index"])
-            if prepared
-            else {"pointer": f"/epcisBody/eventList/{outcome['index']}"}
-        )
-        items.append(
-            {
-                **where,
-                "message": outcome.get("message", "eventID conflict"),
-                "eventID": outcome["eventID"],
-                "existingHashID": outcome.get("existing_hash_id"),
-                "hashID": outcome["hashID"],
-            }
-        )
-    return items
-
-
-def conflict_problem(result: CaptureResult, prepared: PreparedCapture) -> ProblemError:
-    items = conflict_items(result, prepared)
-    more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
-    return ProblemError(
-        409,
-        f"nothing was stored: {items[0]['message']}{more}",
-        title="eventID already used by a different event",
-        errors=items,
-        instance=job_location(result.capture_id),
-        captureID=result.capture_id,
-        summary=summary(result),
-    )
-
-
-def job_location(capture_id: str) -> str:
-    return f"/capture/{quote(capture_id, safe='')}"
-
-
-def summary(result: CaptureResult) -> dict[str, int]:
-    return {
-        "stored": result.count("stored"),
-        "alreadyStored": result.count("already-stored"),
-        "rejected": result.count("invalid") + result.count("conflict"),
-        "notStored": result.count("not-stored"),
-    }
-
-
-# -- the capture job -------------------------------------------------------------------
-
-
-def _job_errors(result: CaptureResult) -> list[dict[str, Any]]:
-    """The job's ``errors``: RFC 7807 objects, as the bindings' CaptureJob schema wants."""
-    errors: list[dict[str, Any]] = []
-    for problem in result.errors:
-        if problem.get("severity", "error") != "error":
-            continue
-        of_event = str(problem.get("pointer") or "").startswith("/epcisBody/eventList/")
-        errors.append(
-            {
-                "type": VALIDATION,
-                "title": "Invalid event" if of_event else "Invalid document",
-                "status": 400,
-                "detail": problem["message"],
-                **{k: v for k, v in problem.items() if k not in ("severity",)},
-            }
-        )
-    for item in capped(conflict_items(result, None))[0]:
-        errors.append(
-            {
-                "type": ALREADY_EXISTS,
-                "title": "eventID already used by a different event",
-                "status": 409,
-                "detail": item["message"],
-                **item,
-            }
-        )
-    return errors
-
-
-def _outcome(outcome: dict[str, Any]) -> dict[str, Any]:
-    names = {"existing_hash_id": "existingHashID"}
-    return {names.get(k, k): v for k, v in outcome.items() if v is not None}
-
-
-def job_json(result: CaptureResult) -> dict[str, Any]:
-    """A capture job in the bindings' CaptureJob shape, plus ``summary`` and ``outcomes``."""
-    warnings = [p for p in result.errors if p.get("severity", "error") != "error"]
-    job: dict[str, Any] = {
-        "captureID": result.capture_id,
-        "createdAt": result.created,
-        "finishedAt": result.finished,
-        "running": False,
-        "success": result.success,
-        "captureErrorBehaviour": result.error_behaviour,
-        "errors": _job_errors(result),
-    }
-    if warnings:
-        job["warnings"] = warnings
-    job["summary"] = summary(result)
-    job["outcomes"] = [_outcome(o) for o in result.outcomes]
-    if result.log_position:
-        job["logPosition"] = result.log_position
-    return job
-
-
-def job_xml(result: CaptureResult) -> bytes:
-    """The same job as an ``epcis:EPCISCaptureJob`` (EPCIS 2.0 XSD); outcomes are JSON only."""
-    root = etree.Element(f"{{{_EPCIS_NS}}}EPCISCaptureJob", nsmap={"epcis": _EPCIS_NS})
-    root.set("captureID", result.capture_id)
-    root.set("running", "false")
-    root.set("success", "true" if result.success else "false")
-    etree.SubElement(root, "captureErrorBehaviour").text = result.error_behaviour
-    if result.created:
-        etree.SubElement(root, "createdAt").text = result.created
-    if result.finished:
-        etree.SubElement(root, "finishedAt").text = result.finished
-    errors = _job_errors(result)
-    if errors:
-        holder = etree.SubElement(root, "errors")
-        for error in errors:
-            element = etree.SubElement(holder, "error")
-            etree.SubElement(element, "type").text = error["type"]
-            etree.SubElement(element, "title").text = error["title"]
-            etree.SubElement(element, "status").text = str(error["status"])
-            where = error.get("pointer") or ""
-            if error.get("line") is not None:
-                where = f"line {error['line']} {error.get('path', '')}".strip()
-            etree.SubElement(element, "detail").text = (
-                f"{where}: {error['detail']}" if where else error["detail"]
-            )
-    out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    return out
 
 
 def _decode_token(token: str | None) -> int:
@@ -386,7 +159,9 @@ _LIMIT_HEADERS_DOC = {
         }
     },
 )
-def capture_options(request: Request) -> Response:
+def capture_options(
+    request: Request, who: Annotated[Principal, allow(Permission.CAPTURE)]
+) -> Response:
     state = state_of(request)
     headers = discovery_headers("OPTIONS, POST, GET", state.max_events, state.max_bytes)
     headers["GS1-Capture-Error-Behaviour"] = "all"
@@ -440,6 +215,7 @@ def capture_options(request: Request) -> Response:
 )
 async def capture(
     request: Request,
+    who: Annotated[Principal, allow(Permission.CAPTURE)],
     capture_error_behaviour: Annotated[
         str | None, Header(alias="GS1-Capture-Error-Behaviour", description=BEHAVIOUR_DOC)
     ] = None,
@@ -447,26 +223,21 @@ async def capture(
     state = state_of(request)
     limits = state.limit_headers
     with advertising(limits):
-        behaviour = error_behaviour(capture_error_behaviour)
+        rules = CaptureRules(
+            "POST /capture",
+            replace(state.limits, max_events=state.max_events),
+            error_behaviour(capture_error_behaviour),
+        )
         syntax = request_syntax(
             request.headers.get("content-type"), request.headers.get("content-encoding")
         )
         data = await read_body(request, state.max_bytes, limits)
         check_body_syntax(syntax, data)
-        prepared = await prepare_or_refuse(
-            request,
-            data,
-            origin="POST /capture",
-            error_behaviour=behaviour,
-            limits=replace(state.limits, max_events=state.max_events),
-            too_many=_over_capture_limit,
-        )
-        capture_request = prepared.request
-        if not capture_request.can_store_anything:
-            raise invalid_document(prepared)
-        result = await store_unless_gone(request, capture_request)
-        if result.error_behaviour == "rollback" and result.conflicts:
-            raise conflict_problem(result, prepared)
+        try:
+            captured = await capture_flow.capture(data, rules, who, HttpCaptureRunner(request))
+        except Refused as exc:
+            raise refusal(exc) from None
+    result = captured.result
     body = {
         "captureID": result.capture_id,
         "running": False,
@@ -507,6 +278,7 @@ async def capture(
 )
 def capture_jobs(
     request: Request,
+    who: Annotated[Principal, allow(Permission.READ_OWN_JOBS)],
     per_page: Annotated[
         int, Query(alias="perPage", ge=1, le=MAX_PER_PAGE, description="Jobs per page.")
     ] = DEFAULT_PER_PAGE,
@@ -516,7 +288,8 @@ def capture_jobs(
 ) -> Response:
     negotiate(request.headers.get("accept"), [JSON])
     offset = _decode_token(next_page_token)
-    jobs = list(islice(ledger_of(request).jobs(), offset, offset + per_page + 1))
+    shown = (j for j in ledger_of(request).jobs() if sees_job(who, j.institution, j.captured_by))
+    jobs = list(islice(shown, offset, offset + per_page + 1))
     headers = {}
     if len(jobs) > per_page:
         token = _encode_token(offset + per_page)
@@ -524,9 +297,9 @@ def capture_jobs(
     return JSONResponse([job_json(job) for job in jobs[:per_page]], headers=headers)
 
 
-def _job(request: Request, capture_id: str) -> CaptureResult:
+def _job(request: Request, capture_id: str, who: Principal) -> CaptureResult:
     job = ledger_of(request).job(capture_id)
-    if job is None:
+    if job is None or not sees_job(who, job.institution, job.captured_by):
         raise ProblemError(404, f"there is no capture job {excerpt(capture_id)}")
     return job
 
@@ -556,9 +329,11 @@ def _job(request: Request, capture_id: str) -> CaptureResult:
         **problem_docs(404, 406),
     },
 )
-def capture_job(request: Request, capture_id: str) -> Response:
+def capture_job(
+    request: Request, capture_id: str, who: Annotated[Principal, allow(Permission.READ_OWN_JOBS)]
+) -> Response:
     media = negotiate(request.headers.get("accept"), [JSON, XML])
-    job = _job(request, capture_id)
+    job = _job(request, capture_id, who)
     headers = position_headers(job.log_position) if job.log_position else {}
     if media == XML:
         return Response(job_xml(job), media_type=XML, headers=headers)
@@ -573,8 +348,10 @@ def capture_job(request: Request, capture_id: str) -> Response:
     response_class=Response,
     responses={204: {"description": "Allow and the GS1 headers."}, **problem_docs(404)},
 )
-def capture_job_options(request: Request, capture_id: str) -> Response:
-    _job(request, capture_id)
+def capture_job_options(
+    request: Request, capture_id: str, who: Annotated[Principal, allow(Permission.READ_OWN_JOBS)]
+) -> Response:
+    _job(request, capture_id, who)
     state = state_of(request)
     return Response(
         status_code=204,

@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from adapters.http.capture import (
-    advertising,
-    conflict_items,
-    invalid_document,
-    job_location,
-    prepare_or_refuse,
-    store_unless_gone,
-)
+from adapters.http.authentication import allow
+from adapters.http.capture import advertising
+from adapters.http.capture_answers import refusal
 from adapters.http.documents import (
     event_document,
     event_resource,
@@ -50,17 +45,14 @@ from adapters.http.negotiation import (
     request_syntax,
 )
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import (
-    in_thread,
-    ledger_of,
-    read_body,
-    state_of,
-)
+from adapters.http.state import HttpCaptureRunner, in_thread, ledger_of, read_body, state_of
 from epcis.context import EPCIS_CONTEXT_URL, make_context
-from epcis.limits import TooManyEvents
 from epcis.problems import DocumentError, excerpt
 from epcis.timestamps import utc_now
+from ledger import capture_flow
+from ledger.access import Permission, Principal
 from ledger.application import StoredEvent
+from ledger.capture_flow import CaptureRules, Refused
 
 router = APIRouter()
 
@@ -107,15 +99,6 @@ def with_default_context(data: bytes) -> bytes:
     )
 
 
-def _not_one_event(exc: TooManyEvents) -> ProblemError:
-    return ProblemError(
-        400,
-        f"POST /events takes exactly one event; this document holds {exc.count} "
-        "(post documents to /capture)",
-        eventCount=exc.count,
-    )
-
-
 def _as_document(stored: StoredEvent) -> dict[str, Any]:
     return {
         "@context": make_context(stored.namespaces),
@@ -135,7 +118,9 @@ def _as_document(stored: StoredEvent) -> dict[str, Any]:
     response_class=Response,
     responses={204: {"description": "Allow and the GS1 headers, limits included."}},
 )
-def events_options(request: Request) -> Response:
+def events_options(
+    request: Request, who: Annotated[Principal, allow(Permission.CAPTURE, Permission.READ)]
+) -> Response:
     state = state_of(request)
     return Response(
         status_code=204,
@@ -181,7 +166,9 @@ def events_options(request: Request) -> Response:
         ),
     },
 )
-async def post_event(request: Request) -> Response:
+async def post_event(
+    request: Request, who: Annotated[Principal, allow(Permission.CAPTURE)]
+) -> Response:
     state = state_of(request)
     limits = state.limit_headers
     with advertising(limits):
@@ -193,36 +180,13 @@ async def post_event(request: Request) -> Response:
         check_body_syntax(syntax, data)
         if syntax == "json":
             data = with_default_context(data)
-        prepared = await prepare_or_refuse(
-            request,
-            data,
-            origin="POST /events",
-            error_behaviour="rollback",
-            limits=replace(state.limits, max_events=1),
-            too_many=_not_one_event,
-        )
-        capture_request = prepared.request
-        if capture_request.event_count != 1 and not capture_request.document_errors:
-            raise ProblemError(
-                400,
-                f"POST /events takes exactly one event; this document holds "
-                f"{capture_request.event_count} (post documents to /capture)",
-                eventCount=capture_request.event_count,
-            )
-        if not capture_request.can_store_anything:
-            raise invalid_document(prepared)
-        result = await store_unless_gone(request, capture_request)
+        rules = CaptureRules("POST /events", replace(state.limits, max_events=1), one_event=True)
+        try:
+            captured = await capture_flow.capture(data, rules, who, HttpCaptureRunner(request))
+        except Refused as exc:
+            raise refusal(exc) from None
+        result = captured.result
         outcome = result.outcomes[0]
-        if outcome["status"] == "conflict":
-            items = conflict_items(result, prepared)
-            raise ProblemError(
-                409,
-                f"nothing was stored: {items[0]['message']}",
-                title="eventID already used by a different event",
-                errors=items,
-                instance=job_location(result.capture_id),
-                captureID=result.capture_id,
-            )
         ledger = ledger_of(request)
         new = outcome["status"] == "stored"
         stored: StoredEvent | None = await in_thread(
@@ -250,9 +214,9 @@ async def post_event(request: Request) -> Response:
     )
 
 
-def _stored(request: Request, event_id: str) -> StoredEvent:
+def _stored(request: Request, event_id: str, who: Principal) -> StoredEvent:
     stored = ledger_of(request).get_event(event_id)
-    if stored is None:
+    if stored is None or not who.sees(stored.institution):
         raise ProblemError(404, f"there is no event with eventID {excerpt(event_id)}")
     return stored
 
@@ -275,13 +239,16 @@ def _stored(request: Request, event_id: str) -> StoredEvent:
         **problem_docs(404, 406),
     },
 )
-def get_event(request: Request, event_id: str) -> Response:
+def get_event(
+    request: Request, event_id: str, who: Annotated[Principal, allow(Permission.READ)]
+) -> Response:
     accept = request.headers.get("accept")
     allowed = acceptable(accept, EVENT_TYPES)
     if not allowed:
         raise not_acceptable(accept, EVENT_TYPES)
-    stored = _stored(request, event_id)
-    document = event_document(stored, ledger_of(request).declarations(stored.hash_id))
+    stored = _stored(request, event_id, who)
+    declarations = ledger_of(request).declarations(stored.hash_id)
+    document = event_document(stored, [d for d in declarations if who.sees(d.institution)])
     why = ""
     for media in allowed:
         try:
@@ -301,8 +268,10 @@ def get_event(request: Request, event_id: str) -> Response:
     response_class=Response,
     responses={204: {"description": "Allow and the GS1 headers."}, **problem_docs(404)},
 )
-def event_options(request: Request, event_id: str) -> Response:
-    _stored(request, event_id)
+def event_options(
+    request: Request, event_id: str, who: Annotated[Principal, allow(Permission.READ)]
+) -> Response:
+    _stored(request, event_id, who)
     state = state_of(request)
     return Response(
         status_code=204,

@@ -14,6 +14,10 @@ Both 200 forms say how far the projections are: the tracking position, the posit
 read models reflect, the log's end, how many events are quarantined (and, up to
 :data:`LISTED`, which), and how many this server process quarantined since it started.
 The check reads a few rows; it never catches the projections up.
+
+``/health`` needs no credentials (load balancers and monitors ask it); which events were
+quarantined (their eventIDs, positions and errors) is shown only to a caller whose
+credentials may read the ledger (``reader``, ``auditor``, ``regulator``, ``admin``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from adapters.http.problems import ProblemError
 from adapters.http.state import in_thread, state_of
+from ledger.access import Permission
 from ledger.application import Ledger
 from projections import failures
 from projections.freshness import reached
@@ -143,4 +149,14 @@ async def get_health(request: Request) -> JSONResponse:
             {"status": "unavailable", "detail": f"{type(error).__name__}: the store failed"},
             status_code=503,
         )
+    if not _may_read(request):
+        report["projections"]["quarantined"].pop("events")
     return JSONResponse(report)
+
+
+def _may_read(request: Request) -> bool:
+    try:
+        principal = state_of(request).authenticator.principal(request.headers.get("authorization"))
+    except ProblemError:
+        return False
+    return principal.may(Permission.READ)

@@ -35,10 +35,13 @@ ALREADY_EXISTS = "epcisException:ResourceAlreadyExistsException"
 CAPTURE_LIMIT = "epcisException:CaptureLimitExceededException"
 UNSUPPORTED_MEDIA_TYPE = "epcisException:UnsupportedMediaTypeException"
 IMPLEMENTATION = "epcisException:ImplementationException"
+SECURITY = "epcisException:SecurityException"
 METHOD_NOT_ALLOWED = "about:blank"  # the bindings name no exception for 405
 
 TITLES = {
     400: "Invalid request",
+    401: "Unauthorised request",
+    403: "Access to resource forbidden",
     404: "Resource not found",
     405: "Method not allowed",
     406: "Not acceptable",
@@ -53,6 +56,8 @@ TITLES = {
 }
 _TYPES = {
     400: VALIDATION,
+    401: SECURITY,
+    403: SECURITY,
     404: NO_SUCH_NAME,
     405: METHOD_NOT_ALLOWED,
     406: NOT_ACCEPTABLE,

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from adapters.http.authentication import ADMIN, READ, allow, principal_of
 from adapters.http.documents import render
 from adapters.http.freshness import WAIT_FOR, WAIT_FOR_QUERY, ReadView, read_view
 from adapters.http.headers import VERSION_HEADERS, discovery_headers
@@ -46,9 +47,10 @@ from epcis.query import (
 from epcis.query.document import query_document
 from epcis.query.patterns import identity
 from epcis.timestamps import utc_now
+from ledger.access import Permission, Principal
 from ledger.named_queries import NamedQueries, QueryExistsError
 from ledger.subscriptions import cancel_all
-from projections.event_query import Page, search
+from projections.event_query import MAX_PER_PAGE, Page, search
 from projections.named_values import distinct_values, names
 from projections.runner import ReadModelRunner
 
@@ -113,6 +115,10 @@ def _paging(request: Request) -> tuple[int, str | None]:
             raise _parameter_problem(
                 QueryParameterError("perPage", f"{excerpt(raw)} is not an integer")
             ) from None
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise _parameter_problem(
+                QueryParameterError("perPage", f"must be between 1 and {MAX_PER_PAGE}")
+            )
     return per_page, request.query_params.get("nextPageToken")
 
 
@@ -124,9 +130,11 @@ def _query(items: list[tuple[str, str]], request: Request) -> Query:
         raise _parameter_problem(exc) from None
 
 
-def _run(runner: ReadModelRunner, query: Query, per_page: int, token: str | None) -> Page:
+def _run(
+    runner: ReadModelRunner, query: Query, per_page: int, token: str | None, scope: str | None
+) -> Page:
     with runner.connect() as conn:
-        return search(conn, query, per_page=per_page, token=token)
+        return search(conn, query, per_page=per_page, token=token, scope=scope)
 
 
 async def _answer(request: Request, query: Query, query_name: str) -> Response:
@@ -136,7 +144,8 @@ async def _answer(request: Request, query: Query, query_name: str) -> Response:
     per_page, token = _paging(request)
     view: ReadView = await read_view(request)
     try:
-        page: Page = await in_thread(_run, view.runner, query, per_page, token)
+        scope = principal_of(request).scope
+        page: Page = await in_thread(_run, view.runner, query, per_page, token, scope)
     except QueryParameterError as exc:
         raise _parameter_problem(exc) from None
     except QueryTooLargeError as exc:
@@ -171,7 +180,7 @@ def _next_url(request: Request, token: str) -> str:
 @router.get(
     "/events",
     tags=["Events", "Queries"],
-    dependencies=[WAIT_FOR],
+    dependencies=[READ, WAIT_FOR],
     summary="Query events with the EPCIS query parameters.",
     description=(
         "Every SimpleEventQuery parameter of EPCIS 2.0 (lists separated by `|`), "
@@ -193,14 +202,16 @@ def _collection(members: list[str]) -> dict[str, Any]:
     return {"@context": EPCIS_CONTEXT_URL, "type": "Collection", "member": members}
 
 
-def _distinct(runner: ReadModelRunner, column: str, after: str | None, limit: int) -> list[str]:
+def _distinct(
+    runner: ReadModelRunner, column: str, after: str | None, limit: int, scope: str | None
+) -> list[str]:
     with runner.connect() as conn:
-        return distinct_values(conn, column, after, limit)
+        return distinct_values(conn, column, after, limit, scope)
 
 
-def _exists(runner: ReadModelRunner, column: str, value: str) -> bool:
+def _exists(runner: ReadModelRunner, column: str, value: str, scope: str | None) -> bool:
     with runner.connect() as conn:
-        return names(conn, column, value)
+        return names(conn, column, value, scope)
 
 
 def _resource_routes(resource: str) -> None:
@@ -209,14 +220,15 @@ def _resource_routes(resource: str) -> None:
     @router.get(
         f"/{resource}",
         tags=["Top-level"],
-        dependencies=[WAIT_FOR],
+        dependencies=[READ, WAIT_FOR],
         summary=f"The {resource} the ledger's events name.",
         description="A Collection, paged with `perPage` and `nextPageToken` (the `Link` header).",
     )
     async def listing(request: Request) -> Response:
         per_page, token = _paging(request)
         view = await read_view(request)
-        members = await in_thread(_distinct, view.runner, column, token, per_page + 1)
+        scope = principal_of(request).scope
+        members = await in_thread(_distinct, view.runner, column, token, per_page + 1, scope)
         headers = {**VERSION_HEADERS, **view.headers}
         if len(members) > per_page:
             members = members[:per_page]
@@ -226,7 +238,7 @@ def _resource_routes(resource: str) -> None:
     @router.get(
         f"/{resource}/{{value:path}}/events",
         tags=["Top-level"],
-        dependencies=[WAIT_FOR],
+        dependencies=[READ, WAIT_FOR],
         summary=f"Events of one of the {resource} (the query `{parameter}=…`).",
         response_class=Response,
         responses={**_RESULTS, **problem_docs(400, 406, 413)},
@@ -239,7 +251,7 @@ def _resource_routes(resource: str) -> None:
     @router.get(
         f"/{resource}/{{value:path}}",
         tags=["Top-level"],
-        dependencies=[WAIT_FOR],
+        dependencies=[READ, WAIT_FOR],
         summary=f"The sub-resources of one of the {resource}.",
         responses=problem_docs(404),
     )
@@ -248,7 +260,7 @@ def _resource_routes(resource: str) -> None:
         key = value
         if column in ("epcs", "biz_location", "read_point"):
             key = identity(value)
-        if not await in_thread(_exists, view.runner, column, key):
+        if not await in_thread(_exists, view.runner, column, key, principal_of(request).scope):
             raise ProblemError(
                 404,
                 f"no event in the ledger has {parameter} {excerpt(value)}",
@@ -292,6 +304,7 @@ for _path, _allow in (
         summary=f"Query metadata: {_allow}.",
         response_class=Response,
         responses={204: {"description": "Allow and the GS1 headers."}},
+        dependencies=[READ],  # every reader may ask what it may do
     )
 
 
@@ -305,7 +318,7 @@ for _path, _allow in (
         "the log), so there is nothing to release: always 204."
     ),
 )
-def release_token(token: str) -> Response:
+def release_token(token: str, who: Annotated[Principal, allow(Permission.READ)]) -> Response:
     return Response(status_code=204, headers=dict(VERSION_HEADERS))
 
 
@@ -313,7 +326,8 @@ def release_token(token: str) -> Response:
 
 
 def _named(request: Request) -> NamedQueries:
-    return NamedQueries(ledger_of(request))
+    """The named queries of the asking principal's institution."""
+    return NamedQueries(ledger_of(request), principal_of(request).institution)
 
 
 async def _definition_body(request: Request) -> tuple[str, dict[str, Any]]:
@@ -352,6 +366,7 @@ async def _definition_body(request: Request) -> tuple[str, dict[str, Any]]:
     summary="Create a named query.",
     description='Body: `{"name": "…", "query": {EPCIS query parameters}}`.',
     responses=problem_docs(400, 409),
+    dependencies=[ADMIN],
 )
 async def create_query(request: Request) -> Response:
     name, query = await _definition_body(request)
@@ -363,7 +378,7 @@ async def create_query(request: Request) -> Response:
     return Response(status_code=201, headers={"Location": location, **VERSION_HEADERS})
 
 
-@router.get("/queries", tags=["Queries"], summary="The named queries.")
+@router.get("/queries", tags=["Queries"], summary="The named queries.", dependencies=[READ])
 async def list_queries(request: Request) -> Response:
     found = await in_thread(_named(request).all)
     return JSONResponse([q.as_json() for q in found], headers=dict(VERSION_HEADERS))
@@ -381,6 +396,7 @@ async def _definition(request: Request, name: str) -> Any:
     tags=["Queries"],
     summary="A named query's definition.",
     responses=problem_docs(404),
+    dependencies=[READ],
 )
 async def get_query(request: Request, name: str) -> Response:
     found = await _definition(request, name)
@@ -393,6 +409,7 @@ async def get_query(request: Request, name: str) -> Response:
     tags=["Queries"],
     summary="Delete a named query (and cancel its subscriptions).",
     responses=problem_docs(404),
+    dependencies=[ADMIN],
 )
 async def delete_query(request: Request, name: str) -> Response:
     if not await in_thread(_named(request).delete, name):
@@ -403,13 +420,13 @@ async def delete_query(request: Request, name: str) -> Response:
 
 def _cancel_subscriptions(request: Request, name: str) -> None:
     """Subscriptions end with their query."""
-    cancel_all(ledger_of(request), name)
+    cancel_all(ledger_of(request), name, principal_of(request).institution)
 
 
 @router.get(
     "/queries/{name}/events",
     tags=["Queries"],
-    dependencies=[WAIT_FOR],
+    dependencies=[READ, WAIT_FOR],
     summary="Run a named query.",
     description="Its results, paged as `GET /events` is (`perPage`, `nextPageToken`).",
     response_class=Response,

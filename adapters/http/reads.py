@@ -24,6 +24,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from adapters.http.authentication import READ, READ_CODES, principal_of
 from adapters.http.freshness import WAIT_FOR, ReadView, read_view
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import in_thread
@@ -37,7 +38,7 @@ from projections.runner import ReadModelRunner
 from projections.schema import utc_text
 from projections.stock import stock
 
-router = APIRouter(dependencies=[WAIT_FOR])
+router = APIRouter()
 
 CSV = "text/csv"
 READ_YOUR_WRITES = (
@@ -99,11 +100,13 @@ def _json(value: Any, view: ReadView) -> JSONResponse:
 # -- /codes ---------------------------------------------------------------------------
 
 
-def _hierarchy(runner: ReadModelRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
+def _hierarchy(
+    runner: ReadModelRunner, code: str, as_of: str | None, scope: str | None
+) -> dict[str, Any] | None:
     with runner.connect() as conn:
-        parent = hierarchy.parent_of(conn, code, as_of)
-        inside = hierarchy.children(conn, code, as_of, transitive=True)
-        if parent is None and not inside and status(conn, code, as_of) is None:
+        parent = hierarchy.parent_of(conn, code, as_of, scope=scope)
+        inside = hierarchy.children(conn, code, as_of, transitive=True, scope=scope)
+        if parent is None and not inside and status(conn, code, as_of, scope) is None:
             return None
     return {"code": canonical(code), "asOf": as_of, "parent": parent, "children": inside}
 
@@ -122,22 +125,25 @@ def _hierarchy(runner: ReadModelRunner, code: str, as_of: str | None) -> dict[st
         200: {"description": "`code`, `asOf`, `parent` (or null), `children` (sorted)."},
         **problem_docs(400, 404, 503),
     },
+    dependencies=[READ_CODES, WAIT_FOR],
 )
 async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
     when = _as_of(as_of)
     view = await read_view(request)
-    found = await in_thread(_hierarchy, view.runner, code, when)
+    found = await in_thread(_hierarchy, view.runner, code, when, principal_of(request).scope)
     if found is None:
         raise _unknown_code(code, {"path": "code"}, view)
     return _json(found, view)
 
 
-def _status(runner: ReadModelRunner, code: str, as_of: str | None) -> dict[str, Any] | None:
+def _status(
+    runner: ReadModelRunner, code: str, as_of: str | None, scope: str | None
+) -> dict[str, Any] | None:
     with runner.connect() as conn:
-        found = status(conn, code, as_of)
+        found = status(conn, code, as_of, scope)
         if found is None:
             return None
-        lines = trail(conn, code=code, as_of=as_of)
+        lines = trail(conn, code=code, as_of=as_of, scope=scope)
     own = [line for line in lines if line.code == found.code]
     body = dataclasses.asdict(found)
     body["asOf"] = as_of
@@ -158,11 +164,12 @@ def _status(runner: ReadModelRunner, code: str, as_of: str | None) -> dict[str, 
         "recorded about it." + READ_YOUR_WRITES
     ),
     responses={200: {"description": "The code's status."}, **problem_docs(400, 404, 503)},
+    dependencies=[READ_CODES, WAIT_FOR],
 )
 async def code_status(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
     when = _as_of(as_of)
     view = await read_view(request)
-    found = await in_thread(_status, view.runner, code, when)
+    found = await in_thread(_status, view.runner, code, when, principal_of(request).scope)
     if found is None:
         raise _unknown_code(code, {"path": "code"}, view)
     return _json(found, view)
@@ -171,9 +178,12 @@ async def code_status(request: Request, code: str, as_of: str | None = AS_OF) ->
 # -- /stock ---------------------------------------------------------------------------
 
 
-def _stock(runner: ReadModelRunner, location: str | None, as_of: str | None) -> list[Any]:
+def _stock(
+    runner: ReadModelRunner, location: str | None, as_of: str | None, scope: str | None
+) -> list[Any]:
     with runner.connect() as conn:
-        return [dataclasses.asdict(line) for line in stock(conn, location=location, as_of=as_of)]
+        lines = stock(conn, location=location, as_of=as_of, scope=scope)
+    return [dataclasses.asdict(line) for line in lines]
 
 
 @router.get(
@@ -186,6 +196,7 @@ def _stock(runner: ReadModelRunner, location: str | None, as_of: str | None) -> 
         "`as_of`; only at `location` when given." + READ_YOUR_WRITES
     ),
     responses={200: {"description": "The stock lines, sorted."}, **problem_docs(400, 503)},
+    dependencies=[READ, WAIT_FOR],
 )
 async def get_stock(
     request: Request,
@@ -194,7 +205,8 @@ async def get_stock(
 ) -> JSONResponse:
     when = _as_of(as_of)
     view = await read_view(request)
-    return _json(await in_thread(_stock, view.runner, location, when), view)
+    scope = principal_of(request).scope
+    return _json(await in_thread(_stock, view.runner, location, when, scope), view)
 
 
 # -- /trails --------------------------------------------------------------------------
@@ -228,6 +240,7 @@ def _wants_csv(request: Request, format: str | None) -> bool:
         },
         **problem_docs(400, 404, 503),
     },
+    dependencies=[READ, WAIT_FOR],
 )
 async def get_trail(
     request: Request,
@@ -263,10 +276,11 @@ async def get_trail(
             ) from None
     when = _as_of(as_of)
     view = await read_view(request)
+    scope = principal_of(request).scope
 
     def read() -> list[Any]:
         with view.runner.connect() as conn:
-            return trail(conn, product=key, lot=lot, code=code, as_of=when)
+            return trail(conn, product=key, lot=lot, code=code, as_of=when, scope=scope)
 
     lines = await in_thread(read)
     if not any(line.events for line in lines):  # a code asked for is a line even when unknown

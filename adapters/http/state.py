@@ -11,26 +11,50 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from adapters.http.documents import PreparedCapture, prepare_capture
+from adapters.http.authentication import Authenticator
 from adapters.http.headers import limit_headers
 from adapters.http.problems import ProblemError
-from adapters.webhooks.destinations import DestinationPolicy
 from epcis.jsonld import read_json
 from epcis.limits import Limits, capture_limits, env_seconds
 from epcis.problems import DocumentError, excerpt, raise_if_any
 from ledger.application import CaptureResult, Ledger
-from ledger.capture import CaptureCancelled, CaptureRequest
+from ledger.capture import Cancelled, CaptureCancelled, CaptureRequest
 from ledger.writer import GroupCommitter
 from projections.runner import ReadModelRunner
+
+
+class WebhookTargets(Protocol):
+    """What the subscription routes need of the outbound webhooks (given by the bootstrap):
+    ``parse`` and ``check`` raise ``ValueError`` for a destination not to call."""
+
+    def parse(self, dest: str) -> None: ...
+
+    def check(self, dest: str) -> None: ...
+
+    def last_notified(self, subscription_id: str) -> str | None: ...
+
+
+class Running(Protocol):
+    """Tracecode started for serving (:class:`adapters.bootstrap.System`)."""
+
+    ledger: Ledger
+    committer: GroupCommitter
+    runner: ReadModelRunner
+    authenticator: Authenticator
+    webhooks: WebhookTargets
+
+    def close(self) -> None: ...
+
 
 INLINE_PREPARE_BYTES = 16 * 1024
 DISCONNECT_POLL_SECONDS = 0.05
@@ -61,8 +85,10 @@ class HttpState:
     projected: int = 0
     """The highest log position the views were seen to reflect (see
     :mod:`adapters.http.freshness`)."""
-    destinations: DestinationPolicy = field(default_factory=DestinationPolicy)
-    """Where webhooks may call (``TRACECODE_WEBHOOK_ALLOW_HOSTS``)."""
+    authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
+    """Who is asking (:mod:`adapters.http.authentication`)."""
+    webhooks: WebhookTargets | None = None
+    """What the subscription routes ask of the outbound webhooks."""
 
     @classmethod
     def configure(cls, max_events: int | None, max_bytes: int | None) -> HttpState:
@@ -75,7 +101,6 @@ class HttpState:
             env.max_depth,
             env.max_nodes,
             read_wait=read_wait_seconds(),
-            destinations=DestinationPolicy.from_env(),
         )
 
     @property
@@ -104,44 +129,48 @@ async def in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
     return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
 
 
-async def prepare_off_loop(request: Request, data: bytes, **kwargs: Any) -> PreparedCapture:
-    """Validate and prepare a posted document. A small one (a few events: a fraction of a
-    millisecond) is done on the event loop, which spares the hop to a worker thread (measured:
-    about 15 % of a single-event capture's CPU); a larger one on a worker thread, so that
-    it does not hold up other requests.
+class HttpCaptureRunner:
+    """How the HTTP API runs a capture (:class:`~ledger.capture_flow.CaptureRunner`).
 
-    While the thread works, the client is watched: once it has gone, the thread is told to
-    stop (between events) and :class:`~ledger.capture.CaptureCancelled` is raised, so a
-    client that posts a large document and leaves costs no more than what was done by then.
-    """
-    if len(data) <= INLINE_PREPARE_BYTES:
-        return prepare_capture(data, **kwargs)
-    gone = threading.Event()
-    if await request.is_disconnected():
-        raise CaptureCancelled("the client went away before validation")
-    work = asyncio.ensure_future(in_thread(prepare_capture, data, cancelled=gone.is_set, **kwargs))
-    while not work.done():
-        await asyncio.wait({work}, timeout=DISCONNECT_POLL_SECONDS)
-        if not work.done() and await request.is_disconnected():
-            gone.set()
-    prepared: PreparedCapture = work.result()
-    return prepared
+    A small document (a few events: a fraction of a millisecond) is validated on the event
+    loop, which spares the hop to a worker thread (measured: about 15 % of a single-event
+    capture's CPU); a larger one on a worker thread, so that it does not hold up other
+    requests. While the thread works, the client is watched: once it has gone, the thread is
+    told to stop (between events), so a client that posts a large document and leaves costs
+    no more than what was done by then. The commit goes through the group committer, unless
+    the client has already gone (then nothing is stored)."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    async def prepare(
+        self, work: Callable[[Cancelled], CaptureRequest], size: int
+    ) -> CaptureRequest:
+        if size <= INLINE_PREPARE_BYTES:
+            return work(_never)
+        gone = threading.Event()
+        if await self.request.is_disconnected():
+            raise CaptureCancelled("the client went away before validation")
+        job = asyncio.ensure_future(in_thread(work, gone.is_set))
+        while not job.done():
+            await asyncio.wait({job}, timeout=DISCONNECT_POLL_SECONDS)
+            if not job.done() and await self.request.is_disconnected():
+                gone.set()
+        prepared: CaptureRequest = job.result()
+        return prepared
+
+    async def commit(self, capture: CaptureRequest) -> CaptureResult:
+        if await self.request.is_disconnected():
+            raise CaptureCancelled("the client went away before the commit")
+        state = state_of(self.request)
+        if state.committer is None:
+            raise RuntimeError("the group committer is not running: the lifespan has not started")
+        result: CaptureResult = await asyncio.wrap_future(state.committer.enqueue(capture))
+        return result
 
 
-async def commit_unless_gone(request: Request, capture: CaptureRequest) -> CaptureResult:
-    """:func:`commit`, unless the client has already gone (then nothing is stored)."""
-    if await request.is_disconnected():
-        raise CaptureCancelled("the client went away before the commit")
-    return await commit(request, capture)
-
-
-async def commit(request: Request, capture: CaptureRequest) -> CaptureResult:
-    """Store a capture request with whatever else is waiting; return once it is durable."""
-    state = state_of(request)
-    if state.committer is None:
-        raise RuntimeError("the group committer is not running: the lifespan has not started")
-    result: CaptureResult = await asyncio.wrap_future(state.committer.enqueue(capture))
-    return result
+def _never() -> bool:
+    return False
 
 
 async def read_body(request: Request, max_bytes: int, headers: dict[str, str]) -> bytes:

@@ -4,9 +4,9 @@
   ``signatureToken``) with ``"stream": true`` or a ``"schedule"`` (plus ``reportIfEmpty``),
   and optionally ``initialRecordTime`` (default: now: only events captured from now on).
   201 with ``Location``; the answer never shows the secret. Delivery:
-  :mod:`adapters.webhooks`. ``dest`` must pass the destination policy
-  (:mod:`adapters.webhooks.destinations`: no credentials, no loopback, private, link-local or
-  metadata addresses, after DNS resolution, unless ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` allows
+  :mod:`adapters.webhooks`. ``dest`` must pass the outbound webhooks' destination policy
+  (given by the bootstrap: no credentials, no loopback, private, link-local or metadata
+  addresses, after DNS resolution, unless ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` allows
   the host); otherwise 400 with the reason, pointing at ``/dest``.
 * ``GET /queries/{name}/subscriptions``, ``GET`` / ``DELETE …/subscriptions/{id}``.
 * ``/queries/{name}/events`` as a WebSocket: each new matching event, as it is captured,
@@ -25,19 +25,19 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
+from adapters.http.authentication import ADMIN, principal_of, websocket_principal
 from adapters.http.documents import render
 from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.queries import discovery
-from adapters.http.state import in_thread, ledger_of, read_json_object, state_of
-from adapters.webhooks import last_notified, subscription_query
-from adapters.webhooks.destinations import DestinationPolicy, ForbiddenDestination
+from adapters.http.state import WebhookTargets, in_thread, ledger_of, read_json_object, state_of
 from epcis.problems import excerpt
 from epcis.query.document import query_document
 from epcis.query.schedule import ScheduleError, parse_schedule
 from epcis.timestamps import utc_now
+from ledger.access import Permission
 from ledger.named_queries import NamedQueries
-from ledger.subscriptions import SubscriptionInfo, Subscriptions
+from ledger.subscriptions import SubscriptionInfo, Subscriptions, subscription_query
 from projections.event_query import events_after
 from projections.freshness import catch_up
 from projections.named_values import last_indexed
@@ -78,7 +78,14 @@ def epcis_time(stored: str) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _read_body(body: dict[str, Any], destinations: DestinationPolicy) -> dict[str, Any]:
+def _webhooks(request: Request) -> WebhookTargets:
+    webhooks = state_of(request).webhooks
+    if webhooks is None:
+        raise RuntimeError("webhooks are not wired: the app's lifespan has not started")
+    return webhooks
+
+
+def _read_body(body: dict[str, Any], destinations: WebhookTargets) -> dict[str, Any]:
     known = {"dest", "secret", "signatureToken", "stream", "schedule", "reportIfEmpty"}
     known |= {"initialRecordTime"}
     unknown = sorted(set(body) - known)
@@ -89,7 +96,7 @@ def _read_body(body: dict[str, Any], destinations: DestinationPolicy) -> dict[st
         raise _controls("/dest", "an http(s) URL to call back")
     try:
         destinations.parse(dest)  # no DNS yet: that is done once the rest is known good
-    except ForbiddenDestination as exc:
+    except ValueError as exc:  # ForbiddenDestination
         raise _controls("/dest", str(exc)) from None
     secret = body.get("secret", body.get("signatureToken"))
     if not isinstance(secret, str) or not secret:
@@ -121,7 +128,8 @@ def _read_body(body: dict[str, Any], destinations: DestinationPolicy) -> dict[st
 
 
 async def _query_exists(request: Request, name: str) -> None:
-    if await in_thread(NamedQueries(ledger_of(request)).get, name) is None:
+    named = NamedQueries(ledger_of(request), principal_of(request).institution)
+    if await in_thread(named.get, name) is None:
         raise ProblemError(404, f"there is no query named {excerpt(name)}")
 
 
@@ -135,9 +143,11 @@ def _location(name: str, subscription_id: str) -> str:
     tags=["Subscriptions"],
     summary="Subscribe to a named query (webhook).",
     responses=problem_docs(400, 404),
+    dependencies=[ADMIN],
 )
 async def subscribe(request: Request, name: str) -> Response:
-    destinations = state_of(request).destinations
+    who = principal_of(request)
+    destinations = _webhooks(request)
     try:
         raw = await read_json_object(request)
     except ProblemError as exc:
@@ -148,7 +158,7 @@ async def subscribe(request: Request, name: str) -> Response:
     await _query_exists(request, name)
     try:
         await in_thread(destinations.check, body["dest"])
-    except ForbiddenDestination as exc:
+    except ValueError as exc:  # ForbiddenDestination, after resolving
         raise _controls("/dest", str(exc)) from None
     initial = body.get("initialRecordTime")
     start_after = 0 if initial is not None else await in_thread(_index_end, _runner(request))
@@ -163,6 +173,8 @@ async def subscribe(request: Request, name: str) -> Response:
         initial_record_time=initial,
         start_after=start_after,
         created_at=utc_now(),
+        institution=who.institution,
+        scope=who.scope,
     )
     await in_thread(Subscriptions(ledger_of(request)).create, info)
     location = _location(name, info.subscription_id)
@@ -173,16 +185,22 @@ async def subscribe(request: Request, name: str) -> Response:
 
 def _shown(request: Request, info: SubscriptionInfo) -> dict[str, Any]:
     out = info.as_json()
-    notified = last_notified(_runner(request), info.subscription_id)
+    notified = _webhooks(request).last_notified(info.subscription_id)
     if notified is not None:
         out["lastNotifiedAt"] = epcis_time(notified)
     return out
 
 
-@router.get("/queries/{name}/subscriptions", tags=["Subscriptions"], responses=problem_docs(404))
+@router.get(
+    "/queries/{name}/subscriptions",
+    tags=["Subscriptions"],
+    responses=problem_docs(404),
+    dependencies=[ADMIN],
+)
 async def list_subscriptions(request: Request, name: str) -> Response:
     await _query_exists(request, name)
-    found = await in_thread(Subscriptions(ledger_of(request)).active, name)
+    institution = principal_of(request).institution
+    found = await in_thread(Subscriptions(ledger_of(request)).active, name, institution)
     return JSONResponse([_shown(request, s) for s in found], headers=dict(VERSION_HEADERS))
 
 
@@ -190,7 +208,8 @@ async def _subscription(request: Request, name: str, subscription_id: str) -> Su
     found: SubscriptionInfo | None = await in_thread(
         Subscriptions(ledger_of(request)).get, subscription_id
     )
-    if found is None or found.query_name != name:
+    mine = found is not None and found.institution == principal_of(request).institution
+    if found is None or found.query_name != name or not mine:
         raise ProblemError(
             404, f"query {excerpt(name)} has no subscription {excerpt(subscription_id)}"
         )
@@ -201,6 +220,7 @@ async def _subscription(request: Request, name: str, subscription_id: str) -> Su
     "/queries/{name}/subscriptions/{subscription_id}",
     tags=["Subscriptions"],
     responses=problem_docs(404),
+    dependencies=[ADMIN],
 )
 async def get_subscription(request: Request, name: str, subscription_id: str) -> Response:
     found = await _subscription(request, name, subscription_id)
@@ -212,6 +232,7 @@ async def get_subscription(request: Request, name: str, subscription_id: str) ->
     status_code=204,
     tags=["Subscriptions"],
     responses=problem_docs(404),
+    dependencies=[ADMIN],
 )
 async def unsubscribe(request: Request, name: str, subscription_id: str) -> Response:
     await _subscription(request, name, subscription_id)
@@ -230,6 +251,7 @@ for _path, _allow in (
         status_code=204,
         tags=["Discovery"],
         response_class=Response,
+        dependencies=[ADMIN],
     )
 
 
@@ -240,7 +262,14 @@ for _path, _allow in (
 async def stream(websocket: WebSocket, name: str) -> None:
     state = websocket.app.state.tracecode
     ledger, runner = state.ledger, state.projection
-    if await in_thread(NamedQueries(ledger).get, name) is None:
+    try:
+        who = await websocket_principal(websocket, Permission.READ)
+    except ProblemError as exc:
+        # Accepted first, so that the client sees why (4401 / 4403, like 401 / 403).
+        await websocket.accept()
+        await websocket.close(code=4000 + exc.status, reason=exc.detail[:120])
+        return
+    if await in_thread(NamedQueries(ledger, who.institution).get, name) is None:
         # Accepted first: a WebSocket closed before it is accepted is an HTTP 403 to the
         # client, which never sees the close code.
         await websocket.accept()
@@ -248,14 +277,16 @@ async def stream(websocket: WebSocket, name: str) -> None:
         return
     position = await in_thread(_index_end, runner)  # before accepting: the client may
     await websocket.accept()  # capture the moment it is connected, and must see that
-    info = SubscriptionInfo("websocket", name, "", "", True, None, False, None, position, "")
+    info = SubscriptionInfo(
+        "websocket", name, "", "", True, None, False, None, position, "", who.institution, who.scope
+    )
     try:
         while True:
             query = await in_thread(subscription_query, ledger, info)
             if query is None:
                 await websocket.close(code=4410, reason=f"query {excerpt(name)} was deleted")
                 return
-            found, upto = await in_thread(_next_batch, runner, query, position)
+            found, upto = await in_thread(_next_batch, runner, query, position, who.scope)
             if found:
                 document = query_document(found, name)
                 await websocket.send_text(render(document, "json").decode())
@@ -266,8 +297,10 @@ async def stream(websocket: WebSocket, name: str) -> None:
         return
 
 
-def _next_batch(runner: ReadModelRunner, query: Any, position: int) -> tuple[list[Any], int]:
+def _next_batch(
+    runner: ReadModelRunner, query: Any, position: int, scope: str | None
+) -> tuple[list[Any], int]:
     catch_up(runner)
     with runner.connect() as conn:
-        found, upto = events_after(conn, query, position)
+        found, upto = events_after(conn, query, position, scope=scope)
     return [item for _, item in found], upto

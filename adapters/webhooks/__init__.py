@@ -2,7 +2,7 @@
 results are delivered to its destination (:mod:`.delivery`), only where the destination
 policy allows (:mod:`.destinations`: no credentials, no private or loopback addresses)."""
 
-from adapters.webhooks.delivery import WebhookDelivery, last_notified, sign, subscription_query
+from adapters.webhooks.delivery import WebhookDelivery, WebhookTargets, last_notified, sign
 from adapters.webhooks.destinations import CheckedBackend, DestinationPolicy, ForbiddenDestination
 
 __all__ = [
@@ -10,7 +10,7 @@ __all__ = [
     "DestinationPolicy",
     "ForbiddenDestination",
     "WebhookDelivery",
+    "WebhookTargets",
     "last_notified",
     "sign",
-    "subscription_query",
 ]

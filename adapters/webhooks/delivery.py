@@ -41,12 +41,16 @@ from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String
 
 from adapters.webhooks.destinations import CheckedBackend, DestinationPolicy, ForbiddenDestination
 from epcis.document import convert
-from epcis.query import Query, from_json, from_query_string
+from epcis.query import Query
 from epcis.query.document import query_document
 from epcis.query.schedule import parse_schedule
 from ledger.application import Ledger
-from ledger.named_queries import NamedQueries
-from ledger.subscriptions import SubscriptionInfo, Subscriptions, redact_dest
+from ledger.subscriptions import (
+    SubscriptionInfo,
+    Subscriptions,
+    redact_dest,
+    subscription_query,
+)
 from projections.event_query import Found, events_after
 from projections.runner import ReadModelRunner
 
@@ -77,25 +81,6 @@ positions = Table(
 def sign(secret: str, body: bytes) -> str:
     """The ``GS1-Signature`` value of a callback body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def subscription_query(ledger: Ledger, info: SubscriptionInfo) -> Query | None:
-    """The query a subscription runs (None once its named query is gone)."""
-    definition = NamedQueries(ledger).get(info.query_name)
-    if definition is None:
-        return None
-    query = from_json(definition.query)
-    if info.initial_record_time is not None:
-        since = from_query_string([("GE_recordTime", info.initial_record_time)])
-        query = Query(
-            query.conditions + since.conditions,
-            query.order_by,
-            query.order_direction,
-            query.event_count_limit,
-            query.max_event_count,
-            query.namespaces,
-        )
-    return query
 
 
 @dataclass
@@ -192,7 +177,9 @@ class WebhookDelivery:
         sent = 0
         while not self._stop.is_set():
             with self.runner.connect() as conn:
-                found, upto = events_after(conn, query, state.position, limit=self.batch)
+                found, upto = events_after(
+                    conn, query, state.position, limit=self.batch, scope=info.scope
+                )
             if upto == state.position:
                 return sent
             if found and not self._post(info, [item for _, item in found], state, now):
@@ -212,7 +199,7 @@ class WebhookDelivery:
         position = state.position
         with self.runner.connect() as conn:
             while True:
-                matches, upto = events_after(conn, query, position, limit=1000)
+                matches, upto = events_after(conn, query, position, limit=1000, scope=info.scope)
                 found += [item for _, item in matches]
                 if upto == position:
                     break
@@ -311,3 +298,25 @@ def last_notified(runner: ReadModelRunner, subscription_id: str) -> str | None:
             select(positions.c.last_notified).where(positions.c.subscription_id == subscription_id)
         ).scalar()
     return str(value) if value is not None else None
+
+
+class WebhookTargets:
+    """What the subscription routes ask of webhooks: whether a destination may be called
+    (:class:`~adapters.webhooks.destinations.DestinationPolicy`, raising
+    :class:`~adapters.webhooks.destinations.ForbiddenDestination`, a ``ValueError``) and when
+    a subscription was last notified."""
+
+    def __init__(self, policy: DestinationPolicy, runner: ReadModelRunner) -> None:
+        self.policy = policy
+        self.runner = runner
+
+    def parse(self, dest: str) -> None:
+        """Refuse a destination by its spelling alone (no DNS)."""
+        self.policy.parse(dest)
+
+    def check(self, dest: str) -> None:
+        """Refuse a destination that is, or resolves to, an address not to call."""
+        self.policy.check(dest)
+
+    def last_notified(self, subscription_id: str) -> str | None:
+        return last_notified(self.runner, subscription_id)

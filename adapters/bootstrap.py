@@ -1,0 +1,249 @@
+"""The composition root: tracecode built from its settings, for every entry point.
+
+The HTTP app (:func:`http_app`, what ``tracecode serve`` runs in each worker), the command
+line (:func:`open_ledger`, :func:`read_models`) and the tests all build through here, so
+that the ledger, its group committer, the read-model runner, the outbound delivery
+(webhooks) and who may ask (API keys, JWTs) are wired in one place. This module is the only
+one that knows both the inbound adapters (HTTP) and the outbound ones (webhooks); they do
+not know each other.
+
+Settings (environment):
+
+* ``TRACECODE_DATABASE_URL`` — the store (:mod:`ledger.settings`; SQLite file by default);
+* ``TRACECODE_AUTH`` — ``on`` (the default) or ``off``: a development setting under which
+  every request has full rights, announced loudly at start;
+* ``TRACECODE_JWT_*`` — an identity provider's key set for OAuth2 bearer JWTs
+  (:mod:`adapters.http.bearer_jwt`);
+* ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` — internal hosts webhooks may call
+  (:mod:`adapters.webhooks.destinations`);
+* the capture limits (:func:`epcis.limits.capture_limits`) and the server's transport
+  settings (:mod:`adapters.http.transport`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from adapters.http.authentication import Authenticator
+    from adapters.http.bearer_jwt import JwtSettings
+    from adapters.webhooks import DestinationPolicy, WebhookDelivery
+    from ledger.api_keys import KeyRing
+    from ledger.application import Ledger
+    from ledger.settings import StoreSettings
+    from ledger.writer import GroupCommitter
+    from projections.runner import BackgroundRunner, ReadModelRunner
+
+# Imports are inside the functions: the command line's ``--help`` must not pay for the HTTP
+# stack, the ledger or the projections (tests/test_cli_imports.py).
+
+AUTH_ENV = "TRACECODE_AUTH"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it."""
+
+
+def authentication_on(env: Mapping[str, str] = os.environ) -> bool:
+    value = env.get(AUTH_ENV, "on").strip().lower()
+    if value in ("on", "", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise SettingsError(f"{AUTH_ENV}={value!r}: use on (the default) or off")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What tracecode is built from; :meth:`from_env` reads the environment."""
+
+    store: StoreSettings | None = None
+    """None: ``TRACECODE_DATABASE_URL``."""
+    authentication: bool = True
+    jwt: JwtSettings | None = None
+    destinations: DestinationPolicy | None = None
+    """Where webhooks may call; None: ``TRACECODE_WEBHOOK_ALLOW_HOSTS``."""
+    max_events: int | None = None
+    max_bytes: int | None = None
+    key_cache_seconds: float = 1.0
+    """How long a good API key is taken as good without asking the store again (a revoked
+    key stops working within this time): ``TRACECODE_KEY_CACHE_SECONDS``."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
+        from adapters.http.authentication import DEFAULT_KEY_CACHE, KEY_CACHE_ENV
+        from adapters.http.bearer_jwt import JwtSettings
+        from adapters.webhooks import DestinationPolicy
+        from epcis.limits import env_seconds
+
+        try:
+            jwt = JwtSettings.from_env(env)
+            remember = env_seconds(KEY_CACHE_ENV, DEFAULT_KEY_CACHE, zero=True)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        values: dict[str, Any] = {
+            "authentication": authentication_on(env),
+            "jwt": jwt,
+            "destinations": DestinationPolicy.from_env(env),
+            "key_cache_seconds": remember,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass
+class System:
+    """Tracecode running: what the HTTP app serves from (see :class:`adapters.http.state`)."""
+
+    ledger: Ledger
+    keys: KeyRing
+    authenticator: Authenticator
+    runner: ReadModelRunner
+    committer: GroupCommitter
+    webhooks: Any
+    """What the subscription routes ask of the outbound webhooks (destinations, positions)."""
+    own_ledger: bool = True
+    _stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop in the reverse order of starting: the committer first (after the captures
+        it holds are committed), then delivery and the projections; close the ledger if
+        this system opened it."""
+        self.committer.close()
+        for stop in reversed(self._stops):
+            stop()
+        self.runner.close()
+        if self.own_ledger:
+            self.ledger.close()
+
+
+def authenticator(settings: Settings, keys: KeyRing) -> Authenticator:
+    from adapters.http.authentication import Authenticator, RecentKeys
+    from adapters.http.bearer_jwt import JwtVerifier
+
+    jwt = JwtVerifier(settings.jwt) if settings.jwt is not None else None
+    remembered = RecentKeys(keys, settings.key_cache_seconds)
+    return Authenticator(remembered, jwt, enabled=settings.authentication)
+
+
+def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
+    """Open (or use) the ledger and start what serving needs: the group committer, the
+    read models kept caught up in the background, webhook delivery."""
+    from adapters.webhooks import DestinationPolicy, WebhookDelivery, WebhookTargets
+    from ledger.api_keys import KeyRing
+    from ledger.application import Ledger
+    from ledger.writer import GroupCommitter
+    from projections.runner import BackgroundRunner, ReadModelRunner
+
+    own = ledger is None
+    opened = Ledger(settings.store) if ledger is None else ledger
+    runner = ReadModelRunner(opened)
+    keys = KeyRing(opened)
+    policy = settings.destinations or DestinationPolicy.from_env()
+    background: BackgroundRunner = BackgroundRunner(runner).start()
+    delivery: WebhookDelivery = WebhookDelivery(opened, runner, policy=policy).start()
+    return System(
+        ledger=opened,
+        keys=keys,
+        authenticator=authenticator(settings, keys),
+        runner=runner,
+        committer=GroupCommitter(opened),
+        webhooks=WebhookTargets(policy, runner),
+        own_ledger=own,
+        _stops=[background.stop, delivery.stop],
+    )
+
+
+def http_app(
+    ledger: Ledger | None = None,
+    *,
+    max_events: int | None = None,
+    max_bytes: int | None = None,
+    settings: Settings | None = None,
+) -> FastAPI:
+    """The HTTP app (``uvicorn --factory adapters.bootstrap:http_app``). Given a ledger, the
+    app uses it and leaves closing it to the caller; else it opens the configured store at
+    start and closes it at shutdown."""
+    from adapters.http.app import create_app
+
+    chosen = settings or Settings.from_env(max_events=max_events, max_bytes=max_bytes)
+    return create_app(
+        lambda: start_system(chosen, ledger),
+        max_events=chosen.max_events,
+        max_bytes=chosen.max_bytes,
+        authentication=chosen.authentication,
+    )
+
+
+def open_ledger(*, read_only: bool = False) -> Ledger:
+    """The ledger ``TRACECODE_DATABASE_URL`` names (see :class:`ledger.application.Ledger`)."""
+    from ledger.application import Ledger
+
+    return Ledger(read_only=read_only)
+
+
+def read_models(ledger: Ledger) -> ReadModelRunner:
+    """The read-model runner over a ledger (close it before the ledger)."""
+    from projections.runner import ReadModelRunner
+
+    return ReadModelRunner(ledger)
+
+
+def first_admin_key(ledger: Ledger) -> str | None:
+    """On a store without any API key, create the first admin key and return it (once)."""
+    from ledger.api_keys import KeyRing
+
+    return KeyRing(ledger).first_admin_key()
+
+
+def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> None:
+    """Run the HTTP server: check the settings, prepare the store (tables, the first admin
+    key) once before the workers start, announce how it is protected, then serve."""
+    import uvicorn
+
+    from adapters.http.transport import ServerSettings
+
+    try:
+        transport = ServerSettings.from_env()
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    ledger = open_ledger()
+    try:
+        say(f"tracecode: store {ledger.settings.described}")
+        key = first_admin_key(ledger) if settings.authentication else None
+    finally:
+        ledger.close()
+    if not settings.authentication:
+        say(
+            "tracecode: WARNING: authentication is OFF (TRACECODE_AUTH=off): anyone who "
+            f"reaches {host}:{port} can capture, read and administer everything. "
+            "Development only."
+        )
+    elif key is not None:
+        say(
+            "tracecode: no API key existed, so the first admin key was created. It is shown "
+            "this once; send it as 'Authorization: Bearer KEY' and make others with "
+            "`tracecode keys create`:\n\n    " + key + "\n"
+        )
+    else:
+        say("tracecode: requests need 'Authorization: Bearer KEY' (tracecode keys create)")
+    say(f"tracecode: serving http://{host}:{port} (OpenAPI at /docs)")
+    sys.stderr.flush()
+    uvicorn.run(
+        "adapters.bootstrap:http_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        http=transport.protocol_class(),
+        timeout_keep_alive=transport.keep_alive,
+        backlog=transport.backlog,
+    )

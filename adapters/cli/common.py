@@ -1,0 +1,62 @@
+"""What the commands share: opening files, reporting problems, opening the ledger."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from epcis.document import LoadedDocument
+    from epcis.problems import Problem
+    from ledger.application import Ledger
+
+EXIT_INVALID = 1
+EXIT_NO_STORE = 2
+
+
+def open_input(path: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(path).open("rb")
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def read_document(path: str, *, validate: bool) -> tuple[LoadedDocument | None, list[Problem]]:
+    from epcis.document import load
+    from epcis.problems import DocumentError
+
+    with open_input(path) as stream:
+        try:
+            loaded = load(stream, validate=validate)
+        except DocumentError as exc:
+            return None, list(exc.problems)
+    return loaded, loaded.problems
+
+
+def report(path: str, problems: list[Problem]) -> None:
+    for problem in problems:
+        click.echo(f"{path}:{problem}", err=not problem.is_error)
+
+
+def open_ledger(*, read_only: bool = False, announce: bool = True) -> Ledger:
+    """The ledger ``TRACECODE_DATABASE_URL`` names. ``read_only``: it must be there (exit
+    2 naming the setting otherwise) and nothing is created. ``announce``: say on stderr which
+    store is used (stdout stays the command's answer)."""
+    from adapters.bootstrap import open_ledger as open_configured
+    from ledger.settings import SettingsError, StoreMissing
+
+    try:
+        ledger = open_configured(read_only=read_only)
+    except StoreMissing as exc:
+        click.echo(f"tracecode: {exc}", err=True)
+        sys.exit(EXIT_NO_STORE)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if announce:
+        click.echo(f"tracecode: store {ledger.settings.described}", err=True)
+    return ledger

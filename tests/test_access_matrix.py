@@ -1,0 +1,286 @@
+"""Who may call what: every endpoint × every role, through the HTTP API.
+
+``EXPECTED`` is the contract of issue 10 written out per endpoint (the roles allowed); a
+test fails when the app has a route the table does not name, so a new endpoint cannot ship
+without saying who may call it. Allowed calls must work (no 401/403, no 5xx); the rest are
+403 problem+json naming the roles that may; without credentials, or with a key that is
+unknown, revoked or mangled, 401 problem+json with ``WWW-Authenticate: Bearer``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from adapters.bootstrap import http_app
+from adapters.http.app import ROUTERS
+from ledger.access import Role
+from ledger.api_keys import KeyRing
+from ledger.application import Ledger
+from ledger.named_queries import NamedQueries
+from ledger.settings import store_settings
+from tests.http_support import RoleKeys
+from tests.ledger_contract import document, event
+
+CAPTURE = {Role.CAPTURE}
+READERS = {Role.READER, Role.AUDITOR, Role.REGULATOR, Role.ADMIN}
+CODES = READERS | {Role.TERMINAL}
+JOBS = {Role.CAPTURE, Role.READER, Role.AUDITOR, Role.ADMIN}
+ADMIN = {Role.ADMIN}
+PUBLIC = "public"
+
+RESOURCES = ("eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions")
+CODE = "urn:epc:id:sgtin:0614141.107346.1"
+
+EXPECTED: dict[tuple[str, str], set[Role] | str] = {
+    ("POST", "/capture"): CAPTURE,
+    ("OPTIONS", "/capture"): CAPTURE,
+    ("GET", "/capture"): JOBS,
+    ("GET", "/capture/{capture_id}"): JOBS,
+    ("OPTIONS", "/capture/{capture_id}"): JOBS,
+    ("POST", "/events"): CAPTURE,
+    ("OPTIONS", "/events"): CAPTURE | READERS,
+    ("GET", "/events"): READERS,
+    ("GET", "/events/{event_id:path}"): READERS,
+    ("OPTIONS", "/events/{event_id:path}"): READERS,
+    ("GET", "/codes/{code:path}"): CODES,
+    ("GET", "/codes/{code:path}/hierarchy"): CODES,
+    ("GET", "/stock"): READERS,
+    ("GET", "/trails"): READERS,
+    ("DELETE", "/nextPageToken/{token}"): READERS,
+    ("POST", "/queries"): ADMIN,
+    ("GET", "/queries"): READERS,
+    ("OPTIONS", "/queries"): READERS,
+    ("GET", "/queries/{name}"): READERS,
+    ("DELETE", "/queries/{name}"): ADMIN,
+    ("OPTIONS", "/queries/{name}"): READERS,
+    ("GET", "/queries/{name}/events"): READERS,
+    ("OPTIONS", "/queries/{name}/events"): READERS,
+    ("POST", "/queries/{name}/subscriptions"): ADMIN,
+    ("GET", "/queries/{name}/subscriptions"): ADMIN,
+    ("OPTIONS", "/queries/{name}/subscriptions"): ADMIN,
+    ("GET", "/queries/{name}/subscriptions/{subscription_id}"): ADMIN,
+    ("DELETE", "/queries/{name}/subscriptions/{subscription_id}"): ADMIN,
+    ("OPTIONS", "/queries/{name}/subscriptions/{subscription_id}"): ADMIN,
+    ("WEBSOCKET", "/queries/{name}/events"): READERS,
+    ("GET", "/health"): PUBLIC,
+}
+for _resource in RESOURCES:
+    EXPECTED[("GET", f"/{_resource}")] = READERS
+    EXPECTED[("OPTIONS", f"/{_resource}")] = READERS
+    EXPECTED[("GET", f"/{_resource}/{{value:path}}")] = READERS
+    EXPECTED[("GET", f"/{_resource}/{{value:path}}/events")] = READERS
+    EXPECTED[("OPTIONS", f"/{_resource}/{{value:path}}/events")] = READERS
+SAMPLES = {
+    "eventTypes": "ObjectEvent",
+    "epcs": CODE,
+    "bizSteps": "receiving",
+    "readPoints": "urn:epc:id:sgln:0614141.00001.0",
+    "bizLocations": "urn:epc:id:sgln:0614141.00001.9",
+    "dispositions": "in_progress",
+}
+"""A value of each top-level resource the fixture's event names."""
+DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+@dataclass
+class World:
+    """A served ledger with a capture, a named query and a subscription of H1, and a key
+    of each role (H1; the regulator of none)."""
+
+    client: TestClient
+    keys: RoleKeys
+    ledger: Ledger
+    capture_id: str
+    event_id: str
+    subscription_id: str
+
+    def fill(self, path: str) -> str:
+        for resource, value in SAMPLES.items():
+            path = path.replace(f"/{resource}/{{value:path}}", f"/{resource}/{value}")
+        if path == "/trails":
+            return f"/trails?code={CODE}"
+        values = {
+            "{capture_id}": self.capture_id,
+            "{event_id:path}": self.event_id.replace("?", "%3F"),
+            "{code:path}": CODE,
+            "{token}": "anything",
+            "{name}": "q1",
+            "{subscription_id}": self.subscription_id,
+            "{value:path}": "urn:epcglobal:cbv:bizstep:receiving",
+        }
+        for name, value in values.items():
+            path = path.replace(name, value)
+        return path
+
+
+JSONLD = {"Content-Type": "application/ld+json"}
+
+
+def _body(method: str, path: str, serial: int) -> dict[str, Any]:
+    if method != "POST":
+        return {}
+    if path == "/capture":
+        return {"content": document(event(serial)), "headers": JSONLD}
+    if path == "/events":
+        one = {k: v for k, v in event(serial).items() if k != "example:ward"}
+        return {"content": json.dumps(one).encode(), "headers": JSONLD}
+    if path == "/queries":
+        return {"json": {"name": f"made{serial}", "query": {}}}
+    return {"json": {"dest": "http://127.0.0.1:9/hook", "secret": "s", "stream": True}}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    path = tmp_path_factory.mktemp("matrix") / "ledger.db"
+    ledger = Ledger(store_settings(f"sqlite:///{path}"))
+    keys = RoleKeys.create(ledger)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+        app = http_app(ledger)
+    try:
+        with TestClient(app) as client:
+            client.auth = keys
+            first = {
+                **event(1),
+                "bizLocation": {"id": SAMPLES["bizLocations"]},
+                "disposition": SAMPLES["dispositions"],
+            }
+            captured = client.post("/capture", content=document(first), headers=JSONLD)
+            assert captured.status_code == 202, captured.text
+            job = client.get(captured.headers["Location"]).json()
+            made = client.post("/queries", json={"name": "q1", "query": {}})
+            assert made.status_code == 201, made.text
+            NamedQueries(ledger).define("q1", {}, "2026-01-01T00:00:00Z")  # the regulator's
+            subscribed = client.post(
+                "/queries/q1/subscriptions", json=_body("POST", "x", 0)["json"]
+            )
+            assert subscribed.status_code == 201, subscribed.text
+            yield World(
+                client,
+                keys,
+                ledger,
+                job["captureID"],
+                job["outcomes"][0]["eventID"],
+                subscribed.json()["subscriptionID"],
+            )
+    finally:
+        ledger.close()
+
+
+def _routes() -> set[tuple[str, str]]:
+    found = set()
+    for route in (route for router in ROUTERS for route in router.routes):
+        if isinstance(route, APIRoute) and route.path not in DOCS:
+            methods = route.methods or set()
+            found |= {(method, route.path) for method in methods if method != "HEAD"}
+        elif isinstance(route, APIWebSocketRoute):
+            found.add(("WEBSOCKET", route.path))
+    return found
+
+
+def test_every_route_says_who_may_call_it(world: World) -> None:
+    routes = _routes()
+    assert routes - set(EXPECTED) == set(), "routes the access table does not name"
+    assert set(EXPECTED) - routes == set(), "the access table names routes that are gone"
+
+
+CALLS = sorted(k for k, v in EXPECTED.items() if v != PUBLIC and k[0] != "WEBSOCKET")
+
+
+@pytest.mark.parametrize(("method", "template"), CALLS)
+@pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
+def test_each_role_is_let_through_or_refused_403(
+    world: World, method: str, template: str, role: Role
+) -> None:
+    allowed = EXPECTED[(method, template)]
+    assert isinstance(allowed, set)
+    serial = 1000 + CALLS.index((method, template)) * 10 + list(Role).index(role)
+    kwargs = _body(method, template, serial)
+    headers = {**kwargs.pop("headers", {}), **world.keys.header(role)}
+    path = world.fill(template)
+    if method == "DELETE" and "subscriptions" in template:
+        path = path.replace(world.subscription_id, "not-one")  # keep the fixture's
+    if method == "DELETE" and template == "/queries/{name}":
+        path = "/queries/not-one"
+    response = world.client.request(method, path, headers=headers, **kwargs)
+    if role in allowed:
+        assert response.status_code not in (401, 403), (role, method, path, response.text)
+        assert response.status_code < 500, response.text
+        expected_ok = method != "DELETE" or "/nextPageToken/" in path
+        if expected_ok:
+            assert response.status_code < 400, (role, method, path, response.text)
+    else:
+        assert response.status_code == 403, (role, method, path, response.text)
+        problem = response.json()
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert problem["type"] == "epcisException:SecurityException"
+        assert problem["role"] == role.value
+        assert set(problem["requiredRoles"]) & {r.value for r in allowed}
+        assert role.value not in problem["requiredRoles"]
+
+
+@pytest.mark.parametrize(("method", "template"), CALLS)
+def test_without_good_credentials_every_call_is_401(
+    world: World, method: str, template: str
+) -> None:
+    path = world.fill(template)
+    revoked_info, revoked = KeyRing(world.ledger).create(Role.ADMIN, "H1")
+    KeyRing(world.ledger).revoke(revoked_info.key_id)
+    good = world.keys.keys[Role.ADMIN]
+    for authorization in (
+        None,
+        "",
+        "Bearer",
+        f"Basic {good}",
+        f"Bearer {good[:-1]}x",  # one character off
+        "Bearer tck_0000000000000000_" + "a" * 43,  # no such key
+        f"Bearer {revoked}",
+        "Bearer not.a.jwt",  # and this server takes no JWTs
+    ):
+        headers = {} if authorization is None else {"Authorization": authorization}
+        kwargs = _body(method, template, 0)
+        headers.update(kwargs.pop("headers", {}))
+        response = world.client.request(method, path, headers=headers, auth=None, **kwargs)
+        assert response.status_code == 401, (authorization, method, path, response.text)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.json()["type"] == "epcisException:SecurityException"
+
+
+def test_health_answers_anyone_and_lists_quarantined_events_only_to_readers(
+    world: World,
+) -> None:
+    anonymous = world.client.get("/health", headers={"Authorization": ""})
+    assert anonymous.status_code == 200
+    assert "events" not in anonymous.json()["projections"]["quarantined"]
+    reader = world.client.get("/health", headers=world.keys.header(Role.READER))
+    assert "events" in reader.json()["projections"]["quarantined"]
+
+
+@pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
+def test_the_websocket_stream_takes_readers_only(world: World, role: Role) -> None:
+    with world.client.websocket_connect(
+        "/queries/q1/events", headers=world.keys.header(role)
+    ) as socket:
+        if role in EXPECTED[("WEBSOCKET", "/queries/{name}/events")]:
+            socket.send_text("")  # open: nothing to read yet
+            return
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_text()
+    assert closed.value.code == 4403
+
+
+def test_a_websocket_without_credentials_is_closed_4401(world: World) -> None:
+    with (
+        world.client.websocket_connect("/queries/q1/events", headers={"Authorization": ""}) as s,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        s.receive_text()
+    assert closed.value.code == 4401

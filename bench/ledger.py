@@ -357,6 +357,7 @@ def run_bulk(
     """Capture the workload's documents, ``group`` documents per ``append``."""
     from ledger.application import Ledger
     from ledger.capture import prepare
+    from ledger.outcomes import Status
     from ledger.settings import store_settings
 
     ledger = Ledger(store_settings(url))  # creates the tables: not timed
@@ -378,7 +379,7 @@ def run_bulk(
             prepare_s += t1 - t0
             append_s += t2 - t1
             appends += 1
-            stored += sum(r.count("stored") for r in results)
+            stored += sum(r.count(Status.STORED) for r in results)
             failures += sum(1 for r in results if not r.success)
     finally:
         if profiler is not None:

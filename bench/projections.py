@@ -227,6 +227,7 @@ def load_stream(url: str, cfg: StreamConfig, doc_events: int) -> tuple[int, floa
     from epcis.document import load
     from ledger.application import Ledger
     from ledger.capture import CaptureRequest, new_capture_id, prepare_loaded
+    from ledger.outcomes import Status
     from ledger.settings import store_settings
 
     ledger = Ledger(store_settings(url))
@@ -239,7 +240,7 @@ def load_stream(url: str, cfg: StreamConfig, doc_events: int) -> tuple[int, floa
             (result,) = ledger.append([request])
             if not result.success:
                 raise RuntimeError(f"document {n} was not captured: {result.outcomes[:3]}")
-            stored += result.count("stored")
+            stored += result.count(Status.STORED)
             if n % 100 == 99:
                 print(f"    … {stored:,} events stored", flush=True)
     finally:

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 from uuid import UUID
 
@@ -44,6 +44,7 @@ from ledger.domain import (
     entry_digest,
     record_content,
 )
+from ledger.outcomes import CaptureResult, Outcome, Status
 from ledger.settings import StoreSettings, check_store, store_settings
 
 # The topics eventsourcing gives the events that @event("Captured") and @event("Finished")
@@ -53,35 +54,6 @@ JOB_TOPIC = "ledger.domain:CaptureJob.Finished"
 COMMIT_TOPIC = "ledger.domain:ChainHead.Committed"
 _ATTEMPTS = 40
 _PAGE = 1000
-
-
-@dataclass
-class CaptureResult:
-    """What became of one capture request."""
-
-    capture_id: str
-    success: bool
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    created: str = ""
-    finished: str = ""
-    source: str = ""
-    error_behaviour: str = "rollback"
-    institution: str = ""
-    """The institution of whoever captured."""
-    captured_by: str = ""
-    """Who captured: a key id, a token's subject, the command line."""
-    log_position: int = 0
-    """The notification id of the capture's job in the ledger's log: every event the
-    capture stored (or found already stored) is at or before it, so the read models include
-    the capture once they have reached it (0: not known)."""
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o["status"] == status)
-
-    @property
-    def conflicts(self) -> list[dict[str, Any]]:
-        return [o for o in self.outcomes if o["status"] == "conflict"]
 
 
 @dataclass(frozen=True)
@@ -189,7 +161,7 @@ class Ledger(Application[UUID]):
             outcomes = self._rejected_outcomes(request)
             new: list[PreparedEvent] = []
             new_keys: set[str] = set()
-            stored_outcomes: dict[int, dict[str, Any]] = {}
+            stored_outcomes: dict[int, Outcome] = {}
             pending_claims: dict[str, str] = {}
             for event in request.events:
                 owner = self._claim_owner(event, existing, claimed, pending_claims)
@@ -197,7 +169,7 @@ class Ledger(Application[UUID]):
                     outcomes.append(
                         _outcome(
                             event,
-                            "conflict",
+                            Status.CONFLICT,
                             message=(
                                 f"eventID {excerpt(event.event_id)} is already used by the event "
                                 f"{owner}; this is a different event, {event.hash_id}"
@@ -217,22 +189,24 @@ class Ledger(Application[UUID]):
                 ):
                     outcomes.append(
                         _outcome(
-                            event, "already-stored", eventID=self._stored_id(event, group_ids, new)
+                            event,
+                            Status.ALREADY_STORED,
+                            event_id=self._stored_id(event, group_ids, new),
                         )
                     )
                     continue
                 new.append(event)
                 new_keys.add(event.key)
-                stored_outcomes[event.index] = _outcome(event, "stored")
+                stored_outcomes[event.index] = _outcome(event, Status.STORED)
                 outcomes.append(stored_outcomes[event.index])
-            failed = any(o["status"] in ("conflict", "invalid") for o in outcomes)
+            failed = any(o.status in (Status.CONFLICT, Status.INVALID) for o in outcomes)
             stores = request.can_store_anything and not (
                 failed and request.error_behaviour == "rollback"
             )
             if not stores:
                 for outcome in outcomes:
-                    if outcome["status"] == "stored":
-                        outcome["status"] = "not-stored"
+                    if outcome.status == Status.STORED:
+                        outcome.status = Status.NOT_STORED
                 new = []
             for event in new:
                 position += 1
@@ -253,7 +227,7 @@ class Ledger(Application[UUID]):
                 group_ids[event.key] = event.event_id
                 if event.key != event.hash_id:
                     self._declarations(event.hash_id, existing, declarations).declare(event.key)
-                stored_outcomes[event.index]["position"] = position
+                stored_outcomes[event.index].position = position
             recorded = {(e.event_id, e.hash_id) for e in new}
             for event_id, hash_id in pending_claims.items() if stores else ():
                 if EventIdClaim.create_id(event_id) not in existing:
@@ -264,7 +238,7 @@ class Ledger(Application[UUID]):
             result = CaptureResult(
                 capture_id=request.capture_id,
                 success=stores and not failed and not request.document_errors,
-                outcomes=sorted(outcomes, key=lambda o: o["index"]),
+                outcomes=sorted(outcomes, key=lambda o: o.index),
                 errors=_kept_problems(request),
                 created=now,
                 finished=now,
@@ -281,7 +255,7 @@ class Ledger(Application[UUID]):
                     source=request.source,
                     error_behaviour=request.error_behaviour,
                     success=result.success,
-                    outcomes=result.outcomes,
+                    outcomes=[o.stored() for o in result.outcomes],
                     errors=result.errors,
                     **_who(request),
                 )
@@ -371,25 +345,22 @@ class Ledger(Application[UUID]):
         return claimed.get(event_id)
 
     @staticmethod
-    def _rejected_outcomes(request: CaptureRequest) -> list[dict[str, Any]]:
+    def _rejected_outcomes(request: CaptureRequest) -> list[Outcome]:
         by_index: dict[int, list[str]] = {}
         for problem in request.problems:
             index = event_index(problem)
             if problem.is_error and index is not None:
                 by_index.setdefault(index, []).append(str(problem))
-        outcomes = []
-        for index in sorted(request.rejected_indexes):
-            messages = by_index.get(index, [])
-            outcomes.append(
-                {
-                    "index": index,
-                    "status": "invalid",
-                    "eventID": None,
-                    "hashID": None,
-                    "message": "; ".join(messages) or "invalid event",
-                }
+        return [
+            Outcome(
+                index,
+                Status.INVALID,
+                None,
+                None,
+                message="; ".join(by_index.get(index, [])) or "invalid event",
             )
-        return outcomes
+            for index in sorted(request.rejected_indexes)
+        ]
 
     def _writable(self) -> None:
         if self.read_only:
@@ -573,17 +544,9 @@ def _commit(
     head.commit(**content, previous_commit=previous, commit_link=chain_link(previous, content))
 
 
-def _outcome(event: PreparedEvent, status: str, **extra: Any) -> dict[str, Any]:
-    outcome = {
-        "index": event.index,
-        "status": status,
-        "eventID": event.event_id,
-        "hashID": event.hash_id,
-        **extra,
-    }
-    if event.notes:
-        outcome["notes"] = list(event.notes)
-    return outcome
+def _outcome(event: PreparedEvent, status: Status, **extra: Any) -> Outcome:
+    values = {"event_id": event.event_id, **extra}
+    return Outcome(event.index, status, hash_id=event.hash_id, notes=event.notes, **values)
 
 
 def _who(request: CaptureRequest) -> dict[str, str]:
@@ -608,9 +571,10 @@ def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:
 
 def _job(state: dict[str, Any], log_position: int = 0) -> CaptureResult:
     """A job's state as a :class:`CaptureResult`."""
-    names = [f.name for f in fields(CaptureResult) if f.name not in _OPTIONAL]
+    names = [f.name for f in fields(CaptureResult) if f.name not in (*_OPTIONAL, "outcomes")]
     return CaptureResult(
         **{name: state[name] for name in names},
+        outcomes=[Outcome.from_stored(o) for o in state["outcomes"]],
         log_position=log_position,
         institution=state.get("institution", ""),
         captured_by=state.get("captured_by", ""),

@@ -17,7 +17,6 @@ from typing import IO, Protocol
 
 from epcis.limits import Limits, OverLimit, TooManyEvents
 from ledger.access import Permission, Principal, require
-from ledger.application import CaptureResult
 from ledger.capture import (
     Cancelled,
     CaptureCancelled,
@@ -25,6 +24,7 @@ from ledger.capture import (
     ErrorBehaviour,
     prepare,
 )
+from ledger.outcomes import CaptureResult
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class EventIdConflict(Refused):
     recorded (``result``), with nothing stored."""
 
     def __init__(self, request: CaptureRequest, result: CaptureResult) -> None:
-        super().__init__(str(result.conflicts[0].get("message", "eventID conflict")))
+        super().__init__(result.conflicts[0].message or "eventID conflict")
         self.request = request
         self.result = result
 

@@ -12,8 +12,9 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from ledger.application import CaptureResult, Ledger
+from ledger.application import Ledger
 from ledger.capture import CaptureRequest
+from ledger.outcomes import CaptureResult
 
 _STOP = object()
 

@@ -31,6 +31,7 @@ from ledger.checkpoint import (
 from ledger.domain import canonical_json
 from ledger.export import export
 from ledger.named_queries import NamedQueries
+from ledger.outcomes import Status
 from ledger.settings import store_settings
 from ledger.subscriptions import SubscriptionInfo, Subscriptions
 from ledger.verify import CLAIM_TOPIC, VerifyReport, verify_chain
@@ -113,9 +114,9 @@ class LedgerContract(ABC):
     def test_events_are_stored_in_order_and_read_back(self, ledger: Ledger) -> None:
         result = ledger.capture(prepare(OBJECT_EVENTS.read_bytes(), origin="test"))
         assert result.success
-        assert [o["position"] for o in result.outcomes] == [1, 2]
+        assert [o.position for o in result.outcomes] == [1, 2]
         result = ledger.capture(prepare(TRANSACTION_XML.read_bytes()))
-        assert [o["position"] for o in result.outcomes] == [3, 4]
+        assert [o.position for o in result.outcomes] == [3, 4]
         stored = list(ledger.stored_events())
         assert [s.position for s in stored] == [1, 2, 3, 4]
         originals = (
@@ -134,8 +135,8 @@ class LedgerContract(ABC):
     def test_the_hash_is_the_event_id_when_the_client_gave_none(self, ledger: Ledger) -> None:
         result = ledger.capture(prepare(document(event(1))))
         (outcome,) = result.outcomes
-        assert outcome["eventID"] == outcome["hashID"]
-        assert ledger.get_event(outcome["hashID"]) is not None
+        assert outcome.event_id == outcome.hash_id
+        assert outcome.hash_id is not None and ledger.get_event(outcome.hash_id) is not None
 
     def test_a_retry_stores_nothing_new(self, ledger: Ledger) -> None:
         data = document(
@@ -145,7 +146,7 @@ class LedgerContract(ABC):
         head = ledger.head
         again = ledger.capture(prepare(data))
         assert again.success
-        assert [o["status"] for o in again.outcomes] == ["already-stored", "already-stored"]
+        assert [o.status for o in again.outcomes] == ["already-stored", "already-stored"]
         assert ledger.current_head() == head
         assert len(list(ledger.stored_events())) == 2
 
@@ -154,11 +155,11 @@ class LedgerContract(ABC):
         other = ledger.capture(
             prepare(document(event(1, event_id="urn:uuid:6a1e7d5e-1111-4a1a-8a1a-000000000009")))
         )
-        assert [o["status"] for o in other.outcomes] == ["already-stored"]
+        assert [o.status for o in other.outcomes] == ["already-stored"]
         assert ledger.head[0] == 1
         # the client can read it back by the eventID it used
         alias = ledger.get_event("urn:uuid:6a1e7d5e-1111-4a1a-8a1a-000000000009")
-        assert alias is not None and alias.hash_id == other.outcomes[0]["hashID"]
+        assert alias is not None and alias.hash_id == other.outcomes[0].hash_id
 
     def test_an_event_id_of_another_event_conflicts_even_if_this_one_is_stored(
         self, ledger: Ledger
@@ -167,23 +168,23 @@ class LedgerContract(ABC):
         ledger.capture(prepare(document(event(1, event_id=taken))))
         ledger.capture(prepare(document(event(2))))
         clash = ledger.capture(prepare(document(event(2, event_id=taken))))
-        assert [o["status"] for o in clash.outcomes] == ["conflict"]
+        assert [o.status for o in clash.outcomes] == ["conflict"]
 
     def test_a_different_event_reusing_an_event_id_is_a_conflict(self, ledger: Ledger) -> None:
         shared = "urn:uuid:6a1e7d5e-1111-4a1a-8a1a-00000000000a"
         first = ledger.capture(prepare(document(event(1, event_id=shared))))
         clash = ledger.capture(prepare(document(event(2), event(3, event_id=shared))))
         assert not clash.success
-        assert [o["status"] for o in clash.outcomes] == ["not-stored", "conflict"]
+        assert [o.status for o in clash.outcomes] == ["not-stored", "conflict"]
         conflict = clash.conflicts[0]
-        assert conflict["existing_hash_id"] == first.outcomes[0]["hashID"]
-        assert conflict["hashID"] in conflict["message"]
-        assert conflict["existing_hash_id"] in conflict["message"]
+        assert conflict.existing_hash_id == first.outcomes[0].hash_id
+        assert conflict.hash_id and conflict.hash_id in (conflict.message or "")
+        assert conflict.existing_hash_id and conflict.existing_hash_id in (conflict.message or "")
         assert ledger.head[0] == 1
         proceed = ledger.capture(
             prepare(document(event(2), event(3, event_id=shared)), error_behaviour="proceed")
         )
-        assert [o["status"] for o in proceed.outcomes] == ["stored", "conflict"]
+        assert [o.status for o in proceed.outcomes] == ["stored", "conflict"]
         assert ledger.head[0] == 2
 
     def test_rollback_stores_nothing_of_a_document_with_a_bad_event(self, ledger: Ledger) -> None:
@@ -192,11 +193,11 @@ class LedgerContract(ABC):
         data = document(event(1), bad, event(3))
         result = ledger.capture(prepare(data))
         assert not result.success
-        assert [o["status"] for o in result.outcomes] == ["not-stored", "invalid", "not-stored"]
-        assert "MOVE" in result.outcomes[1]["message"]
+        assert [o.status for o in result.outcomes] == ["not-stored", "invalid", "not-stored"]
+        assert "MOVE" in result.outcomes[1].message
         assert ledger.head[0] == 0
         result = ledger.capture(prepare(data, error_behaviour="proceed"))
-        assert [o["status"] for o in result.outcomes] == ["stored", "invalid", "stored"]
+        assert [o.status for o in result.outcomes] == ["stored", "invalid", "stored"]
         assert ledger.head[0] == 2
 
     def test_an_unreadable_document_stores_nothing_and_says_why(self, ledger: Ledger) -> None:
@@ -212,7 +213,7 @@ class LedgerContract(ABC):
         ids = [ledger.capture(prepare(document(event(n)))).capture_id for n in range(3)]
         assert [j.capture_id for j in ledger.jobs()] == ids
         job = ledger.job(ids[1])
-        assert job is not None and job.outcomes[0]["position"] == 2
+        assert job is not None and job.outcomes[0].position == 2
 
     def test_concurrent_captures_share_transactions_and_keep_one_chain(
         self, ledger: Ledger
@@ -231,7 +232,7 @@ class LedgerContract(ABC):
             t.join()
         committer.close()
         assert len(results) == 200 and all(r.success for r in results)
-        positions = sorted(o["position"] for r in results for o in r.outcomes)
+        positions = sorted(o.position or 0 for r in results for o in r.outcomes)
         assert positions == list(range(1, 201))
         assert committer.groups <= committer.requests
         assert verify_chain(ledger).intact
@@ -244,7 +245,7 @@ class LedgerContract(ABC):
         def client() -> None:
             barrier.wait()
             statuses.extend(
-                o["status"] for o in committer.submit(prepare(document(event(7)))).outcomes
+                o.status for o in committer.submit(prepare(document(event(7)))).outcomes
             )
 
         threads = [threading.Thread(target=client) for _ in range(8)]
@@ -279,7 +280,7 @@ class LedgerContract(ABC):
         worker.start()
         worker.join(timeout=120)
         assert results, "the capture did not finish"
-        assert results[0].success and results[0].count("stored") == 6000
+        assert results[0].success and results[0].count(Status.STORED) == 6000
         assert ledger.current_head()[0] == 6000
 
     def test_two_busy_writers_on_one_store_keep_one_chain(self, url: str, ledger: Ledger) -> None:
@@ -540,13 +541,13 @@ class LedgerContract(ABC):
         row, _ = self._row(url, CLAIM_TOPIC, event_id=CLAIMED)
         self.delete_row(url, row)
         taker = ledger.capture(prepare(document(event(77, event_id=CLAIMED))))
-        assert [o["status"] for o in taker.outcomes] == ["stored"]
+        assert [o.status for o in taker.outcomes] == ["stored"]
         report = self._bad(
             ledger, says="is used by two different events", about=f"eventID {CLAIMED}"
         )
         (finding,) = [f for f in report.findings if "two different events" in f.message]
         first = load(document(event(1, event_id=CLAIMED))).hash_ids()[0]
-        assert first in finding.message and taker.outcomes[0]["hashID"] in finding.message
+        assert first in finding.message and taker.outcomes[0].hash_id in finding.message
 
     def test_a_removed_job_is_named(self, url: str, ledger: Ledger) -> None:
         self._every_kind(ledger)
@@ -695,10 +696,10 @@ class CorrectionsContract:
             },
         }
         result = ledger.capture(prepare(document(declared)))
-        assert [o["status"] for o in result.outcomes] == ["stored"]
-        assert result.outcomes[0]["hashID"] == load(document(original)).hash_ids()[0]
+        assert [o.status for o in result.outcomes] == ["stored"]
+        assert result.outcomes[0].hash_id == load(document(original)).hash_ids()[0]
         again = ledger.capture(prepare(document(declared)))
-        assert [o["status"] for o in again.outcomes] == ["already-stored"]
+        assert [o.status for o in again.outcomes] == ["already-stored"]
         stored = ledger.get_event(original["eventID"])
         assert stored is not None and "errorDeclaration" not in stored.event
         (declaration,) = ledger.declarations(stored.hash_id)

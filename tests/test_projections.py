@@ -133,7 +133,7 @@ def capture(ledger: Ledger, *events: dict[str, Any]) -> list[StoredEvent]:
     time.sleep(0.003)
     result = ledger.capture(prepare(document(*events)))
     assert result.success, result.errors or result.outcomes
-    positions = {o["position"] for o in result.outcomes if "position" in o}
+    positions = {o.position for o in result.outcomes if o.position is not None}
     return [s for s in ledger.stored_events() if s.position in positions]
 
 

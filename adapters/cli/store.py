@@ -79,6 +79,7 @@ def capture(files: tuple[str, ...], error_behaviour: str, institution: str) -> N
     from ledger.access import LOCAL
     from ledger.capture import ErrorBehaviour
     from ledger.capture_flow import CaptureRules, EventIdConflict, InvalidDocument, TooLarge
+    from ledger.outcomes import Status
 
     try:
         limits = capture_limits()
@@ -127,12 +128,12 @@ def capture(files: tuple[str, ...], error_behaviour: str, institution: str) -> N
             for problem in request.problems:
                 click.echo(f"{path}:{problem}", err=not problem.is_error)
             for outcome in result.conflicts:
-                click.echo(f"{path}:/epcisBody/eventList/{outcome['index']}: {outcome['message']}")
+                click.echo(f"{path}:/epcisBody/eventList/{outcome.index}: {outcome.message}")
             click.echo(
-                f"{path}: {result.count('stored')} stored, "
-                f"{result.count('already-stored')} already there, "
-                f"{result.count('invalid') + result.count('conflict')} rejected, "
-                f"{result.count('not-stored')} not stored (capture {result.capture_id})"
+                f"{path}: {result.count(Status.STORED)} stored, "
+                f"{result.count(Status.ALREADY_STORED)} already there, "
+                f"{result.rejected} rejected, "
+                f"{result.count(Status.NOT_STORED)} not stored (capture {result.capture_id})"
             )
             failed = failed or not result.success
     finally:

@@ -44,9 +44,9 @@ from adapters.http.state import HttpCaptureRunner, ledger_of, read_body, state_o
 from epcis.problems import excerpt
 from ledger import capture_flow
 from ledger.access import Permission, Principal, sees_job
-from ledger.application import CaptureResult
 from ledger.capture import ErrorBehaviour
 from ledger.capture_flow import CaptureRules, Refused
+from ledger.outcomes import CaptureResult
 
 router = APIRouter()
 

@@ -13,7 +13,6 @@ from lxml import etree
 
 from adapters.http.problems import ALREADY_EXISTS, VALIDATION, ProblemError, problem_items
 from epcis.problems import capped
-from ledger.application import CaptureResult
 from ledger.capture import CaptureRequest
 from ledger.capture_flow import (
     ClientGone,
@@ -23,6 +22,7 @@ from ledger.capture_flow import (
     Refused,
     TooLarge,
 )
+from ledger.outcomes import CaptureResult, Status
 
 _EPCIS_NS = "urn:epcglobal:epcis:xsd:2"
 
@@ -75,7 +75,7 @@ def invalid_document(request: CaptureRequest) -> ProblemError:
 def conflict_items(result: CaptureResult, request: CaptureRequest | None) -> list[dict[str, Any]]:
     items = []
     for outcome in result.conflicts:
-        index = outcome["index"]
+        index = outcome.index
         where = (
             request.event_location(index)
             if request
@@ -84,10 +84,10 @@ def conflict_items(result: CaptureResult, request: CaptureRequest | None) -> lis
         items.append(
             {
                 **where,
-                "message": outcome.get("message", "eventID conflict"),
-                "eventID": outcome["eventID"],
-                "existingHashID": outcome.get("existing_hash_id"),
-                "hashID": outcome["hashID"],
+                "message": outcome.message or "eventID conflict",
+                "eventID": outcome.event_id,
+                "existingHashID": outcome.existing_hash_id,
+                "hashID": outcome.hash_id,
             }
         )
     return items
@@ -113,10 +113,10 @@ def job_location(capture_id: str) -> str:
 
 def summary(result: CaptureResult) -> dict[str, int]:
     return {
-        "stored": result.count("stored"),
-        "alreadyStored": result.count("already-stored"),
-        "rejected": result.count("invalid") + result.count("conflict"),
-        "notStored": result.count("not-stored"),
+        "stored": result.count(Status.STORED),
+        "alreadyStored": result.count(Status.ALREADY_STORED),
+        "rejected": result.rejected,
+        "notStored": result.count(Status.NOT_STORED),
     }
 
 
@@ -152,11 +152,6 @@ def _job_errors(result: CaptureResult) -> list[dict[str, Any]]:
     return errors
 
 
-def _outcome(outcome: dict[str, Any]) -> dict[str, Any]:
-    names = {"existing_hash_id": "existingHashID"}
-    return {names.get(k, k): v for k, v in outcome.items() if v is not None}
-
-
 def job_json(result: CaptureResult) -> dict[str, Any]:
     """A capture job in the bindings' CaptureJob shape, plus ``summary`` and ``outcomes``."""
     warnings = [p for p in result.errors if p.get("severity", "error") != "error"]
@@ -172,7 +167,7 @@ def job_json(result: CaptureResult) -> dict[str, Any]:
     if warnings:
         job["warnings"] = warnings
     job["summary"] = summary(result)
-    job["outcomes"] = [_outcome(o) for o in result.outcomes]
+    job["outcomes"] = [o.as_json() for o in result.outcomes]
     if result.log_position:
         job["logPosition"] = result.log_position
     return job

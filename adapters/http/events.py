@@ -53,6 +53,7 @@ from ledger import capture_flow
 from ledger.access import Permission, Principal
 from ledger.application import StoredEvent
 from ledger.capture_flow import CaptureRules, Refused
+from ledger.outcomes import Status
 
 router = APIRouter()
 
@@ -188,12 +189,12 @@ async def post_event(
         result = captured.result
         outcome = result.outcomes[0]
         ledger = ledger_of(request)
-        new = outcome["status"] == "stored"
+        new = outcome.status == Status.STORED
         stored: StoredEvent | None = await in_thread(
-            ledger.get_event, outcome["eventID"] if new else outcome["hashID"]
+            ledger.get_event, outcome.event_id if new else outcome.hash_id
         )
     if stored is None:  # committed a moment ago: the store must have it
-        raise RuntimeError(f"event {outcome['hashID']} was committed but cannot be read back")
+        raise RuntimeError(f"event {outcome.hash_id} was committed but cannot be read back")
     location = event_location(stored.event_id)
     try:
         content = render(_as_document(stored), "xml") if media in (XML, TEXT_XML) else b""

@@ -27,8 +27,9 @@ from adapters.http.problems import ProblemError
 from epcis.jsonld import read_json
 from epcis.limits import Limits, capture_limits, env_seconds
 from epcis.problems import DocumentError, excerpt, raise_if_any
-from ledger.application import CaptureResult, Ledger
+from ledger.application import Ledger
 from ledger.capture import Cancelled, CaptureCancelled, CaptureRequest
+from ledger.outcomes import CaptureResult
 from ledger.writer import GroupCommitter
 from projections.runner import ReadModelRunner
 

@@ -139,6 +139,7 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
     from ledger.api_keys import KeyRing
     from ledger.application import Ledger
     from ledger.writer import GroupCommitter
+    from projections.outbound import Following
     from projections.runner import BackgroundRunner, ReadModelRunner
 
     own = ledger is None
@@ -147,7 +148,8 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
     keys = KeyRing(opened)
     policy = settings.destinations or DestinationPolicy.from_env()
     background: BackgroundRunner = BackgroundRunner(runner).start()
-    delivery: WebhookDelivery = WebhookDelivery(opened, runner, policy=policy).start()
+    webhooks: WebhookDelivery = WebhookDelivery(opened, runner, policy=policy)
+    outbound = Following([webhooks], webhooks.interval).start()
     return System(
         ledger=opened,
         keys=keys,
@@ -156,7 +158,7 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
         committer=GroupCommitter(opened),
         webhooks=WebhookTargets(policy, runner),
         own_ledger=own,
-        _stops=[background.stop, delivery.stop],
+        _stops=[background.stop, outbound.stop],
     )
 
 

@@ -19,16 +19,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Notification, Recording
-from eventsourcing.utils import get_topic
 
-from epcis.problems import MAX_REPORTED, capped, excerpt
+from epcis.problems import excerpt
 from epcis.timestamps import utc_now
 from ledger import postgres as postgres_store
 from ledger import sqlite as sqlite_store
@@ -40,11 +39,12 @@ from ledger.domain import (
     EventIdClaim,
     EventRecord,
     chain_link,
-    commit_content,
-    entry_digest,
+    commit_on,
     record_content,
 )
 from ledger.outcomes import CaptureResult, Outcome, Status
+from ledger.records import StoredEvent as StoredEvent
+from ledger.records import stored_event
 from ledger.settings import StoreSettings, check_store, store_settings
 
 # The topics eventsourcing gives the events that @event("Captured") and @event("Finished")
@@ -54,32 +54,6 @@ JOB_TOPIC = "ledger.domain:CaptureJob.Finished"
 COMMIT_TOPIC = "ledger.domain:ChainHead.Committed"
 _ATTEMPTS = 40
 _PAGE = 1000
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """A captured event as the ledger keeps it."""
-
-    key: str
-    position: int
-    hash_id: str
-    event_id: str
-    record_time: str
-    capture_id: str
-    event: dict[str, Any]
-    namespaces: dict[str, str]
-    previous_link: str
-    link: str
-    notification_id: int = 0
-    institution: str = ""
-    """The institution that captured it ("" in a ledger from before institutions)."""
-
-    def as_epcis(self) -> dict[str, Any]:
-        """The event as EPCIS shows it: with its eventID and the ledger's recordTime."""
-        out = dict(self.event)
-        out["eventID"] = self.event_id
-        out["recordTime"] = self.record_time
-        return out
 
 
 class Ledger(Application[UUID]):
@@ -239,7 +213,7 @@ class Ledger(Application[UUID]):
                 capture_id=request.capture_id,
                 success=stores and not failed and not request.document_errors,
                 outcomes=sorted(outcomes, key=lambda o: o.index),
-                errors=_kept_problems(request),
+                errors=request.kept_problems(),
                 created=now,
                 finished=now,
                 source=request.source,
@@ -263,7 +237,7 @@ class Ledger(Application[UUID]):
             results.append(result)
         aggregates.extend(declarations.values())
         if aggregates:
-            _commit(head, aggregates, position=position, link=link, now=now, claims=unrecorded)
+            commit_on(head, aggregates, position=position, link=link, now=now, claims=unrecorded)
         recordings = self.save(head, *aggregates)
         logged = {r.notification.originator_id: r.notification.id for r in recordings}
         for result in results:
@@ -288,7 +262,7 @@ class Ledger(Application[UUID]):
                 if not aggregates:
                     return []
                 head = self._head
-                _commit(head, aggregates, position=head.position, link=head.link, now=utc_now())
+                commit_on(head, aggregates, position=head.position, link=head.link, now=utc_now())
                 try:
                     return self.save(head, *aggregates)
                 except IntegrityError:
@@ -424,7 +398,7 @@ class Ledger(Application[UUID]):
         except AggregateNotFoundError:
             declared = self.declarations(hash_id)  # only a correction of it was captured
             return declared[0] if declared else None
-        return _stored(record.__dict__)
+        return stored_event(record.__dict__)
 
     def declarations(self, hash_id: str) -> list[StoredEvent]:
         """The error declarations stored for an event, oldest first."""
@@ -435,12 +409,12 @@ class Ledger(Application[UUID]):
         records: list[EventRecord] = [
             self.repository.get(EventRecord.create_id(key)) for key in index.keys
         ]
-        return [_stored(r.__dict__) for r in records]
+        return [stored_event(r.__dict__) for r in records]
 
     def stored_events(self, *, after_notification: int = 0) -> Iterator[StoredEvent]:
         """Every stored event in log order (the order positions were given in)."""
         for notification_id, state in self._notifications(RECORD_TOPIC, after_notification):
-            yield _stored(state, notification_id)
+            yield stored_event(state, notification_id)
 
     def raw_records(self) -> Iterator[tuple[int, dict[str, Any] | None]]:
         """(notification id, decoded record state or None if undecodable), in log order."""
@@ -488,62 +462,6 @@ class Ledger(Application[UUID]):
             yield notification.id, self.mapper.to_domain_event(notification).__dict__
 
 
-def _kept_problems(request: CaptureRequest) -> list[dict[str, Any]]:
-    """The problems a job keeps: the first :data:`~epcis.problems.MAX_REPORTED`, and a note
-    of how many more there were (every rejected event still has its own outcome)."""
-    kept, omitted = capped(request.problems)
-    problems = [p.to_dict() for p in kept]
-    if omitted:
-        problems.append(
-            {
-                "message": f"{omitted} more problem(s) not listed: a capture job lists the "
-                f"first {MAX_REPORTED}; each rejected event's outcome names its own",
-                "severity": "note",
-                "rule": "report-limit",
-            }
-        )
-    return problems
-
-
-def chained_entries(aggregates: Iterable[Any]) -> list[list[Any]]:
-    """What a commit names of these aggregates' pending events: ``[kind, key, aggregate id,
-    version, digest]`` for those of chained kinds (jobs, named queries, subscriptions)."""
-    entries: list[list[Any]] = []
-    for aggregate in aggregates:
-        kind = getattr(type(aggregate), "chain_kind", None)
-        if kind is None:
-            continue
-        key = str(getattr(aggregate, type(aggregate).chain_key))
-        for pending in aggregate.pending_events:
-            digest = entry_digest(get_topic(type(pending)), pending.__dict__)
-            entries.append(
-                [kind, key, str(pending.originator_id), pending.originator_version, digest]
-            )
-    return entries
-
-
-def _commit(
-    head: ChainHead,
-    aggregates: Sequence[Any],
-    *,
-    position: int,
-    link: str,
-    now: str,
-    claims: dict[str, str] | None = None,
-) -> None:
-    """Record on the head the commit of a transaction that saves ``aggregates``."""
-    number, previous = head.commits
-    content = commit_content(
-        number=number + 1,
-        position=position,
-        link=link,
-        record_time=now,
-        entries=chained_entries(aggregates),
-        claims=claims or {},
-    )
-    head.commit(**content, previous_commit=previous, commit_link=chain_link(previous, content))
-
-
 def _outcome(event: PreparedEvent, status: Status, **extra: Any) -> Outcome:
     values = {"event_id": event.event_id, **extra}
     return Outcome(event.index, status, hash_id=event.hash_id, notes=event.notes, **values)
@@ -556,17 +474,7 @@ def _who(request: CaptureRequest) -> dict[str, str]:
     return {k: v for k, v in who.items() if v}
 
 
-_OPTIONAL = ("notification_id", "institution", "captured_by", "log_position")
-
-
-def _stored(state: dict[str, Any], notification_id: int = 0) -> StoredEvent:
-    """A record's state (aggregate or decoded event attributes) as a :class:`StoredEvent`."""
-    names = [f.name for f in fields(StoredEvent) if f.name not in _OPTIONAL]
-    return StoredEvent(
-        **{name: state[name] for name in names},
-        notification_id=notification_id,
-        institution=state.get("institution", ""),
-    )
+_OPTIONAL = ("institution", "captured_by", "log_position")
 
 
 def _job(state: dict[str, Any], log_position: int = 0) -> CaptureResult:

@@ -17,7 +17,7 @@ from epcis.context import namespaces
 from epcis.document import RECORD_TIME_RULE, LoadedDocument, load
 from epcis.event_hash import EventHasher
 from epcis.limits import Limits, OverLimit, capture_limits
-from epcis.problems import DocumentError, Problem
+from epcis.problems import MAX_REPORTED, DocumentError, Problem, capped
 from ledger.domain import record_key
 
 ErrorBehaviour = Literal["rollback", "proceed"]
@@ -87,6 +87,22 @@ class CaptureRequest:
         if pointer in self.source_map:
             where["line"], where["path"] = self.source_map[pointer]
         return where
+
+    def kept_problems(self) -> list[dict[str, Any]]:
+        """The problems a job keeps: the first :data:`~epcis.problems.MAX_REPORTED`, and a
+        note of how many more there were (every rejected event still has its own outcome)."""
+        kept, omitted = capped(self.problems)
+        problems = [p.to_dict() for p in kept]
+        if omitted:
+            problems.append(
+                {
+                    "message": f"{omitted} more problem(s) not listed: a capture job lists the "
+                    f"first {MAX_REPORTED}; each rejected event's outcome names its own",
+                    "severity": "note",
+                    "rule": "report-limit",
+                }
+            )
+        return problems
 
     @property
     def document_errors(self) -> list[Problem]:

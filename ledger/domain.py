@@ -42,10 +42,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 
 _NAMESPACE = UUID("6f1c1a52-8a57-4a8b-9f5e-3a4f2d1c0b7e")
 GENESIS_LINK = "0" * 64
@@ -251,6 +253,45 @@ def commit_content(
         "entries": entries,
         "claims": claims,
     }
+
+
+def chained_entries(aggregates: Iterable[Any]) -> list[list[Any]]:
+    """What a commit names of these aggregates' pending events: ``[kind, key, aggregate id,
+    version, digest]`` for those of chained kinds (jobs, named queries, subscriptions)."""
+    entries: list[list[Any]] = []
+    for aggregate in aggregates:
+        kind = getattr(type(aggregate), "chain_kind", None)
+        if kind is None:
+            continue
+        key = str(getattr(aggregate, type(aggregate).chain_key))
+        for pending in aggregate.pending_events:
+            digest = entry_digest(get_topic(type(pending)), pending.__dict__)
+            entries.append(
+                [kind, key, str(pending.originator_id), pending.originator_version, digest]
+            )
+    return entries
+
+
+def commit_on(
+    head: ChainHead,
+    aggregates: Sequence[Any],
+    *,
+    position: int,
+    link: str,
+    now: str,
+    claims: dict[str, str] | None = None,
+) -> None:
+    """Record on the head the commit of a transaction that saves ``aggregates``."""
+    number, previous = head.commits
+    content = commit_content(
+        number=number + 1,
+        position=position,
+        link=link,
+        record_time=now,
+        entries=chained_entries(aggregates),
+        claims=claims or {},
+    )
+    head.commit(**content, previous_commit=previous, commit_link=chain_link(previous, content))
 
 
 class CaptureJob(Aggregate):

@@ -23,9 +23,10 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.http import capture, events, health, problems, queries, reads, subscriptions
+from adapters.http.body_timeouts import BodyTimeouts
 from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
 from adapters.http.state import HttpState, Running
-from adapters.http.transport import BodyTimeouts, server_settings
+from adapters.http.transport import server_settings
 
 log = logging.getLogger("tracecode.http")
 
@@ -117,7 +118,7 @@ def create_app(
     :func:`~adapters.bootstrap.start_system`), closed at shutdown. Limits default to
     ``TRACECODE_CAPTURE_LIMIT`` (events per capture, 10 000) and
     ``TRACECODE_MAX_DOCUMENT_BYTES`` (64 MiB); a request body that stalls or takes too long
-    is answered 408 (:class:`~adapters.http.transport.BodyTimeouts`)."""
+    is answered 408 (:class:`~adapters.http.body_timeouts.BodyTimeouts`)."""
     state = HttpState.configure(max_events, max_bytes)
 
     @asynccontextmanager

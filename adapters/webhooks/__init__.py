@@ -2,7 +2,7 @@
 results are delivered to its destination (:mod:`.delivery`), only where the destination
 policy allows (:mod:`.destinations`: no credentials, no private or loopback addresses)."""
 
-from adapters.webhooks.delivery import WebhookDelivery, WebhookTargets, last_notified, sign
+from adapters.webhooks.delivery import WebhookDelivery, WebhookTargets, sign
 from adapters.webhooks.destinations import CheckedBackend, DestinationPolicy, ForbiddenDestination
 
 __all__ = [
@@ -11,6 +11,5 @@ __all__ = [
     "ForbiddenDestination",
     "WebhookDelivery",
     "WebhookTargets",
-    "last_notified",
     "sign",
 ]

@@ -1,8 +1,9 @@
 """Delivering subscriptions to their webhooks: at least once, in order, across restarts.
 
-:class:`WebhookDelivery` runs in the server (a thread). For each live subscription it
-reads the named query's matches in the event index after the subscription's durable
-position (``view_subscription_positions``), POSTs them as an EPCISQueryDocument to
+:class:`WebhookDelivery` is an outbound adapter (:class:`projections.outbound.Outbound`),
+run by the server's :class:`~projections.outbound.Following` thread. For each live
+subscription it reads the named query's matches in the event index after the subscription's
+durable :class:`~projections.outbound.Position`, POSTs them as an EPCISQueryDocument to
 ``dest``, and moves the position on only after a 2xx answer. A callback that fails
 (network error or any other status) is retried after a pause that doubles each time, with
 jitter, up to ``max_backoff``; nothing is skipped, and a restart resumes from the stored
@@ -28,16 +29,13 @@ import hashlib
 import hmac
 import logging
 import os
-import random
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpcore
 import httpx
-from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
+from sqlalchemy import MetaData, Table, inspect, select
 
 from adapters.webhooks.destinations import CheckedBackend, DestinationPolicy, ForbiddenDestination
 from epcis.document import convert
@@ -52,6 +50,7 @@ from ledger.subscriptions import (
     subscription_query,
 )
 from projections.event_query import Found, events_after
+from projections.outbound import Position, Positions, positions
 from projections.runner import ReadModelRunner
 
 log = logging.getLogger("tracecode.webhooks")
@@ -65,31 +64,13 @@ _HTTP_ERRORS = (
     httpcore.ProxyError,
 )
 
-metadata = MetaData()
-positions = Table(
-    "view_subscription_positions",
-    metadata,
-    Column("subscription_id", String(100), primary_key=True),
-    Column("position", BigInteger, nullable=False),
-    Column("failures", Integer, nullable=False),
-    Column("next_attempt", String(32)),
-    Column("last_notified", String(32)),
-    Column("last_run", String(32)),
-)
+OLD_POSITIONS = "view_subscription_positions"
+"""Where positions were kept before :mod:`projections.outbound` (taken over once)."""
 
 
 def sign(secret: str, body: bytes) -> str:
     """The ``GS1-Signature`` value of a callback body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-@dataclass
-class _State:
-    position: int
-    failures: int = 0
-    next_attempt: str | None = None
-    last_notified: str | None = None
-    last_run: str | None = None
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -98,7 +79,9 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 class WebhookDelivery:
-    """Settings (environment): ``TRACECODE_WEBHOOK_POLL_SECONDS`` (0.5), how often to look
+    """The webhooks of subscriptions, an :class:`~projections.outbound.Outbound`.
+
+    Settings (environment): ``TRACECODE_WEBHOOK_POLL_SECONDS`` (0.5), how often to look
     for new matches; ``TRACECODE_WEBHOOK_BACKOFF_SECONDS`` (1), the first pause after a
     failed callback; ``TRACECODE_WEBHOOK_MAX_BACKOFF_SECONDS`` (300), the longest;
     ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` (empty), the internal hosts callbacks may go to
@@ -117,6 +100,7 @@ class WebhookDelivery:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         policy: DestinationPolicy | None = None,
     ) -> None:
+        self.name = "webhooks"
         self.ledger = ledger
         self.runner = runner
         self.interval = interval or _env_seconds("TRACECODE_WEBHOOK_POLL_SECONDS", 0.5)
@@ -132,29 +116,15 @@ class WebhookDelivery:
             ssl_context=httpx.create_ssl_context(),
             network_backend=CheckedBackend(self.policy),
         )
-        metadata.create_all(runner.engine, checkfirst=True)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
+        self.positions = Positions(runner, self.name)
+        _take_over_old_positions(runner, self.name)
+        self._closed = threading.Event()
 
-    def start(self) -> WebhookDelivery:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = 10) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+    def close(self) -> None:
+        self._closed.set()
         self.pool.close()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # keep delivering; the position did not move
-                log.exception("webhook delivery failed; retrying")
-            self._stop.wait(self.interval)
-
-    def run_once(self) -> int:
+    def deliver(self) -> int:
         """One round over the live subscriptions; how many callbacks succeeded."""
         delivered = 0
         for info in Subscriptions(self.ledger).active():
@@ -166,8 +136,8 @@ class WebhookDelivery:
 
     def _serve(self, info: SubscriptionInfo) -> int:
         now = self.clock()
-        state = self._load(info)
-        if state.next_attempt is not None and datetime.fromisoformat(state.next_attempt) > now:
+        state = self.positions.load(info.subscription_id, info.start_after)
+        if not state.due(now):
             return 0
         query = subscription_query(self.ledger, info)
         if query is None:
@@ -175,7 +145,7 @@ class WebhookDelivery:
         if info.schedule is not None:
             return self._scheduled(info, query, state, now)
         sent = 0
-        while not self._stop.is_set():
+        while not self._closed.is_set():
             with self.runner.connect() as conn:
                 found, upto = events_after(
                     conn, query, state.position, limit=self.batch, scope=info.scope
@@ -186,10 +156,12 @@ class WebhookDelivery:
                 return sent
             sent += bool(found)
             state.position = upto
-            self._save(info, state)
+            self.positions.save(info.subscription_id, state)
         return sent
 
-    def _scheduled(self, info: SubscriptionInfo, query: Query, state: _State, now: datetime) -> int:
+    def _scheduled(
+        self, info: SubscriptionInfo, query: Query, state: Position, now: datetime
+    ) -> int:
         schedule = parse_schedule(info.schedule)
         last = datetime.fromisoformat(state.last_run or info.created_at.replace("Z", "+00:00"))
         due = schedule.next_after(last)
@@ -208,11 +180,11 @@ class WebhookDelivery:
             return 0
         state.position = position
         state.last_run = now.isoformat()
-        self._save(info, state)
+        self.positions.save(info.subscription_id, state)
         return 1 if (found or info.report_if_empty) else 0
 
     def _post(
-        self, info: SubscriptionInfo, found: list[Found], state: _State, now: datetime
+        self, info: SubscriptionInfo, found: list[Found], state: Position, now: datetime
     ) -> bool:
         document = query_document(found, info.query_name, subscription_id=info.subscription_id)
         body = convert(document, "json")
@@ -223,15 +195,10 @@ class WebhookDelivery:
         except _HTTP_ERRORS as exc:
             ok, why = False, f"failed: {type(exc).__name__}: {exc}"
         if ok:
-            state.failures = 0
-            state.next_attempt = None
-            state.last_notified = now.isoformat()
+            state.delivered(now)
             return True
-        state.failures += 1
-        pause = min(self.max_backoff, self.base_backoff * 2 ** (state.failures - 1))
-        pause *= random.uniform(0.5, 1.0)
-        state.next_attempt = (now + timedelta(seconds=pause)).isoformat()
-        self._save(info, state)
+        pause = state.failed(now, self.base_backoff, self.max_backoff)
+        self.positions.save(info.subscription_id, state)
         log.warning(
             "subscription %s: callback to %s %s; retry %d in %.1f s",
             info.subscription_id,
@@ -259,45 +226,33 @@ class WebhookDelivery:
         ) as response:
             return 200 <= response.status < 300, f"answered {response.status}"
 
-    # -- durable state ---------------------------------------------------------------------
 
-    def _load(self, info: SubscriptionInfo) -> _State:
-        with self.runner.connect() as conn:
-            row = conn.execute(
-                select(positions).where(positions.c.subscription_id == info.subscription_id)
+def _take_over_old_positions(runner: ReadModelRunner, outbound: str) -> None:
+    """Move the positions a ledger kept in ``view_subscription_positions`` (before the
+    outbound positions) into :mod:`projections.outbound`'s table, once."""
+    with runner.engine.begin() as conn:
+        if OLD_POSITIONS not in inspect(conn).get_table_names():
+            return
+        old = Table(OLD_POSITIONS, MetaData(), autoload_with=conn)
+        for row in conn.execute(select(old)).mappings():
+            exists = conn.execute(
+                select(positions.c.key).where(
+                    positions.c.outbound == outbound, positions.c.key == row["subscription_id"]
+                )
             ).first()
-        if row is None:
-            return _State(position=info.start_after)
-        return _State(
-            int(row.position), int(row.failures), row.next_attempt, row.last_notified, row.last_run
-        )
-
-    def _save(self, info: SubscriptionInfo, state: _State) -> None:
-        values = {
-            "position": state.position,
-            "failures": state.failures,
-            "next_attempt": state.next_attempt,
-            "last_notified": state.last_notified,
-            "last_run": state.last_run,
-        }
-        with self.runner.engine.begin() as conn:
-            _upsert(conn, info.subscription_id, values)
-
-
-def _upsert(conn: Connection, subscription_id: str, values: Mapping[str, Any]) -> None:
-    moved = conn.execute(
-        positions.update().where(positions.c.subscription_id == subscription_id).values(**values)
-    )
-    if moved.rowcount == 0:
-        conn.execute(positions.insert().values(subscription_id=subscription_id, **values))
-
-
-def last_notified(runner: ReadModelRunner, subscription_id: str) -> str | None:
-    with runner.connect() as conn:
-        value = conn.execute(
-            select(positions.c.last_notified).where(positions.c.subscription_id == subscription_id)
-        ).scalar()
-    return str(value) if value is not None else None
+            if exists is None:
+                conn.execute(
+                    positions.insert().values(
+                        outbound=outbound,
+                        key=row["subscription_id"],
+                        position=row["position"],
+                        failures=row["failures"],
+                        next_attempt=row["next_attempt"],
+                        last_delivered=row["last_notified"],
+                        last_run=row["last_run"],
+                    )
+                )
+        old.drop(conn)
 
 
 class WebhookTargets:
@@ -308,7 +263,7 @@ class WebhookTargets:
 
     def __init__(self, policy: DestinationPolicy, runner: ReadModelRunner) -> None:
         self.policy = policy
-        self.runner = runner
+        self.positions = Positions(runner, "webhooks")
 
     def parse(self, dest: str) -> None:
         """Refuse a destination by its spelling alone (no DNS)."""
@@ -319,4 +274,4 @@ class WebhookTargets:
         self.policy.check(dest)
 
     def last_notified(self, subscription_id: str) -> str | None:
-        return last_notified(self.runner, subscription_id)
+        return self.positions.last_delivered(subscription_id)

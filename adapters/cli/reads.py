@@ -111,15 +111,16 @@ def status_command(code: str, as_of: str | None) -> None:
     when nothing is recorded about it, 2 when it cannot be a code."""
     from adapters.bootstrap import read_models
     from epcis.identifiers.facts import code_problem
-    from projections.code_status import status
+    from ledger.access import LOCAL
+    from projections import reads
     from projections.freshness import catch_up
 
+    when = _as_of(as_of)
     ledger = open_ledger(read_only=True)
     runner = read_models(ledger)
     try:
         catch_up(runner)  # a server's runner may be applying the same batch: one retries
-        with runner.connect() as conn:
-            found = status(conn, code, as_of=as_of)
+        found = reads.code_status(runner, LOCAL, code, when)
     finally:
         runner.close()
         ledger.close()
@@ -129,7 +130,7 @@ def status_command(code: str, as_of: str | None) -> None:
             raise click.BadParameter(f"cannot be a code: {problem}", param_hint="CODE")
         click.echo(f"{code}: no event has touched this code", err=True)
         sys.exit(EXIT_INVALID)
-    click.echo(json.dumps(dataclasses.asdict(found), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(found, ensure_ascii=False, indent=2))
 
 
 @click.command(name="trail")
@@ -148,22 +149,17 @@ def trail_command(
     from adapters.bootstrap import read_models
     from epcis.identifiers import IdentifierError
     from epcis.identifiers.facts import code_problem, product_key
+    from ledger.access import LOCAL
+    from projections import reads
     from projections.freshness import catch_up
-    from projections.recall_trail import trail, trail_csv
-    from projections.schema import utc_text
+    from projections.recall_trail import trail_csv
 
     if code is not None and (product is not None or lot is not None):
         raise click.UsageError("give either --code or --product and --lot, not both")
     if code is None and (product is None or lot is None):
         missing = [f"--{n}" for n, v in (("product", product), ("lot", lot)) if v is None]
         raise click.UsageError(f"give --product and --lot, or --code (missing {' '.join(missing)})")
-    if as_of is not None:
-        try:
-            as_of = utc_text(as_of.strip())
-        except ValueError:
-            raise click.BadParameter(
-                f"{as_of!r} is not an ISO 8601 time", param_hint="--as-of"
-            ) from None
+    as_of = _as_of(as_of)
     if product is not None:
         try:
             product = product_key(product)
@@ -173,8 +169,7 @@ def trail_command(
     runner = read_models(ledger)
     try:
         catch_up(runner)
-        with runner.connect() as conn:
-            lines = trail(conn, product=product, lot=lot, code=code, as_of=as_of)
+        lines = reads.recall_trail(runner, LOCAL, product=product, lot=lot, code=code, as_of=as_of)
     finally:
         runner.close()
         ledger.close()
@@ -194,3 +189,17 @@ def trail_command(
         return
     body = [dataclasses.asdict(line) for line in lines]
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _as_of(value: str | None) -> str | None:
+    """``--as-of`` as the read models store times, or a usage error (exit 2)."""
+    from projections.schema import utc_text
+
+    if value is None:
+        return None
+    try:
+        return utc_text(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time", param_hint="--as-of"
+        ) from None

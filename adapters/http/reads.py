@@ -29,14 +29,12 @@ from adapters.http.freshness import WAIT_FOR, ReadView, read_view
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import in_thread
 from epcis.identifiers import IdentifierError
-from epcis.identifiers.facts import canonical, code_problem, product_key
+from epcis.identifiers.facts import code_problem, product_key
 from epcis.problems import excerpt
-from projections import hierarchy
-from projections.code_status import status
-from projections.recall_trail import trail, trail_csv
+from projections import reads
+from projections.recall_trail import trail_csv
 from projections.runner import ReadModelRunner
 from projections.schema import utc_text
-from projections.stock import stock
 
 router = APIRouter()
 
@@ -100,17 +98,6 @@ def _json(value: Any, view: ReadView) -> JSONResponse:
 # -- /codes ---------------------------------------------------------------------------
 
 
-def _hierarchy(
-    runner: ReadModelRunner, code: str, as_of: str | None, scope: str | None
-) -> dict[str, Any] | None:
-    with runner.connect() as conn:
-        parent = hierarchy.parent_of(conn, code, as_of, scope=scope)
-        inside = hierarchy.children(conn, code, as_of, transitive=True, scope=scope)
-        if parent is None and not inside and status(conn, code, as_of, scope) is None:
-            return None
-    return {"code": canonical(code), "asOf": as_of, "parent": parent, "children": inside}
-
-
 @router.get(
     "/codes/{code:path}/hierarchy",
     tags=["Reads"],
@@ -130,25 +117,10 @@ def _hierarchy(
 async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
     when = _as_of(as_of)
     view = await read_view(request)
-    found = await in_thread(_hierarchy, view.runner, code, when, principal_of(request).scope)
+    found = await in_thread(reads.code_hierarchy, view.runner, principal_of(request), code, when)
     if found is None:
         raise _unknown_code(code, {"path": "code"}, view)
     return _json(found, view)
-
-
-def _status(
-    runner: ReadModelRunner, code: str, as_of: str | None, scope: str | None
-) -> dict[str, Any] | None:
-    with runner.connect() as conn:
-        found = status(conn, code, as_of, scope)
-        if found is None:
-            return None
-        lines = trail(conn, code=code, as_of=as_of, scope=scope)
-    own = [line for line in lines if line.code == found.code]
-    body = dataclasses.asdict(found)
-    body["asOf"] = as_of
-    body["history"] = list(own[0].events) if own else []
-    return body
 
 
 @router.get(
@@ -169,21 +141,13 @@ def _status(
 async def code_status(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
     when = _as_of(as_of)
     view = await read_view(request)
-    found = await in_thread(_status, view.runner, code, when, principal_of(request).scope)
+    found = await in_thread(reads.code_status, view.runner, principal_of(request), code, when)
     if found is None:
         raise _unknown_code(code, {"path": "code"}, view)
     return _json(found, view)
 
 
 # -- /stock ---------------------------------------------------------------------------
-
-
-def _stock(
-    runner: ReadModelRunner, location: str | None, as_of: str | None, scope: str | None
-) -> list[Any]:
-    with runner.connect() as conn:
-        lines = stock(conn, location=location, as_of=as_of, scope=scope)
-    return [dataclasses.asdict(line) for line in lines]
 
 
 @router.get(
@@ -205,8 +169,8 @@ async def get_stock(
 ) -> JSONResponse:
     when = _as_of(as_of)
     view = await read_view(request)
-    scope = principal_of(request).scope
-    return _json(await in_thread(_stock, view.runner, location, when, scope), view)
+    lines = await in_thread(reads.stock_lines, view.runner, principal_of(request), location, when)
+    return _json([dataclasses.asdict(line) for line in lines], view)
 
 
 # -- /trails --------------------------------------------------------------------------
@@ -276,13 +240,15 @@ async def get_trail(
             ) from None
     when = _as_of(as_of)
     view = await read_view(request)
-    scope = principal_of(request).scope
-
-    def read() -> list[Any]:
-        with view.runner.connect() as conn:
-            return trail(conn, product=key, lot=lot, code=code, as_of=when, scope=scope)
-
-    lines = await in_thread(read)
+    lines = await in_thread(
+        reads.recall_trail,
+        view.runner,
+        principal_of(request),
+        product=key,
+        lot=lot,
+        code=code,
+        as_of=when,
+    )
     if not any(line.events for line in lines):  # a code asked for is a line even when unknown
         if code is not None:
             raise _unknown_code(code, {"query": "code"}, view)

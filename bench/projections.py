@@ -13,7 +13,10 @@ but not schema-validated: this part times the projections, not the EPCIS core):
   (AggregationEvent DELETE), then dispensing ``BENCH_PROJ_DISPENSE`` (0.5) of its boxes,
   one ObjectEvent per box, each to a patient.
 
-The stream stops at the size asked for (the last case may be half way). Then it measures:
+The stream is the hospital H1's (every document captured for that institution), so the
+read models keep its view beside everyone's, and the reads are H1's: a reader key of H1,
+answered in its scope. The stream stops at the size asked for (the last case may be half
+way). Then it measures:
 
 * **catch-up from zero**: :meth:`projections.runner.ReadModelRunner.run_until_caught_up`
   in this process, events/s (and fact rows/s);
@@ -235,7 +238,9 @@ def load_stream(url: str, cfg: StreamConfig, doc_events: int) -> tuple[int, floa
     started = time.perf_counter()
     try:
         for n, payload in enumerate(documents(cfg, doc_events)):
-            request = CaptureRequest(new_capture_id(), f"bench-{n}.jsonld", "rollback")
+            request = CaptureRequest(
+                new_capture_id(), f"bench-{n}.jsonld", "rollback", institution=INSTITUTION
+            )
             request = prepare_loaded(load(payload, validate=False), request)
             (result,) = ledger.append([request])
             if not result.success:
@@ -369,12 +374,31 @@ def sample_codes(url: str, count: int, seed: int = 11) -> list[str]:
     return codes
 
 
-def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes, float]:
+def _get(conn: http.client.HTTPConnection, path: str, key: str) -> tuple[int, bytes, float]:
     started = time.perf_counter()
-    conn.request("GET", path, headers={"Accept": "application/json"})
+    headers = {"Accept": "application/json", "Authorization": f"Bearer {key}"}
+    conn.request("GET", path, headers=headers)
     response = conn.getresponse()
     body = response.read()
     return response.status, body, time.perf_counter() - started
+
+
+INSTITUTION = "H1"
+"""Whose the stream is: the reads are the hospital's (a reader key of H1), scoped to it."""
+
+
+def reader_key(url: str) -> str:
+    """A reader API key of :data:`INSTITUTION` in the store at ``url``."""
+    from ledger.access import Role
+    from ledger.api_keys import KeyRing
+    from ledger.application import Ledger
+    from ledger.settings import store_settings
+
+    ledger = Ledger(store_settings(url))
+    try:
+        return KeyRing(ledger).create(Role.READER, INSTITUTION, "make bench")[1]
+    finally:
+        ledger.close()
 
 
 def http_reads(url: str, cfg: StreamConfig, result: SizeResult, samples: int) -> None:
@@ -383,18 +407,19 @@ def http_reads(url: str, cfg: StreamConfig, result: SizeResult, samples: int) ->
 
     codes = sample_codes(url, samples)
     product, lot = cfg.first_lot
+    key = reader_key(url)
     with running_server(url, "tracecode") as server:
         conn = http.client.HTTPConnection(HOST, server.port, timeout=600)
         try:
             for code in codes[:20]:  # warm-up: connections, plans, caches
-                _get(conn, f"/codes/{quote(code, safe='')}")
+                _get(conn, f"/codes/{quote(code, safe='')}", key)
             for code in codes:
-                status, _, seconds = _get(conn, f"/codes/{quote(code, safe='')}")
+                status, _, seconds = _get(conn, f"/codes/{quote(code, safe='')}", key)
                 if status != 200:
                     result.status_errors += 1
                 result.status_ms.append(seconds * 1000)
             for code in codes[: max(1, len(codes) // 2)]:  # the EPCIS query of one code
-                status, body, seconds = _get(conn, f"/events?MATCH_epc={quote(code, safe='')}")
+                status, body, seconds = _get(conn, f"/events?MATCH_epc={quote(code, safe='')}", key)
                 if status != 200:
                     result.match_errors += 1
                 else:
@@ -402,12 +427,12 @@ def http_reads(url: str, cfg: StreamConfig, result: SizeResult, samples: int) ->
                     result.match_events += len(found["eventList"])
                 result.match_ms.append(seconds * 1000)
             for _ in range(5):
-                status, body, seconds = _get(conn, "/stock")
+                status, body, seconds = _get(conn, "/stock", key)
                 result.stock_ms.append(seconds * 1000)
                 result.stock_lines = len(json.loads(body)) if status == 200 else -1
             if result.trail_s < 30:
                 status, body, seconds = _get(
-                    conn, f"/trails?product={quote(product)}&lot={quote(lot)}"
+                    conn, f"/trails?product={quote(product)}&lot={quote(lot)}", key
                 )
                 result.trail_http_s = seconds if status == 200 else None
         finally:
@@ -424,12 +449,12 @@ def trail_in_process(url: str, cfg: StreamConfig, result: SizeResult, as_of_stoc
     try:
         with engine.connect() as conn:
             started = time.perf_counter()
-            lines = trail(conn, product=product, lot=lot)
+            lines = trail(conn, product=product, lot=lot, scope=INSTITUTION)
             result.trail_s = time.perf_counter() - started
             result.trail_codes = len(lines)
             if as_of_stock:
                 started = time.perf_counter()
-                stock(conn, as_of="2999-01-01T00:00:00Z")
+                stock(conn, as_of="2999-01-01T00:00:00Z", scope=INSTITUTION)
                 result.stock_as_of_s = time.perf_counter() - started
     finally:
         engine.dispose()

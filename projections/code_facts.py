@@ -189,11 +189,13 @@ def _link_row(link: Link) -> LinkRow:
     )
 
 
-def state_row(code: str, folding: Folding | None, *, declared: bool) -> tuple[Any, ...]:
-    """The ``view_code_state`` row of a code (``folding`` None: every fact withdrawn)."""
+def state_row(scope: str, code: str, folding: Folding | None, *, declared: bool) -> tuple[Any, ...]:
+    """The ``view_code_state`` row of a code in ``scope`` (``folding`` None: every fact
+    withdrawn)."""
     f = folding or Folding()
     place = f.destination if f.state == "in_transit" else f.location
     return (
+        scope,
         code,
         f.state,
         f.location,
@@ -226,21 +228,39 @@ def _folding(row: Any) -> Folding:
     )
 
 
+EVERYONE = ""
+"""The scope of the state and stock every institution's facts make (a regulator's view)."""
+
+
 def update_states(conn: Connection, facts: Sequence[Fact]) -> None:
     """Bring ``view_code_state`` up to date with ``facts`` (just written to
-    ``view_code_facts``). A code whose new facts all come after its last one (by
-    ``(event_time, position)``) and that has nothing to do with an error declaration is
-    folded on from its row; any other is folded again from all its facts."""
-    by_code: dict[str, list[Fact]] = {}
+    ``view_code_facts``), in every scope they touch: everyone's (:data:`EVERYONE`) and the
+    institution of each fact's event (what that institution sees). A code whose new facts
+    all come after its last one (by ``(event_time, position)``) and that has nothing to do
+    with an error declaration is folded on from its row; any other is folded again from all
+    its facts (of the scope)."""
+    scopes: dict[str, dict[str, list[Fact]]] = {}
     for fact in facts:
-        by_code.setdefault(fact.code, []).append(fact)
-    if not by_code:
-        return
+        scopes.setdefault(EVERYONE, {}).setdefault(fact.code, []).append(fact)
+        if fact.institution:
+            scopes.setdefault(fact.institution, {}).setdefault(fact.code, []).append(fact)
+    counts: dict[str, list[int]] = {}
+    for scope, by_code in sorted(scopes.items()):
+        _update_scope(conn, scope, by_code, counts)
+    update_stock(conn, counts)
+
+
+def _update_scope(
+    conn: Connection, scope: str, by_code: dict[str, list[Fact]], counts: dict[str, list[int]]
+) -> None:
     codes = sorted(by_code)
     old = {
         row.code: row
         for row in select_in(
-            conn, lambda cond: select(code_state).where(cond), code_state.c.code, codes
+            conn,
+            lambda cond: select(code_state).where(code_state.c.scope == scope, cond),
+            code_state.c.code,
+            codes,
         )
     }
     rows: list[tuple[Any, ...]] = []
@@ -262,25 +282,31 @@ def update_states(conn: Connection, facts: Sequence[Fact]) -> None:
         folding = _folding(prior) if prior is not None else Folding()
         for fact in new:
             folding.add(fact)
-        rows.append(state_row(code, folding, declared=False))
-    for code, group in _facts_by_code(conn, again):
+        rows.append(state_row(scope, code, folding, declared=False))
+    rows.extend(_folded_again(conn, scope, again))
+    for condition in any_of(conn, code_state.c.code, sorted(old)):
+        conn.execute(delete(code_state).where(code_state.c.scope == scope, condition))
+    insert_rows(conn, code_state, rows)
+    for row in old.values():
+        _count(counts, scope, row.code, row.state, row.product, row.place, row.lot, -1)
+    for row in rows:
+        _count(counts, scope, row[1], row[2], row[6], row[12], row[7], +1)
+
+
+def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The state rows of ``codes`` in ``scope``, folded from all their facts of it."""
+    rows = []
+    for code, group in _facts_by_code(conn, codes, scope):
         found = fold(code, group, lambda: None)
         rows.append(
             state_row(
+                scope,
                 code,
                 _folding(found) if found is not None else None,
                 declared=any(r.error_declared for r in group),
             )
         )
-    for condition in any_of(conn, code_state.c.code, sorted(old)):
-        conn.execute(delete(code_state).where(condition))
-    insert_rows(conn, code_state, rows)
-    counts: dict[str, list[int]] = {}
-    for row in old.values():
-        _count(counts, row.code, row.state, row.product, row.place, row.lot, -1)
-    for row in rows:
-        _count(counts, row[0], row[1], row[5], row[11], row[6], +1)
-    update_stock(conn, counts)
+    return rows
 
 
 _STOCK_STATES = {"in_stock": 0, "in_transit": 1, "dispensed": 2}  # → in_stock, in_transit, bound
@@ -288,6 +314,7 @@ _STOCK_STATES = {"in_stock": 0, "in_transit": 1, "dispensed": 2}  # → in_stock
 
 def _count(
     counts: dict[str, list[int]],
+    scope: str,
     code: str,
     state: str | None,
     product: str | None,
@@ -299,7 +326,7 @@ def _count(
     column = _STOCK_STATES.get(state or "")
     if column is None or product is None or not facts_of(code).is_instance:
         return
-    line = counts.setdefault(json.dumps([place, product, lot]), [0, 0, 0])
+    line = counts.setdefault(json.dumps([scope, place, product, lot]), [0, 0, 0])
     line[column] += sign
 
 
@@ -319,20 +346,23 @@ def update_stock(conn: Connection, deltas: dict[str, list[int]]) -> None:
     for key in changed:
         totals = [a + b for a, b in zip(current.get(key, [0, 0, 0]), deltas[key], strict=True)]
         if any(totals):
-            place, product, lot = json.loads(key)
-            rows.append((key, place, product, lot, *totals))
+            scope, place, product, lot = json.loads(key)
+            rows.append((key, scope, place, product, lot, *totals))
     for condition in any_of(conn, stock_counts.c.key, sorted(current)):
         conn.execute(delete(stock_counts).where(condition))
     insert_rows(conn, stock_counts, rows)
 
 
-def _facts_by_code(conn: Connection, codes: Sequence[str]) -> list[tuple[str, list[Any]]]:
-    """Every fact of ``codes``, grouped by code, each group in ``(event_time, position)``
-    order."""
+def _facts_by_code(
+    conn: Connection, codes: Sequence[str], scope: str = EVERYONE
+) -> list[tuple[str, list[Any]]]:
+    """Every fact of ``codes`` (of the institution ``scope``, or all), grouped by code,
+    each group in ``(event_time, position)`` order."""
     groups: dict[str, list[Any]] = {}
+    mine = [] if scope == EVERYONE else [code_facts.c.institution == scope]
 
     def query(condition: ColumnElement[bool]) -> Any:
-        return select(code_facts).where(condition)
+        return select(code_facts).where(condition, *mine)
 
     for row in select_in(conn, query, code_facts.c.code, sorted(codes)):
         groups.setdefault(row.code, []).append(row)
@@ -390,21 +420,18 @@ class CodeFacts:
         if code_state in created or stock_counts in created:
             conn.execute(delete(code_state))  # both filled again below, from every code
             conn.execute(delete(stock_counts))
-            codes = conn.execute(select(code_facts.c.code).distinct()).scalars().all()
-            rows = []
-            for code, group in _facts_by_code(conn, list(codes)):
-                found = fold(code, group, lambda: None)
-                rows.append(
-                    state_row(
-                        code,
-                        _folding(found) if found is not None else None,
-                        declared=any(r.error_declared for r in group),
-                    )
-                )
-            insert_rows(conn, code_state, rows)
             counts: dict[str, list[int]] = {}
-            for row in rows:
-                _count(counts, row[0], row[1], row[5], row[11], row[6], +1)
+            pairs = conn.execute(select(code_facts.c.institution, code_facts.c.code).distinct())
+            scopes: dict[str, list[str]] = {EVERYONE: []}
+            for institution, code in pairs:
+                scopes[EVERYONE].append(code)
+                if institution:
+                    scopes.setdefault(institution, []).append(code)
+            for scope, codes in sorted(scopes.items()):
+                rows = _folded_again(conn, scope, sorted(set(codes)))
+                insert_rows(conn, code_state, rows)
+                for row in rows:
+                    _count(counts, scope, row[1], row[2], row[6], row[12], row[7], +1)
             update_stock(conn, counts)
 
     @staticmethod

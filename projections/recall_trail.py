@@ -100,8 +100,8 @@ def trail(
     members = sorted(via)
     events: dict[str, list[str]] = {c: [] for c in via}
     order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
-    folded = as_of is not None or scope is not None
-    if not folded:  # now, for everyone: the statuses are kept in view_code_state
+    folded = as_of is not None
+    if not folded:  # now: the statuses are kept in view_code_state, per scope
         columns: tuple[Any, ...] = (code_facts.c.code, code_facts.c.hash_id)
     else:
         columns = (code_facts,)
@@ -117,7 +117,7 @@ def trail(
     found_status = (
         fold_groups(conn, rows, as_of, parents=True, scope=scope)
         if folded
-        else current_statuses(conn, members)
+        else current_statuses(conn, members, scope)
     )
     lines = []
     for member in members:
@@ -140,13 +140,17 @@ def trail(
     return lines
 
 
-def current_statuses(conn: Connection, codes: Sequence[str]) -> dict[str, CodeStatus]:
+def current_statuses(
+    conn: Connection, codes: Sequence[str], scope: str | None = None
+) -> dict[str, CodeStatus]:
     """:func:`projections.code_status.statuses` of ``codes`` now (with parents), read from
-    ``view_code_state`` instead of folding their facts."""
-    parent = parents_of(conn, codes)
+    ``view_code_state`` (the rows of the institution ``scope``, or everyone's) instead of
+    folding their facts."""
+    parent = parents_of(conn, codes, scope=scope)
+    kept = code_state.c.scope == (scope or "")
     out: dict[str, CodeStatus] = {}
     for row in select_in(
-        conn, lambda cond: select(code_state).where(cond), code_state.c.code, sorted(codes)
+        conn, lambda cond: select(code_state).where(kept, cond), code_state.c.code, sorted(codes)
     ):
         if not row.last_event:  # every fact of the code was withdrawn: no status
             continue

@@ -208,6 +208,7 @@ Index("view_links_hash", links.c.hash_id)
 code_state = Table(
     "view_code_state",
     metadata,
+    Column("scope", Text, nullable=False),  # "": every institution's facts; else one's
     Column("code", Text, nullable=False),
     Column("state", String(20)),
     Column("location", Text),
@@ -227,9 +228,10 @@ code_state = Table(
     Column("lot_key", Text),
     Column("place_key", Text),
 )
-Index("view_code_state_code", keyed(code_state.c.code), unique=True)
+Index("view_code_state_code", code_state.c.scope, keyed(code_state.c.code), unique=True)
 Index(
     "view_code_state_stock",
+    code_state.c.scope,
     keyed(code_state.c.place),
     keyed(code_state.c.product),
     keyed(code_state.c.lot),
@@ -238,7 +240,8 @@ Index(
 stock_counts = Table(
     "view_stock",
     metadata,
-    Column("key", Text, nullable=False),  # JSON [place, product, lot]: None is a value here
+    Column("key", Text, nullable=False),  # JSON [scope, place, product, lot]: None is a value
+    Column("scope", Text, nullable=False),
     Column("place", Text),
     Column("product", Text, nullable=False),
     Column("lot", Text),
@@ -249,7 +252,7 @@ stock_counts = Table(
     Column("place_key", Text),
 )
 Index("view_stock_key", keyed(stock_counts.c.key), unique=True)
-Index("view_stock_place", keyed(stock_counts.c.place))
+Index("view_stock_place", stock_counts.c.scope, keyed(stock_counts.c.place))
 
 
 def sqlalchemy_url(ledger_url: str) -> URL:
@@ -272,7 +275,8 @@ SCHEMA_VERSION = 3
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
 from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
-the events index records the institution that captured each event."""
+the events index, facts and links record the institution that captured each event, and the
+current state and stock are kept per institution (``scope``) beside everyone's."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

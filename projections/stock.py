@@ -61,11 +61,10 @@ def stock(
     scope: str | None = None,
 ) -> list[StockLine]:
     """Counts per (location, product, lot), sorted; only at ``location`` when given; of
-    the codes as the institution ``scope`` recorded them, when given (folded from its
-    facts: ``view_stock`` counts every institution's)."""
+    the codes as the institution ``scope`` recorded them, when given (else everyone's)."""
     where = canonical(location) if location is not None else None
-    if as_of is None and scope is None:
-        return _current_stock(conn, where)
+    if as_of is None:
+        return _current_stock(conn, where, scope or "")
     counts: dict[tuple[str | None, str, str | None], dict[str, int]] = {}
     for code, found in statuses(conn, as_of=as_of, scope=scope).items():
         column = _COLUMNS.get(found.state or "")
@@ -87,9 +86,9 @@ def _lines(counts: dict[tuple[str | None, str, str | None], dict[str, int]]) -> 
     ]
 
 
-def _current_stock(conn: Connection, where: str | None) -> list[StockLine]:
-    """:func:`stock` now, from ``view_stock`` (kept with ``view_code_state``)."""
-    query = select(stock_counts)
+def _current_stock(conn: Connection, where: str | None, scope: str) -> list[StockLine]:
+    """:func:`stock` now, from ``view_stock`` (kept with ``view_code_state``, per scope)."""
+    query = select(stock_counts).where(stock_counts.c.scope == scope)
     if where is not None:
         query = query.where(keyed_eq(stock_counts.c.place, where))
     counts = {

@@ -563,8 +563,12 @@ def pooled_events(draw: st.DrawFn) -> dict[str, Any]:
     return ev("ObjectEvent", hour, epcList=epcs, action="OBSERVE", **common)
 
 
+INSTITUTIONS = ("A", "B", "")
+"""Whose each document of a stream is, in turn: the read models keep each one's view."""
+
+
 def _capture_stream(ledger: Ledger, runner: ReadModelRunner, stream: list[list[Any]]) -> None:
-    for events in stream:
+    for n, events in enumerate(stream):
         body = json.dumps(
             {
                 "@context": make_context(NAMESPACES),
@@ -575,7 +579,8 @@ def _capture_stream(ledger: Ledger, runner: ReadModelRunner, stream: list[list[A
             }
         ).encode()
         # examples share one ledger: a reused eventID is a conflict, and that is fine
-        ledger.capture(prepare(body, error_behaviour="proceed"))
+        institution = INSTITUTIONS[n % len(INSTITUTIONS)]
+        ledger.capture(prepare(body, error_behaviour="proceed", institution=institution))
         runner.run_once()
 
 

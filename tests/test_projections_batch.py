@@ -25,6 +25,7 @@ from projections.stock import stock
 from tests.test_projections import (
     ANY_STREAMS,
     BOX,
+    INSTITUTIONS,
     _capture_stream,
     capture,
     commission,
@@ -54,6 +55,7 @@ class PerEventCodeFacts:
                 notification_id=stored.notification_id,
                 record_time=stored.record_time,
                 hash_id=stored.hash_id,
+                institution=stored.institution,
             )
             before = (derived.position, derived.event_time)
             facts: list[Fact] = list(derived.facts)
@@ -102,11 +104,20 @@ def facts_and_links(runner: ReadModelRunner) -> dict[str, list[tuple[Any, ...]]]
 
 def check_current_state(runner: ReadModelRunner) -> None:
     """``view_code_state`` is the fold of every code's facts, and stock from it is stock
-    from the facts."""
+    from the facts: everyone's, and each institution's of its own facts."""
+    for scope in (None, *INSTITUTIONS[:-1]):
+        check_scope(runner, scope)
+
+
+def check_scope(runner: ReadModelRunner, scope: str | None) -> None:
     with runner.connect() as conn:
-        folded = statuses(conn)
-        rows = {row.code: row for row in conn.execute(select(code_state))}
-        facts = set(conn.execute(select(code_facts.c.code).distinct()).scalars())
+        folded = statuses(conn, scope=scope)
+        rows = {
+            row.code: row
+            for row in conn.execute(select(code_state).where(code_state.c.scope == (scope or "")))
+        }
+        mine = [] if scope is None else [code_facts.c.institution == scope]
+        facts = set(conn.execute(select(code_facts.c.code).where(*mine).distinct()).scalars())
         assert set(rows) == facts
         for code, row in rows.items():
             found = folded.get(code)
@@ -135,19 +146,22 @@ def check_current_state(runner: ReadModelRunner) -> None:
                 found.last_event,
                 found.last_event_time,
                 found.last_position,
-            ), code
-        assert stock(conn) == stock(conn, as_of=EVERYTHING)
+            ), (scope, code)
+        assert stock(conn, scope=scope) == stock(conn, as_of=EVERYTHING, scope=scope)
         places = {r.place for r in rows.values() if r.place is not None}
         for place in places:
-            assert stock(conn, location=place) == stock(conn, location=place, as_of=EVERYTHING)
+            now = stock(conn, location=place, scope=scope)
+            assert now == stock(conn, location=place, as_of=EVERYTHING, scope=scope)
         # the recall trail now (statuses from view_code_state) is the trail from the facts
         lots = {(r.product, r.lot) for r in rows.values() if r.product is not None}
         for product, lot in lots:
-            assert trail(conn, product=product, lot=lot) == trail(
-                conn, product=product, lot=lot, as_of=EVERYTHING
+            assert trail(conn, product=product, lot=lot, scope=scope) == trail(
+                conn, product=product, lot=lot, as_of=EVERYTHING, scope=scope
             )
         for code in rows:
-            assert trail(conn, code=code) == trail(conn, code=code, as_of=EVERYTHING)
+            assert trail(conn, code=code, scope=scope) == trail(
+                conn, code=code, as_of=EVERYTHING, scope=scope
+            )
 
 
 def check_batched(ledger: Ledger, runner: ReadModelRunner, stream: list[list[Any]]) -> None:

@@ -28,16 +28,21 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def selected(ledger: Ledger, until: str | None) -> Iterator[StoredEvent]:
+def selected(ledger: Ledger, until: str | None, scope: str | None = None) -> Iterator[StoredEvent]:
     limit = _moment(until) if until else None
     for stored in ledger.stored_events():
+        if scope is not None and stored.institution != scope:
+            continue
         if limit is None or _moment(stored.record_time) <= limit:
             yield stored
 
 
-def export(ledger: Ledger, *, until: str | None = None, fmt: Format = "json") -> Iterator[bytes]:
-    """Chunks of one EPCISDocument holding every (selected) event, in log order."""
-    prefixes = _unified_prefixes(selected(ledger, until))
+def export(
+    ledger: Ledger, *, until: str | None = None, fmt: Format = "json", scope: str | None = None
+) -> Iterator[bytes]:
+    """Chunks of one EPCISDocument holding every (selected) event, in log order: those
+    recorded up to ``until``, of the institution ``scope`` (all when None)."""
+    prefixes = _unified_prefixes(selected(ledger, until, scope))
     header = {
         "@context": make_context(prefixes.by_prefix),
         "type": "EPCISDocument",
@@ -45,18 +50,18 @@ def export(ledger: Ledger, *, until: str | None = None, fmt: Format = "json") ->
         "creationDate": utc_now(),
     }
     if fmt == "json":
-        yield from _json(ledger, until, prefixes, header)
+        yield from _json(selected(ledger, until, scope), prefixes, header)
     else:
-        yield from _xml(ledger, until, prefixes, header)
+        yield from _xml(selected(ledger, until, scope), prefixes, header)
 
 
 def _json(
-    ledger: Ledger, until: str | None, prefixes: _Prefixes, header: dict[str, Any]
+    events: Iterator[StoredEvent], prefixes: _Prefixes, header: dict[str, Any]
 ) -> Iterator[bytes]:
     head = json.dumps(header, ensure_ascii=False)[:-1]
     yield (head + ', "epcisBody": {"eventList": [\n').encode()
     first = True
-    for stored in selected(ledger, until):
+    for stored in events:
         event = prefixes.rename(stored)
         yield (("" if first else ",\n") + json.dumps(event, ensure_ascii=False)).encode()
         first = False
@@ -64,14 +69,14 @@ def _json(
 
 
 def _xml(
-    ledger: Ledger, until: str | None, prefixes: _Prefixes, header: dict[str, Any]
+    events: Iterator[StoredEvent], prefixes: _Prefixes, header: dict[str, Any]
 ) -> Iterator[bytes]:
     empty = convert({**header, "epcisBody": {"eventList": []}}, "xml")
     opening, _, closing = empty.partition(b"<EventList/>")
     if not closing:
         raise RuntimeError("unexpected XML skeleton from the writer")
     yield opening + b"<EventList>\n"
-    for stored in selected(ledger, until):
+    for stored in events:
         one = {**header, "epcisBody": {"eventList": [prefixes.rename(stored)]}}
         root = etree.fromstring(convert(one, "xml"))
         event_list = root.find(".//EventList")

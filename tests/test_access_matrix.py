@@ -34,6 +34,7 @@ READERS = {Role.READER, Role.AUDITOR, Role.REGULATOR, Role.ADMIN}
 CODES = READERS | {Role.TERMINAL}
 JOBS = {Role.CAPTURE, Role.READER, Role.AUDITOR, Role.ADMIN}
 ADMIN = {Role.ADMIN}
+AUDIT = {Role.AUDITOR}
 PUBLIC = "public"
 
 RESOURCES = ("eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions")
@@ -70,6 +71,10 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("DELETE", "/queries/{name}/subscriptions/{subscription_id}"): ADMIN,
     ("OPTIONS", "/queries/{name}/subscriptions/{subscription_id}"): ADMIN,
     ("WEBSOCKET", "/queries/{name}/events"): READERS,
+    ("GET", "/audit/export"): AUDIT,
+    ("GET", "/audit/verify"): AUDIT,
+    ("POST", "/audit/verify"): AUDIT,
+    ("POST", "/audit/checkpoint"): AUDIT,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:
@@ -134,6 +139,10 @@ def _body(method: str, path: str, serial: int) -> dict[str, Any]:
         return {"content": json.dumps(one).encode(), "headers": JSONLD}
     if path == "/queries":
         return {"json": {"name": f"made{serial}", "query": {}}}
+    if path == "/audit/checkpoint":
+        return {}
+    if path == "/audit/verify":
+        return {"json": {"position": 0}}  # not a usable checkpoint: 400 (allowed)
     return {"json": {"dest": "http://127.0.0.1:9/hook", "secret": "s", "stream": True}}
 
 
@@ -142,11 +151,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     path = tmp_path_factory.mktemp("matrix") / "ledger.db"
     ledger = Ledger(store_settings(f"sqlite:///{path}"))
     keys = RoleKeys.create(ledger)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
-        app = http_app(ledger)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+    patch.setenv("TRACECODE_SIGNING_KEY", str(path.parent / "signing-key.pem"))
     try:
-        with TestClient(app) as client:
+        with TestClient(http_app(ledger)) as client:
             client.auth = keys
             first = {
                 **event(1),
@@ -173,6 +182,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             )
     finally:
         ledger.close()
+        patch.undo()
 
 
 def _routes() -> set[tuple[str, str]]:
@@ -214,7 +224,9 @@ def test_each_role_is_let_through_or_refused_403(
     if role in allowed:
         assert response.status_code not in (401, 403), (role, method, path, response.text)
         assert response.status_code < 500, response.text
-        expected_ok = method != "DELETE" or "/nextPageToken/" in path
+        expected_ok = (method != "DELETE" or "/nextPageToken/" in path) and (
+            (method, path) != ("POST", "/audit/verify")
+        )
         if expected_ok:
             assert response.status_code < 400, (role, method, path, response.text)
     else:

@@ -149,11 +149,12 @@ def capture(files: tuple[str, ...], error_behaviour: str, institution: str) -> N
     help="Also prove the log still extends this signed checkpoint.",
 )
 def verify(checkpoint_file: str | None) -> None:
-    """Walk the tamper-evidence chain (events, and the commits covering jobs, named queries
-    and subscriptions) and re-derive eventID claims and declarations; exit 0 when intact,
-    else name the first thing wrong."""
-    from ledger.checkpoint import CheckpointError, check_against, keep, read_checkpoint
-    from ledger.verify import verify_chain
+    """Walk the tamper-evidence chain (events, and the commits covering jobs, named queries,
+    subscriptions and API keys) and re-derive eventID claims and declarations; exit 0 when
+    intact, else name the first thing wrong."""
+    from ledger.access import LOCAL
+    from ledger.audit import verify_log
+    from ledger.checkpoint import CheckpointError, read_checkpoint
 
     checkpoint = None
     if checkpoint_file:
@@ -163,14 +164,13 @@ def verify(checkpoint_file: str | None) -> None:
             raise click.ClickException(f"{checkpoint_file}: {exc}") from None
     ledger = open_ledger(read_only=True)
     try:
-        report = verify_chain(ledger, **keep(checkpoint))
+        verified = verify_log(ledger, LOCAL, checkpoint)
     finally:
         ledger.close()
-    problems = [str(f) for f in report.findings]
-    if checkpoint is not None:
-        why = check_against(report, checkpoint)
-        if why:
-            problems.append(f"checkpoint {checkpoint_file}: {why}")
+    report = verified.report
+    problems = list(verified.findings)
+    if verified.checkpoint_problem:
+        problems.append(f"checkpoint {checkpoint_file}: {verified.checkpoint_problem}")
     if problems:
         click.echo(f"NOT INTACT: first bad record: {problems[0]}")
         for line in problems[1:]:
@@ -192,11 +192,13 @@ def verify(checkpoint_file: str | None) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
 def checkpoint_command(out: str) -> None:
     """Write a signed checkpoint of the chain head (key: TRACECODE_SIGNING_KEY)."""
-    from ledger.checkpoint import CheckpointError, make_checkpoint
+    from ledger.access import LOCAL
+    from ledger.audit import sign_checkpoint
+    from ledger.checkpoint import CheckpointError
 
     ledger = open_ledger(read_only=True)
     try:
-        checkpoint = make_checkpoint(ledger)
+        checkpoint = sign_checkpoint(ledger, LOCAL)
     except CheckpointError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -210,7 +212,9 @@ def checkpoint_command(out: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["json", "xml"]), default="json")
 def export_command(until: str | None, fmt: str) -> None:
     """Write the whole log (or its prefix) as one EPCIS document to stdout, streamed."""
-    from ledger.export import Format, export
+    from ledger.access import LOCAL
+    from ledger.audit import export_log
+    from ledger.export import Format
 
     if until:
         try:
@@ -221,7 +225,7 @@ def export_command(until: str | None, fmt: str) -> None:
             ) from None
     ledger = open_ledger(read_only=True)
     try:
-        for chunk in export(ledger, until=until, fmt=cast(Format, fmt)):
+        for chunk in export_log(ledger, LOCAL, until=until, fmt=cast(Format, fmt)):
             sys.stdout.buffer.write(chunk)
     finally:
         ledger.close()

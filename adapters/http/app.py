@@ -22,7 +22,16 @@ from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.http import capture, events, health, problems, queries, reads, subscriptions
+from adapters.http import (
+    audit,
+    capture,
+    events,
+    health,
+    problems,
+    queries,
+    reads,
+    subscriptions,
+)
 from adapters.http.body_timeouts import BodyTimeouts
 from adapters.http.headers import VERSION_HEADERS, unsupported_version, vendor_version
 from adapters.http.state import HttpState, Running
@@ -56,6 +65,8 @@ append-only ledger.
   and named queries (`/queries`, `/queries/{name}/events`), with webhook subscriptions
   (`/queries/{name}/subscriptions`, signed and retried) and a WebSocket stream on
   `/queries/{name}/events`.
+* `GET /audit/export`, `GET` / `POST /audit/verify`, `POST /audit/checkpoint` — the
+  auditor's export, verification and signed checkpoints.
 * `GET /health` — 200 `ok`; 200 `degraded` when a projection quarantined events it could not
   apply (every read still answers, without them; they are listed); 503 when the store fails.
 * `OPTIONS` on each capture and event resource — discovery: versions, limits
@@ -75,6 +86,7 @@ ROUTERS = (
     reads.router,
     queries.router,
     subscriptions.router,
+    audit.router,
     health.router,
 )
 """Every route of the API, by module."""

@@ -70,6 +70,25 @@ def document(*events: dict[str, Any]) -> bytes:
     ).encode()
 
 
+def alter_second_record(store: Path, **changes: Any) -> None:
+    """Change the event of the second record of a SQLite store behind the ledger's back
+    (what ``tracecode verify`` must then name)."""
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        rowid, state = conn.execute(
+            "SELECT rowid, state FROM stored_events WHERE topic = ? "
+            "ORDER BY rowid LIMIT 1 OFFSET 1",
+            (RECORD_TOPIC,),
+        ).fetchone()
+        record = json.loads(state)
+        record["event"].update(changes)
+        conn.execute(
+            "UPDATE stored_events SET state = ? WHERE rowid = ?",
+            (json.dumps(record).encode(), rowid),
+        )
+
+
 class LedgerContract(ABC):
     """Tests every store must pass."""
 

@@ -3,8 +3,6 @@ against a signed checkpoint too), checkpoint; a broken chain is named, not signe
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +14,9 @@ from adapters.bootstrap import http_app
 from epcis.document import load
 from ledger.access import Role
 from ledger.api_keys import KeyRing
-from ledger.application import RECORD_TOPIC, Ledger
+from ledger.application import Ledger
 from ledger.settings import store_settings
-from tests.ledger_contract import document, event
+from tests.ledger_contract import alter_second_record, document, event
 
 JSONLD = {"Content-Type": "application/ld+json"}
 
@@ -88,18 +86,7 @@ def test_verify_and_a_checkpoint_it_extends_and_a_broken_chain_named(
     forged = {**checkpoint, "position": 2}
     refused = client.post("/audit/verify", json=forged, headers=auditor)
     assert refused.status_code == 400 and "checkpoint" in refused.json()["detail"]
-    with sqlite3.connect(path) as conn:  # alter the second record behind the ledger's back
-        rowid, state = conn.execute(
-            "SELECT rowid, state FROM stored_events WHERE topic = ? ORDER BY rowid LIMIT 1 "
-            "OFFSET 1",
-            (RECORD_TOPIC,),
-        ).fetchone()
-        record = json.loads(state)
-        record["event"]["bizStep"] = "destroying"
-        conn.execute(
-            "UPDATE stored_events SET state = ? WHERE rowid = ?",
-            (json.dumps(record).encode(), rowid),
-        )
+    alter_second_record(path, bizStep="destroying")
     broken = client.get("/audit/verify", headers=auditor).json()
     assert not broken["intact"]
     assert broken["findings"][0].startswith("position 2") and "altered" in broken["findings"][0]

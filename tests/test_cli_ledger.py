@@ -14,9 +14,14 @@ from click.testing import CliRunner
 
 from adapters.cli import main
 from epcis.document import load
-from ledger.application import RECORD_TOPIC
 from ledger.verify import CLAIM_TOPIC
-from tests.ledger_contract import OBJECT_EVENTS, TRANSACTION_XML, document, event
+from tests.ledger_contract import (
+    OBJECT_EVENTS,
+    TRANSACTION_XML,
+    alter_second_record,
+    document,
+    event,
+)
 
 
 @pytest.fixture
@@ -60,18 +65,7 @@ def test_verify_names_the_first_altered_event(store: Path) -> None:
     run("capture", str(OBJECT_EVENTS), str(TRANSACTION_XML))
     code, out = run("verify")
     assert code == 0 and out.startswith("intact: 4 events, head at position 4")
-    with sqlite3.connect(store) as conn:
-        rowid, state = conn.execute(
-            "SELECT rowid, state FROM stored_events WHERE topic = ? "
-            "ORDER BY rowid LIMIT 1 OFFSET 1",
-            (RECORD_TOPIC,),
-        ).fetchone()
-        record = json.loads(state)
-        record["event"]["bizStep"] = "destroying"
-        conn.execute(
-            "UPDATE stored_events SET state = ? WHERE rowid = ?",
-            (json.dumps(record).encode(), rowid),
-        )
+    alter_second_record(store, bizStep="destroying")
     code, out = run("verify")
     assert code == 1
     assert out.startswith("NOT INTACT: first bad record: position 2")

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -22,8 +21,8 @@ from starlette.responses import Response
 
 from adapters.http.authentication import allow
 from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.reads import time_parameter
 from adapters.http.state import in_thread, ledger_of, read_json_object
-from epcis.problems import excerpt
 from ledger import audit
 from ledger.access import Permission, Principal
 from ledger.checkpoint import CheckpointError, read_checkpoint
@@ -49,15 +48,7 @@ def export(
     until: str | None = Query(None, description="Only what was recorded up to then."),
     format: Literal["json", "xml"] = Query("json", description="JSON-LD or EPCIS 2.0 XML."),
 ) -> StreamingResponse:
-    if until is not None:
-        try:
-            datetime.fromisoformat(until.replace("Z", "+00:00"))
-        except ValueError:
-            raise ProblemError(
-                400,
-                f"query parameter until: {excerpt(until)} is not an ISO 8601 time",
-                errors=[{"query": "until", "message": "not an ISO 8601 time"}],
-            ) from None
+    time_parameter(until, "until")
     chunks = audit.export_log(ledger_of(request), who, until=until, fmt=format)
     return StreamingResponse(chunks, media_type=MEDIA[format])
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, Protocol
 
 import anyio
@@ -94,6 +95,15 @@ class Authenticator:
             return False
         return KEY_PREFIX not in authorization
 
+    async def resolve(self, headers: Mapping[str, str]) -> Principal:
+        """The principal of a request's headers (on a worker thread when checking them may
+        wait on the network: :meth:`blocks`), or a 401."""
+        header = headers.get("authorization")
+        if self.blocks(header):
+            found: Principal = await anyio.to_thread.run_sync(self.principal, header)
+            return found
+        return self.principal(header)
+
     def principal(self, authorization: str | None) -> Principal:
         """The principal, or a 401 :class:`~adapters.http.problems.ProblemError`."""
         if not self.enabled:
@@ -159,18 +169,12 @@ def allow(permission: Permission, *alternatives: Permission) -> Any:
         request: Request,
         _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],  # the scheme
     ) -> Principal:
-        authenticator = authenticator_of(request.app)
-        header = request.headers.get("authorization")
-        if authenticator.blocks(header):
-            principal = await anyio.to_thread.run_sync(authenticator.principal, header)
-        else:
-            principal = authenticator.principal(header)
+        principal = await authenticator_of(request.app).resolve(request.headers)
         if not any(principal.may(p) for p in wanted):
             raise forbidden(principal, permission)
         request.state.principal = principal
         return principal
 
-    check.permissions = wanted  # type: ignore[attr-defined]  # read by the route matrix test
     return Depends(check)
 
 
@@ -189,12 +193,7 @@ ADMIN = allow(Permission.ADMIN)
 
 async def websocket_principal(websocket: WebSocket, permission: Permission) -> Principal:
     """The principal of a WebSocket handshake (the same header), or the 401 / 403."""
-    authenticator = authenticator_of(websocket.app)
-    header = websocket.headers.get("authorization")
-    if authenticator.blocks(header):
-        principal = await anyio.to_thread.run_sync(authenticator.principal, header)
-    else:
-        principal = authenticator.principal(header)
+    principal = await authenticator_of(websocket.app).resolve(websocket.headers)
     if not principal.may(permission):
         raise forbidden(principal, permission)
     return principal

@@ -59,7 +59,9 @@ async def _caught_up(request: Request) -> ReadModelRunner:
     return (await read_view(request)).runner
 
 
-def _as_of(value: str | None) -> str | None:
+def time_parameter(value: str | None, name: str = "as_of") -> str | None:
+    """A query parameter that is a time, as the read models store times, or a 400 naming
+    it."""
     if value is None:
         return None
     try:
@@ -67,8 +69,8 @@ def _as_of(value: str | None) -> str | None:
     except ValueError:
         raise ProblemError(
             400,
-            f"query parameter as_of: {excerpt(value)} is not an ISO 8601 time",
-            errors=[{"query": "as_of", "message": "not an ISO 8601 time"}],
+            f"query parameter {name}: {excerpt(value)} is not an ISO 8601 time",
+            errors=[{"query": name, "message": "not an ISO 8601 time"}],
         ) from None
 
 
@@ -115,7 +117,7 @@ def _json(value: Any, view: ReadView) -> JSONResponse:
     dependencies=[READ_CODES, WAIT_FOR],
 )
 async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
-    when = _as_of(as_of)
+    when = time_parameter(as_of)
     view = await read_view(request)
     found = await in_thread(reads.code_hierarchy, view.runner, principal_of(request), code, when)
     if found is None:
@@ -139,7 +141,7 @@ async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF)
     dependencies=[READ_CODES, WAIT_FOR],
 )
 async def code_status(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
-    when = _as_of(as_of)
+    when = time_parameter(as_of)
     view = await read_view(request)
     found = await in_thread(reads.code_status, view.runner, principal_of(request), code, when)
     if found is None:
@@ -167,7 +169,7 @@ async def get_stock(
     location: str | None = Query(None, description="Only this location (any form)."),
     as_of: str | None = AS_OF,
 ) -> JSONResponse:
-    when = _as_of(as_of)
+    when = time_parameter(as_of)
     view = await read_view(request)
     lines = await in_thread(reads.stock_lines, view.runner, principal_of(request), location, when)
     return _json([dataclasses.asdict(line) for line in lines], view)
@@ -238,7 +240,7 @@ async def get_trail(
                 f"query parameter product: {excerpt(product)} is not a product: {exc}",
                 errors=[{"query": "product", "message": str(exc)}],
             ) from None
-    when = _as_of(as_of)
+    when = time_parameter(as_of)
     view = await read_view(request)
     lines = await in_thread(
         reads.recall_trail,

@@ -130,7 +130,7 @@ class Ledger(Application[UUID]):
         position, link = head.position, head.link
         aggregates: list[Any] = []
         results: list[CaptureResult] = []
-        group_ids: dict[str, str] = {}  # record key -> eventID, for the events of this group
+        group_ids: dict[str, tuple[str, str]] = {}  # record key -> eventID, institution
         for request in requests:
             outcomes = self._rejected_outcomes(request)
             new: list[PreparedEvent] = []
@@ -165,7 +165,7 @@ class Ledger(Application[UUID]):
                         _outcome(
                             event,
                             Status.ALREADY_STORED,
-                            event_id=self._stored_id(event, group_ids, new),
+                            event_id=self._stored_id(event, group_ids, new, request.institution),
                         )
                     )
                     continue
@@ -198,7 +198,7 @@ class Ledger(Application[UUID]):
                 previous, link = link, chain_link(link, content)
                 aggregates.append(EventRecord(**content, previous_link=previous, link=link))
                 stored_hashes.add(event.key)
-                group_ids[event.key] = event.event_id
+                group_ids[event.key] = (event.event_id, request.institution)
                 if event.key != event.hash_id:
                     self._declarations(event.hash_id, existing, declarations).declare(event.key)
                 stored_outcomes[event.index].position = position
@@ -283,20 +283,29 @@ class Ledger(Application[UUID]):
         return loaded[hash_id]
 
     def _stored_id(
-        self, event: PreparedEvent, group_ids: dict[str, str], new: list[PreparedEvent]
+        self,
+        event: PreparedEvent,
+        group_ids: dict[str, tuple[str, str]],
+        new: list[PreparedEvent],
+        institution: str,
     ) -> str:
         """The eventID an already-stored event answers to: the client's when it sent one
-        (claimed for it, so it reads the event back), else the stored event's own."""
+        (claimed for it, so it reads the event back), else the stored event's own, when
+        the same institution stored it (another's eventID is not shown: the Event Hash ID
+        then)."""
         if event.client_event_id:
             return event.client_event_id
         for earlier in new:  # the same event earlier in this document
             if earlier.key == event.key:
                 return earlier.event_id
         if event.key in group_ids:  # stored by an earlier document of this group
-            return group_ids[event.key]
+            event_id, owner = group_ids[event.key]
+            return event_id if owner == institution else event.event_id
         try:
             record: EventRecord = self.repository.get(EventRecord.create_id(event.key))
         except AggregateNotFoundError:
+            return event.event_id
+        if getattr(record, "institution", "") != institution:
             return event.event_id
         return str(record.event_id)
 

@@ -188,3 +188,29 @@ def test_a_capture_key_reads_the_jobs_it_captured_and_no_other(
     assert client.get(f"/capture/{theirs}", headers=keys("H1", Role.CAPTURE)).status_code == 404
     reader = client.get("/capture", headers=keys("H1", Role.READER)).json()
     assert {j["captureID"] for j in reader} == {mine, theirs}
+
+
+def test_an_event_another_institution_stored_is_answered_as_sent_not_as_stored(
+    served: tuple[TestClient, Keys],
+) -> None:
+    client, keys = served
+    one = {k: v for k, v in event(60).items() if k != "example:ward"}
+    first = client.post(
+        "/events",
+        json={**one, "eventID": "urn:uuid:6a1e7d5e-2222-4a1a-8a1a-00000000000c"},
+        headers={**JSONLD, **keys("H1", Role.CAPTURE)},
+    )
+    assert first.status_code == 201, first.text
+    again = client.post("/events", json=one, headers={**JSONLD, **keys("H2", Role.CAPTURE)})
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert (
+        "recordTime" not in body
+        and body["eventID"] != "urn:uuid:6a1e7d5e-2222-4a1a-8a1a-00000000000c"
+    )
+    assert body["epcList"] == one["epcList"]
+    elsewhere = client.get(again.headers["Location"], headers=keys("H2", Role.READER))
+    assert elsewhere.status_code == 404  # stored, but H1's
+    jobs = client.get("/capture", headers=keys("H2", Role.READER)).json()
+    outcomes = [o for job in jobs for o in job["outcomes"] if o["status"] == "already-stored"]
+    assert outcomes and all("6a1e7d5e-2222" not in o["eventID"] for o in outcomes)

@@ -101,12 +101,16 @@ def with_default_context(data: bytes) -> bytes:
 
 
 def _as_document(stored: StoredEvent) -> dict[str, Any]:
+    return _document([stored.as_epcis()], stored.namespaces)
+
+
+def _document(events: list[dict[str, Any]], namespaces: dict[str, str]) -> dict[str, Any]:
     return {
-        "@context": make_context(stored.namespaces),
+        "@context": make_context(namespaces),
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": utc_now(),
-        "epcisBody": {"eventList": [stored.as_epcis()]},
+        "epcisBody": {"eventList": events},
     }
 
 
@@ -195,13 +199,23 @@ async def post_event(
         )
     if stored is None:  # committed a moment ago: the store must have it
         raise RuntimeError(f"event {outcome.hash_id} was committed but cannot be read back")
-    location = event_location(stored.event_id)
+    if who.sees(stored.institution):
+        location = event_location(stored.event_id)
+        resource, as_document = event_resource(stored), _as_document(stored)
+    else:  # already stored by another institution: answer with the event as it was sent
+        posted = captured.request.events[0]
+        location = event_location(posted.event_id)
+        resource = {"@context": make_context(posted.namespaces), **posted.event}
+        resource["eventID"] = posted.event_id
+        as_document = _document(
+            [{k: v for k, v in resource.items() if k != "@context"}], posted.namespaces
+        )
     try:
-        content = render(_as_document(stored), "xml") if media in (XML, TEXT_XML) else b""
+        content = render(as_document, "xml") if media in (XML, TEXT_XML) else b""
     except DocumentError:  # stored, so answer anyway: in JSON-LD, which has every event
         media = JSON_LD
     if media not in (XML, TEXT_XML):
-        content = render(event_resource(stored), "json")
+        content = render(resource, "json")
     return Response(
         content,
         status_code=201 if new else 200,

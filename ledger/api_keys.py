@@ -30,7 +30,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 
 from epcis.timestamps import utc_now
-from ledger.access import Principal, Role
+from ledger.access import Permission, Principal, Role, require
 from ledger.application import Ledger
 
 _NAMESPACE = UUID("5c1e7a92-3f48-4b6d-8e21-a4d90f7b3c65")
@@ -289,3 +289,45 @@ class KeyRing:
             return None
         aggregate, key = made[0]
         return _info(aggregate), key
+
+
+class KeyRefused(Exception):
+    """What an admin may not do with keys: the reason, for a 403."""
+
+
+def keys_of(ledger: Ledger, who: Principal) -> KeyRing:
+    """The key ring, once ``who`` may manage keys (an admin; the command line)."""
+    require(who, Permission.ADMIN)
+    return KeyRing(ledger)
+
+
+def create_key(
+    ledger: Ledger, who: Principal, role: Role, institution: str | None = None, label: str = ""
+) -> tuple[ApiKeyInfo, str]:
+    """An admin makes a key for its own institution (the default); a regulator key, or one
+    of another institution, only the command line makes. ValueError for a bad value."""
+    ring = keys_of(ledger, who)
+    wanted = who.institution if institution is None else institution
+    if who.via != "local":
+        if role == Role.REGULATOR:
+            raise KeyRefused("regulator keys are made on the command line (tracecode keys create)")
+        if wanted != who.institution:
+            raise KeyRefused(
+                f"an admin of {who.institution!r} makes keys of its own institution only"
+            )
+    return ring.create(role, wanted, label)
+
+
+def institution_keys(ledger: Ledger, who: Principal) -> list[ApiKeyInfo]:
+    """The keys an admin sees: its institution's (every key for the command line)."""
+    ring = keys_of(ledger, who)
+    return [k for k in ring.list() if who.via == "local" or k.institution == who.institution]
+
+
+def revoke_key(ledger: Ledger, who: Principal, key_id: str) -> ApiKeyInfo:
+    """Revoke one of the admin's institution's keys (:class:`UnknownKey` for any other)."""
+    ring = keys_of(ledger, who)
+    found = ring.get(key_id)
+    if found is None or (who.via != "local" and found.institution != who.institution):
+        raise UnknownKey(key_id)
+    return ring.revoke(key_id)

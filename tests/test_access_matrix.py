@@ -75,6 +75,9 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/audit/verify"): AUDIT,
     ("POST", "/audit/verify"): AUDIT,
     ("POST", "/audit/checkpoint"): AUDIT,
+    ("POST", "/keys"): ADMIN,
+    ("GET", "/keys"): ADMIN,
+    ("DELETE", "/keys/{key_id}"): ADMIN,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:
@@ -119,6 +122,7 @@ class World:
             "{token}": "anything",
             "{name}": "q1",
             "{subscription_id}": self.subscription_id,
+            "{key_id}": "0000000000000000",
             "{value:path}": "urn:epcglobal:cbv:bizstep:receiving",
         }
         for name, value in values.items():
@@ -139,6 +143,8 @@ def _body(method: str, path: str, serial: int) -> dict[str, Any]:
         return {"content": json.dumps(one).encode(), "headers": JSONLD}
     if path == "/queries":
         return {"json": {"name": f"made{serial}", "query": {}}}
+    if path == "/keys":
+        return {"json": {"role": "reader", "label": f"made {serial}"}}
     if path == "/audit/checkpoint":
         return {}
     if path == "/audit/verify":

@@ -186,3 +186,42 @@ def test_good_keys_are_checked_once_a_second_and_a_revoked_one_stops_within_it(
     every_time.authenticate(fresh)
     every_time.authenticate(fresh)
     assert store.asked == 7
+
+
+def test_an_admin_manages_its_institutions_keys_over_http(store_url: str) -> None:
+    ledger = Ledger(store_settings(store_url))
+    ring = KeyRing(ledger)
+    h1_admin = {"Authorization": f"Bearer {ring.create(Role.ADMIN, 'H1')[1]}"}
+    h2_admin = {"Authorization": f"Bearer {ring.create(Role.ADMIN, 'H2')[1]}"}
+    try:
+        with TestClient(http_app(ledger)) as client:
+            made = client.post(
+                "/keys", json={"role": "capture", "label": "PDA 3"}, headers=h1_admin
+            )
+            assert made.status_code == 201, made.text
+            body = made.json()
+            assert (body["role"], body["institution"], body["label"]) == ("capture", "H1", "PDA 3")
+            assert made.headers["Location"] == f"/keys/{body['keyId']}"
+            key = {"Authorization": f"Bearer {body['key']}"}
+            posted = client.post("/capture", content=document(event(1)), headers={**JSONLD, **key})
+            assert posted.status_code == 202, posted.text
+            listed = client.get("/keys", headers=h1_admin).json()
+            assert "key" not in json.dumps(listed).replace('"keyId"', "")
+            assert {k["institution"] for k in listed} == {"H1"}
+            assert body["keyId"] not in [
+                k["keyId"] for k in client.get("/keys", headers=h2_admin).json()
+            ]
+            for refused in ({"role": "regulator"}, {"role": "reader", "institution": "H2"}):
+                answer = client.post("/keys", json=refused, headers=h1_admin)
+                assert answer.status_code == 403, answer.text
+            for bad in (
+                {"role": "boss"},
+                {"role": "reader", "colour": "red"},
+                {"role": "reader", "label": 3},
+            ):
+                assert client.post("/keys", json=bad, headers=h1_admin).status_code == 400
+            assert client.delete(f"/keys/{body['keyId']}", headers=h2_admin).status_code == 404
+            assert client.delete(f"/keys/{body['keyId']}", headers=h1_admin).status_code == 204
+            assert ring.authenticate(body["key"]) is None
+    finally:
+        ledger.close()

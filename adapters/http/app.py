@@ -27,6 +27,7 @@ from adapters.http import (
     capture,
     events,
     health,
+    keys,
     problems,
     queries,
     reads,
@@ -67,6 +68,7 @@ append-only ledger.
   `/queries/{name}/events`.
 * `GET /audit/export`, `GET` / `POST /audit/verify`, `POST /audit/checkpoint` — the
   auditor's export, verification and signed checkpoints.
+* `POST /keys`, `GET /keys`, `DELETE /keys/{keyId}` — an admin's keys of its institution.
 * `GET /health` — 200 `ok`; 200 `degraded` when a projection quarantined events it could not
   apply (every read still answers, without them; they are listed); 503 when the store fails.
 * `OPTIONS` on each capture and event resource — discovery: versions, limits
@@ -87,6 +89,7 @@ ROUTERS = (
     queries.router,
     subscriptions.router,
     audit.router,
+    keys.router,
     health.router,
 )
 """Every route of the API, by module."""

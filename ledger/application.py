@@ -38,13 +38,14 @@ from ledger.domain import (
     Declarations,
     EventIdClaim,
     EventRecord,
+    EventShare,
     chain_link,
     commit_on,
     record_content,
 )
 from ledger.outcomes import CaptureResult, Outcome, Status
+from ledger.records import SharedEvent, stored_event
 from ledger.records import StoredEvent as StoredEvent
-from ledger.records import stored_event
 from ledger.settings import StoreSettings, check_store, store_settings
 
 # The topics eventsourcing gives the events that @event("Captured") and @event("Finished")
@@ -52,6 +53,7 @@ from ledger.settings import StoreSettings, check_store, store_settings
 RECORD_TOPIC = "ledger.domain:EventRecord.Captured"
 JOB_TOPIC = "ledger.domain:CaptureJob.Finished"
 COMMIT_TOPIC = "ledger.domain:ChainHead.Committed"
+SHARE_TOPIC = "ledger.domain:EventShare.Shared"
 _ATTEMPTS = 40
 _PAGE = 1000
 
@@ -122,7 +124,17 @@ class Ledger(Application[UUID]):
             for e in r.events
             if e.client_event_id
         ]
-        existing = self._existing(self.recorder, [*record_ids, *claim_ids, *declaration_ids])
+        share_ids = [
+            EventShare.create_id(e.key, r.institution)
+            for r in requests
+            if r.institution
+            for e in r.events
+        ]
+        existing = self._existing(
+            self.recorder, [*record_ids, *claim_ids, *declaration_ids, *share_ids]
+        )
+        shared: set[tuple[str, str]] = set()  # (record key, institution) shared in this group
+        positions: dict[str, int] = {}  # record key -> position, for the records of this group
         declarations: dict[str, Declarations] = {}
         claimed: dict[str, str] = {}  # eventID -> hash, from the store and from this group
         unrecorded: dict[str, str] = {}  # claims no record of this group carries (aliases)
@@ -137,6 +149,7 @@ class Ledger(Application[UUID]):
             new_keys: set[str] = set()
             stored_outcomes: dict[int, Outcome] = {}
             pending_claims: dict[str, str] = {}
+            found: list[PreparedEvent] = []  # stored before this request: maybe shared
             for event in request.events:
                 owner = self._claim_owner(event, existing, claimed, pending_claims)
                 if owner is not None and owner != event.hash_id:
@@ -168,6 +181,8 @@ class Ledger(Application[UUID]):
                             event_id=self._stored_id(event, group_ids, new, request.institution),
                         )
                     )
+                    if event.key not in new_keys:
+                        found.append(event)
                     continue
                 new.append(event)
                 new_keys.add(event.key)
@@ -199,9 +214,16 @@ class Ledger(Application[UUID]):
                 aggregates.append(EventRecord(**content, previous_link=previous, link=link))
                 stored_hashes.add(event.key)
                 group_ids[event.key] = (event.event_id, request.institution)
+                positions[event.key] = position
                 if event.key != event.hash_id:
                     self._declarations(event.hash_id, existing, declarations).declare(event.key)
                 stored_outcomes[event.index].position = position
+            for event in found if stores and request.institution else ():
+                share = self._share(
+                    event, request.institution, existing, shared, group_ids, positions
+                )
+                if share is not None:
+                    aggregates.append(share)
             recorded = {(e.event_id, e.hash_id) for e in new}
             for event_id, hash_id in pending_claims.items() if stores else ():
                 if EventIdClaim.create_id(event_id) not in existing:
@@ -309,6 +331,40 @@ class Ledger(Application[UUID]):
             return event.event_id
         return str(record.event_id)
 
+    def _share(
+        self,
+        event: PreparedEvent,
+        institution: str,
+        existing: set[UUID],
+        shared: set[tuple[str, str]],
+        group_ids: dict[str, tuple[str, str]],
+        positions: dict[str, int],
+    ) -> EventShare | None:
+        """The share an institution gains by capturing an event another institution stored
+        (None when it stored it itself, or has its share already)."""
+        if (event.key, institution) in shared:
+            return None
+        if EventShare.create_id(event.key, institution) in existing:
+            return None
+        if event.key in group_ids:  # stored by an earlier request of this group
+            owner, position = group_ids[event.key][1], positions[event.key]
+        else:
+            try:
+                record: EventRecord = self.repository.get(EventRecord.create_id(event.key))
+            except AggregateNotFoundError:
+                return None
+            owner, position = getattr(record, "institution", ""), int(record.position)
+        if owner == institution:
+            return None
+        shared.add((event.key, institution))
+        return EventShare(
+            share=f"{institution} {event.key}",
+            key=event.key,
+            hash_id=event.hash_id,
+            institution=institution,
+            position=position,
+        )
+
     def _claim_owner(
         self,
         event: PreparedEvent,
@@ -391,7 +447,9 @@ class Ledger(Application[UUID]):
         """The notification id of the first stored event after ``after`` (and at most
         ``up_to``), or None: the log holds other things too (jobs, the chain head, eventID
         claims), which the read models do not follow."""
-        page = self.recorder.select_notifications(after + 1, 1, stop=up_to, topics=[RECORD_TOPIC])
+        page = self.recorder.select_notifications(
+            after + 1, 1, stop=up_to, topics=[RECORD_TOPIC, SHARE_TOPIC]
+        )
         return page[0].id if page else None
 
     def get_event(self, event_id: str) -> StoredEvent | None:
@@ -424,6 +482,38 @@ class Ledger(Application[UUID]):
         """Every stored event in log order (the order positions were given in)."""
         for notification_id, state in self._notifications(RECORD_TOPIC, after_notification):
             yield stored_event(state, notification_id)
+
+    def log_items(self, *, after_notification: int = 0) -> Iterator[StoredEvent | SharedEvent]:
+        """Every stored event and every share of one (an institution that captured an event
+        another had stored), in log order: what the read models follow."""
+        for notification in self.notifications([RECORD_TOPIC, SHARE_TOPIC], after_notification):
+            state = self.mapper.to_domain_event(notification).__dict__
+            if notification.topic == SHARE_TOPIC:
+                yield SharedEvent(
+                    state["key"],
+                    state["hash_id"],
+                    state["institution"],
+                    int(state["position"]),
+                    notification.id,
+                )
+            else:
+                yield stored_event(state, notification.id)
+
+    def sees(self, institution: str | None, stored: StoredEvent) -> bool:
+        """Whether what ``institution`` may see (None: every institution's) holds
+        ``stored``: it captured it first, or too."""
+        if institution is None or stored.institution == institution:
+            return True
+        return EventShare.create_id(stored.key, institution) in self.repository
+
+    def shared_with(self, institution: str) -> set[str]:
+        """The record keys of the events ``institution`` captured after another had."""
+        keys = set()
+        for notification in self.notifications([SHARE_TOPIC]):
+            state = self.mapper.to_domain_event(notification).__dict__
+            if state["institution"] == institution:
+                keys.add(str(state["key"]))
+        return keys
 
     def raw_records(self) -> Iterator[tuple[int, dict[str, Any] | None]]:
         """(notification id, decoded record state or None if undecodable), in log order."""

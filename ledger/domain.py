@@ -9,13 +9,15 @@
 * :class:`ChainHead` — the single head of the tamper-evidence chain: its version moves with
   every append, so two writers that extend the same head cannot both commit.
 * :class:`CaptureJob` — a capture request and what became of it.
+* :class:`EventShare` — an institution captured an event another had stored: it sees it
+  from then on (the record is not stored twice).
 
 Every record carries its position in the one global order and a link: the SHA-256 of the
 previous link and of the record's content. Altering, removing, inserting or reordering a
 record breaks the chain from that record on.
 
-Records are not all that decides the ledger's answers. Jobs, named queries and
-subscriptions do too, and nothing can re-derive them: they are *chained entries*. Every
+Records are not all that decides the ledger's answers. Jobs, shares, named queries,
+subscriptions and API keys do too, and nothing can re-derive them: they are *chained entries*. Every
 transaction that writes records or entries holds one ``Committed`` event of the chain head
 (logged first): a *commit*, numbered, naming each entry it saves (kind, key, aggregate,
 version and :func:`entry_digest` of its content), the record chain's end after it, and
@@ -292,6 +294,26 @@ def commit_on(
         claims=claims or {},
     )
     head.commit(**content, previous_commit=previous, commit_link=chain_link(previous, content))
+
+
+class EventShare(Aggregate):
+    """An institution captured an event another institution had stored: from then on it
+    sees that event too (the record stays one; this is the institution's claim to it)."""
+
+    chain_kind = "event share"  # chained: it decides what an institution is shown
+    chain_key = "share"
+
+    @staticmethod
+    def create_id(key: str, institution: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, f"share:{institution}\n{key}")
+
+    @event("Shared")
+    def __init__(self, share: str, key: str, hash_id: str, institution: str, position: int) -> None:
+        self.share = share
+        self.key = key
+        self.hash_id = hash_id
+        self.institution = institution
+        self.position = position
 
 
 class CaptureJob(Aggregate):

@@ -30,8 +30,9 @@ def _moment(text: str) -> datetime:
 
 def selected(ledger: Ledger, until: str | None, scope: str | None = None) -> Iterator[StoredEvent]:
     limit = _moment(until) if until else None
+    shared = ledger.shared_with(scope) if scope is not None else set()
     for stored in ledger.stored_events():
-        if scope is not None and stored.institution != scope:
+        if scope is not None and stored.institution != scope and stored.key not in shared:
             continue
         if limit is None or _moment(stored.record_time) <= limit:
             yield stored
@@ -41,7 +42,7 @@ def export(
     ledger: Ledger, *, until: str | None = None, fmt: Format = "json", scope: str | None = None
 ) -> Iterator[bytes]:
     """Chunks of one EPCISDocument holding every (selected) event, in log order: those
-    recorded up to ``until``, of the institution ``scope`` (all when None)."""
+    recorded up to ``until`` that the institution ``scope`` sees (all when None)."""
     prefixes = _unified_prefixes(selected(ledger, until, scope))
     header = {
         "@context": make_context(prefixes.by_prefix),

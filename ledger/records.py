@@ -44,3 +44,15 @@ def stored_event(state: dict[str, Any], notification_id: int = 0) -> StoredEvent
         notification_id=notification_id,
         institution=state.get("institution", ""),
     )
+
+
+@dataclass(frozen=True)
+class SharedEvent:
+    """An institution gained sight of a stored event by capturing it too
+    (:class:`~ledger.domain.EventShare`), as the read models follow it in the log."""
+
+    key: str
+    hash_id: str
+    institution: str
+    position: int
+    notification_id: int = 0

@@ -46,6 +46,7 @@ from ledger.domain import (
     Declarations,
     EventIdClaim,
     EventRecord,
+    EventShare,
     chain_link,
     commit_content,
     entry_digest,
@@ -73,7 +74,7 @@ DECLARATIONS_TOPICS = (
 # The aggregate topic of each chained kind -> (kind, attribute naming one).
 CHAINED: dict[str, tuple[str, str]] = {
     f"{cls.__module__}:{cls.__qualname__}": (cls.chain_kind, cls.chain_key)
-    for cls in (CaptureJob, NamedQuery, Subscription, ApiKey)
+    for cls in (CaptureJob, EventShare, NamedQuery, Subscription, ApiKey)
 }
 
 

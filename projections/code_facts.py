@@ -31,9 +31,17 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, select
 
 from epcis.identifiers.facts import facts_of
 from ledger.application import StoredEvent
+from ledger.records import SharedEvent
 from projections.bulk import any_of, insert_rows, select_in
 from projections.code_status import Derived, Fact, Folding, Link, derive, fold
-from projections.schema import code_facts, code_state, links, stock_counts, value_columns
+from projections.schema import (
+    code_facts,
+    code_state,
+    links,
+    stock_counts,
+    value_columns,
+    visible_to,
+)
 
 CONTAINMENT = ("aggregation",)
 
@@ -293,6 +301,30 @@ def _update_scope(
         _count(counts, scope, row[1], row[2], row[6], row[12], row[7], +1)
 
 
+def _refold(
+    conn: Connection, scope: str, codes: Sequence[str], counts: dict[str, list[int]]
+) -> None:
+    """Fold ``codes`` again from all their facts ``scope`` sees, replacing their rows."""
+    if not codes:
+        return
+    old = list(
+        select_in(
+            conn,
+            lambda cond: select(code_state).where(code_state.c.scope == scope, cond),
+            code_state.c.code,
+            list(codes),
+        )
+    )
+    for condition in any_of(conn, code_state.c.code, sorted(row.code for row in old)):
+        conn.execute(delete(code_state).where(code_state.c.scope == scope, condition))
+    rows = _folded_again(conn, scope, codes)
+    insert_rows(conn, code_state, rows)
+    for row in old:
+        _count(counts, scope, row.code, row.state, row.product, row.place, row.lot, -1)
+    for new in rows:
+        _count(counts, scope, new[1], new[2], new[6], new[12], new[7], +1)
+
+
 def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tuple[Any, ...]]:
     """The state rows of ``codes`` in ``scope``, folded from all their facts of it."""
     rows = []
@@ -359,7 +391,7 @@ def _facts_by_code(
     """Every fact of ``codes`` (of the institution ``scope``, or all), grouped by code,
     each group in ``(event_time, position)`` order."""
     groups: dict[str, list[Any]] = {}
-    mine = [] if scope == EVERYONE else [code_facts.c.institution == scope]
+    mine = [] if scope == EVERYONE else [visible_to(code_facts, scope)]
 
     def query(condition: ColumnElement[bool]) -> Any:
         return select(code_facts).where(condition, *mine)
@@ -413,6 +445,21 @@ class CodeFacts:
         insert_rows(conn, code_facts, fact_rows)
         insert_rows(conn, links, link_rows)
         update_states(conn, all_facts)
+
+    def share(self, conn: Connection, shares: Sequence[SharedEvent]) -> None:
+        """Institutions that now see events another stored: fold again, in each such
+        institution's scope, every code those events touched (``view_event_shares``
+        already holds the shares)."""
+        by_scope: dict[str, set[int]] = {}
+        for shared in shares:
+            by_scope.setdefault(shared.institution, set()).add(shared.position)
+        counts: dict[str, list[int]] = {}
+        for scope, positions in sorted(by_scope.items()):
+            touched = conn.execute(
+                select(code_facts.c.code).where(code_facts.c.position.in_(sorted(positions)))
+            ).scalars()
+            _refold(conn, scope, sorted(set(touched)), counts)
+        update_stock(conn, counts)
 
     def backfill(self, conn: Connection, created: Sequence[Table]) -> None:
         """Fill ``view_code_state`` and ``view_stock`` from the facts already there (they

@@ -39,7 +39,7 @@ from epcis.identifiers.facts import canonical, facts_of
 from ledger.lifecycle import derive_state, local_name, word
 from projections import hierarchy
 from projections.bulk import select_in
-from projections.schema import code_facts, keyed_eq, utc_text
+from projections.schema import code_facts, keyed_eq, utc_text, visible_to
 
 # -- facts -----------------------------------------------------------------------------
 
@@ -380,7 +380,7 @@ def status(
 def seen_by(scope: str | None) -> list[ColumnElement[bool]]:
     """The condition on facts an institution ``scope`` sees: those of events it captured
     (every fact when None)."""
-    return [] if scope is None else [code_facts.c.institution == scope]
+    return [] if scope is None else [visible_to(code_facts, scope)]
 
 
 def statuses(

@@ -32,7 +32,7 @@ from epcis.query.params import MATCH_FIELDS
 from epcis.query.patterns import PATTERN_PREFIX, identity, parse_pattern
 from epcis.query.predicate import expand
 from projections.event_index import ROLES, event_epcs, events
-from projections.schema import KEY_PREFIX_BYTES, keyed, keyed_in, utc_text
+from projections.schema import KEY_PREFIX_BYTES, keyed, keyed_in, utc_text, visible_to
 
 CHUNK = 500
 MAX_PER_PAGE = 10_000
@@ -238,7 +238,7 @@ _KEYED = {"bizStep", "eventID", "readPoint.id", "bizLocation.id"}
 def _narrowing(query: Query, scope: str | None = None) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if scope is not None:
-        out.append(events.c.institution == scope)
+        out.append(visible_to(events, scope))
     for c in query.conditions:
         if c.kind == "eventType":
             out.append(events.c.event_type.in_(c.values))

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, and_, select
 
 from epcis.identifiers.facts import canonical
 from projections.bulk import any_of
-from projections.schema import keyed, keyed_in, links, utc_text
+from projections.schema import keyed, keyed_in, links, utc_text, visible_to
 
 ALL_KINDS = ("aggregation", "transformation")
 
@@ -91,7 +91,7 @@ def _link_rows(
     if before is not None:
         conds += [lk.c.position < before[0], lk.c.event_time <= before[1]]
     if scope is not None:
-        conds.append(lk.c.institution == scope)
+        conds.append(visible_to(lk, scope))
     columns = (
         lk.c.parent,
         lk.c.child,

@@ -9,20 +9,19 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, true
 
 from projections.event_index import event_epcs, events
-from projections.schema import index_key, keyed, keyed_eq
+from projections.schema import index_key, keyed, keyed_eq, visible_to
 
 IDENTIFIER_ROLES = ("epc", "child", "parent", "input", "output")
 """The roles in which an event names an EPC: ``/epcs`` lists them all."""
 
 
 def _of(scope: str | None, position: Any) -> Any:
-    """Only what the institution ``scope`` captured (everything when None)."""
+    """Only what the institution ``scope`` sees (everything when None)."""
     if scope is None:
         return true()
-    mine = select(events.c.position).where(events.c.institution == scope)
-    return (
-        position.in_(mine) if position is not events.c.position else events.c.institution == scope
-    )
+    if position is events.c.position:
+        return visible_to(events, scope)
+    return position.in_(select(events.c.position).where(visible_to(events, scope)))
 
 
 def distinct_values(

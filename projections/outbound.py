@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, select
+from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, select
 
 from projections.runner import ReadModelRunner
-from projections.schema import metadata
 
 log = logging.getLogger("tracecode.outbound")
 
+metadata = MetaData()
+"""Apart from the views' metadata: positions are not rebuilt from the log, so a new view
+schema (which drops and projects the views again) must not drop them."""
 positions = Table(
     "view_outbound_positions",
     metadata,

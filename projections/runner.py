@@ -59,6 +59,8 @@ from sqlalchemy import (
 )
 
 from ledger.application import Ledger, StoredEvent
+from ledger.records import SharedEvent
+from projections.bulk import insert_rows
 from projections.code_facts import CodeFacts
 from projections.event_index import EventIndex
 from projections.failures import ConcurrentRunError, is_transient
@@ -67,6 +69,7 @@ from projections.schema import (
     ERROR_TEXT_LIMIT,
     SCHEMA_ROW,
     SCHEMA_VERSION,
+    event_shares,
     failures,
     metadata,
     sqlalchemy_url,
@@ -231,25 +234,27 @@ class ReadModelRunner:
                 .with_for_update()
             ).scalar()
             after = int(tracked or 0)
-            batch = list(
-                islice(self.ledger.stored_events(after_notification=after), self.batch_size)
-            )
+            batch = list(islice(self.ledger.log_items(after_notification=after), self.batch_size))
             if not batch:
                 return 0
+            shares = [item for item in batch if isinstance(item, SharedEvent)]
+            records = [item for item in batch if not isinstance(item, SharedEvent)]
             if tracked is None:
                 # the row to lock from now on; a runner racing for the first batch waits
                 # here and then loses (IntegrityError), before applying anything
                 conn.execute(insert(tracking).values(projection=self.name, notification_id=0))
             if isolate:
-                self._apply_isolating(conn, batch)
+                self._apply_isolating(conn, records)
             else:
                 try:
                     for projection in self.projections:
-                        projection.apply(conn, batch)
+                        projection.apply(conn, records)
                 except Exception as error:
                     raise _BatchFailed(error) from error
+            if shares:
+                self._share(conn, shares)
             if self.on_applied is not None:
-                for stored in batch:
+                for stored in records:
                     self.on_applied(stored)
             moved = conn.execute(
                 update(tracking)
@@ -259,6 +264,15 @@ class ReadModelRunner:
             if moved.rowcount != 1:
                 raise ConcurrentRunError(f"{self.name}: the tracking position moved")
         return len(batch)
+
+    def _share(self, conn: Connection, shares: Sequence[SharedEvent]) -> None:
+        """Record who else sees which event (``view_event_shares``), then let each
+        projection that keeps a view per institution take it in (``share``)."""
+        insert_rows(conn, event_shares, [(s.institution, s.position) for s in shares])
+        for projection in self.projections:
+            share = getattr(projection, "share", None)
+            if share is not None:
+                share(conn, shares)
 
     def _apply_isolating(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         """Apply ``batch`` in log order, each part in a SAVEPOINT: a part that fails is
@@ -335,6 +349,7 @@ class ReadModelRunner:
                 table.drop(conn, checkfirst=True)
             conn.execute(delete(tracking).where(tracking.c.projection == self.name))
             conn.execute(delete(failures).where(failures.c.runner == self.name))
+            conn.execute(delete(event_shares))
             for table in tables:
                 table.create(conn)
         count = self.run_until_caught_up()

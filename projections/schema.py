@@ -57,6 +57,8 @@ from sqlalchemy import (
     Text,
     and_,
     func,
+    or_,
+    select,
 )
 from sqlalchemy.engine import URL, make_url
 
@@ -204,6 +206,28 @@ Index(
 )
 Index("view_links_child", keyed(links.c.child))
 Index("view_links_hash", links.c.hash_id)
+
+event_shares = Table(
+    "view_event_shares",
+    metadata,
+    Column("institution", Text, nullable=False),
+    Column("position", BigInteger, nullable=False),
+)
+"""The events an institution sees although another stored them (it captured them too):
+written by the runner from the log's shares, read by every scoped query."""
+Index("view_event_shares_institution", event_shares.c.institution, event_shares.c.position)
+
+
+def shared_with(scope: str) -> Any:
+    """The positions of the events ``scope`` sees through shares (a subquery)."""
+    return select(event_shares.c.position).where(event_shares.c.institution == scope)
+
+
+def visible_to(table: Table, scope: str) -> ColumnElement[bool]:
+    """The rows of ``table`` (one with ``institution`` and ``position``) of the events the
+    institution ``scope`` sees: those it captured first, and those it captured too."""
+    return or_(table.c.institution == scope, table.c.position.in_(shared_with(scope)))
+
 
 code_state = Table(
     "view_code_state",

@@ -190,27 +190,48 @@ def test_a_capture_key_reads_the_jobs_it_captured_and_no_other(
     assert {j["captureID"] for j in reader} == {mine, theirs}
 
 
-def test_an_event_another_institution_stored_is_answered_as_sent_not_as_stored(
+def test_an_event_another_institution_stored_is_shared_with_whoever_captures_it_too(
     served: tuple[TestClient, Keys],
 ) -> None:
+    """A hospital capturing its supplier's document: the events the supplier stored are
+    not stored twice, but the hospital sees them from then on (and a third does not)."""
     client, keys = served
     one = {k: v for k, v in event(60).items() if k != "example:ward"}
+    own_id = "urn:uuid:6a1e7d5e-2222-4a1a-8a1a-00000000000c"
     first = client.post(
-        "/events",
-        json={**one, "eventID": "urn:uuid:6a1e7d5e-2222-4a1a-8a1a-00000000000c"},
-        headers={**JSONLD, **keys("H1", Role.CAPTURE)},
+        "/events", json={**one, "eventID": own_id}, headers={**JSONLD, **keys("S", Role.CAPTURE)}
     )
     assert first.status_code == 201, first.text
-    again = client.post("/events", json=one, headers={**JSONLD, **keys("H2", Role.CAPTURE)})
+    h1 = keys("H1", Role.READER)
+    assert client.get(f"/codes/{code(60)}", headers=h1).status_code == 404
+    again = client.post("/events", json=one, headers={**JSONLD, **keys("H1", Role.CAPTURE)})
     assert again.status_code == 200, again.text
-    body = again.json()
-    assert (
-        "recordTime" not in body
-        and body["eventID"] != "urn:uuid:6a1e7d5e-2222-4a1a-8a1a-00000000000c"
-    )
-    assert body["epcList"] == one["epcList"]
-    elsewhere = client.get(again.headers["Location"], headers=keys("H2", Role.READER))
-    assert elsewhere.status_code == 404  # stored, but H1's
-    jobs = client.get("/capture", headers=keys("H2", Role.READER)).json()
+    assert client.get(again.headers["Location"], headers=h1).status_code == 200
+    assert len(event_ids(client.get(f"/events?MATCH_epc={code(60)}", headers=h1))) == 1
+    assert len(client.get(f"/codes/{code(60)}", headers=h1).json()["history"]) == 1
+    assert client.get(f"/trails?code={code(60)}", headers=h1).status_code == 200
+    assert client.get(f"/codes/{code(60)}", headers=keys("H2", Role.READER)).status_code == 404
+    jobs = client.get("/capture", headers=h1).json()
     outcomes = [o for job in jobs for o in job["outcomes"] if o["status"] == "already-stored"]
-    assert outcomes and all("6a1e7d5e-2222" not in o["eventID"] for o in outcomes)
+    assert outcomes and all(o["eventID"] != own_id for o in outcomes)
+    regulator = keys("", Role.REGULATOR)
+    assert len(event_ids(client.get(f"/events?MATCH_epc={code(60)}", headers=regulator))) == 1
+
+
+def test_a_share_is_made_once_chained_and_verified(ledger: Ledger) -> None:
+    from ledger.application import SHARE_TOPIC
+    from ledger.capture import prepare
+    from ledger.verify import verify_chain
+
+    body = document(event(70), event(71))
+    first = prepare(body, institution="S")
+    same_group = prepare(body, institution="H1")  # the same group: shares name the new positions
+    ledger.append([first, same_group])
+    ledger.capture(prepare(body, institution="H1"))  # a retry: no second share
+    ledger.capture(prepare(body, institution="S"))  # the owner again: no share
+    shares = [state for _, topic, state in ledger.raw_log([SHARE_TOPIC])]
+    assert sorted((s["institution"], s["position"]) for s in shares if s) == [("H1", 1), ("H1", 2)]
+    report = verify_chain(ledger)
+    assert report.intact, report.findings
+    stored = list(ledger.stored_events())
+    assert ledger.sees("H1", stored[0]) and not ledger.sees("H2", stored[0])

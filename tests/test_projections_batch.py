@@ -20,7 +20,7 @@ from projections.code_status import Fact, Link, derive, statuses
 from projections.hierarchy import contents, current_edges
 from projections.recall_trail import trail
 from projections.runner import ReadModelRunner
-from projections.schema import code_facts, code_state, links, stock_counts
+from projections.schema import code_facts, code_state, links, stock_counts, visible_to
 from projections.stock import stock
 from tests.test_projections import (
     ANY_STREAMS,
@@ -116,7 +116,7 @@ def check_scope(runner: ReadModelRunner, scope: str | None) -> None:
             row.code: row
             for row in conn.execute(select(code_state).where(code_state.c.scope == (scope or "")))
         }
-        mine = [] if scope is None else [code_facts.c.institution == scope]
+        mine = [] if scope is None else [visible_to(code_facts, scope)]
         facts = set(conn.execute(select(code_facts.c.code).where(*mine).distinct()).scalars())
         assert set(rows) == facts
         for code, row in rows.items():
@@ -291,3 +291,49 @@ def test_the_fast_path_reads_codes_as_the_parser_does(code: str) -> None:
 def test_check_digit() -> None:
     assert check_digit("1061414107346") == "4"
     assert check_digit("10614141234567890") == "8"
+
+
+def test_a_shared_packing_and_shipping_enters_the_receivers_view(
+    ledger: Ledger, runner: ReadModelRunner
+) -> None:
+    """The supplier packs, ships; the hospital captures the supplier's document too (a
+    share), then receives: its own state and stock hold the boxes, folded like every view."""
+    from ledger.capture import prepare
+    from tests.test_projections import pack
+
+    def capture_as(institution: str, *events: dict[str, Any]) -> None:
+        body = _document(list(events))
+        assert ledger.capture(prepare(body, institution=institution)).success
+        runner.run_until_caught_up()
+        check_current_state(runner)
+
+    supplier = [commission(8), pack(9), ship(10)]
+    capture_as("A", *supplier)
+    with runner.connect() as conn:
+        assert stock(conn, scope="B") == []
+    capture_as("B", *supplier)  # the hospital posts the supplier's document: shared
+    capture_as("B", receive(11))
+    with runner.connect() as conn:
+        own = {(r.scope, r.code): r.state for r in conn.execute(select(code_state))}
+        assert own[("B", canonical(BOX[0]))] == own[("", canonical(BOX[0]))] == "in_stock"
+        assert own[("A", canonical(BOX[0]))] == "in_transit"
+        assert stock(conn, scope="B") == stock(conn, scope=None)
+    runner.rebuild()  # the shares are followed again from the log
+    check_current_state(runner)
+
+
+def _document(events: list[dict[str, Any]]) -> bytes:
+    import json
+
+    from epcis.context import make_context
+    from tests.strategies import NAMESPACES
+
+    return json.dumps(
+        {
+            "@context": make_context(NAMESPACES),
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-01-01T00:00:00.000Z",
+            "epcisBody": {"eventList": events},
+        }
+    ).encode()

@@ -101,16 +101,12 @@ def with_default_context(data: bytes) -> bytes:
 
 
 def _as_document(stored: StoredEvent) -> dict[str, Any]:
-    return _document([stored.as_epcis()], stored.namespaces)
-
-
-def _document(events: list[dict[str, Any]], namespaces: dict[str, str]) -> dict[str, Any]:
     return {
-        "@context": make_context(namespaces),
+        "@context": make_context(stored.namespaces),
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": utc_now(),
-        "epcisBody": {"eventList": events},
+        "epcisBody": {"eventList": [stored.as_epcis()]},
     }
 
 
@@ -199,17 +195,8 @@ async def post_event(
         )
     if stored is None:  # committed a moment ago: the store must have it
         raise RuntimeError(f"event {outcome.hash_id} was committed but cannot be read back")
-    if who.sees(stored.institution):
-        location = event_location(stored.event_id)
-        resource, as_document = event_resource(stored), _as_document(stored)
-    else:  # already stored by another institution: answer with the event as it was sent
-        posted = captured.request.events[0]
-        location = event_location(posted.event_id)
-        resource = {"@context": make_context(posted.namespaces), **posted.event}
-        resource["eventID"] = posted.event_id
-        as_document = _document(
-            [{k: v for k, v in resource.items() if k != "@context"}], posted.namespaces
-        )
+    location = event_location(stored.event_id)
+    resource, as_document = event_resource(stored), _as_document(stored)
     try:
         content = render(as_document, "xml") if media in (XML, TEXT_XML) else b""
     except DocumentError:  # stored, so answer anyway: in JSON-LD, which has every event
@@ -231,7 +218,7 @@ async def post_event(
 
 def _stored(request: Request, event_id: str, who: Principal) -> StoredEvent:
     stored = ledger_of(request).get_event(event_id)
-    if stored is None or not who.sees(stored.institution):
+    if stored is None or not ledger_of(request).sees(who.scope, stored):
         raise ProblemError(404, f"there is no event with eventID {excerpt(event_id)}")
     return stored
 
@@ -263,7 +250,8 @@ def get_event(
         raise not_acceptable(accept, EVENT_TYPES)
     stored = _stored(request, event_id, who)
     declarations = ledger_of(request).declarations(stored.hash_id)
-    document = event_document(stored, [d for d in declarations if who.sees(d.institution)])
+    shown = [d for d in declarations if ledger_of(request).sees(who.scope, d)]
+    document = event_document(stored, shown)
     why = ""
     for media in allowed:
         try:

@@ -37,10 +37,9 @@ from starlette.responses import Response
 from adapters.http.authentication import allow
 from adapters.http.capture_answers import job_json, job_location, job_xml, refusal, summary
 from adapters.http.freshness import POSITION_HEADER, position_headers
-from adapters.http.headers import discovery_headers
 from adapters.http.negotiation import JSON, XML, check_body_syntax, negotiate, request_syntax
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import HttpCaptureRunner, ledger_of, read_body, state_of
+from adapters.http.state import HttpCaptureRunner, discovered, ledger_of, read_body, state_of
 from epcis.problems import excerpt
 from ledger import capture_flow
 from ledger.access import Permission, Principal, sees_job
@@ -162,10 +161,7 @@ _LIMIT_HEADERS_DOC = {
 def capture_options(
     request: Request, who: Annotated[Principal, allow(Permission.CAPTURE)]
 ) -> Response:
-    state = state_of(request)
-    headers = discovery_headers("OPTIONS, POST, GET", state.max_events, state.max_bytes)
-    headers["GS1-Capture-Error-Behaviour"] = "all"
-    return Response(status_code=204, headers=headers)
+    return discovered(request, "OPTIONS, POST, GET", **{"GS1-Capture-Error-Behaviour": "all"})
 
 
 @router.post(
@@ -352,8 +348,4 @@ def capture_job_options(
     request: Request, capture_id: str, who: Annotated[Principal, allow(Permission.READ_OWN_JOBS)]
 ) -> Response:
     _job(request, capture_id, who)
-    state = state_of(request)
-    return Response(
-        status_code=204,
-        headers=discovery_headers("OPTIONS, GET", state.max_events, state.max_bytes),
-    )
+    return discovered(request, "OPTIONS, GET")

@@ -32,7 +32,6 @@ from adapters.http.documents import (
     render,
 )
 from adapters.http.freshness import POSITION_HEADER, position_headers
-from adapters.http.headers import discovery_headers
 from adapters.http.negotiation import (
     JSON,
     JSON_LD,
@@ -45,7 +44,14 @@ from adapters.http.negotiation import (
     request_syntax,
 )
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import HttpCaptureRunner, in_thread, ledger_of, read_body, state_of
+from adapters.http.state import (
+    HttpCaptureRunner,
+    discovered,
+    in_thread,
+    ledger_of,
+    read_body,
+    state_of,
+)
 from epcis.context import EPCIS_CONTEXT_URL, make_context
 from epcis.problems import DocumentError, excerpt
 from epcis.timestamps import utc_now
@@ -122,11 +128,7 @@ def _as_document(stored: StoredEvent) -> dict[str, Any]:
 def events_options(
     request: Request, who: Annotated[Principal, allow(Permission.CAPTURE, Permission.READ)]
 ) -> Response:
-    state = state_of(request)
-    return Response(
-        status_code=204,
-        headers=discovery_headers("OPTIONS, GET, POST", state.max_events, state.max_bytes),
-    )
+    return discovered(request, "OPTIONS, GET, POST")
 
 
 @router.post(
@@ -275,8 +277,4 @@ def event_options(
     request: Request, event_id: str, who: Annotated[Principal, allow(Permission.READ)]
 ) -> Response:
     _stored(request, event_id, who)
-    state = state_of(request)
-    return Response(
-        status_code=204,
-        headers=discovery_headers("OPTIONS, GET", state.max_events, state.max_bytes),
-    )
+    return discovered(request, "OPTIONS, GET")

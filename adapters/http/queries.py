@@ -31,10 +31,10 @@ from starlette.responses import Response
 from adapters.http.authentication import ADMIN, READ, allow, principal_of
 from adapters.http.documents import render
 from adapters.http.freshness import WAIT_FOR, WAIT_FOR_QUERY, ReadView, read_view
-from adapters.http.headers import VERSION_HEADERS, discovery_headers
+from adapters.http.headers import VERSION_HEADERS
 from adapters.http.negotiation import JSON, JSON_LD, TEXT_XML, XML, acceptable, not_acceptable
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import in_thread, ledger_of, read_json_object, state_of
+from adapters.http.state import discovered, in_thread, ledger_of, read_json_object
 from epcis.context import EPCIS_CONTEXT_URL
 from epcis.problems import excerpt
 from epcis.query import (
@@ -280,10 +280,7 @@ def discovery(allow: str) -> Any:
     """An ``OPTIONS`` endpoint announcing ``allow`` and the GS1 headers."""
 
     def options(request: Request) -> Response:
-        state = state_of(request)
-        return Response(
-            status_code=204, headers=discovery_headers(allow, state.max_events, state.max_bytes)
-        )
+        return discovered(request, allow)
 
     return options
 

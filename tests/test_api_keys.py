@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from adapters.cli import main
-from adapters.cli.keys import LOCAL_NOTICE, ROLES
+from adapters.cli.common import LOCAL_NOTICE
+from adapters.cli.keys import ROLES
 from ledger.access import Principal, Role
 from ledger.api_keys import CREATED_TOPIC, REVOKED_TOPIC, KeyRing, UnknownKey
 from ledger.application import Ledger

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from adapters.cli import main
+from adapters.cli.common import LOCAL_NOTICE
 from epcis.document import load
 from ledger.verify import CLAIM_TOPIC
 from tests.ledger_contract import (
@@ -396,6 +397,7 @@ def test_every_command_names_its_store_on_stderr(
         result = CliRunner().invoke(main, list(args))
         assert result.stderr.count("tracecode: store ") == 1, (args, result.stderr)
         assert line in result.stderr
+        assert LOCAL_NOTICE in result.stderr  # the command line says it acts with full rights
         return result.exit_code, result.stdout, result.stderr
 
     code, out, _ = invoke("capture", str(document_file(tmp_path)))

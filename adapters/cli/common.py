@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from epcis.problems import Problem
     from ledger.application import Ledger
 
+LOCAL_NOTICE = "tracecode: acting locally with full rights (the command line has the database)"
+"""Said by every command that opens the store: it acts as no principal, with every right."""
+
 EXIT_INVALID = 1
 EXIT_NO_STORE = 2
 
@@ -59,4 +62,5 @@ def open_ledger(*, read_only: bool = False, announce: bool = True) -> Ledger:
         raise click.ClickException(str(exc)) from None
     if announce:
         click.echo(f"tracecode: store {ledger.settings.described}", err=True)
+        click.echo(LOCAL_NOTICE, err=True)
     return ledger

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 # The values of ledger.access.Role, spelled out: importing the ledger here would make
 # ``tracecode --help`` pay for it (tests/test_api_keys.py checks they are the same).
 ROLES = ("capture", "terminal", "reader", "auditor", "regulator", "admin")
-LOCAL_NOTICE = "tracecode: acting locally with full rights (the command line has the database)"
 
 
 @click.group()
@@ -51,7 +50,6 @@ def keys_create(role: str, institution: str, label: str) -> None:
         raise click.BadParameter(str(exc), param_hint=hint) from None
     ledger = open_ledger()
     try:
-        click.echo(LOCAL_NOTICE, err=True)
         info, key = KeyRing(ledger).create(valid_role, institution, label)
     finally:
         ledger.close()
@@ -69,7 +67,6 @@ def keys_list(as_json: bool) -> None:
 
     ledger = open_ledger(read_only=True)
     try:
-        click.echo(LOCAL_NOTICE, err=True)
         found = KeyRing(ledger).list()
     finally:
         ledger.close()
@@ -102,7 +99,6 @@ def keys_revoke(key_id: str) -> None:
     open_ledger(read_only=True, announce=False).close()  # a missing store is not created
     ledger = open_ledger()
     try:
-        click.echo(LOCAL_NOTICE, err=True)
         KeyRing(ledger).revoke(key_id)
     except UnknownKey as exc:
         click.echo(f"tracecode: {exc}", err=True)

@@ -87,9 +87,7 @@ def capture(files: tuple[str, ...], error_behaviour: str, institution: str) -> N
         raise click.ClickException(str(exc)) from None
     who = replace(LOCAL, institution=institution.strip())
     ledger = open_ledger()
-    click.echo(
-        f"tracecode: acting locally with full rights, for institution {who.institution!r}", err=True
-    )
+    click.echo(f"tracecode: capturing for institution {who.institution!r}", err=True)
     failed = False
     try:
         for path in files:

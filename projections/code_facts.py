@@ -34,6 +34,7 @@ from ledger.application import StoredEvent
 from ledger.records import SharedEvent
 from projections.bulk import any_of, insert_rows, select_in
 from projections.code_status import Derived, Fact, Folding, Link, derive, fold
+from projections.hierarchy import walk
 from projections.schema import (
     code_facts,
     code_state,
@@ -161,27 +162,13 @@ class LinkGraph:
         self, parents: Iterable[str], before: tuple[int, str], kinds: Sequence[str]
     ) -> dict[str, list[str]]:
         """As :func:`projections.hierarchy.contents` (``before``) over the rows held."""
-        out: dict[str, list[str]] = {}
-        top_of: dict[str, str] = {}
-        frontier = []
-        for parent in parents:
-            out[parent] = []
-            top_of[parent] = parent
-            frontier.append(parent)
-        seen = set(frontier)
-        while frontier:
+
+        def edges_of(frontier: list[str]) -> list[tuple[str, str]]:
             if not any(p in self.by_parent for p in frontier):
-                break  # nothing was ever linked under these codes
-            edges = self.current_edges(frontier, before, kinds)
-            frontier = []
-            for parent, child in edges:
-                if child in seen:
-                    continue
-                seen.add(child)
-                top_of[child] = top_of[parent]
-                out[top_of[parent]].append(child)
-                frontier.append(child)
-        return out
+                return []  # nothing was ever linked under these codes
+            return self.current_edges(frontier, before, kinds)
+
+        return walk(parents, edges_of)
 
 
 def _link_row(link: Link) -> LinkRow:

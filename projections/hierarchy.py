@@ -10,7 +10,7 @@ box → the unit codes made from it); both by default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -163,6 +163,19 @@ def contents(
     scope: str | None = None,
 ) -> dict[str, list[str]]:
     """For each parent, every code inside it, transitively (nearest first)."""
+    return walk(
+        parents,
+        lambda frontier: current_edges(
+            conn, parents=frontier, as_of=as_of, before=before, kinds=kinds, scope=scope
+        ),
+    )
+
+
+def walk(
+    parents: Iterable[str], edges_of: Callable[[list[str]], Sequence[tuple[str, str]]]
+) -> dict[str, list[str]]:
+    """For each parent, every code inside it, transitively (nearest first), ``edges_of``
+    giving the live (parent, child) links under a frontier of codes."""
     out: dict[str, list[str]] = {}
     top_of: dict[str, str] = {}
     frontier = []
@@ -172,9 +185,7 @@ def contents(
         frontier.append(parent)
     seen = set(frontier)
     while frontier:
-        edges = current_edges(
-            conn, parents=frontier, as_of=as_of, before=before, kinds=kinds, scope=scope
-        )
+        edges = edges_of(frontier)
         frontier = []
         for parent, child in edges:
             if child in seen:

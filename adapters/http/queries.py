@@ -20,7 +20,7 @@ Results are EPCISQueryDocuments, JSON-LD or XML by ``Accept``. A bad parameter i
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -276,33 +276,41 @@ for _resource in _RESOURCES:
 # -- discovery -----------------------------------------------------------------------------
 
 
-def discovery(allow: str) -> Any:
-    """An ``OPTIONS`` endpoint announcing ``allow`` and the GS1 headers."""
-
+def _answering(allowed: str) -> Any:
     def options(request: Request) -> Response:
-        return discovered(request, allow)
+        return discovered(request, allowed)
 
     return options
 
 
-for _path, _allow in (
-    *((f"/{r}", "OPTIONS, GET") for r in _RESOURCES),
-    *((f"/{r}/{{value:path}}/events", "OPTIONS, GET") for r in _RESOURCES),
-    ("/queries", "OPTIONS, GET, POST"),
-    ("/queries/{name}", "OPTIONS, GET, DELETE"),
-    ("/queries/{name}/events", "OPTIONS, GET"),
-):
-    router.add_api_route(
-        _path,
-        discovery(_allow),
-        methods=["OPTIONS"],
-        status_code=204,
-        tags=["Discovery"],
-        summary=f"Query metadata: {_allow}.",
-        response_class=Response,
-        responses={204: {"description": "Allow and the GS1 headers."}},
-        dependencies=[READ],  # every reader may ask what it may do
-    )
+def add_discovery(router: APIRouter, paths: Iterable[tuple[str, str]], who: Any) -> None:
+    """An ``OPTIONS`` route on each path announcing what it allows (and the GS1 headers),
+    for callers the dependency ``who`` lets through."""
+    for path, allowed in paths:
+        router.add_api_route(
+            path,
+            _answering(allowed),
+            methods=["OPTIONS"],
+            status_code=204,
+            tags=["Discovery"],
+            summary=f"Query metadata: {allowed}.",
+            response_class=Response,
+            responses={204: {"description": "Allow and the GS1 headers."}},
+            dependencies=[who],
+        )
+
+
+add_discovery(
+    router,
+    (
+        *((f"/{r}", "OPTIONS, GET") for r in _RESOURCES),
+        *((f"/{r}/{{value:path}}/events", "OPTIONS, GET") for r in _RESOURCES),
+        ("/queries", "OPTIONS, GET, POST"),
+        ("/queries/{name}", "OPTIONS, GET, DELETE"),
+        ("/queries/{name}/events", "OPTIONS, GET"),
+    ),
+    READ,  # every reader may ask what it may do
+)
 
 
 @router.delete(

@@ -29,7 +29,7 @@ from adapters.http.authentication import ADMIN, principal_of, websocket_principa
 from adapters.http.documents import render
 from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.queries import discovery
+from adapters.http.queries import add_discovery
 from adapters.http.state import WebhookTargets, in_thread, ledger_of, read_json_object, state_of
 from epcis.problems import excerpt
 from epcis.query.document import query_document
@@ -240,19 +240,14 @@ async def unsubscribe(request: Request, name: str, subscription_id: str) -> Resp
     return Response(status_code=204, headers=dict(VERSION_HEADERS))
 
 
-for _path, _allow in (
-    ("/queries/{name}/subscriptions", "OPTIONS, GET, POST"),
-    ("/queries/{name}/subscriptions/{subscription_id}", "OPTIONS, GET, DELETE"),
-):
-    router.add_api_route(
-        _path,
-        discovery(_allow),
-        methods=["OPTIONS"],
-        status_code=204,
-        tags=["Discovery"],
-        response_class=Response,
-        dependencies=[ADMIN],
-    )
+add_discovery(
+    router,
+    (
+        ("/queries/{name}/subscriptions", "OPTIONS, GET, POST"),
+        ("/queries/{name}/subscriptions/{subscription_id}", "OPTIONS, GET, DELETE"),
+    ),
+    ADMIN,
+)
 
 
 # -- WebSocket -----------------------------------------------------------------------------

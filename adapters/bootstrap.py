@@ -102,7 +102,6 @@ class System:
     """Tracecode running: what the HTTP app serves from (see :class:`adapters.http.state`)."""
 
     ledger: Ledger
-    keys: KeyRing
     authenticator: Authenticator
     runner: ReadModelRunner
     committer: GroupCommitter
@@ -152,7 +151,6 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
     outbound = Following([webhooks], webhooks.interval).start()
     return System(
         ledger=opened,
-        keys=keys,
         authenticator=authenticator(settings, keys),
         runner=runner,
         committer=GroupCommitter(opened),

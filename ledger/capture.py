@@ -30,7 +30,8 @@ class CaptureCancelled(Exception):
     """Preparing a capture stopped because it was cancelled; nothing was stored."""
 
 
-def _never() -> bool:
+def never_cancelled() -> bool:
+    """The :data:`Cancelled` of whoever waits for the capture whatever happens."""
     return False
 
 
@@ -127,7 +128,7 @@ def prepare(
     error_behaviour: ErrorBehaviour = "rollback",
     limits: Limits | None = None,
     capture_id: str | None = None,
-    cancelled: Cancelled = _never,
+    cancelled: Cancelled = never_cancelled,
     institution: str = "",
     captured_by: str = "",
 ) -> CaptureRequest:
@@ -159,7 +160,7 @@ def prepare(
 
 
 def prepare_loaded(
-    loaded: LoadedDocument, request: CaptureRequest, cancelled: Cancelled = _never
+    loaded: LoadedDocument, request: CaptureRequest, cancelled: Cancelled = never_cancelled
 ) -> CaptureRequest:
     """Prepare the events of a read document (EPCISDocument, EPCISQueryDocument or one event).
 

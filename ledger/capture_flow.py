@@ -22,6 +22,7 @@ from ledger.capture import (
     CaptureCancelled,
     CaptureRequest,
     ErrorBehaviour,
+    never_cancelled,
     prepare,
 )
 from ledger.outcomes import CaptureResult
@@ -173,7 +174,7 @@ class InLine:
     async def prepare(
         self, work: Callable[[Cancelled], CaptureRequest], size: int
     ) -> CaptureRequest:
-        return work(lambda: False)
+        return work(never_cancelled)
 
     async def commit(self, request: CaptureRequest) -> CaptureResult:
         return self._commit(request)

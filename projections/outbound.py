@@ -153,10 +153,6 @@ class Following:
         for outbound in self.outbounds:
             outbound.close()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def _loop(self) -> None:
         while not self._stop.is_set():
             for outbound in self.outbounds:

@@ -225,3 +225,9 @@ def test_an_admin_manages_its_institutions_keys_over_http(store_url: str) -> Non
             assert ring.authenticate(body["key"]) is None
     finally:
         ledger.close()
+
+
+def test_a_bad_key_cache_setting_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACECODE_KEY_CACHE_SECONDS", "soon")
+    with pytest.raises(SettingsError, match="TRACECODE_KEY_CACHE_SECONDS"):
+        http_app()

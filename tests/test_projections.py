@@ -567,17 +567,22 @@ INSTITUTIONS = ("A", "B", "")
 """Whose each document of a stream is, in turn: the read models keep each one's view."""
 
 
+def stream_document(events: list[dict[str, Any]]) -> bytes:
+    """A document of generated events (their extension prefixes declared)."""
+    return json.dumps(
+        {
+            "@context": make_context(NAMESPACES),
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-01-01T00:00:00.000Z",
+            "epcisBody": {"eventList": events},
+        }
+    ).encode()
+
+
 def _capture_stream(ledger: Ledger, runner: ReadModelRunner, stream: list[list[Any]]) -> None:
     for n, events in enumerate(stream):
-        body = json.dumps(
-            {
-                "@context": make_context(NAMESPACES),
-                "type": "EPCISDocument",
-                "schemaVersion": "2.0",
-                "creationDate": "2026-01-01T00:00:00.000Z",
-                "epcisBody": {"eventList": events},
-            }
-        ).encode()
+        body = stream_document(events)
         # examples share one ledger: a reused eventID is a conflict, and that is fine
         institution = INSTITUTIONS[n % len(INSTITUTIONS)]
         ledger.capture(prepare(body, error_behaviour="proceed", institution=institution))

@@ -33,6 +33,7 @@ from tests.test_projections import (
     pooled_events,
     receive,
     ship,
+    stream_document,
     wide_and_small,
 )
 from tests.test_projections_read import scenario
@@ -302,7 +303,7 @@ def test_a_shared_packing_and_shipping_enters_the_receivers_view(
     from tests.test_projections import pack
 
     def capture_as(institution: str, *events: dict[str, Any]) -> None:
-        body = _document(list(events))
+        body = stream_document(list(events))
         assert ledger.capture(prepare(body, institution=institution)).success
         runner.run_until_caught_up()
         check_current_state(runner)
@@ -320,20 +321,3 @@ def test_a_shared_packing_and_shipping_enters_the_receivers_view(
         assert stock(conn, scope="B") == stock(conn, scope=None)
     runner.rebuild()  # the shares are followed again from the log
     check_current_state(runner)
-
-
-def _document(events: list[dict[str, Any]]) -> bytes:
-    import json
-
-    from epcis.context import make_context
-    from tests.strategies import NAMESPACES
-
-    return json.dumps(
-        {
-            "@context": make_context(NAMESPACES),
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": "2026-01-01T00:00:00.000Z",
-            "epcisBody": {"eventList": events},
-        }
-    ).encode()

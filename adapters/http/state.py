@@ -29,7 +29,7 @@ from epcis.jsonld import read_json
 from epcis.limits import Limits, capture_limits, env_seconds
 from epcis.problems import DocumentError, excerpt, raise_if_any
 from ledger.application import Ledger
-from ledger.capture import Cancelled, CaptureCancelled, CaptureRequest
+from ledger.capture import Cancelled, CaptureCancelled, CaptureRequest, never_cancelled
 from ledger.outcomes import CaptureResult
 from ledger.writer import GroupCommitter
 from projections.runner import ReadModelRunner
@@ -156,7 +156,7 @@ class HttpCaptureRunner:
         self, work: Callable[[Cancelled], CaptureRequest], size: int
     ) -> CaptureRequest:
         if size <= INLINE_PREPARE_BYTES:
-            return work(_never)
+            return work(never_cancelled)
         gone = threading.Event()
         if await self.request.is_disconnected():
             raise CaptureCancelled("the client went away before validation")
@@ -176,10 +176,6 @@ class HttpCaptureRunner:
             raise RuntimeError("the group committer is not running: the lifespan has not started")
         result: CaptureResult = await asyncio.wrap_future(state.committer.enqueue(capture))
         return result
-
-
-def _never() -> bool:
-    return False
 
 
 async def read_body(request: Request, max_bytes: int, headers: dict[str, str]) -> bytes:

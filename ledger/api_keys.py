@@ -22,8 +22,8 @@ import hmac
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
@@ -48,31 +48,22 @@ FIRST_ADMIN_LABEL = "first admin key"
 _KEY = re.compile(r"tck_([0-9a-f]{16})_([A-Za-z0-9_-]{16,128})", re.ASCII)
 
 
-class ApiKey(Aggregate):
-    chain_kind = "api key"  # chained: see ledger.domain
-    chain_key = "key_id"
+@dataclass
+class ApiKey(Aggregate, created_event_name="Created"):
+    chain_kind: ClassVar[str] = "api key"  # chained: see ledger.domain
+    chain_key: ClassVar[str] = "key_id"
+
+    key_id: str
+    digest: str
+    role: str
+    institution: str
+    label: str
+    created_at: str
+    revoked_at: str | None = field(default=None, init=False)
 
     @staticmethod
     def create_id(key_id: str, **_: Any) -> UUID:
         return uuid5(_NAMESPACE, "api key:" + key_id)
-
-    @event("Created")
-    def __init__(
-        self,
-        key_id: str,
-        digest: str,
-        role: str,
-        institution: str,
-        label: str,
-        created_at: str,
-    ) -> None:
-        self.key_id = key_id
-        self.digest = digest
-        self.role = role
-        self.institution = institution
-        self.label = label
-        self.created_at = created_at
-        self.revoked_at: str | None = None
 
     @event("Revoked")
     def revoke(self, revoked_at: str) -> None:

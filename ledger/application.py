@@ -239,19 +239,7 @@ class Ledger(LedgerLog):
                 institution=request.institution,
                 captured_by=request.captured_by,
             )
-            aggregates.append(
-                CaptureJob(
-                    capture_id=request.capture_id,
-                    created=now,
-                    finished=now,
-                    source=request.source,
-                    error_behaviour=request.error_behaviour,
-                    success=result.success,
-                    outcomes=[o.stored() for o in result.outcomes],
-                    errors=result.errors,
-                    **_who(request),
-                )
-            )
+            aggregates.append(CaptureJob(**result.job_fields()))
             results.append(result)
         aggregates.extend(declarations.values())
         if aggregates:
@@ -439,10 +427,3 @@ class Ledger(LedgerLog):
 def _outcome(event: PreparedEvent, status: Status, **extra: Any) -> Outcome:
     values = {"event_id": event.event_id, **extra}
     return Outcome(event.index, status, hash_id=event.hash_id, notes=event.notes, **values)
-
-
-def _who(request: CaptureRequest) -> dict[str, str]:
-    """The job's institution and captured_by, left out when unknown: a job of a ledger
-    from before institutions has neither, and its commit digest stays what it was."""
-    who = {"institution": request.institution, "captured_by": request.captured_by}
-    return {k: v for k, v in who.items() if v}

@@ -145,31 +145,37 @@ def read_checkpoint(text: str) -> Checkpoint:
 def check_against(report: VerifyReport, checkpoint: Checkpoint) -> str | None:
     """Why the verified log does not extend the checkpoint, or None when it does (the
     report must keep the checkpoint's position and commit: see :func:`keep`)."""
-    if checkpoint.position:
-        link = report.links.get(checkpoint.position)
-        if link is None:
-            return (
-                f"the log has no position {checkpoint.position} any more (it ends at "
-                f"{report.last_position}): records signed in the checkpoint were removed"
-            )
-        if link != checkpoint.link:
-            return (
-                f"the link at position {checkpoint.position} differs from the signed one: "
-                "history up to the checkpoint was rewritten"
-            )
-    if checkpoint.commit:
-        commit_link = report.commit_links.get(checkpoint.commit)
-        if commit_link is None:
-            return (
-                f"the log has no commit {checkpoint.commit} any more (its last is "
-                f"{report.commits}): entries signed in the checkpoint were removed"
-            )
-        if commit_link != checkpoint.commit_link:
-            return (
-                f"the link of commit {checkpoint.commit} differs from the signed one: "
-                "history up to the checkpoint (jobs, named queries or subscriptions) was "
-                "rewritten"
-            )
+    return _signed_link_kept(
+        checkpoint.position,
+        checkpoint.link,
+        report.links,
+        gone=f"the log has no position {{}} any more (it ends at {report.last_position}): "
+        "records signed in the checkpoint were removed",
+        changed="the link at position {} differs from the signed one: history up to the "
+        "checkpoint was rewritten",
+    ) or _signed_link_kept(
+        checkpoint.commit,
+        checkpoint.commit_link,
+        report.commit_links,
+        gone=f"the log has no commit {{}} any more (its last is {report.commits}): entries "
+        "signed in the checkpoint were removed",
+        changed="the link of commit {} differs from the signed one: history up to the "
+        "checkpoint (jobs, named queries or subscriptions) was rewritten",
+    )
+
+
+def _signed_link_kept(
+    signed_at: int, signed_link: str, links: dict[int, str], *, gone: str, changed: str
+) -> str | None:
+    """Why the link the checkpoint signed at ``signed_at`` (a position, or a commit
+    number; 0: none) is not in ``links`` as signed, or None."""
+    if not signed_at:
+        return None
+    link = links.get(signed_at)
+    if link is None:
+        return gone.format(signed_at)
+    if link != signed_link:
+        return changed.format(signed_at)
     return None
 
 

@@ -45,7 +45,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -98,39 +99,25 @@ def record_key(hash_id: str, event: dict[str, Any]) -> str:
     return f"{hash_id}#declaration-{record_digest({'d': declaration})[:32]}"
 
 
-class EventRecord(Aggregate):
+@dataclass
+class EventRecord(Aggregate, created_event_name="Captured"):
     """One captured EPCIS event, as received (JSON-LD internal form), with its place in the log."""
+
+    key: str
+    hash_id: str
+    event_id: str
+    position: int
+    record_time: str
+    capture_id: str
+    event: dict[str, Any]
+    namespaces: dict[str, str]
+    previous_link: str
+    link: str
+    institution: str = ""
 
     @staticmethod
     def create_id(key: str, **_: Any) -> UUID:
         return uuid5(_NAMESPACE, "event:" + key)
-
-    @event("Captured")
-    def __init__(
-        self,
-        key: str,
-        hash_id: str,
-        event_id: str,
-        position: int,
-        record_time: str,
-        capture_id: str,
-        event: dict[str, Any],
-        namespaces: dict[str, str],
-        previous_link: str,
-        link: str,
-        institution: str = "",
-    ) -> None:
-        self.key = key
-        self.hash_id = hash_id
-        self.event_id = event_id
-        self.position = position
-        self.record_time = record_time
-        self.capture_id = capture_id
-        self.event = event
-        self.namespaces = namespaces
-        self.previous_link = previous_link
-        self.link = link
-        self.institution = institution
 
 
 def record_content(
@@ -296,57 +283,43 @@ def commit_on(
     head.commit(**content, previous_commit=previous, commit_link=chain_link(previous, content))
 
 
-class EventShare(Aggregate):
+@dataclass
+class EventShare(Aggregate, created_event_name="Shared"):
     """An institution captured an event another institution had stored: from then on it
     sees that event too (the record stays one; this is the institution's claim to it)."""
 
-    chain_kind = "event share"  # chained: it decides what an institution is shown
-    chain_key = "share"
+    chain_kind: ClassVar[str] = "event share"  # chained: it decides what an institution is shown
+    chain_key: ClassVar[str] = "share"
+
+    share: str
+    key: str
+    hash_id: str
+    institution: str
+    position: int
 
     @staticmethod
     def create_id(key: str, institution: str, **_: Any) -> UUID:
         return uuid5(_NAMESPACE, f"share:{institution}\n{key}")
 
-    @event("Shared")
-    def __init__(self, share: str, key: str, hash_id: str, institution: str, position: int) -> None:
-        self.share = share
-        self.key = key
-        self.hash_id = hash_id
-        self.institution = institution
-        self.position = position
 
-
-class CaptureJob(Aggregate):
+@dataclass
+class CaptureJob(Aggregate, created_event_name="Finished"):
     """A capture (one posted document) and its outcome; written with its events, atomically."""
 
-    chain_kind = "capture job"  # chained: every commit names the jobs it wrote
-    chain_key = "capture_id"
+    chain_kind: ClassVar[str] = "capture job"  # chained: every commit names the jobs it wrote
+    chain_key: ClassVar[str] = "capture_id"
+
+    capture_id: str
+    created: str
+    finished: str
+    source: str
+    error_behaviour: str
+    success: bool
+    outcomes: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    institution: str = ""
+    captured_by: str = ""
 
     @staticmethod
     def create_id(capture_id: str, **_: Any) -> UUID:
         return uuid5(_NAMESPACE, "capture:" + capture_id)
-
-    @event("Finished")
-    def __init__(
-        self,
-        capture_id: str,
-        created: str,
-        finished: str,
-        source: str,
-        error_behaviour: str,
-        success: bool,
-        outcomes: list[dict[str, Any]],
-        errors: list[dict[str, Any]],
-        institution: str = "",
-        captured_by: str = "",
-    ) -> None:
-        self.capture_id = capture_id
-        self.created = created
-        self.finished = finished
-        self.source = source
-        self.error_behaviour = error_behaviour
-        self.success = success
-        self.outcomes = outcomes
-        self.errors = errors
-        self.institution = institution
-        self.captured_by = captured_by

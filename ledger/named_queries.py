@@ -10,8 +10,8 @@ is reused and records ``Redefined``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
@@ -27,9 +27,16 @@ TOPICS = [
 ]
 
 
-class NamedQuery(Aggregate):
-    chain_kind = "named query"  # chained: see ledger.domain
-    chain_key = "name"
+@dataclass
+class NamedQuery(Aggregate, created_event_name="Defined"):
+    chain_kind: ClassVar[str] = "named query"  # chained: see ledger.domain
+    chain_key: ClassVar[str] = "name"
+
+    name: str
+    query: dict[str, Any]
+    created_at: str
+    institution: str = ""
+    deleted: bool = field(default=False, init=False)
 
     @staticmethod
     def create_id(name: str, institution: str = "", **_: Any) -> UUID:
@@ -37,16 +44,6 @@ class NamedQuery(Aggregate):
         had before institutions)."""
         scoped = f"{institution}\n{name}" if institution else name
         return uuid5(_NAMESPACE, "query:" + scoped)
-
-    @event("Defined")
-    def __init__(
-        self, name: str, query: dict[str, Any], created_at: str, institution: str = ""
-    ) -> None:
-        self.name = name
-        self.query = query
-        self.created_at = created_at
-        self.deleted = False
-        self.institution = institution
 
     @event("Redefined")
     def redefine(self, query: dict[str, Any], created_at: str) -> None:

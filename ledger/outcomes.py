@@ -109,6 +109,22 @@ class CaptureResult:
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
+    def job_fields(self) -> dict[str, Any]:
+        """What the capture's job (:class:`~ledger.domain.CaptureJob`) stores of it. The
+        institution and who captured are left out when unknown, as in the jobs of a ledger
+        from before institutions."""
+        who = {"institution": self.institution, "captured_by": self.captured_by}
+        return {k: v for k, v in who.items() if v} | {
+            "capture_id": self.capture_id,
+            "created": self.created,
+            "finished": self.finished,
+            "source": self.source,
+            "error_behaviour": self.error_behaviour,
+            "success": self.success,
+            "outcomes": [o.stored() for o in self.outcomes],
+            "errors": self.errors,
+        }
+
     @property
     def conflicts(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == Status.CONFLICT]

@@ -19,8 +19,8 @@ stored before that was so are shown with the credentials replaced by ``***``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid5
 
@@ -46,43 +46,28 @@ def redact_dest(dest: str) -> str:
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
-class Subscription(Aggregate):
-    chain_kind = "subscription"  # chained: see ledger.domain
-    chain_key = "subscription_id"
+@dataclass
+class Subscription(Aggregate, created_event_name="Created"):
+    chain_kind: ClassVar[str] = "subscription"  # chained: see ledger.domain
+    chain_key: ClassVar[str] = "subscription_id"
+
+    subscription_id: str
+    query_name: str
+    dest: str
+    secret: str
+    stream: bool
+    schedule: dict[str, str] | None
+    report_if_empty: bool
+    initial_record_time: str | None
+    start_after: int
+    created_at: str
+    institution: str = ""
+    scope: str | None = None
+    cancelled: bool = field(default=False, init=False)
 
     @staticmethod
     def create_id(subscription_id: str, **_: Any) -> UUID:
         return uuid5(_NAMESPACE, "subscription:" + subscription_id)
-
-    @event("Created")
-    def __init__(
-        self,
-        subscription_id: str,
-        query_name: str,
-        dest: str,
-        secret: str,
-        stream: bool,
-        schedule: dict[str, str] | None,
-        report_if_empty: bool,
-        initial_record_time: str | None,
-        start_after: int,
-        created_at: str,
-        institution: str = "",
-        scope: str | None = None,
-    ) -> None:
-        self.subscription_id = subscription_id
-        self.query_name = query_name
-        self.dest = dest
-        self.secret = secret
-        self.stream = stream
-        self.schedule = schedule
-        self.report_if_empty = report_if_empty
-        self.initial_record_time = initial_record_time
-        self.start_after = start_after
-        self.created_at = created_at
-        self.cancelled = False
-        self.institution = institution
-        self.scope = scope
 
     @event("Cancelled")
     def cancel(self) -> None:
@@ -124,20 +109,9 @@ class SubscriptionInfo:
 
 
 def _info(found: Subscription) -> SubscriptionInfo:
-    return SubscriptionInfo(
-        found.subscription_id,
-        found.query_name,
-        found.dest,
-        found.secret,
-        found.stream,
-        found.schedule,
-        found.report_if_empty,
-        found.initial_record_time,
-        found.start_after,
-        found.created_at,
-        getattr(found, "institution", ""),
-        getattr(found, "scope", None),
-    )
+    # every field of the info is one of the aggregate's (those it gained later have
+    # class-level defaults, so old subscriptions read as they were)
+    return SubscriptionInfo(**{f.name: getattr(found, f.name) for f in fields(SubscriptionInfo)})
 
 
 def _who(info: SubscriptionInfo) -> dict[str, Any]:

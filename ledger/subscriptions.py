@@ -108,20 +108,11 @@ class SubscriptionInfo:
         return out
 
 
-def _info(found: Subscription) -> SubscriptionInfo:
-    # every field of the info is one of the aggregate's (those it gained later have
-    # class-level defaults, so old subscriptions read as they were)
-    return SubscriptionInfo(**{f.name: getattr(found, f.name) for f in fields(SubscriptionInfo)})
-
-
-def _who(info: SubscriptionInfo) -> dict[str, Any]:
-    # left out when not set: a subscription of no institution is stored as before
-    who: dict[str, Any] = {}
-    if info.institution:
-        who["institution"] = info.institution
-    if info.scope is not None:
-        who["scope"] = info.scope
-    return who
+def _terms(source: Subscription | SubscriptionInfo) -> dict[str, Any]:
+    """The fields a subscription is saved with and read back as: every field of the info is
+    one of the aggregate's (those it gained later have class-level defaults, so old
+    subscriptions read as they were)."""
+    return {f.name: getattr(source, f.name) for f in fields(SubscriptionInfo)}
 
 
 class Subscriptions:
@@ -136,21 +127,7 @@ class Subscriptions:
         def build() -> list[Subscription]:
             if Subscription.create_id(info.subscription_id) in self.app.repository:
                 raise ValueError(f"subscription {info.subscription_id} exists")
-            return [
-                Subscription(
-                    info.subscription_id,
-                    info.query_name,
-                    info.dest,
-                    info.secret,
-                    info.stream,
-                    info.schedule,
-                    info.report_if_empty,
-                    info.initial_record_time,
-                    info.start_after,
-                    info.created_at,
-                    **_who(info),
-                )
-            ]
+            return [Subscription(**_terms(info))]
 
         self.app.save_entries(build)
         return info
@@ -160,7 +137,7 @@ class Subscriptions:
             found: Subscription = self.app.repository.get(Subscription.create_id(subscription_id))
         except AggregateNotFoundError:
             return None
-        return None if found.cancelled else _info(found)
+        return None if found.cancelled else SubscriptionInfo(**_terms(found))
 
     def cancel(self, subscription_id: str) -> bool:
 

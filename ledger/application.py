@@ -149,17 +149,10 @@ class Ledger(LedgerLog):
             for event in request.events:
                 owner = self._claim_owner(event, existing, claimed, pending_claims)
                 if owner is not None and owner != event.hash_id:
-                    outcomes.append(
-                        _outcome(
-                            event,
-                            Status.CONFLICT,
-                            message=(
-                                f"eventID {excerpt(event.event_id)} is already used by the event "
-                                f"{owner}; this is a different event, {event.hash_id}"
-                            ),
-                            existing_hash_id=owner,
-                        )
+                    seen = owner in pending_claims.values() or self._owner_seen(
+                        owner, request.institution, group_ids, shared
                     )
+                    outcomes.append(_conflict(event, owner if seen else None))
                     continue
                 if event.client_event_id and owner is None:
                     # also for an event already stored under another eventID: the client
@@ -367,6 +360,27 @@ class Ledger(LedgerLog):
             claimed[event_id] = claim.hash_id
         return claimed.get(event_id)
 
+    def _owner_seen(
+        self,
+        owner: str,
+        institution: str,
+        group_ids: dict[str, tuple[str, str]],
+        shared: set[tuple[str, str]],
+    ) -> bool:
+        """Whether ``institution`` (""; the command line: every one) may be told which event
+        owns an eventID: one it captured or shares, not another institution's."""
+        if not institution or (owner, institution) in shared:
+            return True
+        if owner in group_ids:  # stored by this group, for one of its earlier requests
+            return group_ids[owner][1] == institution
+        try:
+            record: EventRecord = self.repository.get(EventRecord.create_id(owner))
+        except AggregateNotFoundError:  # pragma: no cover - a claim names a stored event
+            return False
+        if record.institution == institution:
+            return True
+        return EventShare.create_id(owner, institution) in self.repository
+
     @staticmethod
     def _rejected_outcomes(request: CaptureRequest) -> list[Outcome]:
         by_index: dict[int, list[str]] = {}
@@ -422,6 +436,21 @@ class Ledger(LedgerLog):
         with self._write_lock:
             self._head = self._load_head()
             return self._head.commits
+
+
+def _conflict(event: PreparedEvent, owner: str | None) -> Outcome:
+    """An eventID already used by another event: which one only when the asking
+    institution may see it (``owner`` None: one of another institution)."""
+    used_by = f"the event {owner}" if owner is not None else "an event of another institution"
+    return _outcome(
+        event,
+        Status.CONFLICT,
+        message=(
+            f"eventID {excerpt(event.event_id)} is already used by {used_by}; "
+            f"this is a different event, {event.hash_id}"
+        ),
+        existing_hash_id=owner,
+    )
 
 
 def _outcome(event: PreparedEvent, status: Status, **extra: Any) -> Outcome:

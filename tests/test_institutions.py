@@ -235,3 +235,59 @@ def test_a_share_is_made_once_chained_and_verified(ledger: Ledger) -> None:
     assert report.intact, report.findings
     stored = list(ledger.stored_events())
     assert ledger.sees("H1", stored[0]) and not ledger.sees("H2", stored[0])
+
+
+def test_an_eventid_conflict_names_another_institutions_event_to_no_one(ledger: Ledger) -> None:
+    """EventIDs are one namespace, so a second institution reusing one is refused; but it
+    is not told the hash of the event that holds it, unless it sees that event (a share, or
+    its own, or the command line's full rights)."""
+    from ledger.capture import prepare
+    from ledger.outcomes import Status
+
+    taken = "urn:uuid:6a1e7d5e-3333-4a1a-8a1a-00000000000d"
+    theirs = ledger.capture(prepare(document({**event(80), "eventID": taken}), institution="S"))
+    owner = theirs.outcomes[0].hash_id
+    mine = document({**event(81), "eventID": taken})
+    for institution, shown in (("H1", None), ("S", owner), ("", owner)):
+        result = ledger.capture(prepare(mine, institution=institution))
+        [conflict] = result.conflicts
+        assert conflict.status == Status.CONFLICT
+        assert conflict.existing_hash_id == shown
+        assert (owner in (conflict.message or "")) == (shown is not None)
+    # once H1 captures S's event too it sees it, and is told which event holds the eventID
+    ledger.capture(prepare(document({**event(80), "eventID": taken}), institution="H1"))
+    [conflict] = ledger.capture(prepare(mine, institution="H1")).conflicts
+    assert conflict.existing_hash_id == owner
+    # in one group: the owner stored by another institution's request before it
+    again = "urn:uuid:6a1e7d5e-3333-4a1a-8a1a-00000000000f"
+    group = ledger.append(
+        [
+            prepare(document({**event(82), "eventID": again}), institution="S"),
+            prepare(document({**event(83), "eventID": again}), institution="H2"),
+            prepare(document({**event(84), "eventID": again}), institution="S"),
+        ]
+    )
+    assert group[1].conflicts[0].existing_hash_id is None
+    assert group[2].conflicts[0].existing_hash_id == group[0].outcomes[0].hash_id
+
+
+def test_a_conflict_over_http_does_not_show_another_institutions_hash(
+    served: tuple[TestClient, Keys],
+) -> None:
+    client, keys = served
+    taken = "urn:uuid:6a1e7d5e-4444-4a1a-8a1a-00000000000e"
+
+    def post(serial: int, institution: str) -> Any:
+        plain = {k: v for k, v in event(serial).items() if k != "example:ward"}
+        body = {**plain, "eventID": taken}
+        return client.post("/events", json=body, headers={**JSONLD, **keys(institution, "capture")})
+
+    assert post(90, "S").status_code == 201
+    own = post(91, "S")  # the owner's institution is told which event holds the eventID
+    assert own.status_code == 409, own.text
+    owner = own.json()["errors"][0]["existingHashID"]
+    assert owner.startswith("ni:///sha-256;")
+    refused = post(91, "H1")
+    assert refused.status_code == 409, refused.text
+    assert owner not in refused.text
+    assert "an event of another institution" in refused.json()["errors"][0]["message"]

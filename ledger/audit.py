@@ -15,7 +15,8 @@ from ledger.access import Permission, Principal, require
 from ledger.application import Ledger
 from ledger.checkpoint import Checkpoint, check_against, keep, make_checkpoint
 from ledger.export import Format, export
-from ledger.verify import VerifyReport, verify_chain
+from ledger.findings import VerifyReport
+from ledger.verify import verify_chain
 
 
 def export_log(

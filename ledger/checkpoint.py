@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from epcis.timestamps import utc_now
 from ledger.application import Ledger
 from ledger.domain import canonical_json
-from ledger.verify import VerifyReport, verify_chain
+from ledger.findings import VerifyReport
+from ledger.verify import verify_chain
 
 KEY_ENV = "TRACECODE_SIGNING_KEY"
 DEFAULT_KEY = Path("var/signing-key.pem")

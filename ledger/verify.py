@@ -32,14 +32,16 @@ checkpoints are for (:mod:`ledger.checkpoint`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
 
 from epcis.context import BUILTIN_PREFIXES
 from epcis.event_hash import EventHasher
 from ledger.api_keys import ApiKey
-from ledger.application import COMMIT_TOPIC, RECORD_TOPIC, Ledger
+from ledger.application import COMMIT_TOPIC, RECORD_TOPIC, SHARE_TOPIC, Ledger
 from ledger.domain import (
     GENESIS_LINK,
     CaptureJob,
@@ -52,6 +54,7 @@ from ledger.domain import (
     entry_digest,
     record_content,
 )
+from ledger.findings import Finding, VerifyReport
 from ledger.named_queries import NamedQuery
 from ledger.subscriptions import Subscription
 
@@ -76,49 +79,6 @@ CHAINED: dict[str, tuple[str, str]] = {
     f"{cls.__module__}:{cls.__qualname__}": (cls.chain_kind, cls.chain_key)
     for cls in (CaptureJob, EventShare, NamedQuery, Subscription, ApiKey)
 }
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing wrong: where (position, the store's notification id, eventID, or what else
-    it is about) and what."""
-
-    message: str
-    position: int | None = None
-    notification_id: int | None = None
-    event_id: str | None = None
-    subject: str | None = None
-
-    def __str__(self) -> str:
-        where = []
-        if self.position is not None:
-            where.append(f"position {self.position}")
-        if self.notification_id is not None:
-            where.append(f"log row {self.notification_id}")
-        if self.event_id:
-            where.append(f"eventID {self.event_id}")
-        if self.subject:
-            where.append(self.subject)
-        return f"{', '.join(where) or 'ledger'}: {self.message}"
-
-
-@dataclass
-class VerifyReport:
-    checked: int = 0
-    last_position: int = 0
-    last_link: str = GENESIS_LINK
-    links: dict[int, str] = field(default_factory=dict)
-    commits: int = 0
-    last_commit_link: str = GENESIS_LINK
-    commit_links: dict[int, str] = field(default_factory=dict)
-    entries: int = 0
-    claims: int = 0
-    declarations: int = 0
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def intact(self) -> bool:
-        return not self.findings
 
 
 @dataclass
@@ -151,6 +111,8 @@ class _Walk:
         # declarations index: hash -> keys, as the records have them / as the index has it
         self.declared: dict[str, list[str]] = {}
         self.indexed: dict[UUID, dict[str, Any]] = {}
+        # event shares: what each says of the record it names, checked at the end
+        self.shares: list[tuple[int, dict[str, Any]]] = []
 
     def find(self, message: str, **where: Any) -> None:
         self.report.findings.append(Finding(message, **where))
@@ -291,6 +253,8 @@ class _Walk:
         self.logged[(aggregate_id, state["originator_version"])] = _Entry(
             kind, key, entry_digest(topic, state), notification_id
         )
+        if topic == SHARE_TOPIC:
+            self.shares.append((notification_id, state))
 
     # -- derived ------------------------------------------------------------------------
 
@@ -355,6 +319,7 @@ class _Walk:
         self.check_entries()
         self.check_claims()
         self.check_declarations()
+        self.check_shares(ledger)
 
     def check_entries(self) -> None:
         for ident, named in self.named.items():
@@ -434,6 +399,36 @@ class _Walk:
                 self.find(
                     f"its index was altered: it lists {len(indexed)} declaration(s) "
                     f"{indexed}, the chain has {len(chained)} {chained}",
+                    subject=subject,
+                )
+
+    def check_shares(self, ledger: Ledger) -> None:
+        """A share must name a stored record as it is: its key, Event Hash ID and position,
+        and another institution than the one that captured it. Its content is covered by
+        its commit; this checks it could have been made (a share is rare: each is looked
+        up by its record's id)."""
+        for notification_id, share in self.shares:
+            subject = f"event share {share.get('share')!r}"
+            try:
+                record: EventRecord = ledger.repository.get(EventRecord.create_id(share["key"]))
+            except (AggregateNotFoundError, KeyError):
+                self.find(
+                    "names an event no record has", notification_id=notification_id, subject=subject
+                )
+                continue
+            said = (share.get("hash_id"), share.get("position"))
+            if said != (record.hash_id, record.position):
+                self.find(
+                    f"names {said[0]} at position {said[1]}, but the record is {record.hash_id} "
+                    f"at position {record.position}",
+                    notification_id=notification_id,
+                    subject=subject,
+                )
+            if share.get("institution") in ("", record.institution):
+                self.find(
+                    f"gives the event to {share.get('institution')!r}, which captured it: "
+                    "the ledger makes no such share",
+                    notification_id=notification_id,
                     subject=subject,
                 )
 

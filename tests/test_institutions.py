@@ -291,3 +291,44 @@ def test_a_conflict_over_http_does_not_show_another_institutions_hash(
     assert refused.status_code == 409, refused.text
     assert owner not in refused.text
     assert "an event of another institution" in refused.json()["errors"][0]["message"]
+
+
+def test_verify_finds_a_share_the_ledger_would_not_have_made(ledger: Ledger) -> None:
+    """Shares written through the ledger's own commits (so no digest breaks) but naming a
+    record wrongly: verify compares each share with the record it names."""
+    from ledger.capture import prepare
+    from ledger.domain import EventShare
+    from ledger.verify import verify_chain
+
+    ledger.capture(prepare(document(event(95)), institution="S"))
+    [stored] = list(ledger.stored_events())
+    bad = [
+        EventShare(
+            share=f"H1 {stored.key}",
+            key=stored.key,
+            hash_id=stored.hash_id,
+            institution="H1",
+            position=stored.position + 7,
+        ),
+        EventShare(
+            share=f"S {stored.key}",
+            key=stored.key,
+            hash_id=stored.hash_id,
+            institution="S",
+            position=stored.position,
+        ),
+        EventShare(
+            share="H2 ni:///sha-256;00",
+            key="ni:///sha-256;00",
+            hash_id="ni:///sha-256;00",
+            institution="H2",
+            position=1,
+        ),
+    ]
+    ledger.save_entries(lambda: bad)
+    report = verify_chain(ledger)
+    found = sorted(str(f) for f in report.findings)
+    assert len(found) == 3, found
+    assert any(f"event share 'H1 {stored.key}'" in f and "at position 8" in f for f in found)
+    assert any(f"event share 'S {stored.key}'" in f and "which captured it" in f for f in found)
+    assert any("event share 'H2 ni:///sha-256;00'" in f and "no record" in f for f in found)

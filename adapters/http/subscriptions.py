@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,7 @@ from epcis.query.document import query_document
 from epcis.query.schedule import ScheduleError, parse_schedule
 from epcis.timestamps import utc_now
 from ledger.access import Permission
+from ledger.application import Ledger
 from ledger.named_queries import NamedQueries
 from ledger.subscriptions import SubscriptionInfo, Subscriptions, subscription_query
 from projections.event_query import events_after
@@ -275,21 +277,45 @@ async def stream(websocket: WebSocket, name: str) -> None:
     info = SubscriptionInfo(
         "websocket", name, "", "", True, None, False, None, position, "", who.institution, who.scope
     )
-    try:
-        while True:
-            query = await in_thread(subscription_query, ledger, info)
-            if query is None:
-                await websocket.close(code=4410, reason=f"query {excerpt(name)} was deleted")
-                return
-            found, upto = await in_thread(_next_batch, runner, query, position, who.scope)
-            if found:
-                document = query_document(found, name)
-                await websocket.send_text(render(document, "json").decode())
-            if upto == position:
-                await anyio.sleep(WEBSOCKET_POLL)
-            position = upto
-    except WebSocketDisconnect:
-        return
+    async with anyio.create_task_group() as tasks:
+        # Nothing else reads the socket: without this watcher a client that went away (or a
+        # server shutting down, which closes every socket) would never be noticed while no
+        # event matched, and the stream would poll on for ever.
+        tasks.start_soon(_until_closed, websocket, tasks.cancel_scope)
+        with contextlib.suppress(WebSocketDisconnect):
+            await _push(websocket, ledger, runner, info, who.scope)
+        tasks.cancel_scope.cancel()
+
+
+async def _until_closed(websocket: WebSocket, streaming: anyio.CancelScope) -> None:
+    """Wait for the client's close (or the connection's end), then stop the stream."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass  # a client sends nothing that the stream answers
+    streaming.cancel()
+
+
+async def _push(
+    websocket: WebSocket,
+    ledger: Ledger,
+    runner: ReadModelRunner,
+    info: SubscriptionInfo,
+    scope: str | None,
+) -> None:
+    """Send each new batch of the named query's results (those after ``info.start_after``),
+    as one query document a batch."""
+    name, position = info.query_name, info.start_after
+    while True:
+        query = await in_thread(subscription_query, ledger, info)
+        if query is None:
+            await websocket.close(code=4410, reason=f"query {excerpt(name)} was deleted")
+            return
+        found, upto = await in_thread(_next_batch, runner, query, position, scope)
+        if found:
+            document = query_document(found, name)
+            await websocket.send_text(render(document, "json").decode())
+        if upto == position:
+            await anyio.sleep(WEBSOCKET_POLL)
+        position = upto
 
 
 def _next_batch(

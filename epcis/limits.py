@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import IO
+from typing import IO, TypeVar
 
 from epcis.problems import DocumentError, Problem
 
@@ -14,31 +15,40 @@ _CHUNK = 1 << 16
 
 def env_int(name: str, default: int, minimum: int = 1) -> int:
     """A whole-number setting from the environment, or ``default``; ValueError names it."""
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, not {raw!r}")
-    return value
+    return _env_number(
+        name, default, int, lambda value: value >= minimum, f"a whole number >= {minimum}"
+    )
 
 
 def env_seconds(name: str, default: float, *, zero: bool = False) -> float:
     """A number of seconds from the environment (> 0, or >= 0 with ``zero``), or
     ``default``; ValueError names it."""
+    return _env_number(
+        name,
+        default,
+        float,
+        lambda value: math.isfinite(value) and (value > 0 or (zero and value == 0)),
+        f"a number of seconds {'>= 0' if zero else '> 0'}",
+    )
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _env_number(
+    name: str, default: _N, parse: Callable[[str], _N], acceptable: Callable[[_N], bool], what: str
+) -> _N:
+    """The setting ``name`` parsed, or ``default`` when it is unset or empty; a value that
+    does not parse or is not acceptable raises ValueError saying it must be ``what``."""
     raw = os.environ.get(name)
     if not raw:
         return default
     try:
-        value = float(raw)
+        value: _N | None = parse(raw)
     except ValueError:
-        value = -1.0
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        bound = ">= 0" if zero else "> 0"
-        raise ValueError(f"{name} must be a number of seconds {bound}, not {raw!r}")
+        value = None
+    if value is None or not acceptable(value):
+        raise ValueError(f"{name} must be {what}, not {raw!r}")
     return value
 
 

@@ -148,12 +148,18 @@ class ObjectEvent(_Event):
     ilmd: dict[str, Any] | None = None
 
 
-class AggregationEvent(_Event):
-    type: Literal["AggregationEvent"] = "AggregationEvent"
+class _ParentChildEvent(_Event):
+    """Fields of an event about a parent and its children (aggregation, association)."""
+
+    type: str
     action: Action
     parentID: str | None = None
     childEPCs: list[str] | None = None
     childQuantityList: list[QuantityElement] | None = None
+
+
+class AggregationEvent(_ParentChildEvent):
+    type: Literal["AggregationEvent"] = "AggregationEvent"
 
 
 class TransactionEvent(_Event):
@@ -174,12 +180,8 @@ class TransformationEvent(_Event):
     ilmd: dict[str, Any] | None = None
 
 
-class AssociationEvent(_Event):
+class AssociationEvent(_ParentChildEvent):
     type: Literal["AssociationEvent"] = "AssociationEvent"
-    action: Action
-    parentID: str | None = None
-    childEPCs: list[str] | None = None
-    childQuantityList: list[QuantityElement] | None = None
 
 
 class ExtensionEvent(_Event):

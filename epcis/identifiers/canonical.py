@@ -112,6 +112,30 @@ def _itip(body: str) -> str:
     return f"8006/{_gtin(body)}{body[15:17]}{body[18:20]}"
 
 
+def _keyed(start: str, total: int) -> Callable[[str], str]:
+    """The path ``start`` + the ``CP.Ref`` key (``total`` digits) with its check digit."""
+    return lambda body: f"{start}{_key(body, total)}"
+
+
+def _keyed_serial(start: str, total: int) -> Callable[[str], str]:
+    """:func:`_keyed` followed by the serial after the key, web-escaped."""
+    return lambda body: f"{start}{_key(body, total)}{_web_escape(_after_key(body, total))}"
+
+
+def _prefixed_text(start: str) -> Callable[[str], str]:
+    """The path ``start`` + ``CompanyPrefix`` + its text reference, web-escaped (GIAI, GINC)."""
+
+    def build(body: str) -> str:
+        cp, rest = _cp_and_rest(body)
+        return start + cp + _web_escape(rest)
+
+    return build
+
+
+# quirk: GRAI, GDTI and the SGCN pattern take a 12-digit prefix followed by two dots
+_CP_DOT_REF_12_TWO_DOTS = _cp_dot_ref(12, r"\d{12}\.\.")
+
+
 _Rule = tuple[str, str, Callable[[str], str]]
 
 _URN_RULES: tuple[_Rule, ...] = (
@@ -126,34 +150,23 @@ _URN_RULES: tuple[_Rule, ...] = (
     ("urn:epc:id:sgln:", _cp_dot_ref(12) + rf"\.{_GS3A3}{{1,20}}", _sgln),
     (
         "urn:epc:id:grai:",
-        _cp_dot_ref(12, r"\d{12}\.\.") + rf"\.{_GS3A3}{{1,16}}",
-        lambda b: f"8003/0{_key(b, 12)}{_web_escape(_after_key(b, 12))}",
+        _CP_DOT_REF_12_TWO_DOTS + rf"\.{_GS3A3}{{1,16}}",
+        _keyed_serial("8003/0", 12),
     ),
-    (
-        "urn:epc:id:giai:",
-        _cp_dot_text(_GS3A3, 30),
-        lambda b: "8004/" + b.partition(".")[0] + _web_escape(b.partition(".")[2]),
-    ),
-    ("urn:epc:id:gsrn:", _cp_dot_ref(17), lambda b: f"8018/{_key(b, 17)}"),
-    ("urn:epc:id:gsrnp:", _cp_dot_ref(17), lambda b: f"8017/{_key(b, 17)}"),
+    ("urn:epc:id:giai:", _cp_dot_text(_GS3A3, 30), _prefixed_text("8004/")),
+    ("urn:epc:id:gsrn:", _cp_dot_ref(17), _keyed("8018/", 17)),
+    ("urn:epc:id:gsrnp:", _cp_dot_ref(17), _keyed("8017/", 17)),
     (
         # quirk: no dot is required between document type and serial
         "urn:epc:id:gdti:",
-        _cp_dot_ref(12, r"\d{12}\.\.") + rf"{_GS3A3}{{1,20}}",
-        lambda b: f"253/{_key(b, 12)}{_web_escape(_after_key(b, 12))}",
+        _CP_DOT_REF_12_TWO_DOTS + rf"{_GS3A3}{{1,20}}",
+        _keyed_serial("253/", 12),
     ),
     ("urn:epc:id:cpi:", _cp_dot_text(_CSET39, 30) + r"\.\d{1,12}", _cpi),
-    (
-        "urn:epc:id:sgcn:",
-        _cp_dot_ref(12) + r"\.\d{1,12}",
-        lambda b: f"255/{_key(b, 12)}{_after_key(b, 12)}",
-    ),
-    (
-        "urn:epc:id:ginc:",
-        _cp_dot_text(_GS3A3, 30),
-        lambda b: "401/" + b.partition(".")[0] + _web_escape(b.partition(".")[2]),
-    ),
-    ("urn:epc:id:gsin:", _cp_dot_ref(16), lambda b: f"402/{_key(b, 16)}"),
+    # the serial is digits, which web-escaping leaves as they are
+    ("urn:epc:id:sgcn:", _cp_dot_ref(12) + r"\.\d{1,12}", _keyed_serial("255/", 12)),
+    ("urn:epc:id:ginc:", _cp_dot_text(_GS3A3, 30), _prefixed_text("401/")),
+    ("urn:epc:id:gsin:", _cp_dot_ref(16), _keyed("402/", 16)),
     (
         "urn:epc:id:itip:",
         _cp_dot_ref(13) + rf"\.\d{{2}}\.\d{{2}}\.{_GS3A3}{{1,20}}",
@@ -164,28 +177,16 @@ _URN_RULES: tuple[_Rule, ...] = (
         _cp_dot_ref(13) + rf"\.{_GS3A3}{{1,28}}",
         lambda b: f"01/{_gtin(b)}/235/{_web_escape(b[15:])}",
     ),
-    ("urn:epc:id:pgln:", _cp_dot_ref(12), lambda b: f"417/{_key(b, 12)}"),
+    ("urn:epc:id:pgln:", _cp_dot_ref(12), _keyed("417/", 12)),
     (
         "urn:epc:class:lgtin:",
         _cp_dot_ref(13) + rf"\.{_GS3A3}{{1,20}}",
         lambda b: f"01/{_gtin(b)}/10/{_web_escape(b[15:])}",
     ),
     ("urn:epc:idpat:sgtin:", _cp_dot_ref(13) + r"\.\*", lambda b: f"01/{_gtin(b)}"),
-    (
-        "urn:epc:idpat:grai:",
-        _cp_dot_ref(12, r"\d{12}\.\.") + r"\.\*",
-        lambda b: f"8003/0{_key(b, 12)}",
-    ),
-    (
-        "urn:epc:idpat:gdti:",
-        _cp_dot_ref(12, r"\d{12}\.\.") + r"\.\*",
-        lambda b: f"253/{_key(b, 12)}",
-    ),
-    (
-        "urn:epc:idpat:sgcn:",
-        _cp_dot_ref(12, r"\d{12}\.\.") + r"\.\*",
-        lambda b: f"255/{_key(b, 12)}",
-    ),
+    ("urn:epc:idpat:grai:", _CP_DOT_REF_12_TWO_DOTS + r"\.\*", _keyed("8003/0", 12)),
+    ("urn:epc:idpat:gdti:", _CP_DOT_REF_12_TWO_DOTS + r"\.\*", _keyed("253/", 12)),
+    ("urn:epc:idpat:sgcn:", _CP_DOT_REF_12_TWO_DOTS + r"\.\*", _keyed("255/", 12)),
     ("urn:epc:idpat:cpi:", _cp_dot_text(_CSET39, 30) + r"\.\*", _cpi_pattern),
     (
         "urn:epc:idpat:itip:",

@@ -45,19 +45,33 @@ def check_code(code: str) -> None:
         raise IdentifierError(f"Chinese drug trace codes start with 8, got {code[0]!r}")
 
 
-def parse_cn_drug_code(raw: str, code: str, *, symbology: str | None = None) -> Identifier:
-    check_code(code)
+def _trace_code(
+    raw: str,
+    code: str,
+    *,
+    scheme: str,
+    symbology: str | None,
+    issuer: str | None = None,
+    notes: tuple[str, ...] = NOTES,
+) -> Identifier:
+    """The identifier of a checked 20-digit code: its canonical form is the bare code."""
     return Identifier(
         raw=raw,
         canonical=code,
         family="cn-drug-trace-code",
-        scheme="trace-code-20",
+        scheme=scheme,
         product_key=code[:PREFIX_LENGTH],
         serial=code[PREFIX_LENGTH:],
         is_instance=True,
+        issuer=issuer,
         symbology=symbology,
-        notes=NOTES,
+        notes=notes,
     )
+
+
+def parse_cn_drug_code(raw: str, code: str, *, symbology: str | None = None) -> Identifier:
+    check_code(code)
+    return _trace_code(raw, code, scheme="trace-code-20", symbology=symbology)
 
 
 def is_issuer_prefixed(text: str) -> bool:
@@ -78,14 +92,10 @@ def parse_issuer_prefixed(raw: str, text: str, *, symbology: str | None = None) 
         check_code(code)
     except IdentifierError as exc:
         raise IdentifierError(f"after issuer prefix '{issuer}.': {exc}") from None
-    return Identifier(
-        raw=raw,
-        canonical=code,
-        family="cn-drug-trace-code",
+    return _trace_code(
+        raw,
+        code,
         scheme="issuer-prefixed",
-        product_key=code[:PREFIX_LENGTH],
-        serial=code[PREFIX_LENGTH:],
-        is_instance=True,
         issuer=issuer,
         symbology=symbology,
         notes=(

@@ -18,7 +18,7 @@ from epcis.jsonld import read_json, write_json
 from epcis.limits import Limits, check_event_count, check_node_count, read_bounded
 from epcis.problems import DocumentError, Problem, excerpt, raise_if_any
 from epcis.validation import validate_document
-from epcis.validation.rules import iter_events
+from epcis.validation.rules.walk import iter_events
 from epcis.xmlbinding import parse_xml, read_xml, validate_xml_schema, write_xml
 
 Syntax = Literal["json", "xml"]

@@ -32,7 +32,8 @@ from jsonschema.exceptions import ValidationError
 from epcis.artefacts import schema_path
 from epcis.event_types import EVENT_TYPES
 from epcis.problems import DocumentError, Problem, pointer_join
-from epcis.validation.rules import DOCUMENT_TYPES, iter_events
+from epcis.validation.rules.walk import DOCUMENT_TYPES, iter_events, kind_of
+from epcis.validation.xsd_reconciliation import reconcile_with_xsd
 
 RULE = "json-schema"
 SCHEMA_FILE: tuple[str, str] = ("json-schema", "EPCIS-JSON-Schema.json")
@@ -90,7 +91,6 @@ still found and named, by the compiled validator, so the work per document stays
 EXPLAINED_ERRORS = 200
 """How many schema errors one explained part (an event, or the document around its events)
 contributes at most: a list of 100,000 bad EPCs is refused without 100,000 messages."""
-_DOCUMENT_TYPES = ("EPCISDocument", "EPCISQueryDocument")
 
 
 def validate_json_schema(document: Any) -> list[Problem]:
@@ -163,7 +163,7 @@ def _explained(part: Any, at: str, validator: Draft7Validator) -> list[Problem]:
 def _split_events(document: Any) -> tuple[dict[str, Any], str, list[Any]] | None:
     """(the document with an empty event list, the list's pointer, its items), or None for
     anything but an EPCISDocument or EPCISQueryDocument with a list of events."""
-    if not isinstance(document, dict) or document.get("type") not in _DOCUMENT_TYPES:
+    if not isinstance(document, dict) or kind_of(document) not in DOCUMENT_TYPES:
         return None
     body = document.get("epcisBody")
     if not isinstance(body, dict):
@@ -221,42 +221,6 @@ def _schema() -> dict[str, Any]:
     reconcile_with_xsd(schema)
     Draft7Validator.check_schema(schema)
     return schema
-
-
-PERSISTENT_DISPOSITION_EVENTS = ("AggregationEvent", "TransactionEvent", "AssociationEvent")
-
-
-def reconcile_with_xsd(schema: dict[str, Any]) -> None:
-    """Where GS1's JSON Schema refuses what GS1's XSD accepts, accept it (in place).
-
-    One event must be equally valid in both syntaxes, or a document converted from one to
-    the other is refused by the ledger that converted it. Where the two artefacts disagree
-    the ledger follows the XSD, whose choices are the standard's event model (EPCIS 2.0
-    §7.4: every event type has ``persistentDisposition``; §7.3.7: a sensor report may be
-    an alarm or error ``exception`` without a measurement ``type``), and which GS1's own
-    examples rely on (``Example-PersistentDisposition.xml``, ``SensorDataExamples.xml``):
-
-    - ``persistentDisposition`` is allowed on AggregationEvent, TransactionEvent and
-      AssociationEvent, as on ObjectEvent and TransformationEvent;
-    - a ``sensorReport`` needs no ``type``.
-
-    Nothing the JSON Schema accepts is refused; the EPCIS rules (``rules.py``) still apply
-    to both syntaxes alike.
-    """
-    definitions = schema["definitions"]
-    for name in PERSISTENT_DISPOSITION_EVENTS:
-        own = definitions[name]["allOf"][1]
-        own["properties"].setdefault(
-            "persistentDisposition", {"$ref": "#/definitions/persistentDisposition"}
-        )
-        for allowed in own["propertyNames"]["anyOf"]:
-            names = allowed.get("enum")
-            if isinstance(names, list) and "persistentDisposition" not in names:
-                names.append("persistentDisposition")
-    report = definitions["sensorReport"]
-    report["required"] = [f for f in report.get("required", []) if f != "type"]
-    if not report["required"]:
-        del report["required"]
 
 
 @cache

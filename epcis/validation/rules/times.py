@@ -4,17 +4,44 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from epcis.problems import pointer_join
 from epcis.validation.rules.walk import Found, list_items, sensor_reports
 
-_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
-_DATE_TIME = re.compile(
-    r"^-?(?P<year>\d{4,})-(?P<month>\d{2})-(?P<day>\d{2})"
-    r"T(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(\.\d+)?"
-    r"(?P<zone>Z|[+-]\d{2}:\d{2})?$"
+
+@dataclass(frozen=True)
+class _Grammar:
+    """A grammar of strings, with what to tell someone who wrote something else."""
+
+    pattern: re.Pattern[str]
+    kind: str
+    """What a value must be when it is no string at all."""
+    form: str
+    """What a string that does not match is not."""
+
+    def match(self, value: Any) -> re.Match[str] | str:
+        """The match of ``value``, or why there is none."""
+        if not isinstance(value, str):
+            return f"must be {self.kind}, got {value!r}"
+        return self.pattern.match(value) or f"{value!r} is not {self.form}"
+
+
+_OFFSET = _Grammar(
+    re.compile(r"^([+-])(\d{2}):(\d{2})$"),
+    kind="a string like '+01:00'",
+    form="of the form [+-]HH:MM (e.g. '+01:00', '-06:00')",
+)
+_DATE_TIME = _Grammar(
+    re.compile(
+        r"^-?(?P<year>\d{4,})-(?P<month>\d{2})-(?P<day>\d{2})"
+        r"T(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(\.\d+)?"
+        r"(?P<zone>Z|[+-]\d{2}:\d{2})?$"
+    ),
+    kind="a date-time string with a time-zone offset",
+    form="a date-time like '2005-04-03T20:33:31.116-06:00'",
 )
 
 
@@ -30,11 +57,9 @@ def event_time_zone_offset(event: Mapping[str, Any], at: str) -> Iterator[Found]
 
 def _offset_problem(value: Any) -> str | None:
     """Why ``value`` is not a time-zone offset ``[+-]HH:MM`` within ±14:00, or None."""
-    if not isinstance(value, str):
-        return f"must be a string like '+01:00', got {value!r}"
     match = _OFFSET.match(value)
-    if not match:
-        return f"{value!r} is not of the form [+-]HH:MM (e.g. '+01:00', '-06:00')"
+    if isinstance(match, str):
+        return match
     hours, minutes = int(match.group(2)), int(match.group(3))
     if hours > 14:
         return f"{value!r} has hours {hours:02d}; hours must be 00..14"
@@ -47,11 +72,9 @@ def _offset_problem(value: Any) -> str | None:
 
 def _timestamp_problem(value: Any) -> str | None:
     """Why ``value`` is not an xsd:dateTimeStamp (a date-time WITH an offset), or None."""
-    if not isinstance(value, str):
-        return f"must be a date-time string with a time-zone offset, got {value!r}"
     match = _DATE_TIME.match(value)
-    if not match:
-        return f"{value!r} is not a date-time like '2005-04-03T20:33:31.116-06:00'"
+    if isinstance(match, str):
+        return match
     zone = match.group("zone")
     if zone is None:
         return f"{value!r} has no time-zone offset; add 'Z' or ±HH:MM"

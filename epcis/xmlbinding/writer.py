@@ -21,6 +21,7 @@ Choices the contract leaves open:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -100,6 +101,21 @@ class _Writer:
         element = etree.SubElement(parent, name)
         element.text = text
         return element
+
+    def objects(
+        self, values: Any, pointer: str, name: str, item: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(pointer, object) for each item of the array ``values`` (the field ``name``);
+        reports ``values`` when it is no array, and each ``item`` that is no object."""
+        if not isinstance(values, list):
+            self.report(pointer, f"{name} must be an array")
+            return
+        for i, value in enumerate(values):
+            item_pointer = pointer_join(pointer, i)
+            if isinstance(value, dict):
+                yield item_pointer, value
+            else:
+                self.report(item_pointer, f"{item} must be an object")
 
     def extensions(
         self, parent: etree._Element, source: dict[str, Any], known: set[str], pointer: str
@@ -286,14 +302,9 @@ class _Writer:
 
     def vocabulary_list(self, parent: etree._Element, vocabularies: Any, pointer: str) -> None:
         element = etree.SubElement(parent, "VocabularyList")
-        if not isinstance(vocabularies, list):
-            self.report(pointer, "vocabularyList must be an array")
-            return
-        for i, vocabulary in enumerate(vocabularies):
-            item_pointer = pointer_join(pointer, i)
-            if not isinstance(vocabulary, dict):
-                self.report(item_pointer, "a vocabulary must be an object")
-                continue
+        for item_pointer, vocabulary in self.objects(
+            vocabularies, pointer, "vocabularyList", "a vocabulary"
+        ):
             voc = etree.SubElement(element, "Vocabulary")
             if "type" not in vocabulary:
                 self.report(pointer_join(item_pointer, "type"), "a vocabulary needs a type")
@@ -486,14 +497,7 @@ class _Writer:
 
     def quantity_list(self, parent: etree._Element, name: str, values: Any, pointer: str) -> None:
         element = etree.SubElement(parent, name)
-        if not isinstance(values, list):
-            self.report(pointer, f"{name} must be an array")
-            return
-        for i, item in enumerate(values):
-            item_pointer = pointer_join(pointer, i)
-            if not isinstance(item, dict):
-                self.report(item_pointer, "a quantity element must be an object")
-                continue
+        for item_pointer, item in self.objects(values, pointer, name, "a quantity element"):
             qe = etree.SubElement(element, "quantityElement")
             self.text_element(
                 qe, "epcClass", item.get("epcClass"), pointer_join(item_pointer, "epcClass")
@@ -536,14 +540,7 @@ class _Writer:
         pointer: str,
     ) -> None:
         element = etree.SubElement(parent, name)
-        if not isinstance(values, list):
-            self.report(pointer, f"{name} must be an array")
-            return
-        for i, item in enumerate(values):
-            item_pointer = pointer_join(pointer, i)
-            if not isinstance(item, dict):
-                self.report(item_pointer, f"an item of {name} must be an object")
-                continue
+        for item_pointer, item in self.objects(values, pointer, name, f"an item of {name}"):
             child = self.text_element(
                 element, item_name, item.get(item_name), pointer_join(item_pointer, item_name)
             )
@@ -625,14 +622,9 @@ class _Writer:
 
     def sensor_element_list(self, parent: etree._Element, values: Any, pointer: str) -> None:
         element = etree.SubElement(parent, "sensorElementList")
-        if not isinstance(values, list):
-            self.report(pointer, "sensorElementList must be an array")
-            return
-        for i, item in enumerate(values):
-            item_pointer = pointer_join(pointer, i)
-            if not isinstance(item, dict):
-                self.report(item_pointer, "a sensor element must be an object")
-                continue
+        for item_pointer, item in self.objects(
+            values, pointer, "sensorElementList", "a sensor element"
+        ):
             se = etree.SubElement(element, "sensorElement")
             if "sensorMetadata" in item:
                 self.sensor_attributes(

@@ -271,6 +271,37 @@ class _Reader:
                 self.unknown(child, child_path, f"<{local_name(element)}>")
         return extensions
 
+    def read_children(
+        self,
+        out: dict[str, Any],
+        element: etree._Element,
+        path: str,
+        pointer: str,
+        handle: Callable[[etree._Element, str, str], bool],
+        *,
+        unwrap: tuple[str, ...] = ("extension",),
+    ) -> None:
+        """:meth:`split` ``element``'s children; the namespaced ones become extensions of
+        ``out`` (at ``pointer``)."""
+        self.ext.collect(out, pointer, self.split(element, path, handle, unwrap=unwrap))
+
+    def attributed(
+        self, element: etree._Element, path: str, pointer: str, attribute: str
+    ) -> dict[str, Any]:
+        """The object at ``pointer``, begun with the XML attribute ``attribute`` of ``element``
+        (a vocabulary's ``type``, an element's ``id``) and its foreign attributes."""
+        self.mark(pointer, element, path)
+        out: dict[str, Any] = {}
+        value = element.get(attribute)
+        if value is not None:
+            out[attribute] = value.strip()
+            self.source_map[pointer_join(pointer, attribute)] = (
+                line_of(element),
+                f"{path}/@{attribute}",
+            )
+        self.foreign_attributes(element, path, out, pointer, known=frozenset({attribute}))
+        return out
+
     def foreign_attributes(
         self,
         element: etree._Element,
@@ -504,8 +535,7 @@ class _Reader:
                 return False
             return True
 
-        extensions = self.split(element, path, handle)
-        self.ext.collect(out, pointer, extensions)
+        self.read_children(out, element, path, pointer, handle)
         return out
 
     # -- header and master data ---------------------------------------------------------
@@ -538,12 +568,10 @@ class _Reader:
                 )
                 return True
 
-            md_extensions = self.split(child, child_path, md_handle)
-            self.ext.collect(master, md_pointer, md_extensions)
+            self.read_children(master, child, child_path, md_pointer, md_handle)
             return True
 
-        extensions = self.split(element, path, handle)
-        self.ext.collect(header, pointer, extensions)
+        self.read_children(header, element, path, pointer, handle)
         return header
 
     def vocabulary_list(
@@ -564,15 +592,7 @@ class _Reader:
         return vocabularies
 
     def vocabulary(self, element: etree._Element, path: str, pointer: str) -> dict[str, Any]:
-        self.mark(pointer, element, path)
-        vocabulary: dict[str, Any] = {}
-        if element.get("type") is not None:
-            vocabulary["type"] = (element.get("type") or "").strip()
-            self.source_map[pointer_join(pointer, "type")] = (
-                line_of(element),
-                f"{path}/@type",
-            )
-        self.foreign_attributes(element, path, vocabulary, pointer, known=frozenset({"type"}))
+        vocabulary = self.attributed(element, path, pointer, "type")
 
         def handle(child: etree._Element, local: str, child_path: str) -> bool:
             if local != "VocabularyElementList":
@@ -592,19 +612,13 @@ class _Reader:
                     self.unknown(item, item_path, "<VocabularyElementList>")
             return True
 
-        extensions = self.split(element, path, handle)
-        self.ext.collect(vocabulary, pointer, extensions)
+        self.read_children(vocabulary, element, path, pointer, handle)
         return vocabulary
 
     def vocabulary_element(
         self, element: etree._Element, path: str, pointer: str
     ) -> dict[str, Any]:
-        self.mark(pointer, element, path)
-        out: dict[str, Any] = {}
-        if element.get("id") is not None:
-            out["id"] = (element.get("id") or "").strip()
-            self.source_map[pointer_join(pointer, "id")] = (line_of(element), f"{path}/@id")
-        self.foreign_attributes(element, path, out, pointer, known=frozenset({"id"}))
+        out = self.attributed(element, path, pointer, "id")
 
         def handle(child: etree._Element, local: str, child_path: str) -> bool:
             if local == "attribute":
@@ -631,17 +645,11 @@ class _Reader:
                 return False
             return True
 
-        extensions = self.split(element, path, handle)
-        self.ext.collect(out, pointer, extensions)
+        self.read_children(out, element, path, pointer, handle)
         return out
 
     def master_attribute(self, element: etree._Element, path: str, pointer: str) -> dict[str, Any]:
-        self.mark(pointer, element, path)
-        out: dict[str, Any] = {}
-        if element.get("id") is not None:
-            out["id"] = (element.get("id") or "").strip()
-            self.source_map[pointer_join(pointer, "id")] = (line_of(element), f"{path}/@id")
-        self.foreign_attributes(element, path, out, pointer, known=frozenset({"id"}))
+        out = self.attributed(element, path, pointer, "id")
         children = list(element_children(element, path))
         value_pointer = pointer_join(pointer, "attribute")
         if children:
@@ -716,8 +724,9 @@ class _Reader:
             event[local] = self.event_field(local, child, child_path, field_pointer)
             return True
 
-        extensions = self.split(element, path, handle, unwrap=("extension", "baseExtension"))
-        self.ext.collect(event, pointer, extensions)
+        self.read_children(
+            event, element, path, pointer, handle, unwrap=("extension", "baseExtension")
+        )
         return event
 
     def event_field(self, name: str, element: etree._Element, path: str, pointer: str) -> Any:
@@ -808,8 +817,7 @@ class _Reader:
                 out["id"] = self.text(child, child_path, pointer_join(pointer, "id"))
             return True
 
-        extensions = self.split(element, path, handle)
-        self.ext.collect(out, pointer, extensions)
+        self.read_children(out, element, path, pointer, handle)
         return out
 
     def typed_list(
@@ -864,8 +872,7 @@ class _Reader:
     def ilmd(self, element: etree._Element, path: str, pointer: str) -> dict[str, Any]:
         self.mark(pointer, element, path)
         out: dict[str, Any] = {}
-        extensions = self.split(element, path, lambda *_: False)
-        self.ext.collect(out, pointer, extensions)
+        self.read_children(out, element, path, pointer, lambda *_: False)
         return out
 
     def error_declaration(self, element: etree._Element, path: str, pointer: str) -> dict[str, Any]:
@@ -887,8 +894,7 @@ class _Reader:
                 out[local] = self.id_list(child, child_path, field_pointer, "correctiveEventID")
             return True
 
-        extensions = self.split(element, path, handle)
-        self.ext.collect(out, pointer, extensions)
+        self.read_children(out, element, path, pointer, handle)
         return out
 
     # -- sensors ------------------------------------------------------------------------
@@ -938,8 +944,7 @@ class _Reader:
                 return False
             return True
 
-        extensions = self.split(element, path, handle)
-        self.ext.collect(out, pointer, extensions)
+        self.read_children(out, element, path, pointer, handle)
         return out
 
     def sensor_attributes(

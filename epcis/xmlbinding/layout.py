@@ -1,8 +1,8 @@
 """What EPCIS XML looks like: namespaces, element order per event type, kinds of fields.
 
 Shared by the reader (which accepts any order) and the writer (which must follow the order
-the XSDs require). The orders are copied from ``EPCglobal-epcis-2_0.xsd`` and
-``EPCglobal-epcis-1_2.xsd``.
+the XSDs require). The orders are copied from ``EPCglobal-epcis-2_0.xsd``; those of
+``EPCglobal-epcis-1_2.xsd`` follow from them (:func:`_fields_1`).
 """
 
 from __future__ import annotations
@@ -131,72 +131,38 @@ EVENT_FIELDS_2: dict[str, tuple[str, ...]] = {
 # errorDeclaration live in <baseExtension>; TransformationEvent sits in EventList/extension.
 BASE_FIELDS_1 = ("eventTime", "recordTime", "eventTimeZoneOffset")
 BASE_EXTENSION_FIELDS_1 = ("eventID", "errorDeclaration")
+# What EPCIS 1.2 has no place for.
+NOT_IN_1_2 = ("certificationInfo", "sensorElementList", "persistentDisposition")
+# What EPCIS 1.1 added to the event types of 1.0, in their <extension> for compatibility.
+ADDED_IN_1_1 = frozenset(
+    {"quantityList", "childQuantityList", "sourceList", "destinationList", "ilmd"}
+)
+
+
+def _fields_1(event_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The 1.2 layout of an event type: its 2.0 order is the 1.2 order without the
+    <extension> wrapper, less what 1.2 has no place for. TransformationEvent, new in 1.1,
+    holds everything in itself."""
+    fields = [name for name in EVENT_FIELDS_2[event_type] if name not in NOT_IN_1_2]
+    if event_type == "TransformationEvent":
+        return tuple(fields), ()
+    return (
+        tuple(name for name in fields if name not in ADDED_IN_1_1),
+        tuple(name for name in fields if name in ADDED_IN_1_1),
+    )
+
+
 EVENT_FIELDS_1: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "ObjectEvent": (
-        (
-            "epcList",
-            "action",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-            "bizTransactionList",
-        ),
-        ("quantityList", "sourceList", "destinationList", "ilmd"),
-    ),
-    "AggregationEvent": (
-        (
-            "parentID",
-            "childEPCs",
-            "action",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-            "bizTransactionList",
-        ),
-        ("childQuantityList", "sourceList", "destinationList"),
-    ),
-    "TransactionEvent": (
-        (
-            "bizTransactionList",
-            "parentID",
-            "epcList",
-            "action",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-        ),
-        ("quantityList", "sourceList", "destinationList"),
-    ),
-    "TransformationEvent": (
-        (
-            "inputEPCList",
-            "inputQuantityList",
-            "outputEPCList",
-            "outputQuantityList",
-            "transformationID",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-            "bizTransactionList",
-            "sourceList",
-            "destinationList",
-            "ilmd",
-        ),
-        (),
-    ),
+    event_type: _fields_1(event_type)
+    for event_type in ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent")
 }
+
 # 1.2 requires these lists even when empty.
 REQUIRED_LISTS_1 = {
     "ObjectEvent": "epcList",
     "AggregationEvent": "childEPCs",
     "TransactionEvent": "epcList",
 }
-# What EPCIS 1.2 has no place for.
-NOT_IN_1_2 = ("certificationInfo", "sensorElementList", "persistentDisposition")
 
 # Kinds of event fields.
 TEXT_FIELDS = frozenset(
@@ -247,18 +213,6 @@ SENSOR_REPORT_STRINGS = frozenset(
         "bizRules",
     }
 )
-SENSOR_METADATA_STRINGS = frozenset(
-    {
-        "time",
-        "deviceID",
-        "deviceMetadata",
-        "rawData",
-        "startTime",
-        "endTime",
-        "bizRules",
-        "dataProcessingMethod",
-    }
-)
 # Order of sensorReport attributes in the XSD (the writer follows it for readability).
 SENSOR_REPORT_ORDER = (
     "type",
@@ -296,6 +250,7 @@ SENSOR_METADATA_ORDER = (
     "bizRules",
     "dataProcessingMethod",
 )
+SENSOR_METADATA_STRINGS = frozenset(SENSOR_METADATA_ORDER)  # every metadata attribute is text
 
 # JSON document keys that XML has no element for; the writer keeps them as root attributes
 # (EPCISDocument has xsd:anyAttribute) and the reader maps them back.

@@ -21,7 +21,7 @@ Choices the contract leaves open:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -401,9 +401,7 @@ class _Writer:
         self, element: etree._Element, event: dict[str, Any], event_type: str, pointer: str
     ) -> None:
         fields = (*layout.COMMON_FIELDS_2, *layout.EVENT_FIELDS_2[event_type])
-        for name in fields:
-            if name in event:
-                self.field(element, name, event[name], pointer_join(pointer, name))
+        self.fields(element, event, fields, pointer)
         self.check_unplaced(event, set(fields), event_type, pointer)
         self.extensions(element, event, {"type", *layout.ALL_EVENT_FIELDS}, pointer)
 
@@ -411,14 +409,10 @@ class _Writer:
         self, element: etree._Element, event: dict[str, Any], event_type: str, pointer: str
     ) -> None:
         main, extended = layout.EVENT_FIELDS_1[event_type]
-        for name in layout.BASE_FIELDS_1:
-            if name in event:
-                self.field(element, name, event[name], pointer_join(pointer, name))
+        self.fields(element, event, layout.BASE_FIELDS_1, pointer)
         if any(name in event for name in layout.BASE_EXTENSION_FIELDS_1):
             base = etree.SubElement(element, "baseExtension")
-            for name in layout.BASE_EXTENSION_FIELDS_1:
-                if name in event:
-                    self.field(base, name, event[name], pointer_join(pointer, name))
+            self.fields(base, event, layout.BASE_EXTENSION_FIELDS_1, pointer)
         required = layout.REQUIRED_LISTS_1.get(event_type)
         for name in main:
             if name in event:
@@ -427,9 +421,7 @@ class _Writer:
                 etree.SubElement(element, name)
         if any(name in event for name in extended):
             extension = etree.SubElement(element, "extension")
-            for name in extended:
-                if name in event:
-                    self.field(extension, name, event[name], pointer_join(pointer, name))
+            self.fields(extension, event, extended, pointer)
         for name in layout.NOT_IN_1_2:
             if name in event:
                 self.report(pointer_join(pointer, name), f"EPCIS 1.2 has no {name}")
@@ -446,6 +438,14 @@ class _Writer:
                     pointer_join(pointer, name),
                     f"{event_type} has no {name} in the EPCIS {self.version} XML schema",
                 )
+
+    def fields(
+        self, parent: etree._Element, event: dict[str, Any], names: Iterable[str], pointer: str
+    ) -> None:
+        """Write the fields ``names`` of ``event`` that it has, in that order."""
+        for name in names:
+            if name in event:
+                self.field(parent, name, event[name], pointer_join(pointer, name))
 
     def field(self, parent: etree._Element, name: str, value: Any, pointer: str) -> None:
         if name in layout.TEXT_FIELDS:

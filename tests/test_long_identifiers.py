@@ -37,8 +37,8 @@ from projections.schema import (
 )
 from tests.http_support import INSTITUTION
 from tests.ledger_contract import document
+from tests.supply_chain import ev, packing, shipping
 from tests.test_http_capture import open_api
-from tests.test_projections import ev
 
 _RANDOM = random.Random(7)
 
@@ -96,25 +96,8 @@ def long_events() -> list[dict[str, Any]]:
             ilmd={"cbvmda:lotNumber": LOT},
             **{"example:note": noise(3000)},
         ),
-        ev(
-            "AggregationEvent",
-            9,
-            parentID=PARENT,
-            childEPCs=[CODE_3K, CODE_10K],
-            action="ADD",
-            bizStep="packing",
-            bizLocation={"id": PLACE},
-        ),
-        ev(
-            "ObjectEvent",
-            10,
-            epcList=[PARENT],
-            action="OBSERVE",
-            bizStep="shipping",
-            disposition="in_transit",
-            readPoint={"id": PLACE},
-            destinationList=[{"type": "location", "destination": PLACE}],
-        ),
+        packing(9, PARENT, [CODE_3K, CODE_10K], PLACE),
+        shipping(10, [PARENT], PLACE, PLACE),
     ]
 
 

@@ -29,38 +29,26 @@ from projections.event_index import events as event_rows
 from projections.failures import is_transient
 from projections.runner import ReadModelRunner
 from tests.ledger_contract import document
+from tests.supply_chain import commissioning, ev
 from tests.test_http_capture import open_api
-from tests.test_projections import BOX, PHARMACY, WAREHOUSE, canon, commission, ev
+from tests.test_projections import BOX, PHARMACY, WAREHOUSE, canon, commission
 
 POISON_CODE = "urn:epc:id:sgtin:0614141.107346.666"
 OTHER = "urn:epc:id:sgtin:0614141.107346.7"
 
 
 def poison(hour: int = 9) -> dict[str, Any]:
-    return ev(
-        "ObjectEvent",
+    return commissioning(
         hour,
+        [POISON_CODE],
+        WAREHOUSE,
         eventID=f"urn:uuid:6f1b8c52-0000-4000-8000-0000000006{hour:02d}",
-        epcList=[POISON_CODE],
-        action="ADD",
-        bizStep="commissioning",
-        disposition="active",
-        bizLocation={"id": WAREHOUSE},
         **{"example:poison": "yes"},
     )
 
 
 def other(hour: int = 10) -> dict[str, Any]:
-    return ev(
-        "ObjectEvent",
-        hour,
-        epcList=[OTHER],
-        action="ADD",
-        bizStep="commissioning",
-        disposition="active",
-        bizLocation={"id": PHARMACY},
-        ilmd={"cbvmda:lotNumber": "L2"},
-    )
+    return commissioning(hour, [OTHER], PHARMACY, ilmd={"cbvmda:lotNumber": "L2"})
 
 
 class Fragile(CodeFacts):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from epcis.context import make_context
 from epcis.identifiers.facts import canonical
@@ -29,6 +29,15 @@ from projections.schema import code_facts, links, tracking
 from tests.ledger_contract import document
 from tests.strategies import NAMESPACES
 from tests.strategies import events as any_events
+from tests.supply_chain import (
+    commissioning,
+    dispensing,
+    ev,
+    packing,
+    receiving,
+    shipping,
+    unpacking,
+)
 
 BOX = [f"urn:epc:id:sgtin:0614141.107346.{n}" for n in (1, 2, 3)]
 CASE = "urn:epc:id:sscc:0614141.1234567890"
@@ -41,90 +50,33 @@ def canon(code: str) -> str:
     return canonical(code)
 
 
-def ev(kind: str, hour: int, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "eventTime": f"2026-03-01T{hour:02d}:00:00.000+08:00",
-        "eventTimeZoneOffset": "+08:00",
-        **fields,
-    }
-
-
 def commission(hour: int = 8) -> dict[str, Any]:
-    return ev(
-        "ObjectEvent",
+    return commissioning(
         hour,
-        epcList=BOX,
-        action="ADD",
-        bizStep="commissioning",
-        disposition="active",
-        bizLocation={"id": WAREHOUSE},
+        BOX,
+        WAREHOUSE,
         ilmd={"cbvmda:lotNumber": "L1", "cbvmda:itemExpirationDate": "2028-01-31"},
     )
 
 
 def pack(hour: int = 9) -> dict[str, Any]:
-    return ev(
-        "AggregationEvent",
-        hour,
-        parentID=CASE,
-        childEPCs=BOX,
-        action="ADD",
-        bizStep="packing",
-        bizLocation={"id": WAREHOUSE},
-    )
+    return packing(hour, CASE, BOX, WAREHOUSE)
 
 
 def ship(hour: int = 10) -> dict[str, Any]:
-    return ev(
-        "ObjectEvent",
-        hour,
-        epcList=[CASE],
-        action="OBSERVE",
-        bizStep="shipping",
-        disposition="in_transit",
-        readPoint={"id": WAREHOUSE},
-        destinationList=[
-            {"type": "location", "destination": PHARMACY},
-        ],
-    )
+    return shipping(hour, [CASE], WAREHOUSE, PHARMACY)
 
 
 def receive(hour: int = 11) -> dict[str, Any]:
-    return ev(
-        "ObjectEvent",
-        hour,
-        epcList=[CASE],
-        action="OBSERVE",
-        bizStep="receiving",
-        disposition="sellable_accessible",
-        bizLocation={"id": PHARMACY},
-    )
+    return receiving(hour, [CASE], PHARMACY)
 
 
 def unpack(hour: int = 12) -> dict[str, Any]:
-    return ev(
-        "AggregationEvent",
-        hour,
-        parentID=CASE,
-        childEPCs=BOX,
-        action="DELETE",
-        bizStep="unpacking",
-        bizLocation={"id": PHARMACY},
-    )
+    return unpacking(hour, CASE, BOX, PHARMACY)
 
 
 def dispense(hour: int = 13) -> dict[str, Any]:
-    return ev(
-        "ObjectEvent",
-        hour,
-        epcList=[BOX[0]],
-        action="OBSERVE",
-        bizStep="dispensing",
-        disposition="dispensed",
-        bizLocation={"id": PHARMACY},
-        **{"example:patient": PATIENT},
-    )
+    return dispensing(hour, [BOX[0]], PHARMACY, PATIENT)
 
 
 def capture(ledger: Ledger, *events: dict[str, Any]) -> list[StoredEvent]:
@@ -154,7 +106,11 @@ def parent(runner: ReadModelRunner, code: str, as_of: str | None = None) -> str 
         return hierarchy.parent_of(conn, code, as_of)
 
 
-def dump(runner: ReadModelRunner) -> dict[str, list[tuple[Any, ...]]]:
+def dump(
+    runner: ReadModelRunner,
+    tables: tuple[Table, ...] = (code_facts, links, tracking, event_rows, event_epcs),
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of ``tables`` (by name), in primary-key order: to compare two runs."""
     with runner.connect() as conn:
         return {
             table.name: [
@@ -165,7 +121,7 @@ def dump(runner: ReadModelRunner) -> dict[str, list[tuple[Any, ...]]]:
                     )
                 ).all()
             ]
-            for table in (code_facts, links, tracking, event_rows, event_epcs)
+            for table in tables
         }
 
 

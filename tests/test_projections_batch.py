@@ -22,6 +22,7 @@ from projections.recall_trail import trail
 from projections.runner import ReadModelRunner
 from projections.schema import code_facts, code_state, links, stock_counts, visible_to
 from projections.stock import stock
+from tests.supply_chain import ev
 from tests.test_projections import (
     ANY_STREAMS,
     BOX,
@@ -29,7 +30,7 @@ from tests.test_projections import (
     _capture_stream,
     capture,
     commission,
-    ev,
+    dump,
     pooled_events,
     receive,
     ship,
@@ -89,18 +90,7 @@ class PerEventCodeFacts:
 
 
 def facts_and_links(runner: ReadModelRunner) -> dict[str, list[tuple[Any, ...]]]:
-    with runner.connect() as conn:
-        return {
-            table.name: [
-                tuple(row)
-                for row in conn.execute(
-                    select(table).order_by(
-                        *(list(table.primary_key.columns) or list(table.columns))
-                    )
-                )
-            ]
-            for table in (code_facts, links)
-        }
+    return dump(runner, (code_facts, links))
 
 
 def check_current_state(runner: ReadModelRunner) -> None:

@@ -19,7 +19,16 @@ from ledger.settings import store_settings
 from projections.recall_trail import CSV_HEADER, TrailLine, trail, trail_csv
 from projections.runner import ReadModelRunner
 from projections.stock import StockLine, stock
-from tests.test_projections import capture, ev
+from tests.supply_chain import (
+    commissioning,
+    dispensing,
+    observation,
+    packing,
+    receiving,
+    shipping,
+    unpacking,
+)
+from tests.test_projections import capture
 
 GTIN = "10614141073464"
 BOXES = [f"urn:epc:id:sgtin:0614141.107346.{n}" for n in (11, 12, 13, 14)]
@@ -42,14 +51,10 @@ def runner(store_url: str) -> Iterator[tuple[Ledger, ReadModelRunner]]:
 
 
 def commission(hour: int, epcs: list[str], lot: str) -> dict[str, Any]:
-    return ev(
-        "ObjectEvent",
+    return commissioning(
         hour,
-        epcList=epcs,
-        action="ADD",
-        bizStep="commissioning",
-        disposition="active",
-        bizLocation={"id": WAREHOUSE},
+        epcs,
+        WAREHOUSE,
         ilmd={"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2028-01-31"},
     )
 
@@ -58,65 +63,18 @@ def scenario() -> list[dict[str, Any]]:
     """The steps, one capture each (the last two dispense to two patients)."""
     return [
         commission(8, BOXES, "L1"),
-        ev(
-            "AggregationEvent",
-            9,
-            parentID=CASE,
-            childEPCs=BOXES,
-            action="ADD",
-            bizStep="packing",
-            bizLocation={"id": WAREHOUSE},
-        ),
-        ev(
-            "ObjectEvent",
-            10,
-            epcList=[CASE],
-            action="OBSERVE",
-            bizStep="shipping",
-            disposition="in_transit",
-            readPoint={"id": WAREHOUSE},
-            destinationList=[{"type": "location", "destination": PHARMACY}],
-        ),
-        ev(
-            "ObjectEvent",
-            11,
-            epcList=[CASE],
-            action="OBSERVE",
-            bizStep="receiving",
-            disposition="sellable_accessible",
-            bizLocation={"id": PHARMACY},
-        ),
-        ev(
-            "AggregationEvent",
-            12,
-            parentID=CASE,
-            childEPCs=BOXES,
-            action="DELETE",
-            bizStep="unpacking",
-            bizLocation={"id": PHARMACY},
-        ),
-        *(
-            ev(
-                "ObjectEvent",
-                13 + n,
-                epcList=[BOXES[n]],
-                action="OBSERVE",
-                bizStep="dispensing",
-                disposition="dispensed",
-                bizLocation={"id": PHARMACY},
-                **{"example:patient": PATIENTS[n]},
-            )
-            for n in (0, 1)
-        ),
+        packing(9, CASE, BOXES, WAREHOUSE),
+        shipping(10, [CASE], WAREHOUSE, PHARMACY),
+        receiving(11, [CASE], PHARMACY),
+        unpacking(12, CASE, BOXES, PHARMACY),
+        *(dispensing(13 + n, [BOXES[n]], PHARMACY, PATIENTS[n]) for n in (0, 1)),
         # the recall: the boxes still on the shelf, and the lot as a (lot-level) class
-        ev(
-            "ObjectEvent",
+        observation(
             16,
-            epcList=BOXES[2:],
+            BOXES[2:],
+            "holding",
+            "recalled",
             quantityList=[{"epcClass": "urn:epc:class:lgtin:0614141.107346.L1", "quantity": 4}],
-            action="OBSERVE",
-            bizStep="holding",
-            disposition="recalled",
             bizLocation={"id": PHARMACY},
         ),
     ]

@@ -146,6 +146,19 @@ def sensor_elements(draw: st.DrawFn) -> dict[str, Any]:
     return element
 
 
+def source_destination_lists(role: str) -> st.SearchStrategy[list[dict[str, str]]]:
+    """A sourceList or destinationList: one or two typed locations under ``role``."""
+    return st.lists(
+        st.builds(
+            lambda t, x: {"type": t, role: x},
+            st.sampled_from(sorted(cbv_terms.SOURCE_DESTINATION_TYPES)),
+            locations,
+        ),
+        min_size=1,
+        max_size=2,
+    )
+
+
 @st.composite
 def common_fields(draw: st.DrawFn) -> dict[str, Any]:
     stamp, offset = draw(timestamps())
@@ -179,24 +192,8 @@ def common_fields(draw: st.DrawFn) -> dict[str, Any]:
             min_size=1,
             max_size=3,
         ),
-        "sourceList": st.lists(
-            st.builds(
-                lambda t, x: {"type": t, "source": x},
-                st.sampled_from(sorted(cbv_terms.SOURCE_DESTINATION_TYPES)),
-                locations,
-            ),
-            min_size=1,
-            max_size=2,
-        ),
-        "destinationList": st.lists(
-            st.builds(
-                lambda t, x: {"type": t, "destination": x},
-                st.sampled_from(sorted(cbv_terms.SOURCE_DESTINATION_TYPES)),
-                locations,
-            ),
-            min_size=1,
-            max_size=2,
-        ),
+        "sourceList": source_destination_lists("source"),
+        "destinationList": source_destination_lists("destination"),
         "sensorElementList": st.lists(sensor_elements(), min_size=1, max_size=2),
     }
     for name, strategy in optional.items():

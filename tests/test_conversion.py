@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from epcis.document import convert, load
+from epcis.document import LoadedDocument, convert, load
 from epcis.event_hash import document_hash_ids
 from epcis.problems import DocumentError
 from tests import strategies
@@ -32,27 +32,27 @@ def _name(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-@pytest.mark.parametrize("path", XML_DOCUMENTS, ids=_name)
-def test_xml_to_json_to_xml_keeps_every_hash(path: Path) -> None:
+def round_trip(path: Path, via: str, home: str, *, validate: bool) -> LoadedDocument:
+    """The document at ``path`` converted to ``via`` and back to ``home``, every event
+    keeping its hash id at each step; the document read back."""
     original = load(path.read_bytes(), validate=False)
     hashes = original.hash_ids()
-    as_json = convert(original.document, "json")
-    from_json = load(as_json, validate=False)
-    assert from_json.hash_ids() == hashes
-    back = load(convert(from_json.document, "xml"), validate=True)
+    there = load(convert(original.document, via), validate=False)
+    assert there.hash_ids() == hashes
+    back = load(convert(there.document, home), validate=validate)
     assert back.hash_ids() == hashes
+    return back
+
+
+@pytest.mark.parametrize("path", XML_DOCUMENTS, ids=_name)
+def test_xml_to_json_to_xml_keeps_every_hash(path: Path) -> None:
+    back = round_trip(path, "json", "xml", validate=True)
     assert [p for p in back.problems if p.rule == "xsd"] == []
 
 
 @pytest.mark.parametrize("path", JSON_DOCUMENTS, ids=_name)
 def test_json_to_xml_to_json_keeps_every_hash(path: Path) -> None:
-    original = load(path.read_bytes(), validate=False)
-    hashes = original.hash_ids()
-    xml = convert(original.document, "xml")
-    from_xml = load(xml, validate=False)
-    assert from_xml.hash_ids() == hashes
-    back = load(convert(from_xml.document, "json"), validate=False)
-    assert back.hash_ids() == hashes
+    round_trip(path, "xml", "json", validate=False)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from adapters.bootstrap import http_app
 from epcis.query.schedule import ScheduleError, parse_schedule
@@ -120,14 +121,23 @@ def until(condition: Any, seconds: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def subscribe(client: TestClient, dest: str, **extra: Any) -> str:
-    made = client.post(
-        "/queries", json={"name": "shipments", "query": {"EQ_bizStep": ["shipping"]}}
-    )
-    assert made.status_code in (201, 409)
-    response = client.post(
+def define_shipments(client: TestClient, query: dict[str, Any] | None = None) -> Response:
+    """Define the named query ``shipments`` the subscriptions here are to (every event
+    unless ``query`` says otherwise)."""
+    return client.post("/queries", json={"name": "shipments", "query": query or {}})
+
+
+def post_subscription(client: TestClient, dest: str, **extra: Any) -> Response:
+    """Ask for a subscription to ``shipments`` calling back ``dest``: the answer."""
+    return client.post(
         "/queries/shipments/subscriptions", json={"dest": dest, "secret": SECRET, **extra}
     )
+
+
+def subscribe(client: TestClient, dest: str, **extra: Any) -> str:
+    made = define_shipments(client, {"EQ_bizStep": ["shipping"]})
+    assert made.status_code in (201, 409)
+    response = post_subscription(client, dest, **extra)
     assert response.status_code == 201, response.text
     body = response.json()
     assert "secret" not in body
@@ -268,7 +278,7 @@ def test_bad_subscriptions_name_the_field(
     store_url: str, body: dict[str, Any], pointer: str
 ) -> None:
     with server(store_url) as client:
-        client.post("/queries", json={"name": "shipments", "query": {}})
+        define_shipments(client)
         response = client.post("/queries/shipments/subscriptions", json=body)
         problem = assert_problem(response, 400, CONTROLS)
         assert problem["errors"][0]["pointer"] == pointer
@@ -286,7 +296,7 @@ def test_subscribing_to_an_unknown_query_is_404(store_url: str) -> None:
 
 def test_the_websocket_streams_new_matches(store_url: str) -> None:
     with server(store_url) as client:
-        client.post("/queries", json={"name": "shipments", "query": {"EQ_bizStep": ["shipping"]}})
+        define_shipments(client, {"EQ_bizStep": ["shipping"]})
         capture(client, shipped(1))  # before the socket opened: not streamed
         with client.websocket_connect(
             "/queries/shipments/events", headers=websocket_headers(client)
@@ -385,12 +395,9 @@ def test_forbidden_destinations_are_refused_naming_dest(
 ) -> None:
     monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
     with server(store_url) as client:
-        client.post("/queries", json={"name": "shipments", "query": {}})
+        define_shipments(client)
         for dest, says in FORBIDDEN_DESTS:
-            response = client.post(
-                "/queries/shipments/subscriptions",
-                json={"dest": dest, "secret": SECRET, "stream": True},
-            )
+            response = post_subscription(client, dest, stream=True)
             assert_refused_dest(response, says)
         assert client.get("/queries/shipments/subscriptions").json() == []
 
@@ -400,18 +407,13 @@ def test_a_name_resolving_to_a_loopback_address_is_refused(
 ) -> None:
     monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
     with server(store_url) as client:
-        client.post("/queries", json={"name": "shipments", "query": {}})
+        define_shipments(client)
         for dest in ("http://localhost:5432/", "http://LOCALHOST/x"):
-            response = client.post(
-                "/queries/shipments/subscriptions",
-                json={"dest": dest, "secret": SECRET, "stream": True},
-            )
+            response = post_subscription(client, dest, stream=True)
             problem = assert_refused_dest(response, "resolves to")
             assert "loopback" in problem["detail"]
-        response = client.post(  # a name that does not resolve is refused too
-            "/queries/shipments/subscriptions",
-            json={"dest": "https://no-such-host.invalid/x", "secret": SECRET, "stream": True},
-        )
+        # a name that does not resolve is refused too
+        response = post_subscription(client, "https://no-such-host.invalid/x", stream=True)
         assert_refused_dest(response, "does not resolve")
         assert client.get("/queries/shipments/subscriptions").json() == []
 
@@ -522,12 +524,9 @@ def test_credentials_in_dest_are_refused_and_never_shown(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with server(store_url) as client:
-        client.post("/queries", json={"name": "shipments", "query": {}})
+        define_shipments(client)
         for dest in ("https://user:hunter2@8.8.8.8/x", "http://hunter2@hooks.invalid/"):
-            response = client.post(
-                "/queries/shipments/subscriptions",
-                json={"dest": dest, "secret": SECRET, "stream": True},
-            )
+            response = post_subscription(client, dest, stream=True)
             assert_refused_dest(response, "user name or password")
             assert "hunter2" not in response.text
     # A subscription stored before such URLs were refused: shown redacted, not called.

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,20 @@ def _get(server: Server, path: str = "/capture") -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n{server.authorization()}\r\n\r\n".encode()
 
 
+def _trickled(sock: socket.socket, pieces: Iterable[bytes]) -> tuple[bytes, bool]:
+    """Send ``pieces`` one every 0.25 s until the server answers or closes the connection:
+    what it sent back, and whether it closed (False: every piece went and it is still open)."""
+    for piece in pieces:
+        try:
+            sock.sendall(piece)
+        except OSError:  # the server has closed the connection
+            return b"", True
+        readable, _, _ = select.select([sock], [], [], 0.25)
+        if readable:
+            return _until_closed(sock)
+    return b"", False
+
+
 def _closed_with(sock: socket.socket) -> Answer | None:
     data, closed = _until_closed(sock)
     assert closed, f"the server kept the connection open for {PATIENCE} s (sent {data!r})"
@@ -228,20 +242,9 @@ def test_half_a_request_line_is_answered_408_and_closed(server: Server) -> None:
 
 def test_headers_trickled_a_byte_at_a_time_are_cut_off(server: Server) -> None:
     """Each byte comes well within any idle timeout; the headers as a whole do not."""
-    closed = False
-    data = b""
     with _connect(server) as sock:
         sock.sendall(b"GET /capture HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        for _ in range(int(PATIENCE / 0.25)):
-            try:
-                sock.sendall(b"a")
-            except OSError:  # the server has closed the connection
-                closed = True
-                break
-            readable, _, _ = select.select([sock], [], [], 0.25)
-            if readable:
-                data, closed = _until_closed(sock)
-                break
+        data, closed = _trickled(sock, [b"a"] * int(PATIENCE / 0.25))
     assert closed, f"the server kept reading trickled headers for {PATIENCE} s"
     if data:  # a client that is still sending may see a reset instead of the 408
         assert _parse(data).status == 408
@@ -293,20 +296,9 @@ def test_a_body_trickled_past_the_total_bound_is_answered_408(server: Server) ->
     body ends it."""
     body = document(event(700_003))
     jobs = server.jobs()
-    data = b""
-    closed = False
     with _connect(server) as sock:
         sock.sendall(_post_head(server, "/capture", len(body)))
-        for byte in body[: int(PATIENCE / 0.25)]:
-            try:
-                sock.sendall(bytes([byte]))
-            except OSError:
-                closed = True
-                break
-            readable, _, _ = select.select([sock], [], [], 0.25)
-            if readable:
-                data, closed = _until_closed(sock)
-                break
+        data, closed = _trickled(sock, (bytes([b]) for b in body[: int(PATIENCE / 0.25)]))
     assert closed, f"the server kept reading a trickled body for {PATIENCE} s"
     answer = _parse(data)
     assert answer.status == 408

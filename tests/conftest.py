@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from projections.runner import ReadModelRunner
+
+if TYPE_CHECKING:
+    from tests.test_http_capture import Api
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRACECODE_SHARED", REPO.parent / "shared")).resolve()
@@ -61,12 +65,9 @@ def drop_postgres_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=STORES)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty store of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped when the block ends."""
     url = make_postgres_database()
     try:
         yield url
@@ -74,13 +75,47 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         drop_postgres_database(url)
 
 
-@pytest.fixture
-def ledger(store_url: str) -> Iterator[Ledger]:
-    app = Ledger(store_settings(store_url))
+@contextmanager
+def empty_store(kind: str, sqlite_file: Path) -> Iterator[str]:
+    """The URL of an empty store of ``kind`` (one of ``STORES``): the SQLite file
+    ``sqlite_file``, or a fresh PostgreSQL database dropped when the block ends."""
+    if kind == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty store of each kind."""
+    with empty_store(request.param, tmp_path / "ledger.db") as url:
+        yield url
+
+
+@contextmanager
+def open_ledger(url: str) -> Iterator[Ledger]:
+    """The ledger of the store at ``url``, closed when the block ends."""
+    app = Ledger(store_settings(url))
     try:
         yield app
     finally:
         app.close()
+
+
+@pytest.fixture
+def ledger(store_url: str) -> Iterator[Ledger]:
+    with open_ledger(store_url) as app:
+        yield app
+
+
+@pytest.fixture
+def api(store_url: str) -> Iterator[Api]:
+    """The HTTP API over an empty store of each kind."""
+    from tests.test_http_capture import open_api
+
+    with open_api(store_url) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from ledger.api_keys import CREATED_TOPIC, REVOKED_TOPIC, KeyRing, UnknownKey
 from ledger.application import Ledger
 from ledger.settings import store_settings
 from ledger.verify import verify_chain
+from tests.conftest import open_ledger
 
 
 @pytest.fixture
@@ -31,11 +32,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def sqlite_ledger(sqlite_url: str) -> Iterator[Ledger]:
-    app = Ledger(store_settings(sqlite_url))
-    try:
+    with open_ledger(sqlite_url) as app:
         yield app
-    finally:
-        app.close()
 
 
 def _secret(key: str) -> str:

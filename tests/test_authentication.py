@@ -100,9 +100,14 @@ def test_authentication_off_lets_anyone_do_everything(
         ledger.close()
 
 
-def test_a_bad_auth_setting_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRACECODE_AUTH", "maybe")
-    with pytest.raises(SettingsError, match="TRACECODE_AUTH"):
+@pytest.mark.parametrize(
+    ("variable", "value"), [("TRACECODE_AUTH", "maybe"), ("TRACECODE_KEY_CACHE_SECONDS", "soon")]
+)
+def test_a_bad_setting_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
         http_app()
 
 
@@ -225,9 +230,3 @@ def test_an_admin_manages_its_institutions_keys_over_http(store_url: str) -> Non
             assert ring.authenticate(body["key"]) is None
     finally:
         ledger.close()
-
-
-def test_a_bad_key_cache_setting_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRACECODE_KEY_CACHE_SECONDS", "soon")
-    with pytest.raises(SettingsError, match="TRACECODE_KEY_CACHE_SECONDS"):
-        http_app()

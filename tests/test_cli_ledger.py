@@ -364,10 +364,9 @@ def _postgres_tables(url: str) -> list[str]:
 def test_a_read_only_command_on_an_empty_postgres_database_creates_no_tables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.conftest import drop_postgres_database, make_postgres_database
+    from tests.conftest import postgres_database
 
-    url = make_postgres_database()
-    try:
+    with postgres_database() as url:
         monkeypatch.setenv("TRACECODE_DATABASE_URL", url)
         for args in READ_ONLY[:5]:
             result = CliRunner().invoke(main, list(args))
@@ -377,8 +376,6 @@ def test_a_read_only_command_on_an_empty_postgres_database_creates_no_tables(
             assert "tracecode_events" in result.stderr
             assert result.stdout == ""
         assert _postgres_tables(url) == []
-    finally:
-        drop_postgres_database(url)
     # a database that does not exist (any more) is no store either
     result = CliRunner().invoke(main, ["verify"])
     assert result.exit_code == 2

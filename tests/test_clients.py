@@ -6,20 +6,11 @@ EPCPyYes (SerialLab's EPCIS 1.2 library) renders XML from Jinja templates and fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from EPCPyYes.core.v1_2 import template_events
 
-from tests.test_http_capture import XML, Api, open_api
-
-
-@pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    with open_api(store_url) as opened:
-        yield opened
-
+from tests.test_http_capture import XML, Api
 
 EVENT_TIME = datetime(2026, 3, 1, 8, 0, tzinfo=UTC).isoformat()
 

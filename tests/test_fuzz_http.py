@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from epcis.document import convert
 from tests import strategies
-from tests.conftest import drop_postgres_database, make_postgres_database
+from tests.conftest import postgres_database
 from tests.test_http_capture import JSONLD, XML, Api, open_api
 
 HOSTILE_VALUES = st.one_of(
@@ -273,12 +273,8 @@ def test_hostile_queries_never_break_the_server(
 
 @pytest.fixture(scope="module")
 def postgres_api() -> Iterator[Api]:
-    url = make_postgres_database()
-    try:
-        with open_api(url, max_events=50, max_bytes=1024 * 1024) as api:
-            yield api
-    finally:
-        drop_postgres_database(url)
+    with postgres_database() as url, open_api(url, max_events=50, max_bytes=1024 * 1024) as api:
+        yield api
 
 
 @_SMALL

@@ -26,7 +26,15 @@ from ledger.application import Ledger
 from ledger.settings import store_settings
 from tests.http_support import RoleKeys
 from tests.ledger_contract import document, event
-from tests.test_http_capture import JSONLD, PROBLEM, XML, Api, assert_problem, open_api
+from tests.test_http_capture import (
+    JSONLD,
+    PROBLEM,
+    XML,
+    Api,
+    assert_problem,
+    assert_summary,
+    open_api,
+)
 
 VALIDATION = "epcisException:ValidationException"
 CAPTURE_LIMIT = "epcisException:CaptureLimitExceededException"
@@ -94,16 +102,8 @@ def test_many_invalid_events_are_named_but_only_the_first_explained(
 def test_proceed_stores_the_valid_event_among_many_invalid_ones(api: Api) -> None:
     body = json.loads(document(event(1)))
     body["epcisBody"]["eventList"] += [{"type": "ObjectEvent"} for _ in range(300)]
-    response = api.post(
-        json.dumps(body).encode(), {**JSONLD, "GS1-Capture-Error-Behaviour": "proceed"}
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["summary"] == {
-        "stored": 1,
-        "alreadyStored": 0,
-        "rejected": 300,
-        "notStored": 0,
-    }
+    response = api.proceed(json.dumps(body).encode())
+    assert_summary(response, stored=1, rejected=300)
     job = api.job(response)
     assert len(job["outcomes"]) == 301
     assert {o["status"] for o in job["outcomes"][1:]} == {"invalid"}
@@ -315,8 +315,7 @@ def test_an_event_with_a_key_repeated_differently_is_refused_with_its_pointer(ap
 def test_under_proceed_only_the_ambiguous_event_is_rejected(api: Api) -> None:
     text = document(event(1), event(2)).decode()
     text = text.replace('"action": "OBSERVE"', '"action": "OBSERVE", "action": "DELETE"', 1)
-    response = api.post(text.encode(), {**JSONLD, "GS1-Capture-Error-Behaviour": "proceed"})
-    assert response.status_code == 202, response.text
+    response = api.proceed(text.encode())
     outcomes = api.job(response)["outcomes"]
     assert [o["status"] for o in outcomes] == ["invalid", "stored"]
     assert "different values" in outcomes[0]["message"]

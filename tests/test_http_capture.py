@@ -20,13 +20,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 
 from epcis.context import make_context
 from epcis.document import check, detect_syntax, load
 from ledger.application import Ledger
-from ledger.settings import store_settings
-from tests.conftest import EXAMPLES, drop_postgres_database, make_postgres_database
+from tests.conftest import EXAMPLES, empty_store, open_ledger
 from tests.http_support import http_client
 from tests.ledger_contract import document, event
 
@@ -55,6 +53,12 @@ class Api:
     def post(self, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
         return self.client.post("/capture", content=body, headers=headers or JSONLD)
 
+    def proceed(self, body: bytes) -> httpx.Response:
+        """Capture ``body`` under ``GS1-Capture-Error-Behaviour: proceed``: accepted."""
+        response = self.post(body, {**JSONLD, "GS1-Capture-Error-Behaviour": "proceed"})
+        assert response.status_code == 202, response.text
+        return response
+
     def state(self) -> tuple[tuple[int, str], list[str]]:
         """The chain head as the store has it, and every capture job's id."""
         return self.ledger.current_head(), [job.capture_id for job in self.ledger.jobs()]
@@ -70,18 +74,11 @@ class Api:
 def open_api(
     url: str, *, max_events: int = MAX_EVENTS, max_bytes: int = MAX_BYTES
 ) -> Iterator[Api]:
-    ledger = Ledger(store_settings(url))
-    try:
-        with http_client(ledger, max_events=max_events, max_bytes=max_bytes) as client:
-            yield Api(client, ledger)
-    finally:
-        ledger.close()
-
-
-@pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    with open_api(store_url) as opened:
-        yield opened
+    with (
+        open_ledger(url) as ledger,
+        http_client(ledger, max_events=max_events, max_bytes=max_bytes) as client,
+    ):
+        yield Api(client, ledger)
 
 
 def assert_gs1(response: httpx.Response) -> None:
@@ -98,6 +95,17 @@ def assert_problem(response: httpx.Response, status: int, type_: str) -> dict[st
     assert body["type"] == type_
     assert body["title"] and body["detail"] and body["instance"]
     return body
+
+
+def assert_summary(response: httpx.Response, *, stored: int, rejected: int) -> None:
+    """The capture's summary: ``stored`` and ``rejected`` events, none already stored or
+    left unstored."""
+    assert response.json()["summary"] == {
+        "stored": stored,
+        "alreadyStored": 0,
+        "rejected": rejected,
+        "notStored": 0,
+    }
 
 
 def event_url(event_id: str) -> str:
@@ -178,14 +186,10 @@ def conflict_free_groups(files: list[Path]) -> list[list[Path]]:
 
 @contextmanager
 def extra_store(store_url: str, tmp_path: Path, n: int) -> Iterator[str]:
-    if store_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / f'extra-{n}.db'}"
-        return
-    url = make_postgres_database()
-    try:
+    """Another empty store of the same kind as ``store_url``."""
+    kind = "sqlite" if store_url.startswith("sqlite") else "postgresql"
+    with empty_store(kind, tmp_path / f"extra-{n}.db") as url:
         yield url
-    finally:
-        drop_postgres_database(url)
 
 
 def capture_examples(api: Api, files: list[Path]) -> None:
@@ -285,14 +289,8 @@ def test_rollback_stores_nothing_of_a_document_with_one_bad_event(api: Api) -> N
 
 def test_proceed_stores_the_valid_events_and_the_job_lists_the_bad_one(api: Api) -> None:
     body = document(event(2), bad(3), event(4))
-    response = api.post(body, {**JSONLD, "GS1-Capture-Error-Behaviour": "proceed"})
-    assert response.status_code == 202, response.text
-    assert response.json()["summary"] == {
-        "stored": 2,
-        "alreadyStored": 0,
-        "rejected": 1,
-        "notStored": 0,
-    }
+    response = api.proceed(body)
+    assert_summary(response, stored=2, rejected=1)
     job = api.job(response)
     assert job["success"] is False and job["running"] is False
     assert job["captureErrorBehaviour"] == "proceed"
@@ -340,10 +338,7 @@ def test_event_id_conflict(api: Api) -> None:
     assert [o["status"] for o in job["outcomes"]] == ["not-stored", "conflict"]
     assert job["outcomes"][1]["existingHashID"] == first_hash
 
-    response = api.post(
-        document(event(3), other), {**JSONLD, "GS1-Capture-Error-Behaviour": "proceed"}
-    )
-    assert response.status_code == 202, response.text
+    response = api.proceed(document(event(3), other))
     job = api.job(response)
     assert [o["status"] for o in job["outcomes"]] == ["stored", "conflict"]
     assert any(e.get("existingHashID") == first_hash for e in job["errors"])

@@ -31,12 +31,6 @@ VALIDATION = "epcisException:ValidationException"
 READS = ["/codes/{code}", "/codes/{code}/hierarchy", "/stock", "/trails"]
 
 
-@pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    with open_api(store_url) as opened:
-        yield opened
-
-
 def position_of(response: httpx.Response) -> int:
     return int(response.headers[POSITION_HEADER])
 

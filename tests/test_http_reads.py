@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +17,7 @@ import pytest
 from epcis.identifiers.facts import canonical
 from projections.recall_trail import CSV_HEADER
 from tests.ledger_contract import document
-from tests.test_http_capture import Api, assert_problem, open_api
+from tests.test_http_capture import Api, assert_problem
 from tests.test_projections_read import (
     BOXES,
     CASE,
@@ -32,12 +31,6 @@ from tests.test_projections_read import (
 
 VALIDATION = "epcisException:ValidationException"
 NO_SUCH_NAME = "epcisException:NoSuchNameException"
-
-
-@pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    with open_api(store_url) as opened:
-        yield opened
 
 
 def code_url(code: str, tail: str = "") -> str:

@@ -10,7 +10,6 @@ reference vectors say so; ``tests/test_event_hash.py`` checks all 63).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +76,6 @@ def lot_json(serial: int, declare: str | None = None) -> bytes:
             "epcisBody": {"eventList": [event]},
         }
     ).encode()
-
-
-@pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    with open_api(store_url) as opened:
-        yield opened
 
 
 def outcomes(api: Api, body: bytes, headers: dict[str, str]) -> list[dict[str, Any]]:

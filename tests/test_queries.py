@@ -3,7 +3,6 @@ queries, and every kind of bad query parameter."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -13,15 +12,9 @@ import pytest
 from epcis.query import QueryParameterError, from_json, from_query_string, matches
 from epcis.query.patterns import PatternError, matcher, parse_pattern
 from tests.ledger_contract import document, event
-from tests.test_http_capture import Api, assert_problem, open_api
+from tests.test_http_capture import Api, assert_problem
 
 QUERY_PARAMETER = "epcisException:QueryParameterException"
-
-
-@pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    with open_api(store_url) as opened:
-        yield opened
 
 
 def capture(api: Api, *events: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from epcis.context import EPCIS_CONTEXT_URL, SCOPED_CONTEXT_RULE, namespaces
 from epcis.document import convert, load
 from epcis.event_hash import document_hash_ids
-from tests.test_http_capture import JSONLD, Api, open_api
+from tests.test_http_capture import JSONLD, Api
 from tests.test_queries import results
 
 EX1 = "https://ex1.example.com/epcis/"
@@ -152,12 +151,6 @@ def test_the_reader_does_not_change_the_document_it_was_given() -> None:
     document_hash_ids(NESTED)
     convert(NESTED, "xml")
     assert before == NESTED
-
-
-@pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    with open_api(store_url) as opened:
-        yield opened
 
 
 def test_captured_and_queried_like_their_document_level_equivalent(api: Api) -> None:

@@ -1,8 +1,8 @@
 """The contract every ledger store passes: subclassed once per store (SQLite, PostgreSQL).
 
 Like the ``eventsourcing`` library's own recorder test cases: the abstract class holds the
-tests, each store's subclass says how to make an empty store and how to reach its table
-with plain SQL (to tamper with it behind the ledger's back).
+tests, each store's subclass says how to make an empty store, how to run plain SQL on it and
+what its tables are called (:class:`StoreTables`), to tamper with it behind the ledger's back.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -28,7 +30,7 @@ from ledger.checkpoint import (
     read_checkpoint,
     signing_key,
 )
-from ledger.domain import canonical_json
+from ledger.domain import ChainHead, canonical_json
 from ledger.export import export
 from ledger.named_queries import NamedQueries
 from ledger.outcomes import Status
@@ -89,8 +91,42 @@ def alter_second_record(store: Path, **changes: Any) -> None:
         )
 
 
+QUERY_DEFINED = "ledger.named_queries:NamedQuery.Defined"
+SUBSCRIPTION_CREATED = "ledger.subscriptions:Subscription.Created"
+# A named query and a subscription: the row defining each, and a change to it.
+DEFINITIONS = [
+    pytest.param(
+        QUERY_DEFINED,
+        {"name": "q"},
+        {"query": {"eventType": ["AggregationEvent"]}},
+        "named query 'q'",
+        id="named query",
+    ),
+    pytest.param(
+        SUBSCRIPTION_CREATED,
+        {"subscription_id": "s1"},
+        {"dest": "https://attacker.example/hook"},
+        "subscription 's1'",
+        id="subscription",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class StoreTables:
+    """How a store names its tables and marks SQL parameters: the tampering statements of
+    :class:`LedgerContract` are written once in these terms."""
+
+    events: str
+    snapshots: str
+    row_id: str  # the column numbering the events table's rows in log order
+    mark: str  # how the driver marks a parameter: "?" or "%s"
+
+
 class LedgerContract(ABC):
     """Tests every store must pass."""
+
+    tables: ClassVar[StoreTables]
 
     @abstractmethod
     def make_url(self, tmp_path: Path) -> Iterator[str]:
@@ -101,22 +137,51 @@ class LedgerContract(ABC):
         """Run one SQL statement on the store behind the ledger's back (committed)."""
 
     @abstractmethod
+    def originator(self, value: uuid.UUID) -> Any:
+        """An ``originator_id`` as the store's driver takes it."""
+
     def rows(self, url: str, topic: str) -> list[tuple[int, bytes]]:
         """(row id in log order, state bytes) of every stored event of this topic."""
+        t = self.tables
+        return [
+            (row, bytes(state))
+            for row, state in self.sql(
+                url,
+                f"SELECT {t.row_id}, state FROM {t.events} WHERE topic = {t.mark} "
+                f"ORDER BY {t.row_id}",
+                (topic,),
+            )
+        ]
 
     def record_rows(self, url: str) -> list[tuple[int, bytes]]:
         """(row id in log order, state bytes) of every stored EventRecord."""
         return self.rows(url, RECORD_TOPIC)
 
-    @abstractmethod
-    def set_state(self, url: str, row: int, state: bytes) -> None: ...
+    def set_state(self, url: str, row: int, state: bytes) -> None:
+        t = self.tables
+        self.sql(
+            url, f"UPDATE {t.events} SET state = {t.mark} WHERE {t.row_id} = {t.mark}", (state, row)
+        )
 
-    @abstractmethod
-    def delete_row(self, url: str, row: int) -> None: ...
+    def delete_row(self, url: str, row: int) -> None:
+        t = self.tables
+        self.sql(url, f"DELETE FROM {t.events} WHERE {t.row_id} = {t.mark}", (row,))
 
-    @abstractmethod
     def insert_copy(self, url: str, row: int) -> None:
         """Insert a new row holding the same record state under a new identity."""
+        t = self.tables
+        self.sql(
+            url,
+            f"INSERT INTO {t.events} (originator_id, originator_version, topic, state) "
+            f"SELECT {t.mark}, 1, topic, state FROM {t.events} WHERE {t.row_id} = {t.mark}",
+            (self.originator(uuid.uuid4()), row),
+        )
+
+    def reset_head(self, url: str) -> None:
+        """Remove the chain head and its snapshots with SQL, as a forger would."""
+        head = self.originator(ChainHead.create_id())
+        for table in (self.tables.events, self.tables.snapshots):
+            self.sql(url, f"DELETE FROM {table} WHERE originator_id = {self.tables.mark}", (head,))
 
     @pytest.fixture
     def url(self, tmp_path: Path) -> Iterator[str]:
@@ -335,24 +400,25 @@ class LedgerContract(ABC):
             ledger.capture(prepare(document(event(n))))
         assert verify_chain(ledger).intact
 
+    def _first_finding_is(self, ledger: Ledger, position: int, says: str) -> None:
+        """Verifying finds its first fault at ``position``, saying ``says``."""
+        first = verify_chain(ledger).findings[0]
+        assert first.position == position
+        assert says in first.message
+
     def test_an_altered_row_is_named(self, url: str, ledger: Ledger) -> None:
         self._six(ledger)
         row, state = self.record_rows(url)[2]
         record = json.loads(state)
         record["event"]["epcList"] = ["urn:epc:id:sgtin:0614141.107346.999"]
         self.set_state(url, row, json.dumps(record).encode())
-        report = verify_chain(ledger)
-        first = report.findings[0]
-        assert first.position == 3
-        assert "altered" in first.message
+        self._first_finding_is(ledger, 3, "altered")
 
     def test_a_removed_row_is_named(self, url: str, ledger: Ledger) -> None:
         self._six(ledger)
         row, _ = self.record_rows(url)[1]
         self.delete_row(url, row)
-        first = verify_chain(ledger).findings[0]
-        assert first.position == 3
-        assert "positions 2..2 are missing" in first.message
+        self._first_finding_is(ledger, 3, "positions 2..2 are missing")
 
     def test_a_removed_last_row_is_named(self, url: str, ledger: Ledger) -> None:
         self._six(ledger)
@@ -365,9 +431,7 @@ class LedgerContract(ABC):
         self._six(ledger)
         row, _ = self.record_rows(url)[3]
         self.insert_copy(url, row)
-        first = verify_chain(ledger).findings[0]
-        assert first.position == 4
-        assert "stored twice" in first.message
+        self._first_finding_is(ledger, 4, "stored twice")
 
     def test_reordered_rows_are_named(self, url: str, ledger: Ledger) -> None:
         self._six(ledger)
@@ -444,10 +508,6 @@ class LedgerContract(ABC):
         assert (checkpoint.position, checkpoint.commit) == (6, 0)
         assert check_against(verify_chain(ledger, **keep(checkpoint)), checkpoint) is None
 
-    @abstractmethod
-    def reset_head(self, url: str) -> None:
-        """Remove the chain head and its snapshots with SQL, as a forger would."""
-
     def test_a_forged_checkpoint_is_refused(self, ledger: Ledger, tmp_path: Path) -> None:
         self._six(ledger)
         text = make_checkpoint(ledger, signing_key(tmp_path / "key.pem")).to_json()
@@ -503,6 +563,16 @@ class LedgerContract(ABC):
     def _rewrite(self, url: str, row: int, state: dict[str, Any]) -> None:
         self.set_state(url, row, json.dumps(state).encode())
 
+    def _remove(self, url: str, topic: str, **match: Any) -> None:
+        """Delete the one row of ``topic`` whose state has these values."""
+        row, _ = self._row(url, topic, **match)
+        self.delete_row(url, row)
+
+    def _amend(self, url: str, topic: str, changes: dict[str, Any], **match: Any) -> None:
+        """Rewrite the one row of ``topic`` whose state has these values with ``changes``."""
+        row, state = self._row(url, topic, **match)
+        self._rewrite(url, row, {**state, **changes})
+
     def test_a_ledger_with_every_kind_of_entry_verifies_intact(
         self, url: str, ledger: Ledger
     ) -> None:
@@ -525,15 +595,13 @@ class LedgerContract(ABC):
 
     def test_a_removed_claim_is_named(self, url: str, ledger: Ledger) -> None:
         self._every_kind(ledger)
-        row, _ = self._row(url, CLAIM_TOPIC, event_id=CLAIMED)
-        self.delete_row(url, row)
+        self._remove(url, CLAIM_TOPIC, event_id=CLAIMED)
         self._bad(ledger, says="its claim was removed", about=f"eventID {CLAIMED}")
 
     def test_a_removed_claim_of_a_resent_event_is_named(self, url: str, ledger: Ledger) -> None:
         """No record carries this eventID: the commit of its capture does."""
         self._every_kind(ledger)
-        row, _ = self._row(url, CLAIM_TOPIC, event_id=ALIAS)
-        self.delete_row(url, row)
+        self._remove(url, CLAIM_TOPIC, event_id=ALIAS)
         report = self._bad(ledger, says="its claim was removed", about=f"eventID {ALIAS}")
         assert "claimed in commit 2" in str(report.findings[0])
 
@@ -541,14 +609,17 @@ class LedgerContract(ABC):
         self._every_kind(ledger)
         other = ledger.get_event(ALIAS)
         assert other is not None
-        row, state = self._row(url, CLAIM_TOPIC, event_id=CLAIMED)
-        self._rewrite(url, row, {**state, "hash_id": other.hash_id})
+        self._amend(url, CLAIM_TOPIC, {"hash_id": other.hash_id}, event_id=CLAIMED)
         self._bad(ledger, says="its claim was altered", about=f"eventID {CLAIMED}")
 
     def test_a_claim_naming_an_event_no_record_has_is_named(self, url: str, ledger: Ledger) -> None:
         self._every_kind(ledger)
-        row, state = self._row(url, CLAIM_TOPIC, event_id=ALIAS)
-        self._rewrite(url, row, {**state, "hash_id": "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"})
+        self._amend(
+            url,
+            CLAIM_TOPIC,
+            {"hash_id": "ni:///sha-256;" + "ab" * 32 + "?ver=CBV2.0"},
+            event_id=ALIAS,
+        )
         self._bad(ledger, says="an event no record has", about=f"eventID {ALIAS}")
 
     def test_a_different_event_taking_a_removed_claims_event_id_is_named(
@@ -557,8 +628,7 @@ class LedgerContract(ABC):
         """Capture trusts the claims (one keyed lookup on the hot path); once a claim row is
         deleted, a different event can be stored under its eventID. verify names both."""
         self._every_kind(ledger)
-        row, _ = self._row(url, CLAIM_TOPIC, event_id=CLAIMED)
-        self.delete_row(url, row)
+        self._remove(url, CLAIM_TOPIC, event_id=CLAIMED)
         taker = ledger.capture(prepare(document(event(77, event_id=CLAIMED))))
         assert [o.status for o in taker.outcomes] == ["stored"]
         report = self._bad(
@@ -571,8 +641,7 @@ class LedgerContract(ABC):
     def test_a_removed_job_is_named(self, url: str, ledger: Ledger) -> None:
         self._every_kind(ledger)
         job = list(ledger.jobs())[1]
-        row, _ = self._row(url, JOB_TOPIC, capture_id=job.capture_id)
-        self.delete_row(url, row)
+        self._remove(url, JOB_TOPIC, capture_id=job.capture_id)
         self._bad(ledger, says="was removed", about=f"capture job {job.capture_id!r}")
 
     def test_an_altered_job_is_named(self, url: str, ledger: Ledger) -> None:
@@ -591,17 +660,27 @@ class LedgerContract(ABC):
         self.insert_copy(url, row)
         self._bad(ledger, says="is in no commit", about="capture job")
 
-    def test_a_removed_named_query_is_named(self, url: str, ledger: Ledger) -> None:
+    @pytest.mark.parametrize(("topic", "match", "change", "about"), DEFINITIONS)
+    def test_a_removed_definition_is_named(
+        self, url: str, ledger: Ledger, topic: str, match: dict[str, str], change: Any, about: str
+    ) -> None:
         self._every_kind(ledger)
-        row, _ = self._row(url, QUERY_DEFINED, name="q")
-        self.delete_row(url, row)
-        self._bad(ledger, says="was removed", about="named query 'q'")
+        self._remove(url, topic, **match)
+        self._bad(ledger, says="was removed", about=about)
 
-    def test_an_altered_named_query_is_named(self, url: str, ledger: Ledger) -> None:
+    @pytest.mark.parametrize(("topic", "match", "change", "about"), DEFINITIONS)
+    def test_an_altered_definition_is_named(
+        self,
+        url: str,
+        ledger: Ledger,
+        topic: str,
+        match: dict[str, str],
+        change: dict[str, Any],
+        about: str,
+    ) -> None:
         self._every_kind(ledger)
-        row, state = self._row(url, QUERY_DEFINED, name="q")
-        self._rewrite(url, row, {**state, "query": {"eventType": ["AggregationEvent"]}})
-        self._bad(ledger, says="was altered", about="named query 'q'")
+        self._amend(url, topic, change, **match)
+        self._bad(ledger, says="was altered", about=about)
 
     def test_a_deleted_named_query_brought_back_is_named(self, url: str, ledger: Ledger) -> None:
         """Removing the row that deleted a query makes it answer again."""
@@ -610,18 +689,6 @@ class LedgerContract(ABC):
         self.delete_row(url, row)
         assert NamedQueries(ledger).get("gone") is not None
         self._bad(ledger, says="(version 2, named by commit", about="named query 'gone'")
-
-    def test_a_removed_subscription_is_named(self, url: str, ledger: Ledger) -> None:
-        self._every_kind(ledger)
-        row, _ = self._row(url, SUBSCRIPTION_CREATED, subscription_id="s1")
-        self.delete_row(url, row)
-        self._bad(ledger, says="was removed", about="subscription 's1'")
-
-    def test_an_altered_subscription_is_named(self, url: str, ledger: Ledger) -> None:
-        self._every_kind(ledger)
-        row, state = self._row(url, SUBSCRIPTION_CREATED, subscription_id="s1")
-        self._rewrite(url, row, {**state, "dest": "https://attacker.example/hook"})
-        self._bad(ledger, says="was altered", about="subscription 's1'")
 
     def test_a_cancelled_subscription_brought_back_is_named(self, url: str, ledger: Ledger) -> None:
         self._every_kind(ledger)
@@ -682,8 +749,6 @@ CLAIMED = "urn:uuid:6a1e7d5e-3333-4a1a-8a1a-000000000001"
 ALIAS = "urn:uuid:6a1e7d5e-3333-4a1a-8a1a-000000000002"
 OTHER = "urn:uuid:6a1e7d5e-3333-4a1a-8a1a-000000000003"
 DECLARATION = {"declarationTime": "2026-03-02T08:00:00.000+08:00", "reason": "incorrect_data"}
-QUERY_DEFINED = "ledger.named_queries:NamedQuery.Defined"
-SUBSCRIPTION_CREATED = "ledger.subscriptions:Subscription.Created"
 
 
 def subscription(subscription_id: str) -> SubscriptionInfo:

@@ -927,39 +927,43 @@ def set_at(document: dict[str, Any], pointer: str, value: Any, *, delete: bool =
         node[last] = value
 
 
-def assert_reported(original: dict[str, Any], problems: list[Problem]) -> None:
+def draw_place(
+    data: st.DataObject, places: Callable[[dict[str, Any]], list[str]], label: str = "pointer"
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """An example document, one of its ``places`` (pointers) and a copy of it to damage."""
+    name = data.draw(st.sampled_from(FUZZ_BASES), label="document")
+    original = _FUZZ_DOCS[name]
+    pointer = data.draw(st.sampled_from(places(original)), label=label)
+    return original, pointer, copy.deepcopy(original)
+
+
+def assert_reported_at(original: dict[str, Any], damaged: dict[str, Any], pointer: str) -> None:
+    """Validating ``damaged`` reports the damage at ``pointer``, every problem pointing at a
+    place in the ``original``."""
+    problems = validate_document(damaged)
     assert problems, "the damage was not reported"
     assert all(isinstance(p, Problem) and isinstance(p.pointer, str) for p in problems)
     assert all("under any of the given schemas" not in p.message for p in problems)
     assert any(resolve(original, p.pointer or "") for p in problems), problems
+    assert any(p.pointer == pointer for p in problems), problems
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_deleting_a_required_field_is_reported(data: st.DataObject) -> None:
-    name = data.draw(st.sampled_from(FUZZ_BASES), label="document")
-    original = _FUZZ_DOCS[name]
-    pointer = data.draw(st.sampled_from(required_pointers(original)), label="deleted")
-    document = copy.deepcopy(original)
+    original, pointer, document = draw_place(data, required_pointers, "deleted")
     set_at(document, pointer, None, delete=True)
-    problems = validate_document(document)
-    assert_reported(original, problems)
-    assert any(p.pointer == pointer for p in problems), problems
+    assert_reported_at(original, document, pointer)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_wrong_typed_value_is_reported(data: st.DataObject) -> None:
-    name = data.draw(st.sampled_from(FUZZ_BASES), label="document")
-    original = _FUZZ_DOCS[name]
-    pointer = data.draw(st.sampled_from(typed_pointers(original)), label="pointer")
+    original, pointer, document = draw_place(data, typed_pointers)
     old = dict(walk(original))[pointer]
     value = data.draw(st.sampled_from(other_type_values(old)), label="value")
-    document = copy.deepcopy(original)
     set_at(document, pointer, value)
-    problems = validate_document(document)
-    assert_reported(original, problems)
-    assert any(p.pointer == pointer for p in problems), problems
+    assert_reported_at(original, document, pointer)
 
 
 _json = st.recursive(
@@ -974,10 +978,7 @@ _json = st.recursive(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_value_anywhere_never_crashes(data: st.DataObject) -> None:
-    name = data.draw(st.sampled_from(FUZZ_BASES), label="document")
-    original = _FUZZ_DOCS[name]
-    pointer = data.draw(st.sampled_from([p for p, _ in walk(original) if p]), label="pointer")
-    document = copy.deepcopy(original)
+    _, pointer, document = draw_place(data, lambda d: [p for p, _ in walk(d) if p])
     set_at(document, pointer, data.draw(_json, label="value"))
     for strict in (True, False):
         for problem in validate_document(document, strict=strict):
@@ -1009,11 +1010,9 @@ _format_breakers = st.one_of(
 @given(data=st.data())
 def test_the_fast_schema_check_never_accepts_what_jsonschema_rejects(data: st.DataObject) -> None:
     """``validate_json_schema`` trusts jsonschema-rs when it says valid: check that verdict."""
-    name = data.draw(st.sampled_from(FUZZ_BASES), label="document")
-    original = _FUZZ_DOCS[name]
-    strings = [p for p, v in walk(original) if p and isinstance(v, str)]
-    pointer = data.draw(st.sampled_from(strings), label="pointer")
-    document = copy.deepcopy(original)
+    _, pointer, document = draw_place(
+        data, lambda d: [p for p, v in walk(d) if p and isinstance(v, str)]
+    )
     set_at(document, pointer, data.draw(_format_breakers | _json, label="value"))
     if _fast_validator().is_valid(document):
         assert explain_json_schema(document) == []

@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -390,24 +390,31 @@ def assert_refused_dest(response: Any, says: str) -> dict[str, Any]:
     return problem
 
 
-def test_forbidden_destinations_are_refused_naming_dest(
+@contextmanager
+def server_trusting_no_host(
     store_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[TestClient]:
+    """A server allowing no webhook host by name (fast_webhooks allows 127.0.0.1), with the
+    shipments query defined."""
     monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
     with server(store_url) as client:
         define_shipments(client)
+        yield client
+
+
+def test_forbidden_destinations_are_refused_naming_dest(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with server_trusting_no_host(store_url, monkeypatch) as client:
         for dest, says in FORBIDDEN_DESTS:
-            response = post_subscription(client, dest, stream=True)
-            assert_refused_dest(response, says)
+            assert_refused_dest(post_subscription(client, dest, stream=True), says)
         assert client.get("/queries/shipments/subscriptions").json() == []
 
 
 def test_a_name_resolving_to_a_loopback_address_is_refused(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
-    with server(store_url) as client:
-        define_shipments(client)
+    with server_trusting_no_host(store_url, monkeypatch) as client:
         for dest in ("http://localhost:5432/", "http://LOCALHOST/x"):
             response = post_subscription(client, dest, stream=True)
             problem = assert_refused_dest(response, "resolves to")
@@ -455,21 +462,27 @@ def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if " refused: " in r.getMessage()]
 
 
-def test_a_destination_refused_at_delivery_is_not_called_and_keeps_its_place(
-    store_url: str,
-    receiver: Receiver,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+Refused = Callable[[], list[str]]
+
+
+@pytest.fixture
+def refused(caplog: pytest.LogCaptureFixture) -> Refused:
+    """The refusals the webhook deliveries have logged so far."""
     caplog.set_level(logging.WARNING, logger="tracecode.webhooks")
+    return lambda: refusals(caplog)
+
+
+def test_a_destination_refused_at_delivery_is_not_called_and_keeps_its_place(
+    store_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, refused: Refused
+) -> None:
     with server(store_url) as client:  # allowed when subscribed…
         subscription = subscribe(client, receiver.url, stream=True)
     monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
     with server(store_url) as client:  # …no longer when delivered
         capture(client, shipped(1))
-        until(lambda: len(refusals(caplog)) >= 2)
+        until(lambda: len(refused()) >= 2)
         assert receiver.posts == []
-        assert "loopback" in refusals(caplog)[0] and subscription in refusals(caplog)[0]
+        assert "loopback" in refused()[0] and subscription in refused()[0]
         shown = client.get(f"/queries/shipments/subscriptions/{subscription}").json()
         assert "lastNotifiedAt" not in shown
     monkeypatch.setenv("TRACECODE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
@@ -478,12 +491,8 @@ def test_a_destination_refused_at_delivery_is_not_called_and_keeps_its_place(
 
 
 def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(
-    store_url: str,
-    receiver: Receiver,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    store_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, refused: Refused
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="tracecode.webhooks")
     monkeypatch.delenv("TRACECODE_WEBHOOK_ALLOW_HOSTS")
     dns = FakeDNS(monkeypatch, "hooks.invalid", "93.184.215.14")  # public when subscribed
     port = receiver.server.server_address[1]
@@ -491,8 +500,8 @@ def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(
         subscription = subscribe(client, f"http://hooks.invalid:{port}/callback", stream=True)
         dns.address = "127.0.0.1"  # then the name is pointed at the receiver on loopback
         capture(client, shipped(1))
-        until(lambda: len(refusals(caplog)) >= 1)
-        assert "resolves to 127.0.0.1, a loopback address" in refusals(caplog)[0]
+        until(lambda: len(refused()) >= 1)
+        assert "resolves to 127.0.0.1, a loopback address" in refused()[0]
         time.sleep(0.3)
         assert receiver.posts == []
         shown = client.get(f"/queries/shipments/subscriptions/{subscription}").json()

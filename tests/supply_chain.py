@@ -59,9 +59,11 @@ def unpacking(hour: int, parent: str, children: list[str], location: str) -> dic
 
 
 def observation(
-    hour: int, epcs: list[str], step: str, disposition: str, **fields: Any
+    hour: int, epcs: list[str], step: str, disposition: str, location: str | None, **fields: Any
 ) -> dict[str, Any]:
-    """An OBSERVE ObjectEvent of ``epcs`` (``fields``: where, to whom, …)."""
+    """An OBSERVE ObjectEvent of ``epcs``, at the business ``location`` if any (``fields``:
+    where from, where to, to whom, …)."""
+    where = {"bizLocation": {"id": location}} if location else {}
     return ev(
         "ObjectEvent",
         hour,
@@ -69,6 +71,7 @@ def observation(
         action="OBSERVE",
         bizStep=step,
         disposition=disposition,
+        **where,
         **fields,
     )
 
@@ -80,6 +83,7 @@ def shipping(hour: int, epcs: list[str], origin: str, destination: str) -> dict[
         epcs,
         "shipping",
         "in_transit",
+        None,
         readPoint={"id": origin},
         destinationList=[{"type": "location", "destination": destination}],
     )
@@ -87,16 +91,11 @@ def shipping(hour: int, epcs: list[str], origin: str, destination: str) -> dict[
 
 def receiving(hour: int, epcs: list[str], location: str) -> dict[str, Any]:
     """``epcs`` received, sellable, at ``location``."""
-    return observation(hour, epcs, "receiving", "sellable_accessible", bizLocation={"id": location})
+    return observation(hour, epcs, "receiving", "sellable_accessible", location)
 
 
 def dispensing(hour: int, epcs: list[str], location: str, patient: str) -> dict[str, Any]:
     """``epcs`` dispensed at ``location`` to ``patient`` (a pseudonym)."""
     return observation(
-        hour,
-        epcs,
-        "dispensing",
-        "dispensed",
-        bizLocation={"id": location},
-        **{"example:patient": patient},
+        hour, epcs, "dispensing", "dispensed", location, **{"example:patient": patient}
     )

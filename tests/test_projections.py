@@ -495,15 +495,22 @@ DISPOSITIONS = [
 
 
 @st.composite
+def step_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """A business step, maybe a disposition, maybe the warehouse or the pharmacy."""
+    fields: dict[str, Any] = {"bizStep": draw(st.sampled_from(STEPS))}
+    disposition = draw(st.sampled_from(DISPOSITIONS))
+    if disposition:
+        fields["disposition"] = disposition
+    if draw(st.booleans()):
+        fields["bizLocation"] = {"id": draw(st.sampled_from([WAREHOUSE, PHARMACY]))}
+    return fields
+
+
+@st.composite
 def pooled_events(draw: st.DrawFn) -> dict[str, Any]:
     """Events over a few codes, so that packs, ships and late arrivals interact."""
     hour = draw(st.integers(0, 23))
-    common: dict[str, Any] = {"bizStep": draw(st.sampled_from(STEPS))}
-    disposition = draw(st.sampled_from(DISPOSITIONS))
-    if disposition:
-        common["disposition"] = disposition
-    if draw(st.booleans()):
-        common["bizLocation"] = {"id": draw(st.sampled_from([WAREHOUSE, PHARMACY]))}
+    common = draw(step_fields())
     if draw(st.booleans()):
         parent_code = draw(st.sampled_from(POOL[3:]))
         kids_ = draw(st.lists(st.sampled_from(POOL), min_size=0, max_size=3, unique=True))
@@ -603,12 +610,7 @@ def object_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[int]]:
     hours = draw(st.lists(st.integers(0, 23), min_size=1, max_size=6, unique=True))
     stream = []
     for hour in hours:
-        fields: dict[str, Any] = {"bizStep": draw(st.sampled_from(STEPS))}
-        disposition = draw(st.sampled_from(DISPOSITIONS))
-        if disposition:
-            fields["disposition"] = disposition
-        if draw(st.booleans()):
-            fields["bizLocation"] = {"id": draw(st.sampled_from([WAREHOUSE, PHARMACY]))}
+        fields = draw(step_fields())
         codes = draw(st.lists(st.integers(0, 2), min_size=1, max_size=3, unique=True))
         stream.append({"hour": hour, "codes": codes, "fields": fields})
     order = draw(st.permutations(range(len(stream))))

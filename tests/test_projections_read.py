@@ -74,8 +74,8 @@ def scenario() -> list[dict[str, Any]]:
             BOXES[2:],
             "holding",
             "recalled",
+            PHARMACY,
             quantityList=[{"epcClass": "urn:epc:class:lgtin:0614141.107346.L1", "quantity": 4}],
-            bizLocation={"id": PHARMACY},
         ),
     ]
 

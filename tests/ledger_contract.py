@@ -93,6 +93,7 @@ def alter_second_record(store: Path, **changes: Any) -> None:
 
 QUERY_DEFINED = "ledger.named_queries:NamedQuery.Defined"
 SUBSCRIPTION_CREATED = "ledger.subscriptions:Subscription.Created"
+Fields = dict[str, Any]
 # A named query and a subscription: the row defining each, and a change to it.
 DEFINITIONS = [
     pytest.param(
@@ -662,7 +663,7 @@ class LedgerContract(ABC):
 
     @pytest.mark.parametrize(("topic", "match", "change", "about"), DEFINITIONS)
     def test_a_removed_definition_is_named(
-        self, url: str, ledger: Ledger, topic: str, match: dict[str, str], change: Any, about: str
+        self, url: str, ledger: Ledger, topic: str, match: Fields, change: Fields, about: str
     ) -> None:
         self._every_kind(ledger)
         self._remove(url, topic, **match)
@@ -670,13 +671,7 @@ class LedgerContract(ABC):
 
     @pytest.mark.parametrize(("topic", "match", "change", "about"), DEFINITIONS)
     def test_an_altered_definition_is_named(
-        self,
-        url: str,
-        ledger: Ledger,
-        topic: str,
-        match: dict[str, str],
-        change: dict[str, Any],
-        about: str,
+        self, url: str, ledger: Ledger, topic: str, match: Fields, change: Fields, about: str
     ) -> None:
         self._every_kind(ledger)
         self._amend(url, topic, change, **match)

@@ -24,27 +24,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from adapters.http.authentication import allow
-from adapters.http.capture_answers import job_json, job_location, job_xml, refusal, summary
-from adapters.http.freshness import POSITION_HEADER, position_headers
-from adapters.http.negotiation import JSON, XML, check_body_syntax, negotiate, request_syntax
+from adapters.http.capture_answers import job_json, job_location, job_xml, summary
+from adapters.http.capturing import advertising, capture_posted, posted_document
+from adapters.http.discovery import add_options
+from adapters.http.freshness import POSITION_HEADER, position_header_doc, position_headers
+from adapters.http.negotiation import DOCUMENT_CONTENT, JSON, XML, negotiate
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import HttpCaptureRunner, discovered, ledger_of, read_body, state_of
+from adapters.http.state import ledger_of, state_of
 from epcis.problems import excerpt
-from ledger import capture_flow
 from ledger.access import Permission, Principal, sees_job
 from ledger.capture import ErrorBehaviour
-from ledger.capture_flow import CaptureRules, Refused
+from ledger.capture_flow import CaptureRules
 from ledger.outcomes import CaptureResult
 
 router = APIRouter()
@@ -57,16 +56,6 @@ BEHAVIOUR_DOC = (
     "`rollback` (default): all or nothing. `proceed`: store the valid events and report the "
     "rest in the capture job."
 )
-
-
-@contextmanager
-def advertising(headers: dict[str, str]) -> Iterator[None]:
-    """Put the capture limits on every problem answered from inside the block too."""
-    try:
-        yield
-    except ProblemError as exc:
-        exc.headers = {**headers, **exc.headers}
-        raise
 
 
 def error_behaviour(value: str | None) -> ErrorBehaviour:
@@ -114,21 +103,10 @@ _CAPTURE_BODY = {
             "An EPCISDocument (or EPCISQueryDocument) in JSON-LD or in XML (EPCIS 2.0 or 1.2). "
             "The syntax is read from the content and must agree with the Content-Type."
         ),
-        "content": {
-            "application/ld+json": {"schema": {"type": "object"}},
-            "application/json": {"schema": {"type": "object"}},
-            "application/xml": {"schema": {"type": "string"}},
-            "text/xml": {"schema": {"type": "string"}},
-        },
+        "content": DOCUMENT_CONTENT,
     }
 }
-_POSITION_HEADER_DOC = {
-    "description": (
-        "Read your writes: the log position the read models must reach to include this "
-        "capture; pass it to a read as `wait_for`."
-    ),
-    "schema": {"type": "integer"},
-}
+_POSITION_HEADER_DOC = position_header_doc("this capture")
 _LIMIT_HEADERS_DOC = {
     "GS1-EPCIS-Capture-Limit": {
         "description": "The most events one capture may hold.",
@@ -141,27 +119,20 @@ _LIMIT_HEADERS_DOC = {
 }
 
 
-@router.options(
+add_options(
+    router,
     "/capture",
-    status_code=204,
-    tags=["Discovery"],
+    "OPTIONS, POST, GET",
+    allow(Permission.CAPTURE),
     summary="Discover the settings of the capture interface.",
-    response_class=Response,
-    responses={
-        204: {
-            "description": "Allow, versions, limits, and the error behaviours supported (all).",
-            "headers": {
-                "Allow": {"schema": {"type": "string", "example": "OPTIONS, POST, GET"}},
-                **_LIMIT_HEADERS_DOC,
-                "GS1-Capture-Error-Behaviour": {"schema": {"type": "string", "example": "all"}},
-            },
-        }
+    answered="Allow, versions, limits, and the error behaviours supported (all).",
+    documented={
+        "Allow": {"schema": {"type": "string", "example": "OPTIONS, POST, GET"}},
+        **_LIMIT_HEADERS_DOC,
+        "GS1-Capture-Error-Behaviour": {"schema": {"type": "string", "example": "all"}},
     },
+    extra={"GS1-Capture-Error-Behaviour": "all"},
 )
-def capture_options(
-    request: Request, who: Annotated[Principal, allow(Permission.CAPTURE)]
-) -> Response:
-    return discovered(request, "OPTIONS, POST, GET", **{"GS1-Capture-Error-Behaviour": "all"})
 
 
 @router.post(
@@ -224,16 +195,8 @@ async def capture(
             replace(state.limits, max_events=state.max_events),
             error_behaviour(capture_error_behaviour),
         )
-        syntax = request_syntax(
-            request.headers.get("content-type"), request.headers.get("content-encoding")
-        )
-        data = await read_body(request, state.max_bytes, limits)
-        check_body_syntax(syntax, data)
-        try:
-            captured = await capture_flow.capture(data, rules, who, HttpCaptureRunner(request))
-        except Refused as exc:
-            raise refusal(exc) from None
-    result = captured.result
+        _, data = await posted_document(request, limits)
+        result = await capture_posted(request, data, rules, who)
     body = {
         "captureID": result.capture_id,
         "running": False,
@@ -293,7 +256,11 @@ def capture_jobs(
     return JSONResponse([job_json(job) for job in jobs[:per_page]], headers=headers)
 
 
-def _job(request: Request, capture_id: str, who: Principal) -> CaptureResult:
+def _job(
+    request: Request, capture_id: str, who: Annotated[Principal, allow(Permission.READ_OWN_JOBS)]
+) -> CaptureResult:
+    """The capture job ``capture_id`` if ``who`` may see it, else 404 (also the dependency
+    of its ``OPTIONS``)."""
     job = ledger_of(request).job(capture_id)
     if job is None or not sees_job(who, job.institution, job.captured_by):
         raise ProblemError(404, f"there is no capture job {excerpt(capture_id)}")
@@ -336,16 +303,11 @@ def capture_job(
     return JSONResponse(job_json(job), headers=headers)
 
 
-@router.options(
+add_options(
+    router,
     "/capture/{capture_id}",
-    status_code=204,
-    tags=["Discovery"],
+    "OPTIONS, GET",
+    Depends(_job),
     summary="Query the metadata of the capture job endpoint.",
-    response_class=Response,
-    responses={204: {"description": "Allow and the GS1 headers."}, **problem_docs(404)},
+    responses=problem_docs(404),
 )
-def capture_job_options(
-    request: Request, capture_id: str, who: Annotated[Principal, allow(Permission.READ_OWN_JOBS)]
-) -> Response:
-    _job(request, capture_id, who)
-    return discovered(request, "OPTIONS, GET")

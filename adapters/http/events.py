@@ -19,66 +19,43 @@ from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from adapters.http.authentication import allow
-from adapters.http.capture import advertising
-from adapters.http.capture_answers import refusal
+from adapters.http.capturing import advertising, capture_posted, posted_document
+from adapters.http.discovery import add_options
 from adapters.http.documents import (
     event_document,
     event_resource,
     render,
 )
-from adapters.http.freshness import POSITION_HEADER, position_headers
+from adapters.http.freshness import POSITION_HEADER, position_header_doc, position_headers
 from adapters.http.negotiation import (
+    DOCUMENT_CONTENT,
     JSON,
     JSON_LD,
     TEXT_XML,
     XML,
     acceptable,
-    check_body_syntax,
     negotiate,
     not_acceptable,
-    request_syntax,
 )
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import (
-    HttpCaptureRunner,
-    discovered,
-    in_thread,
-    ledger_of,
-    read_body,
-    state_of,
-)
+from adapters.http.state import in_thread, ledger_of, state_of
 from epcis.context import EPCIS_CONTEXT_URL, make_context
 from epcis.problems import DocumentError, excerpt
 from epcis.timestamps import utc_now
-from ledger import capture_flow
 from ledger.access import Permission, Principal
 from ledger.application import StoredEvent
-from ledger.capture_flow import CaptureRules, Refused
+from ledger.capture_flow import CaptureRules
 from ledger.outcomes import Status
 
 router = APIRouter()
 
 EVENT_TYPES = [JSON_LD, JSON, XML, TEXT_XML]
-_EVENT_CONTENT = {
-    "application/ld+json": {"schema": {"type": "object"}},
-    "application/json": {"schema": {"type": "object"}},
-    "application/xml": {"schema": {"type": "string"}},
-    "text/xml": {"schema": {"type": "string"}},
-}
-_POSITION_DOC = {
-    POSITION_HEADER: {
-        "description": (
-            "Read your writes: the log position the read models must reach to include the "
-            "event; pass it to a read as `wait_for`."
-        ),
-        "schema": {"type": "integer"},
-    }
-}
+_POSITION_DOC = {POSITION_HEADER: position_header_doc("the event")}
 
 
 def event_location(event_id: str) -> str:
@@ -116,19 +93,15 @@ def _as_document(stored: StoredEvent) -> dict[str, Any]:
     }
 
 
-@router.options(
+add_options(
+    router,
     "/events",
-    status_code=204,
-    tags=["Discovery"],
+    "OPTIONS, GET, POST",
+    allow(Permission.CAPTURE, Permission.READ),
     summary="Query metadata for the EPCIS events endpoint.",
     description="`GET` (the query interface) and `POST` (capture one event).",
-    response_class=Response,
-    responses={204: {"description": "Allow and the GS1 headers, limits included."}},
+    answered="Allow and the GS1 headers, limits included.",
 )
-def events_options(
-    request: Request, who: Annotated[Principal, allow(Permission.CAPTURE, Permission.READ)]
-) -> Response:
-    return discovered(request, "OPTIONS, GET, POST")
 
 
 @router.post(
@@ -145,17 +118,17 @@ def events_options(
         "the event when `Accept` asks for XML."
     ),
     response_class=JSONResponse,
-    openapi_extra={"requestBody": {"required": True, "content": _EVENT_CONTENT}},
+    openapi_extra={"requestBody": {"required": True, "content": DOCUMENT_CONTENT}},
     responses={
         201: {
             "description": "Stored (durable).",
             "headers": {"Location": {"schema": {"type": "string"}}, **_POSITION_DOC},
-            "content": _EVENT_CONTENT,
+            "content": DOCUMENT_CONTENT,
         },
         200: {
             "description": "Already stored: nothing new; `Location` is the stored event.",
             "headers": {"Location": {"schema": {"type": "string"}}, **_POSITION_DOC},
-            "content": _EVENT_CONTENT,
+            "content": DOCUMENT_CONTENT,
         },
         **problem_docs(
             400,
@@ -176,19 +149,11 @@ async def post_event(
     limits = state.limit_headers
     with advertising(limits):
         media = negotiate(request.headers.get("accept"), EVENT_TYPES)
-        syntax = request_syntax(
-            request.headers.get("content-type"), request.headers.get("content-encoding")
-        )
-        data = await read_body(request, state.max_bytes, limits)
-        check_body_syntax(syntax, data)
+        syntax, data = await posted_document(request, limits)
         if syntax == "json":
             data = with_default_context(data)
         rules = CaptureRules("POST /events", replace(state.limits, max_events=1), one_event=True)
-        try:
-            captured = await capture_flow.capture(data, rules, who, HttpCaptureRunner(request))
-        except Refused as exc:
-            raise refusal(exc) from None
-        result = captured.result
+        result = await capture_posted(request, data, rules, who)
         outcome = result.outcomes[0]
         ledger = ledger_of(request)
         new = outcome.status == Status.STORED
@@ -218,7 +183,11 @@ async def post_event(
     )
 
 
-def _stored(request: Request, event_id: str, who: Principal) -> StoredEvent:
+def _stored(
+    request: Request, event_id: str, who: Annotated[Principal, allow(Permission.READ)]
+) -> StoredEvent:
+    """The event ``event_id`` if ``who`` may see it, else 404 (also the dependency of its
+    ``OPTIONS``)."""
     stored = ledger_of(request).get_event(event_id)
     if stored is None or not ledger_of(request).sees(who.scope, stored):
         raise ProblemError(404, f"there is no event with eventID {excerpt(event_id)}")
@@ -239,7 +208,7 @@ def _stored(request: Request, event_id: str, who: Principal) -> StoredEvent:
     ),
     response_class=Response,
     responses={
-        200: {"description": "EPCISQueryDocument with the one event.", "content": _EVENT_CONTENT},
+        200: {"description": "EPCISQueryDocument with the one event.", "content": DOCUMENT_CONTENT},
         **problem_docs(404, 406),
     },
 )
@@ -265,16 +234,11 @@ def get_event(
     raise not_acceptable(accept, EVENT_TYPES, why)
 
 
-@router.options(
+add_options(
+    router,
     "/events/{event_id:path}",
-    status_code=204,
-    tags=["Discovery"],
+    "OPTIONS, GET",
+    Depends(_stored),
     summary="Query metadata for the endpoint of an individual EPCIS event.",
-    response_class=Response,
-    responses={204: {"description": "Allow and the GS1 headers."}, **problem_docs(404)},
+    responses=problem_docs(404),
 )
-def event_options(
-    request: Request, event_id: str, who: Annotated[Principal, allow(Permission.READ)]
-) -> Response:
-    _stored(request, event_id, who)
-    return discovered(request, "OPTIONS, GET")

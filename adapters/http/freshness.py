@@ -56,6 +56,17 @@ WAIT_FOR_DOC = (
 )
 
 
+def position_header_doc(what: str) -> dict[str, object]:
+    """The OpenAPI description of the position header on an answer to a write of ``what``."""
+    return {
+        "description": (
+            f"Read your writes: the log position the read models must reach to include {what}; "
+            "pass it to a read as `wait_for`."
+        ),
+        "schema": {"type": "integer"},
+    }
+
+
 def position_headers(position: int) -> dict[str, str]:
     """The header that tells a client which log position an answer reflects or needs."""
     return {POSITION_HEADER: str(position)}

@@ -24,6 +24,12 @@ JSON = "application/json"
 XML = "application/xml"
 TEXT_XML = "text/xml"
 REQUEST_TYPES: dict[str, Syntax] = {JSON_LD: "json", JSON: "json", XML: "xml", TEXT_XML: "xml"}
+DOCUMENT_CONTENT = {
+    media: {"schema": {"type": "object" if syntax == "json" else "string"}}
+    for media, syntax in REQUEST_TYPES.items()
+}
+"""The OpenAPI ``content`` of a body in any of the request types (an EPCIS document or
+event, in JSON-LD or XML)."""
 
 
 def media_type(value: str) -> tuple[str, dict[str, str]]:

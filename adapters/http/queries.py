@@ -20,7 +20,7 @@ Results are EPCISQueryDocuments, JSON-LD or XML by ``Accept``. A bad parameter i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -29,12 +29,13 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from adapters.http.authentication import ADMIN, READ, allow, principal_of
+from adapters.http.discovery import add_discovery
 from adapters.http.documents import render
 from adapters.http.freshness import WAIT_FOR, WAIT_FOR_QUERY, ReadView, read_view
 from adapters.http.headers import VERSION_HEADERS
 from adapters.http.negotiation import JSON, JSON_LD, TEXT_XML, XML, acceptable, not_acceptable
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import discovered, in_thread, ledger_of, read_json_object
+from adapters.http.state import in_thread, ledger_of, read_json_object
 from epcis.context import EPCIS_CONTEXT_URL
 from epcis.problems import excerpt
 from epcis.query import (
@@ -274,30 +275,6 @@ for _resource in _RESOURCES:
 
 
 # -- discovery -----------------------------------------------------------------------------
-
-
-def _answering(allowed: str) -> Any:
-    def options(request: Request) -> Response:
-        return discovered(request, allowed)
-
-    return options
-
-
-def add_discovery(router: APIRouter, paths: Iterable[tuple[str, str]], who: Any) -> None:
-    """An ``OPTIONS`` route on each path announcing what it allows (and the GS1 headers),
-    for callers the dependency ``who`` lets through."""
-    for path, allowed in paths:
-        router.add_api_route(
-            path,
-            _answering(allowed),
-            methods=["OPTIONS"],
-            status_code=204,
-            tags=["Discovery"],
-            summary=f"Query metadata: {allowed}.",
-            response_class=Response,
-            responses={204: {"description": "Allow and the GS1 headers."}},
-            dependencies=[who],
-        )
 
 
 add_discovery(

@@ -20,10 +20,9 @@ from typing import Any, Protocol
 import anyio
 from fastapi import Request
 from starlette.requests import ClientDisconnect
-from starlette.responses import Response
 
 from adapters.http.authentication import Authenticator
-from adapters.http.headers import discovery_headers, limit_headers
+from adapters.http.headers import limit_headers
 from adapters.http.problems import ProblemError
 from epcis.jsonld import read_json
 from epcis.limits import Limits, capture_limits, env_seconds
@@ -112,13 +111,6 @@ class HttpState:
     @property
     def limit_headers(self) -> dict[str, str]:
         return limit_headers(self.max_events, self.max_bytes)
-
-
-def discovered(request: Request, allow: str, **extra: str) -> Response:
-    """The ``204`` answer to ``OPTIONS``: ``Allow``, the GS1 headers and the limits."""
-    state = state_of(request)
-    headers = discovery_headers(allow, state.max_events, state.max_bytes)
-    return Response(status_code=204, headers={**headers, **extra})
 
 
 def state_of(request: Request) -> HttpState:

@@ -27,10 +27,10 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from adapters.http.authentication import ADMIN, principal_of, websocket_principal
+from adapters.http.discovery import add_discovery
 from adapters.http.documents import render
 from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.queries import add_discovery
 from adapters.http.state import WebhookTargets, in_thread, ledger_of, read_json_object, state_of
 from epcis.problems import excerpt
 from epcis.query.document import query_document

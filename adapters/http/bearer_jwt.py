@@ -247,27 +247,25 @@ def _load_key_file(path: str) -> list[PyJWK]:
     return keys
 
 
+_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "the token has expired"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet ({error})"),
+    (jwt.InvalidIssuerError, "wrong issuer: the token was not issued by the configured issuer"),
+    (jwt.InvalidAudienceError, "wrong audience: the token is not meant for this service"),
+    (jwt.MissingRequiredClaimError, "the token lacks the required {claim!r} claim"),
+    (jwt.InvalidSignatureError, "bad signature: the token was not signed by the key it names"),
+    (jwt.InvalidAlgorithmError, "algorithm not accepted: {error}"),
+    (jwt.DecodeError, "malformed token: {error}"),
+)
+"""What each PyJWT error means, in words for the 401 answer; the first that fits is said
+(a bad signature is also a ``DecodeError``)."""
+
+
 def _reason(error: jwt.PyJWTError) -> str:
-    """What a PyJWT error means, in words for the 401 answer."""
-    match error:
-        case jwt.ExpiredSignatureError():
-            return "the token has expired"
-        case jwt.ImmatureSignatureError():
-            return f"the token is not valid yet ({error})"
-        case jwt.InvalidIssuerError():
-            return "wrong issuer: the token was not issued by the configured issuer"
-        case jwt.InvalidAudienceError():
-            return "wrong audience: the token is not meant for this service"
-        case jwt.MissingRequiredClaimError():
-            return f"the token lacks the required {error.claim!r} claim"
-        case jwt.InvalidSignatureError():
-            return "bad signature: the token was not signed by the key it names"
-        case jwt.InvalidAlgorithmError():
-            return f"algorithm not accepted: {error}"
-        case jwt.DecodeError():
-            return f"malformed token: {error}"
-        case _:
-            return f"invalid token: {error}"
+    for kind, words in _REASONS:
+        if isinstance(error, kind):
+            return words.format(error=error, claim=getattr(error, "claim", None))
+    return f"invalid token: {error}"
 
 
 class JwtVerifier:

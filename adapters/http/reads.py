@@ -18,6 +18,7 @@ capture was answered sees it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -31,6 +32,7 @@ from adapters.http.state import in_thread
 from epcis.identifiers import IdentifierError
 from epcis.identifiers.facts import code_problem, product_key
 from epcis.problems import excerpt
+from ledger.access import Principal
 from projections import reads
 from projections.recall_trail import trail_csv
 from projections.runner import ReadModelRunner
@@ -51,12 +53,6 @@ AS_OF = Query(
     description="An ISO 8601 time: only what was recorded up to then (default: now).",
     examples=["2026-03-01T12:00:00Z"],
 )
-
-
-async def _caught_up(request: Request) -> ReadModelRunner:
-    """The runner to query once the projections reflect what the request asks for (see
-    :func:`adapters.http.freshness.read_view`, which also gives the position to report)."""
-    return (await read_view(request)).runner
 
 
 def time_parameter(value: str | None, name: str = "as_of") -> str | None:
@@ -97,56 +93,60 @@ def _json(value: Any, view: ReadView) -> JSONResponse:
     return JSONResponse(value, headers=view.headers)
 
 
+CodeRead = Callable[[ReadModelRunner, Principal, str, str | None], dict[str, Any] | None]
+_CODE_ANSWERS = (
+    " 400 when the value cannot be a code (not an identifier form, a wrong GS1 check "
+    "digit …), 404 when it can but nothing is recorded about it."
+)
+
+
+def _code_read(path: str, read: CodeRead, summary: str, description: str, answered: str) -> None:
+    """``GET path``: what ``read`` finds about one code (any identifier form, percent-encoded)
+    as recorded up to ``as_of``; when it finds nothing, 400 or 404 (see
+    :func:`_unknown_code`)."""
+
+    async def answer(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
+        when = time_parameter(as_of)
+        view = await read_view(request)
+        found = await in_thread(read, view.runner, principal_of(request), code, when)
+        if found is None:
+            raise _unknown_code(code, {"path": "code"}, view)
+        return _json(found, view)
+
+    router.add_api_route(
+        path,
+        answer,
+        methods=["GET"],
+        name=read.__name__,
+        tags=["Reads"],
+        summary=summary,
+        description=description + _CODE_ANSWERS + READ_YOUR_WRITES,
+        responses={200: {"description": answered}, **problem_docs(400, 404, 503)},
+        dependencies=[READ_CODES, WAIT_FOR],
+    )
+
+
 # -- /codes ---------------------------------------------------------------------------
 
-
-@router.get(
+# The hierarchy first: /codes/{code:path} would take ".../hierarchy" as part of the code.
+_code_read(
     "/codes/{code:path}/hierarchy",
-    tags=["Reads"],
-    summary="The parent of a code and every code inside it.",
-    description=(
-        "The code it is packed in (or was made from), and every code inside it (or made from "
-        "it), transitively, as recorded up to `as_of`. Any identifier form; percent-encode "
-        "it. 400 when the value cannot be a code (not an identifier form, a wrong GS1 check "
-        "digit …), 404 when it can but nothing is recorded about it." + READ_YOUR_WRITES
-    ),
-    responses={
-        200: {"description": "`code`, `asOf`, `parent` (or null), `children` (sorted)."},
-        **problem_docs(400, 404, 503),
-    },
-    dependencies=[READ_CODES, WAIT_FOR],
+    reads.code_hierarchy,
+    "The parent of a code and every code inside it.",
+    "The code it is packed in (or was made from), and every code inside it (or made from "
+    "it), transitively, as recorded up to `as_of`. Any identifier form; percent-encode it.",
+    "`code`, `asOf`, `parent` (or null), `children` (sorted).",
 )
-async def code_hierarchy(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
-    when = time_parameter(as_of)
-    view = await read_view(request)
-    found = await in_thread(reads.code_hierarchy, view.runner, principal_of(request), code, when)
-    if found is None:
-        raise _unknown_code(code, {"path": "code"}, view)
-    return _json(found, view)
-
-
-@router.get(
+_code_read(
     "/codes/{code:path}",
-    tags=["Reads"],
-    summary="The current status of a code.",
-    description=(
-        "State, location, destination, holder, product, lot, expiry, parent and last event "
-        "of a code (any identifier form: EPC URI, GS1 Digital Link, …; percent-encode it), "
-        "from the events recorded up to `as_of`; `history` lists the Event Hash IDs of every "
-        "event that touched it, in event-time order. 400 when the value cannot be a code (not "
-        "an identifier form, a wrong GS1 check digit …), 404 when it can but nothing is "
-        "recorded about it." + READ_YOUR_WRITES
-    ),
-    responses={200: {"description": "The code's status."}, **problem_docs(400, 404, 503)},
-    dependencies=[READ_CODES, WAIT_FOR],
+    reads.code_status,
+    "The current status of a code.",
+    "State, location, destination, holder, product, lot, expiry, parent and last event "
+    "of a code (any identifier form: EPC URI, GS1 Digital Link, …; percent-encode it), "
+    "from the events recorded up to `as_of`; `history` lists the Event Hash IDs of every "
+    "event that touched it, in event-time order.",
+    "The code's status.",
 )
-async def code_status(request: Request, code: str, as_of: str | None = AS_OF) -> JSONResponse:
-    when = time_parameter(as_of)
-    view = await read_view(request)
-    found = await in_thread(reads.code_status, view.runner, principal_of(request), code, when)
-    if found is None:
-        raise _unknown_code(code, {"path": "code"}, view)
-    return _json(found, view)
 
 
 # -- /stock ---------------------------------------------------------------------------

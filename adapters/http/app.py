@@ -187,6 +187,13 @@ _VERSION_PARAMETERS = [
 ]
 _VERSION_SCHEMA = {"type": "string", "pattern": r"^\d+(\.\d+)*$", "example": "2.0.0"}
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_CAPTURE_HEAD: dict[str, Any] = {
+    "captureID": {"type": "string"},
+    "running": {"type": "boolean"},
+    "success": {"type": "boolean"},
+    "captureErrorBehaviour": {"type": "string", "enum": ["rollback", "proceed"]},
+}
+"""What a capture job and the answer to ``POST /capture`` both say of the capture."""
 _JOB_SCHEMA: dict[str, Any] = {
     "title": "CaptureJob",
     "description": (
@@ -196,12 +203,9 @@ _JOB_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["captureID", "running", "success", "captureErrorBehaviour", "errors"],
     "properties": {
-        "captureID": {"type": "string"},
+        **_CAPTURE_HEAD,
         "createdAt": {"type": "string", "format": "date-time"},
         "finishedAt": {"type": "string", "format": "date-time"},
-        "running": {"type": "boolean"},
-        "success": {"type": "boolean"},
-        "captureErrorBehaviour": {"type": "string", "enum": ["rollback", "proceed"]},
         "errors": {"type": "array", "items": _PROBLEM_REF},
         "warnings": {"type": "array", "items": {"type": "object"}},
         "summary": {"$ref": "#/components/schemas/CaptureSummary"},
@@ -243,10 +247,7 @@ _ACCEPTED_SCHEMA = {
     "title": "CaptureAccepted",
     "type": "object",
     "properties": {
-        "captureID": {"type": "string"},
-        "running": {"type": "boolean"},
-        "success": {"type": "boolean"},
-        "captureErrorBehaviour": {"type": "string"},
+        **_CAPTURE_HEAD,
         "summary": {"$ref": "#/components/schemas/CaptureSummary"},
         "logPosition": {
             "type": "integer",

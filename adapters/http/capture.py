@@ -34,11 +34,11 @@ from starlette.responses import Response
 
 from adapters.http.authentication import allow
 from adapters.http.capture_answers import job_json, job_location, job_xml, summary
-from adapters.http.capturing import advertising, capture_posted, posted_document
+from adapters.http.capturing import CAPTURE_PROBLEMS, advertising, capture_posted, posted_document
 from adapters.http.discovery import add_options
 from adapters.http.freshness import POSITION_HEADER, position_header_doc, position_headers
 from adapters.http.negotiation import DOCUMENT_CONTENT, JSON, XML, negotiate
-from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.problems import ProblemError, problem_docs, visible_or_404
 from adapters.http.state import ledger_of, state_of
 from epcis.problems import excerpt
 from ledger.access import Permission, Principal, sees_job
@@ -124,6 +124,7 @@ add_options(
     "/capture",
     "OPTIONS, POST, GET",
     allow(Permission.CAPTURE),
+    name="capture_options",
     summary="Discover the settings of the capture interface.",
     answered="Allow, versions, limits, and the error behaviours supported (all).",
     documented={
@@ -166,12 +167,7 @@ add_options(
             },
         },
         **problem_docs(
-            400,
-            409,
-            413,
-            415,
-            406,
-            500,
+            *CAPTURE_PROBLEMS,
             s400="The document was not accepted (nothing stored, no job): every problem listed.",
             s409="rollback: an event reuses the eventID of a different event; nothing stored.",
             s413="Over GS1-EPCIS-Capture-File-Size-Limit bytes or GS1-EPCIS-Capture-Limit events.",
@@ -259,12 +255,11 @@ def capture_jobs(
 def _job(
     request: Request, capture_id: str, who: Annotated[Principal, allow(Permission.READ_OWN_JOBS)]
 ) -> CaptureResult:
-    """The capture job ``capture_id`` if ``who`` may see it, else 404 (also the dependency
-    of its ``OPTIONS``)."""
-    job = ledger_of(request).job(capture_id)
-    if job is None or not sees_job(who, job.institution, job.captured_by):
-        raise ProblemError(404, f"there is no capture job {excerpt(capture_id)}")
-    return job
+    return visible_or_404(
+        ledger_of(request).job(capture_id),
+        lambda job: sees_job(who, job.institution, job.captured_by),
+        f"there is no capture job {excerpt(capture_id)}",
+    )
 
 
 @router.get(
@@ -308,6 +303,7 @@ add_options(
     "/capture/{capture_id}",
     "OPTIONS, GET",
     Depends(_job),
+    name="capture_job_options",
     summary="Query the metadata of the capture job endpoint.",
     responses=problem_docs(404),
 )

@@ -17,6 +17,10 @@ from ledger.access import Principal
 from ledger.capture_flow import CaptureRules, Refused
 from ledger.outcomes import CaptureResult
 
+CAPTURE_PROBLEMS = (400, 409, 413, 415, 406, 500)
+"""What a capture may be answered instead: not valid, an eventID of a different event, over
+the limits, a media type not read here, a version not spoken, a failure of the server."""
+
 
 @contextmanager
 def advertising(headers: dict[str, str]) -> Iterator[None]:

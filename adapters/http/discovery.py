@@ -39,6 +39,7 @@ def add_options(
     allowed: str,
     who: Any,
     *,
+    name: str = "options",
     summary: str | None = None,
     description: str | None = None,
     answered: str = ANSWERED,
@@ -49,7 +50,8 @@ def add_options(
     """An ``OPTIONS`` route on ``path`` announcing ``allowed`` (and ``extra`` headers) to the
     callers the dependency ``who`` lets through (a dependency that also finds the resource
     the path names, for a path naming one: then ``responses`` documents its 404).
-    ``answered`` and ``documented`` describe the 204 and its headers in the OpenAPI."""
+    ``name`` (its OpenAPI operation's), ``answered`` and ``documented`` describe the route
+    and its 204's headers in the OpenAPI."""
     answer: dict[str, Any] = {"description": answered}
     if documented:
         answer["headers"] = dict(documented)
@@ -57,6 +59,7 @@ def add_options(
         path,
         _answering(allowed, extra or {}),
         methods=["OPTIONS"],
+        name=name,
         status_code=204,
         tags=["Discovery"],
         summary=summary or f"Query metadata: {allowed}.",

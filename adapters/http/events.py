@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from adapters.http.authentication import allow
-from adapters.http.capturing import advertising, capture_posted, posted_document
+from adapters.http.capturing import CAPTURE_PROBLEMS, advertising, capture_posted, posted_document
 from adapters.http.discovery import add_options
 from adapters.http.documents import (
     event_document,
@@ -42,7 +42,7 @@ from adapters.http.negotiation import (
     negotiate,
     not_acceptable,
 )
-from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.problems import problem_docs, visible_or_404
 from adapters.http.state import in_thread, ledger_of, state_of
 from epcis.context import EPCIS_CONTEXT_URL, make_context
 from epcis.problems import DocumentError, excerpt
@@ -98,6 +98,7 @@ add_options(
     "/events",
     "OPTIONS, GET, POST",
     allow(Permission.CAPTURE, Permission.READ),
+    name="events_options",
     summary="Query metadata for the EPCIS events endpoint.",
     description="`GET` (the query interface) and `POST` (capture one event).",
     answered="Allow and the GS1 headers, limits included.",
@@ -131,12 +132,7 @@ add_options(
             "content": DOCUMENT_CONTENT,
         },
         **problem_docs(
-            400,
-            409,
-            413,
-            415,
-            406,
-            500,
+            *CAPTURE_PROBLEMS,
             s400="Not one valid event: every problem listed with its pointer or XML line.",
             s409="The eventID belongs to a different event; both Event Hash IDs are named.",
         ),
@@ -186,12 +182,12 @@ async def post_event(
 def _stored(
     request: Request, event_id: str, who: Annotated[Principal, allow(Permission.READ)]
 ) -> StoredEvent:
-    """The event ``event_id`` if ``who`` may see it, else 404 (also the dependency of its
-    ``OPTIONS``)."""
-    stored = ledger_of(request).get_event(event_id)
-    if stored is None or not ledger_of(request).sees(who.scope, stored):
-        raise ProblemError(404, f"there is no event with eventID {excerpt(event_id)}")
-    return stored
+    ledger = ledger_of(request)
+    return visible_or_404(
+        ledger.get_event(event_id),
+        lambda stored: ledger.sees(who.scope, stored),
+        f"there is no event with eventID {excerpt(event_id)}",
+    )
 
 
 @router.get(
@@ -239,6 +235,7 @@ add_options(
     "/events/{event_id:path}",
     "OPTIONS, GET",
     Depends(_stored),
+    name="event_options",
     summary="Query metadata for the endpoint of an individual EPCIS event.",
     responses=problem_docs(404),
 )

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -68,6 +68,7 @@ _TYPES = {
 }
 
 log = logging.getLogger("tracecode.http")
+T = TypeVar("T")
 
 
 class ProblemError(Exception):
@@ -95,31 +96,35 @@ class ProblemError(Exception):
         self.instance = instance
         self.extra = extra
 
+    def body(self, path: str | None) -> dict[str, Any]:
+        """The problem object; its ``instance`` is the one it names, else ``path`` (the
+        path asked; None where the request was not read far enough to have one)."""
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        instance = self.instance or path
+        if instance is not None:
+            body["instance"] = instance
+        if self.errors is not None:
+            body["errors"], omitted = capped(self.errors)
+            if omitted:
+                body["errorsOmitted"] = omitted
+        body.update({k: v for k, v in self.extra.items() if v is not None})
+        bounded: dict[str, Any] = _bounded(body)
+        return bounded
 
-def problem_body(
-    status: int,
-    detail: str,
-    *,
-    instance: str,
-    type: str | None = None,
-    title: str | None = None,
-    errors: list[dict[str, Any]] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": type or _TYPES.get(status, "about:blank"),
-        "title": title or TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-    }
-    if errors is not None:
-        body["errors"], omitted = capped(errors)
-        if omitted:
-            body["errorsOmitted"] = omitted
-    body.update({k: v for k, v in extra.items() if v is not None})
-    bounded: dict[str, Any] = _bounded(body)
-    return bounded
+    def response(self, path: str) -> Response:
+        """The problem+json response; it carries the GS1 version headers itself (a 500 is
+        sent from outside the middleware that adds them elsewhere)."""
+        return Response(
+            content=json.dumps(self.body(path), ensure_ascii=False).encode("utf-8"),
+            status_code=self.status,
+            media_type=PROBLEM_JSON,
+            headers={**VERSION_HEADERS, **self.headers},
+        )
 
 
 MAX_STRING = 500
@@ -143,36 +148,17 @@ def _bounded(value: Any) -> Any:
     return value
 
 
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    instance: str,
-    headers: Mapping[str, str] | None = None,
-    **members: Any,
-) -> Response:
-    """A problem+json response; it carries the GS1 version headers itself (a 500 is sent
-    from outside the middleware that adds them elsewhere)."""
-    body = problem_body(status, detail, instance=instance, **members)
-    return Response(
-        content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-        status_code=status,
-        media_type=PROBLEM_JSON,
-        headers={**VERSION_HEADERS, **(headers or {})},
-    )
+def visible_or_404(found: T | None, sees: Callable[[T], bool], missing: str) -> T:
+    """``found`` when there is one and the caller ``sees`` it; else a 404 saying ``missing``:
+    what the caller may not see is answered as if it did not exist."""
+    if found is None or not sees(found):
+        raise ProblemError(404, missing)
+    return found
 
 
-def error_from(exc: ProblemError, request: Request) -> Response:
-    return problem_response(
-        exc.status,
-        exc.detail,
-        instance=exc.instance or request.url.path,
-        headers=exc.headers,
-        type=exc.type,
-        title=exc.title,
-        errors=exc.errors,
-        **exc.extra,
-    )
+def problem_response(status: int, detail: str, *, instance: str, **members: Any) -> Response:
+    """A problem+json response (``members``: those of :class:`ProblemError`)."""
+    return ProblemError(status, detail, **members).response(instance)
 
 
 def problem_item(problem: Problem) -> dict[str, Any]:
@@ -193,7 +179,7 @@ def problem_items(problems: Iterable[Problem]) -> list[dict[str, Any]]:
 
 async def _problem_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    return error_from(exc, request)
+    return exc.response(request.url.path)
 
 
 def _http_exception_handler(routes: Sequence[BaseRoute]) -> HTTPExceptionHandler:

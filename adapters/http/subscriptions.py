@@ -30,7 +30,7 @@ from adapters.http.authentication import ADMIN, principal_of, websocket_principa
 from adapters.http.discovery import add_discovery
 from adapters.http.documents import render
 from adapters.http.headers import VERSION_HEADERS
-from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.problems import ProblemError, problem_docs, visible_or_404
 from adapters.http.state import WebhookTargets, in_thread, ledger_of, read_json_object, state_of
 from epcis.problems import excerpt
 from epcis.query.document import query_document
@@ -210,12 +210,12 @@ async def _subscription(request: Request, name: str, subscription_id: str) -> Su
     found: SubscriptionInfo | None = await in_thread(
         Subscriptions(ledger_of(request)).get, subscription_id
     )
-    mine = found is not None and found.institution == principal_of(request).institution
-    if found is None or found.query_name != name or not mine:
-        raise ProblemError(
-            404, f"query {excerpt(name)} has no subscription {excerpt(subscription_id)}"
-        )
-    return found
+    institution = principal_of(request).institution
+    return visible_or_404(
+        found,
+        lambda info: info.query_name == name and info.institution == institution,
+        f"query {excerpt(name)} has no subscription {excerpt(subscription_id)}",
+    )
 
 
 @router.get(

@@ -49,7 +49,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from adapters.http.headers import VERSION_HEADERS
-from adapters.http.problems import problem_body
+from adapters.http.problems import ProblemError
 from epcis.limits import env_int, env_seconds
 
 HEADER_TIMEOUT_ENV = "TRACECODE_HEADER_TIMEOUT_SECONDS"
@@ -128,9 +128,8 @@ def problem_bytes(
     extra_headers: dict[str, str] | None = None,
 ) -> bytes:
     """A complete HTTP/1.1 problem+json response that closes the connection."""
-    body_object = problem_body(status, detail, instance="")
-    del body_object["instance"]  # the request was not (completely) read: no path to name
-    body = json.dumps(body_object, ensure_ascii=False).encode("utf-8")
+    # The request was not (completely) read: no path to name as the instance.
+    body = json.dumps(ProblemError(status, detail).body(None), ensure_ascii=False).encode("utf-8")
     try:
         phrase = http.HTTPStatus(status).phrase
     except ValueError:
@@ -353,11 +352,20 @@ class _Guarded:
 
     loop: asyncio.AbstractEventLoop
 
-    def _start_guard(self, server_state: ServerState) -> ServerSettings:
-        settings = server_settings()
-        self.guard = _Guard(self.loop, settings, server_state)
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)  # type: ignore[call-arg]
+        self.guard = _Guard(self.loop, server_settings(), server_state)
         self.turned_away = False
-        return settings
+        self._guard_started()
+
+    def _guard_started(self) -> None:
+        """Where a protocol whose parser reports to the guard connects the two."""
 
     def _busy(self) -> bool:
         return self.cycle is not None and not self.cycle.response_complete
@@ -392,16 +400,6 @@ class _Guarded:
 class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
     """uvicorn's httptools protocol with the header timeout, the connection limit, the
     request-head limits and problem+json answers (see the module)."""
-
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self._start_guard(server_state)
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -458,18 +456,12 @@ class _H11Connection(h11.Connection):
 class GuardedH11Protocol(_Guarded, H11Protocol):
     """uvicorn's h11 protocol with the same guards as :class:`GuardedHttpToolsProtocol`."""
 
-    def __init__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        settings = self._start_guard(server_state)
+    def _guard_started(self) -> None:
         # Our own count refuses an overlong head first; h11's bound is the safety net.
         self.conn = _H11Connection(
-            self._request_head, self.guard.message_complete, settings.max_header_bytes + 1024
+            self._request_head,
+            self.guard.message_complete,
+            self.guard.settings.max_header_bytes + 1024,
         )
 
     def _request_head(self, event: h11.Request) -> None:

@@ -16,8 +16,9 @@ linked under them, with all the links of those codes), then the batch's events a
 applied in log order, each adding its own links to the graph before the next one looks.
 The graph answers exactly as :func:`projections.hierarchy.current_edges` /
 :func:`~projections.hierarchy.contents` would over the table at that event (the same
-rules, the same rows), so the rows do not depend on where batches begin and end. The
-batch's facts and links are then written in one go (:func:`projections.bulk.insert_rows`).
+rules, :func:`~projections.hierarchy.live_edges`, over the same rows), so the rows do not
+depend on where batches begin and end. The batch's facts and links are then written in
+one go (:func:`projections.bulk.insert_rows`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ledger.application import StoredEvent
 from ledger.records import SharedEvent
 from projections.bulk import any_of, insert_rows, select_in
 from projections.code_status import Derived, Fact, Folding, Link, derive, fold
-from projections.hierarchy import walk
+from projections.hierarchy import live_edges, walk
 from projections.schema import (
     code_facts,
     code_state,
@@ -137,26 +138,7 @@ class LinkGraph:
             for r in self.by_child.get(child, ())
             if r.kind in kinds and r.position < before[0] and r.event_time <= before[1]
         ]
-        if not rows:
-            return []
-        declared = {r.hash_id for r in rows if r.error_declared}
-        latest: dict[tuple[str, str], LinkRow] = {}
-        for r in rows:
-            if r.hash_id in declared:
-                continue
-            key = (r.parent, r.child)
-            held = latest.get(key)
-            if held is None or (r.event_time, r.position) > (held.event_time, held.position):
-                latest[key] = r
-        current: dict[str, LinkRow] = {}
-        for r in sorted(latest.values(), key=lambda r: r.parent):
-            if r.action == "DELETE":
-                continue
-            kept = current.get(r.child)  # on a tie the smallest parent stays
-            if kept is None or (r.event_time, r.position) > (kept.event_time, kept.position):
-                current[r.child] = r
-        wanted = set(parents)
-        return sorted((r.parent, r.child) for r in current.values() if r.parent in wanted)
+        return live_edges(rows, set(parents))
 
     def contents(
         self, parents: Iterable[str], before: tuple[int, str], kinds: Sequence[str]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import ColumnElement, Connection, and_, select
 
@@ -23,32 +23,28 @@ from projections.schema import keyed, keyed_in, links, utc_text, visible_to
 ALL_KINDS = ("aggregation", "transformation")
 
 
-def current_edges(
-    conn: Connection,
-    *,
-    parents: Sequence[str] | None = None,
-    children: Sequence[str] | None = None,
-    as_of: str | datetime | None = None,
-    before: tuple[int, str] | None = None,
-    kinds: Sequence[str] = ALL_KINDS,
-    scope: str | None = None,
-) -> list[tuple[str, str]]:
-    """(parent, child) of every live link, restricted to the given parents or children
-    (and to the links the institution ``scope`` recorded, when given).
+class LinkQuery(TypedDict, total=False):
+    """Which link facts a query reads; a key left out or None restricts nothing
+    (``kinds`` left out: :data:`ALL_KINDS`).
 
-    ``before`` = (position, event_time) restricts to what the ledger knew before the event
-    at that position and had happened by its eventTime (used while projecting).
+    ``parents`` / ``children``: those of the given parents or children; ``as_of``: those
+    recorded by then; ``before`` = (position, event_time): those the ledger knew before the
+    event at that position and that had happened by its eventTime (used while projecting);
+    ``scope``: those of the events the institution sees (:func:`projections.schema.visible_to`).
     """
-    rows = _link_rows(
-        conn,
-        parents=parents,
-        children=children,
-        as_of=as_of,
-        before=before,
-        kinds=kinds,
-        scope=scope,
-    )
-    return _live(rows, None if parents is None else set(parents))
+
+    parents: Sequence[str] | None
+    children: Sequence[str] | None
+    as_of: str | datetime | None
+    before: tuple[int, str] | None
+    kinds: Sequence[str]
+    scope: str | None
+
+
+def current_edges(conn: Connection, **query: Unpack[LinkQuery]) -> list[tuple[str, str]]:
+    """(parent, child) of every live link among the link facts ``query`` selects."""
+    parents = query.get("parents")
+    return live_edges(_link_rows(conn, **query), None if parents is None else set(parents))
 
 
 def parents_of(
@@ -66,26 +62,20 @@ def parents_of(
         by_child.setdefault(row.child, []).append(row)
     out = {}
     for child, rows in by_child.items():
-        edges = _live(rows, None)  # exactly the rows parent_of(child) reads
+        edges = live_edges(rows, None)  # exactly the rows parent_of(child) reads
         if edges:
             out[child] = edges[0][0]
     return out
 
 
-def _link_rows(
-    conn: Connection,
-    *,
-    parents: Sequence[str] | None = None,
-    children: Sequence[str] | None = None,
-    as_of: str | datetime | None = None,
-    before: tuple[int, str] | None = None,
-    kinds: Sequence[str] = ALL_KINDS,
-    scope: str | None = None,
-) -> list[Any]:
-    """Every link fact of the candidate children: those linked under ``parents`` (ever),
-    or ``children``; a large set is asked for in parts (:func:`projections.bulk.any_of`)."""
+def _link_rows(conn: Connection, **query: Unpack[LinkQuery]) -> list[Any]:
+    """The link facts ``query`` selects: with ``parents``, every link fact of the candidate
+    children (those linked under them, ever); a large set is asked for in parts
+    (:func:`projections.bulk.any_of`)."""
     lk = links
-    conds: list[ColumnElement[bool]] = [lk.c.kind.in_(list(kinds))]
+    parents, children = query.get("parents"), query.get("children")
+    as_of, before, scope = query.get("as_of"), query.get("before"), query.get("scope")
+    conds: list[ColumnElement[bool]] = [lk.c.kind.in_(list(query.get("kinds", ALL_KINDS)))]
     if as_of is not None:
         conds.append(lk.c.record_time <= utc_text(as_of))
     if before is not None:
@@ -127,9 +117,11 @@ def _link_rows(
     return list(conn.execute(select(*columns).where(and_(*conds))))
 
 
-def _live(rows: Sequence[Any], wanted: set[str] | None) -> list[tuple[str, str]]:
+def live_edges(rows: Sequence[Any], wanted: set[str] | None) -> list[tuple[str, str]]:
     """The live (parent, child) links among ``rows`` (see the module), only under
-    ``wanted`` parents when given; sorted."""
+    ``wanted`` parents when given; sorted. ``rows`` are link facts (``view_links`` rows or
+    anything with their parent, child, action, event_time, position, hash_id and
+    error_declared), such as the projector's in-memory graph holds."""
     declared = {r.hash_id for r in rows if r.error_declared}
     latest: dict[tuple[str, str], Any] = {}
     for r in rows:

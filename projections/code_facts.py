@@ -190,21 +190,6 @@ def state_row(scope: str, code: str, folding: Folding | None, *, declared: bool)
     )
 
 
-def _folding(row: Any) -> Folding:
-    return Folding(
-        state=row.state,
-        location=row.location,
-        destination=row.destination,
-        holder=row.holder,
-        product=row.product,
-        lot=row.lot,
-        expiry=row.expiry,
-        last_event=row.last_event,
-        last_event_time=row.last_event_time,
-        last_position=row.last_position,
-    )
-
-
 EVERYONE = ""
 """The scope of the state and stock every institution's facts make (a regulator's view)."""
 
@@ -256,7 +241,7 @@ def _update_scope(
         ):
             again.append(code)
             continue
-        folding = _folding(prior) if prior is not None else Folding()
+        folding = Folding.of_state(prior) if prior is not None else Folding()
         for fact in new:
             folding.add(fact)
         rows.append(state_row(scope, code, folding, declared=False))
@@ -303,7 +288,7 @@ def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tu
             state_row(
                 scope,
                 code,
-                _folding(found) if found is not None else None,
+                Folding.of_state(found) if found is not None else None,
                 declared=any(r.error_declared for r in group),
             )
         )

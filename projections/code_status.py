@@ -285,6 +285,11 @@ def derive(
         "error_declared": declared,
         "institution": institution,
     }
+
+    def link(parent: str, child: str, action: str, kind: str) -> None:
+        if child != parent:  # a code is never linked to itself
+            links.append(Link(parent=parent, child=child, action=action, kind=kind, **link_common))
+
     if event_type in ("AggregationEvent", "AssociationEvent"):
         parent = canonical(event["parentID"]) if isinstance(event.get("parentID"), str) else None
         if parent is not None:
@@ -296,16 +301,7 @@ def derive(
         add_quantities("childQuantityList", "quantity")
         if event_type == "AggregationEvent" and parent is not None and action:
             for child in children:
-                if child != parent:
-                    links.append(
-                        Link(
-                            parent=parent,
-                            child=child,
-                            action=action,
-                            kind="aggregation",
-                            **link_common,
-                        )
-                    )
+                link(parent, child, action, "aggregation")
             if action == "DELETE" and not children:
                 clears = parent
     elif event_type == "TransformationEvent":
@@ -319,16 +315,7 @@ def derive(
         add_quantities("outputQuantityList", "output")
         for source in inputs:
             for target in outputs:
-                if source != target:
-                    links.append(
-                        Link(
-                            parent=source,
-                            child=target,
-                            action="ADD",
-                            kind="transformation",
-                            **link_common,
-                        )
-                    )
+                link(source, target, "ADD", "transformation")
     else:  # ObjectEvent, TransactionEvent
         for code in _codes(event.get("epcList")):
             add(code, "epc")
@@ -459,6 +446,11 @@ class Folding:
     last_event_time: str = ""
     last_position: int = 0
 
+    @classmethod
+    def of_state(cls, row: Any) -> Folding:
+        """The fold a ``view_code_state`` row keeps (its columns of these names)."""
+        return cls(**{name: getattr(row, name) for name in _FOLDING_FIELDS})
+
     def add(self, r: Any) -> None:
         if r.state is not None:
             self.state, self.holder = r.state, r.holder
@@ -491,3 +483,6 @@ class Folding:
             last_event_time=self.last_event_time,
             last_position=self.last_position,
         )
+
+
+_FOLDING_FIELDS = tuple(f.name for f in fields(Folding))

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical
 from projections.bulk import select_in
-from projections.code_status import CodeStatus, fold_groups, seen_by
+from projections.code_status import CodeStatus, Folding, fold_groups, seen_by
 from projections.hierarchy import contents, parents_of
 from projections.schema import code_facts, code_state, keyed_eq, utc_text
 from projections.stock import is_instance
@@ -154,20 +154,7 @@ def current_statuses(
     ):
         if not row.last_event:  # every fact of the code was withdrawn: no status
             continue
-        out[row.code] = CodeStatus(
-            code=row.code,
-            state=row.state,
-            location=row.location,
-            destination=row.destination,
-            holder=row.holder,
-            product=row.product,
-            lot=row.lot,
-            expiry=row.expiry,
-            parent=parent.get(row.code),
-            last_event=row.last_event,
-            last_event_time=row.last_event_time,
-            last_position=row.last_position,
-        )
+        out[row.code] = Folding.of_state(row).status(row.code, parent.get(row.code))
     return out
 
 

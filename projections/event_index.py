@@ -34,9 +34,7 @@ from epcis.identifiers.facts import facts_of
 from epcis.query.predicate import epcs_in
 from ledger.application import StoredEvent
 from projections.bulk import insert_rows
-from projections.schema import keyed, metadata, utc_text
-
-TIME_COLUMN = String(27)  # fixed-width UTC text, as projections.schema stores times
+from projections.schema import TIME_COLUMN, keyed, metadata, utc_text
 
 events = Table(
     "view_events",

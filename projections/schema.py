@@ -132,7 +132,8 @@ def value_columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in keys]
 
 
-_TIME = String(27)
+TIME_COLUMN = String(27)
+"""The type of a time column: fixed-width UTC text (:func:`utc_text`)."""
 
 tracking = Table(
     "view_tracking",
@@ -141,15 +142,25 @@ tracking = Table(
     Column("notification_id", BigInteger, nullable=False),
 )
 
+
+def event_columns() -> list[Column[Any]]:
+    """The columns naming the event a fact comes from, in ``view_code_facts`` and
+    ``view_links`` alike (new Column objects for each table): its log position and
+    notification id, record and event times, and Event Hash ID (bounded)."""
+    return [
+        Column("position", BigInteger, nullable=False),
+        Column("notification_id", BigInteger, nullable=False),
+        Column("record_time", TIME_COLUMN, nullable=False),
+        Column("event_time", TIME_COLUMN, nullable=False),
+        Column("hash_id", Text, nullable=False),
+    ]
+
+
 code_facts = Table(
     "view_code_facts",
     metadata,
     Column("code", Text, nullable=False),
-    Column("position", BigInteger, nullable=False),
-    Column("notification_id", BigInteger, nullable=False),
-    Column("record_time", _TIME, nullable=False),
-    Column("event_time", _TIME, nullable=False),
-    Column("hash_id", Text, nullable=False),  # an Event Hash ID: bounded
+    *event_columns(),
     Column("event_type", String(40), nullable=False),
     Column("action", String(10)),
     Column("role", String(10), nullable=False),  # epc, parent, child, input, output, quantity
@@ -185,11 +196,7 @@ links = Table(
     metadata,
     Column("parent", Text, nullable=False),
     Column("child", Text, nullable=False),
-    Column("position", BigInteger, nullable=False),
-    Column("notification_id", BigInteger, nullable=False),
-    Column("record_time", _TIME, nullable=False),
-    Column("event_time", _TIME, nullable=False),
-    Column("hash_id", Text, nullable=False),
+    *event_columns(),
     Column("action", String(10), nullable=False),  # ADD, OBSERVE, DELETE
     Column("kind", String(20), nullable=False),  # aggregation, transformation
     Column("error_declared", Boolean, nullable=False),
@@ -242,7 +249,7 @@ code_state = Table(
     Column("lot", Text),
     Column("expiry", String(10)),
     Column("last_event", Text, nullable=False),
-    Column("last_event_time", _TIME, nullable=False),
+    Column("last_event_time", TIME_COLUMN, nullable=False),
     Column("last_position", BigInteger, nullable=False),
     Column("place", Text),  # where the code counts in stock: destination in transit, else location
     Column("instance", Boolean, nullable=False),  # names one item (not an EPC class)
@@ -319,7 +326,7 @@ failures = Table(
     Column("hash_id", Text, nullable=False),
     Column("error_type", String(200), nullable=False),
     Column("error", Text, nullable=False),  # truncated to ERROR_TEXT_LIMIT characters
-    Column("failed_at", _TIME, nullable=False),
+    Column("failed_at", TIME_COLUMN, nullable=False),
 )
 """Append-only: one row per (projection, event) a runner could not apply and skipped
 (quarantined). Cleared for a runner only by its rebuild, which retries those events."""

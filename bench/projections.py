@@ -52,7 +52,18 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection
 
-from bench.generate import COMPANY, sgtin, sscc
+from bench.generate import (
+    COMPANY,
+    commissioning,
+    dispensing,
+    envelope,
+    packing,
+    receiving,
+    sgtin,
+    shipping,
+    sscc,
+    unpacking,
+)
 from bench.ledger import (
     env_float,
     env_int,
@@ -61,7 +72,6 @@ from bench.ledger import (
     print_table,
     profile_text,
 )
-from epcis.context import make_context
 from ledger.application import StoredEvent
 from projections.read_model import ReadModel
 
@@ -121,19 +131,8 @@ def stream(cfg: StreamConfig) -> Iterator[dict[str, Any]]:
     while True:
         boxes = [cfg.box(lot, n) for n in range(cfg.lot)]
         for start in range(0, cfg.lot, cfg.commission):
-            yield at(
-                type="ObjectEvent",
-                epcList=boxes[start : start + cfg.commission],
-                action="ADD",
-                bizStep="commissioning",
-                disposition="active",
-                readPoint={"id": _FACTORY},
-                bizLocation={"id": _FACTORY},
-                ilmd={
-                    "cbvmda:lotNumber": f"L{lot}",
-                    "cbvmda:itemExpirationDate": "2029-06-30",
-                },
-            )
+            made = boxes[start : start + cfg.commission]
+            yield at(**commissioning(made, _FACTORY, f"L{lot}", "2029-06-30"))
             if count >= cfg.events:
                 return
         for start in range(0, cfg.lot, cfg.case):
@@ -141,52 +140,14 @@ def stream(cfg: StreamConfig) -> Iterator[dict[str, Any]]:
             case = sscc(cases)
             where = pharmacy(cases % _PHARMACIES)
             cases += 1
-            steps: list[dict[str, Any]] = [
-                dict(
-                    type="AggregationEvent",
-                    parentID=case,
-                    childEPCs=case_boxes,
-                    action="ADD",
-                    bizStep="packing",
-                    disposition="in_progress",
-                    bizLocation={"id": _FACTORY},
-                ),
-                dict(
-                    type="ObjectEvent",
-                    epcList=[case],
-                    action="OBSERVE",
-                    bizStep="shipping",
-                    disposition="in_transit",
-                    readPoint={"id": _FACTORY},
-                    destinationList=[{"type": "location", "destination": where}],
-                ),
-                dict(
-                    type="ObjectEvent",
-                    epcList=[case],
-                    action="OBSERVE",
-                    bizStep="receiving",
-                    disposition="sellable_accessible",
-                    bizLocation={"id": where},
-                ),
-                dict(
-                    type="AggregationEvent",
-                    parentID=case,
-                    childEPCs=case_boxes,
-                    action="DELETE",
-                    bizStep="unpacking",
-                    bizLocation={"id": where},
-                ),
+            steps = [
+                packing(case, case_boxes, _FACTORY),
+                shipping(case, _FACTORY, where),
+                receiving(case, where),
+                unpacking(case, case_boxes, where),
             ]
             steps += [
-                dict(
-                    type="ObjectEvent",
-                    epcList=[box],
-                    action="OBSERVE",
-                    bizStep="dispensing",
-                    disposition="dispensed",
-                    bizLocation={"id": where},
-                    **{"example:patient": f"pseudonym:{lot}-{start + k}"},
-                )
+                dispensing(box, where, f"pseudonym:{lot}-{start + k}")
                 for k, box in enumerate(case_boxes[: round(len(case_boxes) * cfg.dispense)])
             ]
             for step in steps:
@@ -198,30 +159,20 @@ def stream(cfg: StreamConfig) -> Iterator[dict[str, Any]]:
 
 def documents(cfg: StreamConfig, size: int) -> Iterator[bytes]:
     """The stream as JSON-LD documents of ``size`` events."""
-    from epcis.jsonld import write_json
-
-    context = make_context({"example": "https://ns.example.com/epcis/"})
     batch: list[dict[str, Any]] = []
     for event in stream(cfg):
         batch.append(event)
         if len(batch) == size:
-            yield _document(context, batch, write_json)
+            yield _document(batch)
             batch = []
     if batch:
-        yield _document(context, batch, write_json)
+        yield _document(batch)
 
 
-def _document(context: list[Any], events: list[dict[str, Any]], write: Any) -> bytes:
-    body: bytes = write(
-        {
-            "@context": context,
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": "2026-01-01T00:00:00.000Z",
-            "epcisBody": {"eventList": events},
-        },
-        indent=None,
-    )
+def _document(events: list[dict[str, Any]]) -> bytes:
+    from epcis.jsonld import write_json
+
+    body: bytes = write_json(envelope(events, "2026-01-01T00:00:00.000Z"), indent=None)
     return body
 
 

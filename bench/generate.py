@@ -1,4 +1,6 @@
-"""Synthetic EPCIS documents shaped like a hospital's traffic (receiving, packing, dispensing)."""
+"""Synthetic EPCIS documents shaped like a hospital's traffic (receiving, packing, dispensing),
+and the steps of a code's journey (:func:`commissioning` … :func:`dispensing`), one event
+each, that the projections bench tells its stream in."""
 
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ from fastapi import Depends, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.http.bearer_jwt import InvalidToken, JwtVerifier
-from adapters.http.problems import ProblemError
-from ledger.access import OPEN, Permission, Principal, roles_with
+from adapters.http.problems import ProblemError, forbidden
+from ledger.access import OPEN, Permission, Principal
 
 KEY_PREFIX = "tck_"
 
@@ -136,17 +136,6 @@ def unauthorized(detail: str, invalid: bool = False) -> ProblemError:
     if invalid:
         challenge += ', error="invalid_token"'
     return ProblemError(401, detail, headers={"WWW-Authenticate": challenge})
-
-
-def forbidden(principal: Principal, permission: Permission) -> ProblemError:
-    roles = [role.value for role in roles_with(permission)]
-    return ProblemError(
-        403,
-        f"this needs the role {' or '.join(roles)} ({permission.value}); "
-        f"{principal.subject} has the role {principal.role.value}",
-        requiredRoles=roles,
-        role=principal.role.value,
-    )
 
 
 _bearer = HTTPBearer(

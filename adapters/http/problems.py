@@ -24,6 +24,7 @@ from starlette.types import HTTPExceptionHandler
 
 from adapters.http.headers import VERSION_HEADERS
 from epcis.problems import MAX_REPORTED, Problem, capped
+from ledger.access import Forbidden, Permission, Principal, roles_with
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -241,10 +242,30 @@ async def _crash_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+def forbidden(principal: Principal, permission: Permission) -> ProblemError:
+    """403, naming the roles that hold ``permission`` and the one the principal has."""
+    roles = [role.value for role in roles_with(permission)]
+    return ProblemError(
+        403,
+        f"this needs the role {' or '.join(roles)} ({permission.value}); "
+        f"{principal.subject} has the role {principal.role.value}",
+        requiredRoles=roles,
+        role=principal.role.value,
+    )
+
+
+async def _forbidden_handler(request: Request, exc: Exception) -> Response:
+    # a use case refused the principal (the routes' own checks come first: see
+    # adapters.http.authentication.allow)
+    assert isinstance(exc, Forbidden)
+    return forbidden(exc.principal, exc.permission).response(request.url.path)
+
+
 def install(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
     """Send every error of ``app`` as problem+json; ``routes`` (those of the routers the app
     includes) give a 405 its ``Allow``."""
     app.add_exception_handler(ProblemError, _problem_handler)
+    app.add_exception_handler(Forbidden, _forbidden_handler)
     app.add_exception_handler(HTTPException, _http_exception_handler(routes))
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(Exception, _crash_handler)

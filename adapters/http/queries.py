@@ -47,10 +47,9 @@ from epcis.query import (
 )
 from epcis.query.document import query_document
 from epcis.query.patterns import identity
-from epcis.timestamps import utc_now
+from ledger import standing_queries
 from ledger.access import Permission, Principal
-from ledger.named_queries import NamedQueries, QueryExistsError
-from ledger.subscriptions import cancel_all
+from ledger.named_queries import QueryDefinition, QueryExistsError
 from projections.event_query import MAX_PER_PAGE, Page, search
 from projections.named_values import distinct_values, names
 from projections.runner import ReadModelRunner
@@ -307,9 +306,20 @@ def release_token(token: str, who: Annotated[Principal, allow(Permission.READ)])
 # -- named queries -----------------------------------------------------------------------
 
 
-def _named(request: Request) -> NamedQueries:
-    """The named queries of the asking principal's institution."""
-    return NamedQueries(ledger_of(request), principal_of(request).institution)
+def no_such_query(name: str) -> ProblemError:
+    return ProblemError(404, f"there is no query named {excerpt(name)}")
+
+
+def _query_problem(exc: QueryParameterError) -> ProblemError:
+    """A named query's parameter refused, pointing into the body's ``query``."""
+    pointer = "/query/" + (exc.parameter or "").replace("~", "~0").replace("/", "~1")
+    return ProblemError(
+        400,
+        str(exc),
+        type=QUERY_PARAMETER,
+        title="Invalid query parameter",
+        errors=[{"pointer": pointer, "message": exc.message}],
+    )
 
 
 async def _definition_body(request: Request) -> tuple[str, dict[str, Any]]:
@@ -327,17 +337,6 @@ async def _definition_body(request: Request) -> tuple[str, dict[str, Any]]:
             "query: an object of EPCIS query parameters",
             errors=[{"pointer": "/query", "message": "missing or not an object"}],
         )
-    try:
-        from_json(query)
-    except QueryParameterError as exc:
-        pointer = "/query/" + (exc.parameter or "").replace("~", "~0").replace("/", "~1")
-        raise ProblemError(
-            400,
-            str(exc),
-            type=QUERY_PARAMETER,
-            title="Invalid query parameter",
-            errors=[{"pointer": pointer, "message": exc.message}],
-        ) from None
     return name, query
 
 
@@ -353,7 +352,11 @@ async def _definition_body(request: Request) -> tuple[str, dict[str, Any]]:
 async def create_query(request: Request) -> Response:
     name, query = await _definition_body(request)
     try:
-        await in_thread(_named(request).define, name, query, utc_now())
+        await in_thread(
+            standing_queries.define_query, ledger_of(request), principal_of(request), name, query
+        )
+    except QueryParameterError as exc:
+        raise _query_problem(exc) from None
     except QueryExistsError:
         raise ProblemError(409, f"a query named {excerpt(name)} already exists") from None
     location = f"/queries/{name}"
@@ -362,14 +365,20 @@ async def create_query(request: Request) -> Response:
 
 @router.get("/queries", tags=["Queries"], summary="The named queries.", dependencies=[READ])
 async def list_queries(request: Request) -> Response:
-    found = await in_thread(_named(request).all)
+    found = await in_thread(
+        standing_queries.list_queries, ledger_of(request), principal_of(request)
+    )
     return JSONResponse([q.as_json() for q in found], headers=dict(VERSION_HEADERS))
 
 
-async def _definition(request: Request, name: str) -> Any:
-    found = await in_thread(_named(request).get, name)
-    if found is None:
-        raise ProblemError(404, f"there is no query named {excerpt(name)}")
+async def definition(request: Request, name: str) -> QueryDefinition:
+    """The asking institution's named query ``name``, or the 404."""
+    try:
+        found: QueryDefinition = await in_thread(
+            standing_queries.get_query, ledger_of(request), principal_of(request), name
+        )
+    except standing_queries.NoSuchQuery:
+        raise no_such_query(name) from None
     return found
 
 
@@ -381,7 +390,7 @@ async def _definition(request: Request, name: str) -> Any:
     dependencies=[READ],
 )
 async def get_query(request: Request, name: str) -> Response:
-    found = await _definition(request, name)
+    found = await definition(request, name)
     return JSONResponse(found.as_json(), headers=dict(VERSION_HEADERS))
 
 
@@ -394,15 +403,13 @@ async def get_query(request: Request, name: str) -> Response:
     dependencies=[ADMIN],
 )
 async def delete_query(request: Request, name: str) -> Response:
-    if not await in_thread(_named(request).delete, name):
-        raise ProblemError(404, f"there is no query named {excerpt(name)}")
-    await in_thread(_cancel_subscriptions, request, name)
+    try:
+        await in_thread(
+            standing_queries.delete_query, ledger_of(request), principal_of(request), name
+        )
+    except standing_queries.NoSuchQuery:
+        raise no_such_query(name) from None
     return Response(status_code=204, headers=dict(VERSION_HEADERS))
-
-
-def _cancel_subscriptions(request: Request, name: str) -> None:
-    """Subscriptions end with their query."""
-    cancel_all(ledger_of(request), name, principal_of(request).institution)
 
 
 @router.get(
@@ -415,7 +422,7 @@ def _cancel_subscriptions(request: Request, name: str) -> None:
     responses={**_RESULTS, **problem_docs(400, 404, 406, 413)},
 )
 async def named_query_events(request: Request, name: str) -> Response:
-    found = await _definition(request, name)
+    found = await definition(request, name)
     extra = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_QUERY]
     if extra:
         raise _parameter_problem(

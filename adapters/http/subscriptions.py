@@ -30,16 +30,17 @@ from adapters.http.authentication import ADMIN, principal_of, websocket_principa
 from adapters.http.discovery import add_discovery
 from adapters.http.documents import render
 from adapters.http.headers import VERSION_HEADERS
-from adapters.http.problems import ProblemError, problem_docs, visible_or_404
+from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.queries import definition, no_such_query
 from adapters.http.state import WebhookTargets, in_thread, ledger_of, read_json_object, state_of
 from epcis.problems import excerpt
 from epcis.query.document import query_document
 from epcis.query.schedule import ScheduleError, parse_schedule
 from epcis.timestamps import utc_now
+from ledger import standing_queries
 from ledger.access import Permission
 from ledger.application import Ledger
-from ledger.named_queries import NamedQueries
-from ledger.subscriptions import SubscriptionInfo, Subscriptions, subscription_query
+from ledger.subscriptions import SubscriptionInfo, subscription_query
 from projections.event_query import events_after
 from projections.freshness import catch_up
 from projections.named_values import last_indexed
@@ -129,12 +130,6 @@ def _read_body(body: dict[str, Any], destinations: WebhookTargets) -> dict[str, 
     return body
 
 
-async def _query_exists(request: Request, name: str) -> None:
-    named = NamedQueries(ledger_of(request), principal_of(request).institution)
-    if await in_thread(named.get, name) is None:
-        raise ProblemError(404, f"there is no query named {excerpt(name)}")
-
-
 def _location(name: str, subscription_id: str) -> str:
     return f"/queries/{name}/subscriptions/{subscription_id}"
 
@@ -157,14 +152,14 @@ async def subscribe(request: Request, name: str) -> Response:
             raise
         raise _controls("", exc.detail) from None
     body = _read_body(raw, destinations)
-    await _query_exists(request, name)
+    await definition(request, name)  # before the destination's name is resolved
     try:
         await in_thread(destinations.check, body["dest"])
     except ValueError as exc:  # ForbiddenDestination, after resolving
         raise _controls("/dest", str(exc)) from None
     initial = body.get("initialRecordTime")
     start_after = 0 if initial is not None else await in_thread(_index_end, _runner(request))
-    info = SubscriptionInfo(
+    terms = SubscriptionInfo(
         subscription_id=str(uuid.uuid4()),
         query_name=name,
         dest=body["dest"],
@@ -175,10 +170,11 @@ async def subscribe(request: Request, name: str) -> Response:
         initial_record_time=initial,
         start_after=start_after,
         created_at=utc_now(),
-        institution=who.institution,
-        scope=who.scope,
     )
-    await in_thread(Subscriptions(ledger_of(request)).create, info)
+    try:
+        info = await in_thread(standing_queries.subscribe, ledger_of(request), who, terms)
+    except standing_queries.NoSuchQuery:  # deleted meanwhile
+        raise no_such_query(name) from None
     location = _location(name, info.subscription_id)
     return JSONResponse(
         info.as_json(), status_code=201, headers={"Location": location, **VERSION_HEADERS}
@@ -200,21 +196,18 @@ def _shown(request: Request, info: SubscriptionInfo) -> dict[str, Any]:
     dependencies=[ADMIN],
 )
 async def list_subscriptions(request: Request, name: str) -> Response:
-    await _query_exists(request, name)
-    institution = principal_of(request).institution
-    found = await in_thread(Subscriptions(ledger_of(request)).active, name, institution)
+    try:
+        found = await in_thread(
+            standing_queries.subscriptions_of, ledger_of(request), principal_of(request), name
+        )
+    except standing_queries.NoSuchQuery:
+        raise no_such_query(name) from None
     return JSONResponse([_shown(request, s) for s in found], headers=dict(VERSION_HEADERS))
 
 
-async def _subscription(request: Request, name: str, subscription_id: str) -> SubscriptionInfo:
-    found: SubscriptionInfo | None = await in_thread(
-        Subscriptions(ledger_of(request)).get, subscription_id
-    )
-    institution = principal_of(request).institution
-    return visible_or_404(
-        found,
-        lambda info: info.query_name == name and info.institution == institution,
-        f"query {excerpt(name)} has no subscription {excerpt(subscription_id)}",
+def _no_subscription(name: str, subscription_id: str) -> ProblemError:
+    return ProblemError(
+        404, f"query {excerpt(name)} has no subscription {excerpt(subscription_id)}"
     )
 
 
@@ -225,7 +218,15 @@ async def _subscription(request: Request, name: str, subscription_id: str) -> Su
     dependencies=[ADMIN],
 )
 async def get_subscription(request: Request, name: str, subscription_id: str) -> Response:
-    found = await _subscription(request, name, subscription_id)
+    found = await in_thread(
+        standing_queries.get_subscription,
+        ledger_of(request),
+        principal_of(request),
+        name,
+        subscription_id,
+    )
+    if found is None:
+        raise _no_subscription(name, subscription_id)
     return JSONResponse(_shown(request, found), headers=dict(VERSION_HEADERS))
 
 
@@ -237,8 +238,15 @@ async def get_subscription(request: Request, name: str, subscription_id: str) ->
     dependencies=[ADMIN],
 )
 async def unsubscribe(request: Request, name: str, subscription_id: str) -> Response:
-    await _subscription(request, name, subscription_id)
-    await in_thread(Subscriptions(ledger_of(request)).cancel, subscription_id)
+    cancelled = await in_thread(
+        standing_queries.unsubscribe,
+        ledger_of(request),
+        principal_of(request),
+        name,
+        subscription_id,
+    )
+    if not cancelled:
+        raise _no_subscription(name, subscription_id)
     return Response(status_code=204, headers=dict(VERSION_HEADERS))
 
 
@@ -266,7 +274,9 @@ async def stream(websocket: WebSocket, name: str) -> None:
         await websocket.accept()
         await websocket.close(code=4000 + exc.status, reason=exc.detail[:120])
         return
-    if await in_thread(NamedQueries(ledger, who.institution).get, name) is None:
+    try:
+        await in_thread(standing_queries.get_query, ledger, who, name)
+    except standing_queries.NoSuchQuery:
         # Accepted first: a WebSocket closed before it is accepted is an HTTP 403 to the
         # client, which never sees the close code.
         await websocket.accept()

@@ -34,7 +34,7 @@ from epcis.identifiers.facts import facts_of
 from ledger.application import StoredEvent
 from ledger.records import SharedEvent
 from projections.bulk import any_of, insert_rows, select_in
-from projections.code_status import Derived, Fact, Folding, Link, derive, fold
+from projections.code_status import Derived, Fact, Folding, Link, derive_stored, fold
 from projections.hierarchy import live_edges, walk
 from projections.schema import (
     code_facts,
@@ -365,17 +365,7 @@ class CodeFacts:
     tables: tuple[Table, ...] = (code_facts, links, code_state, stock_counts)
 
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
-        derived = [
-            derive(
-                stored.event,
-                position=stored.position,
-                notification_id=stored.notification_id,
-                record_time=stored.record_time,
-                hash_id=stored.hash_id,
-                institution=stored.institution,
-            )
-            for stored in batch
-        ]
+        derived = [derive_stored(stored) for stored in batch]
         graph = LinkGraph()
         named: set[str] = set()
         pending: dict[str, set[str]] = {}

@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical, facts_of
 from ledger.lifecycle import derive_state, local_name, word
+from ledger.records import StoredEvent
 from projections import hierarchy
 from projections.bulk import select_in
 from projections.schema import code_facts, keyed_eq, utc_text, visible_to
@@ -198,6 +199,18 @@ def _destination(event: dict[str, Any]) -> str | None:
 def _codes(values: Any) -> list[str]:
     """Canonical codes, each once (a URN and the Digital Link of one item are one code)."""
     return list(dict.fromkeys(canonical(v) for v in values or () if isinstance(v, str)))
+
+
+def derive_stored(stored: StoredEvent) -> Derived:
+    """The facts and links of a stored event, where the ledger keeps it."""
+    return derive(
+        stored.event,
+        position=stored.position,
+        notification_id=stored.notification_id,
+        record_time=stored.record_time,
+        hash_id=stored.hash_id,
+        institution=stored.institution,
+    )
 
 
 def derive(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, insert, select
 from epcis.identifiers.facts import canonical, check_digit, facts_of, slow_facts_of
 from ledger.application import Ledger, StoredEvent
 from projections.code_facts import _LINK_FIELDS, CONTAINMENT
-from projections.code_status import Fact, Link, derive, statuses
+from projections.code_status import Fact, Link, derive_stored, statuses
 from projections.hierarchy import contents, current_edges
 from projections.recall_trail import trail
 from projections.runner import ReadModelRunner
@@ -51,14 +51,7 @@ class PerEventCodeFacts:
 
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         for stored in batch:
-            derived = derive(
-                stored.event,
-                position=stored.position,
-                notification_id=stored.notification_id,
-                record_time=stored.record_time,
-                hash_id=stored.hash_id,
-                institution=stored.institution,
-            )
+            derived = derive_stored(stored)
             before = (derived.position, derived.event_time)
             facts: list[Fact] = list(derived.facts)
             named = {f.code for f in facts}

@@ -15,6 +15,7 @@ from ledger.access import LOCAL, Forbidden, Permission, Principal, Role
 from ledger.application import Ledger
 from ledger.named_queries import QueryExistsError
 from ledger.subscriptions import SubscriptionInfo, Subscriptions
+from tests.ledger_contract import subscription
 
 H1_ADMIN = Principal("k1", Role.ADMIN, "H1")
 H2_ADMIN = Principal("k2", Role.ADMIN, "H2")
@@ -23,19 +24,7 @@ QUERY = {"eventType": ["ObjectEvent"]}
 
 
 def _terms(name: str, **changes: object) -> SubscriptionInfo:
-    terms = SubscriptionInfo(
-        subscription_id=str(uuid.uuid4()),
-        query_name=name,
-        dest="https://example.org/hook",
-        secret="s",
-        stream=True,
-        schedule=None,
-        report_if_empty=False,
-        initial_record_time=None,
-        start_after=0,
-        created_at="2026-11-30T00:00:00.000Z",
-    )
-    return replace(terms, **changes)  # type: ignore[arg-type]
+    return replace(subscription(str(uuid.uuid4())), query_name=name, **changes)  # type: ignore[arg-type]
 
 
 def test_each_institution_has_its_own_names(ledger: Ledger) -> None:

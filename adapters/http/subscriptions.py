@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -38,7 +39,7 @@ from epcis.query.document import query_document
 from epcis.query.schedule import ScheduleError, parse_schedule
 from epcis.timestamps import utc_now
 from ledger import standing_queries
-from ledger.access import Permission
+from ledger.access import Permission, Principal
 from ledger.application import Ledger
 from ledger.subscriptions import SubscriptionInfo, subscription_query
 from projections.event_query import events_after
@@ -47,6 +48,7 @@ from projections.named_values import last_indexed
 from projections.runner import ReadModelRunner
 
 router = APIRouter()
+T = TypeVar("T")
 
 SUBSCRIPTION_CONTROLS = "epcisException:SubscriptionControlsException"
 WEBSOCKET_POLL = 0.2
@@ -205,10 +207,22 @@ async def list_subscriptions(request: Request, name: str) -> Response:
     return JSONResponse([_shown(request, s) for s in found], headers=dict(VERSION_HEADERS))
 
 
-def _no_subscription(name: str, subscription_id: str) -> ProblemError:
-    return ProblemError(
-        404, f"query {excerpt(name)} has no subscription {excerpt(subscription_id)}"
+async def _on_subscription(
+    use_case: Callable[[Ledger, Principal, str, str], T | None],
+    request: Request,
+    name: str,
+    subscription_id: str,
+) -> T:
+    """Run a use case on one subscription of the asking institution's query ``name``;
+    what it does not find (None, False) is the 404."""
+    done: T | None = await in_thread(
+        use_case, ledger_of(request), principal_of(request), name, subscription_id
     )
+    if not done:
+        raise ProblemError(
+            404, f"query {excerpt(name)} has no subscription {excerpt(subscription_id)}"
+        )
+    return done
 
 
 @router.get(
@@ -218,15 +232,9 @@ def _no_subscription(name: str, subscription_id: str) -> ProblemError:
     dependencies=[ADMIN],
 )
 async def get_subscription(request: Request, name: str, subscription_id: str) -> Response:
-    found = await in_thread(
-        standing_queries.get_subscription,
-        ledger_of(request),
-        principal_of(request),
-        name,
-        subscription_id,
+    found = await _on_subscription(
+        standing_queries.get_subscription, request, name, subscription_id
     )
-    if found is None:
-        raise _no_subscription(name, subscription_id)
     return JSONResponse(_shown(request, found), headers=dict(VERSION_HEADERS))
 
 
@@ -238,15 +246,7 @@ async def get_subscription(request: Request, name: str, subscription_id: str) ->
     dependencies=[ADMIN],
 )
 async def unsubscribe(request: Request, name: str, subscription_id: str) -> Response:
-    cancelled = await in_thread(
-        standing_queries.unsubscribe,
-        ledger_of(request),
-        principal_of(request),
-        name,
-        subscription_id,
-    )
-    if not cancelled:
-        raise _no_subscription(name, subscription_id)
+    await _on_subscription(standing_queries.unsubscribe, request, name, subscription_id)
     return Response(status_code=204, headers=dict(VERSION_HEADERS))
 
 

@@ -23,15 +23,16 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from epcis.timestamps import utc_now
 from ledger.access import Permission, Principal, Role, require
 from ledger.application import Ledger
+from ledger.domain import ChainedEntry
 
 _NAMESPACE = UUID("5c1e7a92-3f48-4b6d-8e21-a4d90f7b3c65")
 CREATED_TOPIC = "ledger.api_keys:ApiKey.Created"
@@ -49,10 +50,7 @@ _KEY = re.compile(r"tck_([0-9a-f]{16})_([A-Za-z0-9_-]{16,128})", re.ASCII)
 
 
 @dataclass
-class ApiKey(Aggregate, created_event_name="Created"):
-    chain_kind: ClassVar[str] = "api key"  # chained: see ledger.domain
-    chain_key: ClassVar[str] = "key_id"
-
+class ApiKey(ChainedEntry, created_event_name="Created", kind="api key", key="key_id"):
     key_id: str
     digest: str
     role: str

@@ -99,6 +99,22 @@ def record_key(hash_id: str, event: dict[str, Any]) -> str:
     return f"{hash_id}#declaration-{record_digest({'d': declaration})[:32]}"
 
 
+class ChainedEntry(Aggregate):
+    """An aggregate that decides answers but is not an EPCIS event (a job, a share, a named
+    query, a subscription, a key): every commit names each of its changes (``kind`` and
+    the attribute ``key`` that identifies it), so ``verify`` covers them. A subclass says
+    so in its header: ``class CaptureJob(ChainedEntry, kind="capture job", key="capture_id")``.
+    """
+
+    chain_kind: ClassVar[str]
+    chain_key: ClassVar[str]
+
+    def __init_subclass__(cls, *, kind: str = "", key: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind:
+            cls.chain_kind, cls.chain_key = kind, key
+
+
 @dataclass
 class EventRecord(Aggregate, created_event_name="Captured"):
     """One captured EPCIS event, as received (JSON-LD internal form), with its place in the log."""
@@ -284,12 +300,9 @@ def commit_on(
 
 
 @dataclass
-class EventShare(Aggregate, created_event_name="Shared"):
+class EventShare(ChainedEntry, created_event_name="Shared", kind="event share", key="share"):
     """An institution captured an event another institution had stored: from then on it
     sees that event too (the record stays one; this is the institution's claim to it)."""
-
-    chain_kind: ClassVar[str] = "event share"  # chained: it decides what an institution is shown
-    chain_key: ClassVar[str] = "share"
 
     share: str
     key: str
@@ -303,11 +316,8 @@ class EventShare(Aggregate, created_event_name="Shared"):
 
 
 @dataclass
-class CaptureJob(Aggregate, created_event_name="Finished"):
+class CaptureJob(ChainedEntry, created_event_name="Finished", kind="capture job", key="capture_id"):
     """A capture (one posted document) and its outcome; written with its events, atomically."""
-
-    chain_kind: ClassVar[str] = "capture job"  # chained: every commit names the jobs it wrote
-    chain_key: ClassVar[str] = "capture_id"
 
     capture_id: str
     created: str

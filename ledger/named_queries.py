@@ -11,13 +11,14 @@ is reused and records ``Redefined``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from ledger.application import Ledger
+from ledger.domain import ChainedEntry
 
 _NAMESPACE = UUID("0b8f3d4e-5d4a-4f0e-9a77-8e2f6c1d9a31")
 TOPICS = [
@@ -28,10 +29,7 @@ TOPICS = [
 
 
 @dataclass
-class NamedQuery(Aggregate, created_event_name="Defined"):
-    chain_kind: ClassVar[str] = "named query"  # chained: see ledger.domain
-    chain_key: ClassVar[str] = "name"
-
+class NamedQuery(ChainedEntry, created_event_name="Defined", kind="named query", key="name"):
     name: str
     query: dict[str, Any]
     created_at: str

@@ -20,15 +20,16 @@ stored before that was so are shown with the credentials replaced by ``***``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from epcis.query import Query, from_json, from_query_string
 from ledger.application import Ledger
+from ledger.domain import ChainedEntry
 from ledger.named_queries import NamedQueries
 
 _NAMESPACE = UUID("9e3c2b61-7a0d-4c55-b0f4-21d6f8a0c4e2")
@@ -47,10 +48,9 @@ def redact_dest(dest: str) -> str:
 
 
 @dataclass
-class Subscription(Aggregate, created_event_name="Created"):
-    chain_kind: ClassVar[str] = "subscription"  # chained: see ledger.domain
-    chain_key: ClassVar[str] = "subscription_id"
-
+class Subscription(
+    ChainedEntry, created_event_name="Created", kind="subscription", key="subscription_id"
+):
     subscription_id: str
     query_name: str
     dest: str

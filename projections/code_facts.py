@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, select
 
@@ -358,6 +358,18 @@ def _facts_by_code(
     ]
 
 
+class Containment(Protocol):
+    """What :meth:`CodeFacts.resolve` reads of the links recorded before an event."""
+
+    def contents(
+        self, parents: Iterable[str], before: tuple[int, str], kinds: Sequence[str]
+    ) -> dict[str, list[str]]: ...
+
+    def current_edges(
+        self, parents: Sequence[str], before: tuple[int, str], kinds: Sequence[str]
+    ) -> list[tuple[str, str]]: ...
+
+
 class CodeFacts:
     """Writes ``view_code_facts``, ``view_links``, ``view_code_state`` and ``view_stock``."""
 
@@ -426,9 +438,10 @@ class CodeFacts:
             update_stock(conn, counts)
 
     @staticmethod
-    def resolve(graph: LinkGraph, derived: Derived) -> tuple[list[Fact], list[Link]]:
+    def resolve(graph: Containment, derived: Derived) -> tuple[list[Fact], list[Link]]:
         """The facts (the event's, and those its containers pass on) and links of one
-        event, its containment read from ``graph`` (which holds what came before it)."""
+        event, its containment read from ``graph`` (which holds what came before it: the
+        batch's :class:`LinkGraph`, or the tables themselves)."""
         before = (derived.position, derived.event_time)
         facts: list[Fact] = list(derived.facts)
         named = {f.code for f in facts}

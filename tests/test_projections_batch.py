@@ -6,7 +6,7 @@ Every store test runs on SQLite and on a fresh PostgreSQL database (``store_url`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hypothesis import given
@@ -15,8 +15,8 @@ from sqlalchemy import Connection, Table, insert, select
 
 from epcis.identifiers.facts import canonical, check_digit, facts_of, slow_facts_of
 from ledger.application import Ledger, StoredEvent
-from projections.code_facts import _LINK_FIELDS, CONTAINMENT
-from projections.code_status import Fact, Link, derive_stored, statuses
+from projections.code_facts import CodeFacts
+from projections.code_status import derive_stored, statuses
 from projections.hierarchy import contents, current_edges
 from projections.recall_trail import trail
 from projections.runner import ReadModelRunner
@@ -42,6 +42,23 @@ from tests.test_projections_read import scenario
 EVERYTHING = "9999-12-31T23:59:59Z"  # as_of after every record time: the facts path
 
 
+class TableContainment:
+    """Containment read back from the link table (what the batch's graph must equal)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def contents(
+        self, parents: Iterable[str], before: tuple[int, str], kinds: Sequence[str]
+    ) -> dict[str, list[str]]:
+        return contents(self.conn, parents, before=before, kinds=kinds)
+
+    def current_edges(
+        self, parents: Sequence[str], before: tuple[int, str], kinds: Sequence[str]
+    ) -> list[tuple[str, str]]:
+        return current_edges(self.conn, parents=parents, before=before, kinds=kinds)
+
+
 class PerEventCodeFacts:
     """The code facts applied one event at a time, containment read back from the table
     with :func:`projections.hierarchy.contents` (the reference the batch must equal)."""
@@ -51,31 +68,7 @@ class PerEventCodeFacts:
 
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         for stored in batch:
-            derived = derive_stored(stored)
-            before = (derived.position, derived.event_time)
-            facts: list[Fact] = list(derived.facts)
-            named = {f.code for f in facts}
-            inside = contents(conn, [f.code for f in facts], before=before, kinds=CONTAINMENT)
-            for fact in derived.facts:
-                for code in inside[fact.code]:
-                    if code not in named:
-                        named.add(code)
-                        facts.append(fact.through(fact.code, code))
-            new_links: list[Link] = list(derived.links)
-            if derived.clears_parent is not None:
-                template = {k: v for k, v in facts[0].row().items() if k in _LINK_FIELDS}
-                for parent, child in current_edges(
-                    conn, parents=[derived.clears_parent], before=before, kinds=CONTAINMENT
-                ):
-                    new_links.append(
-                        Link(
-                            parent=parent,
-                            child=child,
-                            action="DELETE",
-                            kind="aggregation",
-                            **template,
-                        )
-                    )
+            facts, new_links = CodeFacts.resolve(TableContainment(conn), derive_stored(stored))
             if facts:
                 conn.execute(insert(code_facts), [f.row() for f in facts])
             if new_links:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from epcis.gc_pause import collector_paused, may_nest_deeply
 from epcis.limits import DEFAULT_LIMITS, MAX_NUMBER_CHARS, Limits, read_bounded
 from epcis.problems import DocumentError, Problem, pointer_join
 
@@ -65,13 +66,14 @@ def read_json(source: bytes | str | IO[bytes], limits: Limits = DEFAULT_LIMITS) 
         return obj
 
     try:
-        value = json.loads(
-            text,
-            object_pairs_hook=keep_last,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_parse_constant,
-        )
+        with collector_paused(may_nest_deeply(text)):
+            value = json.loads(
+                text,
+                object_pairs_hook=keep_last,
+                parse_int=_parse_int,
+                parse_float=_parse_float,
+                parse_constant=_parse_constant,
+            )
     except _RefusedNumber as exc:
         line, column = _position(text, exc.token)
         raise DocumentError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pytest
 
@@ -142,3 +143,51 @@ def test_numbers_a_double_cannot_hold_or_too_long_are_refused_at_their_line(lite
 def test_numbers_within_the_limits_are_read() -> None:
     document = read_json(b'{"a": 99999999999999999999, "b": 1.5e300, "c": -0.0}').document
     assert document == {"a": 99999999999999999999, "b": 1.5e300, "c": -0.0}
+
+
+def test_no_garbage_collection_runs_while_a_deep_document_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A collection at the recursion limit would run other objects' finalizers with no
+    stack left (epcis.gc_pause): the collector is paused while a document with many
+    brackets is parsed, not for a small one, and runs again after."""
+    import gc
+
+    import epcis.jsonld
+
+    collector_on: list[bool] = []
+    real_loads = json.loads
+
+    def loads(text: str, **kwargs: Any) -> Any:
+        collector_on.append(gc.isenabled())
+        return real_loads(text, **kwargs)
+
+    monkeypatch.setattr(epcis.jsonld.json, "loads", loads)
+    deep = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(DocumentError):
+        read_json(deep, Limits(max_depth=64))
+    read_json(b'{"a": [' + b"[1]," * 2_000 + b"[1]]}")  # many brackets, shallow: paused too
+    read_json(b'{"a": [[1], {"b": 2}]}')
+    assert collector_on == [False, False, True]
+    assert gc.isenabled()
+
+
+def test_the_collector_pause_nests_and_keeps_a_disabled_collector_disabled() -> None:
+    import gc
+
+    from epcis.gc_pause import collector_paused
+
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "another parse is still in flight"
+    assert gc.isenabled()
+    with collector_paused(False):
+        assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled(), "it was off before: it stays off"
+    finally:
+        gc.enable()

@@ -32,11 +32,12 @@ from ledger.checkpoint import (
 )
 from ledger.domain import ChainHead, canonical_json
 from ledger.export import export
+from ledger.findings import VerifyReport
 from ledger.named_queries import NamedQueries
 from ledger.outcomes import Status
 from ledger.settings import store_settings
 from ledger.subscriptions import SubscriptionInfo, Subscriptions
-from ledger.verify import CLAIM_TOPIC, VerifyReport, verify_chain
+from ledger.verify import CLAIM_TOPIC, verify_chain
 from ledger.writer import GroupCommitter
 from tests.conftest import EXAMPLES
 

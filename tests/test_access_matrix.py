@@ -227,6 +227,7 @@ def test_each_role_is_let_through_or_refused_403(
     if method == "DELETE" and template == "/queries/{name}":
         path = "/queries/not-one"
     response = world.client.request(method, path, headers=headers, **kwargs)
+    assert response.headers["GS1-EPCIS-Version"] == "2.0.0", (method, path)  # on every answer
     if role in allowed:
         assert response.status_code not in (401, 403), (role, method, path, response.text)
         assert response.status_code < 500, response.text

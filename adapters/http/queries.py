@@ -32,7 +32,6 @@ from adapters.http.authentication import ADMIN, READ, allow, principal_of
 from adapters.http.discovery import add_discovery
 from adapters.http.documents import render
 from adapters.http.freshness import WAIT_FOR, WAIT_FOR_QUERY, ReadView, read_view
-from adapters.http.headers import VERSION_HEADERS
 from adapters.http.negotiation import JSON, JSON_LD, TEXT_XML, XML, acceptable, not_acceptable
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.state import in_thread, ledger_of, read_json_object
@@ -152,7 +151,7 @@ async def _answer(request: Request, query: Query, query_name: str) -> Response:
         raise ProblemError(
             413, str(exc), type=QUERY_TOO_LARGE, title="Query result is too large"
         ) from None
-    headers = {**VERSION_HEADERS, **view.headers}
+    headers = dict(view.headers)
     if page.next_token is not None:
         headers["Link"] = f'<{_next_url(request, page.next_token)}>; rel="next"'
     document = query_document(page.events, query_name)
@@ -229,7 +228,7 @@ def _resource_routes(resource: str) -> None:
         view = await read_view(request)
         scope = principal_of(request).scope
         members = await in_thread(_distinct, view.runner, column, token, per_page + 1, scope)
-        headers = {**VERSION_HEADERS, **view.headers}
+        headers = dict(view.headers)
         if len(members) > per_page:
             members = members[:per_page]
             headers["Link"] = f'<{_next_url(request, members[-1])}>; rel="next"'
@@ -266,7 +265,7 @@ def _resource_routes(resource: str) -> None:
                 f"no event in the ledger has {parameter} {excerpt(value)}",
                 headers=view.headers,
             )
-        return JSONResponse(_collection(["events"]), headers={**VERSION_HEADERS, **view.headers})
+        return JSONResponse(_collection(["events"]), headers=dict(view.headers))
 
 
 for _resource in _RESOURCES:
@@ -300,7 +299,7 @@ add_discovery(
     ),
 )
 def release_token(token: str, who: Annotated[Principal, allow(Permission.READ)]) -> Response:
-    return Response(status_code=204, headers=dict(VERSION_HEADERS))
+    return Response(status_code=204)
 
 
 # -- named queries -----------------------------------------------------------------------
@@ -360,7 +359,7 @@ async def create_query(request: Request) -> Response:
     except QueryExistsError:
         raise ProblemError(409, f"a query named {excerpt(name)} already exists") from None
     location = f"/queries/{name}"
-    return Response(status_code=201, headers={"Location": location, **VERSION_HEADERS})
+    return Response(status_code=201, headers={"Location": location})
 
 
 @router.get("/queries", tags=["Queries"], summary="The named queries.", dependencies=[READ])
@@ -368,7 +367,7 @@ async def list_queries(request: Request) -> Response:
     found = await in_thread(
         standing_queries.list_queries, ledger_of(request), principal_of(request)
     )
-    return JSONResponse([q.as_json() for q in found], headers=dict(VERSION_HEADERS))
+    return JSONResponse([q.as_json() for q in found])
 
 
 async def definition(request: Request, name: str) -> QueryDefinition:
@@ -391,7 +390,7 @@ async def definition(request: Request, name: str) -> QueryDefinition:
 )
 async def get_query(request: Request, name: str) -> Response:
     found = await definition(request, name)
-    return JSONResponse(found.as_json(), headers=dict(VERSION_HEADERS))
+    return JSONResponse(found.as_json())
 
 
 @router.delete(
@@ -409,7 +408,7 @@ async def delete_query(request: Request, name: str) -> Response:
         )
     except standing_queries.NoSuchQuery:
         raise no_such_query(name) from None
-    return Response(status_code=204, headers=dict(VERSION_HEADERS))
+    return Response(status_code=204)
 
 
 @router.get(

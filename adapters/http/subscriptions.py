@@ -30,7 +30,6 @@ from starlette.responses import Response
 from adapters.http.authentication import ADMIN, principal_of, websocket_principal
 from adapters.http.discovery import add_discovery
 from adapters.http.documents import render
-from adapters.http.headers import VERSION_HEADERS
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.queries import definition, no_such_query
 from adapters.http.state import WebhookTargets, in_thread, ledger_of, read_json_object, state_of
@@ -178,9 +177,7 @@ async def subscribe(request: Request, name: str) -> Response:
     except standing_queries.NoSuchQuery:  # deleted meanwhile
         raise no_such_query(name) from None
     location = _location(name, info.subscription_id)
-    return JSONResponse(
-        info.as_json(), status_code=201, headers={"Location": location, **VERSION_HEADERS}
-    )
+    return JSONResponse(info.as_json(), status_code=201, headers={"Location": location})
 
 
 def _shown(request: Request, info: SubscriptionInfo) -> dict[str, Any]:
@@ -204,7 +201,7 @@ async def list_subscriptions(request: Request, name: str) -> Response:
         )
     except standing_queries.NoSuchQuery:
         raise no_such_query(name) from None
-    return JSONResponse([_shown(request, s) for s in found], headers=dict(VERSION_HEADERS))
+    return JSONResponse([_shown(request, s) for s in found])
 
 
 async def _on_subscription(
@@ -235,7 +232,7 @@ async def get_subscription(request: Request, name: str, subscription_id: str) ->
     found = await _on_subscription(
         standing_queries.get_subscription, request, name, subscription_id
     )
-    return JSONResponse(_shown(request, found), headers=dict(VERSION_HEADERS))
+    return JSONResponse(_shown(request, found))
 
 
 @router.delete(
@@ -247,7 +244,7 @@ async def get_subscription(request: Request, name: str, subscription_id: str) ->
 )
 async def unsubscribe(request: Request, name: str, subscription_id: str) -> Response:
     await _on_subscription(standing_queries.unsubscribe, request, name, subscription_id)
-    return Response(status_code=204, headers=dict(VERSION_HEADERS))
+    return Response(status_code=204)
 
 
 add_discovery(

@@ -10,8 +10,10 @@ the issue's contract:
   within its institution;
 * ``auditor`` — what a reader may, plus export, verify, checkpoint;
 * ``regulator`` — reads across institutions (trails and queries); patients only as
-  pseudonyms;
-* ``admin`` — what a reader may, plus keys, master data, named queries, subscriptions.
+  pseudonyms (never revealed);
+* ``admin`` — what a reader may, plus keys, master data, named queries, subscriptions,
+  erasing patient mappings; with the auditor, revealing the patients its institution
+  recorded.
 
 An institution is a free string (the 医保 institution code where there is one). A principal
 of no institution in particular (a regulator, the command line) sees every institution.
@@ -45,7 +47,9 @@ class Permission(StrEnum):
     AUDIT = "audit"
     """Export, verify, checkpoint."""
     ADMIN = "admin"
-    """Keys, master data, named queries, subscriptions."""
+    """Keys, master data, named queries, subscriptions, erasing patient mappings."""
+    REVEAL_PATIENTS = "reveal patients"
+    """Turn a pseudonym back into the patient its institution recorded."""
 
 
 _READER = frozenset({Permission.READ, Permission.READ_CODES, Permission.READ_OWN_JOBS})
@@ -53,9 +57,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.CAPTURE: frozenset({Permission.CAPTURE, Permission.READ_OWN_JOBS}),
     Role.TERMINAL: frozenset({Permission.SCAN, Permission.READ_CODES}),
     Role.READER: _READER,
-    Role.AUDITOR: _READER | {Permission.AUDIT},
+    Role.AUDITOR: _READER | {Permission.AUDIT, Permission.REVEAL_PATIENTS},
     Role.REGULATOR: frozenset({Permission.READ, Permission.READ_CODES}),
-    Role.ADMIN: _READER | {Permission.ADMIN},
+    Role.ADMIN: _READER | {Permission.ADMIN, Permission.REVEAL_PATIENTS},
 }
 ALL_INSTITUTIONS_ROLES = frozenset({Role.REGULATOR})
 

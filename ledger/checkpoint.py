@@ -29,6 +29,7 @@ from epcis.timestamps import utc_now
 from ledger.application import Ledger
 from ledger.domain import canonical_json
 from ledger.findings import VerifyReport
+from ledger.secret_files import read_or_create
 from ledger.verify import verify_chain
 
 KEY_ENV = "TRACECODE_SIGNING_KEY"
@@ -43,22 +44,19 @@ class CheckpointError(ValueError):
 
 def signing_key(path: Path | None = None) -> Ed25519PrivateKey:
     path = path or Path(os.environ.get(KEY_ENV) or DEFAULT_KEY)
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise CheckpointError(f"{path}: not an Ed25519 private key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(
+    pem = read_or_create(path, _new_pem)
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise CheckpointError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def _new_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-    return key
 
 
 @dataclass(frozen=True)

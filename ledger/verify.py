@@ -56,6 +56,7 @@ from ledger.domain import (
 )
 from ledger.findings import Finding, VerifyReport
 from ledger.named_queries import NamedQuery
+from ledger.patient_register import PatientAccess
 from ledger.subscriptions import Subscription
 
 _FIELDS = (
@@ -77,7 +78,7 @@ DECLARATIONS_TOPICS = (
 # The aggregate topic of each chained kind -> (kind, attribute naming one).
 CHAINED: dict[str, tuple[str, str]] = {
     f"{cls.__module__}:{cls.__qualname__}": (cls.chain_kind, cls.chain_key)
-    for cls in (CaptureJob, EventShare, NamedQuery, Subscription, ApiKey)
+    for cls in (CaptureJob, EventShare, NamedQuery, Subscription, ApiKey, PatientAccess)
 }
 
 

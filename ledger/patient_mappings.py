@@ -1,0 +1,91 @@
+"""The table ``patient_mappings``: pseudonym → patient identifier, per institution that
+recorded it, in the ledger's own database (SQLite or PostgreSQL) but outside its log, so a
+row can be erased (PIPL) without touching the immutable events, which hold only the
+pseudonym. The only module that writes SQL for it, through the ledger's own connections.
+
+Erasing deletes the row; on SQLite with ``secure_delete`` on (the freed bytes are zeroed)
+and the write-ahead log checkpointed afterwards when no reader holds it. PostgreSQL keeps a
+deleted row's bytes in the table's file until (auto)vacuum reuses the space.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ledger.application import Ledger
+
+TABLE = "patient_mappings"
+_CREATE = (
+    "CREATE TABLE IF NOT EXISTS {table} ("
+    " pseudonym TEXT NOT NULL,"
+    " institution TEXT NOT NULL,"
+    " patient_id TEXT NOT NULL,"
+    " recorded_at TEXT NOT NULL,"
+    " PRIMARY KEY (pseudonym, institution))"
+)
+_ready: weakref.WeakSet[Ledger] = weakref.WeakSet()
+
+
+class PatientMappings:
+    """The mapping rows of one ledger's database."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.sqlite = ledger.settings.kind == "sqlite"
+        self.mark = "?" if self.sqlite else "%s"
+        schema = "" if self.sqlite else f'"{ledger.recorder.datastore.schema}".'  # type: ignore[attr-defined]
+        self.table = f"{schema}{TABLE}"
+        if ledger not in _ready:
+            with self._cursor() as cursor:
+                cursor.execute(_CREATE.format(table=self.table))
+            _ready.add(ledger)
+
+    @contextmanager
+    def _cursor(self, *, commit: bool = True) -> Iterator[Any]:
+        """A DB-API cursor in a transaction of the ledger's own datastore."""
+        with self.ledger.recorder.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
+            yield cursor.sqlite_cursor if self.sqlite else cursor
+
+    def _sql(self, text: str) -> str:
+        return text.format(table=self.table, m=self.mark)
+
+    def remember(self, pseudonym: str, institution: str, patient_id: str, at: str) -> None:
+        """Keep the mapping (once per institution: again is nothing new)."""
+        with self._cursor() as cursor:
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {table} (pseudonym, institution, patient_id, recorded_at)"
+                    " VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (pseudonym, institution) DO NOTHING"
+                ),
+                (pseudonym, institution, patient_id, at),
+            )
+
+    def find(self, pseudonym: str, scope: str | None) -> str | None:
+        """The identifier behind ``pseudonym`` recorded by ``scope`` (None: by anyone)."""
+        where, values = self._where(pseudonym, scope)
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT patient_id FROM {table} WHERE " + where), values)
+            row = cursor.fetchone()
+        return None if row is None else str(row["patient_id"])
+
+    def erase(self, pseudonym: str, scope: str | None) -> int:
+        """Delete the mappings of ``pseudonym`` recorded by ``scope`` (None: by anyone);
+        how many there were."""
+        where, values = self._where(pseudonym, scope)
+        with self._cursor() as cursor:
+            if self.sqlite:
+                cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute(self._sql("DELETE FROM {table} WHERE " + where), values)
+            erased = int(cursor.rowcount)
+        if erased and self.sqlite:
+            with self._cursor(commit=False) as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return erased
+
+    def _where(self, pseudonym: str, scope: str | None) -> tuple[str, tuple[str, ...]]:
+        if scope is None:
+            return self._sql("pseudonym = {m}"), (pseudonym,)
+        return self._sql("pseudonym = {m} AND institution = {m}"), (pseudonym, scope)

@@ -16,6 +16,8 @@ Settings (environment):
   (:mod:`adapters.http.bearer_jwt`);
 * ``TRACECODE_WEBHOOK_ALLOW_HOSTS`` — internal hosts webhooks may call
   (:mod:`adapters.webhooks.destinations`);
+* ``TRACECODE_PATIENT_KEY`` / ``TRACECODE_PATIENT_KEY_FILE`` — the key of patient
+  pseudonyms (:mod:`ledger.patient_key`);
 * the capture limits (:func:`epcis.limits.capture_limits`) and the server's transport
   settings (:mod:`adapters.http.transport`).
 """
@@ -81,8 +83,10 @@ class Settings:
         from adapters.http.bearer_jwt import JwtSettings
         from adapters.webhooks import DestinationPolicy
         from epcis.limits import env_seconds
+        from ledger.patient_key import check_patient_key
 
         try:
+            check_patient_key(env)
             jwt = JwtSettings.from_env(env)
             remember = env_seconds(KEY_CACHE_ENV, DEFAULT_KEY_CACHE, zero=True)
         except ValueError as exc:

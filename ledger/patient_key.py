@@ -31,6 +31,14 @@ def patient_key(env: Mapping[str, str] = os.environ) -> bytes:
     return _key(env.get(KEY_ENV, ""), env.get(KEY_FILE_ENV, ""))
 
 
+def check_patient_key(env: Mapping[str, str] = os.environ) -> None:
+    """Refuse a bad setting at start-up (:class:`PatientKeyError`), without making the
+    key file: that waits for the first pseudonym."""
+    path = Path(env.get(KEY_FILE_ENV, "") or DEFAULT_KEY_FILE)
+    if env.get(KEY_ENV, "") or path.exists():
+        patient_key(env)
+
+
 @lru_cache(maxsize=8)
 def _key(hex_value: str, file_value: str) -> bytes:
     if hex_value and file_value:

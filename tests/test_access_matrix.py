@@ -21,10 +21,12 @@ from starlette.websockets import WebSocketDisconnect
 
 from adapters.bootstrap import http_app
 from adapters.http.app import ROUTERS
-from ledger.access import Role
+from ledger.access import Principal, Role
 from ledger.api_keys import KeyRing
 from ledger.application import Ledger
 from ledger.named_queries import NamedQueries
+from ledger.patient_register import remember
+from ledger.patients import pseudonym
 from ledger.settings import store_settings
 from tests.http_support import RoleKeys
 from tests.ledger_contract import document, event
@@ -35,6 +37,7 @@ CODES = READERS | {Role.TERMINAL}
 JOBS = {Role.CAPTURE, Role.READER, Role.AUDITOR, Role.ADMIN}
 ADMIN = {Role.ADMIN}
 AUDIT = {Role.AUDITOR}
+REVEAL = {Role.ADMIN, Role.AUDITOR}
 PUBLIC = "public"
 
 RESOURCES = ("eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions")
@@ -78,6 +81,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/keys"): ADMIN,
     ("GET", "/keys"): ADMIN,
     ("DELETE", "/keys/{key_id}"): ADMIN,
+    ("GET", "/patients/{pseudonym}"): REVEAL,
+    ("DELETE", "/patients/{pseudonym}"): ADMIN,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:
@@ -109,6 +114,7 @@ class World:
     capture_id: str
     event_id: str
     subscription_id: str
+    pseudonym: str
 
     def fill(self, path: str) -> str:
         for resource, value in SAMPLES.items():
@@ -123,6 +129,7 @@ class World:
             "{name}": "q1",
             "{subscription_id}": self.subscription_id,
             "{key_id}": "0000000000000000",
+            "{pseudonym}": self.pseudonym,
             "{value:path}": "urn:epcglobal:cbv:bizstep:receiving",
         }
         for name, value in values.items():
@@ -178,6 +185,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "/queries/q1/subscriptions", json=_body("POST", "x", 0)["json"]
             )
             assert subscribed.status_code == 201, subscribed.text
+            patient = remember(ledger, Principal("t", Role.TERMINAL, "H1"), "P1", bytes(32))
             yield World(
                 client,
                 keys,
@@ -185,6 +193,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 job["captureID"],
                 job["outcomes"][0]["eventID"],
                 subscribed.json()["subscriptionID"],
+                patient,
             )
     finally:
         ledger.close()
@@ -226,6 +235,8 @@ def test_each_role_is_let_through_or_refused_403(
         path = path.replace(world.subscription_id, "not-one")  # keep the fixture's
     if method == "DELETE" and template == "/queries/{name}":
         path = "/queries/not-one"
+    if method == "DELETE" and template == "/patients/{pseudonym}":
+        path = path.replace(world.pseudonym, pseudonym("not one", bytes(32)))  # keep it
     response = world.client.request(method, path, headers=headers, **kwargs)
     assert response.headers["GS1-EPCIS-Version"] == "2.0.0", (method, path)  # on every answer
     if role in allowed:

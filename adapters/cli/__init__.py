@@ -12,7 +12,8 @@ The output formats are a contract that tests and other tools rely on:
   projections, caught up with the log first: JSON (``trail --csv``: CSV); exit 1 when
   nothing is recorded, 2 for a usage error (a value that cannot be a code or a product);
 * ``projections failures [--json]`` lists the events the projections quarantined (one line,
-  or one JSON object, each); exit 1 when there are any.
+  or one JSON object, each); exit 1 when there are any;
+* ``patients pseudonym|reveal|erase`` (see :mod:`adapters.cli.patients`).
 
 Every command that uses the store names it on stderr (``tracecode: store URL``; no
 password). The commands that only read it (``verify``, ``checkpoint``, ``export``,
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli import documents, keys, reads, store
+from adapters.cli import documents, keys, patients, reads, store
 
 # Each command imports what it uses, inside its body: ``--help`` and ``id`` must not pay for
 # the JSON Schema stack (rfc3987_syntax builds a grammar at import), the ledger, the
@@ -52,5 +53,6 @@ for command in (
     reads.status_command,
     reads.trail_command,
     keys.keys,
+    patients.patients,
 ):
     main.add_command(command)

@@ -28,6 +28,7 @@ from adapters.http import (
     events,
     health,
     keys,
+    patients,
     problems,
     queries,
     reads,
@@ -69,6 +70,8 @@ append-only ledger.
 * `GET /audit/export`, `GET` / `POST /audit/verify`, `POST /audit/checkpoint` — the
   auditor's export, verification and signed checkpoints.
 * `POST /keys`, `GET /keys`, `DELETE /keys/{keyId}` — an admin's keys of its institution.
+* `GET` / `DELETE /patients/{pseudonym}` — reveal a patient to its institution's admin or
+  auditor; erase the mapping (admin).
 * `GET /health` — 200 `ok`; 200 `degraded` when a projection quarantined events it could not
   apply (every read still answers, without them; they are listed); 503 when the store fails.
 * `OPTIONS` on each capture and event resource — discovery: versions, limits
@@ -90,6 +93,7 @@ ROUTERS = (
     subscriptions.router,
     audit.router,
     keys.router,
+    patients.router,
     health.router,
 )
 """Every route of the API, by module."""

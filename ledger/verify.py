@@ -55,6 +55,7 @@ from ledger.domain import (
     record_content,
 )
 from ledger.findings import Finding, VerifyReport
+from ledger.master_data import MasterEntry
 from ledger.named_queries import NamedQuery
 from ledger.patient_register import PatientAccess
 from ledger.subscriptions import Subscription
@@ -78,7 +79,15 @@ DECLARATIONS_TOPICS = (
 # The aggregate topic of each chained kind -> (kind, attribute naming one).
 CHAINED: dict[str, tuple[str, str]] = {
     f"{cls.__module__}:{cls.__qualname__}": (cls.chain_kind, cls.chain_key)
-    for cls in (CaptureJob, EventShare, NamedQuery, Subscription, ApiKey, PatientAccess)
+    for cls in (
+        CaptureJob,
+        EventShare,
+        NamedQuery,
+        Subscription,
+        ApiKey,
+        PatientAccess,
+        MasterEntry,
+    )
 }
 
 

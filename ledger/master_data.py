@@ -1,0 +1,124 @@
+"""Master data (products and locations) kept with its history in the ledger's store.
+
+Each product row (one packaging level of a product) and each location of an institution is
+a :class:`MasterEntry` (a :class:`ledger.domain.ChainedEntry`): registered once, then one
+``Changed`` event per change, each carrying the whole row and the time it was recorded, so
+the master data as of any time is a fold of the log up to then, and ``tracecode verify``
+covers every change. Nothing is deleted: a row a later file leaves out stays as it was.
+
+The time an entry was recorded is part of its events (and so of the chain), not the
+eventsourcing timestamp, which commits leave out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from ledger.access import Permission, Principal, require
+from ledger.application import Ledger
+from ledger.domain import ChainedEntry
+from ledger.master_data_rows import product_key
+
+_NAMESPACE = UUID("0b8f6f0e-6a3e-4d2b-9a55-7c2f5d1e8a41")
+
+
+@dataclass
+class MasterEntry(ChainedEntry, created_event_name="Registered", kind="master data", key="ref"):
+    """One product row (one packaging level) or one location of one institution; ``ref``
+    is ``product INST YB/LEVEL`` or ``location INST ID``."""
+
+    ref: str
+    kind: str
+    institution: str
+    row: dict[str, Any]
+    recorded_at: str
+
+    @staticmethod
+    def create_id(ref: str, **_: Any) -> UUID:
+        return uuid5(_NAMESPACE, ref)
+
+    @event("Changed")
+    def change(self, row: dict[str, Any], recorded_at: str) -> None:
+        self.row = row
+        self.recorded_at = recorded_at
+
+
+def _topics(cls: type) -> list[str]:
+    base = f"{cls.__module__}:{cls.__qualname__}"
+    return [f"{base}.Registered", f"{base}.Changed"]
+
+
+TOPICS = _topics(MasterEntry)
+
+
+def ref_of(kind: str, institution: str, key: str) -> str:
+    return f"{kind} {institution} {key}"
+
+
+def moment(timestamp: str) -> datetime:
+    """An ISO 8601 time as an aware datetime (UTC when it names no offset); ValueError."""
+    found = datetime.fromisoformat(timestamp.strip())
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
+@dataclass
+class MasterData:
+    """An institution's (or every institution's) master data at one time: rows by
+    ``(institution, key)``; a product's key is ``YB/LEVEL``, a location's its id."""
+
+    products: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    locations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    recorded: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """When each row got its values: ``(kind, institution, key)`` -> time."""
+
+    def product_rows(self) -> list[dict[str, Any]]:
+        return [self._shown("product", k, v) for k, v in sorted(self.products.items())]
+
+    def location_rows(self) -> list[dict[str, Any]]:
+        return [self._shown("location", k, v) for k, v in sorted(self.locations.items())]
+
+    def _shown(self, kind: str, key: tuple[str, str], row: dict[str, Any]) -> dict[str, Any]:
+        return {"institution": key[0], **row, "recordedAt": self.recorded[(kind, *key)]}
+
+
+def master_data(
+    ledger: Ledger, institutions: Iterable[str] | None = None, as_of: str | None = None
+) -> MasterData:
+    """The master data as recorded up to ``as_of`` (default: everything), of these
+    institutions (default: every one)."""
+    wanted = None if institutions is None else set(institutions)
+    until = None if as_of is None else moment(as_of)
+    found = MasterData()
+    owners: dict[UUID, tuple[str, str, str]] = {}
+    for notification in ledger.notifications(TOPICS):
+        state = ledger.mapper.to_domain_event(notification).__dict__
+        if until is not None and moment(state["recorded_at"]) > until:
+            continue
+        originator = state["originator_id"]
+        if notification.topic.endswith(".Registered"):
+            kind = state["kind"]
+            key = product_key(state["row"]) if kind == "product" else state["row"]["id"]
+            owners[originator] = (kind, state["institution"], key)
+        if originator not in owners:
+            continue
+        kind, institution, key = owners[originator]
+        if wanted is not None and institution not in wanted:
+            continue
+        rows = found.products if kind == "product" else found.locations
+        rows[(institution, key)] = state["row"]
+        found.recorded[(kind, institution, key)] = state["recorded_at"]
+    return found
+
+
+def visible_master_data(ledger: Ledger, who: Principal, as_of: str | None = None) -> MasterData:
+    """The master data ``who`` may read (its institution's; every one for a regulator and
+    the command line), as recorded up to ``as_of``."""
+    require(who, Permission.READ)
+    scope = who.scope
+    return master_data(ledger, None if scope is None else [scope], as_of)

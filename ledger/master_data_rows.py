@@ -1,0 +1,158 @@
+"""The rows of master data, and what each value may be.
+
+Products: one row per packaging level of a product (seed 002's three-code mapping): the
+医保 drug code, the GTIN where there is one, the 7-digit trace-code prefix of the level
+(药品标识码), the level, how many smallest units it holds, what it is, and the flags the
+hospital rules need. Locations: the institution's places and the parties it deals with,
+each with its parent.
+
+A row is a plain ``dict`` of JSON values (what the store keeps in its events); the checks
+here say what is wrong with one value, in words a pharmacist understands.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from epcis.identifiers.check_digit import mod10
+
+LEVELS = ("unit", "box", "middle", "case")
+"""Packaging levels, smallest first."""
+KINDS = ("institution", "warehouse", "pharmacy", "ward", "department", "supplier", "external")
+PRODUCT_COLUMNS = (
+    "yb_code",
+    "gtin",
+    "trace_prefix",
+    "level",
+    "units",
+    "name",
+    "spec",
+    "form",
+    "manufacturer",
+    "approval_no",
+    "must_scan",
+    "split",
+)
+OPTIONAL_PRODUCT_COLUMNS = ("preparation",)
+LOCATION_COLUMNS = ("id", "name", "kind", "parent", "institution_code")
+MAX_TEXT = 200
+
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", re.ASCII)
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
+class BadValue(ValueError):
+    """What is wrong with one value (the column is named by whoever asked)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One thing wrong with a file: its line (1 is the header), column, and what."""
+
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "message": self.message}
+
+
+class MasterDataInvalid(ValueError):
+    """Master data refused as a whole: every error found (nothing was stored)."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        shown = "; ".join(str(e) for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        super().__init__(shown + more)
+
+
+def _quoted(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def text(value: str, *, required: bool) -> str:
+    """A name or description: at most 200 characters, no control characters."""
+    value = value.strip()
+    if required and not value:
+        raise BadValue("is empty")
+    if len(value) > MAX_TEXT:
+        raise BadValue(f"is longer than {MAX_TEXT} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") for c in value):
+        raise BadValue(f"{_quoted(value)} has control characters")
+    return value
+
+
+def code(value: str, *, required: bool = True) -> str:
+    """An identifier (医保编码, a location id): letters, digits, ``.``, ``_``, ``-``."""
+    value = value.strip()
+    if not value and not required:
+        return ""
+    if not value:
+        raise BadValue("is empty")
+    if not _CODE.fullmatch(value):
+        raise BadValue(
+            f"{_quoted(value)} is not a code: up to 100 ASCII letters, digits, '.', '_', '-'"
+        )
+    return value
+
+
+def word(value: str, allowed: tuple[str, ...]) -> str:
+    value = value.strip()
+    if value not in allowed:
+        raise BadValue(f"{_quoted(value)} is not one of {', '.join(allowed)}")
+    return value
+
+
+def flag(value: str) -> bool:
+    value = value.strip()
+    if value not in ("1", "0"):
+        raise BadValue(f"{_quoted(value)} is not 1 or 0")
+    return value == "1"
+
+
+def units(value: str) -> int:
+    value = value.strip()
+    if not _DIGITS.fullmatch(value) or int(value) == 0 or len(value) > 9:
+        raise BadValue(f"{_quoted(value)} is not a whole number of smallest units, at least 1")
+    return int(value)
+
+
+def trace_prefix(value: str) -> str:
+    """The 7-digit 药品标识码 that starts every 20-digit code of one packaging level."""
+    value = value.strip()
+    if not _DIGITS.fullmatch(value) or len(value) != 7:
+        raise BadValue(f"{_quoted(value)} is not 7 digits")
+    if value[0] != "8":
+        raise BadValue(f"{_quoted(value)} does not start with 8 (NMPAB/T 1002 drug trace codes)")
+    return value
+
+
+def gtin(value: str) -> str:
+    """A GTIN-8, -12, -13 or -14 with its GS1 check digit, as 14 digits; empty when none."""
+    value = value.strip()
+    if not value:
+        return ""
+    if not _DIGITS.fullmatch(value) or len(value) not in (8, 12, 13, 14):
+        raise BadValue(f"{_quoted(value)} is not a GTIN: 8, 12, 13 or 14 digits")
+    if mod10(value[:-1]) != int(value[-1]):
+        raise BadValue(
+            f"{_quoted(value)} has a wrong GS1 check digit: {mod10(value[:-1])} expected"
+        )
+    return value.zfill(14)
+
+
+def product_key(row: dict[str, Any]) -> str:
+    """What names one product row: its 医保 code and level (``XA01…/box``)."""
+    return f"{row['yb_code']}/{row['level']}"
+
+
+def level_rank(level: str) -> int:
+    return LEVELS.index(level)

@@ -23,7 +23,7 @@ from eventsourcing.domain import event
 from ledger.access import Permission, Principal, require
 from ledger.application import Ledger
 from ledger.domain import ChainedEntry
-from ledger.master_data_rows import product_key
+from ledger.master_data_rows import level_rank, product_key
 
 _NAMESPACE = UUID("0b8f6f0e-6a3e-4d2b-9a55-7c2f5d1e8a41")
 
@@ -78,7 +78,12 @@ class MasterData:
     """When each row got its values: ``(kind, institution, key)`` -> time."""
 
     def product_rows(self) -> list[dict[str, Any]]:
-        return [self._shown("product", k, v) for k, v in sorted(self.products.items())]
+        """By institution, product, then level (smallest first)."""
+        ordered = sorted(
+            self.products.items(),
+            key=lambda item: (item[0][0], item[1]["yb_code"], level_rank(item[1]["level"])),
+        )
+        return [self._shown("product", k, v) for k, v in ordered]
 
     def location_rows(self) -> list[dict[str, Any]]:
         return [self._shown("location", k, v) for k, v in sorted(self.locations.items())]

@@ -83,6 +83,9 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("DELETE", "/keys/{key_id}"): ADMIN,
     ("GET", "/patients/{pseudonym}"): REVEAL,
     ("DELETE", "/patients/{pseudonym}"): ADMIN,
+    ("POST", "/masterdata"): ADMIN,
+    ("GET", "/masterdata/products"): READERS,
+    ("GET", "/masterdata/locations"): READERS,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:
@@ -154,6 +157,9 @@ def _body(method: str, path: str, serial: int) -> dict[str, Any]:
         return {"json": {"role": "reader", "label": f"made {serial}"}}
     if path == "/audit/checkpoint":
         return {}
+    if path == "/masterdata":
+        csv = f"id,name,kind,parent,institution_code\nL{serial},病区,ward,,H1\n"
+        return {"content": csv.encode(), "headers": {"Content-Type": "text/csv"}}
     if path == "/audit/verify":
         return {"json": {"position": 0}}  # not a usable checkpoint: 400 (allowed)
     return {"json": {"dest": "http://127.0.0.1:9/hook", "secret": "s", "stream": True}}

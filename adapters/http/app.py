@@ -28,6 +28,7 @@ from adapters.http import (
     events,
     health,
     keys,
+    masterdata,
     patients,
     problems,
     queries,
@@ -94,6 +95,7 @@ ROUTERS = (
     audit.router,
     keys.router,
     patients.router,
+    masterdata.router,
     health.router,
 )
 """Every route of the API, by module."""

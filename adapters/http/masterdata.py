@@ -1,0 +1,82 @@
+"""``/masterdata``: an institution's products and locations.
+
+* ``POST /masterdata`` — a products or locations CSV (``Content-Type: text/csv``; the kind
+  of file from its header row) for the admin's institution: 201 with what was added,
+  changed and unchanged; 400 problem+json with ``errors: [{line, column, message}]`` and
+  nothing stored when any value is bad.
+* ``GET /masterdata/products``, ``GET /masterdata/locations`` — the institution's rows
+  (every institution's for a regulator), ``as_of`` a time: as recorded up to then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from adapters.http.authentication import allow
+from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.reads import AS_OF, time_parameter
+from adapters.http.state import in_thread, ledger_of, read_body
+from ledger.access import Permission, Principal
+from ledger.master_data import MasterData, visible_master_data
+from ledger.master_data_import import MasterDataRefused, import_master_data
+from ledger.master_data_rows import MasterDataInvalid
+
+router = APIRouter()
+ADMIN = Annotated[Principal, allow(Permission.ADMIN)]
+READ = Annotated[Principal, allow(Permission.READ)]
+MAX_BYTES = 16 * 1024 * 1024
+"""The largest master-data file: far more than a hospital's catalogue."""
+
+
+@router.post(
+    "/masterdata",
+    status_code=201,
+    tags=["Master data"],
+    summary="Import a products or locations CSV for the admin's institution.",
+    responses=problem_docs(400, 401, 403, 413, 415),
+)
+async def import_csv(request: Request, who: ADMIN) -> JSONResponse:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "text/csv":
+        raise ProblemError(415, "master data is posted as text/csv (a products or locations file)")
+    data = await read_body(request, MAX_BYTES, {})
+    try:
+        summary = await in_thread(import_master_data, ledger_of(request), who, data)
+    except MasterDataInvalid as exc:
+        raise ProblemError(
+            400,
+            f"the file was not imported: {exc}",
+            errors=[error.as_json() for error in exc.errors],
+        ) from None
+    except MasterDataRefused as exc:
+        raise ProblemError(403, str(exc)) from None
+    return JSONResponse(summary.as_json(), status_code=201)
+
+
+def _reading(kind: str) -> Callable[..., Awaitable[JSONResponse]]:
+    async def answer(request: Request, who: READ, as_of: str | None = AS_OF) -> JSONResponse:
+        found: MasterData = await in_thread(
+            visible_master_data, ledger_of(request), who, time_parameter(as_of)
+        )
+        rows = found.product_rows() if kind == "products" else found.location_rows()
+        return JSONResponse({kind: rows})
+
+    return answer
+
+
+for _kind, _summary in (
+    ("products", "The institution's products, one row per packaging level."),
+    ("locations", "The institution's locations, each with its parent."),
+):
+    router.add_api_route(
+        f"/masterdata/{_kind}",
+        _reading(_kind),
+        methods=["GET"],
+        tags=["Master data"],
+        summary=_summary,
+        responses=problem_docs(400, 401, 403),
+    )

@@ -302,12 +302,14 @@ def utc_text(timestamp: str | datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
 from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
 the events index, facts and links record the institution that captured each event, and the
-current state and stock are kept per institution (``scope``) beside everyone's."""
+current state and stock are kept per institution (``scope``) beside everyone's. Version 4:
+a Chinese drug trace code's canonical form is its URN ``urn:tracecode:cn-drug:…`` (XML
+capture let bare codes in before)."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

@@ -545,7 +545,7 @@ def test_bare_sscc() -> None:
 
 def test_chinese_drug_trace_code() -> None:
     found = parse_identifier(" 81234567890123456789 ")
-    assert found.canonical == "81234567890123456789"
+    assert found.canonical == "urn:tracecode:cn-drug:81234567890123456789"
     assert found.family == "cn-drug-trace-code"
     assert found.product_key == "8123456"
     assert found.serial == "7890123456789"
@@ -557,14 +557,14 @@ def test_chinese_drug_trace_code() -> None:
 
 def test_chinese_code_from_code_128_scan() -> None:
     found = parse_identifier("]C081234567890123456789")
-    assert found.canonical == "81234567890123456789"
+    assert found.canonical == "urn:tracecode:cn-drug:81234567890123456789"
     assert found.symbology == "]C0"
 
 
 @pytest.mark.parametrize("raw", ["AHM.81234567890123456789", "ahm.81234567890123456789"])
 def test_issuer_prefixed_code(raw: str) -> None:
     found = parse_identifier(raw)
-    assert found.canonical == "81234567890123456789"
+    assert found.canonical == "urn:tracecode:cn-drug:81234567890123456789"
     assert found.issuer == "AHM"
     assert found.scheme == "issuer-prefixed"
     assert found.canonical == parse_identifier("81234567890123456789").canonical

@@ -18,7 +18,8 @@ standard it follows, else a message saying which limit it breaks, quoting at mos
   :mod:`epcis.identifiers.ma_code` (no published maximum length was found: the general
   bound applies).
 * A value without a URI scheme (XML's ``xsd:anyURI`` lets one through) that is a Chinese
-  drug trace code, bare or issuer-prefixed: exactly 20 digits starting with 8.
+  drug trace code, bare or issuer-prefixed: exactly 20 digits starting with 8; so is the
+  code in its URN ``urn:tracecode:cn-drug:…`` (and a sub-code's unit a number from 1).
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def full_limit_problem(value: str) -> str | None:
         problem = _epc_problem("urn:epc:" + value[8:])
     elif head.startswith(("http://", "https:/")):
         problem = _http_problem(value)
+    elif cn_drug_code.is_trace_code_urn(value):
+        problem = _trace_code_urn_problem(value)
     elif ":" not in value:
         problem = _bare_problem(value)
     if problem is None and len(value) > MAX_IDENTIFIER_LENGTH:
@@ -258,6 +261,16 @@ def _bare_problem(value: str) -> str | None:
         cn_drug_code.check_code(code)
     except IdentifierError as exc:
         return f"{_short_message(exc, code)} (NMPAB/T 1002-2019)"
+    return None
+
+
+def _trace_code_urn_problem(value: str) -> str | None:
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        return None  # the general bound says it
+    try:
+        cn_drug_code.parse_trace_code_urn(value, value)
+    except IdentifierError as exc:
+        return f"{_short_message(exc, value)} (NMPAB/T 1002-2019)"
     return None
 
 

@@ -65,8 +65,13 @@ def _dispatch(raw: str, text: str, symbology: str | None) -> Identifier:
         return _element_string(raw, text, symbology)
     if lowered.startswith("urn:epc:"):
         return _epc_uri(raw, text)
+    if cn_drug_code.is_trace_code_urn(text):
+        return cn_drug_code.parse_trace_code_urn(raw, text)
     if lowered.startswith("urn:"):
-        raise IdentifierError(f"{text!r} is a URN but not an EPC URI (urn:epc:…)")
+        raise IdentifierError(
+            f"{text!r} is a URN but not an EPC URI (urn:epc:…) or a Chinese drug trace code"
+            f" ({cn_drug_code.URN_PREFIX}…)"
+        )
     if lowered.startswith(("http://", "https://")):
         if looks_like_digital_link(text):
             return _digital_link(raw, text, symbology)

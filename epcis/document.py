@@ -13,6 +13,7 @@ from typing import IO, Any, Literal, cast
 from lxml import etree
 
 from epcis import event_hash
+from epcis.code_readings import CodeReading, read_trace_codes
 from epcis.context import lift_scoped_contexts
 from epcis.jsonld import read_json, write_json
 from epcis.limits import Limits, check_event_count, check_node_count, read_bounded
@@ -34,6 +35,8 @@ class LoadedDocument:
     xml_version: str | None = None
     source_map: dict[str, tuple[int, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    readings: list[CodeReading] = field(default_factory=list)
+    """Captured: the trace codes read as their canonical URN (:mod:`epcis.code_readings`)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -91,7 +94,10 @@ def load(
 
     ``captured``: the document is presented to the capture interface, where EPCIS 2.0 says a
     client's ``recordTime`` "SHALL be ignored" (the repository sets it): each one is taken
-    out before validation (so a malformed one refuses nothing) and noted as a warning.
+    out before validation (so a malformed one refuses nothing) and noted as a warning; and
+    every Chinese drug trace code where an EPC is expected, bare or ``AHM.``, is replaced by
+    its canonical URN before validation and hashing (:func:`epcis.code_readings.read_trace_codes`,
+    kept in ``readings``).
     """
     limits = limits or Limits.from_env()
     data = read_bounded(source, limits)
@@ -108,6 +114,7 @@ def load(
         loaded = LoadedDocument(document, "json", problems=[*result.problems, *lifted])
         if captured:
             loaded.problems.extend(_without_record_times(loaded.document))
+            loaded.readings = read_trace_codes(loaded.document)
         if validate:
             loaded.problems.extend(validate_document(loaded.document, strict=True))
         return loaded
@@ -123,6 +130,7 @@ def load(
         xml_version=xml.version,
         source_map=dict(xml.source_map),
         problems=xml_problems if validate else ignored,
+        readings=read_trace_codes(xml.document) if captured else [],
     )
     if validate:
         loaded.problems.extend(validate_xml_schema(root, xml.version))

@@ -189,6 +189,8 @@ def prepare_loaded(
         at = 0 if single else event_index(problem)
         if problem.rule == RECORD_TIME_RULE and at is not None:
             notes.setdefault(at, []).append("recordTime ignored: set by the repository")
+    for reading in loaded.readings:
+        notes.setdefault(reading.event, []).append(reading.note)
     for index, event in enumerate(events):
         if cancelled():
             raise CaptureCancelled(f"cancelled after {index} of {len(events)} events")
@@ -227,6 +229,7 @@ def as_epcis_document(loaded: LoadedDocument) -> LoadedDocument:
         loaded.xml_version,
         source_map=loaded.source_map,
         problems=list(loaded.problems),
+        readings=loaded.readings,
     )
 
 

@@ -18,8 +18,9 @@ standard it follows, else a message saying which limit it breaks, quoting at mos
   :mod:`epcis.identifiers.ma_code` (no published maximum length was found: the general
   bound applies).
 * A value without a URI scheme (XML's ``xsd:anyURI`` lets one through) that is a Chinese
-  drug trace code, bare or issuer-prefixed: exactly 20 digits starting with 8; so is the
-  code in its URN ``urn:tracecode:cn-drug:…`` (and a sub-code's unit a number from 1).
+  drug trace code, bare or issuer-prefixed (or any 20 digits): exactly 20 digits starting
+  with 8; so is the code in its URN ``urn:tracecode:cn-drug:…`` (and a sub-code's unit a
+  number from 1).
 """
 
 from __future__ import annotations
@@ -251,7 +252,11 @@ def _bare_problem(value: str) -> str | None:
         return _ma_problem(value)
     if cn_drug_code.is_issuer_prefixed(value):
         code = value.partition(".")[2]
-    elif value.isascii() and value.isdigit() and value[0] == "8":
+    elif (
+        value.isascii()
+        and value.isdigit()
+        and (value[0] == "8" or len(value) == cn_drug_code.LENGTH)
+    ):
         if len(value) in _GTIN_SSCC_LENGTHS:
             return None  # a GTIN or SSCC written bare
         code = value

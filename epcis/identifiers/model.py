@@ -20,7 +20,8 @@ class Identifier:
     ``canonical`` is the same for one physical item whichever carrier was read (EPC URN,
     Digital Link, DataMatrix element string): for GS1 keys the canonical GS1 Digital Link
     URI on ``https://id.gs1.org`` with only the finest-grained key (serial beats lot), for
-    Chinese drug trace codes the 20 digits, for MA codes the normalised MA string.
+    Chinese drug trace codes their URN ``urn:tracecode:cn-drug:<20 digits>``, for MA codes
+    the normalised MA string.
 
     A frozen dataclass, not a pydantic model: ``tracecode id`` runs once per scanned code,
     and importing pydantic would be most of its start-up (issue 9).

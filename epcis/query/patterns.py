@@ -33,7 +33,7 @@ class PatternError(ValueError):
 @lru_cache(maxsize=65536)
 def identity(value: str) -> str:
     """What identifies the same thing whatever its spelling: the canonical Digital Link of a
-    GS1 key, the 20 digits of a Chinese trace code, else the value itself."""
+    GS1 key, the URN of a Chinese trace code, else the value itself."""
     try:
         return parse_identifier(value).canonical
     except Exception:

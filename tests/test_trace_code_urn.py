@@ -12,7 +12,14 @@ from epcis.identifiers.limits import limit_problem
 
 CODE = "81234567890123456789"
 URN = f"urn:tracecode:cn-drug:{CODE}"
-SPELLINGS = [CODE, f"AHM.{CODE}", f"ahm.{CODE}", URN, f"URN:TraceCode:CN-DRUG:{CODE}"]
+SPELLINGS = [
+    CODE,
+    f"AHM.{CODE}",
+    f"ahm.{CODE}",
+    f"UPS.{CODE}",
+    URN,
+    f"URN:TraceCode:CN-DRUG:{CODE}",
+]
 
 
 @pytest.mark.parametrize("raw", SPELLINGS)

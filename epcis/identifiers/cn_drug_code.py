@@ -129,15 +129,18 @@ def parse_trace_code_urn(raw: str, text: str) -> Identifier:
 def trace_code_urn(value: str) -> str | None:
     """The canonical URN of ``value`` when it is a trace code written bare, issuer-prefixed
     or as its URN (exactly as given: no trimming), else None."""
+    head = value[:1]
     try:
+        if "0" <= head <= "9":
+            check_code(value)
+            return urn_of(value)
         if is_trace_code_urn(value):
             return parse_trace_code_urn(value, value).canonical
         if is_issuer_prefixed(value):
             return parse_issuer_prefixed(value, value).canonical
-        check_code(value)
     except IdentifierError:
         return None
-    return urn_of(value)
+    return None
 
 
 def is_issuer_prefixed(text: str) -> bool:

@@ -187,6 +187,7 @@ def state_row(scope: str, code: str, folding: Folding | None, *, declared: bool)
         place,
         facts_of(code).is_instance,
         declared,
+        f.hospital_state,
     )
 
 

@@ -21,8 +21,10 @@ declaration alike). Corrective events then count as any other event.
 **Status** (:func:`status`) is a query, not a replay: the facts of one code recorded up to
 ``as_of`` (all, when not given), folded in ``(event_time, position)`` order, so an event
 captured late with an earlier eventTime slots in where it happened. Each field is the
-latest non-empty value; a new state resets the holder; a fact ``in_transit`` without a
-bizLocation clears the location. The parent is :func:`projections.hierarchy.parent_of`.
+latest non-empty value; a new state resets the holder and moves the hospital state
+(:func:`ledger.lifecycle.next_hospital_state`, from ``not_received``); a fact
+``in_transit`` without a bizLocation clears the location. The parent is
+:func:`projections.hierarchy.parent_of`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical, facts_of
-from ledger.lifecycle import derive_state, local_name, word
+from ledger.lifecycle import HospitalState, derive_state, local_name, next_hospital_state, word
 from ledger.records import StoredEvent
 from projections import hierarchy
 from projections.bulk import select_in
@@ -349,6 +351,8 @@ def derive(
 class CodeStatus:
     code: str
     state: str | None
+    hospital_state: str
+    """:class:`ledger.lifecycle.HospitalState` (its value)."""
     location: str | None
     destination: str | None
     holder: str | None
@@ -359,6 +363,15 @@ class CodeStatus:
     last_event: str
     last_event_time: str
     last_position: int
+
+
+HOSPITAL_STATE = "hospitalState"
+"""The name answers give :attr:`CodeStatus.hospital_state` (the contract's word)."""
+
+
+def answer_names(values: dict[str, Any]) -> dict[str, Any]:
+    """A status's (or a trail line's) fields under the names answers give them, in order."""
+    return {HOSPITAL_STATE if k == "hospital_state" else k: v for k, v in values.items()}
 
 
 def status(
@@ -449,6 +462,7 @@ class Folding:
     position)`` order; facts of error-declared events must be left out by the caller."""
 
     state: str | None = None
+    hospital_state: str = HospitalState.NOT_RECEIVED.value
     location: str | None = None
     destination: str | None = None
     holder: str | None = None
@@ -467,6 +481,8 @@ class Folding:
     def add(self, r: Any) -> None:
         if r.state is not None:
             self.state, self.holder = r.state, r.holder
+            previous = HospitalState(self.hospital_state)
+            self.hospital_state = next_hospital_state(previous, r.state, r.biz_step, r.action)
         elif r.holder is not None:
             self.holder = r.holder
         if r.biz_location is not None:
@@ -485,6 +501,7 @@ class Folding:
         return CodeStatus(
             code=code,
             state=self.state,
+            hospital_state=self.hospital_state,
             location=self.location,
             destination=self.destination,
             holder=self.holder,

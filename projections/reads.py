@@ -15,7 +15,7 @@ from typing import Any
 from epcis.identifiers.facts import canonical
 from ledger.access import Permission, Principal, require
 from projections import hierarchy
-from projections.code_status import status
+from projections.code_status import answer_names, status
 from projections.recall_trail import TrailLine, trail
 from projections.runner import ReadModelRunner
 from projections.stock import StockLine, stock
@@ -33,7 +33,7 @@ def code_status(
             return None
         lines = trail(conn, code=code, as_of=as_of, scope=who.scope)
     own = [line for line in lines if line.code == found.code]
-    body = dataclasses.asdict(found)
+    body = answer_names(dataclasses.asdict(found))
     body["asOf"] = as_of
     body["history"] = list(own[0].events) if own else []
     return body

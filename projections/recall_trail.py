@@ -9,8 +9,9 @@
 Each :class:`TrailLine` has the hash ids of every event that touched the code, in
 ``(eventTime, position)`` order (error-declared events included: this is an audit trail;
 the status ignores them), and its status (:func:`projections.code_status.statuses`):
-state, location, destination, holder, parent. ``via`` is the lot member or container
-through which a code was reached (None for the lot's own codes and the code asked for).
+state, hospital state (``hospitalState`` in answers), location, destination, holder,
+parent. ``via`` is the lot member or container through which a code was reached (None
+for the lot's own codes and the code asked for).
 ``as_of`` works as for :func:`~projections.code_status.status`: only facts and links
 recorded up to that record time. Without it the statuses are read from
 ``view_code_state`` (kept with the facts) rather than folded from every fact.
@@ -19,6 +20,7 @@ recorded up to that record time. Without it the statuses are read from
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +31,14 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical
 from projections.bulk import select_in
-from projections.code_status import CodeStatus, Folding, fold_groups, seen_by
+from projections.code_status import (
+    HOSPITAL_STATE,
+    CodeStatus,
+    Folding,
+    answer_names,
+    fold_groups,
+    seen_by,
+)
 from projections.hierarchy import contents, parents_of
 from projections.schema import code_facts, code_state, keyed_eq, utc_text
 from projections.stock import is_instance
@@ -43,11 +52,16 @@ class TrailLine:
     lot: str | None
     expiry: str | None
     state: str | None
+    hospital_state: str | None
     location: str | None
     destination: str | None
     holder: str | None
     parent: str | None
     events: tuple[str, ...]
+
+    def row(self) -> dict[str, Any]:
+        """The line under the names answers give its fields (JSON, CSV header)."""
+        return answer_names(dataclasses.asdict(self))
 
 
 CSV_HEADER = (
@@ -57,6 +71,7 @@ CSV_HEADER = (
     "lot",
     "expiry",
     "state",
+    HOSPITAL_STATE,
     "location",
     "destination",
     "holder",
@@ -130,6 +145,7 @@ def trail(
                 lot=s.lot if s else None,
                 expiry=s.expiry if s else None,
                 state=s.state if s else None,
+                hospital_state=s.hospital_state if s else None,
                 location=s.location if s else None,
                 destination=s.destination if s else None,
                 holder=s.holder if s else None,
@@ -164,6 +180,7 @@ def trail_csv(lines: Sequence[TrailLine]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for line in lines:
-        values = [getattr(line, name) for name in CSV_HEADER[:-1]]
+        row = line.row()
+        values = [row[name] for name in CSV_HEADER[:-1]]
         writer.writerow([*("" if v is None else v for v in values), " ".join(line.events)])
     return out.getvalue()

@@ -254,6 +254,7 @@ code_state = Table(
     Column("place", Text),  # where the code counts in stock: destination in transit, else location
     Column("instance", Boolean, nullable=False),  # names one item (not an EPC class)
     Column("declared", Boolean, nullable=False),  # has facts of error-declared events
+    Column("hospital_state", String(20), nullable=False),  # ledger.lifecycle.HospitalState
     Column("code_key", Text),
     Column("product_key", Text),
     Column("lot_key", Text),
@@ -309,7 +310,8 @@ from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`)
 the events index, facts and links record the institution that captured each event, and the
 current state and stock are kept per institution (``scope``) beside everyone's. Version 4:
 a Chinese drug trace code's canonical form is its URN ``urn:tracecode:cn-drug:…`` (XML
-capture let bare codes in before)."""
+capture let bare codes in before), and the current state keeps the hospital state (``hospital_state``), and the facts of the
+project's administering and lending words say ``consumed`` and ``lent``."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

@@ -103,6 +103,7 @@ def check_scope(runner: ReadModelRunner, scope: str | None) -> None:
                 continue
             assert (
                 row.state,
+                row.hospital_state,
                 row.location,
                 row.destination,
                 row.holder,
@@ -114,6 +115,7 @@ def check_scope(runner: ReadModelRunner, scope: str | None) -> None:
                 row.last_position,
             ) == (
                 found.state,
+                found.hospital_state,
                 found.location,
                 found.destination,
                 found.holder,

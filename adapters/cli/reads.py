@@ -3,7 +3,6 @@ code's status, a recall trail."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -187,7 +186,7 @@ def trail_command(
     if as_csv:
         click.echo(trail_csv(lines), nl=False)
         return
-    body = [dataclasses.asdict(line) for line in lines]
+    body = [line.row() for line in lines]
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 

@@ -261,4 +261,4 @@ async def get_trail(
         )
     if _wants_csv(request, format):
         return Response(trail_csv(lines), media_type=CSV, headers=view.headers)
-    return _json([dataclasses.asdict(line) for line in lines], view)
+    return _json([line.row() for line in lines], view)

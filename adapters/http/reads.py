@@ -141,7 +141,9 @@ _code_read(
     "/codes/{code:path}",
     reads.code_status,
     "The current status of a code.",
-    "State, location, destination, holder, product, lot, expiry, parent and last event "
+    "State, `hospitalState` (not_received, in_stock, in_transit, bound, consumed, exited, "
+    "lent, frozen, recalled, destroyed), location, destination, holder, product, lot, "
+    "expiry, parent and last event "
     "of a code (any identifier form: EPC URI, GS1 Digital Link, …; percent-encode it), "
     "from the events recorded up to `as_of`; `history` lists the Event Hash IDs of every "
     "event that touched it, in event-time order.",

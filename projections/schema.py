@@ -310,8 +310,9 @@ from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`)
 the events index, facts and links record the institution that captured each event, and the
 current state and stock are kept per institution (``scope``) beside everyone's. Version 4:
 a Chinese drug trace code's canonical form is its URN ``urn:tracecode:cn-drug:…`` (XML
-capture let bare codes in before), and the current state keeps the hospital state (``hospital_state``), and the facts of the
-project's administering and lending words say ``consumed`` and ``lent``."""
+capture let bare codes in before), the current state keeps the hospital state
+(``hospital_state``), and the facts of the project's administering and lending words say
+``consumed`` and ``lent``."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

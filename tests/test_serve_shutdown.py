@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ from tests.test_server_hardening import HOST, PATIENCE, Server, _serve
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Server:
+def server(tmp_path: Path) -> Iterator[Server]:
     with contextlib.ExitStack() as stack:
         yield stack.enter_context(contextlib.contextmanager(_serve)(tmp_path, {}))
 

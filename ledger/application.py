@@ -31,6 +31,7 @@ from epcis.timestamps import utc_now
 from ledger import postgres as postgres_store
 from ledger import sqlite as sqlite_store
 from ledger.capture import CaptureRequest, PreparedEvent, event_index
+from ledger.code_library import CodeLibrary, Overlay
 from ledger.domain import (
     CaptureJob,
     ChainHead,
@@ -42,6 +43,7 @@ from ledger.domain import (
     commit_on,
     record_content,
 )
+from ledger.gate import GroupView
 from ledger.outcomes import CaptureResult, Outcome, Status
 from ledger.reading import COMMIT_TOPIC as COMMIT_TOPIC
 from ledger.reading import JOB_TOPIC as JOB_TOPIC
@@ -84,6 +86,8 @@ class Ledger(LedgerLog):
         )
         self._write_lock = threading.Lock()
         self._head = self._load_head()
+        self.library = CodeLibrary()
+        """The central code library, as of the last gated group (:mod:`ledger.code_library`)."""
 
     # -- writing ----------------------------------------------------------------------
 
@@ -111,6 +115,7 @@ class Ledger(LedgerLog):
     def _append_once(self, requests: Sequence[CaptureRequest]) -> list[CaptureResult]:
         now = utc_now()
         head = self._head
+        view = self._group_view(requests)
         record_ids = [EventRecord.create_id(e.key) for r in requests for e in r.events]
         declared = {e.hash_id for r in requests for e in r.events if e.key != e.hash_id}
         declaration_ids = [Declarations.create_id(h) for h in declared]
@@ -139,7 +144,19 @@ class Ledger(LedgerLog):
         aggregates: list[Any] = []
         results: list[CaptureResult] = []
         group_ids: dict[str, tuple[str, str]] = {}  # record key -> eventID, institution
+        anchors: dict[str, UUID] = {}
         for request in requests:
+            decision = None
+            if request.gate is not None and view is not None:
+                decision = request.gate.decide(view)
+                request.events = decision.events
+                if decision.anchor is not None:
+                    anchors[request.capture_id] = decision.anchor
+                if not decision.store:
+                    results.append(_undecided(request, decision.answer, now))
+                    continue
+                aggregates.extend(decision.entries)
+                view.pending.update((e.id, e) for e in decision.entries)
             outcomes = self._rejected_outcomes(request)
             new: list[PreparedEvent] = []
             new_keys: set[str] = set()
@@ -207,6 +224,8 @@ class Ledger(LedgerLog):
                 if event.key != event.hash_id:
                     self._declarations(event.hash_id, existing, declarations).declare(event.key)
                 stored_outcomes[event.index].position = position
+                if view is not None:
+                    view.library.follow_event(event.key, event.hash_id, event.event)
             for event in found if stores and request.institution else ():
                 share = self._share(
                     event, request.institution, existing, shared, group_ids, positions
@@ -221,6 +240,7 @@ class Ledger(LedgerLog):
                         unrecorded[event_id] = hash_id
                 claimed[event_id] = hash_id
             result = CaptureResult(
+                answer=None if decision is None else decision.answer,
                 capture_id=request.capture_id,
                 success=stores and not failed and not request.document_errors,
                 outcomes=sorted(outcomes, key=lambda o: o.index),
@@ -232,19 +252,37 @@ class Ledger(LedgerLog):
                 institution=request.institution,
                 captured_by=request.captured_by,
             )
-            aggregates.append(CaptureJob(**result.job_fields()))
+            if decision is None:  # a scan's entry is its record, not a capture job
+                aggregates.append(CaptureJob(**result.job_fields()))
             results.append(result)
         aggregates.extend(declarations.values())
         if aggregates:
             commit_on(head, aggregates, position=position, link=link, now=now, claims=unrecorded)
         recordings = self.save(head, *aggregates)
         logged = {r.notification.originator_id: r.notification.id for r in recordings}
+        if view is not None:
+            view.library.commit()
+            self.library.after = max([self.library.after, *logged.values()])
         for result in results:
             # Each job is saved after its request's records, and events found already
             # stored were committed earlier: the job's notification id covers them all.
-            job_id = CaptureJob.create_id(result.capture_id)
+            job_id = anchors.get(result.capture_id) or CaptureJob.create_id(result.capture_id)
             result.log_position = logged.get(job_id) or self.log_position()
         return results
+
+    def _group_view(self, requests: Sequence[CaptureRequest]) -> GroupView | None:
+        """For a group holding a gated request: the code library caught up with the log
+        (whatever any writer stored), to fold the group's events into as they are decided."""
+        if all(request.gate is None for request in requests):
+            return None
+        self.library.catch_up(self)
+        return GroupView(Overlay(self.library), self)
+
+    def warm_library(self) -> int:
+        """Fold the whole log into the code library now, rather than at the first scan;
+        how many notifications were folded."""
+        with self._write_lock:
+            return self.library.catch_up(self)
 
     def save_entries(self, build: Callable[[], Sequence[Any]]) -> list[Recording[UUID]]:
         """Save what ``build`` returns (named queries, subscriptions: aggregates with pending
@@ -436,6 +474,20 @@ class Ledger(LedgerLog):
         with self._write_lock:
             self._head = self._load_head()
             return self._head.commits
+
+
+def _undecided(request: CaptureRequest, answer: Any, now: str) -> CaptureResult:
+    """The result of a gated request its gate refused: nothing stored, no job."""
+    return CaptureResult(
+        capture_id=request.capture_id,
+        success=False,
+        created=now,
+        finished=now,
+        source=request.source,
+        institution=request.institution,
+        captured_by=request.captured_by,
+        answer=answer,
+    )
 
 
 def _conflict(event: PreparedEvent, owner: str | None) -> Outcome:

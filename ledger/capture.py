@@ -19,6 +19,7 @@ from epcis.event_hash import EventHasher
 from epcis.limits import Limits, OverLimit, capture_limits
 from epcis.problems import MAX_REPORTED, DocumentError, Problem, capped
 from ledger.domain import record_key
+from ledger.gate import Gate
 
 ErrorBehaviour = Literal["rollback", "proceed"]
 Cancelled = Callable[[], bool]
@@ -80,6 +81,8 @@ class CaptureRequest:
     """``json`` or ``xml``: how the document came (empty when it could not be read)."""
     source_map: dict[str, tuple[int, str]] = field(default_factory=dict)
     """XML: each event's pointer -> (line, element path), to report problems where they are."""
+    gate: Gate | None = None
+    """A request decided at commit time (a hospital scan): its gate says what to store."""
 
     def event_location(self, index: int) -> dict[str, Any]:
         """Where event ``index`` is in the document: pointer, and XML line and path."""

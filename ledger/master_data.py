@@ -92,33 +92,48 @@ class MasterData:
         return {"institution": key[0], **row, "recordedAt": self.recorded[(kind, *key)]}
 
 
+class MasterDataFold:
+    """Master data folded one stored entry event at a time, in log order: what
+    :func:`master_data` does over the whole log, and the code library over what is new."""
+
+    def __init__(
+        self, institutions: Iterable[str] | None = None, until: datetime | None = None
+    ) -> None:
+        self.wanted = None if institutions is None else set(institutions)
+        self.until = until
+        self.data = MasterData()
+        self.version = 0
+        """How many changes were folded."""
+        self._owners: dict[UUID, tuple[str, str, str]] = {}
+
+    def follow(self, topic: str, state: dict[str, Any]) -> None:
+        if self.until is not None and moment(state["recorded_at"]) > self.until:
+            return
+        originator = state["originator_id"]
+        if topic.endswith(".Registered"):
+            kind = state["kind"]
+            key = product_key(state["row"]) if kind == "product" else state["row"]["id"]
+            self._owners[originator] = (kind, state["institution"], key)
+        if originator not in self._owners:
+            return
+        kind, institution, key = self._owners[originator]
+        if self.wanted is not None and institution not in self.wanted:
+            return
+        rows = self.data.products if kind == "product" else self.data.locations
+        rows[(institution, key)] = state["row"]
+        self.data.recorded[(kind, institution, key)] = state["recorded_at"]
+        self.version += 1
+
+
 def master_data(
     ledger: Ledger, institutions: Iterable[str] | None = None, as_of: str | None = None
 ) -> MasterData:
     """The master data as recorded up to ``as_of`` (default: everything), of these
     institutions (default: every one)."""
-    wanted = None if institutions is None else set(institutions)
-    until = None if as_of is None else moment(as_of)
-    found = MasterData()
-    owners: dict[UUID, tuple[str, str, str]] = {}
+    fold = MasterDataFold(institutions, None if as_of is None else moment(as_of))
     for notification in ledger.notifications(TOPICS):
-        state = ledger.mapper.to_domain_event(notification).__dict__
-        if until is not None and moment(state["recorded_at"]) > until:
-            continue
-        originator = state["originator_id"]
-        if notification.topic.endswith(".Registered"):
-            kind = state["kind"]
-            key = product_key(state["row"]) if kind == "product" else state["row"]["id"]
-            owners[originator] = (kind, state["institution"], key)
-        if originator not in owners:
-            continue
-        kind, institution, key = owners[originator]
-        if wanted is not None and institution not in wanted:
-            continue
-        rows = found.products if kind == "product" else found.locations
-        rows[(institution, key)] = state["row"]
-        found.recorded[(kind, institution, key)] = state["recorded_at"]
-    return found
+        fold.follow(notification.topic, ledger.mapper.to_domain_event(notification).__dict__)
+    return fold.data
 
 
 def visible_master_data(ledger: Ledger, who: Principal, as_of: str | None = None) -> MasterData:

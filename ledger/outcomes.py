@@ -105,6 +105,8 @@ class CaptureResult:
     """The notification id of the capture's job in the ledger's log: every event the
     capture stored (or found already stored) is at or before it, so the read models include
     the capture once they have reached it (0: not known)."""
+    answer: Any = None
+    """A gated request's answer (a hospital scan's), from its gate."""
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)

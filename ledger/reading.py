@@ -161,7 +161,8 @@ _OPTIONAL = ("institution", "captured_by", "log_position")
 
 def _job(state: dict[str, Any], log_position: int = 0) -> CaptureResult:
     """A job's state as a :class:`CaptureResult`."""
-    names = [f.name for f in fields(CaptureResult) if f.name not in (*_OPTIONAL, "outcomes")]
+    skipped = (*_OPTIONAL, "outcomes", "answer")
+    names = [f.name for f in fields(CaptureResult) if f.name not in skipped]
     return CaptureResult(
         **{name: state[name] for name in names},
         outcomes=[Outcome.from_stored(o) for o in state["outcomes"]],

@@ -58,6 +58,7 @@ from ledger.findings import Finding, VerifyReport
 from ledger.master_data import MasterEntry
 from ledger.named_queries import NamedQuery
 from ledger.patient_register import PatientAccess
+from ledger.scan_record import ScanRecord
 from ledger.subscriptions import Subscription
 
 _FIELDS = (
@@ -87,6 +88,7 @@ CHAINED: dict[str, tuple[str, str]] = {
         ApiKey,
         PatientAccess,
         MasterEntry,
+        ScanRecord,
     )
 }
 

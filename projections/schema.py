@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -61,6 +60,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import URL, make_url
+
+from epcis.timestamps import utc_text as utc_text
 
 metadata = MetaData()
 
@@ -293,14 +294,6 @@ def sqlalchemy_url(ledger_url: str) -> URL:
         if ledger_url.startswith(scheme):
             return make_url("postgresql+psycopg://" + ledger_url[len(scheme) :])
     return make_url(ledger_url)
-
-
-def utc_text(timestamp: str | datetime) -> str:
-    """A timestamp as the fixed-width UTC text the views store (text order = time order)."""
-    moment = timestamp if isinstance(timestamp, datetime) else datetime.fromisoformat(timestamp)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 SCHEMA_VERSION = 4

@@ -21,15 +21,18 @@ from starlette.websockets import WebSocketDisconnect
 
 from adapters.bootstrap import http_app
 from adapters.http.app import ROUTERS
-from ledger.access import Principal, Role
+from ledger.access import LOCAL, Principal, Role
 from ledger.api_keys import KeyRing
 from ledger.application import Ledger
+from ledger.master_data_import import import_master_data
 from ledger.named_queries import NamedQueries
 from ledger.patient_register import remember
 from ledger.patients import pseudonym
 from ledger.settings import store_settings
 from tests.http_support import RoleKeys
 from tests.ledger_contract import document, event
+from tests.master_data_support import csv_bytes
+from tests.scan_support import LOCATIONS, box
 
 CAPTURE = {Role.CAPTURE}
 READERS = {Role.READER, Role.AUDITOR, Role.REGULATOR, Role.ADMIN}
@@ -86,6 +89,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/masterdata"): ADMIN,
     ("GET", "/masterdata/products"): READERS,
     ("GET", "/masterdata/locations"): READERS,
+    ("POST", "/scans"): {Role.TERMINAL},
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:
@@ -160,6 +164,8 @@ def _body(method: str, path: str, serial: int) -> dict[str, Any]:
     if path == "/masterdata":
         csv = f"id,name,kind,parent,institution_code\nL{serial},病区,ward,,H1\n"
         return {"content": csv.encode(), "headers": {"Content-Type": "text/csv"}}
+    if path == "/scans":
+        return {"json": {"operation": "receive", "location": "WH", "codes": [box(serial)]}}
     if path == "/audit/verify":
         return {"json": {"position": 0}}  # not a usable checkpoint: 400 (allowed)
     return {"json": {"dest": "http://127.0.0.1:9/hook", "secret": "s", "stream": True}}
@@ -191,6 +197,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "/queries/q1/subscriptions", json=_body("POST", "x", 0)["json"]
             )
             assert subscribed.status_code == 201, subscribed.text
+            import_master_data(ledger, LOCAL, csv_bytes(LOCATIONS), "H1")
             patient = remember(ledger, Principal("t", Role.TERMINAL, "H1"), "P1", bytes(32))
             yield World(
                 client,

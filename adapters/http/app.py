@@ -33,6 +33,7 @@ from adapters.http import (
     problems,
     queries,
     reads,
+    scans,
     subscriptions,
 )
 from adapters.http.body_timeouts import BodyTimeouts
@@ -96,6 +97,7 @@ ROUTERS = (
     keys.router,
     patients.router,
     masterdata.router,
+    scans.router,
     health.router,
 )
 """Every route of the API, by module."""

@@ -1,0 +1,203 @@
+"""The EPCIS event an accepted scan becomes (``../shared/DOMAIN.md`` §3).
+
+Every scan is one ObjectEvent (a cancel: the scanned event again, with an
+``errorDeclaration``), in the JSON-LD form the ledger stores, with CBV 2.0 words where one
+fits and the project's own vocabulary (:mod:`ledger.lifecycle`) where none does:
+
+===================== ======= ====================== ====================================
+operation             action  bizStep                disposition
+===================== ======= ====================== ====================================
+receive               OBSERVE receiving              sellable_not_accessible
+transfer              OBSERVE shipping               in_transit (destination: location)
+return_to_warehouse   OBSERVE shipping               in_transit (to the warehouse)
+accept                OBSERVE receiving              sellable_accessible
+pick                  OBSERVE picking                —
+bind                  OBSERVE dispensing             dispensed
+administer            OBSERVE tracecode administering tracecode consumed
+unbind                OBSERVE receiving              returned (quality failed: damaged)
+return_to_supplier    OBSERVE shipping               returned
+lend                  OBSERVE tracecode lending      reserved
+lend_return           OBSERVE receiving              sellable_accessible
+freeze                OBSERVE holding                non_sellable_other (failed: damaged)
+unfreeze              OBSERVE inspecting             sellable_accessible
+recall                OBSERVE holding                recalled
+destroy               DELETE  destroying             destroyed
+stocktake             OBSERVE cycle_counting         —
+commission            ADD     commissioning          active (ILMD: lot, dates)
+===================== ======= ====================== ====================================
+
+What EPCIS has no field for travels as extension fields in ``urn:tracecode:ext:`` (prefix
+``tc``): ``tc:scan`` (the scan's reference, which makes each scan's event unique),
+``tc:patient`` (a pseudonym, never the raw identifier), ``tc:department``, ``tc:terminal``
+(who scanned), ``tc:operator`` (the operator id the terminal vouches for), ``tc:reason``,
+``tc:backFilled``, and on ``receive`` the lot and dates a 20-digit code does not carry
+(``tc:lotNumber``, ``tc:itemExpirationDate``, ``tc:productionDate``: on ``commission`` they
+go in the ILMD, under the CBV master-data names). Orders and prescriptions are
+bizTransactions of the project's types ``urn:tracecode:voc:btt:order`` / ``…:prescription``
+(CBV 2.0 has no medication order), valued ``urn:tracecode:order:<institution>:<order>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from epcis.context import EPCIS_CONTEXT_URL
+from epcis.timestamps import utc_now
+from ledger.code_library import EXTENSION
+from ledger.lifecycle import ADMINISTERING, CONSUMED, LENDING, PROJECT_VOCABULARY
+from ledger.scan_request import Operation
+
+NAMESPACES = {"tc": EXTENSION}
+CONTEXT: list[Any] = [EPCIS_CONTEXT_URL, NAMESPACES]
+ORDER_TYPE = PROJECT_VOCABULARY + "btt:order"
+PRESCRIPTION_TYPE = PROJECT_VOCABULARY + "btt:prescription"
+
+_WORDS: dict[Operation, tuple[str, str, str | None]] = {
+    Operation.RECEIVE: ("OBSERVE", "receiving", "sellable_not_accessible"),
+    Operation.TRANSFER: ("OBSERVE", "shipping", "in_transit"),
+    Operation.RETURN_TO_WAREHOUSE: ("OBSERVE", "shipping", "in_transit"),
+    Operation.ACCEPT: ("OBSERVE", "receiving", "sellable_accessible"),
+    Operation.PICK: ("OBSERVE", "picking", None),
+    Operation.BIND: ("OBSERVE", "dispensing", "dispensed"),
+    Operation.ADMINISTER: ("OBSERVE", ADMINISTERING, CONSUMED),
+    Operation.UNBIND: ("OBSERVE", "receiving", "returned"),
+    Operation.RETURN_TO_SUPPLIER: ("OBSERVE", "shipping", "returned"),
+    Operation.LEND: ("OBSERVE", LENDING, "reserved"),
+    Operation.LEND_RETURN: ("OBSERVE", "receiving", "sellable_accessible"),
+    Operation.FREEZE: ("OBSERVE", "holding", "non_sellable_other"),
+    Operation.UNFREEZE: ("OBSERVE", "inspecting", "sellable_accessible"),
+    Operation.RECALL: ("OBSERVE", "holding", "recalled"),
+    Operation.DESTROY: ("DELETE", "destroying", "destroyed"),
+    Operation.STOCKTAKE: ("OBSERVE", "cycle_counting", None),
+    Operation.COMMISSION: ("ADD", "commissioning", "active"),
+}
+_AT_LOCATION = {
+    Operation.RECEIVE,
+    Operation.ACCEPT,
+    Operation.UNBIND,
+    Operation.LEND,
+    Operation.LEND_RETURN,
+    Operation.FREEZE,
+    Operation.UNFREEZE,
+    Operation.DESTROY,
+    Operation.COMMISSION,
+}
+"""Operations after which the codes are at the scan's location (its bizLocation)."""
+
+
+def order_uri(institution: str, order: str) -> str:
+    """The bizTransaction of an order or prescription of an institution."""
+    return f"urn:tracecode:order:{quote(institution, safe='')}:{quote(order, safe='')}"
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What a scan's event says besides its codes (URIs already resolved)."""
+
+    operation: Operation
+    scan_ref: str
+    when: datetime
+    location: str
+    terminal: str
+    source: str | None = None
+    destination: str | None = None
+    order: str | None = None
+    prescription: str | None = None
+    patient: str | None = None
+    department: str | None = None
+    operator: str | None = None
+    reason: str | None = None
+    quality_failed: bool = False
+    back_filled: bool = False
+    lot: str | None = None
+    manufactured: str | None = None
+    expires: str | None = None
+
+
+def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
+    """The event of an accepted scan naming ``epcs``."""
+    action, step, disposition = _WORDS[facts.operation]
+    if facts.quality_failed and facts.operation in (Operation.UNBIND, Operation.FREEZE):
+        disposition = "damaged"
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": facts.when.isoformat(timespec="milliseconds"),
+        "eventTimeZoneOffset": _offset(facts.when),
+        "epcList": epcs,
+        "action": action,
+        "bizStep": step,
+    }
+    if disposition is not None:
+        event["disposition"] = disposition
+    event["readPoint"] = {"id": facts.location}
+    if facts.operation in _AT_LOCATION:
+        event["bizLocation"] = {"id": facts.location}
+    transactions = [
+        {"type": kind, "bizTransaction": value}
+        for kind, value in ((ORDER_TYPE, facts.order), (PRESCRIPTION_TYPE, facts.prescription))
+        if value is not None
+    ]
+    if transactions:
+        event["bizTransactionList"] = transactions
+    _movement(event, facts)
+    if facts.operation is Operation.COMMISSION:
+        ilmd = _dates(facts, "cbvmda:")
+        if ilmd:
+            event["ilmd"] = ilmd
+    elif facts.operation is Operation.RECEIVE:
+        event.update(_dates(facts, "tc:"))
+    extension = {
+        "tc:scan": facts.scan_ref,
+        "tc:terminal": facts.terminal,
+        "tc:operator": facts.operator,
+        "tc:patient": facts.patient,
+        "tc:department": facts.department,
+        "tc:reason": facts.reason,
+    }
+    event.update({k: v for k, v in extension.items() if v is not None})
+    if facts.back_filled:
+        event["tc:backFilled"] = True
+    return event
+
+
+def _movement(event: dict[str, Any], facts: EventFacts) -> None:
+    if facts.operation in (Operation.TRANSFER, Operation.RETURN_TO_WAREHOUSE):
+        event["sourceList"] = [{"type": "location", "source": facts.location}]
+        if facts.destination:
+            event["destinationList"] = [{"type": "location", "destination": facts.destination}]
+    elif facts.operation is Operation.RECEIVE and facts.source:
+        event["sourceList"] = [{"type": "owning_party", "source": facts.source}]
+    elif facts.operation is Operation.RETURN_TO_SUPPLIER and facts.destination:
+        event["destinationList"] = [{"type": "owning_party", "destination": facts.destination}]
+
+
+def _dates(facts: EventFacts, prefix: str) -> dict[str, str]:
+    values = {
+        "lotNumber": facts.lot,
+        "itemExpirationDate": facts.expires,
+        "productionDate": facts.manufactured,
+    }
+    return {prefix + k: v for k, v in values.items() if v is not None}
+
+
+def _offset(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    if offset is None:
+        return "+00:00"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def declaration(event: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    """The correction of a stored scan event: the event again, declared in error."""
+    declared: dict[str, Any] = {
+        "declarationTime": utc_now(),
+        "reason": "incorrect_data",
+    }
+    if reason:
+        declared["tc:reason"] = reason
+    return {**event, "errorDeclaration": declared}

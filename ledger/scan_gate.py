@@ -1,0 +1,385 @@
+"""The gate of a hospital scan: decided in the writer, against the code library.
+
+:class:`ScanGate` resolves the locations in the institution's master data (kept current by
+the writer's pass over the log, :func:`master_fold`); answers a ``scanId`` seen before
+with its first answer; expands a container to the codes inside it; checks every code
+(:mod:`ledger.scan_rules`) and the order's expected lines; and, unless something is red,
+stores the scan's event (:mod:`ledger.scan_events`) and its
+:class:`~ledger.scan_record.ScanRecord`. A cancel is :mod:`ledger.scan_cancel`'s.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from epcis.event_hash import EventHasher
+from epcis.timestamps import utc_now
+from ledger.capture import PreparedEvent
+from ledger.code_library import CodeLibrary
+from ledger.gate import GateDecision, GroupView
+from ledger.locations import location_uri, parse_location_uri
+from ledger.master_data import TOPICS, MasterData, MasterDataFold
+from ledger.product_lookup import Catalogue, ProductMatch
+from ledger.scan_answer import CodeAnswer, ScanAnswer, replayed
+from ledger.scan_cancel import Cancel
+from ledger.scan_events import NAMESPACES, EventFacts, order_uri, scan_event
+from ledger.scan_record import ScanRecord, scan_ref, stored_scan
+from ledger.scan_request import FieldError, Operation, Scan
+from ledger.scan_rules import (
+    Circumstances,
+    Colour,
+    Found,
+    Reason,
+    ScanSettings,
+    check,
+    colour_of,
+    found,
+)
+
+_HASHER = EventHasher(NAMESPACES)
+_MASTER = "master data"
+
+
+def master_fold(view: GroupView) -> MasterDataFold:
+    """The master data the writer keeps current with the library: read whole on first use,
+    then followed in the library's pass over the log."""
+    library: CodeLibrary = view.ledger.library
+    fold = library.extras.get(_MASTER)
+    if fold is None:
+        fold = MasterDataFold()
+        seen = 0
+        for notification in view.ledger.notifications(TOPICS):
+            state = view.ledger.mapper.to_domain_event(notification).__dict__
+            fold.follow(notification.topic, state)
+            seen = notification.id
+
+        def follow(notification_id: int, topic: str, state: dict[str, Any]) -> None:
+            if notification_id > seen:
+                fold.follow(topic, state)
+
+        library.extras[_MASTER] = fold
+        library.watchers.update(dict.fromkeys(TOPICS, follow))
+    return fold
+
+
+class Places:
+    """An institution's locations from master data: ids, URIs and the hierarchy."""
+
+    def __init__(self, data: MasterData, institution: str) -> None:
+        self.institution = institution
+        self.rows = {k: row for (owner, k), row in data.locations.items() if owner == institution}
+
+    def uri(self, location_id: str) -> str:
+        return location_uri(self.institution, location_id)
+
+    def lineage(self, location_id: str) -> list[str]:
+        """The location and its ancestors below the institution itself."""
+        chain: list[str] = []
+        current: str | None = location_id
+        while current and current in self.rows and current not in chain:
+            if self.rows[current]["kind"] == "institution":
+                break
+            chain.append(current)
+            current = self.rows[current].get("parent") or None
+        return chain
+
+    def related(self, location: str) -> Callable[[str | None], bool]:
+        """Whether a location URI is ``location`` (a URI), within it, or holds it (below
+        the institution: the whole hospital does not count as here)."""
+        parsed_here = parse_location_uri(location)
+        location_id = parsed_here[1] if parsed_here is not None else location
+        mine = self.lineage(location_id)
+
+        def here(uri: str | None) -> bool:
+            if uri is None:
+                return False
+            parsed = parse_location_uri(uri)
+            if parsed is None or parsed[0] != self.institution:
+                return False
+            theirs = self.lineage(parsed[1]) or [parsed[1]]
+            return location_id in theirs or parsed[1] in mine
+
+        return here
+
+    def warehouse(self) -> str | None:
+        found = [k for k, row in self.rows.items() if row["kind"] == "warehouse"]
+        return found[0] if len(found) == 1 else None
+
+
+@dataclass
+class ScanGate:
+    """Decides one scan in the writer (:class:`ledger.gate.Gate`)."""
+
+    scan: Scan
+    institution: str
+    terminal: str
+    patient: str | None
+    when: datetime
+    back_filled: bool
+    settings: ScanSettings
+    any_institution: bool = False
+
+    def decide(self, view: GroupView) -> GateDecision:
+        fold = master_fold(view)
+        institution = self.institution or self._only_institution(fold.data)
+        places = Places(fold.data, institution)
+        errors: list[FieldError] = []
+        scan_id = self.scan.scan_id or str(uuid.uuid4())
+        ref = scan_ref(institution, scan_id)
+        answer = ScanAnswer(Colour.GREEN, self.scan.operation.value, scan_id)
+        if self.scan.operation is Operation.CANCEL:
+            return Cancel(self, view, places, answer).decide()
+        uris = self._locations(places, errors, answer)
+        if errors or answer.forbidden:
+            answer.invalid = errors
+            return GateDecision(answer, store=False)
+        stored = stored_scan(view, ScanRecord.create_id(ref))
+        if stored is not None:
+            return GateDecision(replayed(stored.answer), store=False)
+        return _Decision(self, view, places, uris, ref, answer).decide()
+
+    def _only_institution(self, data: MasterData) -> str:
+        """The command line scans without an institution: the location's, when only one
+        institution has a location of that id."""
+        wanted = self.scan.location
+        owners = sorted({owner for owner, key in data.locations if key == wanted})
+        return owners[0] if len(owners) == 1 else ""
+
+    def _locations(
+        self, places: Places, errors: list[FieldError], answer: ScanAnswer
+    ) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for name, value in (
+            ("location", self.scan.location),
+            ("destination", self.scan.destination),
+            ("source", self.scan.source),
+            ("department", self.scan.department),
+        ):
+            if value is None:
+                found[name] = None
+                continue
+            parsed = parse_location_uri(value)
+            if parsed is not None and parsed[0] != places.institution and name == "location":
+                answer.forbidden = (
+                    f"{value} is a location of another institution: a terminal scans only "
+                    "at its own institution's locations"
+                )
+                return found
+            key = parsed[1] if parsed is not None else value
+            if key not in places.rows:
+                errors.append(
+                    FieldError(
+                        f"/{name}",
+                        f"{value!r} is not a location in the master data of "
+                        f"{places.institution or 'any institution'}",
+                    )
+                )
+                continue
+            found[name] = places.uri(key)
+        if (
+            self.scan.operation is Operation.RETURN_TO_WAREHOUSE
+            and found.get("destination") is None
+            and not errors
+        ):
+            warehouse = places.warehouse()
+            if warehouse is None:
+                errors.append(
+                    FieldError("/destination", "name the warehouse: the institution has not one")
+                )
+            else:
+                found["destination"] = places.uri(warehouse)
+        return found
+
+
+class _Decision:
+    """Checking one scan's codes and building what it stores."""
+
+    def __init__(
+        self,
+        gate: ScanGate,
+        view: GroupView,
+        places: Places,
+        uris: dict[str, str | None],
+        ref: str,
+        answer: ScanAnswer,
+    ) -> None:
+        self.gate, self.scan, self.view, self.places = gate, gate.scan, view, places
+        self.uris, self.ref, self.answer = uris, ref, answer
+        self.library = view.library
+        self.catalogue = Catalogue(master_fold(view).data, places.institution)
+        location = uris["location"] or ""
+        self.order = order_uri(places.institution, self.scan.order) if self.scan.order else None
+        self.at = Circumstances(
+            operation=self.scan.operation,
+            here=places.related(location),
+            when=gate.when,
+            back_filled=gate.back_filled,
+            near_expiry=gate.settings.near_expiry,
+            unbind_window=gate.settings.unbind_window,
+            binder=uris["department"] or location,
+            patient=gate.patient,
+            quality_failed=self.scan.quality == "failed",
+        )
+
+    def decide(self) -> GateDecision:
+        scan, answer = self.scan, self.answer
+        epcs: list[str] = []
+        if scan.operation is Operation.RECALL and not scan.codes:
+            epcs = self._lot()
+        for scanned in scan.codes:
+            code = scanned.canonical
+            inside = self._inside(code)
+            reasons = check(self.library.get(code), scanned.identifier.expiry, self.at)
+            for content in inside:
+                for reason in check(self.library.get(content), None, self.at):
+                    if reason.reason is not Reason.BACK_FILLED:
+                        reasons.append(Found(reason.reason, f"{content}: {reason.message}"))
+            match = self.catalogue.product_for_code(scanned.raw)
+            answer.codes.append(
+                CodeAnswer(
+                    scanned.raw,
+                    code,
+                    colour_of(reasons),
+                    reasons,
+                    inside,
+                    None if match is None else str(match.product["yb_code"]),
+                )
+            )
+            epcs.append(scanned.epc)
+            epcs.extend(inside)
+        self._order()
+        answer.back_filled = self.gate.back_filled
+        colours = [c.colour for c in answer.codes] + [colour_of(answer.reasons)]
+        answer.colour = (
+            Colour.RED
+            if Colour.RED in colours
+            else Colour.YELLOW
+            if Colour.YELLOW in colours
+            else Colour.GREEN
+        )
+        if answer.colour is Colour.RED:
+            return GateDecision(answer, store=False)
+        return self._store(epcs)
+
+    def _inside(self, code: str) -> list[str]:
+        """The codes inside a container the operation acts on as a whole (none for a
+        binding or an administration: those are of single packs)."""
+        if self.scan.operation in (Operation.BIND, Operation.ADMINISTER, Operation.UNBIND):
+            return []
+        return self.library.contents(code)
+
+    def _lot(self) -> list[str]:
+        """A recall by product and lot: every code of that lot the library knows."""
+        wanted = self.scan.product or ""
+        rows = [
+            row
+            for row in self.catalogue.by_prefix.values()
+            if wanted in (row["yb_code"], row["trace_prefix"], row["gtin"])
+        ]
+        prefixes = [row["trace_prefix"] for row in rows] + [r["gtin"] for r in rows if r["gtin"]]
+        codes = self.library.codes_of_lot(self.scan.lot or "", prefixes or [wanted])
+        live = [c for c in codes if not check(self.library.get(c), None, self.at)]
+        if not live:
+            self.answer.reasons.append(
+                found(Reason.LOT_NOT_FOUND, f"product {wanted}, lot {self.scan.lot}")
+            )
+        for code in live:
+            self.answer.codes.append(CodeAnswer(code, code, Colour.GREEN, []))
+        return live
+
+    def _order(self) -> None:
+        """The expected lines: wrong product, over the order, short of it."""
+        expected = self.scan.expected
+        if expected is None:
+            return
+        wanted = {line.product: line.quantity for line in expected}
+        counted: dict[str, int] = dict.fromkeys(wanted, 0)
+        mine = {c.canonical for c in self.answer.codes}
+        for code in sorted(self.library.order_codes(self.order) if self.order else ()):
+            if code in mine:
+                continue
+            line = _line_of(self.catalogue.product_for_code(code), wanted)
+            if line is not None:
+                counted[line] += _units(self.catalogue.product_for_code(code))
+        for code_answer in self.answer.codes:
+            match = self.catalogue.product_for_code(code_answer.code)
+            if match is None:
+                code_answer.reasons.append(found(Reason.UNKNOWN_PRODUCT))
+            else:
+                line = _line_of(match, wanted)
+                if line is None:
+                    code_answer.reasons.append(
+                        found(Reason.WRONG_PRODUCT, f"{match.product['yb_code']}")
+                    )
+                else:
+                    counted[line] += match.units
+                    if counted[line] > wanted[line]:
+                        code_answer.reasons.append(
+                            found(Reason.OVER_ORDER, f"{counted[line]} of {wanted[line]} units")
+                        )
+            code_answer.colour = colour_of(code_answer.reasons)
+        if not self.scan.partial:
+            for line, quantity in wanted.items():
+                if counted[line] < quantity:
+                    self.answer.reasons.append(
+                        found(Reason.SHORT_OF_ORDER, f"{line}: {counted[line]} of {quantity}")
+                    )
+
+    def _store(self, epcs: list[str]) -> GateDecision:
+        scan, gate = self.scan, self.gate
+        facts = EventFacts(
+            operation=scan.operation,
+            scan_ref=self.ref,
+            when=gate.when,
+            location=self.uris["location"] or "",
+            terminal=gate.terminal,
+            source=self.uris["source"],
+            destination=self.uris["destination"],
+            order=self.order,
+            prescription=(
+                order_uri(self.places.institution, scan.prescription) if scan.prescription else None
+            ),
+            patient=gate.patient,
+            department=self.uris["department"],
+            operator=scan.operator_id,
+            reason=scan.reason,
+            quality_failed=scan.quality == "failed",
+            back_filled=gate.back_filled,
+            lot=scan.lot,
+            manufactured=scan.manufactured,
+            expires=scan.expires,
+        )
+        event = scan_event(facts, list(dict.fromkeys(epcs)))
+        prepared = PreparedEvent(0, event, _HASHER.hash_id(event), None, dict(NAMESPACES))
+        self.answer.event_ids = [prepared.hash_id]
+        self.answer.stored = True
+        record = ScanRecord(
+            ref=self.ref,
+            institution=self.places.institution,
+            scan_id=self.answer.scan_id,
+            operation=scan.operation.value,
+            keys=[prepared.key],
+            answer=self.answer.as_json(),
+            recorded_at=utc_now(),
+        )
+        return GateDecision(
+            self.answer, store=True, events=[prepared], entries=[record], anchor=record.id
+        )
+
+
+def _line_of(match: ProductMatch | None, wanted: dict[str, int]) -> str | None:
+    if match is None:
+        return None
+    row = match.product
+    for key in (row["yb_code"], row["trace_prefix"], row["gtin"]):
+        if key and key in wanted:
+            return str(key)
+    return None
+
+
+def _units(match: ProductMatch | None) -> int:
+    return 0 if match is None else match.units

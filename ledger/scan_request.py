@@ -1,0 +1,366 @@
+"""A terminal's scan as it is posted: read and checked field by field.
+
+One request is one terminal action (``operation``) on one or more codes as scanned. What
+is wrong with it is a :class:`ScanInvalid` naming every bad field by its JSON pointer
+(``/codes/2``, ``/expected/0/quantity``); such a scan stores nothing. Whether the codes may
+undergo the operation is decided later, against the code library (:mod:`ledger.scan_rules`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from epcis.identifiers import IdentifierError, parse_identifier
+from epcis.identifiers.model import Identifier
+from ledger.master_data import moment
+
+MAX_CODES = 1000
+"""The most codes one scan may carry (a pallet's boxes, scanned one by one, is far less)."""
+MAX_TEXT = 200
+
+
+class Operation(StrEnum):
+    RECEIVE = "receive"
+    TRANSFER = "transfer"
+    ACCEPT = "accept"
+    PICK = "pick"
+    BIND = "bind"
+    ADMINISTER = "administer"
+    UNBIND = "unbind"
+    RETURN_TO_WAREHOUSE = "return_to_warehouse"
+    RETURN_TO_SUPPLIER = "return_to_supplier"
+    LEND = "lend"
+    LEND_RETURN = "lend_return"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    RECALL = "recall"
+    DESTROY = "destroy"
+    STOCKTAKE = "stocktake"
+    COMMISSION = "commission"
+    CANCEL = "cancel"
+
+
+NEEDS_DESTINATION = {Operation.TRANSFER}
+NEEDS_PATIENT = {Operation.BIND}
+CARRIES_LOT = {Operation.RECEIVE, Operation.COMMISSION}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    pointer: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "message": self.message}
+
+
+class ScanInvalid(ValueError):
+    """A scan that cannot be read; every bad field (nothing was stored)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        shown = "; ".join(f"{e.pointer}: {e.message}" for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        super().__init__(shown + more)
+
+
+@dataclass(frozen=True)
+class ExpectedLine:
+    product: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ScannedCode:
+    """One code as scanned, and what it was read as."""
+
+    raw: str
+    identifier: Identifier
+
+    @property
+    def canonical(self) -> str:
+        return self.identifier.canonical
+
+    @property
+    def epc(self) -> str:
+        """The form an event names it by: the EPC URN where there is one, else the canonical
+        form (a trace code's URN, a Digital Link)."""
+        found = self.identifier.epc_urn
+        return found if found and self.identifier.is_instance else self.identifier.canonical
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A scan read from its JSON body."""
+
+    operation: Operation
+    location: str | None
+    codes: tuple[ScannedCode, ...] = ()
+    scan_id: str | None = None
+    order: str | None = None
+    prescription: str | None = None
+    patient: str | None = None
+    department: str | None = None
+    destination: str | None = None
+    source: str | None = None
+    product: str | None = None
+    lot: str | None = None
+    manufactured: str | None = None
+    expires: str | None = None
+    quantity: int | None = None
+    expected: tuple[ExpectedLine, ...] | None = None
+    partial: bool = False
+    event_time: datetime | None = None
+    reason: str | None = None
+    quality: str | None = None
+    operator_id: str | None = None
+    event_id: str | None = None
+    """A cancel: the eventID of the scan it cancels (or its ``scanId``)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_TEXT_FIELDS = (
+    "location",
+    "scanId",
+    "order",
+    "prescription",
+    "department",
+    "destination",
+    "source",
+    "product",
+    "lot",
+    "reason",
+    "operatorId",
+    "eventID",
+)
+_KNOWN = {
+    "operation",
+    "codes",
+    "patient",
+    "manufactured",
+    "expires",
+    "quantity",
+    "expected",
+    "eventTime",
+    "quality",
+    "partial",
+    *_TEXT_FIELDS,
+}
+
+
+def read_scan(body: Any) -> Scan:
+    """A :class:`Scan` from a parsed JSON body; :class:`ScanInvalid` with every problem."""
+    errors: list[FieldError] = []
+    if not isinstance(body, dict):
+        raise ScanInvalid([FieldError("", "a scan is a JSON object")])
+    for name in body:
+        if name not in _KNOWN:
+            errors.append(FieldError(f"/{_escape(name)}", f"unknown field {name!r}"))
+    operation = _operation(body.get("operation"), errors)
+    texts = {name: _text(body, name, errors) for name in _TEXT_FIELDS}
+    codes = _codes(body.get("codes"), errors, required=_needs_codes(operation, body))
+    patient = _text(body, "patient", errors, limit=64)
+    dates = {name: _date(body, name, errors) for name in ("manufactured", "expires")}
+    quantity = _count(body.get("quantity"), "/quantity", errors)
+    expected = _expected(body.get("expected"), errors)
+    event_time = _time(body.get("eventTime"), errors)
+    quality = body.get("quality")
+    if quality is not None and quality not in ("passed", "failed"):
+        errors.append(FieldError("/quality", "quality is 'passed' or 'failed'"))
+    partial = body.get("partial", False)
+    if not isinstance(partial, bool):
+        errors.append(FieldError("/partial", "partial is true or false"))
+    if operation is not None:
+        _needs(operation, body, texts, patient, errors)
+    if errors or operation is None:
+        raise ScanInvalid(errors)
+    return Scan(
+        operation=operation,
+        location=texts["location"],
+        codes=tuple(codes),
+        scan_id=texts["scanId"],
+        order=texts["order"],
+        prescription=texts["prescription"],
+        patient=patient,
+        department=texts["department"],
+        destination=texts["destination"],
+        source=texts["source"],
+        product=texts["product"],
+        lot=texts["lot"],
+        manufactured=dates["manufactured"],
+        expires=dates["expires"],
+        quantity=quantity,
+        expected=expected,
+        partial=bool(partial),
+        event_time=event_time,
+        reason=texts["reason"],
+        quality=quality,
+        operator_id=texts["operatorId"],
+        event_id=texts["eventID"],
+    )
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _operation(value: Any, errors: list[FieldError]) -> Operation | None:
+    if value is None:
+        errors.append(FieldError("/operation", "operation is required"))
+        return None
+    try:
+        return Operation(value)
+    except ValueError:
+        words = ", ".join(o.value for o in Operation)
+        errors.append(FieldError("/operation", f"unknown operation {value!r}: one of {words}"))
+        return None
+
+
+def _needs_codes(operation: Operation | None, body: dict[str, Any]) -> bool:
+    if operation is Operation.CANCEL:
+        return False
+    return not (operation is Operation.RECALL and "lot" in body)
+
+
+def _text(body: dict[str, Any], name: str, errors: list[FieldError], limit: int = MAX_TEXT) -> Any:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        errors.append(FieldError(f"/{name}", f"{name} is a non-empty string"))
+        return None
+    if len(value) > limit:
+        errors.append(FieldError(f"/{name}", f"{name} is longer than {limit} characters"))
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        errors.append(FieldError(f"/{name}", f"{name} holds a control character"))
+        return None
+    return value.strip()
+
+
+def _codes(value: Any, errors: list[FieldError], *, required: bool) -> list[ScannedCode]:
+    if value is None:
+        if required:
+            errors.append(FieldError("/codes", "codes is required: the codes as scanned"))
+        return []
+    if not isinstance(value, list) or (required and not value):
+        errors.append(FieldError("/codes", "codes is a non-empty list of codes as scanned"))
+        return []
+    if len(value) > MAX_CODES:
+        errors.append(FieldError("/codes", f"{len(value)} codes: at most {MAX_CODES} a scan"))
+        return []
+    found: list[ScannedCode] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(value):
+        pointer = f"/codes/{index}"
+        if not isinstance(raw, str):
+            errors.append(FieldError(pointer, "a code is a string, as scanned"))
+            continue
+        try:
+            identifier = parse_identifier(raw)
+        except IdentifierError as exc:
+            errors.append(FieldError(pointer, f"not a code tracecode can read: {exc}"))
+            continue
+        if not identifier.is_instance:
+            errors.append(
+                FieldError(pointer, "names a product or lot, not one pack: scan the pack's code")
+            )
+            continue
+        if identifier.canonical in seen:
+            errors.append(
+                FieldError(pointer, f"the same code as /codes/{seen[identifier.canonical]}")
+            )
+            continue
+        seen[identifier.canonical] = index
+        found.append(ScannedCode(raw, identifier))
+    return found
+
+
+def _date(body: dict[str, Any], name: str, errors: list[FieldError]) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return datetime.strptime(value, "%Y-%m-%d").date().isoformat()
+    except ValueError:
+        errors.append(FieldError(f"/{name}", f"{name} is a date, YYYY-MM-DD"))
+        return None
+
+
+def _count(value: Any, pointer: str, errors: list[FieldError]) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**9:
+        errors.append(FieldError(pointer, "a quantity is a whole number of smallest units, >= 1"))
+        return None
+    return value
+
+
+def _expected(value: Any, errors: list[FieldError]) -> tuple[ExpectedLine, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        errors.append(FieldError("/expected", "expected is a list of {product, quantity}"))
+        return None
+    lines = []
+    for index, line in enumerate(value):
+        at = f"/expected/{index}"
+        if not isinstance(line, dict):
+            errors.append(FieldError(at, "an expected line is {product, quantity}"))
+            continue
+        product = line.get("product")
+        if not isinstance(product, str) or not product.strip():
+            errors.append(FieldError(f"{at}/product", "product is its 医保 code or trace prefix"))
+            continue
+        quantity = _count(line.get("quantity"), f"{at}/quantity", errors)
+        if quantity is not None:
+            lines.append(ExpectedLine(product.strip(), quantity))
+    return tuple(lines)
+
+
+def _time(value: Any, errors: list[FieldError]) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or "T" not in value:
+            raise ValueError
+        return moment(value)
+    except ValueError:
+        errors.append(
+            FieldError(
+                "/eventTime", "eventTime is an ISO 8601 time, e.g. 2026-11-30T08:00:00+08:00"
+            )
+        )
+        return None
+
+
+def _needs(
+    operation: Operation,
+    body: dict[str, Any],
+    texts: dict[str, Any],
+    patient: str | None,
+    errors: list[FieldError],
+) -> None:
+    """What an operation cannot do without."""
+    if operation is not Operation.CANCEL and texts["location"] is None and "location" not in body:
+        errors.append(FieldError("/location", "location is required: a master-data location id"))
+    if operation in NEEDS_DESTINATION and texts["destination"] is None:
+        errors.append(FieldError("/destination", f"{operation} needs a destination location id"))
+    if operation in NEEDS_PATIENT and patient is None and "patient" not in body:
+        errors.append(FieldError("/patient", f"{operation} needs the patient"))
+    if operation is Operation.ADMINISTER and patient is None and "patient" not in body:
+        errors.append(FieldError("/patient", "administer needs the patient it is given to"))
+    if operation is Operation.RECALL and "lot" in body and texts["product"] is None:
+        errors.append(FieldError("/product", "a recall by lot needs the product"))
+    if operation is Operation.CANCEL and texts["scanId"] is None and texts["eventID"] is None:
+        errors.append(
+            FieldError("/scanId", "cancel names the scan it cancels: its scanId or eventID")
+        )
+    for name in ("lot", "manufactured", "expires"):
+        if name in body and operation not in CARRIES_LOT and operation is not Operation.RECALL:
+            errors.append(FieldError(f"/{name}", f"{operation} does not take {name}"))

@@ -233,7 +233,9 @@ class _Decision:
         for scanned in scan.codes:
             code = scanned.canonical
             inside = self._inside(code)
-            reasons = check(self.library.get(code), scanned.identifier.expiry, self.at)
+            reasons = check(
+                self.library.get(code), scanned.identifier.expiry or scan.expires, self.at
+            )
             for content in inside:
                 for reason in check(self.library.get(content), None, self.at):
                     if reason.reason is not Reason.BACK_FILLED:

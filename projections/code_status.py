@@ -157,16 +157,18 @@ def _id_of(value: Any) -> str | None:
 
 
 def _ilmd(event: dict[str, Any]) -> tuple[str | None, str | None]:
-    ilmd = event.get("ilmd")
+    """Lot and expiry from the ILMD, else from event-level extension fields of the same
+    local names (a hospital's receiving scan carries them there: ILMD is for ADD only)."""
     lot = expiry = None
-    if isinstance(ilmd, dict):
-        for key, value in ilmd.items():
-            if not isinstance(value, str):
+    ilmd = event.get("ilmd")
+    for fields_ in (ilmd if isinstance(ilmd, dict) else {}, event):
+        for key, value in fields_.items():
+            if not isinstance(value, str) or (fields_ is event and ":" not in key):
                 continue
             if local_name(key) == "lotNumber":
-                lot = value
+                lot = lot or value
             elif local_name(key) == "itemExpirationDate":
-                expiry = value[:10]
+                expiry = expiry or value[:10]
     return lot, expiry
 
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.access import Role
 from ledger.application import Ledger
 from ledger.verify import verify_chain
 from tests.http_support import http_client
-from tests.scan_support import box, load_hospital, post_scan, reasons
+from tests.ledger_contract import document
+from tests.scan_support import box, code, load_hospital, post_scan
+
+JSONLD = {"Content-Type": "application/ld+json"}
 
 
 @pytest.fixture
@@ -20,31 +27,448 @@ def client(ledger: Ledger) -> Iterator[TestClient]:
         yield opened
 
 
+def ok(answer: Any, colour: str = "green") -> dict[str, Any]:
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    assert body["colour"] == colour, body
+    return body
+
+
+def red(answer: Any, *words: str) -> dict[str, Any]:
+    assert answer.status_code == 409, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = answer.json()
+    assert body["colour"] == "red"
+    found = {r["reason"] for c in body["codes"] for r in c["reasons"]}
+    found |= {r["reason"] for r in body["reasons"]}
+    assert set(words) <= found, body
+    return body
+
+
+def at_op(
+    client: TestClient, *codes: str, lot: str | None = None, expires: str | None = None
+) -> None:
+    """Codes received at the warehouse, shipped to OP, accepted there."""
+    dates = {k: v for k, v in (("lot", lot), ("expires", expires)) if v is not None}
+    ok(post_scan(client, operation="receive", location="WH", codes=list(codes), **dates))
+    ok(post_scan(client, operation="transfer", location="WH", destination="OP", codes=list(codes)))
+    ok(post_scan(client, operation="accept", location="OP", codes=list(codes)))
+
+
+def stored(client: TestClient, event_id: str) -> dict[str, Any]:
+    """The stored event of an eventID, as ``GET /events/{id}`` gives it."""
+    answer = client.get(f"/events/{quote(event_id, safe='')}")
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"][
+        0
+    ]
+    return found
+
+
+def stored_count(ledger: Ledger) -> int:
+    return sum(1 for _ in ledger.stored_events())
+
+
 def test_a_box_from_receiving_to_the_patient(client: TestClient, ledger: Ledger) -> None:
-    code = box(1)
-    got = post_scan(
-        client,
-        operation="receive",
-        location="WH",
-        codes=[code],
-        lot="L1",
-        expires="2099-01-01",
-        source="SUP",
-        scanId="s1",
+    item = box(1)
+    got = ok(
+        post_scan(
+            client,
+            operation="receive",
+            location="WH",
+            codes=[item],
+            lot="L1",
+            expires="2099-01-01",
+            source="SUP",
+            scanId="s1",
+        )
     )
-    assert got.status_code == 201, got.text
-    assert got.json()["colour"] == "green" and reasons(got) == [[]]
-    moved = post_scan(client, operation="transfer", location="WH", destination="OP", codes=[code])
-    assert moved.status_code == 201, moved.text
-    accepted = post_scan(client, operation="accept", location="OP", codes=[code])
-    assert accepted.status_code == 201, accepted.text
-    bound = post_scan(
-        client, operation="bind", location="OP-1", codes=[code], patient="P-1", order="RX1"
+    assert got["codes"] == [
+        {
+            "code": item,
+            "canonical": f"urn:tracecode:cn-drug:{item}",
+            "colour": "green",
+            "reasons": [],
+            "product": "XB02",
+        }
+    ]
+    assert len(got["eventIDs"]) == 1 and got["scanId"] == "s1"
+    ok(post_scan(client, operation="transfer", location="WH", destination="OP", codes=[item]))
+    assert client.get(f"/codes/{item}").json()["hospitalState"] == "in_transit"
+    ok(post_scan(client, operation="accept", location="OP", codes=[f"AHM.{item}"]))
+    ok(
+        post_scan(
+            client, operation="bind", location="OP-1", codes=[item], patient="P-1", order="RX1"
+        )
     )
-    assert bound.status_code == 201, bound.text
-    again = post_scan(client, operation="bind", location="OP-1", codes=[code], patient="P-2")
-    assert again.status_code == 409, again.text
-    assert again.json()["colour"] == "red" and reasons(again) == [["already_bound"]]
-    status = client.get(f"/codes/{code}").json()
-    assert status["hospitalState"] == "bound"
+    status = client.get(f"/codes/{item}").json()
+    assert status["hospitalState"] == "bound" and status["lot"] == "L1"
+    assert status["holder"].startswith("urn:tracecode:patient:")
+    event = stored(client, got["eventIDs"][0])
+    assert event["bizStep"] == "receiving" and event["epcList"] == [f"urn:tracecode:cn-drug:{item}"]
     assert verify_chain(ledger).intact
+
+
+def test_every_red_reason_stores_nothing(client: TestClient, ledger: Ledger) -> None:
+    bound, frozen, recalled, destroyed, gone, elsewhere, moving, lent = (
+        box(n) for n in range(10, 18)
+    )
+    at_op(client, bound, frozen, recalled, destroyed, lent)
+    ok(post_scan(client, operation="bind", location="OP", codes=[bound], patient="P-1"))
+    ok(
+        post_scan(
+            client, operation="freeze", location="OP", codes=[frozen], reason="carton crushed"
+        )
+    )
+    ok(post_scan(client, operation="recall", location="OP", codes=[recalled]))
+    ok(post_scan(client, operation="destroy", location="OP", codes=[destroyed]))
+    ok(post_scan(client, operation="lend", location="OP", codes=[lent], department="ENT"))
+    ok(post_scan(client, operation="receive", location="WH", codes=[gone, elsewhere, moving]))
+    ok(post_scan(client, operation="return_to_supplier", location="WH", codes=[gone]))
+    ok(post_scan(client, operation="transfer", location="WH", destination="W3", codes=[moving]))
+    before = stored_count(ledger)
+
+    def bind(item: str) -> Any:
+        return post_scan(client, operation="bind", location="OP", codes=[item], patient="P-9")
+
+    red(bind(bound), "already_bound")
+    red(bind(frozen), "frozen")
+    red(bind(recalled), "recalled")
+    red(bind(destroyed), "destroyed")
+    red(bind(gone), "exited")
+    red(bind(elsewhere), "not_in_stock_here")
+    red(bind(moving), "in_transit_elsewhere")
+    red(
+        post_scan(client, operation="transfer", location="OP", destination="W3", codes=[lent]),
+        "lent",
+    )
+    red(
+        post_scan(client, operation="accept", location="W5", codes=[moving]), "in_transit_elsewhere"
+    )
+    red(
+        post_scan(client, operation="accept", location="OP", codes=[elsewhere]),
+        "not_in_transit_here",
+    )
+    red(
+        post_scan(client, operation="receive", location="WH", codes=[elsewhere]), "already_received"
+    )
+    red(post_scan(client, operation="unbind", location="W3", codes=[bound]), "not_bound_here")
+    red(post_scan(client, operation="unbind", location="OP", codes=[frozen]), "frozen")
+    red(
+        post_scan(client, operation="administer", location="W3", codes=[elsewhere], patient="P-1"),
+        "not_bound",
+    )
+    red(
+        post_scan(client, operation="administer", location="W3", codes=[bound], patient="P-2"),
+        "wrong_patient",
+    )
+    red(post_scan(client, operation="lend_return", location="OP", codes=[elsewhere]), "not_lent")
+    red(post_scan(client, operation="unfreeze", location="OP", codes=[recalled]), "recalled")
+    red(
+        post_scan(client, operation="commission", location="WH", codes=[elsewhere]),
+        "already_commissioned",
+    )
+    mixed = red(
+        post_scan(client, operation="bind", location="OP", codes=[box(99), bound], patient="P-9"),
+        "already_bound",
+    )
+    assert [c["colour"] for c in mixed["codes"]] == ["yellow", "red"]  # all or nothing
+    assert stored_count(ledger) == before
+    assert client.get(f"/codes/{box(99)}").status_code == 404
+
+
+def test_expired_and_near_expiry(client: TestClient) -> None:
+    old, soon, fine = box(20), box(21), box(22)
+    at_op(client, fine, expires="2099-12-31")
+    ok(
+        post_scan(client, operation="receive", location="WH", codes=[soon], expires=_days(30)),
+        "yellow",
+    )
+    near = ok(
+        post_scan(client, operation="transfer", location="WH", destination="OP", codes=[soon]),
+        "yellow",
+    )
+    assert reasons_of(near) == [["near_expiry"]]
+    red(
+        post_scan(client, operation="receive", location="WH", codes=[old], expires=_days(-1)),
+        "expired",
+    )
+    gs1 = "(01)09506000134352(17)200101(10)AB1(21)X9"  # a GS1 code's own expiry wins
+    red(
+        post_scan(client, operation="receive", location="WH", codes=[gs1], expires="2099-01-01"),
+        "expired",
+    )
+
+
+def _days(n: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=n)).date().isoformat()
+
+
+def reasons_of(body: dict[str, Any]) -> list[list[str]]:
+    return [[r["reason"] for r in c["reasons"]] for c in body["codes"]]
+
+
+def test_unbind_whoever_bound_within_the_window(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = box(30), box(31)
+    at_op(client, first, second)
+    ok(post_scan(client, operation="bind", location="OP-1", codes=[first, second], patient="P-1"))
+    ok(post_scan(client, operation="unbind", location="OP", codes=[first], patient="P-1"))
+    assert client.get(f"/codes/{first}").json()["hospitalState"] == "in_stock"
+    client.app.state.scan_settings = None
+    monkeypatch.setenv("TRACECODE_UNBIND_WINDOW_DAYS", "0")
+    red(
+        post_scan(client, operation="unbind", location="OP-1", codes=[second]),
+        "unbind_window_passed",
+    )
+    monkeypatch.setenv("TRACECODE_UNBIND_WINDOW_DAYS", "10")
+    client.app.state.scan_settings = None
+    ok(post_scan(client, operation="unbind", location="OP-1", codes=[second], quality="failed"))
+    assert client.get(f"/codes/{second}").json()["hospitalState"] == "frozen"
+
+
+def test_unknown_to_the_library_is_yellow(client: TestClient) -> None:
+    body = ok(
+        post_scan(client, operation="bind", location="OP", codes=[box(40)], patient="P-1"), "yellow"
+    )
+    assert reasons_of(body) == [["unknown_to_library"]]
+
+
+def test_orders_expected_lines(client: TestClient) -> None:
+    a, b, c = box(50), box(51), box(52)
+    other = code("8100002", 1)  # XA01 box of 24
+    at_op(client, a, b, c, other)
+    expected = [{"product": "XB02", "quantity": 20}]
+    red(
+        post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            codes=[a, other],
+            patient="P",
+            order="O1",
+            expected=expected,
+        ),
+        "wrong_product",
+    )
+    red(
+        post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            codes=[a, b, c],
+            patient="P",
+            order="O1",
+            expected=expected,
+        ),
+        "over_order",
+    )
+    short = ok(
+        post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            codes=[a],
+            patient="P",
+            order="O1",
+            expected=expected,
+        ),
+        "yellow",
+    )
+    assert [r["reason"] for r in short["reasons"]] == ["short_of_order"]
+    part = ok(
+        post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            codes=[b],
+            patient="P",
+            order="O1",
+            expected=expected,
+            partial=True,
+        )
+    )
+    assert part["reasons"] == []  # the order stays open: 20 of 20 now
+    red(
+        post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            codes=[c],
+            patient="P",
+            order="O1",
+            expected=expected,
+        ),
+        "over_order",
+    )
+
+
+def test_a_case_expands_to_its_boxes(client: TestClient) -> None:
+    case = code("8100003", 7)
+    boxes = [code("8100002", n) for n in (71, 72)]
+    packing = {
+        "type": "AggregationEvent",
+        "eventTime": "2026-11-01T08:00:00Z",
+        "eventTimeZoneOffset": "+08:00",
+        "parentID": case,
+        "childEPCs": boxes,
+        "action": "ADD",
+        "bizStep": "packing",
+    }
+    auth = client.auth
+    captured = client.post(
+        "/capture", content=document(packing), headers={**JSONLD, **auth.header(Role.CAPTURE)}
+    )  # type: ignore[union-attr]
+    assert captured.status_code == 202, captured.text
+    got = ok(post_scan(client, operation="receive", location="WH", codes=[case]))
+    assert got["codes"][0]["contents"] == [f"urn:tracecode:cn-drug:{b}" for b in boxes]
+    for item in boxes:
+        assert client.get(f"/codes/{item}").json()["hospitalState"] == "in_stock"
+    ok(post_scan(client, operation="bind", location="WH", codes=[boxes[0]], patient="P"))
+    red(
+        post_scan(client, operation="transfer", location="WH", destination="OP", codes=[case]),
+        "already_bound",
+    )
+
+
+def test_a_resent_scan_answers_the_same_and_stores_nothing(
+    client: TestClient, ledger: Ledger
+) -> None:
+    item = box(60)
+    at_op(client, item)
+    first = ok(
+        post_scan(
+            client, operation="bind", location="OP", codes=[item], patient="P", scanId="T1-0001"
+        )
+    )
+    count = stored_count(ledger)
+    again = ok(
+        post_scan(
+            client, operation="bind", location="OP", codes=[item], patient="P", scanId="T1-0001"
+        )
+    )
+    assert again == first and stored_count(ledger) == count
+
+
+def test_cancel_restores_the_state_before(client: TestClient, ledger: Ledger) -> None:
+    item, other = box(70), box(71)
+    at_op(client, item, other)
+    bound = ok(
+        post_scan(client, operation="bind", location="OP", codes=[item], patient="P", scanId="b1")
+    )
+    cancelled = ok(post_scan(client, operation="cancel", scanId="b1", reason="wrong patient"))
+    assert cancelled["eventIDs"] == bound["eventIDs"]
+    assert client.get(f"/codes/{item}").json()["hospitalState"] == "in_stock"
+    ok(post_scan(client, operation="bind", location="OP", codes=[item], patient="P2"))  # free again
+    assert ok(post_scan(client, operation="cancel", scanId="b1")) == cancelled  # resent
+    ok(post_scan(client, operation="bind", location="OP", codes=[other], patient="P", scanId="b2"))
+    ok(post_scan(client, operation="administer", location="W3", codes=[other], patient="P"))
+    red(post_scan(client, operation="cancel", scanId="b2"), "cancel_not_last")
+    red(post_scan(client, operation="cancel", scanId="nope"), "no_such_scan")
+    declared = ledger.declarations(bound["eventIDs"][0])
+    assert [d.event["errorDeclaration"]["reason"] for d in declared] == ["incorrect_data"]
+    assert verify_chain(ledger).intact
+
+
+def test_back_fill_is_yellow_and_refused_when_later_scans_contradict(client: TestClient) -> None:
+    item, late = box(80), box(81)
+    earlier = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+    back = ok(
+        post_scan(
+            client,
+            operation="receive",
+            location="WH",
+            codes=[item],
+            eventTime=earlier,
+            reason="PDA offline",
+        ),
+        "yellow",
+    )
+    assert reasons_of(back) == [["back_filled"]] and back["backFilled"] is True
+    stored_event = stored(client, back["eventIDs"][0])
+    assert stored_event["tc:backFilled"] is True and stored_event["tc:reason"] == "PDA offline"
+    ok(post_scan(client, operation="receive", location="WH", codes=[late]))
+    red(
+        post_scan(
+            client,
+            operation="transfer",
+            location="WH",
+            destination="OP",
+            codes=[late],
+            eventTime=earlier,
+        ),
+        "later_scans",
+    )
+
+
+def test_patients_never_appear_raw(client: TestClient, ledger: Ledger) -> None:
+    item = box(90)
+    at_op(client, item)
+    ok(
+        post_scan(
+            client, operation="bind", location="OP", codes=[item], patient="110101199001011234"
+        )
+    )
+    assert all("110101199001011234" not in str(e.event) for e in ledger.stored_events())
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"operation": "sell", "location": "OP", "codes": [box(1)]}, "/operation"),
+        ({"location": "OP", "codes": [box(1)]}, "/operation"),
+        ({"operation": "receive", "location": "NOWHERE", "codes": [box(1)]}, "/location"),
+        ({"operation": "receive", "codes": [box(1)]}, "/location"),
+        ({"operation": "receive", "location": "WH", "codes": ["not a code"]}, "/codes/0"),
+        ({"operation": "receive", "location": "WH", "codes": [box(1), box(1)]}, "/codes/1"),
+        ({"operation": "receive", "location": "WH", "codes": []}, "/codes"),
+        ({"operation": "bind", "location": "OP", "codes": [box(1)]}, "/patient"),
+        ({"operation": "transfer", "location": "WH", "codes": [box(1)]}, "/destination"),
+        (
+            {"operation": "bind", "location": "OP", "codes": [box(1)], "patient": "P", "lot": "L"},
+            "/lot",
+        ),
+        (
+            {"operation": "receive", "location": "WH", "codes": [box(1)], "expires": "31/12/2030"},
+            "/expires",
+        ),
+        (
+            {"operation": "receive", "location": "WH", "codes": [box(1)], "eventTime": "yesterday"},
+            "/eventTime",
+        ),
+        ({"operation": "receive", "location": "WH", "codes": [box(1)], "colour": "red"}, "/colour"),
+        (
+            {
+                "operation": "bind",
+                "location": "OP",
+                "codes": [box(1)],
+                "patient": "P",
+                "expected": [{"product": "XB02", "quantity": 0}],
+            },
+            "/expected/0/quantity",
+        ),
+        ({"operation": "cancel"}, "/scanId"),
+    ],
+)
+def test_malformed_scans_are_400_naming_the_field(
+    client: TestClient, ledger: Ledger, body: dict[str, Any], pointer: str
+) -> None:
+    before = stored_count(ledger)
+    answer = client.post("/scans", json=body, headers=client.auth.header(Role.TERMINAL))  # type: ignore[union-attr]
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert pointer in [e["pointer"] for e in answer.json()["errors"]]
+    assert stored_count(ledger) == before
+
+
+def test_another_institutions_location_is_403(client: TestClient) -> None:
+    answer = post_scan(
+        client, operation="receive", location="urn:tracecode:loc:H2:WH", codes=[box(1)]
+    )
+    assert answer.status_code == 403, answer.text
+
+
+def test_readers_may_not_scan(client: TestClient) -> None:
+    answer = post_scan(client, Role.READER, operation="receive", location="WH", codes=[box(1)])
+    assert answer.status_code == 403

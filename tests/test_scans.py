@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from adapters.cli import main
 from ledger.access import Role
 from ledger.application import Ledger
 from ledger.verify import verify_chain
 from tests.http_support import http_client
 from tests.ledger_contract import document
-from tests.scan_support import box, code, load_hospital, post_scan
+from tests.master_data_support import csv_bytes
+from tests.scan_support import LOCATIONS, box, code, load_hospital, post_scan
 
 JSONLD = {"Content-Type": "application/ld+json"}
 
@@ -472,3 +477,29 @@ def test_another_institutions_location_is_403(client: TestClient) -> None:
 def test_readers_may_not_scan(client: TestClient) -> None:
     answer = post_scan(client, Role.READER, operation="receive", location="WH", codes=[box(1)])
     assert answer.status_code == 403
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_cli_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    runner = CliRunner()
+    places = tmp_path / "locations.csv"
+    places.write_bytes(csv_bytes(LOCATIONS))
+    assert runner.invoke(main, ["masterdata", "import", str(places)]).exit_code == 0
+    item = box(5)
+    got = runner.invoke(main, ["scan", "receive", item, "--location", "WH", "--lot", "L9"])
+    assert got.exit_code == 0, got.stderr
+    assert json.loads(got.stdout)["colour"] == "green"
+    again = runner.invoke(main, ["scan", "receive", item, "--location", "WH"])
+    assert (
+        again.exit_code == 3
+        and json.loads(again.stdout)["codes"][0]["reasons"][0]["reason"] == "already_received"
+    )
+    body = tmp_path / "scan.json"
+    body.write_text(json.dumps({"operation": "bind", "location": "WH", "codes": [item]}))
+    bad = runner.invoke(main, ["scan", "--body", str(body)])
+    assert bad.exit_code == 1 and "/patient" in bad.stderr
+    unknown = runner.invoke(main, ["scan", "receive", box(6), "--location", "MOON"])
+    assert unknown.exit_code == 1 and "/location" in unknown.stderr

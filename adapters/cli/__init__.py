@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli import documents, keys, masterdata, patients, reads, store
+from adapters.cli import documents, keys, masterdata, patients, reads, scan, store
 
 # Each command imports what it uses, inside its body: ``--help`` and ``id`` must not pay for
 # the JSON Schema stack (rfc3987_syntax builds a grammar at import), the ledger, the
@@ -55,5 +55,6 @@ for command in (
     keys.keys,
     patients.patients,
     masterdata.masterdata,
+    scan.scan_command,
 ):
     main.add_command(command)

@@ -147,6 +147,7 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
 
     own = ledger is None
     opened = Ledger(settings.store) if ledger is None else ledger
+    opened.warm_library()  # the code library the scans check: folded now, not at the first
     runner = ReadModelRunner(opened)
     keys = KeyRing(opened)
     policy = settings.destinations or DestinationPolicy.from_env()

@@ -503,3 +503,51 @@ def test_cli_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert bad.exit_code == 1 and "/patient" in bad.stderr
     unknown = runner.invoke(main, ["scan", "receive", box(6), "--location", "MOON"])
     assert unknown.exit_code == 1 and "/location" in unknown.stderr
+
+
+def test_recall_by_lot_reaches_every_code_and_the_trail(client: TestClient) -> None:
+    """The README's worked example: receive a lot, bind one box, recall the lot."""
+    first, second = box(101), box(102)
+    ok(
+        post_scan(
+            client,
+            operation="receive",
+            location="WH",
+            source="SUP",
+            codes=[first, second],
+            lot="B2611",
+            expires="2099-06-30",
+        )
+    )
+    ok(
+        post_scan(
+            client, operation="transfer", location="WH", destination="OP", codes=[first, second]
+        )
+    )
+    ok(post_scan(client, operation="accept", location="OP", codes=[first, second]))
+    ok(
+        post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            codes=[first],
+            patient="110101199001011234",
+            order="RX1",
+        )
+    )
+    recall = ok(post_scan(client, operation="recall", location="OP", product="XB02", lot="B2611"))
+    assert [c["code"] for c in recall["codes"]] == [
+        f"urn:tracecode:cn-drug:{c}" for c in (first, second)
+    ]
+    red(
+        post_scan(client, operation="recall", location="OP", product="XB02", lot="NOPE"),
+        "lot_not_found",
+    )
+    trail = client.get(
+        "/trails",
+        params={"product": "8200001", "lot": "B2611"},
+        headers=client.auth.header(Role.READER),
+    )  # type: ignore[union-attr]
+    assert trail.status_code == 200, trail.text
+    states = {line["code"]: line["hospitalState"] for line in trail.json()}
+    assert set(states.values()) == {"recalled"} and len(states) == 2

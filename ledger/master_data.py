@@ -12,6 +12,8 @@ eventsourcing timestamp, which commits leave out.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,6 +107,14 @@ class MasterDataFold:
         self.version = 0
         """How many changes were folded."""
         self._owners: dict[UUID, tuple[str, str, str]] = {}
+        self.position = 0
+        """The notification id of the last entry event taken (:meth:`take`)."""
+        self.snapshot: tuple[int, MasterData] | None = None
+
+    def take(self, ledger: Ledger, notification: Any) -> None:
+        """Fold one notification of the log (an entry event of :data:`TOPICS`)."""
+        self.position = notification.id
+        self.follow(notification.topic, ledger.mapper.to_domain_event(notification).__dict__)
 
     def follow(self, topic: str, state: dict[str, Any]) -> None:
         if self.until is not None and moment(state["recorded_at"]) > self.until:
@@ -129,11 +139,34 @@ def master_data(
     ledger: Ledger, institutions: Iterable[str] | None = None, as_of: str | None = None
 ) -> MasterData:
     """The master data as recorded up to ``as_of`` (default: everything), of these
-    institutions (default: every one)."""
+    institutions (default: every one). Reads the whole log: for the master data as it is
+    now, :func:`current_master_data` reads only what was added since it last did."""
     fold = MasterDataFold(institutions, None if as_of is None else moment(as_of))
     for notification in ledger.notifications(TOPICS):
-        fold.follow(notification.topic, ledger.mapper.to_domain_event(notification).__dict__)
+        fold.take(ledger, notification)
     return fold.data
+
+
+_CURRENT: weakref.WeakKeyDictionary[Ledger, MasterDataFold] = weakref.WeakKeyDictionary()
+_CURRENT_LOCK = threading.Lock()
+
+
+def current_master_data(ledger: Ledger) -> tuple[int, MasterData]:
+    """Every institution's master data as the store has it now, and the log position it
+    was read up to (a cache key): kept per ledger and brought up to date by reading only
+    the master-data entries recorded after the last call. What it returns is not changed
+    by later calls (and must not be changed by the caller)."""
+    with _CURRENT_LOCK:
+        fold = _CURRENT.get(ledger)
+        if fold is None:
+            fold = _CURRENT[ledger] = MasterDataFold()
+        for notification in ledger.notifications(TOPICS, after=fold.position):
+            fold.take(ledger, notification)
+        if fold.snapshot is None or fold.snapshot[0] != fold.position:
+            found = fold.data
+            copy = MasterData(dict(found.products), dict(found.locations), dict(found.recorded))
+            fold.snapshot = (fold.position, copy)
+        return fold.snapshot
 
 
 def visible_master_data(ledger: Ledger, who: Principal, as_of: str | None = None) -> MasterData:

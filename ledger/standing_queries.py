@@ -17,6 +17,7 @@ from epcis.query import from_json
 from epcis.timestamps import utc_now
 from ledger.access import Permission, Principal, require
 from ledger.application import Ledger
+from ledger.master_data_vocabulary import check_query
 from ledger.named_queries import NamedQueries, QueryDefinition
 from ledger.subscriptions import SubscriptionInfo, Subscriptions, cancel_all
 
@@ -33,10 +34,11 @@ def define_query(
     ledger: Ledger, who: Principal, name: str, query: dict[str, Any]
 ) -> QueryDefinition:
     """Save a named query for the principal's institution. The query's parameters are
-    checked first (:class:`epcis.query.QueryParameterError`, nothing saved);
+    checked first (:class:`epcis.query.QueryParameterError`, nothing saved; master-data
+    attributes by name, not against the master data, which may change);
     :class:`~ledger.named_queries.QueryExistsError` when the name is taken."""
     require(who, Permission.ADMIN)
-    from_json(query)
+    check_query(from_json(query))
     return _queries(ledger, who).define(name, query, utc_now())
 
 

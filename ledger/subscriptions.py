@@ -30,6 +30,7 @@ from eventsourcing.domain import event
 from epcis.query import Query, from_json, from_query_string
 from ledger.application import Ledger
 from ledger.domain import ChainedEntry
+from ledger.master_data_vocabulary import with_master_data
 from ledger.named_queries import NamedQueries
 
 _NAMESPACE = UUID("9e3c2b61-7a0d-4c55-b0f4-21d6f8a0c4e2")
@@ -180,7 +181,10 @@ def cancel_all(app: Ledger, query_name: str, institution: str = "") -> int:
 
 
 def subscription_query(ledger: Ledger, info: SubscriptionInfo) -> Query | None:
-    """The query a subscription runs (None once its named query is gone)."""
+    """The query a subscription runs (None once its named query is gone), its ``WD_``,
+    ``HASATTR_`` and ``EQ_ATTR_`` answered from the master data of the subscription's scope
+    as it is at each call: a location added under a ``WD_`` location after the
+    subscription was made is followed from then on."""
     definition = NamedQueries(ledger, info.institution).get(info.query_name)
     if definition is None:
         return None
@@ -195,4 +199,4 @@ def subscription_query(ledger: Ledger, info: SubscriptionInfo) -> Query | None:
             query.max_event_count,
             query.namespaces,
         )
-    return query
+    return with_master_data(ledger, query, info.scope)

@@ -48,7 +48,10 @@ class Page:
 
 
 def fingerprint(query: Query) -> str:
-    return hashlib.sha256(repr(query).encode()).hexdigest()[:16]
+    """What a paging token is bound to: the query as asked (conditions resolved from master
+    data by their parameters, so that a change of master data between pages does not
+    void the token; each page reads the master data as it then is)."""
+    return hashlib.sha256(repr(query.as_asked()).encode()).hexdigest()[:16]
 
 
 def search(

@@ -308,7 +308,7 @@ BAD: list[tuple[str, str, str]] = [
     ("MATCH_epc=urn:epc:idpat:sgtin:*.1.*", "MATCH_epc", "a fixed field follows a '*'"),
     ("EXISTS_errorDeclaration=maybe", "EXISTS_errorDeclaration", "is not true or false"),
     ("EQ_booleanValue=yes", "EQ_booleanValue", "is not true or false"),
-    ("HASATTR_ex:thing=a", "HASATTR_ex:thing", "needs master data"),
+    ("HASATTR_ex:thing=a", "HASATTR_ex:thing", "tracecode keeps none for"),
     ("perPage=lots", "perPage", "is not an integer"),
     ("perPage=0", "perPage", "must be between 1 and"),
 ]

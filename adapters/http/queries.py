@@ -48,6 +48,8 @@ from epcis.query.document import query_document
 from epcis.query.patterns import identity
 from ledger import standing_queries
 from ledger.access import Permission, Principal
+from ledger.application import Ledger
+from ledger.master_data_vocabulary import with_master_data
 from ledger.named_queries import QueryDefinition, QueryExistsError
 from projections.event_query import MAX_PER_PAGE, Page, search
 from projections.named_values import distinct_values, names
@@ -130,8 +132,14 @@ def _query(items: list[tuple[str, str]], request: Request) -> Query:
 
 
 def _run(
-    runner: ReadModelRunner, query: Query, per_page: int, token: str | None, scope: str | None
+    ledger: Ledger,
+    runner: ReadModelRunner,
+    query: Query,
+    per_page: int,
+    token: str | None,
+    scope: str | None,
 ) -> Page:
+    query = with_master_data(ledger, query, scope)
     with runner.connect() as conn:
         return search(conn, query, per_page=per_page, token=token, scope=scope)
 
@@ -144,7 +152,9 @@ async def _answer(request: Request, query: Query, query_name: str) -> Response:
     view: ReadView = await read_view(request)
     try:
         scope = principal_of(request).scope
-        page: Page = await in_thread(_run, view.runner, query, per_page, token, scope)
+        page: Page = await in_thread(
+            _run, ledger_of(request), view.runner, query, per_page, token, scope
+        )
     except QueryParameterError as exc:
         raise _parameter_problem(exc) from None
     except QueryTooLargeError as exc:

@@ -11,16 +11,25 @@ Values are normalised once, here: CBV terms in any spelling (bare word, URN, Web
 become the JSON binding's bare word; identifiers stay as given and are compared by
 identity in :mod:`epcis.query.predicate`; times become aware datetimes.
 
-Parameters that need master data (``HASATTR_…``, ``EQ_ATTR_…``) are refused with a message
-saying so: tracecode does not keep master data yet. ``WD_readPoint`` / ``WD_bizLocation``
-match the location itself (no master data, no descendants).
+Parameters that need master data (EPCIS 2.0 §8.2.7.1) are read here and answered from
+master data by :func:`epcis.query.master_data.resolve`, which whoever runs the query calls
+with the master data the asker may see (this package keeps none):
+
+* ``WD_readPoint`` / ``WD_bizLocation`` (the location or any direct or indirect descendant)
+  are ``value`` conditions on the location itself until resolved, which adds the
+  descendants: without master data a location has none;
+* ``HASATTR_<field>=attr1|attr2`` (the field's vocabulary element has one of these
+  attributes) and ``EQ_ATTR_<field>_<attr>=v1|v2`` (the attribute equals one of the
+  values), for the fields ``readPoint``, ``bizLocation`` and ``epcClass``, are
+  ``attribute`` conditions, which match nothing until resolved (no master data is
+  available for any element) and then become the set of elements they name.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -124,6 +133,10 @@ _SCOPES = {
     "bizLocation_": "bizLocation",
 }
 _MASTER_DATA = re.compile(r"^(HASATTR_|EQ_ATTR_)")
+_HASATTR = re.compile(r"^HASATTR_(?P<field>readPoint|bizLocation|epcClass)$")
+_EQ_ATTR = re.compile(r"^EQ_ATTR_(?P<field>readPoint|bizLocation|epcClass)_(?P<attr>.+)$")
+MASTER_DATA_FIELDS = ("readPoint", "bizLocation", "epcClass")
+"""The fields whose vocabulary elements ``HASATTR_`` / ``EQ_ATTR_`` may ask about."""
 
 _UNENCODED_PLUS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 PAGING = ("perPage", "nextPageToken")
@@ -145,7 +158,15 @@ class Condition:
     scope: str = "event"
     inner: bool = False
     qualifier: str | None = None
-    """The bizTransaction / source / destination type, or the unit of measure."""
+    """The bizTransaction / source / destination type, the unit of measure, or the
+    attribute of ``EQ_ATTR_``."""
+    asked: Condition | None = None
+    """The condition as the query asked it, when this one was resolved from master data
+    (:func:`epcis.query.master_data.resolve`: the set of locations or classes it names)."""
+
+    def as_asked(self) -> Condition:
+        """This condition as the query asked it (before master data resolved it)."""
+        return self.asked or self
 
 
 @dataclass(frozen=True)
@@ -164,6 +185,11 @@ class Query:
 
     def named(self, parameter: str) -> Condition | None:
         return next((c for c in self.conditions if c.parameter == parameter), None)
+
+    def as_asked(self) -> Query:
+        """The query as asked, before master data resolved any of its conditions: what a
+        paging token is bound to (master data may change between two pages)."""
+        return replace(self, conditions=tuple(c.as_asked() for c in self.conditions))
 
 
 def from_query_string(
@@ -436,9 +462,25 @@ def _condition(name: str, value: _Raw) -> Condition:
         return Condition(
             name, "sensor_number", op=found["op"], field="percRank", values=(value.number(name),)
         )
+    if found := _HASATTR.match(name):
+        return Condition(
+            name, "attribute", op="HASATTR", field=found["field"], values=tuple(value.strings(name))
+        )
+    if found := _EQ_ATTR.match(name):
+        return Condition(
+            name,
+            "attribute",
+            op="EQ_ATTR",
+            field=found["field"],
+            values=tuple(value.strings(name)),
+            qualifier=found["attr"],
+        )
     if _MASTER_DATA.match(name):
         raise QueryParameterError(
-            name, "needs master data (vocabulary attributes), which tracecode does not keep yet"
+            name,
+            "asks for master data of a field tracecode keeps none for: use "
+            "HASATTR_<field> or EQ_ATTR_<field>_<attribute> with a field of "
+            + ", ".join(MASTER_DATA_FIELDS),
         )
     if found := _EXTENSION.match(name):
         op = found["op"]

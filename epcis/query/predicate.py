@@ -17,6 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from epcis.context import SAME_NAMESPACE, STANDARD_NAMESPACES
+from epcis.identifiers import IdentifierError, parse_identifier
+from epcis.identifiers.facts import product_key
 from epcis.query.params import MATCH_FIELDS, Condition, Query
 from epcis.query.patterns import EpcMatcher, identity, matcher
 
@@ -97,6 +99,40 @@ def epcs_in(event: Mapping[str, Any], fields: tuple[str, ...]) -> Iterator[str]:
 def _match(c: Condition, q: Query, e: Mapping[str, Any], ns: Mapping[str, str]) -> bool:
     m = _matcher(tuple(c.values))
     return any(m.matches(v) for v in epcs_in(e, MATCH_FIELDS[c.field]))
+
+
+def _no_master_data(c: Condition, q: Query, e: Mapping[str, Any], ns: Mapping[str, str]) -> bool:
+    """``HASATTR_`` / ``EQ_ATTR_`` not resolved (:mod:`epcis.query.master_data`): no master
+    data is available for any element, so no event matches."""
+    return False
+
+
+@lru_cache(maxsize=65536)
+def _product_of(identifier: str) -> str | None:
+    """The product (GTIN-14, a trace code's 7-digit prefix) an EPC or a class belongs to."""
+    try:
+        return parse_identifier(identifier).product_key
+    except IdentifierError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _products(values: tuple[str, ...]) -> frozenset[str]:
+    out = set()
+    for value in values:
+        try:
+            out.add(product_key(value))
+        except IdentifierError:
+            continue
+    return frozenset(out)
+
+
+def _epc_class(c: Condition, q: Query, e: Mapping[str, Any], ns: Mapping[str, str]) -> bool:
+    wanted = _products(tuple(c.values))
+    if not wanted:
+        return False
+    fields = MATCH_FIELDS["MATCH_anyEPC"] + MATCH_FIELDS["MATCH_anyEPCClass"]
+    return any(_product_of(v) in wanted for v in epcs_in(e, fields))
 
 
 def _quantity(c: Condition, q: Query, e: Mapping[str, Any], ns: Mapping[str, str]) -> bool:
@@ -323,4 +359,6 @@ _TESTS: dict[str, _Test] = {
     "sensor_time": _sensor_time,
     "sensor_number": _sensor_number,
     "extension": _extension,
+    "attribute": _no_master_data,
+    "epc_class": _epc_class,
 }

@@ -18,7 +18,7 @@ from ledger.master_data_rows import BadValue, MasterDataInvalid, RowError
 
 MAX_ROWS = 100_000
 
-_PRODUCT_VALUES: dict[str, Callable[[str], Any]] = {
+PRODUCT_VALUES: dict[str, Callable[[str], Any]] = {
     "yb_code": rows.code,
     "gtin": rows.gtin,
     "trace_prefix": rows.trace_prefix,
@@ -33,7 +33,7 @@ _PRODUCT_VALUES: dict[str, Callable[[str], Any]] = {
     "split": rows.flag,
     "preparation": rows.flag,
 }
-_LOCATION_VALUES: dict[str, Callable[[str], Any]] = {
+LOCATION_VALUES: dict[str, Callable[[str], Any]] = {
     "id": rows.code,
     "name": lambda v: rows.text(v, required=True),
     "kind": lambda v: rows.word(v, rows.KINDS),
@@ -63,9 +63,9 @@ def _text(data: bytes) -> str:
 def _kind(header: list[str]) -> tuple[str, dict[str, Callable[[str], Any]]]:
     names = set(header)
     if set(rows.PRODUCT_COLUMNS) <= names:
-        return "products", _PRODUCT_VALUES
+        return "products", PRODUCT_VALUES
     if set(rows.LOCATION_COLUMNS) <= names:
-        return "locations", _LOCATION_VALUES
+        return "locations", LOCATION_VALUES
     raise MasterDataInvalid(
         [
             RowError(

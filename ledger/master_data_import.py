@@ -9,6 +9,7 @@ if another writer saved meanwhile (:meth:`ledger.application.Ledger.save_entries
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from ledger.application import Ledger
 from ledger.master_data import MasterEntry, master_data, ref_of
 from ledger.master_data_csv import ParsedFile, parse
 from ledger.master_data_rows import MasterDataInvalid, RowError, product_key
-from ledger.master_data_rules import Lined, location_errors, product_errors
+from ledger.master_data_rules import Lined, Where, location_errors, on_line, product_errors
 
 
 class MasterDataRefused(Exception):
@@ -45,7 +46,9 @@ def _full_rights(who: Principal) -> bool:
     return who.via in ("local", "open")
 
 
-def _institution(who: Principal, asked: str | None) -> str | None:
+def institution_for(who: Principal, asked: str | None) -> str | None:
+    """The institution ``who`` imports for: the one asked (the command line: any; an
+    admin: its own only, :class:`MasterDataRefused`), else the admin's own."""
     if _full_rights(who):
         return asked or None
     if asked is not None and asked != who.institution:
@@ -81,6 +84,18 @@ def _by_institution(parsed: ParsedFile, institution: str | None) -> dict[str, Li
     return grouped
 
 
+@dataclass
+class Part:
+    """Rows of one kind to import, grouped by institution, with how an error found by the
+    rules names where it is (the CSV's line as it is; an EPCIS element's pointer)."""
+
+    products: bool
+    grouped: dict[str, Lined]
+    summary: ImportSummary
+    locate: Callable[[RowError], RowError] = lambda error: error
+    where: Where = on_line
+
+
 def import_master_data(
     ledger: Ledger, who: Principal, data: bytes, institution: str | None = None
 ) -> ImportSummary:
@@ -88,31 +103,37 @@ def import_master_data(
     :class:`MasterDataInvalid` with every error, :class:`MasterDataRefused` when ``who``
     may not, :class:`ledger.access.Forbidden` for a role other than admin."""
     require(who, Permission.ADMIN)
-    wanted = _institution(who, institution)
+    wanted = institution_for(who, institution)
     parsed = parse(data)
     grouped = _by_institution(parsed, wanted)
-    products = parsed.kind == "products"
     summary = ImportSummary(parsed.kind, sorted(grouped))
+    save_parts(ledger, [Part(parsed.kind == "products", grouped, summary)])
+    return summary
+
+
+def save_parts(ledger: Ledger, parts: list[Part]) -> None:
+    """Check every part against what is stored and save what changed, all in one commit
+    (:class:`MasterDataInvalid` with every error: nothing saved)."""
 
     def build() -> list[Any]:
-        summary.added.clear()
-        summary.changed.clear()
-        summary.unchanged.clear()
-        now = master_data(ledger, grouped)
+        now = master_data(ledger, {owner for part in parts for owner in part.grouped})
         errors: list[RowError] = []
         changes: list[Any] = []
-        for owner, rows in grouped.items():
-            stored_rows = now.products if products else now.locations
-            stored = {key: row for (inst, key), row in stored_rows.items() if inst == owner}
-            check = product_errors if products else location_errors
-            errors += check(rows, stored)
-            changes += _changes(ledger, owner, rows, stored, summary, products)
+        for part in parts:
+            part.summary.added.clear()
+            part.summary.changed.clear()
+            part.summary.unchanged.clear()
+            for owner, rows in part.grouped.items():
+                stored_rows = now.products if part.products else now.locations
+                stored = {key: row for (inst, key), row in stored_rows.items() if inst == owner}
+                check = product_errors if part.products else location_errors
+                errors += [part.locate(e) for e in check(rows, stored, part.where)]
+                changes += _changes(ledger, owner, rows, stored, part.summary, part.products)
         if errors:
-            raise MasterDataInvalid(sorted(errors, key=lambda e: e.line))
+            raise MasterDataInvalid(sorted(errors, key=lambda e: (e.line, e.pointer)))
         return changes
 
     ledger.save_entries(build)
-    return summary
 
 
 def _changes(

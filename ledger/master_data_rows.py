@@ -50,18 +50,33 @@ class BadValue(ValueError):
 
 @dataclass(frozen=True)
 class RowError:
-    """One thing wrong with a file: its line (1 is the header), column, and what."""
+    """One thing wrong with a file: its line (1 is the header; 0: a JSON document's, which
+    has none worth naming), column, and what; in an EPCIS document also the JSON pointer of
+    the vocabulary element (or its part) at fault."""
 
     line: int
     column: str
     message: str
+    pointer: str = ""
 
     def __str__(self) -> str:
-        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        if self.pointer:
+            where = (f"line {self.line}, " if self.line else "") + self.pointer
+        else:
+            where = f"line {self.line}"
+        where += f", column {self.column}" if self.column else ""
         return f"{where}: {self.message}"
 
     def as_json(self) -> dict[str, Any]:
-        return {"line": self.line, "column": self.column, "message": self.message}
+        if not self.pointer:
+            return {"line": self.line, "column": self.column, "message": self.message}
+        out: dict[str, Any] = {"pointer": self.pointer}
+        if self.line:
+            out["line"] = self.line
+        if self.column:
+            out["column"] = self.column
+        out["message"] = self.message
+        return out
 
 
 class MasterDataInvalid(ValueError):

@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from ledger.master_data_rows import RowError, level_rank, product_key
 
 Row = dict[str, Any]
 Lined = list[tuple[int, Row]]
+Where = Callable[[int], str]
+"""How an error names another row (``line 3``; an EPCIS element's pointer)."""
 
 
-def _duplicates(rows: Lined, column: str, what: str, errors: list[RowError]) -> None:
+def on_line(line: int) -> str:
+    return f"on line {line}"
+
+
+def _duplicates(
+    rows: Lined, column: str, what: str, errors: list[RowError], where: Where = on_line
+) -> None:
     first: dict[Any, int] = {}
     for line, row in rows:
         value = row[column] if column != "key" else product_key(row)
@@ -27,7 +36,7 @@ def _duplicates(rows: Lined, column: str, what: str, errors: list[RowError]) -> 
             continue
         if value in first:
             shown = "level" if column == "key" else column
-            errors.append(RowError(line, shown, f"{what} {value} is also on line {first[value]}"))
+            errors.append(RowError(line, shown, f"{what} {value} is also {where(first[value])}"))
         else:
             first[value] = line
 
@@ -73,15 +82,15 @@ def _nesting(rows: Lined, stored: dict[str, Row], errors: list[RowError]) -> Non
             )
 
 
-def product_errors(rows: Lined, stored: dict[str, Row]) -> list[RowError]:
+def product_errors(rows: Lined, stored: dict[str, Row], where: Where = on_line) -> list[RowError]:
     """What is wrong with one institution's product rows next to its stored ones (by key)."""
     errors: list[RowError] = []
     for line, row in rows:
         if row["level"] == "unit" and row["units"] != 1:
             errors.append(RowError(line, "units", "a unit-level row holds 1 unit"))
-    _duplicates(rows, "key", "the product level", errors)
+    _duplicates(rows, "key", "the product level", errors, where)
     for column in ("trace_prefix", "gtin"):
-        _duplicates(rows, column, column, errors)
+        _duplicates(rows, column, column, errors, where)
         _unique_against(rows, stored, column, errors)
     if not errors:
         _nesting(rows, stored, errors)
@@ -101,10 +110,10 @@ def _cycle(start: str, parents: dict[str, str]) -> list[str] | None:
     return None
 
 
-def location_errors(rows: Lined, stored: dict[str, Row]) -> list[RowError]:
+def location_errors(rows: Lined, stored: dict[str, Row], where: Where = on_line) -> list[RowError]:
     """What is wrong with one institution's location rows next to its stored ones (by id)."""
     errors: list[RowError] = []
-    _duplicates(rows, "id", "the location", errors)
+    _duplicates(rows, "id", "the location", errors, where)
     parents = {key: row["parent"] for key, row in stored.items()}
     parents.update({row["id"]: row["parent"] for _, row in rows})
     for line, row in rows:

@@ -86,8 +86,10 @@ def test_bad_file_is_a_400_naming_lines(sqlite_client: TestClient) -> None:
 
 
 def test_other_media_type_and_bad_as_of(sqlite_client: TestClient) -> None:
-    answer = _post(sqlite_client, csv_bytes(PRODUCTS), media="application/json")
+    answer = _post(sqlite_client, csv_bytes(PRODUCTS), media="text/plain")
     assert answer.status_code == 415
+    not_json = _post(sqlite_client, csv_bytes(PRODUCTS), media="application/json")
+    assert not_json.status_code == 400  # read as the EPCIS document it says it is
     bad = sqlite_client.get("/masterdata/locations", params={"as_of": "yesterday"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["query"] == "as_of"
 

@@ -94,6 +94,10 @@ def epcis_json(*vocabularies: tuple[str, list[dict[str, Any]]], events: int = 0)
     return json.dumps(body, ensure_ascii=False).encode()
 
 
+def places_doc(*elements: dict[str, Any]) -> bytes:
+    return epcis_json((BIZ_LOCATION, list(elements)))
+
+
 def _event(n: int) -> dict[str, Any]:
     return {
         "type": "ObjectEvent",
@@ -375,29 +379,19 @@ BAD: list[tuple[str, bytes, str, str]] = [
     ),
     (
         "two parents",
-        epcis_json(
-            (
-                BIZ_LOCATION,
-                [
-                    element(loc("A"), place("a", "ward"), [loc("C")]),
-                    element(loc("B"), place("b", "ward"), [loc("C")]),
-                    element(loc("C"), place("c", "ward")),
-                ],
-            )
+        places_doc(
+            element(loc("A"), place("a", "ward"), [loc("C")]),
+            element(loc("B"), place("b", "ward"), [loc("C")]),
+            element(loc("C"), place("c", "ward")),
         ),
         _el(0, 1, "/children/0"),
         "child C already has the parent A",
     ),
     (
         "parents go round",
-        epcis_json(
-            (
-                BIZ_LOCATION,
-                [
-                    element(loc("A"), place("a", "ward"), [loc("B")]),
-                    element(loc("B"), place("b", "ward"), [loc("A")]),
-                ],
-            )
+        places_doc(
+            element(loc("A"), place("a", "ward"), [loc("B")]),
+            element(loc("B"), place("b", "ward"), [loc("A")]),
         ),
         _el(0, 0),
         "parents go round",

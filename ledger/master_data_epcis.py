@@ -39,7 +39,7 @@ from epcis.master_data import (
     has_master_data,
     vocabulary_elements,
 )
-from epcis.problems import DocumentError, excerpt
+from epcis.problems import DocumentError, Problem, excerpt
 from ledger.access import Permission, Principal, require
 from ledger.application import Ledger
 from ledger.locations import parse_location_uri
@@ -274,7 +274,7 @@ def read_vocabularies(
     try:
         loaded = load(data, validate=True)
     except DocumentError as exc:
-        raise MasterDataInvalid([_problem(p, {}) for p in exc.problems]) from None
+        raise MasterDataInvalid([_problem(p) for p in exc.problems]) from None
     source = loaded.source_map
 
     def line_of(pointer: str) -> int:
@@ -289,7 +289,7 @@ def read_vocabularies(
     reading = _Reading(line_of)
     problems = [p for p in loaded.problems if p.is_error]
     if problems:
-        raise MasterDataInvalid([_problem(p, source) for p in problems])
+        raise MasterDataInvalid([_problem(p) for p in problems])
     document = loaded.document
     if loaded.events:
         pointer = "/epcisBody/eventList"
@@ -325,10 +325,13 @@ def read_vocabularies(
     return reading
 
 
-def _problem(problem: Any, source: dict[str, tuple[int, str]]) -> RowError:
-    pointer = problem.pointer or ""
-    line = problem.line or 0
-    return RowError(line, "", problem.message, pointer or (problem.path or "/"))
+def _problem(problem: Problem) -> RowError:
+    """A problem of the document as a whole (not EPCIS, not valid): by its JSON pointer
+    (the root shown as ``/``), or for XML by its line, the element path in the message."""
+    if problem.pointer is not None:
+        return RowError(problem.line or 0, "", problem.message, problem.pointer or "/")
+    where = f"{problem.path}: " if problem.path else ""
+    return RowError(problem.line or 0, "", where + problem.message)
 
 
 def _lined(

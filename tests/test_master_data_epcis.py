@@ -288,6 +288,13 @@ def test_bad_xml_names_the_line(client: TestClient) -> None:
             "warehouse, pharmacy, ward, department, supplier, external",
         }
     ]
+    start = XML_1_2.index("    <sbdh:StandardBusinessDocumentHeader>")
+    end = XML_1_2.index("    <extension>")
+    no_sbdh = XML_1_2[:start] + XML_1_2[end:]  # EPCIS 1.2 requires the SBDH
+    answer = post(client, no_sbdh.format(kind="ward").encode(), "application/xml")
+    assert answer.status_code == 400
+    first = answer.json()["errors"][0]
+    assert first["line"] == 6 and "EPCISHeader/extension" in first["message"]
     answer = post(client, MASTER_DATA_DOCUMENT.format(split="yes").encode(), "application/xml")
     assert answer.status_code == 400
     error = answer.json()["errors"][0]

@@ -151,8 +151,10 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
     runner = ReadModelRunner(opened)
     keys = KeyRing(opened)
     policy = settings.destinations or DestinationPolicy.from_env()
-    background: BackgroundRunner = BackgroundRunner(runner).start()
+    # the outbound tables are made before the runner's thread starts writing the views:
+    # SQLite allows one writer, and a CREATE TABLE racing it failed "database is locked"
     webhooks: WebhookDelivery = WebhookDelivery(opened, runner, policy=policy)
+    background: BackgroundRunner = BackgroundRunner(runner).start()
     outbound = Following([webhooks], webhooks.interval).start()
     return System(
         ledger=opened,

@@ -551,3 +551,34 @@ def test_recall_by_lot_reaches_every_code_and_the_trail(client: TestClient) -> N
     assert trail.status_code == 200, trail.text
     states = {line["code"]: line["hospitalState"] for line in trail.json()}
     assert set(states.values()) == {"recalled"} and len(states) == 2
+
+
+def test_captures_and_scans_agree(client: TestClient) -> None:
+    """What arrives through the EPCIS capture interface moves the code library too."""
+    item = box(110)
+    at_op(client, item)
+    dispensed = {
+        "type": "ObjectEvent",
+        "eventTime": datetime.now(UTC).isoformat(),
+        "eventTimeZoneOffset": "+08:00",
+        "epcList": [item],
+        "action": "OBSERVE",
+        "bizStep": "dispensing",
+        "disposition": "dispensed",
+        "readPoint": {"id": "urn:tracecode:loc:H1:OP"},
+    }
+    auth = client.auth
+    sent = {**JSONLD, **auth.header(Role.CAPTURE)}  # type: ignore[union-attr]
+    assert client.post("/capture", content=document(dispensed), headers=sent).status_code == 202
+    red(
+        post_scan(client, operation="bind", location="OP", codes=[item], patient="P"),
+        "already_bound",
+    )
+
+
+def test_cancel_by_event_id(client: TestClient) -> None:
+    item = box(120)
+    at_op(client, item)
+    bound = ok(post_scan(client, operation="bind", location="OP", codes=[item], patient="P"))
+    ok(post_scan(client, operation="cancel", eventID=bound["eventIDs"][0]))
+    assert client.get(f"/codes/{item}").json()["hospitalState"] == "in_stock"

@@ -189,30 +189,6 @@ class CodeLibrary:
     def get(self, code: str) -> CodeState:
         return self.codes.get(code) or CodeState(code)
 
-    def contents(self, code: str) -> list[str]:
-        """Every code inside ``code``, transitively, depth first."""
-        found: list[str] = []
-        stack = sorted(self.children.get(code, ()), reverse=True)
-        seen = {code}
-        while stack:
-            child = stack.pop()
-            if child in seen:
-                continue
-            seen.add(child)
-            found.append(child)
-            stack.extend(sorted(self.children.get(child, ()), reverse=True))
-        return found
-
-    def codes_of_lot(self, lot: str, prefix_of: Iterable[str]) -> list[str]:
-        """Codes whose lot is ``lot`` and whose code starts with one of ``prefix_of``
-        (trace prefixes or GTINs), sorted."""
-        prefixes = tuple(prefix_of)
-        return sorted(
-            c
-            for c, s in self.codes.items()
-            if s.lot == lot and _product_digits(c).startswith(prefixes)
-        )
-
     def catch_up(self, log: LedgerLog) -> int:
         """Fold what the log holds after :attr:`after` (stored events, and what the
         watchers follow); how many notifications."""
@@ -262,16 +238,16 @@ class Overlay:
         return found if found is not None else self.library.children.get(code, set())
 
     def contents(self, code: str) -> list[str]:
+        """Every code inside ``code``, transitively, depth first."""
         found: list[str] = []
         stack = sorted(self.children_of(code), reverse=True)
         seen = {code}
         while stack:
             child = stack.pop()
-            if child in seen:
-                continue
-            seen.add(child)
-            found.append(child)
-            stack.extend(sorted(self.children_of(child), reverse=True))
+            if child not in seen:
+                seen.add(child)
+                found.append(child)
+                stack.extend(sorted(self.children_of(child), reverse=True))
         return found
 
     def order_codes(self, order: str) -> set[str]:

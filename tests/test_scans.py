@@ -245,68 +245,26 @@ def test_orders_expected_lines(client: TestClient) -> None:
     other = code("8100002", 1)  # XA01 box of 24
     at_op(client, a, b, c, other)
     expected = [{"product": "XB02", "quantity": 20}]
-    red(
-        post_scan(
+
+    def bind(*codes: str, **extra: Any) -> Any:
+        return post_scan(
             client,
             operation="bind",
             location="OP",
-            codes=[a, other],
+            codes=list(codes),
             patient="P",
             order="O1",
             expected=expected,
-        ),
-        "wrong_product",
-    )
-    red(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP",
-            codes=[a, b, c],
-            patient="P",
-            order="O1",
-            expected=expected,
-        ),
-        "over_order",
-    )
-    short = ok(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP",
-            codes=[a],
-            patient="P",
-            order="O1",
-            expected=expected,
-        ),
-        "yellow",
-    )
-    assert [r["reason"] for r in short["reasons"]] == ["short_of_order"]
-    part = ok(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP",
-            codes=[b],
-            patient="P",
-            order="O1",
-            expected=expected,
-            partial=True,
+            **extra,
         )
-    )
+
+    red(bind(a, other), "wrong_product")
+    red(bind(a, b, c), "over_order")
+    short = ok(bind(a), "yellow")
+    assert [r["reason"] for r in short["reasons"]] == ["short_of_order"]
+    part = ok(bind(b, partial=True))
     assert part["reasons"] == []  # the order stays open: 20 of 20 now
-    red(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP",
-            codes=[c],
-            patient="P",
-            order="O1",
-            expected=expected,
-        ),
-        "over_order",
-    )
+    red(bind(c), "over_order")
 
 
 def test_a_case_expands_to_its_boxes(client: TestClient) -> None:

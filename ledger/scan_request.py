@@ -364,3 +364,60 @@ def _needs(
     for name in ("lot", "manufactured", "expires"):
         if name in body and operation not in CARRIES_LOT and operation is not Operation.RECALL:
             errors.append(FieldError(f"/{name}", f"{operation} does not take {name}"))
+
+
+def body_schema() -> dict[str, Any]:
+    """The JSON Schema of a scan's body (for the API's documentation; :func:`read_scan`
+    is what checks)."""
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
+    date = {"type": "string", "format": "date"}
+    described = {
+        "location": "where: a master-data location id of the terminal's institution",
+        "scanId": "the terminal's id of the scan (a retry answers the first answer); "
+        "for cancel: the scan to cancel",
+        "order": "the HIS order the codes are dispensed against",
+        "prescription": "the prescription",
+        "department": "the department that binds (whoever bound, unbinds)",
+        "destination": "where a transfer goes: a location id",
+        "source": "the supplier on receive: a location id",
+        "product": "a recall by lot: 医保 code, trace prefix or GTIN",
+        "lot": "receive / commission / recall: the lot",
+        "reason": "why (kept in the event)",
+        "operatorId": "the operator the terminal vouches for",
+        "eventID": "cancel: the eventID of the scan's event",
+    }
+    properties: dict[str, Any] = {
+        "operation": {"type": "string", "enum": [o.value for o in Operation]},
+        "codes": {
+            "type": "array",
+            "maxItems": MAX_CODES,
+            "items": {"type": "string"},
+            "description": "the codes as scanned, in any carrier",
+        },
+        "patient": {"type": "string", "description": "the patient: kept only as a pseudonym"},
+        "manufactured": date,
+        "expires": date,
+        "quantity": {"type": "integer", "minimum": 1},
+        "expected": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["product", "quantity"],
+                "properties": {
+                    "product": {"type": "string"},
+                    "quantity": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+        "partial": {"type": "boolean"},
+        "eventTime": {"type": "string", "format": "date-time"},
+        "quality": {"type": "string", "enum": ["passed", "failed"]},
+    }
+    for name in _TEXT_FIELDS:
+        properties[name] = {**text, "description": described[name]}
+    return {
+        "type": "object",
+        "required": ["operation"],
+        "additionalProperties": False,
+        "properties": properties,
+    }

@@ -540,3 +540,10 @@ def test_cancel_by_event_id(client: TestClient) -> None:
     bound = ok(post_scan(client, operation="bind", location="OP", codes=[item], patient="P"))
     ok(post_scan(client, operation="cancel", eventID=bound["eventIDs"][0]))
     assert client.get(f"/codes/{item}").json()["hospitalState"] == "in_stock"
+
+
+def test_the_api_documents_the_scan_body(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["paths"]["/scans"]["post"]["requestBody"]
+    body = schema["content"]["application/json"]["schema"]
+    assert "bind" in body["properties"]["operation"]["enum"]
+    assert {"location", "codes", "scanId", "patient", "expected"} <= set(body["properties"])

@@ -21,7 +21,7 @@ from adapters.http.state import ledger_of, read_json_object, state_of
 from ledger.access import Permission, Principal
 from ledger.capture import CaptureRequest
 from ledger.outcomes import CaptureResult
-from ledger.scan_request import ScanInvalid
+from ledger.scan_request import ScanInvalid, body_schema
 from ledger.scan_rules import YELLOW_WORDS, Colour
 from ledger.scanning import ScanForbidden, ScanSettings, scan
 
@@ -36,6 +36,12 @@ RED_TYPE = "https://tracecode.example/problems/scan-refused"
     tags=["Hospital scans"],
     summary="One terminal action on one or more codes, answered green, yellow or red.",
     responses=problem_docs(400, 401, 403, 409, 413, 415),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": body_schema()}},
+        }
+    },
 )
 async def post_scan(request: Request, who: SCAN) -> JSONResponse:
     body = await read_json_object(request)

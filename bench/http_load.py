@@ -37,7 +37,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,9 +215,10 @@ class Server:
         return tree_cpu_seconds(self.process.pid)
 
 
-def capture_key(database_url: str) -> str:
-    """A new capture API key in the store (which it creates if need be): every request
-    carries it, as every client of a real server must."""
+def capture_key(database_url: str, role: str = "capture", institution: str = "bench") -> str:
+    """A new API key in the store (which it creates if need be), a capture key unless
+    ``role`` says otherwise: every request carries one, as every client of a real server
+    must."""
     from ledger.access import Role
     from ledger.api_keys import KeyRing
     from ledger.application import Ledger
@@ -225,16 +226,19 @@ def capture_key(database_url: str) -> str:
 
     ledger = Ledger(store_settings(database_url))
     try:
-        return KeyRing(ledger).create(Role.CAPTURE, "bench", "make bench")[1]
+        return KeyRing(ledger).create(Role(role), institution, "make bench")[1]
     finally:
         ledger.close()
 
 
 @contextmanager
-def running_server(database_url: str, kind: str, workers: int = 1) -> Iterator[Server]:
-    """The server on a free port of 127.0.0.1; stopped (and waited for) on the way out."""
+def running_server(
+    database_url: str, kind: str, workers: int = 1, env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """The server on a free port of 127.0.0.1 (``env``: settings beside the store's);
+    stopped (and waited for) on the way out."""
     port = free_port()
-    env = {**os.environ, "TRACECODE_DATABASE_URL": database_url}
+    env = {**os.environ, **(env or {}), "TRACECODE_DATABASE_URL": database_url}
     key = capture_key(database_url)
     command = server_command(kind, port)
     if workers > 1:
@@ -327,20 +331,29 @@ Post = Callable[[bytes], Awaitable[int]]
 
 
 class RawConnection:
-    """One keep-alive HTTP/1.1 connection: POST a body, read the status and the body."""
+    """One keep-alive HTTP/1.1 connection: POST a body to ``path``, read the status and
+    the body."""
 
-    def __init__(self, port: int, key: str) -> None:
+    def __init__(
+        self, port: int, key: str, path: str = CAPTURE_PATH, content_type: str = CONTENT_TYPE
+    ) -> None:
         self.port = port
         self.key = key
+        self.path = path
+        self.content_type = content_type
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, body: bytes) -> int:
+        return (await self.exchange(body))[0]
+
+    async def exchange(self, body: bytes) -> tuple[int, bytes]:
+        """The answer's status and body."""
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
         head = (
-            f"POST {CAPTURE_PATH} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
-            f"Content-Type: {CONTENT_TYPE}\r\nAuthorization: Bearer {self.key}\r\n"
+            f"POST {self.path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+            f"Content-Type: {self.content_type}\r\nAuthorization: Bearer {self.key}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         try:
@@ -363,17 +376,18 @@ class RawConnection:
                     chunked = True
                 elif name == "connection" and value == "close":
                     close = True
+            answer = b""
             if chunked:
                 while True:
                     size = int((await self.reader.readline()).split(b";")[0], 16)
-                    await self.reader.readexactly(size + 2)
+                    answer += (await self.reader.readexactly(size + 2))[:size]
                     if size == 0:
                         break
             elif length:
-                await self.reader.readexactly(length)
+                answer = await self.reader.readexactly(length)
             if close:
                 await self.close()
-            return status
+            return status, answer
         except BaseException:
             await self.close()
             raise

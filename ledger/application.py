@@ -258,6 +258,8 @@ class Ledger(LedgerLog):
         aggregates.extend(declarations.values())
         if aggregates:
             commit_on(head, aggregates, position=position, link=link, now=now, claims=unrecorded)
+        for action in view.before_save.values() if view is not None else ():
+            action()
         recordings = self.save(head, *aggregates)
         logged = {r.notification.originator_id: r.notification.id for r in recordings}
         if view is not None:
@@ -276,7 +278,8 @@ class Ledger(LedgerLog):
         if all(request.gate is None for request in requests):
             return None
         self.library.catch_up(self)
-        return GroupView(Overlay(self.library), self)
+        asked = [i for r in requests if r.gate is not None for i in r.gate.lookups()]
+        return GroupView(Overlay(self.library), self, stored=self._existing(self.recorder, asked))
 
     def warm_library(self) -> int:
         """Fold the whole log into the code library now, rather than at the first scan;

@@ -10,6 +10,7 @@ chain head asks again, against the caught-up library.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
@@ -29,6 +30,13 @@ class GroupView:
     library: Overlay
     ledger: Ledger
     pending: dict[UUID, Any] = field(default_factory=dict)
+    stored: set[UUID] = field(default_factory=set)
+    """Which of the aggregates the group's gates asked about (:meth:`Gate.lookups`) the
+    store holds: one query for the group, not one per request."""
+    before_save: dict[str, Callable[[], None]] = field(default_factory=dict)
+    """What to do, once per name, in the writer just before the group's transaction (a
+    scan's patient mappings: kept even if the transaction must be retried)."""
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,4 +53,9 @@ class GateDecision:
 
 
 class Gate(Protocol):
+    def lookups(self) -> list[UUID]:
+        """The aggregates the gate will ask whether the store holds (asked for the whole
+        group at once; :attr:`GroupView.stored`)."""
+        ...
+
     def decide(self, view: GroupView) -> GateDecision: ...

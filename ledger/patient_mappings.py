@@ -63,6 +63,20 @@ class PatientMappings:
                 (pseudonym, institution, patient_id, at),
             )
 
+    def remember_many(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Keep many mappings ``(pseudonym, institution, patient id, time)`` in one
+        transaction (each once per institution)."""
+        if not rows:
+            return
+        with self._cursor() as cursor:
+            cursor.executemany(
+                self._sql(
+                    "INSERT INTO {table} (pseudonym, institution, patient_id, recorded_at)"
+                    " VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (pseudonym, institution) DO NOTHING"
+                ),
+                rows,
+            )
+
     def find(self, pseudonym: str, scope: str | None) -> str | None:
         """The identifier behind ``pseudonym`` recorded by ``scope`` (None: by anyone)."""
         where, values = self._where(pseudonym, scope)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from epcis.event_hash import EventHasher
 from epcis.timestamps import utc_now
@@ -23,6 +24,7 @@ from ledger.code_library import CodeLibrary
 from ledger.gate import GateDecision, GroupView
 from ledger.locations import location_uri, parse_location_uri
 from ledger.master_data import TOPICS, MasterData, MasterDataFold
+from ledger.patient_mappings import PatientMappings
 from ledger.product_lookup import Catalogue, ProductMatch
 from ledger.scan_answer import CodeAnswer, ScanAnswer, replayed
 from ledger.scan_cancel import Cancel
@@ -122,6 +124,18 @@ class ScanGate:
     back_filled: bool
     settings: ScanSettings
     any_institution: bool = False
+    patient_id: str | None = None
+    """The patient's identifier as normalised (its mapping to :attr:`patient` is kept by
+    the writer, with the group); None when the scan named a pseudonym or no patient."""
+
+    def lookups(self) -> list[UUID]:
+        """The scan's own record, when the terminal named the scan and its institution is
+        known: whether it was stored before is asked for the whole group at once."""
+        if not self.scan.scan_id or not self.institution:
+            return []
+        if self.scan.operation is Operation.CANCEL:
+            return []
+        return [ScanRecord.create_id(scan_ref(self.institution, self.scan.scan_id))]
 
     def decide(self, view: GroupView) -> GateDecision:
         fold = master_fold(view)
@@ -137,7 +151,7 @@ class ScanGate:
         if errors or answer.forbidden:
             answer.invalid = errors
             return GateDecision(answer, store=False)
-        stored = stored_scan(view, ScanRecord.create_id(ref))
+        stored = stored_scan(view, ScanRecord.create_id(ref), asked=bool(self.lookups()))
         if stored is not None:
             return GateDecision(replayed(stored.answer), store=False)
         return _Decision(self, view, places, uris, ref, answer).decide()
@@ -358,6 +372,8 @@ class _Decision:
         event = scan_event(facts, list(dict.fromkeys(epcs)))
         prepared = PreparedEvent(0, event, _HASHER.hash_id(event), None, dict(NAMESPACES))
         self.answer.event_ids = [prepared.hash_id]
+        if gate.patient_id is not None and gate.patient is not None:
+            _keep_mapping(self.view, gate.patient, self.places.institution, gate.patient_id)
         self.answer.stored = True
         record = ScanRecord(
             ref=self.ref,
@@ -371,6 +387,16 @@ class _Decision:
         return GateDecision(
             self.answer, store=True, events=[prepared], entries=[record], anchor=record.id
         )
+
+
+def _keep_mapping(view: GroupView, named: str, institution: str, patient_id: str) -> None:
+    """Have the writer keep the patient's mapping before the group's transaction, with
+    every other mapping of the group in one statement."""
+    rows: list[tuple[str, str, str, str]] = view.extras.setdefault("patient mappings", [])
+    rows.append((named, institution, patient_id, utc_now()))
+    view.before_save.setdefault(
+        "patient mappings", lambda: PatientMappings(view.ledger).remember_many(rows)
+    )
 
 
 def _line_of(match: ProductMatch | None, wanted: dict[str, int]) -> str | None:

@@ -53,11 +53,15 @@ class ScanRecord(ChainedEntry, created_event_name="Scanned", kind="scan", key="r
         return hasattr(self, "cancel_answer")
 
 
-def stored_scan(view: GroupView, aggregate_id: UUID) -> ScanRecord | None:
-    """A scan stored before, or by an earlier request of the group (None: never)."""
+def stored_scan(view: GroupView, aggregate_id: UUID, *, asked: bool = False) -> ScanRecord | None:
+    """A scan stored before, or by an earlier request of the group (None: never);
+    ``asked``: the gate asked for it in its lookups, so :attr:`GroupView.stored` says
+    whether the store holds it."""
     pending = view.pending.get(aggregate_id)
     if isinstance(pending, ScanRecord):
         return pending
+    if asked and aggregate_id not in view.stored:
+        return None
     try:
         record: ScanRecord = view.ledger.repository.get(aggregate_id)
     except AggregateNotFoundError:

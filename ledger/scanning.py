@@ -26,8 +26,7 @@ from ledger.access import Permission, Principal, require
 from ledger.application import Ledger
 from ledger.capture import CaptureRequest
 from ledger.outcomes import CaptureResult
-from ledger.patient_register import remember
-from ledger.patients import BadPatientId, is_pseudonym
+from ledger.patients import BadPatientId, is_pseudonym, normalise, parse_pseudonym, pseudonym
 from ledger.scan_answer import ScanAnswer
 from ledger.scan_gate import ScanGate
 from ledger.scan_request import FieldError, ScanInvalid, read_scan
@@ -54,14 +53,14 @@ async def scan(
     require(principal, Permission.SCAN)
     scan_ = read_scan(body)
     owner = principal.institution or institution or ""
-    patient = None
+    patient = patient_id = None
     if scan_.patient is not None:
         try:
-            patient = (
-                scan_.patient
-                if is_pseudonym(scan_.patient)
-                else remember(ledger, principal, scan_.patient)
-            )
+            if is_pseudonym(scan_.patient):
+                patient = parse_pseudonym(scan_.patient)
+            else:
+                patient_id = normalise(scan_.patient)
+                patient = pseudonym(patient_id)
         except BadPatientId as exc:
             raise ScanInvalid([FieldError("/patient", str(exc))]) from None
     now = datetime.now(UTC)
@@ -78,6 +77,7 @@ async def scan(
         back_filled=now - when > config.back_fill_after,
         settings=config,
         any_institution=principal.scope is None and not owner,
+        patient_id=patient_id,
     )
     request = CaptureRequest(
         str(uuid.uuid4()),

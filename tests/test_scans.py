@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from adapters.cli import main
 from ledger.access import Role
 from ledger.application import Ledger
+from ledger.patient_mappings import PatientMappings
 from ledger.verify import verify_chain
 from tests.http_support import http_client
 from tests.ledger_contract import document
@@ -374,6 +375,8 @@ def test_patients_never_appear_raw(client: TestClient, ledger: Ledger) -> None:
         )
     )
     assert all("110101199001011234" not in str(e.event) for e in ledger.stored_events())
+    holder = client.get(f"/codes/{item}").json()["holder"]
+    assert PatientMappings(ledger).find(holder, "H1") == "110101199001011234"  # kept
 
 
 @pytest.mark.parametrize(

@@ -247,9 +247,10 @@ class _Decision:
         for scanned in scan.codes:
             code = scanned.canonical
             inside = self._inside(code)
-            reasons = check(
-                self.library.get(code), scanned.identifier.expiry or scan.expires, self.at
-            )
+            # the code's own expiry wins (a GS1 code's); else the one the scan brings (a
+            # receive of 20-digit codes), else the library's
+            expires = scanned.identifier.expiry or scan.expires
+            reasons = check(self.library.get(code), expires, self.at)
             for content in inside:
                 for reason in check(self.library.get(content), None, self.at):
                     if reason.reason is not Reason.BACK_FILLED:

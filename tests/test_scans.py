@@ -550,3 +550,24 @@ def test_the_api_documents_the_scan_body(client: TestClient) -> None:
     body = schema["content"]["application/json"]["schema"]
     assert "bind" in body["properties"]["operation"]["enum"]
     assert {"location", "codes", "scanId", "patient", "expected"} <= set(body["properties"])
+
+
+def test_a_received_pack_is_checked_against_the_expiry_the_receipt_brings(
+    client: TestClient, ledger: Ledger
+) -> None:
+    """20-digit codes carry no expiry: the receive's ``expires`` is the one that counts, on
+    the receive itself too (an expired delivery is refused, nothing stored)."""
+    today = datetime.now(UTC).date()
+    past, soon = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=30)).isoformat()
+    before = ledger.log_position()
+    refused = post_scan(client, operation="receive", location="WH", codes=[box(1)], expires=past)
+    red(refused, "expired")
+    assert ledger.log_position() == before, "a refused receive stored nothing"
+    assert client.get(f"/codes/{box(1)}").status_code == 404
+    near = ok(
+        post_scan(client, operation="receive", location="WH", codes=[box(2)], expires=soon),
+        "yellow",
+    )
+    assert reasons_of(near) == [["near_expiry"]]
+    moved = post_scan(client, operation="transfer", location="WH", destination="OP", codes=[box(2)])
+    assert reasons_of(moved.json()) == [["near_expiry"]], "the library keeps the receipt's expiry"

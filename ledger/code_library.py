@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from epcis.identifiers.facts import canonical, facts_of
 from epcis.timestamps import utc_text
-from ledger.lifecycle import HospitalState, hospital_state_after, local_name, word
+from ledger.lifecycle import HospitalState, derive_state, local_name, next_hospital_state, word
 from ledger.reading import RECORD_TOPIC
 from ledger.records import StoredEvent, stored_event
 
@@ -322,14 +322,16 @@ class Overlay:
         state = self._writable(code)
         state.previous = before
         state.seen = True
-        state.state = hospital_state_after(
-            before.state, view.event_type, view.action, view.biz_step, view.disposition, role
-        )
+        moved = derive_state(view.event_type, view.action, view.biz_step, view.disposition, role)
+        state.state = next_hospital_state(before.state, moved, view.biz_step, view.action)
         if view.location is not None:
             state.location = view.location
         if state.state is HospitalState.IN_TRANSIT:
-            state.destination = view.destination
-            if view.location is None:
+            # as the read models do: an event that changes no state (a stocktake of a code
+            # on its way) leaves where it is going as it was
+            if moved is not None or view.destination is not None:
+                state.destination = view.destination
+            if moved is not None and view.location is None:
                 state.location = None
         elif before.state is HospitalState.IN_TRANSIT:
             state.destination = None

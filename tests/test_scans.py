@@ -571,3 +571,28 @@ def test_a_received_pack_is_checked_against_the_expiry_the_receipt_brings(
     assert reasons_of(near) == [["near_expiry"]]
     moved = post_scan(client, operation="transfer", location="WH", destination="OP", codes=[box(2)])
     assert reasons_of(moved.json()) == [["near_expiry"]], "the library keeps the receipt's expiry"
+
+
+def reasons(answer: Any) -> list[list[str]]:
+    return reasons_of(answer.json())
+
+
+def _status(client: TestClient, code: str) -> Any:
+    return client.get(f"/codes/{code}")
+
+
+def test_a_stocktake_of_a_code_on_its_way_leaves_where_it_is_going(client: TestClient) -> None:
+    """A stocktake changes no state: the code is still expected where it was sent."""
+    code = box(1)
+    for step in (
+        {"operation": "receive", "location": "WH"},
+        {"operation": "transfer", "location": "WH", "destination": "OP"},
+    ):
+        assert post_scan(client, codes=[code], **step).status_code == 201
+    counted = post_scan(client, operation="stocktake", location="W3", codes=[code])
+    assert counted.status_code == 201 and reasons(counted) == [["not_on_books_here"]]
+    elsewhere = post_scan(client, operation="accept", location="W3", codes=[code])
+    assert reasons(elsewhere) == [["in_transit_elsewhere"]]
+    accepted = post_scan(client, operation="accept", location="OP", codes=[code])
+    assert accepted.status_code == 201, accepted.text
+    assert _status(client, code).json()["hospitalState"] == "in_stock"

@@ -15,9 +15,11 @@ atomic step per code.
 **What it keeps per code** (:class:`CodeState`): the hospital state
 (:func:`ledger.lifecycle.hospital_state_after`), where the code is (bizLocation) or where it
 is going (destination), the patient and order it is bound to and where and when, its lot
-and expiry, its container, the event that last touched it, and the state before that event
-(so a correction of the last event restores it). A container passes each event on to its
-contents (a shipped case ships its boxes), as the read models do.
+and expiry, its container, the event that last touched it, and the states before that
+event and the few before it (:data:`UNDO_DEPTH`), so that a correction of the last event
+restores the state before it, and a correction of the event before that, then, the state
+before that one. A container passes each event on to its contents (a shipped case ships
+its boxes), as the read models do.
 
 Events are folded in log order. A correction (``errorDeclaration``) of a code's last event
 restores the code's state before it; a correction of an older event is left to the read
@@ -207,6 +209,25 @@ class CodeLibrary:
         return folded
 
 
+UNDO_DEPTH = 4
+"""How many earlier states of a code the library keeps: so many of the code's last scans
+can be cancelled one after another (each cancel restores the state before its scan)."""
+
+
+def _kept(state: CodeState) -> CodeState:
+    """A copy of ``state`` keeping at most ``UNDO_DEPTH - 1`` states before it (the chain is
+    copied: the states themselves are the library's earlier states, and stay whole)."""
+    head = state.copy()
+    node = head
+    for _ in range(UNDO_DEPTH - 1):
+        if node.previous is None:
+            return head
+        node.previous = node.previous.copy()
+        node = node.previous
+    node.previous = None
+    return head
+
+
 def _product_digits(code: str) -> str:
     """What a product prefix is compared with: the 20 digits of a trace code, the GTIN of a
     GS1 code, the code itself otherwise."""
@@ -317,8 +338,7 @@ class Overlay:
         return self.codes[code]
 
     def _apply(self, code: str, view: EventView, role: str) -> None:
-        before = self.get(code).copy()
-        before.previous = None
+        before = _kept(self.get(code))
         state = self._writable(code)
         state.previous = before
         state.seen = True

@@ -1,6 +1,8 @@
 """A cancel: the earlier scan's event declared in error, unless later scans depend on it.
 
-Only a code's last scan can be cancelled: the library restores the state before it. A
+Only a code's last scan can be cancelled: the library restores the state before it (and
+then the scan before that one can be cancelled, back to the few states the library keeps,
+:data:`ledger.code_library.UNDO_DEPTH`: beyond them the cancel is red ``cancel_too_old``). A
 cancel sent again answers what it answered the first time.
 """
 
@@ -46,6 +48,10 @@ class Cancel:
                 if state.last_hash != stored_event.hash_id:
                     answer.codes.append(
                         CodeAnswer(code, code, Colour.RED, [found(Reason.CANCEL_NOT_LAST)])
+                    )
+                elif state.previous is None:  # cancelled back past what the library keeps
+                    answer.codes.append(
+                        CodeAnswer(code, code, Colour.RED, [found(Reason.CANCEL_TOO_OLD)])
                     )
                 else:
                     answer.codes.append(CodeAnswer(code, code, Colour.GREEN, []))

@@ -51,6 +51,7 @@ class Reason(StrEnum):
     NOT_FROZEN = "not_frozen"
     LATER_SCANS = "later_scans"
     CANCEL_NOT_LAST = "cancel_not_last"
+    CANCEL_TOO_OLD = "cancel_too_old"
     ALREADY_CANCELLED = "already_cancelled"
     NO_SUCH_SCAN = "no_such_scan"
     LOT_NOT_FOUND = "lot_not_found"
@@ -103,6 +104,8 @@ MESSAGES = {
     Reason.LATER_SCANS: "later scans of this code are recorded: a back-fill here would "
     "contradict them",
     Reason.CANCEL_NOT_LAST: "a later scan depends on the scan to cancel: cancel that first",
+    Reason.CANCEL_TOO_OLD: "the code's state before the scan to cancel is no longer kept: "
+    "cancels undo only a code's last few scans",
     Reason.ALREADY_CANCELLED: "the scan was cancelled already",
     Reason.NO_SUCH_SCAN: "no scan of this institution has that scanId or eventID",
     Reason.LOT_NOT_FOUND: "no code of that product and lot is known to the library",

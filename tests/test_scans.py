@@ -596,3 +596,52 @@ def test_a_stocktake_of_a_code_on_its_way_leaves_where_it_is_going(client: TestC
     accepted = post_scan(client, operation="accept", location="OP", codes=[code])
     assert accepted.status_code == 201, accepted.text
     assert _status(client, code).json()["hospitalState"] == "in_stock"
+
+
+def test_cancels_undo_a_codes_scans_one_after_another_back_to_what_the_library_keeps(
+    client: TestClient, ledger: Ledger
+) -> None:
+    """Cancelling the last scan makes the one before it the last: it can be cancelled
+    too, and each cancel restores the state before its scan on both sides, as far back as
+    the library keeps earlier states; beyond that the cancel is red and stores nothing."""
+    code = box(1)
+    steps = [
+        {"operation": "receive", "location": "WH"},
+        {"operation": "transfer", "location": "WH", "destination": "OP"},
+        {"operation": "accept", "location": "OP"},
+        {"operation": "lend", "location": "OP"},
+        {"operation": "lend_return", "location": "OP"},
+        {"operation": "bind", "location": "OP-1", "patient": "P-1"},
+    ]
+    states, answers = [], []
+    for n, step in enumerate(steps):
+        done = post_scan(client, codes=[code], scanId=f"u{n}", **step)
+        assert done.status_code == 201, done.text
+        answers.append(done.json())
+        states.append(_status(client, code).json()["hospitalState"])
+    assert states == ["in_stock", "in_transit", "in_stock", "lent", "in_stock", "bound"]
+    for n in range(len(steps) - 1, len(steps) - 1 - UNDO_DEPTH, -1):
+        early = post_scan(client, operation="cancel", scanId=f"u{n - 1}")
+        assert early.status_code == 409 and reasons(early) == [["cancel_not_last"]]
+        undone = post_scan(client, operation="cancel", scanId=f"u{n}")
+        assert undone.status_code == 201, undone.text
+        assert _status(client, code).json()["hospitalState"] == states[n - 1]
+        before = ledger.log_position()
+        resent = post_scan(client, codes=[code], scanId=f"u{n}", **steps[n])
+        assert resent.status_code == 201 and resent.json() == answers[n], "its first answer"
+        assert post_scan(client, operation="cancel", scanId=f"u{n}").json() == undone.json()
+        assert ledger.log_position() == before, "neither resend stored anything"
+        assert _status(client, code).json()["hospitalState"] == states[n - 1]
+    last = len(steps) - 1 - UNDO_DEPTH
+    before = ledger.log_position()
+    too_old = post_scan(client, operation="cancel", scanId=f"u{last}")
+    assert too_old.status_code == 409, too_old.text
+    assert reasons(too_old) == [["cancel_too_old"]]
+    assert ledger.log_position() == before
+    assert _status(client, code).json()["hospitalState"] == states[last]
+    # a new scan keeps states again: it can be cancelled
+    accepted = post_scan(client, operation="accept", location="OP", codes=[code], scanId="a")
+    assert accepted.status_code == 201, accepted.text
+    assert post_scan(client, operation="cancel", scanId="a").status_code == 201
+    assert _status(client, code).json()["hospitalState"] == states[last]
+    assert verify_chain(ledger).intact

@@ -99,6 +99,8 @@ EXPIRY_MATTERS = {
 """Operations that hand a pack on or use it, refused when it has expired."""
 SHELF = {"in_stock", "frozen", "recalled"}
 """States of a pack physically on a shelf (it may be returned, destroyed, counted)."""
+RELEASES = {"lend_return": ("lent", "not_lent"), "unfreeze": ("frozen", "not_frozen")}
+"""Operations that end a hold: the state they need, and the word when it is not so."""
 
 
 FLOWS = [
@@ -159,11 +161,12 @@ class Act:
 
     operation: str
     location: str
+    failed: bool = False
+    """The quality check of an unbind failed (the pack is frozen, not back in stock)."""
     patient: str | None = None
     department: str | None = None
     destination: str | None = None
     expires: str | None = None
-    failed: bool = False
 
     @property
     def binder(self) -> str:
@@ -243,18 +246,14 @@ def reasons_for(pack: Pack, seen: bool, act: Act, today: str) -> list[str]:
                 found.append("not_bound_here")  # whoever bound, unbinds
             if act.patient is not None and pack.patient != act.patient:
                 found.append("wrong_patient")
-    elif op == "lend_return":
-        if state != "lent":
-            found = held_or(pack, "not_lent")
+    elif op in RELEASES:  # back on the shelf where it was lent out or frozen
+        held, otherwise = RELEASES[op]
+        if state != held:
+            found = held_or(pack, otherwise)
         else:
             found = [] if related(here, pack.location) else ["not_in_stock_here"]
     elif op == "freeze":
         found = on_shelf_here(pack, act, {"in_stock", "lent"})
-    elif op == "unfreeze":
-        if state != "frozen":
-            found = held_or(pack, "not_frozen")
-        else:
-            found = [] if related(here, pack.location) else ["not_in_stock_here"]
     elif op == "recall":
         found = [HELD[state]] if state in ("recalled", "destroyed", "exited", "consumed") else []
     elif op == "stocktake":

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from adapters.cli import main
 from ledger.access import Role
 from ledger.application import Ledger
+from ledger.code_library import UNDO_DEPTH
 from ledger.patient_mappings import PatientMappings
 from ledger.verify import verify_chain
 from tests.http_support import http_client

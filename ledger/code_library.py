@@ -70,6 +70,11 @@ class CodeState:
     last_hash: str = ""
     scan: str | None = None
     """The scan (its reference) whose event last touched the code."""
+    held: HospitalState | None = None
+    """A recall or a freeze that still holds the code after it was moved: a recalled pack
+    returned to the warehouse is in transit, then in stock there, and still may not be
+    used (:data:`ledger.scan_rules.HOLD_ALLOWED`). Cleared when the code leaves (exited,
+    destroyed, consumed), and for a freeze by an inspection that releases it."""
     previous: CodeState | None = None
 
     def copy(self) -> CodeState:
@@ -156,6 +161,22 @@ def read_event(key: str, hash_id: str, event: dict[str, Any]) -> EventView:
         scan=extension.get("scan"),
         declared="errorDeclaration" in event,
     )
+
+
+_HOLDS = (HospitalState.FROZEN, HospitalState.RECALLED)
+_GONE = (HospitalState.DESTROYED, HospitalState.EXITED, HospitalState.CONSUMED)
+
+
+def _held_after(
+    before: CodeState, state: HospitalState, biz_step: str | None
+) -> HospitalState | None:
+    """What holds the code after an event that put it in ``state``."""
+    if state in _HOLDS:
+        return HospitalState.RECALLED if HospitalState.RECALLED in (state, before.held) else state
+    if state in _GONE or state is HospitalState.NOT_RECEIVED:
+        return None
+    released = before.held is HospitalState.FROZEN and biz_step == "inspecting"
+    return None if released else before.held
 
 
 def _utc(value: Any) -> str:
@@ -344,6 +365,7 @@ class Overlay:
         state.seen = True
         moved = derive_state(view.event_type, view.action, view.biz_step, view.disposition, role)
         state.state = next_hospital_state(before.state, moved, view.biz_step, view.action)
+        state.held = _held_after(before, state.state, view.biz_step)
         if view.location is not None:
             state.location = view.location
         if state.state is HospitalState.IN_TRANSIT:

@@ -213,10 +213,24 @@ STATELESS = {Operation.PICK, Operation.STOCKTAKE}
 """Operations that change no code's state (a back-fill of one cannot contradict later scans)."""
 
 
+HOLD_ALLOWED = {
+    Operation.RETURN_TO_WAREHOUSE,
+    Operation.ACCEPT,
+    Operation.RETURN_TO_SUPPLIER,
+    Operation.DESTROY,
+    Operation.STOCKTAKE,
+    Operation.RECALL,
+    Operation.CANCEL,
+}
+"""What may be done to a recalled or frozen code that was moved (back to the warehouse):
+take it back, send it to the supplier, destroy it, count it, recall it; and unfreeze a
+frozen one."""
+
+
 def check(state: CodeState, expires: str | None, at: Circumstances) -> list[Found]:
     """The reasons for one code (none: green)."""
     rule = _RULES[at.operation]
-    reasons = rule(state, at)
+    reasons = _still_held(state, at) or rule(state, at)
     if at.operation in _EXPIRY_MATTERS:
         reasons += _expiry(expires or state.expires, at)
     if at.back_filled:
@@ -224,6 +238,18 @@ def check(state: CodeState, expires: str | None, at: Circumstances) -> list[Foun
             reasons.append(found(Reason.LATER_SCANS))
         reasons.append(found(Reason.BACK_FILLED))
     return reasons
+
+
+def _still_held(state: CodeState, at: Circumstances) -> list[Found]:
+    """A recall or a freeze that holds a code moved since (its state says in stock or in
+    transit): refused but for :data:`HOLD_ALLOWED`."""
+    held = state.held
+    if held is None or state.state not in (HospitalState.IN_STOCK, HospitalState.IN_TRANSIT):
+        return []
+    allowed = at.operation in HOLD_ALLOWED or (
+        held is HospitalState.FROZEN and at.operation is Operation.UNFREEZE
+    )
+    return [] if allowed else [found(_HELD[held], "held since it was moved")]
 
 
 def colour_of(reasons: list[Found]) -> Colour:
@@ -346,7 +372,8 @@ def _freeze(state: CodeState, at: Circumstances) -> list[Found]:
 
 
 def _unfreeze(state: CodeState, at: Circumstances) -> list[Found]:
-    if state.state is not HospitalState.FROZEN:
+    returned = state.held is HospitalState.FROZEN and state.state is HospitalState.IN_STOCK
+    if state.state is not HospitalState.FROZEN and not returned:
         return _held(state) or [found(Reason.NOT_FROZEN)]
     return [] if at.here(state.location) else [found(Reason.NOT_IN_STOCK_HERE)]
 

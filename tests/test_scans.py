@@ -646,3 +646,22 @@ def test_cancels_undo_a_codes_scans_one_after_another_back_to_what_the_library_k
     assert post_scan(client, operation="cancel", scanId="a").status_code == 201
     assert _status(client, code).json()["hospitalState"] == states[last]
     assert verify_chain(ledger).intact
+
+
+def test_a_recall_or_a_freeze_holds_a_pack_moved_back_to_the_warehouse(client: TestClient) -> None:
+    recalled, frozen = box(130), box(131)
+    at_op(client, recalled, frozen)
+    ok(post_scan(client, operation="recall", location="OP", codes=[recalled]))
+    ok(post_scan(client, operation="freeze", location="OP", codes=[frozen]))
+    ok(post_scan(client, operation="return_to_warehouse", location="OP", codes=[recalled, frozen]))
+    ok(post_scan(client, operation="accept", location="WH", codes=[recalled, frozen]))
+    for item, word in ((recalled, "recalled"), (frozen, "frozen")):
+        red(post_scan(client, operation="bind", location="WH", codes=[item], patient="P"), word)
+        red(
+            post_scan(client, operation="transfer", location="WH", destination="OP", codes=[item]),
+            word,
+        )
+    red(post_scan(client, operation="unfreeze", location="WH", codes=[recalled]), "recalled")
+    ok(post_scan(client, operation="unfreeze", location="WH", codes=[frozen]))
+    ok(post_scan(client, operation="bind", location="WH", codes=[frozen], patient="P"))
+    ok(post_scan(client, operation="return_to_supplier", location="WH", codes=[recalled]))

@@ -153,6 +153,14 @@ class Pack:
     patient: str | None = None
     bound_at: str | None = None
     expires: str | None = None
+    hold: str | None = None
+    """``recalled`` or ``frozen``: what still holds a pack moved since (back to the
+    warehouse), though its state says in transit or in stock."""
+
+
+HOLD_ALLOWED = {"return_to_warehouse", "accept", "return_to_supplier", "destroy", "stocktake"}
+HOLD_ALLOWED |= {"recall"}
+"""What may be done to a held pack that was moved (and unfreeze, to a frozen one)."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +217,13 @@ def reasons_for(pack: Pack, seen: bool, act: Act, today: str) -> list[str]:
     """What the rules say of one pack (none: green)."""
     op, state, here = act.operation, pack.state, act.location
     found: list[str]
-    if op == "receive":
+    moved_while_held = pack.hold is not None and state in ("in_stock", "in_transit")
+    releasing = op == "unfreeze" and pack.hold == "frozen"
+    if moved_while_held and op not in HOLD_ALLOWED and not releasing:
+        found = [str(pack.hold)]
+    elif releasing and state == "in_stock":
+        found = [] if related(here, pack.location) else ["not_in_stock_here"]
+    elif op == "receive":
         if state in ("not_received", "exited"):
             found = []
         elif state in ("recalled", "destroyed", "consumed"):
@@ -268,7 +282,18 @@ def reasons_for(pack: Pack, seen: bool, act: Act, today: str) -> list[str]:
 
 
 def after(pack: Pack, act: Act) -> Pack:
-    """The pack once the scan is stored."""
+    """The pack once the scan is stored, and what holds it."""
+    moved = _after(pack, act)
+    if moved.state in ("frozen", "recalled"):
+        hold = "recalled" if "recalled" in (moved.state, pack.hold) else moved.state
+    else:
+        gone = moved.state in ("destroyed", "exited", "consumed", "not_received")
+        released = act.operation == "unfreeze" and pack.hold == "frozen"
+        hold = None if gone or released else pack.hold
+    return replace(moved, hold=hold)
+
+
+def _after(pack: Pack, act: Act) -> Pack:
     op, here = act.operation, act.location
     if op == "receive":
         return replace(Pack(expires=act.expires or pack.expires), state="in_stock", location=here)

@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from adapters.cli import main
+from epcis.document import load_valid
+from epcis.event_hash import document_hash_ids
 from ledger.access import Role
 from ledger.application import Ledger
 from ledger.code_library import UNDO_DEPTH
@@ -665,3 +667,54 @@ def test_a_recall_or_a_freeze_holds_a_pack_moved_back_to_the_warehouse(client: T
     ok(post_scan(client, operation="unfreeze", location="WH", codes=[frozen]))
     ok(post_scan(client, operation="bind", location="WH", codes=[frozen], patient="P"))
     ok(post_scan(client, operation="return_to_supplier", location="WH", codes=[recalled]))
+
+
+def test_scan_events_are_valid_epcis_in_both_syntaxes(client: TestClient) -> None:
+    """What scans store reads back as valid EPCIS 2.0 (JSON-LD and XML, the GS1 schemas and
+    rules), each event with the same Event Hash ID in either syntax."""
+    item, made = box(140), box(141)
+    ok(
+        post_scan(
+            client,
+            operation="commission",
+            location="WH",
+            codes=[made],
+            lot="L7",
+            expires="2099-01-01",
+        )
+    )
+    ok(
+        post_scan(
+            client,
+            operation="receive",
+            location="WH",
+            source="SUP",
+            codes=[item],
+            lot="L8",
+            expires="2099-01-01",
+        )
+    )
+    ok(post_scan(client, operation="transfer", location="WH", destination="OP", codes=[item]))
+    ok(post_scan(client, operation="accept", location="OP", codes=[item]))
+    ok(
+        post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            codes=[item],
+            patient="P",
+            order="O 1",
+            prescription="RX/1",
+            department="ENT",
+            operatorId="nurse-7",
+            scanId="v1",
+        )
+    )
+    ok(post_scan(client, operation="cancel", scanId="v1", reason="wrong patient"))
+    reader = client.auth.header(Role.READER)  # type: ignore[union-attr]
+    as_json = client.get("/events", headers=reader)
+    as_xml = client.get("/events", headers={**reader, "Accept": "application/xml"})
+    assert as_json.status_code == 200 and as_xml.status_code == 200, as_xml.text
+    json_doc, xml_doc = load_valid(as_json.content), load_valid(as_xml.content)
+    assert len(json_doc.events) == 6
+    assert document_hash_ids(json_doc.document) == document_hash_ids(xml_doc.document)

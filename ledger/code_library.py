@@ -292,6 +292,10 @@ class Overlay:
                 stack.extend(sorted(self.children_of(child), reverse=True))
         return found
 
+    def all_codes(self) -> list[str]:
+        """Every code the library or the overlay holds."""
+        return list(dict.fromkeys([*self.library.codes, *self.codes]))
+
     def order_codes(self, order: str) -> set[str]:
         found = self.orders.get(order)
         return found if found is not None else self.library.orders.get(order, set())

@@ -48,6 +48,8 @@ class ScanAnswer:
     replayed: bool = False
     invalid: list[FieldError] = field(default_factory=list)
     forbidden: str | None = None
+    allocations: list[dict[str, Any]] = field(default_factory=list)
+    """A split bind or return: ``{code, units}`` per box units were taken from or put back."""
     body: dict[str, Any] | None = None
     """A replayed answer as it was first given."""
 
@@ -62,6 +64,7 @@ class ScanAnswer:
             "reasons": [r.as_json() for r in self.reasons],
             "eventIDs": self.event_ids,
             "backFilled": self.back_filled,
+            **({"allocations": self.allocations} if self.allocations else {}),
         }
 
 

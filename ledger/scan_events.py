@@ -24,6 +24,8 @@ recall                OBSERVE holding                recalled
 destroy               DELETE  destroying             destroyed
 stocktake             OBSERVE cycle_counting         —
 commission            ADD     commissioning          active (ILMD: lot, dates)
+prescan               —       repackaging            — (TransformationEvent: the box in,
+                                                     its units' sub-codes out)
 ===================== ======= ====================== ====================================
 
 What EPCIS has no field for travels as extension fields in ``urn:tracecode:ext:`` (prefix
@@ -73,6 +75,7 @@ _WORDS: dict[Operation, tuple[str, str, str | None]] = {
     Operation.DESTROY: ("DELETE", "destroying", "destroyed"),
     Operation.STOCKTAKE: ("OBSERVE", "cycle_counting", None),
     Operation.COMMISSION: ("ADD", "commissioning", "active"),
+    Operation.PRESCAN: ("", "repackaging", None),
 }
 _AT_LOCATION = {
     Operation.RECEIVE,
@@ -160,6 +163,23 @@ def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
     event.update({k: v for k, v in extension.items() if v is not None})
     if facts.back_filled:
         event["tc:backFilled"] = True
+    return event
+
+
+def repackaging_event(facts: EventFacts, box: str, units: list[str]) -> dict[str, Any]:
+    """A pre-scan (预扫描登记): the box in, its smallest units' sub-codes out."""
+    single = scan_event(facts, [box])
+    event: dict[str, Any] = {
+        "type": "TransformationEvent",
+        "eventTime": single["eventTime"],
+        "eventTimeZoneOffset": single["eventTimeZoneOffset"],
+        "inputEPCList": [box],
+        "outputEPCList": units,
+        "bizStep": "repackaging",
+        "readPoint": single["readPoint"],
+        "bizLocation": {"id": facts.location},
+    }
+    event.update({k: v for k, v in single.items() if k.startswith("tc:")})
     return event
 
 

@@ -21,6 +21,7 @@ from epcis.event_hash import EventHasher
 from epcis.timestamps import utc_now
 from ledger.capture import PreparedEvent
 from ledger.code_library import CodeLibrary
+from ledger.code_pool import allocate, bound_to_order, box_of, is_split, pool, unit_codes
 from ledger.gate import GateDecision, GroupView
 from ledger.locations import location_uri, parse_location_uri
 from ledger.master_data import TOPICS, MasterData, MasterDataFold
@@ -28,7 +29,7 @@ from ledger.patient_mappings import PatientMappings
 from ledger.product_lookup import Catalogue, ProductMatch
 from ledger.scan_answer import CodeAnswer, ScanAnswer, replayed
 from ledger.scan_cancel import Cancel
-from ledger.scan_events import NAMESPACES, EventFacts, order_uri, scan_event
+from ledger.scan_events import NAMESPACES, EventFacts, order_uri, repackaging_event, scan_event
 from ledger.scan_record import ScanRecord, scan_ref, stored_scan
 from ledger.scan_request import FieldError, Operation, Scan
 from ledger.scan_rules import (
@@ -241,6 +242,10 @@ class _Decision:
 
     def decide(self) -> GateDecision:
         scan, answer = self.scan, self.answer
+        if scan.operation is Operation.PRESCAN:
+            return self._prescan()
+        if not scan.codes and scan.quantity is not None and scan.product is not None:
+            return self._split(scan.quantity, scan.product)
         epcs: list[str] = []
         if scan.operation is Operation.RECALL and not scan.codes:
             epcs = self._lot()
@@ -269,6 +274,14 @@ class _Decision:
             epcs.append(scanned.epc)
             epcs.extend(inside)
         self._order()
+        self._split_sale()
+        if self._colour() is Colour.RED:
+            return GateDecision(answer, store=False)
+        return self._store(epcs)
+
+    def _colour(self) -> Colour:
+        """The answer's colour from its codes' and its own reasons."""
+        answer = self.answer
         answer.back_filled = self.gate.back_filled
         colours = [c.colour for c in answer.codes] + [colour_of(answer.reasons)]
         answer.colour = (
@@ -278,7 +291,80 @@ class _Decision:
             if Colour.YELLOW in colours
             else Colour.GREEN
         )
-        if answer.colour is Colour.RED:
+        return answer.colour
+
+    def _split_sale(self) -> None:
+        """A bind naming codes with a quantity: never more units than those codes hold
+        (seed 003 §三(二)2)."""
+        scan = self.scan
+        if scan.operation is not Operation.BIND or scan.quantity is None or not scan.codes:
+            return
+        held = 0
+        for scanned in scan.codes:
+            match = self.catalogue.product_for_code(scanned.raw)
+            held += 1 if box_of(scanned.canonical) else (match.units if match else 1)
+        if scan.quantity > held:
+            self.answer.reasons.append(
+                found(Reason.OVER_BOX_UNITS, f"{scan.quantity} units asked, {held} scanned")
+            )
+
+    def _prescan(self) -> GateDecision:
+        """Boxes into the pool: one repackaging event each."""
+        answer, boxes = self.answer, []
+        for scanned in self.scan.codes:
+            code = scanned.canonical
+            reasons = check(self.library.get(code), scanned.identifier.expiry, self.at)
+            match = self.catalogue.product_for_code(scanned.raw)
+            if match is None or box_of(code) is not None:
+                reasons.append(found(Reason.UNKNOWN_PRODUCT))
+            elif is_split(self.library, code):
+                reasons.append(found(Reason.ALREADY_SPLIT))
+            product = None if match is None else str(match.product["yb_code"])
+            answer.codes.append(
+                CodeAnswer(scanned.raw, code, colour_of(reasons), reasons, [], product)
+            )
+            boxes.append((scanned.epc, unit_codes(code, match.units if match else 0)))
+        if self._colour() is Colour.RED:
+            return GateDecision(answer, store=False)
+        facts = self._facts()
+        return self._keep([repackaging_event(facts, box, units) for box, units in boxes])
+
+    def _split(self, quantity: int, product: str) -> GateDecision:
+        """A bind or a return of split units: the pool allocates, or the order gives back."""
+        answer = self.answer
+        prefixes = [
+            row["trace_prefix"]
+            for row in self.catalogue.by_prefix.values()
+            if product in (row["yb_code"], row["trace_prefix"], row["gtin"])
+        ]
+        if not prefixes:
+            answer.invalid = [
+                FieldError("/product", f"{product!r} is not a product in the master data")
+            ]
+            return GateDecision(answer, store=False)
+        if self.scan.operation is Operation.BIND:
+            units = pool(self.library, prefixes, self.at.here)
+            short = f"{len(units)} of {quantity} units in the pool here"
+        else:
+            units = bound_to_order(self.library, self.order or "", prefixes)
+            short = f"{len(units)} of {quantity} units bound to the order"
+        taken = allocate(units, quantity)
+        if taken is None:
+            reason = (
+                Reason.POOL_SHORT if self.scan.operation is Operation.BIND else Reason.NOT_BOUND
+            )
+            answer.reasons.append(found(reason, short))
+            self._colour()
+            return GateDecision(answer, store=False)
+        epcs = []
+        for allocation in taken:
+            expires = self.library.get(allocation.box).expires
+            for unit in allocation.units:
+                reasons = check(self.library.get(unit), expires, self.at)
+                answer.codes.append(CodeAnswer(unit, unit, colour_of(reasons), reasons))
+                epcs.append(unit)
+        answer.allocations = [allocation.as_json() for allocation in taken]
+        if self._colour() is Colour.RED:
             return GateDecision(answer, store=False)
         return self._store(epcs)
 
@@ -347,8 +433,11 @@ class _Decision:
                     )
 
     def _store(self, epcs: list[str]) -> GateDecision:
+        return self._keep([scan_event(self._facts(), list(dict.fromkeys(epcs)))])
+
+    def _facts(self) -> EventFacts:
         scan, gate = self.scan, self.gate
-        facts = EventFacts(
+        return EventFacts(
             operation=scan.operation,
             scan_ref=self.ref,
             when=gate.when,
@@ -370,9 +459,15 @@ class _Decision:
             manufactured=scan.manufactured,
             expires=scan.expires,
         )
-        event = scan_event(facts, list(dict.fromkeys(epcs)))
-        prepared = PreparedEvent(0, event, _HASHER.hash_id(event), None, dict(NAMESPACES))
-        self.answer.event_ids = [prepared.hash_id]
+
+    def _keep(self, events: list[dict[str, Any]]) -> GateDecision:
+        """Store the scan's events and its record."""
+        scan, gate = self.scan, self.gate
+        prepared = [
+            PreparedEvent(i, event, _HASHER.hash_id(event), None, dict(NAMESPACES))
+            for i, event in enumerate(events)
+        ]
+        self.answer.event_ids = [p.hash_id for p in prepared]
         if gate.patient_id is not None and gate.patient is not None:
             _keep_mapping(self.view, gate.patient, self.places.institution, gate.patient_id)
         self.answer.stored = True
@@ -381,12 +476,12 @@ class _Decision:
             institution=self.places.institution,
             scan_id=self.answer.scan_id,
             operation=scan.operation.value,
-            keys=[prepared.key],
+            keys=[p.key for p in prepared],
             answer=self.answer.as_json(),
             recorded_at=utc_now(),
         )
         return GateDecision(
-            self.answer, store=True, events=[prepared], entries=[record], anchor=record.id
+            self.answer, store=True, events=prepared, entries=[record], anchor=record.id
         )
 
 

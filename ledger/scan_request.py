@@ -41,6 +41,7 @@ class Operation(StrEnum):
     STOCKTAKE = "stocktake"
     COMMISSION = "commission"
     CANCEL = "cancel"
+    PRESCAN = "prescan"
 
 
 NEEDS_DESTINATION = {Operation.TRANSFER}
@@ -222,6 +223,8 @@ def _operation(value: Any, errors: list[FieldError]) -> Operation | None:
 def _needs_codes(operation: Operation | None, body: dict[str, Any]) -> bool:
     if operation is Operation.CANCEL:
         return False
+    if operation in (Operation.BIND, Operation.UNBIND) and "product" in body:
+        return "quantity" not in body  # split units: the pool allocates
     return not (operation is Operation.RECALL and "lot" in body)
 
 
@@ -355,6 +358,9 @@ def _needs(
         errors.append(FieldError("/patient", f"{operation} needs the patient"))
     if operation is Operation.ADMINISTER and patient is None and "patient" not in body:
         errors.append(FieldError("/patient", "administer needs the patient it is given to"))
+    split_return = operation is Operation.UNBIND and "quantity" in body and "product" in body
+    if split_return and texts["order"] is None:
+        errors.append(FieldError("/order", "a return of split units names the order"))
     if operation is Operation.RECALL and "lot" in body and texts["product"] is None:
         errors.append(FieldError("/product", "a recall by lot needs the product"))
     if operation is Operation.CANCEL and texts["scanId"] is None and texts["eventID"] is None:

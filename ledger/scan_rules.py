@@ -55,6 +55,9 @@ class Reason(StrEnum):
     ALREADY_CANCELLED = "already_cancelled"
     NO_SUCH_SCAN = "no_such_scan"
     LOT_NOT_FOUND = "lot_not_found"
+    POOL_SHORT = "pool_short"
+    ALREADY_SPLIT = "already_split"
+    OVER_BOX_UNITS = "over_box_units"
     # yellow: accepted, needs attention
     UNKNOWN_TO_LIBRARY = "unknown_to_library"
     NEAR_EXPIRY = "near_expiry"
@@ -109,6 +112,9 @@ MESSAGES = {
     Reason.ALREADY_CANCELLED: "the scan was cancelled already",
     Reason.NO_SUCH_SCAN: "no scan of this institution has that scanId or eventID",
     Reason.LOT_NOT_FOUND: "no code of that product and lot is known to the library",
+    Reason.POOL_SHORT: "the pool here holds fewer units of the product than asked",
+    Reason.ALREADY_SPLIT: "already pre-scanned into the pool",
+    Reason.OVER_BOX_UNITS: "more units than the boxes named hold (the split-sale rule)",
     Reason.UNKNOWN_TO_LIBRARY: "never received by the central code library: accepted, "
     "check the delivery",
     Reason.NEAR_EXPIRY: "expires soon",
@@ -423,4 +429,5 @@ _RULES: dict[Operation, Callable[[CodeState, Circumstances], list[Found]]] = {
     Operation.STOCKTAKE: _stocktake,
     Operation.COMMISSION: _commission,
     Operation.CANCEL: _cancel,
+    Operation.PRESCAN: _moving,
 }

@@ -1,0 +1,124 @@
+"""The split-unit code pool through ``POST /scans``: pre-scan, split binds allocated first
+expiry first, split returns, and the split-sale rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.application import Ledger
+from tests.http_support import http_client
+from tests.scan_support import box, load_hospital, post_scan
+
+URN = "urn:tracecode:cn-drug:"
+
+
+@pytest.fixture
+def client(ledger: Ledger) -> Iterator[TestClient]:
+    with http_client(ledger) as opened:
+        load_hospital(opened)
+        yield opened
+
+
+def stored(answer: Any, colour: str = "green") -> dict[str, Any]:
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    assert body["colour"] == colour, body
+    return body
+
+
+def at_op(client: TestClient, code: str, expires: str) -> None:
+    stored(post_scan(client, operation="receive", location="WH", codes=[code], expires=expires))
+    stored(post_scan(client, operation="transfer", location="WH", destination="OP", codes=[code]))
+    stored(post_scan(client, operation="accept", location="OP", codes=[code]))
+
+
+def test_split_binds_take_units_first_expiry_first_across_boxes(client: TestClient) -> None:
+    late, early = box(1), box(2)  # XB02: boxes of 10
+    at_op(client, late, "2099-06-30")
+    at_op(client, early, "2099-01-31")
+    made = stored(post_scan(client, operation="prescan", location="OP", codes=[late, early]))
+    assert len(made["eventIDs"]) == 2
+    again = post_scan(client, operation="prescan", location="OP", codes=[late])
+    assert again.status_code == 409 and "already_split" in str(again.json()["codes"])
+    unit = client.get(f"/codes/{URN}{early}:unit:10").json()
+    assert unit["hospitalState"] == "in_stock"
+
+    def split_bind(quantity: int, order: str) -> Any:
+        return post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            product="XB02",
+            quantity=quantity,
+            patient="P-1",
+            order=order,
+        )
+
+    first = stored(split_bind(7, "O1"))
+    assert first["allocations"] == [{"code": URN + early, "units": 7}]
+    second = stored(split_bind(5, "O2"))  # 3 left in the early box, then the late one
+    assert second["allocations"] == [
+        {"code": URN + early, "units": 3},
+        {"code": URN + late, "units": 2},
+    ]
+    short = split_bind(9, "O3")  # 8 left
+    assert short.status_code == 409
+    assert [r["reason"] for r in short.json()["reasons"]] == ["pool_short"]
+    back = stored(
+        post_scan(
+            client,
+            operation="unbind",
+            location="OP",
+            product="XB02",
+            quantity=4,
+            order="O2",
+            patient="P-1",
+        )
+    )
+    assert sum(a["units"] for a in back["allocations"]) == 4
+    assert stored(split_bind(12, "O4"))["allocations"][0]["units"] <= 10  # split-sale rule
+    refused = post_scan(
+        client,
+        operation="unbind",
+        location="OP",
+        product="XB02",
+        quantity=1,
+        order="O9",
+    )
+    assert refused.status_code == 409 and refused.json()["reasons"][0]["reason"] == "not_bound"
+
+
+def test_a_bind_never_reports_more_units_than_its_codes_hold(client: TestClient) -> None:
+    code = box(5)
+    at_op(client, code, "2099-01-31")
+    refused = post_scan(
+        client,
+        operation="bind",
+        location="OP",
+        codes=[code],
+        quantity=11,
+        patient="P",
+    )
+    assert refused.status_code == 409
+    assert [r["reason"] for r in refused.json()["reasons"]] == ["over_box_units"]
+    stored(
+        post_scan(client, operation="bind", location="OP", codes=[code], quantity=10, patient="P")
+    )
+
+
+def test_split_scans_that_cannot_be_read(client: TestClient) -> None:
+    unknown = post_scan(
+        client,
+        operation="bind",
+        location="OP",
+        product="NOPE",
+        quantity=1,
+        patient="P",
+    )
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["pointer"] == "/product"
+    no_order = post_scan(client, operation="unbind", location="OP", product="XB02", quantity=1)
+    assert no_order.status_code == 400 and no_order.json()["errors"][0]["pointer"] == "/order"

@@ -14,7 +14,9 @@ from typing import Any
 
 from epcis.identifiers.facts import canonical
 from ledger.access import Permission, Principal, require
-from projections import hierarchy
+from ledger.locations import location_uri
+from ledger.master_data import current_master_data
+from projections import hierarchy, pools
 from projections.code_status import answer_names, status
 from projections.recall_trail import TrailLine, trail
 from projections.runner import ReadModelRunner
@@ -76,3 +78,47 @@ def recall_trail(
     require(who, Permission.READ)
     with runner.connect() as conn:
         return trail(conn, product=product, lot=lot, code=code, as_of=as_of, scope=who.scope)
+
+
+def pool_boxes(
+    runner: ReadModelRunner,
+    who: Principal,
+    location: str,
+    product: str | None = None,
+    as_of: str | None = None,
+) -> list[dict[str, Any]]:
+    """The split-unit pool at a location (a master-data id of the asker's institution, or
+    a location URI): per pre-scanned box, its units left, bound (per patient pseudonym) and
+    expiry; only of ``product`` (its 医保 code, trace prefix or GTIN) when given."""
+    require(who, Permission.READ)
+    where = location if ":" in location else location_uri(who.institution, location)
+    products = None if product is None else _product_keys(runner, who, product)
+    with runner.connect() as conn:
+        boxes = pools.pool(conn, location=where, products=products, as_of=as_of, scope=who.scope)
+    return [
+        {
+            "code": b.box,
+            "product": b.product,
+            "lot": b.lot,
+            "expiry": b.expiry,
+            "units": b.units,
+            "left": b.left,
+            "bound": b.bound,
+            "boundTo": b.bound_to,
+        }
+        for b in boxes
+    ]
+
+
+def _product_keys(runner: ReadModelRunner, who: Principal, product: str) -> list[str]:
+    """The trace prefixes and GTINs a product is known by (itself when no row names it)."""
+    _, data = current_master_data(runner.ledger)
+    keys = [
+        key
+        for (owner, _), row in data.products.items()
+        if who.scope in (None, owner)
+        and product in (row["yb_code"], row["trace_prefix"], row["gtin"])
+        for key in (row["trace_prefix"], row["gtin"])
+        if key
+    ]
+    return keys or [product]

@@ -90,6 +90,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/masterdata/products"): READERS,
     ("GET", "/masterdata/locations"): READERS,
     ("POST", "/scans"): {Role.TERMINAL},
+    ("GET", "/pools"): READERS,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:
@@ -128,6 +129,8 @@ class World:
             path = path.replace(f"/{resource}/{{value:path}}", f"/{resource}/{value}")
         if path == "/trails":
             return f"/trails?code={CODE}"
+        if path == "/pools":
+            return "/pools?location=WH"
         values = {
             "{capture_id}": self.capture_id,
             "{event_id:path}": self.event_id.replace("?", "%3F"),

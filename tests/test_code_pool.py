@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.access import Role
 from ledger.application import Ledger
 from tests.http_support import http_client
 from tests.scan_support import box, load_hospital, post_scan
@@ -122,3 +123,34 @@ def test_split_scans_that_cannot_be_read(client: TestClient) -> None:
     assert unknown.status_code == 400 and unknown.json()["errors"][0]["pointer"] == "/product"
     no_order = post_scan(client, operation="unbind", location="OP", product="XB02", quantity=1)
     assert no_order.status_code == 400 and no_order.json()["errors"][0]["pointer"] == "/order"
+
+
+def test_the_pool_as_the_read_side_shows_it(client: TestClient) -> None:
+    first, second = box(11), box(12)
+    at_op(client, first, "2099-03-31")
+    at_op(client, second, "2099-01-31")
+    stored(post_scan(client, operation="prescan", location="OP", codes=[first, second]))
+    then = stored(
+        post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            product="XB02",
+            quantity=12,
+            patient="P",
+            order="O1",
+        )
+    )
+    assert then["allocations"] == [
+        {"code": URN + second, "units": 10},
+        {"code": URN + first, "units": 2},
+    ]
+    reader = client.auth.header(Role.READER)  # type: ignore[union-attr]
+    boxes = client.get("/pools", params={"location": "OP", "product": "XB02"}, headers=reader)
+    assert boxes.status_code == 200, boxes.text
+    shown = [(b["code"], b["units"], b["left"], b["bound"], b["expiry"]) for b in boxes.json()]
+    assert shown == [
+        (URN + second, 10, 0, 10, "2099-01-31"),
+        (URN + first, 10, 8, 2, "2099-03-31"),
+    ]
+    assert client.get("/pools", params={"location": "WH"}, headers=reader).json() == []

@@ -177,6 +177,35 @@ async def get_stock(
     return _json([dataclasses.asdict(line) for line in lines], view)
 
 
+# -- /pools ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/pools",
+    tags=["Reads"],
+    summary="The split-unit pool at a location: per pre-scanned box, units left and bound.",
+    description=(
+        "Boxes pre-scanned at `location` (a master-data location id of your institution, or "
+        "a location URI), first expiry first: `units`, `left` (in the pool there), `bound` "
+        "(and `boundTo`: per patient pseudonym), `expiry`; only of `product` (医保 code, "
+        "trace prefix or GTIN) when given; as recorded up to `as_of`." + READ_YOUR_WRITES
+    ),
+    responses={200: {"description": "The pool's boxes."}, **problem_docs(400, 503)},
+    dependencies=[READ, WAIT_FOR],
+)
+async def get_pools(
+    request: Request,
+    location: str = Query(..., description="The location: a master-data id or its URI."),
+    product: str | None = Query(None, description="Only this product."),
+    as_of: str | None = AS_OF,
+) -> JSONResponse:
+    when = time_parameter(as_of)
+    view = await read_view(request)
+    who = principal_of(request)
+    boxes = await in_thread(reads.pool_boxes, view.runner, who, location, product, when)
+    return _json(boxes, view)
+
+
 # -- /trails --------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""``python -m bench [epcis|ledger|http|scans|hostile|projections|cli|all]`` (default ``all``);
+"""``python -m bench [epcis|ledger|http|scans|pool|hostile|projections|cli|all]`` (default ``all``);
 ``make bench`` runs it.
 
 * ``epcis``: throughput of the EPCIS core on a 10,000-event document — documents/s and
@@ -11,6 +11,9 @@
   transfer) to ``POST /scans`` of a ``tracecode serve`` process on each store: the most
   scans/s back to back, and p50/p99 at an offered 2,000 scans/s; the same loads through
   ``POST /events`` for comparison (see :mod:`bench.scans`).
+* ``pool``: 100 clients splitting the same product's pre-scanned boxes through split binds
+  until the pool is empty: binds/s, units/s, and that no unit went to two binds (see
+  :mod:`bench.pool`).
 * ``hostile``: what a capture of 10,000 invalid events (and other documents no client
   should send) costs a real server: time to the answer, CPU, memory (see
   :mod:`bench.hostile`).
@@ -40,7 +43,7 @@ from epcis.document import convert, load
 from epcis.jsonld import write_json
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
-PARTS = ("epcis", "ledger", "http", "scans", "hostile", "projections", "cli")
+PARTS = ("epcis", "ledger", "http", "scans", "pool", "hostile", "projections", "cli")
 
 
 def _timed(label: str, fn: Callable[[], object], events: int, repeat: int = 3) -> float:
@@ -106,6 +109,10 @@ def main(argv: list[str]) -> int:
             from bench import http_load
 
             summary += http_load.main()
+        elif part == "pool":
+            from bench import pool
+
+            summary += pool.main()
         elif part == "scans":
             from bench import scans
 

@@ -163,6 +163,7 @@ def read_event(key: str, hash_id: str, event: dict[str, Any]) -> EventView:
     )
 
 
+_UNIT = ":unit:"
 _HOLDS = (HospitalState.FROZEN, HospitalState.RECALLED)
 _GONE = (HospitalState.DESTROYED, HospitalState.EXITED, HospitalState.CONSUMED)
 
@@ -200,6 +201,8 @@ class CodeLibrary:
     """Order reference -> the codes whose current order it is."""
     by_scan: dict[str, list[str]] = field(default_factory=dict)
     """Scan reference -> the codes its event named (for a cancel)."""
+    units: dict[str, set[str]] = field(default_factory=dict)
+    """Trace prefix -> the split-unit sub-codes of that product (the pool's index)."""
     after: int = 0
     """The notification id of the last stored event folded (0: none)."""
     active: bool = False
@@ -268,6 +271,7 @@ class Overlay:
         self.children: dict[str, set[str]] = {}
         self.orders: dict[str, set[str]] = {}
         self.by_scan: dict[str, list[str]] = {}
+        self.units: dict[str, set[str]] = {}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -291,6 +295,10 @@ class Overlay:
                 found.append(child)
                 stack.extend(sorted(self.children_of(child), reverse=True))
         return found
+
+    def units_of(self, prefix: str) -> set[str]:
+        """The split-unit sub-codes of a product (its 7-digit trace prefix)."""
+        return self.library.units.get(prefix, set()) | self.units.get(prefix, set())
 
     def all_codes(self) -> list[str]:
         """Every code the library or the overlay holds."""
@@ -360,6 +368,8 @@ class Overlay:
     def _writable(self, code: str) -> CodeState:
         if code not in self.codes:
             self.codes[code] = self.library.get(code).copy()
+            if _UNIT in code and code not in self.library.codes:
+                self.units.setdefault(code.split(":")[3][:7], set()).add(code)
         return self.codes[code]
 
     def _apply(self, code: str, view: EventView, role: str) -> None:
@@ -436,7 +446,10 @@ class Overlay:
             else:
                 library.orders.pop(order, None)
         library.by_scan.update(self.by_scan)
+        for prefix, units in self.units.items():
+            library.units.setdefault(prefix, set()).update(units)
         self.codes, self.children, self.orders, self.by_scan = {}, {}, {}, {}
+        self.units = {}
 
     def states(self, codes: Iterable[str]) -> Iterator[CodeState]:
         for code in codes:

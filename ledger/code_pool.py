@@ -69,11 +69,10 @@ def pool(
 ) -> list[str]:
     """The units in stock here of a product (its trace prefixes), in allocation order:
     first expiry first (a box without one last), then oldest pre-scan, then box and unit."""
-    wanted = tuple(prefixes)
     found = []
-    for code in library.all_codes():
+    for code in {c for prefix in prefixes for c in library.units_of(prefix[:7])}:
         box = box_of(code)
-        if box is None or not _prefix(code).startswith(wanted):
+        if box is None:
             continue
         state = library.get(code)
         if state.state is HospitalState.IN_STOCK and state.held is None and here(state.location):

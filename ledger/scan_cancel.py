@@ -21,7 +21,8 @@ from ledger.scan_record import ScanRecord, scan_ref, stored_scan
 from ledger.scan_rules import Colour, Reason, found
 
 if TYPE_CHECKING:
-    from ledger.scan_gate import Places, ScanGate
+    from ledger.scan_gate import ScanGate
+    from ledger.scan_places import Places
 
 
 class Cancel:

@@ -11,7 +11,6 @@ stores the scan's event (:mod:`ledger.scan_events`) and its
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,16 +19,16 @@ from uuid import UUID
 from epcis.event_hash import EventHasher
 from epcis.timestamps import utc_now
 from ledger.capture import PreparedEvent
-from ledger.code_library import CodeLibrary
 from ledger.code_pool import allocate, bound_to_order, box_of, is_split, pool, unit_codes
 from ledger.gate import GateDecision, GroupView
-from ledger.locations import location_uri, parse_location_uri
-from ledger.master_data import TOPICS, MasterData, MasterDataFold
+from ledger.locations import parse_location_uri
+from ledger.master_data import MasterData
 from ledger.patient_mappings import PatientMappings
 from ledger.product_lookup import Catalogue, ProductMatch
 from ledger.scan_answer import CodeAnswer, ScanAnswer, replayed
 from ledger.scan_cancel import Cancel
 from ledger.scan_events import NAMESPACES, EventFacts, order_uri, repackaging_event, scan_event
+from ledger.scan_places import Places, master_fold
 from ledger.scan_record import ScanRecord, scan_ref, stored_scan
 from ledger.scan_request import FieldError, Operation, Scan
 from ledger.scan_rules import (
@@ -44,73 +43,6 @@ from ledger.scan_rules import (
 )
 
 _HASHER = EventHasher(NAMESPACES)
-_MASTER = "master data"
-
-
-def master_fold(view: GroupView) -> MasterDataFold:
-    """The master data the writer keeps current with the library: read whole on first use,
-    then followed in the library's pass over the log."""
-    library: CodeLibrary = view.ledger.library
-    fold = library.extras.get(_MASTER)
-    if fold is None:
-        fold = MasterDataFold()
-        seen = 0
-        for notification in view.ledger.notifications(TOPICS):
-            state = view.ledger.mapper.to_domain_event(notification).__dict__
-            fold.follow(notification.topic, state)
-            seen = notification.id
-
-        def follow(notification_id: int, topic: str, state: dict[str, Any]) -> None:
-            if notification_id > seen:
-                fold.follow(topic, state)
-
-        library.extras[_MASTER] = fold
-        library.watchers.update(dict.fromkeys(TOPICS, follow))
-    return fold
-
-
-class Places:
-    """An institution's locations from master data: ids, URIs and the hierarchy."""
-
-    def __init__(self, data: MasterData, institution: str) -> None:
-        self.institution = institution
-        self.rows = {k: row for (owner, k), row in data.locations.items() if owner == institution}
-
-    def uri(self, location_id: str) -> str:
-        return location_uri(self.institution, location_id)
-
-    def lineage(self, location_id: str) -> list[str]:
-        """The location and its ancestors below the institution itself."""
-        chain: list[str] = []
-        current: str | None = location_id
-        while current and current in self.rows and current not in chain:
-            if self.rows[current]["kind"] == "institution":
-                break
-            chain.append(current)
-            current = self.rows[current].get("parent") or None
-        return chain
-
-    def related(self, location: str) -> Callable[[str | None], bool]:
-        """Whether a location URI is ``location`` (a URI), within it, or holds it (below
-        the institution: the whole hospital does not count as here)."""
-        parsed_here = parse_location_uri(location)
-        location_id = parsed_here[1] if parsed_here is not None else location
-        mine = self.lineage(location_id)
-
-        def here(uri: str | None) -> bool:
-            if uri is None:
-                return False
-            parsed = parse_location_uri(uri)
-            if parsed is None or parsed[0] != self.institution:
-                return False
-            theirs = self.lineage(parsed[1]) or [parsed[1]]
-            return location_id in theirs or parsed[1] in mine
-
-        return here
-
-    def warehouse(self) -> str | None:
-        found = [k for k, row in self.rows.items() if row["kind"] == "warehouse"]
-        return found[0] if len(found) == 1 else None
 
 
 @dataclass

@@ -4,12 +4,14 @@ role may, and answers from what its institution may see (a regulator's and the c
 line's: every institution's).
 
 The HTTP routes (:mod:`adapters.http.reads`) and the command line (``tracecode status``,
-``tracecode trail``) render these results; neither queries the read models itself.
+``tracecode trail``, ``tracecode reconcile``) render these results; neither queries the
+read models itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from epcis.identifiers.facts import canonical
@@ -19,6 +21,12 @@ from ledger.master_data import current_master_data
 from projections import hierarchy, pools
 from projections.code_status import answer_names, status
 from projections.recall_trail import TrailLine, trail
+from projections.reconciliation import (
+    Reconciliation,
+    places_within,
+    reconcile,
+    reconciliation_csv,
+)
 from projections.runner import ReadModelRunner
 from projections.stock import StockLine, stock
 
@@ -122,3 +130,96 @@ def _product_keys(runner: ReadModelRunner, who: Principal, product: str) -> list
         if key
     ]
     return keys or [product]
+class ReconciliationError(ValueError):
+    """A reconciliation asked with a bad parameter (``parameter`` names it)."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+@dataclass(frozen=True)
+class ReconciliationAnswer:
+    """A reconciliation and what it was asked for (:func:`reconciliation`)."""
+
+    institution: str
+    location: str
+    found: Reconciliation
+    products: dict[str, dict[str, Any]]
+    """Master-data product rows by trace prefix and by GTIN."""
+
+    def describe(self, product: str | None) -> dict[str, Any]:
+        row = self.products.get(product or "")
+        return {"ybCode": row["yb_code"] if row else None, "name": row["name"] if row else None}
+
+    def as_json(self) -> dict[str, Any]:
+        found = self.found
+        return {
+            "institution": self.institution,
+            "location": self.location,
+            "places": found.places,
+            "from": found.start,
+            "to": found.end,
+            "countedAt": found.counted_at,
+            "stocktakeScans": found.stocktake_scans,
+            "lines": [line.as_json(self.describe) for line in found.sorted_lines()],
+            "missing": [p.as_json() for p in found.missing],
+            "extra": [p.as_json() for p in found.extra],
+            "elsewhere": [p.as_json() for p in found.elsewhere],
+        }
+
+    def csv(self) -> str:
+        return reconciliation_csv(self.found, self.location)
+
+
+def reconciliation(
+    runner: ReadModelRunner,
+    who: Principal,
+    *,
+    location: str,
+    start: str,
+    end: str,
+    institution: str | None = None,
+) -> ReconciliationAnswer:
+    """The stock reconciliation of a master-data ``location`` (an id of the asker's
+    institution; with every institution in sight, of ``institution``, or of the one
+    institution that has such a location) over ``start`` ≤ eventTime < ``end`` (times as
+    the read models store them). :class:`ReconciliationError` names a bad parameter."""
+    require(who, Permission.READ)
+    if start >= end:
+        raise ReconciliationError("to", f"to ({end}) must be later than from ({start})")
+    scope = who.scope
+    if scope is not None and institution not in (None, scope):
+        raise ReconciliationError(
+            "institution", f"institution {institution!r}: this key sees only {scope!r}"
+        )
+    _, data = current_master_data(runner.ledger)
+    owners = sorted(owner for owner, key in data.locations if key == location)
+    wanted = scope or institution
+    if wanted is None:
+        if len(owners) != 1:
+            why = "no institution has" if not owners else f"{', '.join(owners)} each have"
+            raise ReconciliationError(
+                "institution", f"{why} a location {location!r}: name the institution"
+            )
+        wanted = owners[0]
+    if wanted not in owners:
+        raise ReconciliationError(
+            "location", f"location {location!r} is not a location of institution {wanted!r}"
+        )
+    rows = {key: row for (owner, key), row in data.locations.items() if owner == wanted}
+    places = [location_uri(wanted, key) for key in places_within(rows, location)]
+    products: dict[str, dict[str, Any]] = {}
+    for (owner, _), row in data.products.items():
+        if owner == wanted:
+            products[row["trace_prefix"]] = row
+            if row.get("gtin"):
+                products[row["gtin"]] = row
+
+    def units(product: str | None) -> int | None:
+        row = products.get(product or "")
+        return int(row["units"]) if row and row.get("units") else None
+
+    with runner.connect() as conn:
+        found = reconcile(conn, places=places, start=start, end=end, scope=scope, units=units)
+    return ReconciliationAnswer(wanted, location, found, products)

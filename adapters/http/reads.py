@@ -293,3 +293,72 @@ async def get_trail(
     if _wants_csv(request, format):
         return Response(trail_csv(lines), media_type=CSV, headers=view.headers)
     return _json([line.row() for line in lines], view)
+
+
+# -- /reconciliation ------------------------------------------------------------------
+
+
+@router.get(
+    "/reconciliation",
+    tags=["Reads"],
+    summary="Stock reconciliation by code (账-物-码) of a location over a period.",
+    description=(
+        "Per product × lot at `location` (a master-data location id; it and every location "
+        "within it) over `from` ≤ eventTime < `to`: opening, what came in (`received`, "
+        "`transferredIn`, `returnedIn`, `otherIn`) and went out (`dispensed`, "
+        "`transferredOut`, `returnedToSupplier`, `destroyed`, `lent`, `otherOut`), the "
+        "theoretical closing, in codes and smallest units; against the stocktake scans "
+        "there in the period: the codes `missing` (on the books, not found), `extra` "
+        "(found, not on the books) and `elsewhere` (extra, and the ledger has them at "
+        "another location: which). JSON by default; CSV (one row per product × lot) with "
+        "`Accept: text/csv` or `format=csv`. 400 naming a bad parameter." + READ_YOUR_WRITES
+    ),
+    response_class=Response,
+    responses={
+        200: {"description": "The reconciliation.", "content": {"application/json": {}, CSV: {}}},
+        **problem_docs(400, 503),
+    },
+    dependencies=[READ, WAIT_FOR],
+)
+async def get_reconciliation(
+    request: Request,
+    location: str | None = Query(None, description="A master-data location id."),
+    from_: str | None = Query(None, alias="from", description="Start (ISO 8601, inclusive)."),
+    to: str | None = Query(None, description="End (ISO 8601, exclusive)."),
+    institution: str | None = Query(
+        None, description="Whose location, for a principal that sees every institution."
+    ),
+    format: Literal["json", "csv"] | None = Query(None, description="Overrides `Accept`."),
+) -> Response:
+    missing = [n for n, v in (("location", location), ("from", from_), ("to", to)) if v is None]
+    if missing:
+        raise ProblemError(
+            400,
+            f"query parameter {', '.join(missing)} missing",
+            errors=[{"query": name, "message": "missing"} for name in missing],
+        )
+    assert location is not None
+    start = time_parameter(from_, "from")
+    end = time_parameter(to, "to")
+    assert start is not None and end is not None
+    view = await read_view(request)
+    try:
+        found = await in_thread(
+            reads.reconciliation,
+            view.runner,
+            principal_of(request),
+            location=location,
+            start=start,
+            end=end,
+            institution=institution,
+        )
+    except reads.ReconciliationError as exc:
+        raise ProblemError(
+            400,
+            f"query parameter {exc.parameter}: {exc}",
+            errors=[{"query": exc.parameter, "message": str(exc)}],
+            headers=view.headers,
+        ) from None
+    if _wants_csv(request, format):
+        return Response(found.csv(), media_type=CSV, headers=view.headers)
+    return _json(found.as_json(), view)

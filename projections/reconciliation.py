@@ -1,0 +1,384 @@
+"""Stock reconciliation by code (账-物-码): the books of one location over a period, from the
+codes, against what a stocktake found there.
+
+**Where.** A location and every location within it (master data's ``parent``: a pharmacy
+and its windows), never the locations that hold it: a count of ``OP-1`` is not a count of
+``OP``. :func:`reconcile` takes the location URIs (:func:`places_within`).
+
+**On the books here** (a code physically on a shelf here): its last *movement* left it
+``in_stock`` and its location is here. A hold — ``frozen`` or ``recalled`` — moves
+nothing: a pack held on the shelf is still on the books (until it is returned or
+destroyed), and a pack recalled after it was bound is still with the patient, not back on
+the shelf. Not on the books: ``in_transit`` to here (not accepted yet), ``lent`` from here
+(it left the shelf with the nurse), ``bound`` (dispensed), and the rest. Only
+instance-level codes (one pack each) count.
+
+**When.** Event time, not record time: a back-filled scan counts when it happened. The
+period is half-open, ``from`` ≤ eventTime < ``to``, so consecutive periods chain (one's
+closing is the next one's opening). Error-declared (cancelled) events count nowhere.
+
+**The books.** Per location × product × lot, each code folded over its facts
+(:class:`projections.code_status.Folding`) in ``(eventTime, position)`` order: *opening*
+(on the books at ``from``); every time a code comes onto the books here during the period
+it counts in one *in* column by what it was before — ``received`` (not received, or back
+from the supplier), ``transferredIn`` (in transit, or moved from another location),
+``returnedIn`` (a patient's return, a lend return), ``otherIn``; every time it leaves, in
+one *out* column by what it became — ``dispensed`` (bound), ``transferredOut`` (in
+transit, or moved elsewhere), ``returnedToSupplier`` (exited), ``destroyed``, ``lent``,
+``otherOut`` (consumed, …); *theoretical closing* = opening + ins − outs (on the books at
+``to``). A code's line is its product and lot as the ledger knows them at ``to``.
+
+**The count.** The stocktake is every ``stocktake`` scan (ObjectEvent OBSERVE
+``cycle_counting``) whose readPoint is here, in the period; its codes are *found*. They
+are compared with the books at the count's end (``countedAt``: the last such scan's
+eventTime): **missing** — on the books then, not found; **extra** — found, not on the
+books then; **elsewhere** — the extras the ledger places at another location (in transit:
+its destination), with that location and their state. So per line ``counted`` =
+``booksAtCount`` − ``missing`` + ``extra``. Movements during a count blur it (a pack
+dispensed after its shelf was counted is extra): freeze a location while counting it.
+Without stocktake scans in the period there is no comparison (``countedAt`` is None).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from ledger.lifecycle import HospitalState
+from projections.bulk import select_in
+from projections.code_status import Folding, seen_by
+from projections.schema import code_facts
+from projections.stock import is_instance
+
+HOLDS = frozenset({HospitalState.FROZEN, HospitalState.RECALLED})
+"""Hospital states that hold a pack where it is (no movement)."""
+STOCKTAKE_STEP = "cycle_counting"
+
+INS = ("received", "transferredIn", "returnedIn", "otherIn")
+OUTS = ("dispensed", "transferredOut", "returnedToSupplier", "destroyed", "lent", "otherOut")
+
+_IN_FROM = {
+    HospitalState.NOT_RECEIVED: "received",
+    HospitalState.EXITED: "received",
+    HospitalState.IN_TRANSIT: "transferredIn",
+    HospitalState.IN_STOCK: "transferredIn",
+    HospitalState.BOUND: "returnedIn",
+    HospitalState.LENT: "returnedIn",
+}
+_OUT_TO = {
+    HospitalState.BOUND: "dispensed",
+    HospitalState.IN_TRANSIT: "transferredOut",
+    HospitalState.IN_STOCK: "transferredOut",
+    HospitalState.EXITED: "returnedToSupplier",
+    HospitalState.DESTROYED: "destroyed",
+    HospitalState.LENT: "lent",
+}
+
+LineKey = tuple[str | None, str | None]
+"""(product, lot)."""
+
+
+def places_within(locations: Mapping[str, Mapping[str, Any]], location_id: str) -> list[str]:
+    """``location_id`` and the ids of every location within it, transitively, among one
+    institution's location rows (by id, each with its ``parent``), sorted."""
+    children: dict[str, list[str]] = {}
+    for key, row in locations.items():
+        parent = row.get("parent") or ""
+        if parent and parent != key:
+            children.setdefault(parent, []).append(key)
+    found = {location_id}
+    todo = [location_id]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return sorted(found)
+
+
+@dataclass
+class Line:
+    """One location × product × lot of a reconciliation (codes; ``units`` each when the
+    master data knows the product)."""
+
+    product: str | None
+    lot: str | None
+    units: int | None = None
+    opening: int = 0
+    moves: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INS + OUTS, 0))
+    closing: int = 0
+    books_at_count: int = 0
+    counted: int = 0
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    def theoretical_closing(self) -> int:
+        return self.opening + sum(self.moves[k] for k in INS) - sum(self.moves[k] for k in OUTS)
+
+    def as_json(self, describe: Callable[[str | None], dict[str, Any]]) -> dict[str, Any]:
+        def units(count: int) -> int | None:
+            return None if self.units is None else count * self.units
+
+        theoretical = self.theoretical_closing()
+        return {
+            "product": self.product,
+            **describe(self.product),
+            "lot": self.lot,
+            "unitsPerCode": self.units,
+            "opening": self.opening,
+            **self.moves,
+            "theoreticalClosing": theoretical,
+            "booksAtCount": self.books_at_count,
+            "counted": self.counted,
+            "missing": len(self.missing),
+            "extra": len(self.extra),
+            "openingUnits": units(self.opening),
+            "theoreticalClosingUnits": units(theoretical),
+            "countedUnits": units(self.counted),
+        }
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A code of the count, with the ledger's word on it at the count's end."""
+
+    code: str
+    product: str | None
+    lot: str | None
+    hospital_state: str
+    location: str | None
+    """Where the ledger has it (in transit: where it is going)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "product": self.product,
+            "lot": self.lot,
+            "hospitalState": self.hospital_state,
+            "location": self.location,
+        }
+
+
+@dataclass
+class Reconciliation:
+    places: list[str]
+    start: str
+    end: str
+    lines: dict[LineKey, Line]
+    counted_at: str | None
+    stocktake_scans: int
+    missing: list[Placed]
+    extra: list[Placed]
+    elsewhere: list[Placed]
+
+    def sorted_lines(self) -> list[Line]:
+        return [self.lines[k] for k in sorted(self.lines, key=lambda k: (k[0] or "", k[1] or ""))]
+
+
+class Shelf:
+    """A code's fold (:class:`Folding`) and where its last movement left it."""
+
+    def __init__(self) -> None:
+        self.folding = Folding()
+        self.moved = HospitalState.NOT_RECEIVED
+        """The hospital state of its last movement (holds left out)."""
+
+    def add(self, row: Any) -> None:
+        self.folding.add(row)
+        state = HospitalState(self.folding.hospital_state)
+        if state not in HOLDS:
+            self.moved = state
+
+    def on_books(self, places: Collection[str]) -> bool:
+        return self.moved is HospitalState.IN_STOCK and self.folding.location in places
+
+    def copy(self) -> Shelf:
+        other = Shelf()
+        other.folding = Folding(**self.folding.__dict__)
+        other.moved = self.moved
+        return other
+
+
+def _where(folding: Folding) -> str | None:
+    if folding.hospital_state == HospitalState.IN_TRANSIT:
+        return folding.destination
+    return folding.location
+
+
+def _is_count(row: Any, places: Collection[str], start: str, end: str) -> bool:
+    return (
+        row.biz_step == STOCKTAKE_STEP
+        and row.read_point in places
+        and start <= row.event_time < end
+    )
+
+
+def reconcile(
+    conn: Connection,
+    *,
+    places: Sequence[str],
+    start: str,
+    end: str,
+    scope: str | None = None,
+    units: Callable[[str | None], int | None] = lambda _: None,
+) -> Reconciliation:
+    """The books of the location URIs ``places`` over ``start`` ≤ eventTime < ``end``
+    (fixed-width UTC text, :func:`projections.schema.utc_text`) against the stocktake
+    scans there in it, from the facts the institution ``scope`` sees (every fact: None).
+    ``units`` gives the smallest units of one code of a product (None: unknown)."""
+    here = frozenset(places)
+    candidates = conn.execute(
+        select(code_facts.c.code)
+        .where(
+            or_(
+                code_facts.c.biz_location.in_(sorted(here)),
+                (code_facts.c.read_point.in_(sorted(here)))
+                & (code_facts.c.biz_step == STOCKTAKE_STEP),
+            ),
+            code_facts.c.event_time < end,
+            *seen_by(scope),
+        )
+        .distinct()
+    ).scalars()
+    codes = sorted(c for c in candidates if is_instance(c))
+    order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
+    rows = select_in(
+        conn,
+        lambda cond: select(code_facts).where(cond, *seen_by(scope)).order_by(*order),
+        code_facts.c.code,
+        codes,
+    )
+    groups = []
+    counted_at: str | None = None
+    scans: set[str] = set()
+    for code, group in groupby(rows, key=lambda r: str(r.code)):
+        facts = list(group)
+        declared = {r.hash_id for r in facts if r.error_declared}
+        facts = [r for r in facts if r.hash_id not in declared and r.event_time < end]
+        for r in facts:
+            if _is_count(r, here, start, end):
+                scans.add(r.hash_id)
+                counted_at = max(counted_at or r.event_time, r.event_time)
+        groups.append((code, facts))
+    lines: dict[LineKey, Line] = {}
+    missing: list[Placed] = []
+    extra: list[Placed] = []
+    for code, facts in groups:
+        _account(code, facts, here, start, end, counted_at, lines, missing, extra, units)
+    elsewhere = [p for p in extra if p.location is not None and p.location not in here]
+    return Reconciliation(
+        places=sorted(here),
+        start=start,
+        end=end,
+        lines=lines,
+        counted_at=counted_at,
+        stocktake_scans=len(scans),
+        missing=missing,
+        extra=extra,
+        elsewhere=elsewhere,
+    )
+
+
+def _account(
+    code: str,
+    facts: Iterable[Any],
+    here: frozenset[str],
+    start: str,
+    end: str,
+    counted_at: str | None,
+    lines: dict[LineKey, Line],
+    missing: list[Placed],
+    extra: list[Placed],
+    units: Callable[[str | None], int | None],
+) -> None:
+    """Fold one code's facts (before ``end``) and add it to its line."""
+    shelf = Shelf()
+    opening: bool | None = None
+    at_count: Shelf | None = None
+    found = False
+    moves: list[str] = []
+    for r in facts:
+        if opening is None and r.event_time >= start:
+            opening = shelf.on_books(here)
+        if counted_at is not None and at_count is None and r.event_time > counted_at:
+            at_count = shelf.copy()
+        found = found or _is_count(r, here, start, end)
+        before, was = shelf.on_books(here), shelf.moved
+        shelf.add(r)
+        after = shelf.on_books(here)
+        if r.event_time >= start and before != after:
+            moves.append(
+                _IN_FROM.get(was, "otherIn") if after else _OUT_TO.get(shelf.moved, "otherOut")
+            )
+    if opening is None:
+        opening = shelf.on_books(here)
+    if at_count is None:
+        at_count = shelf
+    closing = shelf.on_books(here)
+    on_books_at_count = counted_at is not None and at_count.on_books(here)
+    folding, counted = shelf.folding, at_count.folding
+    if not (opening or closing or moves or found or on_books_at_count):
+        return
+    key = (folding.product, folding.lot)
+    line = lines.get(key)
+    if line is None:
+        line = lines[key] = Line(product=key[0], lot=key[1], units=units(key[0]))
+    line.opening += opening
+    line.closing += closing
+    for move in moves:
+        line.moves[move] += 1
+    line.books_at_count += on_books_at_count
+    line.counted += found
+    placed = Placed(code, key[0], key[1], counted.hospital_state, _where(counted))
+    if on_books_at_count and not found:
+        line.missing.append(code)
+        missing.append(placed)
+    elif found and not on_books_at_count:
+        line.extra.append(code)
+        extra.append(placed)
+
+
+CSV_HEADER = (
+    "product",
+    "lot",
+    "unitsPerCode",
+    "opening",
+    *INS,
+    *OUTS,
+    "theoreticalClosing",
+    "booksAtCount",
+    "counted",
+    "missing",
+    "extra",
+    "openingUnits",
+    "theoreticalClosingUnits",
+    "countedUnits",
+    "missingCodes",
+    "extraCodes",
+)
+
+
+def reconciliation_csv(found: Reconciliation, location: str) -> str:
+    """One row per product × lot at ``location`` (as the caller names it); the missing
+    and extra codes space-separated."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("location", *CSV_HEADER))
+    for line in found.sorted_lines():
+        row = line.as_json(lambda _: {})
+        values = [row[name] for name in CSV_HEADER[:-2]]
+        writer.writerow(
+            [
+                location,
+                *("" if v is None else v for v in values),
+                " ".join(line.missing),
+                " ".join(line.extra),
+            ]
+        )
+    return out.getvalue()

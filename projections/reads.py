@@ -197,10 +197,12 @@ def reconciliation(
     owners = sorted(owner for owner, key in data.locations if key == location)
     wanted = scope or institution
     if wanted is None:
-        if len(owners) != 1:
-            why = "no institution has" if not owners else f"{', '.join(owners)} each have"
+        if not owners:
+            raise ReconciliationError("location", f"no institution has a location {location!r}")
+        if len(owners) > 1:
             raise ReconciliationError(
-                "institution", f"{why} a location {location!r}: name the institution"
+                "institution",
+                f"{', '.join(owners)} each have a location {location!r}: name the institution",
             )
         wanted = owners[0]
     if wanted not in owners:

@@ -61,6 +61,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/codes/{code:path}/hierarchy"): CODES,
     ("GET", "/stock"): READERS,
     ("GET", "/trails"): READERS,
+    ("GET", "/reconciliation"): READERS,
     ("DELETE", "/nextPageToken/{token}"): READERS,
     ("POST", "/queries"): ADMIN,
     ("GET", "/queries"): READERS,
@@ -131,6 +132,8 @@ class World:
             return f"/trails?code={CODE}"
         if path == "/pools":
             return "/pools?location=WH"
+        if path == "/reconciliation":
+            return "/reconciliation?location=WH&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"
         values = {
             "{capture_id}": self.capture_id,
             "{event_id:path}": self.event_id.replace("?", "%3F"),

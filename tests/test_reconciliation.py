@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from adapters.cli import main
 from epcis.identifiers.facts import canonical
 from ledger.application import Ledger
 from projections.schema import utc_text
@@ -304,3 +307,60 @@ def test_a_month_then_a_stocktake_names_exactly_the_missing_and_extra_codes(
         "/reconciliation", params={"location": "OP", "from": month.start, "to": month.start[:10]}
     )
     assert early.status_code == 400 and early.json()["errors"][0]["query"] == "to"
+
+
+PERIOD = {"location": "OP", "from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({k: v for k, v in PERIOD.items() if k != "location"}, "location"),
+        ({k: v for k, v in PERIOD.items() if k != "from"}, "from"),
+        ({k: v for k, v in PERIOD.items() if k != "to"}, "to"),
+        ({**PERIOD, "from": "yesterday"}, "from"),
+        ({**PERIOD, "to": "2026-13-01"}, "to"),
+        ({**PERIOD, "to": PERIOD["from"]}, "to"),
+        ({**PERIOD, "location": "NOWHERE"}, "location"),
+        ({**PERIOD, "institution": "H2"}, "institution"),
+    ],
+)
+def test_a_bad_parameter_is_a_400_naming_it(
+    client: TestClient, params: dict[str, str], parameter: str
+) -> None:
+    answer = client.get("/reconciliation", params=params)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert [e["query"] for e in answer.json()["errors"]] == [parameter]
+    assert parameter in answer.json()["detail"]
+
+
+def test_an_empty_period_and_the_command_line(client: TestClient, ledger: Ledger) -> None:
+    answer = client.get("/reconciliation", params=PERIOD)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["lines"] == [] and body["countedAt"] is None and body["institution"] == "H1"
+    when = datetime.now(UTC) - timedelta(hours=2)
+    hospital = Hospital(client, when)
+    made = hospital.receive(L1, 3)
+    hospital.transfer(made, "WH", "OP")
+    hospital.scan("stocktake", "OP", made[:2])
+    since, until = utc_text(when.isoformat()), utc_text(datetime.now(UTC).isoformat())
+    runner = CliRunner()
+    env = {"TRACECODE_DATABASE_URL": ledger.settings.url}
+    args = ["reconcile", "--location", "OP", "--from", since, "--to", until]
+    shown = runner.invoke(main, args, env=env)
+    assert shown.exit_code == 0, shown.output + str(shown.stderr)
+    found = json.loads(shown.stdout)
+    assert [m["code"] for m in found["missing"]] == [_urn(made[2])]
+    assert found["lines"][0]["transferredIn"] == 3 and found["extra"] == []
+    as_csv = runner.invoke(main, [*args, "--csv"], env=env)
+    assert as_csv.exit_code == 0 and as_csv.stdout.startswith("location,product,lot,")
+    assert _urn(made[2]) in as_csv.stdout
+    for bad, name in (
+        (["--location", "NOWHERE"], "--location"),
+        (["--from", "soon"], "--from"),
+        (["--institution", "H2"], "--location"),
+    ):
+        refused = runner.invoke(main, [*args, *bad], env=env)
+        assert refused.exit_code == 2 and name in refused.stderr, refused.stderr

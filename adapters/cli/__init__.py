@@ -52,6 +52,7 @@ for command in (
     reads.projections,
     reads.status_command,
     reads.trail_command,
+    reads.reconcile_command,
     keys.keys,
     patients.patients,
     masterdata.masterdata,

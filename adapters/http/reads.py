@@ -6,8 +6,11 @@
 * ``GET /stock`` — stock lines per location × product × lot.
 * ``GET /trails`` — the recall trail of a lot (``product`` + ``lot``) or of a ``code``, as
   JSON or CSV (``Accept: text/csv`` or ``?format=csv``).
+* ``GET /reconciliation`` — stock reconciliation by code of a location over a period
+  (:mod:`projections.reconciliation`), JSON or CSV; it takes ``from`` / ``to``, not
+  ``as_of``.
 
-Every route takes ``as_of`` (an ISO 8601 time: only what was recorded up to then). Read your
+Every other route takes ``as_of`` (an ISO 8601 time: only what was recorded up to then). Read your
 writes (:mod:`adapters.http.freshness`): every answer says the log position it reflects
 (``TraceCode-Log-Position``); ``wait_for=N`` (or ``TraceCode-Wait-For: N``) waits, within a
 bound, until the projections have reached a position a capture was answered with; without

@@ -317,13 +317,17 @@ class _Decision:
         ]
         prefixes = [row["trace_prefix"] for row in rows] + [r["gtin"] for r in rows if r["gtin"]]
         codes = self.library.codes_of_lot(self.scan.lot or "", prefixes or [wanted])
-        live = [c for c in codes if not check(self.library.get(c), None, self.at)]
+        gone = {Reason.RECALLED, Reason.DESTROYED, Reason.EXITED, Reason.CONSUMED}
+        live = []
+        for code in codes:  # those recalled already or gone are left out; others answer
+            reasons = check(self.library.get(code), None, self.at)
+            if not gone & {r.reason for r in reasons}:
+                live.append(code)
+                self.answer.codes.append(CodeAnswer(code, code, colour_of(reasons), reasons))
         if not live:
             self.answer.reasons.append(
                 found(Reason.LOT_NOT_FOUND, f"product {wanted}, lot {self.scan.lot}")
             )
-        for code in live:
-            self.answer.codes.append(CodeAnswer(code, code, Colour.GREEN, []))
         return live
 
     def _order(self) -> None:

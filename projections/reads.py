@@ -130,6 +130,8 @@ def _product_keys(runner: ReadModelRunner, who: Principal, product: str) -> list
         if key
     ]
     return keys or [product]
+
+
 class ReconciliationError(ValueError):
     """A reconciliation asked with a bad parameter (``parameter`` names it)."""
 

@@ -718,3 +718,25 @@ def test_scan_events_are_valid_epcis_in_both_syntaxes(client: TestClient) -> Non
     json_doc, xml_doc = load_valid(as_json.content), load_valid(as_xml.content)
     assert len(json_doc.events) == 6
     assert document_hash_ids(json_doc.document) == document_hash_ids(xml_doc.document)
+
+
+def test_a_back_filled_recall_by_lot_finds_the_lot(client: TestClient) -> None:
+    item, later = box(150), box(151)
+    hour_ago = (datetime.now(UTC) - timedelta(minutes=60)).isoformat()
+    received = post_scan(
+        client, operation="receive", location="WH", codes=[item], lot="LB", eventTime=hour_ago
+    )
+    ok(received, "yellow")
+    earlier = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
+    body = ok(
+        post_scan(
+            client, operation="recall", location="WH", product="XB02", lot="LB", eventTime=earlier
+        ),
+        "yellow",
+    )
+    assert [c["code"] for c in body["codes"]] == [f"urn:tracecode:cn-drug:{item}"]
+    ok(post_scan(client, operation="receive", location="WH", codes=[later], lot="LC"))
+    contradicted = post_scan(
+        client, operation="recall", location="WH", product="XB02", lot="LC", eventTime=earlier
+    )
+    red(contradicted, "later_scans")  # named, not "lot_not_found"

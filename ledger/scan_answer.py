@@ -52,6 +52,8 @@ class ScanAnswer:
     """A split bind or return: ``{code, units}`` per box units were taken from or put back."""
     body: dict[str, Any] | None = None
     """A replayed answer as it was first given."""
+    institution: str = ""
+    """Whose scan it was (resolved by the gate: the command line may name none); not shown."""
 
     def as_json(self) -> dict[str, Any]:
         if self.body is not None:

@@ -77,7 +77,9 @@ class ScanGate:
         errors: list[FieldError] = []
         scan_id = self.scan.scan_id or str(uuid.uuid4())
         ref = scan_ref(institution, scan_id)
-        answer = ScanAnswer(Colour.GREEN, self.scan.operation.value, scan_id)
+        answer = ScanAnswer(
+            Colour.GREEN, self.scan.operation.value, scan_id, institution=institution
+        )
         if self.scan.operation is Operation.CANCEL:
             return Cancel(self, view, places, answer).decide()
         uris = self._locations(places, errors, answer)

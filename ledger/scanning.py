@@ -12,11 +12,15 @@ What the gate does, in order: resolves the locations in the institution's master
 before with its first answer; expands a container to the codes inside it; checks every
 code (:mod:`ledger.scan_rules`) and the order's expected lines; and, unless something is
 red, stores the scan's event (:mod:`ledger.scan_events`) and its
-:class:`~ledger.scan_record.ScanRecord`.
+:class:`~ledger.scan_record.ScanRecord`. A red scan stores nothing in the log; the use case
+then keeps it in the table of refused scans (:mod:`ledger.refused_scans`, for the quality
+figures), on a worker thread so that an asyncio caller's loop is not held up.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -27,12 +31,15 @@ from ledger.application import Ledger
 from ledger.capture import CaptureRequest
 from ledger.outcomes import CaptureResult
 from ledger.patients import BadPatientId, is_pseudonym, normalise, parse_pseudonym, pseudonym
+from ledger.refused_scans import RefusedScans, refusal
 from ledger.scan_answer import ScanAnswer
 from ledger.scan_gate import ScanGate
 from ledger.scan_request import FieldError, ScanInvalid, read_scan
-from ledger.scan_rules import ScanSettings
+from ledger.scan_rules import Colour, ScanSettings
 
 __all__ = ["ScanAnswer", "ScanForbidden", "ScanSettings", "scan"]
+
+log = logging.getLogger(__name__)
 
 
 class ScanForbidden(Exception):
@@ -93,4 +100,10 @@ async def scan(
         raise ScanInvalid(answer.invalid)
     if answer.forbidden is not None:
         raise ScanForbidden(answer.forbidden)
+    if answer.colour is Colour.RED:
+        refused = refusal(scan_, answer, principal.subject, when, patient)
+        try:
+            await asyncio.to_thread(RefusedScans(ledger).keep, refused)
+        except Exception:  # the terminal is still told: the figures miss one refusal
+            log.exception("refused scan %s of %s not kept", refused.scan_id, refused.institution)
     return answer

@@ -92,6 +92,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/masterdata/locations"): READERS,
     ("POST", "/scans"): {Role.TERMINAL},
     ("GET", "/pools"): READERS,
+    ("GET", "/metrics/quality"): READERS,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:

@@ -31,6 +31,7 @@ from adapters.http import (
     masterdata,
     patients,
     problems,
+    quality,
     queries,
     reads,
     scans,
@@ -74,6 +75,8 @@ append-only ledger.
 * `POST /keys`, `GET /keys`, `DELETE /keys/{keyId}` — an admin's keys of its institution.
 * `GET` / `DELETE /patients/{pseudonym}` — reveal a patient to its institution's admin or
   auditor; erase the mapping (admin).
+* `GET /metrics/quality` — data-quality figures of the hospital scans per department and
+  period (JSON or CSV).
 * `GET /health` — 200 `ok`; 200 `degraded` when a projection quarantined events it could not
   apply (every read still answers, without them; they are listed); 503 when the store fails.
 * `OPTIONS` on each capture and event resource — discovery: versions, limits
@@ -98,6 +101,7 @@ ROUTERS = (
     patients.router,
     masterdata.router,
     scans.router,
+    quality.router,
     health.router,
 )
 """Every route of the API, by module."""

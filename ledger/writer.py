@@ -28,6 +28,8 @@ class GroupCommitter:
         self._thread.start()
         self.groups = 0
         self.requests = 0
+        self.largest = 0
+        """The most requests one transaction held."""
 
     def submit(self, request: CaptureRequest, timeout: float | None = 60.0) -> CaptureResult:
         """Store a request with whatever else is waiting; return once it is committed."""
@@ -41,6 +43,11 @@ class GroupCommitter:
         future: Future[CaptureResult] = Future()
         self._queue.put((request, future))
         return future
+
+    @property
+    def depth(self) -> int:
+        """How many requests wait for the writer now (approximately: it moves on)."""
+        return self._queue.qsize()
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -69,6 +76,7 @@ class GroupCommitter:
     def _commit(self, group: list[tuple[CaptureRequest, Future[CaptureResult]]]) -> None:
         self.groups += 1
         self.requests += len(group)
+        self.largest = max(self.largest, len(group))
         try:
             results = self.ledger.append([request for request, _ in group])
         except Exception as exc:

@@ -93,6 +93,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/scans"): {Role.TERMINAL},
     ("GET", "/pools"): READERS,
     ("GET", "/metrics/quality"): READERS,
+    ("GET", "/metrics"): READERS,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:

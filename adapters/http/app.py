@@ -29,6 +29,7 @@ from adapters.http import (
     health,
     keys,
     masterdata,
+    metrics,
     patients,
     problems,
     quality,
@@ -77,6 +78,7 @@ append-only ledger.
   auditor; erase the mapping (admin).
 * `GET /metrics/quality` — data-quality figures of the hospital scans per department and
   period (JSON or CSV).
+* `GET /metrics` — the server's operational figures in the Prometheus text format (readers).
 * `GET /health` — 200 `ok`; 200 `degraded` when a projection quarantined events it could not
   apply (every read still answers, without them; they are listed); 503 when the store fails.
 * `OPTIONS` on each capture and event resource — discovery: versions, limits
@@ -102,6 +104,7 @@ ROUTERS = (
     masterdata.router,
     scans.router,
     quality.router,
+    metrics.router,
     health.router,
 )
 """Every route of the API, by module."""
@@ -175,6 +178,8 @@ def create_app(
     app.add_middleware(GS1Headers)
     transport = server_settings()
     app.add_middleware(BodyTimeouts, idle=transport.body_idle_timeout, total=transport.body_timeout)
+    app.state.metrics = figures = metrics.Metrics(state)
+    app.add_middleware(metrics.RequestTimer, metrics=figures)
     for router in ROUTERS:
         app.include_router(router)
 

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from adapters.http.authentication import allow
+from adapters.http.metrics import metrics_of
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import ledger_of, read_json_object, state_of
+from adapters.http.state import counted, ledger_of, read_json_object, state_of
 from ledger.access import Permission, Principal
 from ledger.capture import CaptureRequest
 from ledger.outcomes import CaptureResult
@@ -51,6 +52,7 @@ async def post_scan(request: Request, who: SCAN) -> JSONResponse:
         if state.committer is None:
             raise RuntimeError("the group committer is not running: the lifespan has not started")
         result: CaptureResult = await asyncio.wrap_future(state.committer.enqueue(capture))
+        counted(request, result)
         return result
 
     try:
@@ -64,6 +66,9 @@ async def post_scan(request: Request, who: SCAN) -> JSONResponse:
     except ScanForbidden as exc:
         raise ProblemError(403, str(exc)) from None
     shown = answer.as_json()
+    metrics = metrics_of(request.app)
+    if metrics is not None:
+        metrics.scanned(str(shown["operation"]), str(shown["colour"]))
     if answer.colour is Colour.RED:
         raise ProblemError(
             409,

@@ -167,7 +167,15 @@ class HttpCaptureRunner:
         if state.committer is None:
             raise RuntimeError("the group committer is not running: the lifespan has not started")
         result: CaptureResult = await asyncio.wrap_future(state.committer.enqueue(capture))
+        counted(self.request, result)
         return result
+
+
+def counted(request: Request, result: CaptureResult) -> None:
+    """Count a commit's stored events in the app's figures (:mod:`adapters.http.metrics`)."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.captured(result)
 
 
 async def read_body(request: Request, max_bytes: int, headers: dict[str, str]) -> bytes:

@@ -13,18 +13,11 @@ from starlette.responses import Response
 
 from adapters.http.authentication import READ, principal_of
 from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.reads import CSV, wants_csv
 from adapters.http.state import in_thread, ledger_of
 from ledger.quality import PERIODS, QualityAsked, parse_time, quality
 
 router = APIRouter()
-CSV = "text/csv"
-
-
-def _wants_csv(request: Request, format: str | None) -> bool:
-    if format is not None:
-        return format == "csv"
-    accept = request.headers.get("accept", "")
-    return any(part.split(";")[0].strip().lower() == CSV for part in accept.split(","))
 
 
 @router.get(
@@ -75,6 +68,6 @@ async def get_quality(
             f"query parameter {exc}",
             errors=[{"query": exc.name, "message": str(exc)}],
         ) from None
-    if _wants_csv(request, format):
+    if wants_csv(request, format):
         return Response(figures.as_csv(), media_type=CSV)
     return JSONResponse(figures.as_json())

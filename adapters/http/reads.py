@@ -212,7 +212,7 @@ async def get_pools(
 # -- /trails --------------------------------------------------------------------------
 
 
-def _wants_csv(request: Request, format: str | None) -> bool:
+def wants_csv(request: Request, format: str | None) -> bool:
     if format is not None:
         return format == "csv"
     accept = request.headers.get("accept", "")
@@ -293,7 +293,7 @@ async def get_trail(
             f"no event touched a code of product {key} lot {excerpt(lot)}",
             headers=view.headers,
         )
-    if _wants_csv(request, format):
+    if wants_csv(request, format):
         return Response(trail_csv(lines), media_type=CSV, headers=view.headers)
     return _json([line.row() for line in lines], view)
 

@@ -362,6 +362,6 @@ async def get_reconciliation(
             errors=[{"query": exc.parameter, "message": str(exc)}],
             headers=view.headers,
         ) from None
-    if _wants_csv(request, format):
+    if wants_csv(request, format):
         return Response(found.csv(), media_type=CSV, headers=view.headers)
     return _json(found.as_json(), view)

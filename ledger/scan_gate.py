@@ -23,6 +23,7 @@ from ledger.code_pool import allocate, bound_to_order, box_of, is_split, pool, u
 from ledger.gate import GateDecision, GroupView
 from ledger.locations import parse_location_uri
 from ledger.master_data import MasterData
+from ledger.must_scan import must_scan_reasons
 from ledger.patient_mappings import PatientMappings
 from ledger.product_lookup import Catalogue, ProductMatch
 from ledger.scan_answer import CodeAnswer, ScanAnswer, replayed
@@ -208,6 +209,9 @@ class _Decision:
             epcs.append(scanned.epc)
             epcs.extend(inside)
         self._order()
+        answer.reasons += must_scan_reasons(  # the must-scan rules' codes per order line
+            self.view, master_fold(self.view).data, self.places.institution, scan, self.order
+        )
         self._split_sale()
         if self._colour() is Colour.RED:
             return GateDecision(answer, store=False)

@@ -58,12 +58,14 @@ class Reason(StrEnum):
     POOL_SHORT = "pool_short"
     ALREADY_SPLIT = "already_split"
     OVER_BOX_UNITS = "over_box_units"
+    OVER_CODES = "over_codes"
     # yellow: accepted, needs attention
     UNKNOWN_TO_LIBRARY = "unknown_to_library"
     NEAR_EXPIRY = "near_expiry"
     BACK_FILLED = "back_filled"
     SHORT_OF_ORDER = "short_of_order"
     NOT_ON_BOOKS_HERE = "not_on_books_here"
+    SHORT_OF_CODES = "short_of_codes"
 
     @property
     def colour(self) -> Colour:
@@ -76,6 +78,7 @@ _YELLOW = {
     Reason.BACK_FILLED,
     Reason.SHORT_OF_ORDER,
     Reason.NOT_ON_BOOKS_HERE,
+    Reason.SHORT_OF_CODES,
 }
 
 YELLOW_WORDS = frozenset(r.value for r in _YELLOW)
@@ -121,6 +124,8 @@ MESSAGES = {
     Reason.BACK_FILLED: "back-filled: recorded with its original time",
     Reason.SHORT_OF_ORDER: "fewer than the order expects",
     Reason.NOT_ON_BOOKS_HERE: "found here, but the books do not have it here",
+    Reason.OVER_CODES: "more codes than the must-scan rules expect for the order",
+    Reason.SHORT_OF_CODES: "fewer codes than the must-scan rules expect for the order",
 }
 
 

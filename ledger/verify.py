@@ -56,6 +56,7 @@ from ledger.domain import (
 )
 from ledger.findings import Finding, VerifyReport
 from ledger.master_data import MasterEntry
+from ledger.must_scan_book import RuleBook
 from ledger.named_queries import NamedQuery
 from ledger.patient_register import PatientAccess
 from ledger.scan_record import ScanRecord
@@ -89,6 +90,7 @@ CHAINED: dict[str, tuple[str, str]] = {
         PatientAccess,
         MasterEntry,
         ScanRecord,
+        RuleBook,
     )
 }
 

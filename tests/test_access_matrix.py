@@ -31,7 +31,7 @@ from ledger.patients import pseudonym
 from ledger.settings import store_settings
 from tests.http_support import RoleKeys
 from tests.ledger_contract import document, event
-from tests.master_data_support import csv_bytes
+from tests.master_data_support import PRODUCTS, csv_bytes
 from tests.scan_support import LOCATIONS, box
 
 CAPTURE = {Role.CAPTURE}
@@ -94,6 +94,9 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/pools"): READERS,
     ("GET", "/metrics/quality"): READERS,
     ("GET", "/metrics"): READERS,
+    ("POST", "/rules"): ADMIN,
+    ("GET", "/rules"): READERS,
+    ("GET", "/rules/decide"): CODES,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:
@@ -136,6 +139,8 @@ class World:
             return "/pools?location=WH"
         if path == "/reconciliation":
             return "/reconciliation?location=WH&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"
+        if path == "/rules/decide":
+            return "/rules/decide?product=XB02&location=WH&quantity=20&institution=H1"
         values = {
             "{capture_id}": self.capture_id,
             "{event_id:path}": self.event_id.replace("?", "%3F"),
@@ -174,6 +179,9 @@ def _body(method: str, path: str, serial: int) -> dict[str, Any]:
         return {"content": csv.encode(), "headers": {"Content-Type": "text/csv"}}
     if path == "/scans":
         return {"json": {"operation": "receive", "location": "WH", "codes": [box(serial)]}}
+    if path == "/rules":
+        rules = f"rules:\n  - {{name: r{serial}, then: {{must_scan: true}}}}\n"
+        return {"content": rules.encode(), "headers": {"Content-Type": "application/yaml"}}
     if path == "/audit/verify":
         return {"json": {"position": 0}}  # not a usable checkpoint: 400 (allowed)
     return {"json": {"dest": "http://127.0.0.1:9/hook", "secret": "s", "stream": True}}
@@ -206,6 +214,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             )
             assert subscribed.status_code == 201, subscribed.text
             import_master_data(ledger, LOCAL, csv_bytes(LOCATIONS), "H1")
+            import_master_data(ledger, LOCAL, csv_bytes(PRODUCTS), "H1")
             patient = remember(ledger, Principal("t", Role.TERMINAL, "H1"), "P1", bytes(32))
             yield World(
                 client,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli import documents, keys, masterdata, patients, reads, scan, store
+from adapters.cli import documents, keys, masterdata, patients, reads, rules, scan, store
 
 # Each command imports what it uses, inside its body: ``--help`` and ``id`` must not pay for
 # the JSON Schema stack (rfc3987_syntax builds a grammar at import), the ledger, the
@@ -56,6 +56,7 @@ for command in (
     keys.keys,
     patients.patients,
     masterdata.masterdata,
+    rules.rules,
     scan.scan_command,
 ):
     main.add_command(command)

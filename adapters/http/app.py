@@ -35,6 +35,7 @@ from adapters.http import (
     quality,
     queries,
     reads,
+    rules,
     scans,
     subscriptions,
 )
@@ -102,6 +103,7 @@ ROUTERS = (
     keys.router,
     patients.router,
     masterdata.router,
+    rules.router,
     scans.router,
     quality.router,
     metrics.router,

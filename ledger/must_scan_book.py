@@ -12,7 +12,7 @@ The writer follows the books in its pass over the log, as it does master data
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -144,12 +144,7 @@ class RulesSummary:
     version: int
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "institution": self.institution,
-            "rules": self.rules,
-            "changed": self.changed,
-            "version": self.version,
-        }
+        return asdict(self)
 
 
 def _naming_errors(rules: list[Rule], ledger: Ledger, institution: str) -> list[RowError]:

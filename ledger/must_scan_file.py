@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from ledger.master_data_rows import RowError
+from ledger.master_data_rows import MasterDataInvalid, RowError
 
 MAX_BYTES = 1024 * 1024
 MAX_RULES = 1000
@@ -40,14 +40,8 @@ _INT = "tag:yaml.org,2002:int"
 _NULL = "tag:yaml.org,2002:null"
 
 
-class RulesInvalid(ValueError):
+class RulesInvalid(MasterDataInvalid):
     """A rules file refused as a whole: every error (nothing was stored)."""
-
-    def __init__(self, errors: list[RowError]) -> None:
-        self.errors = errors
-        shown = "; ".join(str(e) for e in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        super().__init__(shown + more)
 
 
 @dataclass
@@ -89,50 +83,39 @@ class _Reader:
                 found[name] = value
         return found
 
-    def scalar(self, node: yaml.Node, pointer: str) -> yaml.ScalarNode | None:
+    def value(self, node: yaml.Node, pointer: str, kind: str) -> Any:
+        """A single value, read as written: ``text``, ``flag`` or ``count``; None when bad
+        (the error noted)."""
         if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL:
             self.error(node, pointer, "a single value is needed here")
             return None
-        return node
-
-    def text(self, node: yaml.Node, pointer: str) -> str | None:
-        found = self.scalar(node, pointer)
-        if found is None:
+        raw = str(node.value).strip()
+        if kind == "flag":
+            ok = node.tag == _BOOL or raw in ("0", "1")
+            found: Any = raw.lower() in ("true", "yes", "on", "1")
+            problem = f"{node.value!r} is not true or false"
+        elif kind == "count":
+            ok = node.tag == _INT and raw.isdigit() and 0 < int(raw) < 10**9
+            found = int(raw) if ok else None
+            problem = f"{node.value!r} is not a whole number of units, >= 1"
+        else:
+            ok, found = 0 < len(raw) <= 200, raw
+            problem = "a text of 1 to 200 characters is needed here"
+        if not ok:
+            self.error(node, pointer, problem)
             return None
-        value = str(found.value).strip()
-        if not value or len(value) > 200:
-            self.error(node, pointer, "a text of 1 to 200 characters is needed here")
-            return None
-        return value
-
-    def flag(self, node: yaml.Node, pointer: str) -> bool | None:
-        found = self.scalar(node, pointer)
-        if found is None:
-            return None
-        value = str(found.value).strip().lower()
-        if found.tag == _BOOL or value in ("0", "1"):
-            return value in ("true", "yes", "on", "1")
-        self.error(node, pointer, f"{found.value!r} is not true or false")
-        return None
-
-    def count(self, node: yaml.Node, pointer: str) -> int | None:
-        found = self.scalar(node, pointer)
-        if found is None:
-            return None
-        value = str(found.value).strip()
-        if found.tag != _INT or not value.isdigit() or int(value) < 1:
-            self.error(node, pointer, f"{found.value!r} is not a whole number of units, >= 1")
-            return None
-        return int(value)
+        return found
 
     def texts(self, node: yaml.Node, pointer: str) -> list[str] | None:
         if isinstance(node, yaml.SequenceNode):
             if not node.value:
                 self.error(node, pointer, "one value or a non-empty list of values")
                 return None
-            values = [self.text(item, f"{pointer}/{i}") for i, item in enumerate(node.value)]
+            values = [
+                self.value(item, f"{pointer}/{i}", "text") for i, item in enumerate(node.value)
+            ]
             return None if None in values else [v for v in values if v is not None]
-        one = self.text(node, pointer)
+        one = self.value(node, pointer, "text")
         return None if one is None else [one]
 
     def when(self, node: yaml.Node, pointer: str) -> tuple[dict[str, Any], dict[str, int]]:
@@ -143,7 +126,7 @@ class _Reader:
             at = f"{pointer}/{name}"
             lines[name] = value.start_mark.line + 1
             if name in WHEN_FLAGS:
-                found[name] = self.flag(value, at)
+                found[name] = self.value(value, at, "flag")
             elif name in WHEN_LISTS:
                 found[name] = self.texts(value, at)
                 if name == "location_kind":
@@ -151,7 +134,7 @@ class _Reader:
                     for bad in [k for k in found[name] or () if k not in KINDS]:
                         self.error(value, at, f"{bad!r} is not a location kind ({kinds})")
             elif name in WHEN_COUNTS:
-                found[name] = self.count(value, at)
+                found[name] = self.value(value, at, "count")
             else:
                 known = ", ".join((*WHEN_FLAGS, *WHEN_LISTS, *WHEN_COUNTS))
                 self.error(value, at, f"{name} is not a condition ({known})")
@@ -166,9 +149,9 @@ class _Reader:
         for name, value in (fields or {}).items():
             at = f"{pointer}/{name}"
             if name == "must_scan":
-                found[name] = self.flag(value, at)
+                found[name] = self.value(value, at, "flag")
             elif name == "mode":
-                mode = self.text(value, at)
+                mode = self.value(value, at, "text")
                 if mode is not None and mode not in MODES:
                     self.error(value, at, f"{mode!r} is not whole or split")
                 found[name] = mode if mode in MODES else None
@@ -188,7 +171,7 @@ class _Reader:
         for needed in ("name", "then"):
             if needed not in fields:
                 self.error(node, f"{pointer}/{needed}", f"a rule needs {needed}")
-        name = self.text(fields["name"], f"{pointer}/name") if "name" in fields else None
+        name = self.value(fields["name"], f"{pointer}/name", "text") if "name" in fields else None
         if name is not None and name in names:
             self.error(fields["name"], f"{pointer}/name", f"another rule is named {name!r}")
         names.add(name or "")

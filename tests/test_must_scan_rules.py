@@ -311,32 +311,29 @@ def test_exempt_and_split_products_expect_no_codes(client: TestClient) -> None:
     assert answer.status_code == 201 and answer.json()["colour"] == "green", answer.text
 
 
+def bind_two(client: TestClient, patient: str, first: str, second: str) -> Any:
+    """Two boxes of XB02 bound for 5 tablets (one box expected)."""
+    return post_scan(
+        client,
+        operation="bind",
+        location="OP",
+        patient=patient,
+        codes=[first, second],
+        product="XB02",
+        quantity=5,
+    )
+
+
 def test_without_rules_scans_are_as_before(ledger: Ledger) -> None:
     with http_client(ledger) as client:
         load_hospital(client)
         at_op(client, box(1), box(2))
-        answer = post_scan(
-            client,
-            operation="bind",
-            location="OP",
-            patient="P-1",
-            codes=[box(1), box(2)],
-            product="XB02",
-            quantity=5,
-        )
+        answer = bind_two(client, "P-1", box(1), box(2))
         assert answer.status_code == 201 and answer.json()["colour"] == "green", answer.text
         # the rules arrive: the writer follows them at once
         import_rules(ledger, LOCAL, RULES, "H1")
         at_op(client, box(3), box(4))
-        over = post_scan(
-            client,
-            operation="bind",
-            location="OP",
-            patient="P-2",
-            codes=[box(3), box(4)],
-            product="XB02",
-            quantity=5,
-        )
+        over = bind_two(client, "P-2", box(3), box(4))
         assert over.status_code == 409 and words(over) == ["over_codes"], over.text
 
 

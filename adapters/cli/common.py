@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import click
 
@@ -27,6 +28,13 @@ def open_input(path: str) -> IO[bytes]:
         return Path(path).open("rb")
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def refuse_file(path: str, errors: Iterable[object]) -> NoReturn:
+    """A file that stored nothing: each of its errors on stderr (``FILE: error``), exit 1."""
+    for error in errors:
+        click.echo(f"{path}: {error}", err=True)
+    sys.exit(EXIT_INVALID)
 
 
 def read_document(path: str, *, validate: bool) -> tuple[LoadedDocument | None, list[Problem]]:

@@ -10,11 +10,9 @@ in an EPCIS document ``FILE: [line N, ]/json/pointer[, column NAME]: what is wro
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from adapters.cli.common import EXIT_INVALID, open_input, open_ledger
+from adapters.cli.common import open_input, open_ledger, refuse_file
 
 
 @click.group()
@@ -50,9 +48,7 @@ def import_command(path: str, institution: str | None) -> None:
     except MasterDataRefused as exc:
         raise click.BadParameter(str(exc), param_hint="--institution") from None
     except MasterDataInvalid as exc:
-        for error in exc.errors:
-            click.echo(f"{path}: {error}", err=True)
-        sys.exit(EXIT_INVALID)
+        refuse_file(path, exc.errors)
     finally:
         ledger.close()
     for summary in summaries:

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from adapters.cli.common import EXIT_INVALID, open_input, open_ledger
+from adapters.cli.common import EXIT_INVALID, open_input, open_ledger, refuse_file
 
 INSTITUTION = click.option("--institution", default=None, help="The institution (H1).")
 AS_OF = click.option("--as-of", default=None, help="As recorded up to this ISO 8601 time.")
@@ -43,9 +43,7 @@ def import_command(path: str, institution: str | None) -> None:
     try:
         summary = import_rules(ledger, LOCAL, data, institution)
     except RulesInvalid as exc:
-        for error in exc.errors:
-            click.echo(f"{path}: {error}", err=True)
-        sys.exit(EXIT_INVALID)
+        refuse_file(path, exc.errors)
     finally:
         ledger.close()
     what = f"version {summary.version}" if summary.changed else "unchanged"

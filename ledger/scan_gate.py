@@ -232,15 +232,20 @@ class _Decision:
         return answer.colour
 
     def _split_sale(self) -> None:
-        """A bind naming codes with a quantity: never more units than those codes hold
-        (seed 003 §三(二)2)."""
+        """A bind naming codes with a quantity (the order's, when it names one): never
+        more units than those codes, and the order's codes bound before, hold (seed 003
+        §三(二)2)."""
         scan = self.scan
         if scan.operation is not Operation.BIND or scan.quantity is None or not scan.codes:
             return
+        if any(r.reason is Reason.SHORT_OF_CODES for r in self.answer.reasons):
+            return  # the rules say more codes are to come: nothing is reported against these yet
+        named = {s.canonical for s in scan.codes}
+        earlier = self.library.order_codes(self.order) - named if self.order else set()
         held = 0
-        for scanned in scan.codes:
-            match = self.catalogue.product_for_code(scanned.raw)
-            held += 1 if box_of(scanned.canonical) else (match.units if match else 1)
+        for code in [*named, *earlier]:
+            match = self.catalogue.product_for_code(code)
+            held += 1 if box_of(code) else (match.units if match else 1)
         if scan.quantity > held:
             self.answer.reasons.append(
                 found(Reason.OVER_BOX_UNITS, f"{scan.quantity} units asked, {held} scanned")

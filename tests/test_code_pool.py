@@ -154,3 +154,26 @@ def test_the_pool_as_the_read_side_shows_it(client: TestClient) -> None:
         (URN + first, 10, 8, 2, "2099-03-31"),
     ]
     assert client.get("/pools", params={"location": "WH"}, headers=reader).json() == []
+
+
+def test_the_split_sale_rule_counts_the_orders_codes_bound_before(client: TestClient) -> None:
+    first, second = box(21), box(22)
+    at_op(client, first, "2099-01-31")
+    at_op(client, second, "2099-01-31")
+
+    def bind(code: str, quantity: int) -> Any:
+        return post_scan(
+            client,
+            operation="bind",
+            location="OP",
+            codes=[code],
+            quantity=quantity,
+            patient="P",
+            order="O-21",
+        )
+
+    stored(bind(first, 10))
+    refused = bind(second, 21)  # two boxes of 10 cannot carry 21 units
+    assert refused.status_code == 409
+    assert [r["reason"] for r in refused.json()["reasons"]] == ["over_box_units"]
+    stored(bind(second, 20))

@@ -10,12 +10,10 @@ deleted row's bytes in the table's file until (auto)vacuum reuses the space.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.side_tables import SideTable
 
 TABLE = "patient_mappings"
 _CREATE = (
@@ -26,31 +24,21 @@ _CREATE = (
     " recorded_at TEXT NOT NULL,"
     " PRIMARY KEY (pseudonym, institution))"
 )
-_ready: weakref.WeakSet[Ledger] = weakref.WeakSet()
 
 
-class PatientMappings:
+def _create(cursor: Any, table: str, sqlite: bool) -> None:
+    cursor.execute(_CREATE.format(table=table))
+
+
+class PatientMappings(SideTable):
     """The mapping rows of one ledger's database."""
 
+    name = TABLE
+
     def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.sqlite = ledger.settings.kind == "sqlite"
-        self.mark = "?" if self.sqlite else "%s"
-        schema = "" if self.sqlite else f'"{ledger.recorder.datastore.schema}".'  # type: ignore[attr-defined]
-        self.table = f"{schema}{TABLE}"
-        if ledger not in _ready:
-            with self._cursor() as cursor:
-                cursor.execute(_CREATE.format(table=self.table))
-            _ready.add(ledger)
-
-    @contextmanager
-    def _cursor(self, *, commit: bool = True) -> Iterator[Any]:
-        """A DB-API cursor in a transaction of the ledger's own datastore."""
-        with self.ledger.recorder.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
-            yield cursor.sqlite_cursor if self.sqlite else cursor
-
-    def _sql(self, text: str) -> str:
-        return text.format(table=self.table, m=self.mark)
+        super().__init__(
+            ledger, lambda cursor, table, _: cursor.execute(_CREATE.format(table=table))
+        )
 
     def remember(self, pseudonym: str, institution: str, patient_id: str, at: str) -> None:
         """Keep the mapping (once per institution: again is nothing new)."""

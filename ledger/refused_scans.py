@@ -15,9 +15,6 @@ inserts (append-only: no row is changed or deleted).
 from __future__ import annotations
 
 import json
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +23,7 @@ from ledger.application import Ledger
 from ledger.locations import parse_location_uri
 from ledger.scan_answer import ScanAnswer
 from ledger.scan_request import Scan
+from ledger.side_tables import SideTable
 
 TABLE = "refused_scans"
 _COLUMNS = (
@@ -61,7 +59,11 @@ _CREATE = (
 _INDEX = "CREATE INDEX IF NOT EXISTS {name} ON {table} (institution, scan_time)"
 _SQLITE_ID = "INTEGER PRIMARY KEY AUTOINCREMENT"
 _POSTGRES_ID = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
-_ready: weakref.WeakSet[Ledger] = weakref.WeakSet()
+
+
+def _create(cursor: Any, table: str, sqlite: bool) -> None:
+    cursor.execute(_CREATE.format(table=table, id=_SQLITE_ID if sqlite else _POSTGRES_ID))
+    cursor.execute(_INDEX.format(name=f"{TABLE}_when", table=table))
 
 
 def moment(value: datetime) -> str:
@@ -133,27 +135,13 @@ def refusal(
     )
 
 
-class RefusedScans:
+class RefusedScans(SideTable):
     """The refused-scan rows of one ledger's database."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.sqlite = ledger.settings.kind == "sqlite"
-        self.mark = "?" if self.sqlite else "%s"
-        schema = "" if self.sqlite else f'"{ledger.recorder.datastore.schema}".'  # type: ignore[attr-defined]
-        self.table = f"{schema}{TABLE}"
-        if ledger not in _ready:
-            with self._cursor() as cursor:
-                ident = _SQLITE_ID if self.sqlite else _POSTGRES_ID
-                cursor.execute(_CREATE.format(table=self.table, id=ident))
-                cursor.execute(_INDEX.format(name=f"{TABLE}_when", table=self.table))
-            _ready.add(ledger)
+    name = TABLE
 
-    @contextmanager
-    def _cursor(self, *, commit: bool = True) -> Iterator[Any]:
-        """A DB-API cursor in a transaction of the ledger's own datastore."""
-        with self.ledger.recorder.datastore.transaction(commit=commit) as cursor:  # type: ignore[attr-defined]
-            yield cursor.sqlite_cursor if self.sqlite else cursor
+    def __init__(self, ledger: Ledger) -> None:
+        super().__init__(ledger, _create)
 
     def keep(self, refused: RefusedScan) -> None:
         """Append one refused scan (its ``refused_at``: now, when not given)."""

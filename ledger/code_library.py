@@ -29,10 +29,11 @@ models, which replay without it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from epcis.identifiers.cn_drug_code import UNIT_MARK, URN_PREFIX
 from epcis.identifiers.facts import canonical, facts_of
 from epcis.timestamps import utc_text
 from ledger.lifecycle import HospitalState, derive_state, local_name, next_hospital_state, word
@@ -163,7 +164,6 @@ def read_event(key: str, hash_id: str, event: dict[str, Any]) -> EventView:
     )
 
 
-_UNIT = ":unit:"
 _HOLDS = (HospitalState.FROZEN, HospitalState.RECALLED)
 _GONE = (HospitalState.DESTROYED, HospitalState.EXITED, HospitalState.CONSUMED)
 
@@ -205,7 +205,6 @@ class CodeLibrary:
     """Trace prefix -> the split-unit sub-codes of that product (the pool's index)."""
     after: int = 0
     """The notification id of the last stored event folded (0: none)."""
-    active: bool = False
     watchers: dict[str, Callable[[int, str, dict[str, Any]], None]] = field(default_factory=dict)
     """Other things the writer follows in the same pass over the log (master data): topic
     -> what to call with the notification id, the topic and the decoded event's attributes."""
@@ -229,7 +228,6 @@ class CodeLibrary:
             self.after = max(self.after, notification.id)
             folded += 1
         overlay.commit()
-        self.active = True
         return folded
 
 
@@ -252,11 +250,11 @@ def _kept(state: CodeState) -> CodeState:
     return head
 
 
-def _product_digits(code: str) -> str:
-    """What a product prefix is compared with: the 20 digits of a trace code, the GTIN of a
-    GS1 code, the code itself otherwise."""
-    if code.startswith("urn:tracecode:cn-drug:"):
-        return code.rsplit(":", 1)[-1] if ":unit:" not in code else code.split(":")[3]
+def product_digits(code: str) -> str:
+    """What a product prefix is compared with: the 20 digits of a trace code (a sub-code's
+    box's), the GTIN of a GS1 code, the code itself otherwise."""
+    if code.startswith(URN_PREFIX):
+        return code[len(URN_PREFIX) :].partition(":")[0]
     product = facts_of(code).product
     return product or code
 
@@ -300,10 +298,6 @@ class Overlay:
         """The split-unit sub-codes of a product (its 7-digit trace prefix)."""
         return self.library.units.get(prefix, set()) | self.units.get(prefix, set())
 
-    def all_codes(self) -> list[str]:
-        """Every code the library or the overlay holds."""
-        return list(dict.fromkeys([*self.library.codes, *self.codes]))
-
     def order_codes(self, order: str) -> set[str]:
         found = self.orders.get(order)
         return found if found is not None else self.library.orders.get(order, set())
@@ -315,7 +309,7 @@ class Overlay:
     def codes_of_lot(self, lot: str, prefixes: Iterable[str]) -> list[str]:
         wanted = tuple(prefixes)
         known = {
-            c for c in [*self.library.codes, *self.codes] if _product_digits(c).startswith(wanted)
+            c for c in [*self.library.codes, *self.codes] if product_digits(c).startswith(wanted)
         }
         return sorted(c for c in known if self.get(c).lot == lot)
 
@@ -368,8 +362,8 @@ class Overlay:
     def _writable(self, code: str) -> CodeState:
         if code not in self.codes:
             self.codes[code] = self.library.get(code).copy()
-            if _UNIT in code and code not in self.library.codes:
-                self.units.setdefault(code.split(":")[3][:7], set()).add(code)
+            if UNIT_MARK in code and code not in self.library.codes:
+                self.units.setdefault(product_digits(code)[:7], set()).add(code)
         return self.codes[code]
 
     def _apply(self, code: str, view: EventView, role: str) -> None:
@@ -450,7 +444,3 @@ class Overlay:
             library.units.setdefault(prefix, set()).update(units)
         self.codes, self.children, self.orders, self.by_scan = {}, {}, {}, {}
         self.units = {}
-
-    def states(self, codes: Iterable[str]) -> Iterator[CodeState]:
-        for code in codes:
-            yield self.get(code)

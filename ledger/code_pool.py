@@ -23,10 +23,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.code_library import Overlay
+from epcis.identifiers.cn_drug_code import UNIT_MARK
+from ledger.code_library import Overlay, product_digits
 from ledger.lifecycle import HospitalState
-
-UNIT_MARK = ":unit:"
 
 
 def unit_codes(box: str, units: int) -> list[str]:
@@ -42,10 +41,6 @@ def box_of(code: str) -> str | None:
 
 def _unit_number(code: str) -> int:
     return int(code.rpartition(UNIT_MARK)[2])
-
-
-def _prefix(code: str) -> str:
-    return code.rsplit(":", 1)[-1][:7] if UNIT_MARK not in code else code.split(":")[3][:7]
 
 
 @dataclass(frozen=True)
@@ -105,7 +100,7 @@ def bound_to_order(library: Overlay, order: str, prefixes: Iterable[str]) -> lis
         code
         for code in library.order_codes(order)
         if box_of(code) is not None
-        and _prefix(code).startswith(wanted)
+        and product_digits(code).startswith(wanted)
         and library.get(code).state is HospitalState.BOUND
     ]
     return sorted(units, key=lambda c: (box_of(c) or "", _unit_number(c)), reverse=True)

@@ -57,7 +57,6 @@ class ScanGate:
     when: datetime
     back_filled: bool
     settings: ScanSettings
-    any_institution: bool = False
     patient_id: str | None = None
     """The patient's identifier as normalised (its mapping to :attr:`patient` is kept by
     the writer, with the group); None when the scan named a pseudonym or no patient."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from epcis.timestamps import utc_text
 from ledger.code_library import CodeState
 from ledger.lifecycle import HospitalState
 from ledger.scan_request import Operation
@@ -245,7 +246,11 @@ def check(state: CodeState, expires: str | None, at: Circumstances) -> list[Foun
     if at.operation in _EXPIRY_MATTERS:
         reasons += _expiry(expires or state.expires, at)
     if at.back_filled:
-        if at.operation not in STATELESS and state.event_time and state.event_time > _utc(at.when):
+        if (
+            at.operation not in STATELESS
+            and state.event_time
+            and state.event_time > utc_text(at.when)
+        ):
             reasons.append(found(Reason.LATER_SCANS))
         reasons.append(found(Reason.BACK_FILLED))
     return reasons
@@ -268,12 +273,6 @@ def colour_of(reasons: list[Found]) -> Colour:
     if Colour.RED in colours:
         return Colour.RED
     return Colour.YELLOW if colours else Colour.GREEN
-
-
-def _utc(moment: datetime) -> str:
-    from epcis.timestamps import utc_text
-
-    return utc_text(moment)
 
 
 def _expiry(expires: str | None, at: Circumstances) -> list[Found]:
@@ -360,7 +359,7 @@ def _unbind(state: CodeState, at: Circumstances) -> list[Found]:
         reasons.append(found(Reason.NOT_BOUND_HERE))
     if at.patient is not None and state.patient not in (None, at.patient):
         reasons.append(found(Reason.WRONG_PATIENT))
-    if state.bound_time and _utc(at.when) > _utc(
+    if state.bound_time and utc_text(at.when) > utc_text(
         datetime.fromisoformat(state.bound_time.replace("Z", "+00:00")) + at.unbind_window
     ):
         reasons.append(found(Reason.UNBIND_WINDOW_PASSED, f"bound {state.bound_time[:19]}Z"))

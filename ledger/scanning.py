@@ -83,7 +83,6 @@ async def scan(
         when=when,
         back_filled=now - when > config.back_fill_after,
         settings=config,
-        any_institution=principal.scope is None and not owner,
         patient_id=patient_id,
     )
     request = CaptureRequest(

@@ -14,10 +14,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from epcis.identifiers.cn_drug_code import UNIT_MARK
 from projections.code_status import statuses
 from projections.schema import code_facts, utc_text, visible_to
-
-_UNIT = ":unit:"
 
 
 @dataclass
@@ -57,7 +56,7 @@ def pool(
         query = query.where(visible_to(code_facts, scope))
     boxes: dict[str, list[str]] = {}
     for code, parent in conn.execute(query):
-        if _UNIT in code:
+        if UNIT_MARK in code:
             boxes.setdefault(str(parent), []).append(str(code))
     if not boxes:
         return []

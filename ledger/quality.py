@@ -272,6 +272,7 @@ def quality(
             cancelled.add(state["originator_id"])
     arrivals: dict[str, tuple[str, str, datetime]] = {}
     receipts: dict[str, tuple[str, str, datetime]] = {}
+    scans: set[str] = set()
     for stored in ledger.stored_events():
         event = stored.event
         if "errorDeclaration" in event:
@@ -290,9 +291,11 @@ def quality(
         counted = row(record["institution"], location, when)
         is_cancelled = record["originator_id"] in cancelled
         if counted is not None:
-            counted.accepted += 1
-            counted.cancelled += is_cancelled
-            counted.back_filled += bool(event.get("tc:backFilled"))
+            if ref not in scans:  # a scan may store several events (a pre-scan: one a box)
+                scans.add(ref)
+                counted.accepted += 1
+                counted.cancelled += is_cancelled
+                counted.back_filled += bool(event.get("tc:backFilled"))
             if record["operation"] == "bind":
                 counted.bound += 0 if is_cancelled else len(event.get("epcList", []))
                 counted.bind_attempts += len(event.get("epcList", []))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,10 +13,9 @@ from fastapi.testclient import TestClient
 from ledger.access import Role
 from ledger.application import Ledger
 from tests.http_support import RoleKeys, http_client
-from tests.ledger_contract import document
-from tests.scan_support import box, load_hospital, post_scan
+from tests.quality_support import Tally, shipment, summed
+from tests.scan_support import box, load_hospital
 
-JSONLD = {"Content-Type": "application/ld+json"}
 KINDS = {"WH": "warehouse", "OP": "pharmacy", "OP-1": "pharmacy", "W3": "ward"}
 
 
@@ -27,71 +24,6 @@ def client(ledger: Ledger) -> Iterator[TestClient]:
     with http_client(ledger) as opened:
         load_hospital(opened)
         yield opened
-
-
-class Tally:
-    """What the test posted, counted per department as the figures should count it."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-        self.counts: dict[str, Counter[str]] = defaultdict(Counter)
-        self.scan_ids: dict[str, str] = {}
-        self.sizes: dict[str, tuple[str, int]] = {}
-
-    def scan(self, colour: str, **body: Any) -> dict[str, Any]:
-        got = post_scan(self.client, **body)
-        assert got.status_code == (409 if colour == "red" else 201), got.text
-        answer: dict[str, Any] = got.json()
-        assert answer["colour"] == colour, answer
-        where = self.counts[body["location"]]
-        where["scans"] += 1
-        codes = len(body.get("codes", []))
-        words = {r["reason"] for c in answer["codes"] for r in c["reasons"]}
-        if colour == "red":
-            where["red"] += 1
-            hit = words & {"recalled", "frozen", "already_bound"}
-            where["anomalies"] += bool(hit)
-        else:
-            where["backFilled"] += bool(answer["backFilled"])
-        if body["operation"] == "bind":
-            where["attempts"] += codes
-            where["bound"] += codes if colour != "red" else 0
-        if body["operation"] == "receive" and colour != "red":
-            where["received"] += codes
-        self.scan_ids[answer["scanId"]] = body["location"]
-        self.sizes[answer["scanId"]] = (body["operation"], codes)
-        return answer
-
-    def cancel(self, scan_id: str) -> None:
-        got = post_scan(self.client, operation="cancel", scanId=scan_id)
-        assert got.status_code == 201, got.text
-        where = self.counts[self.scan_ids[scan_id]]
-        where["cancelled"] += 1
-        operation, codes = self.sizes[scan_id]
-        if operation == "bind":
-            where["bound"] -= codes  # the bind was undone
-        if operation == "receive":
-            where["received"] -= codes
-
-
-def shipment(client: TestClient, *codes: str) -> None:
-    """A supplier's shipping event to the warehouse (through the capture interface)."""
-    event = {
-        "type": "ObjectEvent",
-        "eventTime": "2026-03-01T08:00:00.000+08:00",
-        "eventTimeZoneOffset": "+08:00",
-        "epcList": [f"urn:tracecode:cn-drug:{c}" for c in codes],
-        "action": "OBSERVE",
-        "bizStep": "shipping",
-        "disposition": "in_transit",
-        "destinationList": [{"type": "location", "destination": "urn:tracecode:loc:H1:WH"}],
-    }
-    auth = client.auth
-    assert isinstance(auth, RoleKeys)
-    sent = client.post(
-        "/capture", content=document(event), headers={**JSONLD, **auth.header(Role.CAPTURE)}
-    )
-    assert sent.status_code == 202, sent.text
 
 
 def hospital_month(client: TestClient) -> Tally:
@@ -129,23 +61,6 @@ def hospital_month(client: TestClient) -> Tally:
         "red", operation="accept", location="W3", codes=[box(7)]
     )  # not in transit: no anomaly
     return tally
-
-
-def summed(rows: list[dict[str, Any]]) -> dict[str, Counter[str]]:
-    """The figures' counts per department, over every period."""
-    out: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in rows:
-        where = out[row["department"]]
-        where["scans"] += row["scans"]
-        where["red"] += row["red"]
-        where["cancelled"] += row["cancelled"]
-        where["backFilled"] += row["backFilled"]
-        where["anomalies"] += row["anomalies"]["total"]
-        where["bound"] += row["binds"]["bound"]
-        where["attempts"] += row["binds"]["attempts"]
-        where["received"] += row["receiving"]["scanned"]
-        where["expected"] += row["receiving"]["expected"]
-    return {k: +v for k, v in out.items()}
 
 
 def test_the_figures_match_what_was_posted(client: TestClient) -> None:

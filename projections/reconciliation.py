@@ -11,7 +11,10 @@ nothing: a pack held on the shelf is still on the books (until it is returned or
 destroyed), and a pack recalled after it was bound is still with the patient, not back on
 the shelf. Not on the books: ``in_transit`` to here (not accepted yet), ``lent`` from here
 (it left the shelf with the nurse), ``bound`` (dispensed), and the rest. Only
-instance-level codes (one pack each) count.
+instance-level codes (one pack each) count. A box pre-scanned for split dispensing (its
+units ``…:unit:n`` in the code pool) stays on the books while one of its units is: the
+last unit dispensed takes the box off (``dispensed``), a unit returned puts it back
+(``returnedIn``), and the ``…Units`` figures count the units it has left.
 
 **When.** Event time, not record time: a back-filled scan counts when it happened. The
 period is half-open, ``from`` ≤ eventTime < ``to``, so consecutive periods chain (one's
@@ -50,6 +53,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from epcis.identifiers.cn_drug_code import UNIT_MARK
 from ledger.lifecycle import HospitalState
 from projections.bulk import select_in
 from projections.code_status import Folding, seen_by
@@ -105,7 +109,8 @@ def places_within(locations: Mapping[str, Mapping[str, Any]], location_id: str) 
 @dataclass
 class Line:
     """One location × product × lot of a reconciliation (codes; ``units`` each when the
-    master data knows the product)."""
+    master data knows the product). The ``…_units`` figures count smallest units: a whole
+    pack its ``units``, a split one the units it has left (None: the product's unknown)."""
 
     product: str | None
     lot: str | None
@@ -117,14 +122,14 @@ class Line:
     counted: int = 0
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    opening_units: int | None = 0
+    closing_units: int | None = 0
+    counted_units: int | None = 0
 
     def theoretical_closing(self) -> int:
         return self.opening + sum(self.moves[k] for k in INS) - sum(self.moves[k] for k in OUTS)
 
     def as_json(self, describe: Callable[[str | None], dict[str, Any]]) -> dict[str, Any]:
-        def units(count: int) -> int | None:
-            return None if self.units is None else count * self.units
-
         theoretical = self.theoretical_closing()
         return {
             "product": self.product,
@@ -138,9 +143,9 @@ class Line:
             "counted": self.counted,
             "missing": len(self.missing),
             "extra": len(self.extra),
-            "openingUnits": units(self.opening),
-            "theoreticalClosingUnits": units(theoretical),
-            "countedUnits": units(self.counted),
+            "openingUnits": self.opening_units,
+            "theoreticalClosingUnits": self.closing_units,
+            "countedUnits": self.counted_units,
         }
 
 
@@ -205,6 +210,41 @@ class Shelf:
         return other
 
 
+class Pack:
+    """A pack code's :class:`Shelf` and, once it is pre-scanned (split), its units'.
+
+    A split box stays on the books while one of its units is on them: its last unit
+    dispensed takes it off (``dispensed``), a unit returned to it puts it back."""
+
+    def __init__(self) -> None:
+        self.box = Shelf()
+        self.units: dict[str, Shelf] = {}
+
+    def add(self, row: Any, unit: str | None) -> Shelf:
+        shelf = self.box if unit is None else self.units.setdefault(unit, Shelf())
+        shelf.add(row)
+        return shelf
+
+    def on_books(self, places: Collection[str]) -> bool:
+        if not self.box.on_books(places):
+            return False
+        return not self.units or any(u.on_books(places) for u in self.units.values())
+
+    def units_on_books(self, places: Collection[str], per_code: int | None) -> int | None:
+        """Its smallest units on the books here (None: the product's are unknown)."""
+        if not self.on_books(places):
+            return 0
+        if self.units:
+            return sum(u.on_books(places) for u in self.units.values())
+        return per_code
+
+    def copy(self) -> Pack:
+        other = Pack()
+        other.box = self.box.copy()
+        other.units = {k: u.copy() for k, u in self.units.items()}
+        return other
+
+
 def _where(folding: Folding) -> str | None:
     if folding.hospital_state == HospitalState.IN_TRANSIT:
         return folding.destination
@@ -254,7 +294,7 @@ def reconcile(
         code_facts.c.code,
         codes,
     )
-    groups = []
+    members: dict[str, list[tuple[str | None, list[Any]]]] = {}
     counted_at: str | None = None
     scans: set[str] = set()
     for code, group in groupby(rows, key=lambda r: str(r.code)):
@@ -265,12 +305,19 @@ def reconcile(
             if _is_count(r, here, start, end):
                 scans.add(r.hash_id)
                 counted_at = max(counted_at or r.event_time, r.event_time)
-        groups.append((code, facts))
+        box, mark, _ = code.partition(UNIT_MARK)
+        members.setdefault(box, []).append((code if mark else None, facts))
     lines: dict[LineKey, Line] = {}
     missing: list[Placed] = []
     extra: list[Placed] = []
-    for code, facts in groups:
-        _account(code, facts, here, start, end, counted_at, lines, missing, extra, units)
+    for box, parts in members.items():
+        if all(unit is not None for unit, _ in parts):
+            continue  # units of a box the place never held
+        merged = sorted(
+            ((r, unit) for unit, facts in parts for r in facts),
+            key=lambda pair: (pair[0].event_time, pair[0].position, pair[1] is not None),
+        )
+        _account(box, merged, here, start, end, counted_at, lines, missing, extra, units)
     elsewhere = [p for p in extra if p.location is not None and p.location not in here]
     return Reconciliation(
         places=sorted(here),
@@ -287,7 +334,7 @@ def reconcile(
 
 def _account(
     code: str,
-    facts: Iterable[Any],
+    facts: Iterable[tuple[Any, str | None]],
     here: frozenset[str],
     start: str,
     end: str,
@@ -297,44 +344,48 @@ def _account(
     extra: list[Placed],
     units: Callable[[str | None], int | None],
 ) -> None:
-    """Fold one code's facts (before ``end``) and add it to its line."""
-    shelf = Shelf()
-    opening: bool | None = None
-    at_count: Shelf | None = None
+    """Fold one pack's facts and its units' (before ``end``, each with the unit it is of:
+    None for the pack's own) and add it to its line."""
+    pack = Pack()
+    opening: Pack | None = None
+    at_count: Pack | None = None
     found = False
     moves: list[str] = []
-    for r in facts:
+    for r, unit in facts:
         if opening is None and r.event_time >= start:
-            opening = shelf.on_books(here)
+            opening = pack.copy()
         if counted_at is not None and at_count is None and r.event_time > counted_at:
-            at_count = shelf.copy()
-        found = found or _is_count(r, here, start, end)
-        before, was = shelf.on_books(here), shelf.moved
-        shelf.add(r)
-        after = shelf.on_books(here)
+            at_count = pack.copy()
+        found = found or (unit is None and _is_count(r, here, start, end))
+        before = pack.on_books(here)
+        was = (pack.box if unit is None else pack.units.get(unit, Shelf())).moved
+        shelf = pack.add(r, unit)
+        after = pack.on_books(here)
         if r.event_time >= start and before != after:
             moves.append(
                 _IN_FROM.get(was, "otherIn") if after else _OUT_TO.get(shelf.moved, "otherOut")
             )
-    if opening is None:
-        opening = shelf.on_books(here)
-    if at_count is None:
-        at_count = shelf
-    closing = shelf.on_books(here)
+    opening = opening or pack
+    at_count = at_count or pack
     on_books_at_count = counted_at is not None and at_count.on_books(here)
-    folding, counted = shelf.folding, at_count.folding
-    if not (opening or closing or moves or found or on_books_at_count):
+    folding, counted = pack.box.folding, at_count.box.folding
+    if not (opening.on_books(here) or pack.on_books(here) or moves or found or on_books_at_count):
         return
     key = (folding.product, folding.lot)
     line = lines.get(key)
     if line is None:
         line = lines[key] = Line(product=key[0], lot=key[1], units=units(key[0]))
-    line.opening += opening
-    line.closing += closing
+    line.opening += opening.on_books(here)
+    line.closing += pack.on_books(here)
     for move in moves:
         line.moves[move] += 1
     line.books_at_count += on_books_at_count
     line.counted += found
+    line.opening_units = _plus(line.opening_units, opening.units_on_books(here, line.units))
+    line.closing_units = _plus(line.closing_units, pack.units_on_books(here, line.units))
+    if found:
+        left = at_count.units_on_books(here, line.units) if on_books_at_count else line.units
+        line.counted_units = _plus(line.counted_units, left)
     placed = Placed(code, key[0], key[1], counted.hospital_state, _where(counted))
     if on_books_at_count and not found:
         line.missing.append(code)
@@ -342,6 +393,10 @@ def _account(
     elif found and not on_books_at_count:
         line.extra.append(code)
         extra.append(placed)
+
+
+def _plus(total: int | None, more: int | None) -> int | None:
+    return None if total is None or more is None else total + more
 
 
 CSV_HEADER = (

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from adapters.cli import main
 from ledger.access import Role
 from ledger.application import Ledger
 from tests.http_support import RoleKeys, http_client
@@ -138,3 +141,21 @@ def test_a_reader_sees_its_institution_a_regulator_all(client: TestClient, ledge
     everyone = client.get("/metrics/quality", headers=auth.header(Role.REGULATOR))
     assert {r["institution"] for r in everyone.json()["rows"]} == {"H1"}
     assert everyone.json()["rows"] == client.get("/metrics/quality").json()["rows"]
+
+
+def test_the_command_line_gives_the_same_figures(client: TestClient, ledger: Ledger) -> None:
+    hospital_month(client)
+    env = {"TRACECODE_DATABASE_URL": ledger.settings.url}
+    runner = CliRunner()
+    shown = runner.invoke(main, ["quality", "--period", "week", "--institution", "H1"], env=env)
+    assert shown.exit_code == 0, shown.output
+    over_http = client.get("/metrics/quality", params={"period": "week"}).json()
+    assert json.loads(shown.stdout) == over_http
+    as_csv = runner.invoke(main, ["quality", "--csv", "--department", "W3"], env=env)
+    assert as_csv.exit_code == 0 and as_csv.stdout.startswith("institution,department,")
+    assert {row["department"] for row in csv.DictReader(io.StringIO(as_csv.stdout))} == {"W3"}
+    nobody = runner.invoke(main, ["quality", "--institution", "H9"], env=env)
+    assert nobody.exit_code == 0 and json.loads(nobody.stdout)["rows"] == []
+    for bad, name in ((["--from", "soon"], "--from"), (["--period", "year"], "--period")):
+        refused = runner.invoke(main, ["quality", *bad], env=env)
+        assert refused.exit_code == 2 and name in refused.stderr, refused.stderr

@@ -53,6 +53,7 @@ for command in (
     reads.status_command,
     reads.trail_command,
     reads.reconcile_command,
+    reads.quality_command,
     keys.keys,
     patients.patients,
     masterdata.masterdata,

@@ -228,6 +228,45 @@ def reconcile_command(
     click.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
 
 
+@click.command(name="quality")
+@click.option("--from", "start", help="Scans made from (a date or an ISO 8601 time), inclusive.")
+@click.option("--to", "end", help="Scans made before (a date or an ISO 8601 time).")
+@click.option("--department", help="One location id (all when left out).")
+@click.option("--period", default="month", show_default=True, help="day, week or month (UTC).")
+@click.option("--institution", help="One institution's figures (every one when left out).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV (one row per department × period).")
+def quality_command(
+    start: str | None,
+    end: str | None,
+    department: str | None,
+    period: str,
+    institution: str | None,
+    as_csv: bool,
+) -> None:
+    """Data-quality figures of the hospital scans per department and period: scan accuracy,
+    back-fill, anomaly, bind and receiving scan rates (as GET /metrics/quality)."""
+    from ledger.quality import QualityAsked, parse_time, quality
+
+    ledger = open_ledger(read_only=True)
+    try:
+        figures = quality(
+            ledger,
+            institution or None,
+            start=parse_time("from", start),
+            end=parse_time("to", end),
+            period=period,
+            department=department or None,
+        )
+    except QualityAsked as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{exc.name}") from None
+    finally:
+        ledger.close()
+    if as_csv:
+        click.echo(figures.as_csv(), nl=False)
+        return
+    click.echo(json.dumps(figures.as_json(), ensure_ascii=False, indent=2))
+
+
 def _as_of(value: str | None) -> str | None:
     """``--as-of`` as the read models store times, or a usage error (exit 2)."""
     return _time(value, "--as-of")

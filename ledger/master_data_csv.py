@@ -50,7 +50,9 @@ class ParsedFile:
     rows: list[tuple[int, dict[str, Any]]]
 
 
-def _text(data: bytes) -> str:
+def decoded(data: bytes) -> str:
+    """A CSV file's text: UTF-8, a byte-order mark dropped; :class:`MasterDataInvalid` naming
+    the line of the first byte that is not."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -96,7 +98,7 @@ def _header_errors(header: list[str], known: dict[str, Callable[[str], Any]]) ->
 def parse(data: bytes) -> ParsedFile:
     """The rows of a master-data CSV file, each value checked; :class:`MasterDataInvalid`
     with every error found."""
-    reader = csv.reader(io.StringIO(_text(data), newline=""))
+    reader = csv.reader(io.StringIO(decoded(data), newline=""))
     try:
         header = [name.strip() for name in next(reader, [])]
         kind, known = _kind(header)

@@ -55,6 +55,7 @@ from ledger.domain import (
     record_content,
 )
 from ledger.findings import Finding, VerifyReport
+from ledger.his_books import HisBooks
 from ledger.master_data import MasterEntry
 from ledger.must_scan_book import RuleBook
 from ledger.named_queries import NamedQuery
@@ -91,6 +92,7 @@ CHAINED: dict[str, tuple[str, str]] = {
         MasterEntry,
         ScanRecord,
         RuleBook,
+        HisBooks,
     )
 }
 

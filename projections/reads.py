@@ -16,10 +16,12 @@ from typing import Any
 
 from epcis.identifiers.facts import canonical
 from ledger.access import Permission, Principal, require
+from ledger.his_books import latest_books
 from ledger.locations import location_uri
 from ledger.master_data import current_master_data
 from projections import hierarchy, pools
 from projections.code_status import answer_names, status
+from projections.his_comparison import CSV_COLUMNS, HisComparison, compare_with_books
 from projections.recall_trail import TrailLine, trail
 from projections.reconciliation import (
     Reconciliation,
@@ -149,6 +151,7 @@ class ReconciliationAnswer:
     found: Reconciliation
     products: dict[str, dict[str, Any]]
     """Master-data product rows by trace prefix and by GTIN."""
+    his: HisComparison
 
     def describe(self, product: str | None) -> dict[str, Any]:
         row = self.products.get(product or "")
@@ -164,14 +167,19 @@ class ReconciliationAnswer:
             "to": found.end,
             "countedAt": found.counted_at,
             "stocktakeScans": found.stocktake_scans,
-            "lines": [line.as_json(self.describe) for line in found.sorted_lines()],
+            "hisBooks": self.his.books_json(),
+            "disagreements": self.his.summary(found.sorted_lines()),
+            "lines": [
+                {**line.as_json(self.describe), **self.his.line_json(line)}
+                for line in found.sorted_lines()
+            ],
             "missing": [p.as_json() for p in found.missing],
             "extra": [p.as_json() for p in found.extra],
             "elsewhere": [p.as_json() for p in found.elsewhere],
         }
 
     def csv(self) -> str:
-        return reconciliation_csv(self.found, self.location)
+        return reconciliation_csv(self.found, self.location, CSV_COLUMNS, self.his.csv_values)
 
 
 def reconciliation(
@@ -212,7 +220,8 @@ def reconciliation(
             "location", f"location {location!r} is not a location of institution {wanted!r}"
         )
     rows = {key: row for (owner, key), row in data.locations.items() if owner == wanted}
-    places = [location_uri(wanted, key) for key in places_within(rows, location)]
+    within = places_within(rows, location)
+    places = [location_uri(wanted, key) for key in within]
     products: dict[str, dict[str, Any]] = {}
     for (owner, _), row in data.products.items():
         if owner == wanted:
@@ -226,4 +235,7 @@ def reconciliation(
 
     with runner.connect() as conn:
         found = reconcile(conn, places=places, start=start, end=end, scope=scope, units=units)
-    return ReconciliationAnswer(wanted, location, found, products)
+    books = latest_books(runner.ledger, wanted, within, end)
+    return ReconciliationAnswer(
+        wanted, location, found, products, compare_with_books(found, books, units)
+    )

@@ -419,21 +419,28 @@ CSV_HEADER = (
 )
 
 
-def reconciliation_csv(found: Reconciliation, location: str) -> str:
+def reconciliation_csv(
+    found: Reconciliation,
+    location: str,
+    more: Sequence[str] = (),
+    values_of: Callable[[Line], Mapping[str, Any]] = lambda _: {},
+) -> str:
     """One row per product × lot at ``location`` (as the caller names it); the missing
-    and extra codes space-separated."""
+    and extra codes space-separated; then the columns ``more``, from ``values_of``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("location", *CSV_HEADER))
+    writer.writerow(("location", *CSV_HEADER, *more))
     for line in found.sorted_lines():
         row = line.as_json(lambda _: {})
         values = [row[name] for name in CSV_HEADER[:-2]]
+        added = values_of(line)
         writer.writerow(
             [
                 location,
                 *("" if v is None else v for v in values),
                 " ".join(line.missing),
                 " ".join(line.extra),
+                *("" if added[name] is None else added[name] for name in more),
             ]
         )
     return out.getvalue()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli import documents, keys, masterdata, patients, reads, rules, scan, store
+from adapters.cli import books, documents, keys, masterdata, patients, reads, rules, scan, store
 
 # Each command imports what it uses, inside its body: ``--help`` and ``id`` must not pay for
 # the JSON Schema stack (rfc3987_syntax builds a grammar at import), the ledger, the
@@ -54,6 +54,7 @@ for command in (
     reads.trail_command,
     reads.reconcile_command,
     reads.quality_command,
+    books.books,
     keys.keys,
     patients.patients,
     masterdata.masterdata,

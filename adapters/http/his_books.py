@@ -1,0 +1,73 @@
+"""``/reconciliation/books``: the HIS's own book figures, the third leg of 账-物-码.
+
+* ``POST /reconciliation/books`` — a HIS stock export (``Content-Type: text/csv``;
+  :mod:`ledger.his_books_file`) for the admin's institution: 201 with ``{id, institution,
+  importedAt, snapshots: [{location, asOf, lines}]}``; 400 problem+json with ``errors:
+  [{line, column, message}]`` and nothing stored when any row is bad; 415 another type.
+* ``GET /reconciliation/books?location=…`` — the imports (with their figures), oldest
+  first: the institution's (every one's for a regulator), those with figures of
+  ``location`` when it is given.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from adapters.http.authentication import allow
+from adapters.http.problems import ProblemError, problem_docs
+from adapters.http.state import in_thread, ledger_of, read_body
+from ledger.access import Permission, Principal
+from ledger.his_books import BooksSummary, import_books, visible_imports
+from ledger.his_books_file import BooksInvalid
+from ledger.master_data_import import MasterDataRefused
+
+router = APIRouter()
+ADMIN = Annotated[Principal, allow(Permission.ADMIN)]
+READ = Annotated[Principal, allow(Permission.READ)]
+LOCATION = Query(None, description="Only the figures of this location id.")
+MAX_BYTES = 16 * 1024 * 1024
+"""The largest HIS export: far more than a hospital's stock list."""
+
+
+@router.post(
+    "/reconciliation/books",
+    status_code=201,
+    tags=["Stock reconciliation"],
+    summary="Import the HIS's book figures (CSV: location, product, lot, quantity[, unit, "
+    "asOf, level]) for the admin's institution.",
+    responses=problem_docs(400, 401, 403, 413, 415),
+)
+async def import_his_books(request: Request, who: ADMIN) -> JSONResponse:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "text/csv":
+        raise ProblemError(415, "HIS book figures are posted as text/csv")
+    data = await read_body(request, MAX_BYTES, {})
+    try:
+        summary: BooksSummary = await in_thread(import_books, ledger_of(request), who, data)
+    except BooksInvalid as exc:
+        raise ProblemError(
+            400,
+            f"the HIS book figures were not imported: {exc}",
+            errors=[error.as_json() for error in exc.errors],
+        ) from None
+    except MasterDataRefused as exc:
+        raise ProblemError(403, str(exc)) from None
+    return JSONResponse(summary.as_json(), status_code=201)
+
+
+@router.get(
+    "/reconciliation/books",
+    tags=["Stock reconciliation"],
+    summary="The imports of HIS book figures, oldest first (the history).",
+    responses=problem_docs(400, 401, 403),
+)
+async def list_his_books(
+    request: Request,
+    who: READ,
+    location: str | None = LOCATION,
+) -> JSONResponse:
+    found = await in_thread(visible_imports, ledger_of(request), who, location)
+    return JSONResponse({"imports": [item.as_json(location) for item in found]})

@@ -176,14 +176,14 @@ def import_books(
     another institution's."""
     require(who, Permission.ADMIN)
     asked = institution_for(who, institution)
-    figures = parse_books(data)
+    figures, wrong = parse_books(data)
     summary = BooksSummary("", "", "", [])
 
     def build() -> list[Any]:
         data = master_data(ledger, None if asked is None else [asked])
-        owner = asked or _owner(data, figures)
+        owner = asked or _owner(data, figures, wrong)
         now = utc_now()
-        snapshots = _snapshots(figures, data, owner, utc_text(now))
+        snapshots = _snapshots(figures, wrong, data, owner, utc_text(now))
         summary.import_id, summary.institution = str(uuid.uuid4()), owner
         summary.imported_at, summary.snapshots = now, snapshots
         return [
@@ -200,7 +200,7 @@ def import_books(
     return summary
 
 
-def _owner(data: MasterData, figures: list[Figure]) -> str:
+def _owner(data: MasterData, figures: list[Figure], wrong: list[RowError]) -> str:
     """The one institution that has every location the file names."""
     named = {f.location for f in figures}
     owners = sorted(
@@ -210,20 +210,20 @@ def _owner(data: MasterData, figures: list[Figure]) -> str:
     )
     if len(owners) != 1:
         which = "no institution has" if not owners else f"{', '.join(owners)} each have"
-        raise BooksInvalid(
-            [RowError(1, "location", f"{which} every location of the file: name the institution")]
-        )
+        message = f"{which} every location of the file: name the institution"
+        raise BooksInvalid([RowError(1, "location", message), *wrong])
     return owners[0]
 
 
 def _snapshots(
-    figures: list[Figure], data: MasterData, owner: str, now: str
+    figures: list[Figure], wrong: list[RowError], data: MasterData, owner: str, now: str
 ) -> list[dict[str, Any]]:
     """The file's figures checked against ``owner``'s master data, grouped by location and
-    asOf (the import time ``now`` when the file gives none): :class:`BooksInvalid`."""
+    asOf (the import time ``now`` when the file gives none): :class:`BooksInvalid` with
+    these errors and ``wrong`` (the rows that could not be read)."""
     products = [row for (inst, _), row in data.products.items() if inst == owner]
     places = {key: row for (inst, key), row in data.locations.items() if inst == owner}
-    errors: list[RowError] = []
+    errors = list(wrong)
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
     seen: dict[tuple[str, str, str, str | None], int] = {}
     for figure in figures:

@@ -97,9 +97,10 @@ def _header_errors(header: list[str]) -> list[RowError]:
     return errors
 
 
-def parse_books(data: bytes) -> list[Figure]:
-    """The rows of a HIS books CSV, each value checked; :class:`BooksInvalid` with every
-    error found (the header's first: without its columns no row can be read)."""
+def parse_books(data: bytes) -> tuple[list[Figure], list[RowError]]:
+    """The rows of a HIS books CSV whose values are good, and what is wrong with the others
+    (to be reported with what master data finds); :class:`BooksInvalid` when no row can be
+    read (not UTF-8 or CSV, a bad header, no rows)."""
     try:
         text = decoded(data)
     except MasterDataInvalid as exc:
@@ -113,22 +114,22 @@ def parse_books(data: bytes) -> list[Figure]:
         if errors:
             raise BooksInvalid(errors)
         found: list[Figure] = []
+        read = 0
         for values in reader:
             line = reader.line_num
             if not any(v.strip() for v in values):
                 continue  # a blank line, as spreadsheets leave at the end
-            if len(found) >= MAX_ROWS:
+            read += 1
+            if read > MAX_ROWS:
                 raise BooksInvalid([RowError(line, "", f"more than {MAX_ROWS} rows")])
             figure = _figure(line, header, values, errors)
             if figure is not None:
                 found.append(figure)
     except csv.Error as exc:
         raise BooksInvalid([RowError(reader.line_num, "", f"not CSV: {exc}")]) from None
-    if errors:
-        raise BooksInvalid(errors)
-    if not found:
+    if not read:
         raise BooksInvalid([RowError(1, "", "the file has a header and no rows")])
-    return found
+    return found, errors
 
 
 def _figure(

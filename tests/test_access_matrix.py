@@ -62,6 +62,8 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/stock"): READERS,
     ("GET", "/trails"): READERS,
     ("GET", "/reconciliation"): READERS,
+    ("POST", "/reconciliation/books"): ADMIN,
+    ("GET", "/reconciliation/books"): READERS,
     ("DELETE", "/nextPageToken/{token}"): READERS,
     ("POST", "/queries"): ADMIN,
     ("GET", "/queries"): READERS,
@@ -182,6 +184,9 @@ def _body(method: str, path: str, serial: int) -> dict[str, Any]:
     if path == "/rules":
         rules = f"rules:\n  - {{name: r{serial}, then: {{must_scan: true}}}}\n"
         return {"content": rules.encode(), "headers": {"Content-Type": "application/yaml"}}
+    if path == "/reconciliation/books":
+        books = f"location,product,lot,quantity\nWH,XB02,L{serial},1\n"
+        return {"content": books.encode(), "headers": {"Content-Type": "text/csv"}}
     if path == "/audit/verify":
         return {"json": {"position": 0}}  # not a usable checkpoint: 400 (allowed)
     return {"json": {"dest": "http://127.0.0.1:9/hook", "secret": "s", "stream": True}}

@@ -13,7 +13,7 @@ import json
 
 import click
 
-from adapters.cli.common import open_input, open_ledger, refuse_file
+from adapters.cli.common import import_file, open_ledger
 
 
 @click.group()
@@ -26,19 +26,9 @@ def books() -> None:
 @click.option("--institution", default=None, help="Whose figures (default: from the locations).")
 def import_command(path: str, institution: str | None) -> None:
     """Import a HIS stock export (CSV: location, product, lot, quantity[, unit, asOf, level])."""
-    from ledger.access import LOCAL
     from ledger.his_books import import_books
-    from ledger.his_books_file import BooksInvalid
 
-    with open_input(path) as stream:
-        data = stream.read()
-    ledger = open_ledger()
-    try:
-        summary = import_books(ledger, LOCAL, data, institution)
-    except BooksInvalid as exc:
-        refuse_file(path, exc.errors)
-    finally:
-        ledger.close()
+    summary = import_file(path, import_books, institution)
     click.echo(f"HIS books of {summary.institution}: import {summary.import_id}")
     for snapshot in summary.as_json()["snapshots"]:
         click.echo(f"  {snapshot['location']} as of {snapshot['asOf']}: {snapshot['lines']} lines")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 LOCAL_NOTICE = "tracecode: acting locally with full rights (the command line has the database)"
 """Said by every command that opens the store: it acts as no principal, with every right."""
 
+T = TypeVar("T")
 EXIT_INVALID = 1
 EXIT_NO_STORE = 2
 
@@ -72,3 +73,21 @@ def open_ledger(*, read_only: bool = False, announce: bool = True) -> Ledger:
         click.echo(f"tracecode: store {ledger.settings.described}", err=True)
         click.echo(LOCAL_NOTICE, err=True)
     return ledger
+
+
+def import_file(path: str, use_case: Callable[..., T], institution: str | None) -> T:
+    """Give the file at ``path`` to an import use case (``use_case(ledger, LOCAL, data,
+    institution)``), acting locally; a file it refuses (:class:`MasterDataInvalid`, nothing
+    stored): every error on stderr, exit 1."""
+    from ledger.access import LOCAL
+    from ledger.master_data_rows import MasterDataInvalid
+
+    with open_input(path) as stream:
+        data = stream.read()
+    ledger = open_ledger()
+    try:
+        return use_case(ledger, LOCAL, data, institution)
+    except MasterDataInvalid as exc:
+        refuse_file(path, exc.errors)
+    finally:
+        ledger.close()

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from adapters.cli.common import EXIT_INVALID, open_input, open_ledger, refuse_file
+from adapters.cli.common import EXIT_INVALID, import_file, open_ledger
 
 INSTITUTION = click.option("--institution", default=None, help="The institution (H1).")
 AS_OF = click.option("--as-of", default=None, help="As recorded up to this ISO 8601 time.")
@@ -31,21 +31,11 @@ def rules() -> None:
 @INSTITUTION
 def import_command(path: str, institution: str | None) -> None:
     """Import a rules file (YAML or JSON) for an institution."""
-    from ledger.access import LOCAL
     from ledger.must_scan_book import import_rules
-    from ledger.must_scan_file import RulesInvalid
 
     if not institution:
         raise click.BadParameter("name the institution of the rules", param_hint="--institution")
-    with open_input(path) as stream:
-        data = stream.read()
-    ledger = open_ledger()
-    try:
-        summary = import_rules(ledger, LOCAL, data, institution)
-    except RulesInvalid as exc:
-        refuse_file(path, exc.errors)
-    finally:
-        ledger.close()
+    summary = import_file(path, import_rules, institution)
     what = f"version {summary.version}" if summary.changed else "unchanged"
     click.echo(f"rules of {summary.institution}: {summary.rules} rules, {what}")
 

@@ -17,12 +17,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from adapters.http.authentication import allow
-from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.state import in_thread, ledger_of, read_body
+from adapters.http.file_imports import imported_file
+from adapters.http.problems import problem_docs
+from adapters.http.state import in_thread, ledger_of
 from ledger.access import Permission, Principal
 from ledger.his_books import BooksSummary, import_books, visible_imports
-from ledger.his_books_file import BooksInvalid
-from ledger.master_data_import import MasterDataRefused
 
 router = APIRouter()
 ADMIN = Annotated[Principal, allow(Permission.ADMIN)]
@@ -41,20 +40,14 @@ MAX_BYTES = 16 * 1024 * 1024
     responses=problem_docs(400, 401, 403, 413, 415),
 )
 async def import_his_books(request: Request, who: ADMIN) -> JSONResponse:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "text/csv":
-        raise ProblemError(415, "HIS book figures are posted as text/csv")
-    data = await read_body(request, MAX_BYTES, {})
-    try:
-        summary: BooksSummary = await in_thread(import_books, ledger_of(request), who, data)
-    except BooksInvalid as exc:
-        raise ProblemError(
-            400,
-            f"the HIS book figures were not imported: {exc}",
-            errors=[error.as_json() for error in exc.errors],
-        ) from None
-    except MasterDataRefused as exc:
-        raise ProblemError(403, str(exc)) from None
+    summary: BooksSummary = await imported_file(
+        request,
+        who,
+        import_books,
+        types=("text/csv",),
+        max_bytes=MAX_BYTES,
+        what="the HIS book figures",
+    )
     return JSONResponse(summary.as_json(), status_code=201)
 
 

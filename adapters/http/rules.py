@@ -19,14 +19,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from adapters.http.authentication import allow
+from adapters.http.file_imports import imported_file
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.reads import AS_OF, time_parameter
-from adapters.http.state import in_thread, ledger_of, read_body
+from adapters.http.state import in_thread, ledger_of
 from ledger.access import Permission, Principal
 from ledger.master_data_import import MasterDataRefused
 from ledger.must_scan import DecideInvalid, Decision, asked_decision
 from ledger.must_scan_book import RulesSummary, import_rules, visible_books
-from ledger.must_scan_file import MAX_BYTES, RulesInvalid
+from ledger.must_scan_file import MAX_BYTES
 
 router = APIRouter()
 ADMIN = Annotated[Principal, allow(Permission.ADMIN)]
@@ -43,18 +44,9 @@ TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "application/jso
     responses=problem_docs(400, 401, 403, 413, 415),
 )
 async def import_rules_file(request: Request, who: ADMIN) -> JSONResponse:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in TYPES:
-        raise ProblemError(415, "must-scan rules are posted as " + ", ".join(TYPES))
-    data = await read_body(request, MAX_BYTES, {})
-    try:
-        summary: RulesSummary = await in_thread(import_rules, ledger_of(request), who, data)
-    except RulesInvalid as exc:
-        raise ProblemError(
-            400,
-            f"the rules were not imported: {exc}",
-            errors=[error.as_json() for error in exc.errors],
-        ) from None
+    summary: RulesSummary = await imported_file(
+        request, who, import_rules, types=TYPES, max_bytes=MAX_BYTES, what="must-scan rules"
+    )
     return JSONResponse(summary.as_json(), status_code=201)
 
 

@@ -32,6 +32,7 @@ What EPCIS has no field for travels as extension fields in ``urn:tracecode:ext:`
 ``tc``): ``tc:scan`` (the scan's reference, which makes each scan's event unique),
 ``tc:patient`` (a pseudonym, never the raw identifier), ``tc:department``, ``tc:terminal``
 (who scanned), ``tc:operator`` (the operator id the terminal vouches for), ``tc:reason``,
+``tc:stocktake`` (the count a stocktake scan belongs to: :mod:`ledger.stocktake`),
 ``tc:backFilled``, and on ``receive`` the lot and dates a 20-digit code does not carry
 (``tc:lotNumber``, ``tc:itemExpirationDate``, ``tc:productionDate``: on ``commission`` they
 go in the ILMD, under the CBV master-data names). Orders and prescriptions are
@@ -118,6 +119,7 @@ class EventFacts:
     lot: str | None = None
     manufactured: str | None = None
     expires: str | None = None
+    stocktake: str | None = None
 
 
 def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
@@ -159,6 +161,7 @@ def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
         "tc:patient": facts.patient,
         "tc:department": facts.department,
         "tc:reason": facts.reason,
+        "tc:stocktake": facts.stocktake,
     }
     event.update({k: v for k, v in extension.items() if v is not None})
     if facts.back_filled:

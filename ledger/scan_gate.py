@@ -42,6 +42,7 @@ from ledger.scan_rules import (
     colour_of,
     found,
 )
+from ledger.stocktake import scan_problems
 
 _HASHER = EventHasher(NAMESPACES)
 
@@ -89,6 +90,20 @@ class ScanGate:
         stored = stored_scan(view, ScanRecord.create_id(ref), asked=bool(self.lookups()))
         if stored is not None:
             return GateDecision(replayed(stored.answer), store=False)
+        if self.scan.stocktake is not None:
+            location = parse_location_uri(uris["location"] or "")
+            errors, closed = scan_problems(
+                view,
+                self.scan.stocktake,
+                places.institution,
+                places.rows,
+                location[1] if location else "",
+                self.when,
+            )
+            if errors:
+                answer.invalid = errors
+                return GateDecision(answer, store=False)
+            answer.reasons.extend(closed)  # red: the count was closed
         return _Decision(self, view, places, uris, ref, answer).decide()
 
     def _only_institution(self, data: MasterData) -> str:
@@ -404,6 +419,7 @@ class _Decision:
             lot=scan.lot,
             manufactured=scan.manufactured,
             expires=scan.expires,
+            stocktake=scan.stocktake,
         )
 
     def _keep(self, events: list[dict[str, Any]]) -> GateDecision:

@@ -120,6 +120,8 @@ class Scan:
     operator_id: str | None = None
     event_id: str | None = None
     """A cancel: the eventID of the scan it cancels (or its ``scanId``)."""
+    stocktake: str | None = None
+    """A stocktake scan: the count (:mod:`ledger.stocktake`) it belongs to."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -136,6 +138,7 @@ _TEXT_FIELDS = (
     "reason",
     "operatorId",
     "eventID",
+    "stocktake",
 )
 _KNOWN = {
     "operation",
@@ -201,6 +204,7 @@ def read_scan(body: Any) -> Scan:
         quality=quality,
         operator_id=texts["operatorId"],
         event_id=texts["eventID"],
+        stocktake=texts["stocktake"],
     )
 
 
@@ -367,6 +371,8 @@ def _needs(
         errors.append(
             FieldError("/scanId", "cancel names the scan it cancels: its scanId or eventID")
         )
+    if "stocktake" in body and operation is not Operation.STOCKTAKE:
+        errors.append(FieldError("/stocktake", "only a stocktake scan belongs to a stocktake"))
     for name in ("lot", "manufactured", "expires"):
         if name in body and operation not in CARRIES_LOT and operation is not Operation.RECALL:
             errors.append(FieldError(f"/{name}", f"{operation} does not take {name}"))
@@ -391,6 +397,7 @@ def body_schema() -> dict[str, Any]:
         "reason": "why (kept in the event)",
         "operatorId": "the operator the terminal vouches for",
         "eventID": "cancel: the eventID of the scan's event",
+        "stocktake": "stocktake: the id of the open count (POST /stocktakes) it belongs to",
     }
     properties: dict[str, Any] = {
         "operation": {"type": "string", "enum": [o.value for o in Operation]},

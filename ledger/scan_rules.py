@@ -60,6 +60,7 @@ class Reason(StrEnum):
     ALREADY_SPLIT = "already_split"
     OVER_BOX_UNITS = "over_box_units"
     OVER_CODES = "over_codes"
+    STOCKTAKE_CLOSED = "stocktake_closed"
     # yellow: accepted, needs attention
     UNKNOWN_TO_LIBRARY = "unknown_to_library"
     NEAR_EXPIRY = "near_expiry"
@@ -119,6 +120,7 @@ MESSAGES = {
     Reason.POOL_SHORT: "the pool here holds fewer units of the product than asked",
     Reason.ALREADY_SPLIT: "already pre-scanned into the pool",
     Reason.OVER_BOX_UNITS: "more units than the boxes named hold (the split-sale rule)",
+    Reason.STOCKTAKE_CLOSED: "the stocktake was closed: open a new count to go on",
     Reason.UNKNOWN_TO_LIBRARY: "never received by the central code library: accepted, "
     "check the delivery",
     Reason.NEAR_EXPIRY: "expires soon",

@@ -13,9 +13,9 @@ commits must be numbered one after the other, link to the commit before, match t
 link, and state the record chain's end as the walk has it at that point. Each chained
 entry they name (capture job, named query, subscription, API key: aggregate, version,
 digest) must be in the log with that content, and nothing of those kinds may be in the log
-that no commit names: a removed, altered or inserted job, query, subscription or key is
-named by its capture ID, name, subscription ID or key id (the commit still names what was
-removed).
+that no commit names: a removed, altered or inserted job, query, subscription, key or
+stocktake is named by its capture ID, name, subscription ID, key id or stocktake id (the
+commit still names what was removed).
 
 *Derived.* Claims and the declarations index are not chained; they are what the chain
 implies, so they are re-derived and compared. Each record under a client's eventID implies
@@ -61,6 +61,7 @@ from ledger.must_scan_book import RuleBook
 from ledger.named_queries import NamedQuery
 from ledger.patient_register import PatientAccess
 from ledger.scan_record import ScanRecord
+from ledger.stocktake import Stocktake
 from ledger.subscriptions import Subscription
 
 _FIELDS = (
@@ -93,6 +94,7 @@ CHAINED: dict[str, tuple[str, str]] = {
         ScanRecord,
         RuleBook,
         HisBooks,
+        Stocktake,
     )
 }
 

@@ -11,6 +11,7 @@ read models itself.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,11 +191,14 @@ def reconciliation(
     start: str,
     end: str,
     institution: str | None = None,
+    counted_by: Collection[str] | None = None,
 ) -> ReconciliationAnswer:
     """The stock reconciliation of a master-data ``location`` (an id of the asker's
     institution; with every institution in sight, of ``institution``, or of the one
     institution that has such a location) over ``start`` ≤ eventTime < ``end`` (times as
-    the read models store them). :class:`ReconciliationError` names a bad parameter."""
+    the read models store them); ``counted_by``: a stocktake session's scans
+    (:func:`projections.reconciliation.reconcile`). :class:`ReconciliationError` names a bad
+    parameter."""
     require(who, Permission.READ)
     if start >= end:
         raise ReconciliationError("to", f"to ({end}) must be later than from ({start})")
@@ -234,7 +238,15 @@ def reconciliation(
         return int(row["units"]) if row and row.get("units") else None
 
     with runner.connect() as conn:
-        found = reconcile(conn, places=places, start=start, end=end, scope=scope, units=units)
+        found = reconcile(
+            conn,
+            places=places,
+            start=start,
+            end=end,
+            scope=scope,
+            units=units,
+            counted_by=counted_by,
+        )
     books = latest_books(runner.ledger, wanted, within, end)
     return ReconciliationAnswer(
         wanted, location, found, products, compare_with_books(found, books, units)

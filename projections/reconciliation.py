@@ -39,7 +39,9 @@ books then; **elsewhere** — the extras the ledger places at another location (
 its destination), with that location and their state. So per line ``counted`` =
 ``booksAtCount`` − ``missing`` + ``extra``. Movements during a count blur it (a pack
 dispensed after its shelf was counted is extra): freeze a location while counting it.
-Without stocktake scans in the period there is no comparison (``countedAt`` is None).
+Without stocktake scans in the period there is no comparison (``countedAt`` is None). A
+stocktake session (:mod:`ledger.stocktake`) passes its own scans (``counted_by``): only
+they are found, and without any the count is still compared, at ``to``.
 """
 
 from __future__ import annotations
@@ -251,11 +253,14 @@ def _where(folding: Folding) -> str | None:
     return folding.location
 
 
-def _is_count(row: Any, places: Collection[str], start: str, end: str) -> bool:
+def _is_count(
+    row: Any, places: Collection[str], start: str, end: str, only: Collection[str] | None
+) -> bool:
     return (
         row.biz_step == STOCKTAKE_STEP
         and row.read_point in places
         and start <= row.event_time < end
+        and (only is None or row.hash_id in only)
     )
 
 
@@ -267,11 +272,14 @@ def reconcile(
     end: str,
     scope: str | None = None,
     units: Callable[[str | None], int | None] = lambda _: None,
+    counted_by: Collection[str] | None = None,
 ) -> Reconciliation:
     """The books of the location URIs ``places`` over ``start`` ≤ eventTime < ``end``
     (fixed-width UTC text, :func:`projections.schema.utc_text`) against the stocktake
     scans there in it, from the facts the institution ``scope`` sees (every fact: None).
-    ``units`` gives the smallest units of one code of a product (None: unknown)."""
+    ``units`` gives the smallest units of one code of a product (None: unknown).
+    ``counted_by``: a stocktake session's scans (Event Hash IDs): only they count, and the
+    count happened even without one (then at ``end``: everything on the books is missing)."""
     here = frozenset(places)
     candidates = conn.execute(
         select(code_facts.c.code)
@@ -302,11 +310,13 @@ def reconcile(
         declared = {r.hash_id for r in facts if r.error_declared}
         facts = [r for r in facts if r.hash_id not in declared and r.event_time < end]
         for r in facts:
-            if _is_count(r, here, start, end):
+            if _is_count(r, here, start, end, counted_by):
                 scans.add(r.hash_id)
                 counted_at = max(counted_at or r.event_time, r.event_time)
         box, mark, _ = code.partition(UNIT_MARK)
         members.setdefault(box, []).append((code if mark else None, facts))
+    if counted_by is not None and counted_at is None:
+        counted_at = end
     lines: dict[LineKey, Line] = {}
     missing: list[Placed] = []
     extra: list[Placed] = []
@@ -317,7 +327,9 @@ def reconcile(
             ((r, unit) for unit, facts in parts for r in facts),
             key=lambda pair: (pair[0].event_time, pair[0].position, pair[1] is not None),
         )
-        _account(box, merged, here, start, end, counted_at, lines, missing, extra, units)
+        _account(
+            box, merged, here, start, end, counted_at, lines, missing, extra, units, counted_by
+        )
     elsewhere = [p for p in extra if p.location is not None and p.location not in here]
     return Reconciliation(
         places=sorted(here),
@@ -343,6 +355,7 @@ def _account(
     missing: list[Placed],
     extra: list[Placed],
     units: Callable[[str | None], int | None],
+    counted_by: Collection[str] | None = None,
 ) -> None:
     """Fold one pack's facts and its units' (before ``end``, each with the unit it is of:
     None for the pack's own) and add it to its line."""
@@ -356,7 +369,7 @@ def _account(
             opening = pack.copy()
         if counted_at is not None and at_count is None and r.event_time > counted_at:
             at_count = pack.copy()
-        found = found or (unit is None and _is_count(r, here, start, end))
+        found = found or (unit is None and _is_count(r, here, start, end, counted_by))
         before = pack.on_books(here)
         was = (pack.box if unit is None else pack.units.get(unit, Shelf())).moved
         shelf = pack.add(r, unit)

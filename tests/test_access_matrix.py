@@ -29,6 +29,7 @@ from ledger.named_queries import NamedQueries
 from ledger.patient_register import remember
 from ledger.patients import pseudonym
 from ledger.settings import store_settings
+from ledger.stocktake import OpenRequest, open_stocktake
 from tests.http_support import RoleKeys
 from tests.ledger_contract import document, event
 from tests.master_data_support import PRODUCTS, csv_bytes
@@ -39,6 +40,7 @@ READERS = {Role.READER, Role.AUDITOR, Role.REGULATOR, Role.ADMIN}
 CODES = READERS | {Role.TERMINAL}
 JOBS = {Role.CAPTURE, Role.READER, Role.AUDITOR, Role.ADMIN}
 ADMIN = {Role.ADMIN}
+COUNT = {Role.TERMINAL, Role.ADMIN}
 AUDIT = {Role.AUDITOR}
 REVEAL = {Role.ADMIN, Role.AUDITOR}
 PUBLIC = "public"
@@ -99,6 +101,10 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/rules"): ADMIN,
     ("GET", "/rules"): READERS,
     ("GET", "/rules/decide"): CODES,
+    ("POST", "/stocktakes"): COUNT,
+    ("GET", "/stocktakes"): CODES,
+    ("GET", "/stocktakes/{stocktake_id}"): CODES,
+    ("POST", "/stocktakes/{stocktake_id}/close"): COUNT,
     ("GET", "/health"): PUBLIC,
 }
 for _resource in RESOURCES:
@@ -131,6 +137,7 @@ class World:
     event_id: str
     subscription_id: str
     pseudonym: str
+    stocktake_id: str
 
     def fill(self, path: str) -> str:
         for resource, value in SAMPLES.items():
@@ -152,6 +159,7 @@ class World:
             "{subscription_id}": self.subscription_id,
             "{key_id}": "0000000000000000",
             "{pseudonym}": self.pseudonym,
+            "{stocktake_id}": self.stocktake_id,
             "{value:path}": "urn:epcglobal:cbv:bizstep:receiving",
         }
         for name, value in values.items():
@@ -187,6 +195,8 @@ def _body(method: str, path: str, serial: int) -> dict[str, Any]:
     if path == "/reconciliation/books":
         books = f"location,product,lot,quantity\nWH,XB02,L{serial},1\n"
         return {"content": books.encode(), "headers": {"Content-Type": "text/csv"}}
+    if path == "/stocktakes":  # a place each for the terminal and the admin: counts may not overlap
+        return {"json": {"location": {1: "W3", 5: "ENT"}.get(serial % 10, "WH")}}
     if path == "/audit/verify":
         return {"json": {"position": 0}}  # not a usable checkpoint: 400 (allowed)
     return {"json": {"dest": "http://127.0.0.1:9/hook", "secret": "s", "stream": True}}
@@ -221,6 +231,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             import_master_data(ledger, LOCAL, csv_bytes(LOCATIONS), "H1")
             import_master_data(ledger, LOCAL, csv_bytes(PRODUCTS), "H1")
             patient = remember(ledger, Principal("t", Role.TERMINAL, "H1"), "P1", bytes(32))
+            counted = open_stocktake(ledger, LOCAL, OpenRequest("W5", "H1"))
             yield World(
                 client,
                 keys,
@@ -229,6 +240,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 job["outcomes"][0]["eventID"],
                 subscribed.json()["subscriptionID"],
                 patient,
+                counted.id,
             )
     finally:
         ledger.close()

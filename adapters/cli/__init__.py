@@ -13,7 +13,8 @@ The output formats are a contract that tests and other tools rely on:
   nothing is recorded, 2 for a usage error (a value that cannot be a code or a product);
 * ``projections failures [--json]`` lists the events the projections quarantined (one line,
   or one JSON object, each); exit 1 when there are any;
-* ``patients pseudonym|reveal|erase`` (see :mod:`adapters.cli.patients`).
+* ``patients pseudonym|reveal|erase`` (see :mod:`adapters.cli.patients`);
+* ``stocktake open|close|show|list`` (see :mod:`adapters.cli.stocktake`).
 
 Every command that uses the store names it on stderr (``tracecode: store URL``; no
 password). The commands that only read it (``verify``, ``checkpoint``, ``export``,
@@ -27,7 +28,18 @@ from __future__ import annotations
 
 import click
 
-from adapters.cli import books, documents, keys, masterdata, patients, reads, rules, scan, store
+from adapters.cli import (
+    books,
+    documents,
+    keys,
+    masterdata,
+    patients,
+    reads,
+    rules,
+    scan,
+    stocktake,
+    store,
+)
 
 # Each command imports what it uses, inside its body: ``--help`` and ``id`` must not pay for
 # the JSON Schema stack (rfc3987_syntax builds a grammar at import), the ledger, the
@@ -60,5 +72,6 @@ for command in (
     masterdata.masterdata,
     rules.rules,
     scan.scan_command,
+    stocktake.stocktake,
 ):
     main.add_command(command)

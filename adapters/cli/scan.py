@@ -36,6 +36,7 @@ _OPTIONS = (
     ("operator_id", "operatorId"),
     ("product", "product"),
     ("event_id", "eventID"),
+    ("stocktake", "stocktake"),
 )
 
 
@@ -61,6 +62,7 @@ _OPTIONS = (
 @click.option("--operator-id", default=None)
 @click.option("--product", default=None)
 @click.option("--event-id", default=None, help="cancel: the eventID of the scan to cancel.")
+@click.option("--stocktake", default=None, help="stocktake: the id of the open count.")
 def scan_command(
     operation: str | None,
     codes: tuple[str, ...],

@@ -38,6 +38,7 @@ from adapters.http import (
     reads,
     rules,
     scans,
+    stocktakes,
     subscriptions,
 )
 from adapters.http.body_timeouts import BodyTimeouts
@@ -107,6 +108,7 @@ ROUTERS = (
     masterdata.router,
     rules.router,
     scans.router,
+    stocktakes.router,
     quality.router,
     metrics.router,
     health.router,

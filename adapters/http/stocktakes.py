@@ -22,7 +22,7 @@ from starlette.responses import Response
 from adapters.http.authentication import allow
 from adapters.http.freshness import WAIT_FOR, read_view
 from adapters.http.problems import ProblemError, problem_docs
-from adapters.http.reads import CSV, wants_csv
+from adapters.http.reads import CSV, READ_YOUR_WRITES, wants_csv
 from adapters.http.state import in_thread, ledger_of, read_json_object, state_of
 from ledger.access import Permission, Principal
 from ledger.stocktake import (
@@ -139,7 +139,7 @@ async def close(
     description=(
         "JSON: the session (`scans` and `codes` so far while open); once closed with its "
         "`report`. CSV (the report) with `Accept: text/csv` or `format=csv`: 409 while "
-        "open. 404 for a stocktake the caller's institution does not have."
+        "open. 404 for a stocktake the caller's institution does not have." + READ_YOUR_WRITES
     ),
     response_class=Response,
     responses={
@@ -166,7 +166,7 @@ async def get_stocktake(
     description=(
         "Of the caller's institution (`institution` for a caller of every one), of a "
         "`location` id, in a `state` (`open`, `closed`): a PDA finds the open count to "
-        "rejoin, a manager the counts to read. 400 for another state."
+        "rejoin, a manager the counts to read. 400 for another state." + READ_YOUR_WRITES
     ),
     responses=problem_docs(400, 401, 403, 503),
     dependencies=[WAIT_FOR],

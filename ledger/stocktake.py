@@ -198,7 +198,8 @@ def read_open(body: Any) -> OpenRequest:
         raise StocktakeInvalid("the body is a JSON object {location, institution?, note?}")
     for name in body:
         if name not in ("location", "institution", "note"):
-            raise StocktakeInvalid(f"unknown field {name!r}", pointer=f"/{name}")
+            escaped = name.replace("~", "~0").replace("/", "~1")
+            raise StocktakeInvalid(f"unknown field {name!r}", pointer=f"/{escaped}")
     texts: dict[str, str | None] = {}
     for name in ("location", "institution", "note"):
         value = body.get(name)
@@ -270,7 +271,7 @@ def open_stocktake(ledger: Ledger, who: Principal, request: OpenRequest) -> Sess
     made: list[Stocktake] = []
 
     def build() -> list[Stocktake]:
-        for other in sessions(ledger):
+        for other in sessions(ledger, reports=False):
             if other.institution != owner or other.closed_at is not None:
                 continue
             a, b = request.location, other.location
@@ -348,10 +349,11 @@ def close_stocktake(ledger: Ledger, who: Principal, stocktake_id: str, reckon: R
     return Session.of(seen().__dict__)
 
 
-def sessions(ledger: Ledger) -> list[Session]:
-    """Every stocktake, in the order they were opened (one pass over their entries)."""
+def sessions(ledger: Ledger, *, reports: bool = True) -> list[Session]:
+    """Every stocktake, in the order they were opened (one pass over their entries);
+    without ``reports``, their reports (and counts) are not read."""
     states: dict[UUID, dict[str, Any]] = {}
-    for notification in ledger.notifications(TOPICS):
+    for notification in ledger.notifications(TOPICS if reports else TOPICS[:2]):
         state = ledger.mapper.to_domain_event(notification).__dict__
         states.setdefault(state["originator_id"], {}).update(state)
     return [Session.of(s) for s in states.values() if "stocktake_id" in s]

@@ -73,7 +73,7 @@ class ScanGate:
 
     def decide(self, view: GroupView) -> GateDecision:
         fold = master_fold(view)
-        institution = self.institution or self._only_institution(fold.data)
+        institution = self.institution or only_owner(fold.data, self.scan.location)
         places = Places(fold.data, institution)
         errors: list[FieldError] = []
         scan_id = self.scan.scan_id or str(uuid.uuid4())
@@ -105,13 +105,6 @@ class ScanGate:
                 return GateDecision(answer, store=False)
             answer.reasons.extend(closed)  # red: the count was closed
         return _Decision(self, view, places, uris, ref, answer).decide()
-
-    def _only_institution(self, data: MasterData) -> str:
-        """The command line scans without an institution: the location's, when only one
-        institution has a location of that id."""
-        wanted = self.scan.location
-        owners = sorted({owner for owner, key in data.locations if key == wanted})
-        return owners[0] if len(owners) == 1 else ""
 
     def _locations(
         self, places: Places, errors: list[FieldError], answer: ScanAnswer
@@ -469,3 +462,10 @@ def _line_of(match: ProductMatch | None, wanted: dict[str, int]) -> str | None:
 
 def _units(match: ProductMatch | None) -> int:
     return 0 if match is None else match.units
+
+
+def only_owner(data: MasterData, location: str | None) -> str:
+    """The institution of a location id, when only one institution has a location of that
+    id ("": none or several). The command line scans without an institution."""
+    owners = sorted({owner for owner, key in data.locations if key == location})
+    return owners[0] if len(owners) == 1 else ""

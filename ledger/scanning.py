@@ -29,11 +29,12 @@ from typing import Any
 from ledger.access import Permission, Principal, require
 from ledger.application import Ledger
 from ledger.capture import CaptureRequest
+from ledger.master_data import current_master_data
 from ledger.outcomes import CaptureResult
 from ledger.patients import BadPatientId, is_pseudonym, normalise, parse_pseudonym, pseudonym
 from ledger.refused_scans import RefusedScans, refusal
 from ledger.scan_answer import ScanAnswer
-from ledger.scan_gate import ScanGate
+from ledger.scan_gate import ScanGate, only_owner
 from ledger.scan_request import FieldError, ScanInvalid, read_scan
 from ledger.scan_rules import Colour, ScanSettings
 
@@ -60,6 +61,8 @@ async def scan(
     require(principal, Permission.SCAN)
     scan_ = read_scan(body)
     owner = principal.institution or institution or ""
+    if not owner and scan_.location is not None:  # the events are the location's owner's
+        owner = only_owner(current_master_data(ledger)[1], scan_.location)
     patient = patient_id = None
     if scan_.patient is not None:
         try:

@@ -278,9 +278,7 @@ def test_the_command_line_opens_scans_into_shows_lists_and_closes_a_count(
         "OP-1",
         "--stocktake",
         count["id"],
-        "--institution",
-        "H1",
-    )
+    )  # (no --institution: the scan is H1's, the only institution with an OP-1)
     assert scan.exit_code == 0, scan.stderr
     shown = json.loads(run("stocktake", "show", count["id"]).stdout)
     assert (shown["scans"], shown["codes"]) == (1, 1)

@@ -29,7 +29,8 @@ models, which replay without it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+import heapq
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from epcis.identifiers.cn_drug_code import UNIT_MARK, URN_PREFIX
 from epcis.identifiers.facts import canonical, facts_of
 from epcis.timestamps import utc_text
 from ledger.lifecycle import HospitalState, derive_state, local_name, next_hospital_state, word
+from ledger.pool_index import Entry, PoolIndex, box_key, box_of, free_at, unit_number
 from ledger.reading import RECORD_TOPIC
 from ledger.records import StoredEvent, stored_event
 
@@ -201,8 +203,8 @@ class CodeLibrary:
     """Order reference -> the codes whose current order it is."""
     by_scan: dict[str, list[str]] = field(default_factory=dict)
     """Scan reference -> the codes its event named (for a cancel)."""
-    units: dict[str, set[str]] = field(default_factory=dict)
-    """Trace prefix -> the split-unit sub-codes of that product (the pool's index)."""
+    pool_index: PoolIndex = field(default_factory=PoolIndex)
+    """The split-unit units free per product and location, in allocation order."""
     after: int = 0
     """The notification id of the last stored event folded (0: none)."""
     watchers: dict[str, Callable[[int, str, dict[str, Any]], None]] = field(default_factory=dict)
@@ -270,6 +272,9 @@ class Overlay:
         self.orders: dict[str, set[str]] = {}
         self.by_scan: dict[str, list[str]] = {}
         self.units: dict[str, set[str]] = {}
+        """Trace prefix -> the split units this overlay changed."""
+        self.boxes: dict[str, set[str]] = {}
+        """Trace prefix -> the boxes with units in the pool index this overlay changed."""
 
     # -- reading -----------------------------------------------------------------------
 
@@ -294,9 +299,31 @@ class Overlay:
                 stack.extend(sorted(self.children_of(child), reverse=True))
         return found
 
-    def units_of(self, prefix: str) -> set[str]:
-        """The split-unit sub-codes of a product (its 7-digit trace prefix)."""
-        return self.library.units.get(prefix, set()) | self.units.get(prefix, set())
+    def pool(
+        self, prefixes: Iterable[str], here: Callable[[str | None], bool]
+    ) -> tuple[int, Iterator[str]]:
+        """How many units of a product (its trace prefixes) are free here, and those units
+        in allocation order (:mod:`ledger.pool_index`; lazily: take what you need): the
+        library's index, with what this overlay changed laid over it."""
+        index = self.library.pool_index
+        size, streams, mine = 0, [], []
+        for prefix in dict.fromkeys(p[:7] for p in prefixes):
+            units, boxes = self.units.get(prefix, set()), self.boxes.get(prefix, set())
+            for location, slot in index.slots.get(prefix, {}).items():
+                if here(location):
+                    size += slot.size
+                    streams.append(slot.entries(units, boxes))
+            for unit in units.union(*(index.free_units(box) for box in boxes)):
+                placed = index.placed.get(unit)
+                if placed is not None and here(placed[1]):
+                    size -= 1  # counted in its slot, but its state here decides
+                if here(free_at(self.get(unit))):
+                    size += 1
+                    name = box_of(unit) or unit
+                    mine.append((*box_key(name, self.get(name)), unit_number(unit), unit))
+        mine.sort()
+        merged: Iterator[Entry] = heapq.merge(*streams, mine)
+        return size, (entry[-1] for entry in merged)
 
     def order_codes(self, order: str) -> set[str]:
         found = self.orders.get(order)
@@ -361,10 +388,17 @@ class Overlay:
 
     def _writable(self, code: str) -> CodeState:
         if code not in self.codes:
+            self._changing(code)
             self.codes[code] = self.library.get(code).copy()
-            if UNIT_MARK in code and code not in self.library.codes:
-                self.units.setdefault(product_digits(code)[:7], set()).add(code)
         return self.codes[code]
+
+    def _changing(self, code: str) -> None:
+        """Note a code whose state this overlay is about to change, for the pool."""
+        if UNIT_MARK in code:
+            self.units.setdefault(product_digits(code)[:7], set()).add(code)
+        elif code in self.library.pool_index.boxes:
+            prefix = self.library.pool_index.boxes[code][0]
+            self.boxes.setdefault(prefix, set()).add(code)
 
     def _apply(self, code: str, view: EventView, role: str) -> None:
         before = _kept(self.get(code))
@@ -425,6 +459,7 @@ class Overlay:
                     continue
                 restored = current.previous.copy()
                 self._move_order(target, current.order, restored.order)
+                self._changing(target)
                 self.codes[target] = restored
         if view.scan:
             self.by_scan[view.scan] = []
@@ -440,7 +475,12 @@ class Overlay:
             else:
                 library.orders.pop(order, None)
         library.by_scan.update(self.by_scan)
+        index = library.pool_index
+        for boxes in self.boxes.values():
+            for box in boxes:
+                index.rekey(box, library.get(box))
         for prefix, units in self.units.items():
-            library.units.setdefault(prefix, set()).update(units)
+            for unit in units:
+                index.place(prefix, unit, library.get(unit), library.get(box_of(unit) or unit))
         self.codes, self.children, self.orders, self.by_scan = {}, {}, {}, {}
-        self.units = {}
+        self.units, self.boxes = {}, {}

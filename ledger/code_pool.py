@@ -14,11 +14,14 @@ exceeds that box's units) holds by construction. A split return (``unbind`` with
 product and quantity) puts back that many of the units bound to the order.
 
 Everything here reads the code library's overlay (:class:`ledger.code_library.Overlay`):
-the pool is the library's units in stock at a location, never a separate table.
+the pool is the library's units in stock at a location, never a separate table; the
+library keeps them indexed in allocation order (:mod:`ledger.pool_index`), so a bind reads
+the boxes it takes from, not the whole pool.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,21 +29,14 @@ from typing import Any
 from epcis.identifiers.cn_drug_code import UNIT_MARK
 from ledger.code_library import Overlay, product_digits
 from ledger.lifecycle import HospitalState
+from ledger.pool_index import box_of, unit_number
+
+__all__ = ["Allocation", "allocate", "bound_to_order", "box_of", "is_split", "pool", "unit_codes"]
 
 
 def unit_codes(box: str, units: int) -> list[str]:
     """The sub-codes of a box's ``units`` smallest units (``box`` canonical)."""
     return [f"{box}{UNIT_MARK}{n}" for n in range(1, units + 1)]
-
-
-def box_of(code: str) -> str | None:
-    """The box a sub-code was split from (None for any other code)."""
-    box, mark, _ = code.partition(UNIT_MARK)
-    return box if mark else None
-
-
-def _unit_number(code: str) -> int:
-    return int(code.rpartition(UNIT_MARK)[2])
 
 
 @dataclass(frozen=True)
@@ -60,22 +56,16 @@ def is_split(library: Overlay, box: str) -> bool:
 
 
 def pool(
-    library: Overlay, prefixes: Iterable[str], here: Callable[[str | None], bool]
-) -> list[str]:
-    """The units in stock here of a product (its trace prefixes), in allocation order:
-    first expiry first (a box without one last), then oldest pre-scan, then box and unit."""
-    found = []
-    for code in {c for prefix in prefixes for c in library.units_of(prefix[:7])}:
-        box = box_of(code)
-        if box is None:
-            continue
-        state = library.get(code)
-        if state.state is HospitalState.IN_STOCK and state.held is None and here(state.location):
-            boxed = library.get(box)
-            found.append(
-                ((boxed.expires or "9999-12-31"), boxed.event_time, box, _unit_number(code), code)
-            )
-    return [entry[-1] for entry in sorted(found)]
+    library: Overlay,
+    prefixes: Iterable[str],
+    here: Callable[[str | None], bool],
+    limit: int | None = None,
+) -> tuple[int, list[str]]:
+    """How many units of a product (its trace prefixes) are in stock here, and the first
+    ``limit`` of them (all when None) in allocation order: first expiry first (a box
+    without one last), then oldest pre-scan, then box and unit."""
+    size, units = library.pool(prefixes, here)
+    return size, list(itertools.islice(units, limit))
 
 
 def allocate(units: list[str], quantity: int) -> list[Allocation] | None:
@@ -103,4 +93,4 @@ def bound_to_order(library: Overlay, order: str, prefixes: Iterable[str]) -> lis
         and product_digits(code).startswith(wanted)
         and library.get(code).state is HospitalState.BOUND
     ]
-    return sorted(units, key=lambda c: (box_of(c) or "", _unit_number(c)), reverse=True)
+    return sorted(units, key=lambda c: (box_of(c) or "", unit_number(c)), reverse=True)

@@ -293,8 +293,8 @@ class _Decision:
             ]
             return GateDecision(answer, store=False)
         if self.scan.operation is Operation.BIND:
-            units = pool(self.library, prefixes, self.at.here)
-            short = f"{len(units)} of {quantity} units in the pool here"
+            size, units = pool(self.library, prefixes, self.at.here, quantity)
+            short = f"{size} of {quantity} units in the pool here"
         else:
             units = bound_to_order(self.library, self.order or "", prefixes)
             short = f"{len(units)} of {quantity} units bound to the order"

@@ -59,13 +59,16 @@ def walk(library: Overlay, units: Iterable[str], here: Callable[[str | None], bo
     return [entry[-1] for entry in sorted(found)]
 
 
+def only(place: str) -> Callable[[str | None], bool]:
+    return lambda where: where == place
+
+
 def index_is_walk(library: Overlay, prefix: str, units: Iterable[str]) -> list[str]:
     """The pool at the outpatient pharmacy, after checking that the index gives what the
     walk gives there and at every location a unit of the product is."""
     units = list(units)
-    places = {library.get(u).location for u in units} - {None}
-    wheres: list[Callable[[str | None], bool]] = [at_op]
-    wheres += [lambda where, place=place: where == place for place in places]
+    places = {p for u in units if (p := library.get(u).location) is not None}
+    wheres: list[Callable[[str | None], bool]] = [at_op, *map(only, places)]
     for here in wheres:
         size, listed = pool(library, [prefix], here)
         assert listed == walk(library, units, here)

@@ -188,6 +188,7 @@ def state_row(scope: str, code: str, folding: Folding | None, *, declared: bool)
         facts_of(code).is_instance,
         declared,
         f.hospital_state,
+        f.order,
     )
 
 

@@ -72,6 +72,8 @@ class Fact:
     uom: str | None
     parent: str | None
     holder: str | None
+    order: str | None
+    """The order (or prescription) the event names: its bizTransaction (:func:`order_of`)."""
     state: str | None
     via: str | None
     error_declared: bool
@@ -193,6 +195,22 @@ def holder_of(event: dict[str, Any]) -> str | None:
     return None
 
 
+_ORDER_TRANSACTIONS = ("order", "prescription")
+
+
+def order_of(event: dict[str, Any]) -> str | None:
+    """The order an event is for: its first bizTransaction whose type's local name is
+    order, else prescription (a scan's ``urn:tracecode:order:<institution>:<order>``,
+    :func:`ledger.scan_events.order_uri`); None otherwise."""
+    found: dict[str, str] = {}
+    for transaction in event.get("bizTransactionList") or ():
+        if isinstance(transaction, dict) and isinstance(transaction.get("bizTransaction"), str):
+            kind = local_name(str(transaction.get("type", "")))
+            if kind in _ORDER_TRANSACTIONS:
+                found.setdefault(kind, str(transaction["bizTransaction"]))
+    return next((found[kind] for kind in _ORDER_TRANSACTIONS if kind in found), None)
+
+
 def _destination(event: dict[str, Any]) -> str | None:
     for item in event.get("destinationList") or ():
         if isinstance(item, dict) and isinstance(item.get("destination"), str):
@@ -247,6 +265,7 @@ def derive(
         "biz_location": _id_of(event.get("bizLocation")),
         "destination": _destination(event),
         "holder": holder_of(event),
+        "order": order_of(event),
         "error_declared": declared,
         "institution": institution,
     }
@@ -358,6 +377,9 @@ class CodeStatus:
     location: str | None
     destination: str | None
     holder: str | None
+    order: str | None
+    """The order the code was bound (or dispensed) for, as :attr:`holder` is kept: set by
+    an event that changes the state, else by one that names an order."""
     product: str | None
     lot: str | None
     expiry: str | None
@@ -468,6 +490,7 @@ class Folding:
     location: str | None = None
     destination: str | None = None
     holder: str | None = None
+    order: str | None = None
     product: str | None = None
     lot: str | None = None
     expiry: str | None = None
@@ -482,11 +505,14 @@ class Folding:
 
     def add(self, r: Any) -> None:
         if r.state is not None:
-            self.state, self.holder = r.state, r.holder
+            self.state, self.holder, self.order = r.state, r.holder, r.order
             previous = HospitalState(self.hospital_state)
             self.hospital_state = next_hospital_state(previous, r.state, r.biz_step, r.action)
-        elif r.holder is not None:
-            self.holder = r.holder
+        else:
+            if r.holder is not None:
+                self.holder = r.holder
+            if r.order is not None:
+                self.order = r.order
         if r.biz_location is not None:
             self.location = r.biz_location
         elif r.state == "in_transit":
@@ -507,6 +533,7 @@ class Folding:
             location=self.location,
             destination=self.destination,
             holder=self.holder,
+            order=self.order,
             product=self.product,
             lot=self.lot,
             expiry=self.expiry,

@@ -1,9 +1,12 @@
 """The split-unit pool as the read side sees it: per box pre-scanned at a location, how many
-of its units are left, how many are bound, and its expiry — as of any time.
+of its units are left, how many are bound (per patient pseudonym and per order), and its
+expiry — as of any time.
 
 Units are the outputs of repackaging TransformationEvents (a pre-scan: the box in, its
 sub-codes ``…:unit:n`` out), so each unit's fact row names its box as ``parent``; their
-statuses are folded as every status is (:func:`projections.code_status.statuses`).
+statuses are folded as every status is (:func:`projections.code_status.statuses`); a bound
+unit's status keeps the order its bind named (``order``: the bind event's order
+bizTransaction, ``urn:tracecode:order:<institution>:<order>``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from projections.schema import code_facts, utc_text, visible_to
 
 @dataclass
 class PoolBox:
-    """One pre-scanned box: its units left in the pool here, bound (to whom: pseudonyms),
-    and gone otherwise (consumed, destroyed, moved)."""
+    """One pre-scanned box: its units left in the pool here, bound (to whom: pseudonyms;
+    for which order: its bizTransaction), and gone otherwise (consumed, destroyed, moved)."""
 
     box: str
     product: str | None
@@ -32,6 +35,7 @@ class PoolBox:
     left: int = 0
     bound: int = 0
     bound_to: dict[str, int] = field(default_factory=dict)
+    bound_to_order: dict[str, int] = field(default_factory=dict)
 
 
 def pool(
@@ -84,7 +88,8 @@ def pool(
                 line.left += 1
             elif unit_status.hospital_state == "bound":
                 line.bound += 1
-                holder = unit_status.holder or ""
+                holder, order = unit_status.holder or "", unit_status.order or ""
                 line.bound_to[holder] = line.bound_to.get(holder, 0) + 1
+                line.bound_to_order[order] = line.bound_to_order.get(order, 0) + 1
         out.append(line)
     return sorted(out, key=lambda b: (b.expiry or "9999-12-31", b.box))

@@ -99,8 +99,8 @@ def pool_boxes(
     as_of: str | None = None,
 ) -> list[dict[str, Any]]:
     """The split-unit pool at a location (a master-data id of the asker's institution, or
-    a location URI): per pre-scanned box, its units left, bound (per patient pseudonym) and
-    expiry; only of ``product`` (its 医保 code, trace prefix or GTIN) when given."""
+    a location URI): per pre-scanned box, its units left, bound (per patient pseudonym and
+    per order) and expiry; only of ``product`` (its 医保 code, trace prefix or GTIN) when given."""
     require(who, Permission.READ)
     where = location if ":" in location else location_uri(who.institution, location)
     products = None if product is None else _product_keys(runner, who, product)
@@ -116,6 +116,7 @@ def pool_boxes(
             "left": b.left,
             "bound": b.bound,
             "boundTo": b.bound_to,
+            "boundToOrder": b.bound_to_order,
         }
         for b in boxes
     ]

@@ -177,6 +177,7 @@ code_facts = Table(
     Column("uom", String(10)),
     Column("parent", Text),
     Column("holder", Text),
+    Column("order", Text),
     Column("state", String(20)),
     Column("via", Text),
     Column("error_declared", Boolean, nullable=False),
@@ -256,6 +257,7 @@ code_state = Table(
     Column("instance", Boolean, nullable=False),  # names one item (not an EPC class)
     Column("declared", Boolean, nullable=False),  # has facts of error-declared events
     Column("hospital_state", String(20), nullable=False),  # ledger.lifecycle.HospitalState
+    Column("order", Text),  # the order the code is bound for (:attr:`CodeStatus.order`)
     Column("code_key", Text),
     Column("product_key", Text),
     Column("lot_key", Text),
@@ -296,7 +298,7 @@ def sqlalchemy_url(ledger_url: str) -> URL:
     return make_url(ledger_url)
 
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
 from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
@@ -305,7 +307,8 @@ current state and stock are kept per institution (``scope``) beside everyone's. 
 a Chinese drug trace code's canonical form is its URN ``urn:tracecode:cn-drug:…`` (XML
 capture let bare codes in before), the current state keeps the hospital state
 (``hospital_state``), and the facts of the project's administering and lending words say
-``consumed`` and ``lent``."""
+``consumed`` and ``lent``. Version 5: facts and the current state keep the order a code is
+bound for (``order``: the event's order bizTransaction), for the pool's units per order."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

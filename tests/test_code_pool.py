@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ledger.access import Role
 from ledger.application import Ledger
+from ledger.scan_events import order_uri
 from tests.http_support import http_client
 from tests.scan_support import box, load_hospital, post_scan
 
@@ -177,3 +179,61 @@ def test_the_split_sale_rule_counts_the_orders_codes_bound_before(client: TestCl
     assert refused.status_code == 409
     assert [r["reason"] for r in refused.json()["reasons"]] == ["over_box_units"]
     stored(bind(second, 20))
+
+
+def test_the_pool_names_the_units_bound_per_order(client: TestClient) -> None:
+    """``boundToOrder``: the units of each box bound per order (the bind's order
+    bizTransaction), after a split return by order too, and as of before it."""
+    first, second = box(31), box(32)
+    at_op(client, first, "2099-01-31")
+    at_op(client, second, "2099-02-28")
+    stored(post_scan(client, operation="prescan", location="OP", codes=[first, second]))
+
+    def split(operation: str, quantity: int, order: str, patient: str) -> dict[str, Any]:
+        return stored(
+            post_scan(
+                client,
+                operation=operation,
+                location="OP",
+                product="XB02",
+                quantity=quantity,
+                patient=patient,
+                order=order,
+            )
+        )
+
+    split("bind", 8, "O-31", "P-1")
+    split("bind", 4, "O-32", "P-1")  # 2 from the first box, 2 from the second
+    bound = split("bind", 3, "O-33", "P-2")
+    reader = client.auth.header(Role.READER)
+    event = client.get(f"/events/{quote(bound['eventIDs'][0], safe='')}", headers=reader)
+    assert event.status_code == 200, event.text
+    body = event.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]
+    before_return = body["recordTime"]
+    split("unbind", 3, "O-32", "P-1")  # the order's last units first: 2 of the second box, 1
+
+    def pools(**as_of: str) -> list[tuple[int, int, dict[str, int], dict[str, int]]]:
+        params = {"location": "OP", "product": "XB02", **as_of}
+        answer = client.get("/pools", params=params, headers=reader)
+        assert answer.status_code == 200, answer.text
+        return [(b["left"], b["bound"], b["boundTo"], b["boundToOrder"]) for b in answer.json()]
+
+    o31, o32, o33 = (order_uri("H1", order) for order in ("O-31", "O-32", "O-33"))
+    p1, p2 = pseudonym_of(client, first, 1), pseudonym_of(client, second, 3)
+    assert pools() == [
+        (1, 9, {p1: 9}, {o31: 8, o32: 1}),
+        (7, 3, {p2: 3}, {o33: 3}),
+    ]
+    assert pools(as_of=before_return) == [
+        (0, 10, {p1: 10}, {o31: 8, o32: 2}),
+        (5, 5, {p1: 2, p2: 3}, {o32: 2, o33: 3}),
+    ]
+    unit = client.get(f"/codes/{URN}{first}:unit:1", headers=reader).json()
+    assert unit["order"] == o31
+
+
+def pseudonym_of(client: TestClient, box_code: str, unit: int) -> str:
+    """The patient pseudonym a bound unit's status names."""
+    reader = client.auth.header(Role.READER)
+    holder: str = client.get(f"/codes/{URN}{box_code}:unit:{unit}", headers=reader).json()["holder"]
+    return holder

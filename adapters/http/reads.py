@@ -190,7 +190,8 @@ async def get_stock(
     description=(
         "Boxes pre-scanned at `location` (a master-data location id of your institution, or "
         "a location URI), first expiry first: `units`, `left` (in the pool there), `bound` "
-        "(and `boundTo`: per patient pseudonym), `expiry`; only of `product` (医保 code, "
+        "(and `boundTo`: per patient pseudonym; `boundToOrder`: per order, its bizTransaction "
+        "`urn:tracecode:order:<institution>:<order>`), `expiry`; only of `product` (医保 code, "
         "trace prefix or GTIN) when given; as recorded up to `as_of`." + READ_YOUR_WRITES
     ),
     responses={200: {"description": "The pool's boxes."}, **problem_docs(400, 503)},

@@ -210,27 +210,19 @@ class PoolScans(RuleBasedStateMachine):
             self.model.free -= units
         self.model.last = None
 
-    @rule(which=st.integers(0, 1000))
-    def freeze(self, which: int) -> None:
-        """A free unit frozen leaves the pool (held)."""
-        if not self.model.free:
+    @rule(which=st.integers(0, 1000), frozen=st.booleans())
+    def freeze_or_unfreeze(self, which: int, frozen: bool) -> None:
+        """A free unit frozen leaves the pool (held); a frozen one unfrozen comes back."""
+        source, target = (
+            (self.model.frozen, self.model.free) if frozen else (self.model.free, self.model.frozen)
+        )
+        if not source:
             return
-        unit = sorted(self.model.free)[which % len(self.model.free)]
-        answer = self.scan(operation="freeze", codes=[unit])
+        unit = sorted(source)[which % len(source)]
+        answer = self.scan(operation="unfreeze" if frozen else "freeze", codes=[unit])
         assert answer.status_code == 201, answer.text
-        self.model.free.discard(unit)
-        self.model.frozen.add(unit)
-        self.model.last = None
-
-    @rule(which=st.integers(0, 1000))
-    def unfreeze(self, which: int) -> None:
-        if not self.model.frozen:
-            return
-        unit = sorted(self.model.frozen)[which % len(self.model.frozen)]
-        answer = self.scan(operation="unfreeze", codes=[unit])
-        assert answer.status_code == 201, answer.text
-        self.model.frozen.discard(unit)
-        self.model.free.add(unit)
+        source.discard(unit)
+        target.add(unit)
         self.model.last = None
 
     @rule(which=st.integers(0, 1000))

@@ -87,7 +87,11 @@ class ScanGate:
         if errors or answer.forbidden:
             answer.invalid = errors
             return GateDecision(answer, store=False)
-        stored = stored_scan(view, ScanRecord.create_id(ref), asked=bool(self.lookups()))
+        stored = (  # a scan id made up here was never stored: no lookup for it
+            stored_scan(view, ScanRecord.create_id(ref), asked=bool(self.lookups()))
+            if self.scan.scan_id
+            else None
+        )
         if stored is not None:
             return GateDecision(replayed(stored.answer), store=False)
         if self.scan.stocktake is not None:

@@ -740,3 +740,21 @@ def test_a_back_filled_recall_by_lot_finds_the_lot(client: TestClient) -> None:
         client, operation="recall", location="WH", product="XB02", lot="LC", eventTime=earlier
     )
     red(contradicted, "later_scans")  # named, not "lot_not_found"
+
+
+def test_a_scan_without_a_scan_id_looks_up_no_earlier_scan(
+    client: TestClient, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The id the gate makes up for a scan the terminal did not name was never stored: the
+    writer does not ask the store for it (one lookup a scan saved)."""
+    ok(post_scan(client, operation="receive", location="WH", codes=[box(1), box(2)]))
+    asked: list[Any] = []
+    real = ledger.repository.get
+
+    def get(aggregate_id: Any, *args: Any, **kwargs: Any) -> Any:
+        asked.append(aggregate_id)
+        return real(aggregate_id, *args, **kwargs)
+
+    monkeypatch.setattr(ledger.repository, "get", get)
+    ok(post_scan(client, operation="transfer", location="WH", destination="OP", codes=[box(1)]))
+    assert asked == []

@@ -254,3 +254,24 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
         timeout_keep_alive=transport.keep_alive,
         backlog=transport.backlog,
     )
+
+
+def serve_nhsa_standin(
+    host: str, port: int, *, fields: str | None, say: Callable[[str], None]
+) -> None:
+    """Run the stand-in 医保 platform (:mod:`adapters.nhsa.standin`) until stopped: no
+    authentication, no store; it checks messages against the field tables of ``fields``
+    (else ``TRACECODE_NHSA_FIELDS``, else the baseline)."""
+    import uvicorn
+
+    from adapters.nhsa.fields import TablesError, load
+    from adapters.nhsa.standin import StandIn, config
+
+    try:
+        tables = load(fields)
+    except TablesError as exc:
+        raise SettingsError(str(exc)) from None
+    say(f"tracecode: stand-in 医保 platform at http://{host}:{port}/ (no authentication)")
+    say(f"tracecode: fields from {tables.path}")
+    sys.stderr.flush()
+    uvicorn.Server(config(StandIn(tables), host, port)).run()

@@ -5,8 +5,9 @@ inside functions).
   ``ledger`` (the write side) nothing of ``projections`` or ``adapters``; ``projections``
   (the read side) nothing of ``adapters``.
 - Adapters: inbound ones drive tracecode (``adapters.cli``, ``adapters.http``), outbound
-  ones are driven by it (``adapters.webhooks``, the 医保 and Beijing messages to come). No
-  adapter imports another; no inbound adapter imports a database driver.
+  ones are driven by it (``adapters.webhooks``, ``adapters.nhsa`` the 医保 messages, the
+  Beijing ones to come). No adapter imports another; no inbound adapter imports a database
+  driver.
 - ``adapters.bootstrap`` is the composition root, not an adapter: it wires every adapter to
   the rest and may import them all; of the adapters only the command line (an entry point
   that calls it) imports it.
@@ -111,5 +112,10 @@ def test_the_rules_catch_what_they_are_about() -> None:
     assert not broken("adapters.bootstrap", "adapters.webhooks")
     assert not broken("adapters.bootstrap", "adapters.http.app")
     assert not broken("adapters.webhooks.delivery", "adapters.webhooks.destinations")
+    assert broken("adapters.nhsa.standin", "adapters.webhooks")
+    assert broken("adapters.cli.standin", "adapters.nhsa.standin")
+    assert broken("adapters.nhsa.check", "adapters.http.problems")
+    assert not broken("adapters.bootstrap", "adapters.nhsa.standin")
+    assert not broken("adapters.nhsa.check", "epcis.problems")
     assert not broken("ledger.postgres", "psycopg")
     assert not broken("projections.runner", "epcis.document")

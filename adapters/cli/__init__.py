@@ -14,7 +14,8 @@ The output formats are a contract that tests and other tools rely on:
 * ``projections failures [--json]`` lists the events the projections quarantined (one line,
   or one JSON object, each); exit 1 when there are any;
 * ``patients pseudonym|reveal|erase`` (see :mod:`adapters.cli.patients`);
-* ``stocktake open|close|show|list`` (see :mod:`adapters.cli.stocktake`).
+* ``stocktake open|close|show|list`` (see :mod:`adapters.cli.stocktake`);
+* ``standin nhsa --port P`` runs the stand-in 医保 platform (see :mod:`adapters.nhsa.standin`).
 
 Every command that uses the store names it on stderr (``tracecode: store URL``; no
 password). The commands that only read it (``verify``, ``checkpoint``, ``export``,
@@ -37,6 +38,7 @@ from adapters.cli import (
     reads,
     rules,
     scan,
+    standin,
     stocktake,
     store,
 )
@@ -73,5 +75,6 @@ for command in (
     rules.rules,
     scan.scan_command,
     stocktake.stocktake,
+    standin.standin,
 ):
     main.add_command(command)

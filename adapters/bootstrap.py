@@ -4,8 +4,8 @@ The HTTP app (:func:`http_app`, what ``tracecode serve`` runs in each worker), t
 line (:func:`open_ledger`, :func:`read_models`) and the tests all build through here, so
 that the ledger, its group committer, the read-model runner, the outbound delivery
 (webhooks) and who may ask (API keys, JWTs) are wired in one place. This module is the only
-one that knows both the inbound adapters (HTTP) and the outbound ones (webhooks); they do
-not know each other.
+one that knows both the inbound adapters (HTTP) and the outbound ones (webhooks, the 医保
+stand-in the command line runs); they do not know each other.
 
 Settings (environment):
 

@@ -197,12 +197,13 @@ def _messages(raw: Mapping[str, Any], defined: Mapping[str, Any]) -> dict[str, M
 def load(path: Path | str | None = None) -> Tables:
     """The tables of ``path``, else of the file ``TRACECODE_NHSA_FIELDS`` names, else the
     baseline ``fields.yaml``."""
-    chosen = Path(path or os.environ.get(FIELDS_ENV) or DEFAULT_FILE)
-    return _load(chosen.resolve())
+    return _load(str(path or os.environ.get(FIELDS_ENV) or DEFAULT_FILE))
 
 
 @cache
-def _load(path: Path) -> Tables:
+def _load(name: str) -> Tables:
+    """Read once per file name (the check asks for the tables at every message)."""
+    path = Path(name).resolve()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         defined = raw["fields"]

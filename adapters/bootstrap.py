@@ -275,3 +275,17 @@ def serve_nhsa_standin(
     say(f"tracecode: fields from {tables.path}")
     sys.stderr.flush()
     uvicorn.Server(config(StandIn(tables), host, port)).run()
+
+
+STANDINS = {"beijing": ("adapters.beijing.standin:create_app", "the stand-in Beijing platform")}
+"""The stand-in platforms ``tracecode standin NAME`` runs: their app factory, their name."""
+
+
+def serve_standin(name: str, host: str, port: int, *, say: Callable[[str], None]) -> None:
+    """Run a stand-in platform (no authentication: it is for tests and demonstrations)."""
+    import uvicorn
+
+    factory, described = STANDINS[name]
+    say(f"tracecode: {described} at http://{host}:{port}/ (GET /messages, POST /faults)")
+    sys.stderr.flush()
+    uvicorn.run(factory, factory=True, host=host, port=port, access_log=False)

@@ -5,9 +5,9 @@ inside functions).
   ``ledger`` (the write side) nothing of ``projections`` or ``adapters``; ``projections``
   (the read side) nothing of ``adapters``.
 - Adapters: inbound ones drive tracecode (``adapters.cli``, ``adapters.http``), outbound
-  ones are driven by it (``adapters.webhooks``, ``adapters.nhsa`` the 医保 messages, the
-  Beijing ones to come). No adapter imports another; no inbound adapter imports a database
-  driver.
+  ones are driven by it (``adapters.webhooks``, ``adapters.nhsa`` the 医保 messages,
+  ``adapters.beijing`` the Beijing platform's). No adapter imports another; no inbound
+  adapter imports a database driver.
 - ``adapters.bootstrap`` is the composition root, not an adapter: it wires every adapter to
   the rest and may import them all; of the adapters only the command line (an entry point
   that calls it) imports it.
@@ -118,4 +118,7 @@ def test_the_rules_catch_what_they_are_about() -> None:
     assert not broken("adapters.bootstrap", "adapters.nhsa.standin")
     assert not broken("adapters.nhsa.check", "epcis.problems")
     assert not broken("ledger.postgres", "psycopg")
+    assert broken("adapters.beijing.standin", "adapters.webhooks.delivery")
+    assert broken("adapters.cli.standin", "adapters.beijing.standin")
+    assert not broken("adapters.beijing.check", "epcis.validation.rules.times")
     assert not broken("projections.runner", "epcis.document")

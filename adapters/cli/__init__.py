@@ -15,7 +15,8 @@ The output formats are a contract that tests and other tools rely on:
   or one JSON object, each); exit 1 when there are any;
 * ``patients pseudonym|reveal|erase`` (see :mod:`adapters.cli.patients`);
 * ``stocktake open|close|show|list`` (see :mod:`adapters.cli.stocktake`);
-* ``standin nhsa --port P`` runs the stand-in 医保 platform (see :mod:`adapters.nhsa.standin`).
+* ``standin nhsa --port P`` / ``standin beijing --port P`` run the stand-in 医保 and Beijing
+  platforms (see :mod:`adapters.cli.standin`).
 
 Every command that uses the store names it on stderr (``tracecode: store URL``; no
 password). The commands that only read it (``verify``, ``checkpoint``, ``export``,

@@ -1,4 +1,5 @@
-"""``tracecode standin nhsa``: the stand-in platforms, for demonstrations and tests."""
+"""``tracecode standin nhsa|beijing``: the stand-in platforms, for demonstrations and for
+trying the delivery against by hand (no authentication; they listen on 127.0.0.1 unless told)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,14 @@ def nhsa(host: str, port: int, fields: str | None) -> None:
         serve_nhsa_standin(host, port, fields=fields, say=lambda line: click.echo(line, err=True))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@standin.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8090, show_default=True, type=int)
+def beijing(host: str, port: int) -> None:
+    """The Beijing import-drug and rare-disease platform (seed 004): POST / a message of a
+    table's rows as JSON or XML; GET /messages, POST /faults, GET /tables."""
+    from adapters.bootstrap import serve_standin
+
+    serve_standin("beijing", host, port, say=lambda line: click.echo(line, err=True))

@@ -50,12 +50,12 @@ def event_time_zone_offset(event: Mapping[str, Any], at: str) -> Iterator[Found]
     if "eventTimeZoneOffset" not in event:
         yield where, "eventTimeZoneOffset is required (the local offset from UTC, e.g. '+01:00')"
         return
-    problem = _offset_problem(event["eventTimeZoneOffset"])
+    problem = offset_problem(event["eventTimeZoneOffset"])
     if problem:
         yield where, f"eventTimeZoneOffset {problem}"
 
 
-def _offset_problem(value: Any) -> str | None:
+def offset_problem(value: Any) -> str | None:
     """Why ``value`` is not a time-zone offset ``[+-]HH:MM`` within ±14:00, or None."""
     match = _OFFSET.match(value)
     if isinstance(match, str):
@@ -70,7 +70,7 @@ def _offset_problem(value: Any) -> str | None:
     return None
 
 
-def _timestamp_problem(value: Any) -> str | None:
+def timestamp_problem(value: Any) -> str | None:
     """Why ``value`` is not an xsd:dateTimeStamp (a date-time WITH an offset), or None."""
     match = _DATE_TIME.match(value)
     if isinstance(match, str):
@@ -79,7 +79,7 @@ def _timestamp_problem(value: Any) -> str | None:
     if zone is None:
         return f"{value!r} has no time-zone offset; add 'Z' or ±HH:MM"
     if zone != "Z":
-        problem = _offset_problem(zone)
+        problem = offset_problem(zone)
         if problem:
             return f"{value!r}: offset {problem}"
     parts = {k: int(match.group(k)) for k in ("year", "month", "day", "hour", "minute", "second")}
@@ -114,6 +114,6 @@ def timestamps(event: Mapping[str, Any], at: str) -> Iterator[Found]:
     places.extend((report_at, report, "time") for report_at, report in sensor_reports(event, at))
     for parent_at, parent, key in places:
         if key in parent:
-            problem = _timestamp_problem(parent[key])
+            problem = timestamp_problem(parent[key])
             if problem:
                 yield pointer_join(parent_at, key), f"{key} {problem}"

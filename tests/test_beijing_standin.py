@@ -192,6 +192,40 @@ def test_every_table_has_a_sample_row_and_it_passes_the_check() -> None:
         assert check.problems(BY_KEY[key], row) == [], key
 
 
+SCAN_HEAD = ["eventTime", "eventTimeZoneOffset", "epcList", "bizLocation"]
+SEED_ORDER = {
+    1: ["SendingSystem", "IDType", "size", "ObjectKey", "Sender_ID", "Receiver_ID"],
+    2: [
+        *("ReceivingSystem", "ACTIONCODE", "IDType", "size", "SerialNumber", "ObjectKey"),
+        *("Sender_ID", "Receiver_ID"),
+    ],
+    3: [*SCAN_HEAD, "cbvmda:lotNumber", "cbvmda:itemExpirationDate", "certificateNo", "ImportID"],
+    4: [
+        *("eventTime", "eventTimeZoneOffset", "parentID", "childEPCs", "bizLocation"),
+        "idcode:Extension",
+    ],
+    5: [*SCAN_HEAD, "bizTransactionList", "extension"],
+    6: [*SCAN_HEAD, "bizTransactionList", "extension"],
+    7: [*SCAN_HEAD, "prescribeDoc", "prescription"],
+    8: [*SCAN_HEAD, "prescribeDoc", "prescription"],
+    9: [*SCAN_HEAD, "cbvmda:lotNumber", "QTY"],
+    10: [*SCAN_HEAD, "prescribeDoc", "prescription"],
+    11: [*SCAN_HEAD, "bizTransactionList", "extension"],
+    12: [*SCAN_HEAD, "prescription", "Pic", "video"],
+}
+
+
+def test_the_tables_name_the_fields_in_the_seeds_order() -> None:
+    for table in TABLES[:12]:
+        assert [f.name for f in table.fields] == SEED_ORDER[table.number], table.key
+    optional = {t.key: [f.name for f in t.fields if f.need is not Need.YES] for t in TABLES}
+    assert optional["use"] == optional["split"] == ["prescribeDoc"]
+    assert optional["recall"] == ["cbvmda:lotNumber", "QTY"]
+    assert optional["commissioning"] == ["cbvmda:lotNumber"]
+    assert optional["receiving"] == optional["destruction"] == ["extension"]
+    assert optional["drug"] == optional["entity"] == []
+
+
 @pytest.mark.parametrize("form", ["json", "xml"])
 @pytest.mark.parametrize("key", list(ROWS))
 def test_each_table_is_accepted(stand: Stand, key: str, form: str) -> None:

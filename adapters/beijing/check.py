@@ -71,11 +71,11 @@ def _value(field: Field, value: Any, at: str) -> Iterator[Problem]:
         Kind.DATE: _date,
         Kind.COUNT: _count,
         Kind.LOCATION: _location,
-        Kind.EPC_LIST: _epc_list,
+        Kind.EPC_LIST: _strings,
         Kind.TYPED_LIST: _typed_list,
         Kind.OBJECT: _object,
         Kind.FREE_OBJECT: _free_object,
-        Kind.REPEATED_TEXT: _repeated_text,
+        Kind.REPEATED_TEXT: _strings,
     }
     yield from checks[field.kind](field, value, at)
 
@@ -151,17 +151,18 @@ def _list(field: Field, value: Any, at: str) -> Iterator[Problem]:
         yield _problem(at, f"{field.name} must not be empty")
 
 
-def _epc_list(field: Field, value: Any, at: str) -> Iterator[Problem]:
+def _strings(field: Field, value: Any, at: str) -> Iterator[Problem]:
+    """A list of codes (EPC_LIST) or of serial numbers (REPEATED_TEXT)."""
     shape = list(_list(field, value, at))
     yield from shape
     if shape or not isinstance(value, list):
         return
-    for index, code in enumerate(value):
-        problem = _text_problem(code)
-        if problem is None and code != code.strip():
+    for index, text in enumerate(value):
+        problem = _text_problem(text)
+        if problem is None and text != text.strip():
             problem = "must not start or end with spaces"
         if problem:
-            yield _problem(pointer_join(at, index), f"{field.item} {problem}")
+            yield _problem(pointer_join(at, index), f"{field.item or field.name} {problem}")
 
 
 def _typed_list(field: Field, value: Any, at: str) -> Iterator[Problem]:
@@ -220,14 +221,3 @@ def _xml_name(name: str) -> bool:
     except ValueError:
         return False
     return ":" not in name
-
-
-def _repeated_text(field: Field, value: Any, at: str) -> Iterator[Problem]:
-    shape = list(_list(field, value, at))
-    yield from shape
-    if shape or not isinstance(value, list):
-        return
-    for index, text in enumerate(value):
-        problem = _text_problem(text)
-        if problem:
-            yield _problem(pointer_join(at, index), f"{field.name} {problem}")

@@ -154,6 +154,14 @@ def biz_location(example: str = LOCATION_EXAMPLE) -> Field:
     )
 
 
+def scanned(
+    *more: Field, epcs: Need = Need.YES, location: str = LOCATION_EXAMPLE
+) -> tuple[Field, ...]:
+    """The fields every scan table (3, 5–12) begins with, in the seed's order, then its own;
+    ``epcs``: the 必填 of its ``epc`` row, ``location``: its bizLocation example."""
+    return (event_time(), time_zone(), epc_list(epcs), biz_location(location), *more)
+
+
 PRESCRIBE_DOC = Field("prescribeDoc", "使用医师的姓名", Kind.TEXT, Need.NO)
 PRESCRIPTION = Field("prescription", "患者的病历号/门诊号", Kind.TEXT, Need.YES)
 
@@ -322,11 +330,7 @@ COMMISSIONING = Table(
     3,
     "commissioning",
     "进口赋码信息",
-    (
-        event_time(),
-        time_zone(),
-        epc_list(),
-        biz_location(),
+    scanned(
         LOT,
         Field(
             "cbvmda:itemExpirationDate",
@@ -389,11 +393,7 @@ RECEIVING = Table(
     5,
     "receiving",
     "入库信息",
-    (
-        event_time(),
-        time_zone(),
-        epc_list(),
-        biz_location(),
+    scanned(
         biz_transactions(ORDER, INVOICE, RECEIPT),
         extension(),
     ),
@@ -403,11 +403,7 @@ SHIPPING = Table(
     6,
     "shipping",
     "出库信息",
-    (
-        event_time(),
-        time_zone(),
-        epc_list(),
-        biz_location(),
+    scanned(
         biz_transactions(ORDER, INVOICE, DISPATCH),
         extension(),
     ),
@@ -417,27 +413,25 @@ USE = Table(
     7,
     "use",
     "使用信息",
-    (event_time(), time_zone(), epc_list(), biz_location(), PRESCRIBE_DOC, PRESCRIPTION),
+    scanned(PRESCRIBE_DOC, PRESCRIPTION),
 )
 
 TAKE_AWAY = Table(
     8,
     "take-away",
     "带离信息",
-    (event_time(), time_zone(), epc_list(), biz_location(), PRESCRIBE_DOC, PRESCRIPTION),
+    scanned(PRESCRIBE_DOC, PRESCRIPTION),
 )
 
 RECALL = Table(
     9,
     "recall",
     "召回信息",
-    (
-        event_time(),
-        time_zone(),
-        epc_list(Need.CONDITIONAL),
-        biz_location("http://ui.idcode.cn/epcis/loc/MA.156.M1.654321.0123456C"),
+    scanned(
         Field("cbvmda:lotNumber", "产品批号", Kind.TEXT, Need.CONDITIONAL),
         Field("QTY", "产品数量", Kind.COUNT, Need.NO),
+        epcs=Need.CONDITIONAL,
+        location="http://ui.idcode.cn/epcis/loc/MA.156.M1.654321.0123456C",
     ),
     one_of=("epcList", "cbvmda:lotNumber"),
     note="epc and cbvmda:lotNumber are both 条件 with no condition given; read as: a recall "
@@ -448,18 +442,14 @@ SPLIT = Table(
     10,
     "split",
     "拆零信息",
-    (event_time(), time_zone(), epc_list(), biz_location(), PRESCRIBE_DOC, PRESCRIPTION),
+    scanned(PRESCRIBE_DOC, PRESCRIPTION),
 )
 
 DESTRUCTION = Table(
     11,
     "destruction",
     "销毁信息",
-    (
-        event_time(),
-        time_zone(),
-        epc_list(),
-        biz_location(),
+    scanned(
         biz_transactions(),
         extension(
             Need.NO,
@@ -474,11 +464,7 @@ FOLLOW_UP = Table(
     12,
     "follow-up",
     "追访信息",
-    (
-        event_time(),
-        time_zone(),
-        epc_list(),
-        biz_location(),
+    scanned(
         PRESCRIPTION,
         Field(
             "Pic",

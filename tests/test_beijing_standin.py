@@ -553,3 +553,28 @@ def test_the_cli_serves_the_stand_in(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
     assert "stand-in Beijing platform" in logged.read_text()
+
+
+def test_what_xml_cannot_say_as_a_value_is_named_by_its_element_path(stand: Stand) -> None:
+    xml = render.to_xml(message("use")).decode()
+    xml = xml.replace("<epc>", "<code>", 1).replace("</epc>", "</code>", 1)
+    xml = xml.replace("</row>", "<prescription>again</prescription><ward>3</ward></row>")
+    xml = xml.replace("<prescribeDoc>王医生", "<prescribeDoc><b>王医生</b>")
+    answer = stand.client.post(
+        stand.url + "/", content=xml.encode(), headers={"content-type": "application/xml"}
+    )
+    assert answer.status_code == 400
+    assert [p["path"] for p in answer.json()["problems"]] == [
+        "/message/row[1]/epcList/code[1]",
+        "/message/row[1]/prescribeDoc",
+        "/message/row[1]/prescription",
+        "/message/row[1]/prescribeDoc",  # and, so, it holds no text
+        "/message/row[1]/ward",
+    ]
+
+
+def test_xml_declaring_entities_is_refused(stand: Stand) -> None:
+    body = b'<!DOCTYPE m [<!ENTITY x "y">]><message table="use" id="1"><row/></message>'
+    answer = stand.client.post(stand.url + "/", content=body, headers={"content-type": "text/xml"})
+    assert answer.status_code == 400
+    assert stand.messages()[0]["answer"]["result"] == "refused"

@@ -48,18 +48,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, or_, select
 
 from epcis.identifiers.cn_drug_code import UNIT_MARK
 from ledger.lifecycle import HospitalState
-from projections.bulk import select_in
 from projections.code_status import Folding, seen_by
-from projections.schema import code_facts
+from projections.schema import code_facts, keyed
 from projections.stock import is_instance
 
 HOLDS = frozenset({HospitalState.FROZEN, HospitalState.RECALLED})
@@ -198,7 +198,7 @@ class Shelf:
 
     def add(self, row: Any) -> None:
         self.folding.add(row)
-        state = HospitalState(self.folding.hospital_state)
+        state = _STATES[self.folding.hospital_state]
         if state not in HOLDS:
             self.moved = state
 
@@ -247,6 +247,36 @@ class Pack:
         return other
 
 
+_STATES: dict[str, HospitalState] = {s.value: s for s in HospitalState}
+"""A hospital state by its value, without an enum call per fact."""
+
+
+class _Fact(NamedTuple):
+    """The columns of a fact the fold and the count read, as a tuple whose
+    fields are read at C speed (a row's attribute lookups cost more than the fold itself)."""
+
+    code: str
+    event_time: str
+    position: int
+    hash_id: str
+    error_declared: bool
+    biz_step: str | None
+    read_point: str | None
+    state: str | None
+    holder: str | None
+    order: str | None
+    action: str | None
+    biz_location: str | None
+    destination: str | None
+    product: str | None
+    lot: str | None
+    expiry: str | None
+
+
+_IN_TIME = itemgetter(1, 2)
+"""A fact's (event_time, position): the order a code's facts are folded in."""
+
+
 def _where(folding: Folding) -> str | None:
     if folding.hospital_state == HospitalState.IN_TRANSIT:
         return folding.destination
@@ -281,8 +311,8 @@ def reconcile(
     ``counted_by``: a stocktake session's scans (Event Hash IDs): only they count, and the
     count happened even without one (then at ``end``: everything on the books is missing)."""
     here = frozenset(places)
-    candidates = conn.execute(
-        select(code_facts.c.code)
+    touched = (
+        select(keyed(code_facts.c.code))
         .where(
             or_(
                 code_facts.c.biz_location.in_(sorted(here)),
@@ -293,43 +323,56 @@ def reconcile(
             *seen_by(scope),
         )
         .distinct()
-    ).scalars()
-    codes = sorted(c for c in candidates if is_instance(c))
-    order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
-    rows = select_in(
-        conn,
-        lambda cond: select(code_facts).where(cond, *seen_by(scope)).order_by(*order),
-        code_facts.c.code,
-        codes,
     )
-    members: dict[str, list[tuple[str | None, list[Any]]]] = {}
+    # one query: every fact of the codes ever here (by their index keys), in no order (a
+    # sort of every fact costs the database more than sorting each code's few facts here)
+    rows = conn.execute(
+        select(*[code_facts.c[name] for name in _Fact._fields]).where(
+            keyed(code_facts.c.code).in_(touched), *seen_by(scope)
+        )
+    ).all()  # fetched in one go: row by row, the driver's calls cost more than the rows
+    by_code: defaultdict[str, list[_Fact]] = defaultdict(list)
+    make = _Fact._make
+    for row in rows:
+        r = make(row._tuple())  # from the row's own tuple: at C speed, not through its iterator
+        by_code[r.code].append(r)
+    members: dict[str, list[tuple[str | None, list[_Fact], bool]]] = {}
     counted_at: str | None = None
     scans: set[str] = set()
-    for code, group in groupby(rows, key=lambda r: str(r.code)):
-        facts = list(group)
-        declared = {r.hash_id for r in facts if r.error_declared}
-        facts = [r for r in facts if r.hash_id not in declared and r.event_time < end]
+    for code in sorted(by_code):
+        if not is_instance(code):
+            continue
+        facts = sorted(by_code[code], key=_IN_TIME)
+        if any(r.error_declared for r in facts):
+            declared = {r.hash_id for r in facts if r.error_declared}
+            facts = [r for r in facts if r.hash_id not in declared]
+        if facts and facts[-1].event_time >= end:
+            facts = [r for r in facts if r.event_time < end]
+        found = False
         for r in facts:
             if _is_count(r, here, start, end, counted_by):
+                found = True
                 scans.add(r.hash_id)
                 counted_at = max(counted_at or r.event_time, r.event_time)
         box, mark, _ = code.partition(UNIT_MARK)
-        members.setdefault(box, []).append((code if mark else None, facts))
+        members.setdefault(box, []).append((code if mark else None, facts, found))
     if counted_by is not None and counted_at is None:
         counted_at = end
     lines: dict[LineKey, Line] = {}
     missing: list[Placed] = []
     extra: list[Placed] = []
     for box, parts in members.items():
-        if all(unit is not None for unit, _ in parts):
+        if all(unit is not None for unit, _, _ in parts):
             continue  # units of a box the place never held
-        merged = sorted(
-            ((r, unit) for unit, facts in parts for r in facts),
-            key=lambda pair: (pair[0].event_time, pair[0].position, pair[1] is not None),
-        )
-        _account(
-            box, merged, here, start, end, counted_at, lines, missing, extra, units, counted_by
-        )
+        found = any(counted for unit, _, counted in parts if unit is None)
+        if len(parts) == 1:
+            merged: list[tuple[_Fact, str | None]] = [(r, None) for r in parts[0][1]]
+        else:
+            merged = sorted(
+                ((r, unit) for unit, facts, _ in parts for r in facts),
+                key=lambda pair: (pair[0].event_time, pair[0].position, pair[1] is not None),
+            )
+        _account(box, merged, found, here, start, counted_at, lines, missing, extra, units)
     elsewhere = [p for p in extra if p.location is not None and p.location not in here]
     return Reconciliation(
         places=sorted(here),
@@ -347,37 +390,36 @@ def reconcile(
 def _account(
     code: str,
     facts: Iterable[tuple[Any, str | None]],
+    found: bool,
     here: frozenset[str],
     start: str,
-    end: str,
     counted_at: str | None,
     lines: dict[LineKey, Line],
     missing: list[Placed],
     extra: list[Placed],
     units: Callable[[str | None], int | None],
-    counted_by: Collection[str] | None = None,
 ) -> None:
-    """Fold one pack's facts and its units' (before ``end``, each with the unit it is of:
-    None for the pack's own) and add it to its line."""
+    """Fold one pack's facts and its units' (before the period's end, each with the unit it
+    is of: None for the pack's own; ``found``: by the count) and add it to its line."""
     pack = Pack()
     opening: Pack | None = None
     at_count: Pack | None = None
-    found = False
     moves: list[str] = []
+    before = False  # on the books here so far
     for r, unit in facts:
-        if opening is None and r.event_time >= start:
+        moment = r.event_time
+        if opening is None and moment >= start:
             opening = pack.copy()
-        if counted_at is not None and at_count is None and r.event_time > counted_at:
+        if counted_at is not None and at_count is None and moment > counted_at:
             at_count = pack.copy()
-        found = found or (unit is None and _is_count(r, here, start, end, counted_by))
-        before = pack.on_books(here)
         was = (pack.box if unit is None else pack.units.get(unit, Shelf())).moved
         shelf = pack.add(r, unit)
         after = pack.on_books(here)
-        if r.event_time >= start and before != after:
+        if before != after and moment >= start:
             moves.append(
                 _IN_FROM.get(was, "otherIn") if after else _OUT_TO.get(shelf.moved, "otherOut")
             )
+        before = after
     opening = opening or pack
     at_count = at_count or pack
     on_books_at_count = counted_at is not None and at_count.on_books(here)

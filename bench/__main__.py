@@ -1,4 +1,4 @@
-"""``python -m bench [epcis|ledger|http|scans|pool|hostile|projections|cli|all]`` (default ``all``);
+"""``python -m bench [epcis|ledger|http|scans|pool|hostile|projections|reconcile|cli|all]`` (default ``all``);
 ``make bench`` runs it.
 
 * ``epcis``: throughput of the EPCIS core on a 10,000-event document — documents/s and
@@ -20,6 +20,11 @@
 * ``projections``: projection catch-up from zero, ``GET /codes/{code}`` latency, the recall
   trail of a 100,000-code lot and ``GET /stock`` over a generated ledger of 1,000,000 events
   on PostgreSQL (``BENCH_PROJ_EVENTS``; see :mod:`bench.projections`).
+* ``reconcile``: stock reconciliation of one location holding 100,000 codes
+  (``BENCH_RECON_CODES``) after a month of movements and a stocktake, on PostgreSQL and
+  SQLite: ``reconcile()`` in process and ``GET /reconciliation`` (JSON, CSV) against a real
+  ``tracecode serve``, and the answer checked against the bench's own model (see
+  :mod:`bench.reconcile`).
 * ``cli``: start-up of the command line — wall time of ``tracecode --help`` and
   ``tracecode id CODE`` as fresh processes, median and best of 10 (see :mod:`bench.cli`).
 
@@ -43,7 +48,17 @@ from epcis.document import convert, load
 from epcis.jsonld import write_json
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "10000"))
-PARTS = ("epcis", "ledger", "http", "scans", "pool", "hostile", "projections", "cli")
+PARTS = (
+    "epcis",
+    "ledger",
+    "http",
+    "scans",
+    "pool",
+    "hostile",
+    "projections",
+    "reconcile",
+    "cli",
+)
 
 
 def _timed(label: str, fn: Callable[[], object], events: int, repeat: int = 3) -> float:
@@ -125,6 +140,10 @@ def main(argv: list[str]) -> int:
             from bench import cli
 
             summary += cli.main()
+        elif part == "reconcile":
+            from bench import reconcile
+
+            summary += reconcile.main()
         else:
             from bench import projections
 

@@ -1,5 +1,5 @@
-"""``python -m bench [epcis|ledger|http|scans|pool|hostile|projections|reconcile|cli|all]`` (default ``all``);
-``make bench`` runs it.
+"""``python -m bench [epcis|ledger|http|scans|pool|hostile|projections|reconcile|cli|all]``
+(default ``all``); ``make bench`` runs it.
 
 * ``epcis``: throughput of the EPCIS core on a 10,000-event document — documents/s and
   events/s for parse + validate + hash, in JSON-LD and in XML, plus each stage alone.

@@ -288,10 +288,7 @@ def catch_up(url: str, result: SizeResult, batch: int | None, profile: bool) -> 
         # what autovacuum does soon after a bulk load; without statistics the planner
         # scans whole view tables for the reads below
         started = time.perf_counter()
-        with runner.engine.begin() as conn:
-            for name in runner.engine.dialect.get_table_names(conn):
-                if name.startswith("view_"):
-                    conn.exec_driver_sql(f'ANALYZE "{name}"')
+        analyze_views(runner.engine)
         result.analyze_s = time.perf_counter() - started
         with runner.connect() as conn:
             for table, attr in ((code_facts, "fact_rows"), (links, "link_rows")):
@@ -304,6 +301,14 @@ def catch_up(url: str, result: SizeResult, batch: int | None, profile: bool) -> 
         ledger.close()
     if profiler is not None:
         result.profile = profile_text(profiler, "cProfile of the catch-up, by own time:", 30)
+
+
+def analyze_views(engine: Any) -> None:
+    """ANALYZE every view table (PostgreSQL)."""
+    with engine.begin() as conn:
+        for name in engine.dialect.get_table_names(conn):
+            if name.startswith("view_"):
+                conn.exec_driver_sql(f'ANALYZE "{name}"')
 
 
 def sample_codes(url: str, count: int, seed: int = 11) -> list[str]:

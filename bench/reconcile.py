@@ -420,10 +420,9 @@ def catch_up(url: str, result: Result) -> None:
         started = time.perf_counter()
         result.caught_up = runner.run_until_caught_up()
         if runner.engine.dialect.name == "postgresql":
-            with runner.engine.begin() as conn:
-                for name in runner.engine.dialect.get_table_names(conn):
-                    if name.startswith("view_"):
-                        conn.exec_driver_sql(f'ANALYZE "{name}"')
+            from bench.projections import analyze_views
+
+            analyze_views(runner.engine)
         result.catch_up_s = time.perf_counter() - started
         with runner.connect() as conn:
             result.fact_rows = conn.execute(

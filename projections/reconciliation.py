@@ -228,17 +228,20 @@ class Pack:
         return shelf
 
     def on_books(self, places: Collection[str]) -> bool:
+        if not self.units:
+            return self.box.on_books(places)
         if not self.box.on_books(places):
             return False
-        return not self.units or any(u.on_books(places) for u in self.units.values())
+        return any(u.on_books(places) for u in self.units.values())
 
-    def units_on_books(self, places: Collection[str], per_code: int | None) -> int | None:
-        """Its smallest units on the books here (None: the product's are unknown)."""
-        if not self.on_books(places):
+    def units_left(self, places: Collection[str]) -> int | None:
+        """Of a split box, its units on the books here (0 when it is not); None for a whole
+        pack (its product's units)."""
+        if not self.units:
+            return None
+        if not self.box.on_books(places):
             return 0
-        if self.units:
-            return sum(u.on_books(places) for u in self.units.values())
-        return per_code
+        return sum(u.on_books(places) for u in self.units.values())
 
     def copy(self) -> Pack:
         other = Pack()
@@ -402,14 +405,14 @@ def _account(
     """Fold one pack's facts and its units' (before the period's end, each with the unit it
     is of: None for the pack's own; ``found``: by the count) and add it to its line."""
     pack = Pack()
-    opening: Pack | None = None
+    opening: tuple[bool, int | None] | None = None
     at_count: Pack | None = None
     moves: list[str] = []
     before = False  # on the books here so far
     for r, unit in facts:
         moment = r.event_time
         if opening is None and moment >= start:
-            opening = pack.copy()
+            opening = (before, pack.units_left(here))
         if counted_at is not None and at_count is None and moment > counted_at:
             at_count = pack.copy()
         was = (pack.box if unit is None else pack.units.get(unit, Shelf())).moved
@@ -420,27 +423,31 @@ def _account(
                 _IN_FROM.get(was, "otherIn") if after else _OUT_TO.get(shelf.moved, "otherOut")
             )
         before = after
-    opening = opening or pack
+    opened, opening_left = opening or (before, pack.units_left(here))
     at_count = at_count or pack
     on_books_at_count = counted_at is not None and at_count.on_books(here)
-    folding, counted = pack.box.folding, at_count.box.folding
-    if not (opening.on_books(here) or pack.on_books(here) or moves or found or on_books_at_count):
+    if not (opened or before or moves or found or on_books_at_count):
         return
+    folding, counted = pack.box.folding, at_count.box.folding
     key = (folding.product, folding.lot)
     line = lines.get(key)
     if line is None:
         line = lines[key] = Line(product=key[0], lot=key[1], units=units(key[0]))
-    line.opening += opening.on_books(here)
-    line.closing += pack.on_books(here)
+
+    def in_units(on_books: bool, left: int | None) -> int | None:
+        return 0 if not on_books else line.units if left is None else left
+
+    line.opening += opened
+    line.closing += before
     for move in moves:
         line.moves[move] += 1
     line.books_at_count += on_books_at_count
     line.counted += found
-    line.opening_units = _plus(line.opening_units, opening.units_on_books(here, line.units))
-    line.closing_units = _plus(line.closing_units, pack.units_on_books(here, line.units))
+    line.opening_units = _plus(line.opening_units, in_units(opened, opening_left))
+    line.closing_units = _plus(line.closing_units, in_units(before, pack.units_left(here)))
     if found:
-        left = at_count.units_on_books(here, line.units) if on_books_at_count else line.units
-        line.counted_units = _plus(line.counted_units, left)
+        left = at_count.units_left(here) if on_books_at_count else None
+        line.counted_units = _plus(line.counted_units, in_units(True, left))
     placed = Placed(code, key[0], key[1], counted.hospital_state, _where(counted))
     if on_books_at_count and not found:
         line.missing.append(code)

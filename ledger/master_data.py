@@ -1,6 +1,7 @@
-"""Master data (products and locations) kept with its history in the ledger's store.
+"""Master data (products, locations and operators) kept with its history in the ledger's store.
 
-Each product row (one packaging level of a product) and each location of an institution is
+Each product row (one packaging level of a product), each location and each operator of an
+institution is
 a :class:`MasterEntry` (a :class:`ledger.domain.ChainedEntry`): registered once, then one
 ``Changed`` event per change, each carrying the whole row and the time it was recorded, so
 the master data as of any time is a fold of the log up to then, and ``tracecode verify``
@@ -32,8 +33,9 @@ _NAMESPACE = UUID("0b8f6f0e-6a3e-4d2b-9a55-7c2f5d1e8a41")
 
 @dataclass
 class MasterEntry(ChainedEntry, created_event_name="Registered", kind="master data", key="ref"):
-    """One product row (one packaging level) or one location of one institution; ``ref``
-    is ``product INST YB/LEVEL`` or ``location INST ID``."""
+    """One product row (one packaging level), one location or one operator of one
+    institution; ``ref`` is ``product INST YB/LEVEL``, ``location INST ID`` or ``operator
+    INST ID``."""
 
     ref: str
     kind: str
@@ -72,12 +74,18 @@ def moment(timestamp: str) -> datetime:
 @dataclass
 class MasterData:
     """An institution's (or every institution's) master data at one time: rows by
-    ``(institution, key)``; a product's key is ``YB/LEVEL``, a location's its id."""
+    ``(institution, key)``; a product's key is ``YB/LEVEL``, a location's and an
+    operator's its id."""
 
     products: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     locations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     recorded: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """When each row got its values: ``(kind, institution, key)`` -> time."""
+    operators: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def rows_of(self, kind: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """The rows of a kind of entry (``product``, ``location``, ``operator``)."""
+        return {"product": self.products, "location": self.locations}.get(kind, self.operators)
 
     def product_rows(self) -> list[dict[str, Any]]:
         """By institution, product, then level (smallest first)."""
@@ -89,6 +97,9 @@ class MasterData:
 
     def location_rows(self) -> list[dict[str, Any]]:
         return [self._shown("location", k, v) for k, v in sorted(self.locations.items())]
+
+    def operator_rows(self) -> list[dict[str, Any]]:
+        return [self._shown("operator", k, v) for k, v in sorted(self.operators.items())]
 
     def _shown(self, kind: str, key: tuple[str, str], row: dict[str, Any]) -> dict[str, Any]:
         return {"institution": key[0], **row, "recordedAt": self.recorded[(kind, *key)]}
@@ -129,8 +140,7 @@ class MasterDataFold:
         kind, institution, key = self._owners[originator]
         if self.wanted is not None and institution not in self.wanted:
             return
-        rows = self.data.products if kind == "product" else self.data.locations
-        rows[(institution, key)] = state["row"]
+        self.data.rows_of(kind)[(institution, key)] = state["row"]
         self.data.recorded[(kind, institution, key)] = state["recorded_at"]
         self.version += 1
 
@@ -164,7 +174,12 @@ def current_master_data(ledger: Ledger) -> tuple[int, MasterData]:
             fold.take(ledger, notification)
         if fold.snapshot is None or fold.snapshot[0] != fold.position:
             found = fold.data
-            copy = MasterData(dict(found.products), dict(found.locations), dict(found.recorded))
+            copy = MasterData(
+                dict(found.products),
+                dict(found.locations),
+                dict(found.recorded),
+                dict(found.operators),
+            )
             fold.snapshot = (fold.position, copy)
         return fold.snapshot
 

@@ -1,4 +1,4 @@
-"""Master data as the pharmacy keeps it: a products CSV or a locations CSV.
+"""Master data as the pharmacy keeps it: a products, locations or operators CSV.
 
 The kind of file is recognised from its header row (the columns in any order). UTF-8,
 with or without a byte-order mark. Every bad value is reported as ``line N, column NAME:
@@ -32,6 +32,10 @@ PRODUCT_VALUES: dict[str, Callable[[str], Any]] = {
     "must_scan": rows.flag,
     "split": rows.flag,
     "preparation": rows.flag,
+    "his_code": lambda v: rows.catalogue_text(v, 30),
+    "his_name": lambda v: rows.catalogue_text(v, 200),
+    "rx_flag": rows.rx_flag,
+    "price": rows.price,
 }
 LOCATION_VALUES: dict[str, Callable[[str], Any]] = {
     "id": rows.code,
@@ -39,12 +43,20 @@ LOCATION_VALUES: dict[str, Callable[[str], Any]] = {
     "kind": lambda v: rows.word(v, rows.KINDS),
     "parent": lambda v: rows.code(v, required=False),
     "institution_code": rows.code,
+    "admdvs": rows.admdvs,
+}
+OPERATOR_VALUES: dict[str, Callable[[str], Any]] = {
+    "id": rows.code,
+    "name": lambda v: rows.catalogue_text(v, 50, required=True),
+    "institution_code": rows.code,
+    "cert": lambda v: rows.catalogue_text(v, 50),
 }
 
 
 @dataclass(frozen=True)
 class ParsedFile:
-    """A file's kind (``products`` or ``locations``) and its rows, each with its line."""
+    """A file's kind (``products``, ``locations`` or ``operators``) and its rows, each
+    with its line."""
 
     kind: str
     rows: list[tuple[int, dict[str, Any]]]
@@ -68,6 +80,8 @@ def _kind(header: list[str]) -> tuple[str, dict[str, Callable[[str], Any]]]:
         return "products", PRODUCT_VALUES
     if set(rows.LOCATION_COLUMNS) <= names:
         return "locations", LOCATION_VALUES
+    if set(rows.OPERATOR_COLUMNS) <= names:
+        return "operators", OPERATOR_VALUES
     raise MasterDataInvalid(
         [
             RowError(
@@ -75,8 +89,10 @@ def _kind(header: list[str]) -> tuple[str, dict[str, Callable[[str], Any]]]:
                 "",
                 "the header names neither a products file ("
                 + ",".join(rows.PRODUCT_COLUMNS)
-                + ") nor a locations file ("
+                + "), a locations file ("
                 + ",".join(rows.LOCATION_COLUMNS)
+                + ") nor an operators file ("
+                + ",".join(rows.OPERATOR_COLUMNS)
                 + ")",
             )
         ]
@@ -125,7 +141,7 @@ def parse(data: bytes) -> ParsedFile:
                     pass  # an unknown column: reported with the header
             if kind == "products":
                 row.setdefault("preparation", False)
-            found.append((line, row))
+            found.append((line, rows.without_empty(row)))
     except csv.Error as exc:
         raise MasterDataInvalid([RowError(reader.line_num, "", f"not CSV: {exc}")]) from None
     if errors:

@@ -52,11 +52,21 @@ from ledger.master_data_import import (
     institution_for,
     save_parts,
 )
-from ledger.master_data_rows import BadValue, MasterDataInvalid, RowError
+from ledger.master_data_rows import BadValue, MasterDataInvalid, RowError, without_empty
 from ledger.master_data_rules import Lined
 from ledger.master_data_vocabulary import LOCATION_ATTRIBUTES, PRODUCT_ATTRIBUTES, attribute_text
 
-_OPTIONAL_PRODUCT = {"gtin": "", "spec": "", "form": "", "manufacturer": "", "approval_no": ""}
+_OPTIONAL_PRODUCT = {
+    "gtin": "",
+    "spec": "",
+    "form": "",
+    "manufacturer": "",
+    "approval_no": "",
+    "his_code": "",
+    "his_name": "",
+    "rx_flag": "",
+    "price": "",
+}
 _OPTIONAL_PRODUCT_FLAGS = {"preparation": "0"}
 
 
@@ -137,7 +147,7 @@ def _row(
             pointers = found.attribute_pointers.get(uri)
             where = f"{pointers[0]}/attribute" if pointers else f"{found.pointer}/id"
             reading.error(where, f"{uri} ({column}): {exc}", column)
-    return row if len(reading.errors) == before else None
+    return without_empty(row) if len(reading.errors) == before else None
 
 
 def _location(reading: _Reading, found: FoundElement) -> None:
@@ -166,7 +176,7 @@ def _location(reading: _Reading, found: FoundElement) -> None:
         LOCATION_ATTRIBUTES,
         LOCATION_VALUES,
         {"id": location_id, "institution_code": institution},
-        {"parent": ""},
+        {"parent": "", "admdvs": ""},
     )
     if row is None:
         return
@@ -385,12 +395,12 @@ def import_epcis_master_data(
             by_owner[owner] = [(start + i + 1, row) for i, (_, row) in enumerate(rows)]
         _, locate, where = _lined(pointers, reading.line_of)
         summary = ImportSummary("locations", sorted(by_owner))
-        parts.append(Part(False, by_owner, summary, locate, where))
+        parts.append(Part("location", by_owner, summary, locate, where))
     if reading.products:
         assert wanted is not None
         lined, locate, where = _lined(reading.products, reading.line_of)
         parts.append(
-            Part(True, {wanted: lined}, ImportSummary("products", [wanted]), locate, where)
+            Part("product", {wanted: lined}, ImportSummary("products", [wanted]), locate, where)
         )
     save_parts(ledger, parts)
     return [part.summary for part in parts]

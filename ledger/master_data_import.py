@@ -19,7 +19,16 @@ from ledger.application import Ledger
 from ledger.master_data import MasterEntry, master_data, ref_of
 from ledger.master_data_csv import ParsedFile, parse
 from ledger.master_data_rows import MasterDataInvalid, RowError, product_key
-from ledger.master_data_rules import Lined, Where, location_errors, on_line, product_errors
+from ledger.master_data_rules import (
+    Lined,
+    Where,
+    location_errors,
+    on_line,
+    operator_errors,
+    product_errors,
+)
+
+_CHECKS = {"product": product_errors, "location": location_errors, "operator": operator_errors}
 
 
 class MasterDataRefused(Exception):
@@ -29,8 +38,8 @@ class MasterDataRefused(Exception):
 
 @dataclass
 class ImportSummary:
-    """What an import did: the keys (``YB/LEVEL`` or a location id) added, changed and
-    unchanged, per the file's order."""
+    """What an import did: the keys (``YB/LEVEL``, a location's or an operator's id) added,
+    changed and unchanged, per the file's order."""
 
     kind: str
     institutions: list[str]
@@ -86,10 +95,11 @@ def _by_institution(parsed: ParsedFile, institution: str | None) -> dict[str, Li
 
 @dataclass
 class Part:
-    """Rows of one kind to import, grouped by institution, with how an error found by the
-    rules names where it is (the CSV's line as it is; an EPCIS element's pointer)."""
+    """Rows of one kind (``product``, ``location``, ``operator``) to import, grouped by
+    institution, with how an error found by the rules names where it is (the CSV's line as
+    it is; an EPCIS element's pointer)."""
 
-    products: bool
+    kind: str
     grouped: dict[str, Lined]
     summary: ImportSummary
     locate: Callable[[RowError], RowError] = lambda error: error
@@ -99,15 +109,15 @@ class Part:
 def import_master_data(
     ledger: Ledger, who: Principal, data: bytes, institution: str | None = None
 ) -> ImportSummary:
-    """Import a products or locations CSV for ``institution`` (default: the admin's own);
-    :class:`MasterDataInvalid` with every error, :class:`MasterDataRefused` when ``who``
-    may not, :class:`ledger.access.Forbidden` for a role other than admin."""
+    """Import a products, locations or operators CSV for ``institution`` (default: the
+    admin's own); :class:`MasterDataInvalid` with every error, :class:`MasterDataRefused`
+    when ``who`` may not, :class:`ledger.access.Forbidden` for a role other than admin."""
     require(who, Permission.ADMIN)
     wanted = institution_for(who, institution)
     parsed = parse(data)
     grouped = _by_institution(parsed, wanted)
     summary = ImportSummary(parsed.kind, sorted(grouped))
-    save_parts(ledger, [Part(parsed.kind == "products", grouped, summary)])
+    save_parts(ledger, [Part(parsed.kind.removesuffix("s"), grouped, summary)])
     return summary
 
 
@@ -124,11 +134,11 @@ def save_parts(ledger: Ledger, parts: list[Part]) -> None:
             part.summary.changed.clear()
             part.summary.unchanged.clear()
             for owner, rows in part.grouped.items():
-                stored_rows = now.products if part.products else now.locations
+                stored_rows = now.rows_of(part.kind)
                 stored = {key: row for (inst, key), row in stored_rows.items() if inst == owner}
-                check = product_errors if part.products else location_errors
+                check = _CHECKS[part.kind]
                 errors += [part.locate(e) for e in check(rows, stored, part.where)]
-                changes += _changes(ledger, owner, rows, stored, part.summary, part.products)
+                changes += _changes(ledger, owner, rows, stored, part.summary, part.kind)
         if errors:
             raise MasterDataInvalid(sorted(errors, key=lambda e: (e.line, e.pointer)))
         return changes
@@ -142,13 +152,12 @@ def _changes(
     rows: Lined,
     stored: dict[str, dict[str, Any]],
     summary: ImportSummary,
-    products: bool,
+    kind: str,
 ) -> list[Any]:
-    kind = "product" if products else "location"
     recorded_at = utc_now()
     changes: list[Any] = []
     for _, row in rows:
-        key = product_key(row) if products else row["id"]
+        key = product_key(row) if kind == "product" else row["id"]
         ref = ref_of(kind, owner, key)
         before = stored.get(key)
         if before is None:

@@ -36,12 +36,22 @@ PRODUCT_COLUMNS = (
     "must_scan",
     "split",
 )
-OPTIONAL_PRODUCT_COLUMNS = ("preparation",)
+OPTIONAL_PRODUCT_COLUMNS = ("preparation", "his_code", "his_name", "rx_flag", "price")
 LOCATION_COLUMNS = ("id", "name", "kind", "parent", "institution_code")
+OPTIONAL_LOCATION_COLUMNS = ("admdvs",)
+OPERATOR_COLUMNS = ("id", "name", "institution_code")
+OPTIONAL_OPERATOR_COLUMNS = ("cert",)
+NHSA_COLUMNS = ("his_code", "his_name", "rx_flag", "price", "admdvs", "cert")
+"""The optional columns the 医保 messages read (issue 13): a row keeps them only when they
+hold a value, so a file without them and one with them empty store the same row, and rows
+stored before they existed compare equal to a re-import."""
 MAX_TEXT = 200
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", re.ASCII)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_DICTIONARY_CODE = re.compile(r"[A-Za-z0-9]{1,3}", re.ASCII)
+_PRICE = re.compile(r"[0-9]{1,10}(\.[0-9]{1,6})?", re.ASCII)
+_ADMDVS = re.compile(r"[0-9]{6}", re.ASCII)
 
 
 class BadValue(ValueError):
@@ -162,6 +172,50 @@ def gtin(value: str) -> str:
             f"{_quoted(value)} has a wrong GS1 check digit: {mod10(value[:-1])} expected"
         )
     return value.zfill(14)
+
+
+def catalogue_text(value: str, limit: int, *, required: bool = False) -> str:
+    """A value a 医保 message carries (the hospital's catalogue id or name, an operator's
+    name): at most ``limit`` characters (the NHSA field's length), no control characters;
+    empty when none (unless ``required``)."""
+    value = text(value, required=required)
+    if len(value) > limit:
+        raise BadValue(f"is longer than {limit} characters (the 医保 field's length)")
+    return value
+
+
+def rx_flag(value: str) -> str:
+    """处方药标志 (``rx_flag``, NHSA ``C3``): a dictionary code of 1 to 3 letters or digits
+    as the province's dictionary gives it; empty when none. NHSA-FIELDS.md names no values,
+    so none are invented here."""
+    value = value.strip()
+    if value and not _DICTIONARY_CODE.fullmatch(value):
+        raise BadValue(f"{_quoted(value)} is not a 处方药标志 code: 1 to 3 letters or digits (C3)")
+    return value
+
+
+def price(value: str) -> str:
+    """A unit price (NHSA ``N16,6``): a decimal at least 0 with at most 6 decimal places
+    (and 10 digits before the point), kept as written; empty when none."""
+    value = value.strip()
+    if value and not _PRICE.fullmatch(value):
+        raise BadValue(
+            f"{_quoted(value)} is not a price: a decimal >= 0 with at most 6 decimal places"
+        )
+    return value
+
+
+def admdvs(value: str) -> str:
+    """A 医保区划 (administrative division, ``mdtrtarea_admvs``): 6 digits; empty when none."""
+    value = value.strip()
+    if value and not _ADMDVS.fullmatch(value):
+        raise BadValue(f"{_quoted(value)} is not a 医保区划: 6 digits")
+    return value
+
+
+def without_empty(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` without the 医保 columns (:data:`NHSA_COLUMNS`) that hold no value."""
+    return {k: v for k, v in row.items() if k not in NHSA_COLUMNS or v != ""}
 
 
 def product_key(row: dict[str, Any]) -> str:

@@ -1,10 +1,12 @@
 """What must hold of a whole set of master data: the rows of a file together with those
-already stored (the file's row wins where both name the same product level or location).
+already stored (the file's row wins where both name the same product level, location or
+operator).
 
 Products: one row per product and level, one product per trace prefix and per GTIN, a
 unit-level row of 1 unit, and levels that nest (a box holds N units; a case a whole number
 of boxes, more than one box). Locations: one row per id, a parent that exists (in the file
-or already), and no cycle of parents. Each error is reported on a line of the file.
+or already), and no cycle of parents; the 医保区划 (``admdvs``) on the institution's row
+only. Operators: one row per id. Each error is reported on a line of the file.
 """
 
 from __future__ import annotations
@@ -117,6 +119,14 @@ def location_errors(rows: Lined, stored: dict[str, Row], where: Where = on_line)
     parents = {key: row["parent"] for key, row in stored.items()}
     parents.update({row["id"]: row["parent"] for _, row in rows})
     for line, row in rows:
+        if row.get("admdvs") and row["kind"] != "institution":
+            errors.append(
+                RowError(
+                    line,
+                    "admdvs",
+                    "the 医保区划 is given on the institution's own row (kind institution)",
+                )
+            )
         parent = row["parent"]
         if parent == row["id"]:
             errors.append(RowError(line, "parent", "a location cannot be its own parent"))
@@ -126,4 +136,11 @@ def location_errors(rows: Lined, stored: dict[str, Row], where: Where = on_line)
             )
         elif parent and (cycle := _cycle(row["id"], parents)):
             errors.append(RowError(line, "parent", "parents go round: " + " → ".join(cycle)))
+    return sorted(errors, key=lambda e: e.line)
+
+
+def operator_errors(rows: Lined, stored: dict[str, Row], where: Where = on_line) -> list[RowError]:
+    """What is wrong with one institution's operator rows (one row per id)."""
+    errors: list[RowError] = []
+    _duplicates(rows, "id", "the operator", errors, where)
     return sorted(errors, key=lambda e: e.line)

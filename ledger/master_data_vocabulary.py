@@ -35,6 +35,7 @@ LOCATION_ATTRIBUTES: dict[str, str] = {
     "kind": TRACECODE_MDA + "kind",
     "parent": TRACECODE_MDA + "parent",
     "institution_code": TRACECODE_MDA + "institution_code",
+    "admdvs": TRACECODE_MDA + "admdvs",
 }
 """Location column → attribute URI (``id`` is the element's id; ``parent`` also its place
 among its parent's ``children``)."""
@@ -53,6 +54,10 @@ PRODUCT_ATTRIBUTES: dict[str, str] = {
     "must_scan": TRACECODE_MDA + "must_scan",
     "split": TRACECODE_MDA + "split",
     "preparation": TRACECODE_MDA + "preparation",
+    "his_code": TRACECODE_MDA + "his_code",
+    "his_name": TRACECODE_MDA + "his_name",
+    "rx_flag": TRACECODE_MDA + "rx_flag",
+    "price": TRACECODE_MDA + "price",
 }
 """Product column → attribute URI."""
 

@@ -94,6 +94,7 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/masterdata"): ADMIN,
     ("GET", "/masterdata/products"): READERS,
     ("GET", "/masterdata/locations"): READERS,
+    ("GET", "/masterdata/operators"): READERS,
     ("POST", "/scans"): {Role.TERMINAL},
     ("GET", "/pools"): READERS,
     ("GET", "/metrics/quality"): READERS,

@@ -280,7 +280,8 @@ def test_bad_files(sqlite_ledger: Ledger) -> None:
     assert _errors(sqlite_ledger, "")[0].startswith("line 1: the header names neither")
     assert _errors(sqlite_ledger, PRODUCT_HEADER + ",colour\nXC,,8400001,box,1,n,,,,,1,0,red") == [
         "line 1, column colour: is not a column: yb_code, gtin, trace_prefix, level, units, "
-        "name, spec, form, manufacturer, approval_no, must_scan, split, preparation"
+        "name, spec, form, manufacturer, approval_no, must_scan, split, preparation, "
+        "his_code, his_name, rx_flag, price"
     ]
     length = _log_length(sqlite_ledger)
     with pytest.raises(MasterDataInvalid) as caught:

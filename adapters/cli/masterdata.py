@@ -1,4 +1,4 @@
-"""``tracecode masterdata import FILE``: products or locations from a CSV file, or the
+"""``tracecode masterdata import FILE``: products, locations or operators from a CSV, or the
 vocabularies of an EPCIS document (JSON-LD or XML, told from its first character).
 
 Prints one line saying what the file held and for which institution, then one line per
@@ -26,10 +26,10 @@ def masterdata() -> None:
     "--institution",
     default=None,
     help="The institution the master data belongs to (needed for products; for locations "
-    "each row's institution_code must be it).",
+    "and operators each row's institution_code must be it).",
 )
 def import_command(path: str, institution: str | None) -> None:
-    """Import a products or locations CSV (the kind is read from its header row), or an
+    """Import a products, locations or operators CSV (the kind is read from its header row), or an
     EPCIS document's master data (its header's vocabularies)."""
     from ledger.access import LOCAL
     from ledger.master_data_epcis import import_epcis_master_data

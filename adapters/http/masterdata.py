@@ -1,15 +1,16 @@
-"""``/masterdata``: an institution's products and locations.
+"""``/masterdata``: an institution's products, locations and operators.
 
-* ``POST /masterdata`` — a products or locations CSV (``Content-Type: text/csv``; the kind
-  of file from its header row) for the admin's institution: 201 with what was added,
-  changed and unchanged; 400 problem+json with ``errors: [{line, column, message}]`` and
-  nothing stored when any value is bad. Or an EPCIS document whose header carries
-  vocabularies (JSON-LD ``application/ld+json`` / ``application/json``, XML
-  ``application/xml`` / ``text/xml``; :mod:`ledger.master_data_epcis`): 201 with
-  ``{"imports": [one such summary per kind, locations first]}``; 400 with ``errors:
-  [{pointer, line (XML), column, message}]``.
-* ``GET /masterdata/products``, ``GET /masterdata/locations`` — the institution's rows
-  (every institution's for a regulator), ``as_of`` a time: as recorded up to then.
+* ``POST /masterdata`` — a products, locations or operators CSV (``Content-Type:
+  text/csv``; the kind of file from its header row) for the admin's institution: 201
+  with what was added, changed and unchanged; 400 problem+json with ``errors: [{line,
+  column, message}]`` and nothing stored when any value is bad. Or an EPCIS document
+  whose header carries vocabularies (JSON-LD ``application/ld+json`` /
+  ``application/json``, XML ``application/xml`` / ``text/xml``;
+  :mod:`ledger.master_data_epcis`): 201 with ``{"imports": [one such summary per kind,
+  locations first]}``; 400 with ``errors: [{pointer, line (XML), column, message}]``.
+* ``GET /masterdata/products``, ``GET /masterdata/locations``, ``GET
+  /masterdata/operators`` — the institution's rows (every institution's for a
+  regulator), ``as_of`` a time: as recorded up to then.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ MAX_BYTES = 16 * 1024 * 1024
     "/masterdata",
     status_code=201,
     tags=["Master data"],
-    summary="Import a products or locations CSV, or an EPCIS document's vocabularies, for "
-    "the admin's institution.",
+    summary="Import a products, locations or operators CSV, or an EPCIS document's "
+    "vocabularies, for the admin's institution.",
     responses=problem_docs(400, 401, 403, 413, 415),
 )
 async def import_master(request: Request, who: ADMIN) -> JSONResponse:
@@ -51,7 +52,8 @@ async def import_master(request: Request, who: ADMIN) -> JSONResponse:
     if media != "text/csv" and media not in EPCIS_TYPES:
         raise ProblemError(
             415,
-            "master data is posted as text/csv (a products or locations file) or as an EPCIS "
+            "master data is posted as text/csv (a products, locations or operators file) or as "
+            "an EPCIS "
             "document with vocabularies (" + ", ".join(EPCIS_TYPES) + ")",
         )
     data = await read_body(request, MAX_BYTES, {})
@@ -77,7 +79,11 @@ def _reading(kind: str) -> Callable[..., Awaitable[JSONResponse]]:
         found: MasterData = await in_thread(
             visible_master_data, ledger_of(request), who, time_parameter(as_of)
         )
-        rows = found.product_rows() if kind == "products" else found.location_rows()
+        rows = {
+            "products": found.product_rows,
+            "locations": found.location_rows,
+            "operators": found.operator_rows,
+        }[kind]()
         return JSONResponse({kind: rows})
 
     return answer
@@ -86,6 +92,7 @@ def _reading(kind: str) -> Callable[..., Awaitable[JSONResponse]]:
 for _kind, _summary in (
     ("products", "The institution's products, one row per packaging level."),
     ("locations", "The institution's locations, each with its parent."),
+    ("operators", "The institution's operators (the names 医保 messages give operator ids)."),
 ):
     router.add_api_route(
         f"/masterdata/{_kind}",

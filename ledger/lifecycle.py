@@ -68,6 +68,10 @@ LENDING = PROJECT_VOCABULARY + "bizstep:lending"
 ``reserved``)."""
 CONSUMED = PROJECT_VOCABULARY + "disp:consumed"
 """disposition: administered to its patient, used up."""
+SETTLING = PROJECT_VOCABULARY + "bizstep:settling"
+"""bizStep: the HIS's settlement (结算) of an order whose codes were bound, recorded after
+the binding (seed 003 §三(二)5, asynchronous settlement); no disposition, no change of
+state: the event carries the settlement's facts (``tc:setl_id``…) for the 医保 sale."""
 
 # -- the state mapping -----------------------------------------------------------------
 

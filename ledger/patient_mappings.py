@@ -67,7 +67,7 @@ class PatientMappings(SideTable):
 
     def find(self, pseudonym: str, scope: str | None) -> str | None:
         """The identifier behind ``pseudonym`` recorded by ``scope`` (None: by anyone)."""
-        where, values = self._where(pseudonym, scope)
+        where, values = self._by_pseudonym(pseudonym, scope)
         with self._cursor(commit=False) as cursor:
             cursor.execute(self._sql("SELECT patient_id FROM {table} WHERE " + where), values)
             row = cursor.fetchone()
@@ -76,18 +76,4 @@ class PatientMappings(SideTable):
     def erase(self, pseudonym: str, scope: str | None) -> int:
         """Delete the mappings of ``pseudonym`` recorded by ``scope`` (None: by anyone);
         how many there were."""
-        where, values = self._where(pseudonym, scope)
-        with self._cursor() as cursor:
-            if self.sqlite:
-                cursor.execute("PRAGMA secure_delete = ON")
-            cursor.execute(self._sql("DELETE FROM {table} WHERE " + where), values)
-            erased = int(cursor.rowcount)
-        if erased and self.sqlite:
-            with self._cursor(commit=False) as cursor:
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return erased
-
-    def _where(self, pseudonym: str, scope: str | None) -> tuple[str, tuple[str, ...]]:
-        if scope is None:
-            return self._sql("pseudonym = {m}"), (pseudonym,)
-        return self._sql("pseudonym = {m} AND institution = {m}"), (pseudonym, scope)
+        return self._erase(*self._by_pseudonym(pseudonym, scope))

@@ -6,8 +6,9 @@ call :func:`reveal` and :func:`erase`).
   for the principal's institution, answer the pseudonym the log will hold.
 * :func:`reveal` — ``admin`` and ``auditor`` of the institution that recorded the patient
   (never a regulator, never another institution: to it the pseudonym is unknown).
-* :func:`erase` — ``admin``: delete the institution's mapping; the log keeps the pseudonym,
-  which then reveals nothing.
+* :func:`erase` — ``admin``: delete the institution's mapping, and the personal fields of
+  the patient's settlements (:mod:`ledger.settlement_persons`); the log keeps the
+  pseudonym, which then reveals nothing.
 
 Every reveal and erase, found or not, leaves a :class:`PatientAccess` line: a chained entry,
 so it is in the log's order, covered by ``tracecode verify`` and cannot be deleted or
@@ -29,6 +30,7 @@ from ledger.application import Ledger
 from ledger.domain import ChainedEntry
 from ledger.patient_mappings import PatientMappings
 from ledger.patients import is_pseudonym, normalise, parse_pseudonym, pseudonym
+from ledger.settlement_persons import SettlementPersons
 
 _NAMESPACE = UUID("0b7e3c1d-52a4-4f7e-9d6a-3c8f1e2b7a90")
 ACCESS_TOPIC = "ledger.patient_register:PatientAccess.Logged"
@@ -93,11 +95,13 @@ def erase(
     ledger: Ledger, who: Principal, patient: str, key: bytes | None = None
 ) -> tuple[str, int]:
     """Delete the mapping of a patient (its identifier or pseudonym) recorded by the
-    principal's institution (by any, for the command line): the pseudonym and how many
-    mappings were erased (0: there was none). Logged either way, after the erasure."""
+    principal's institution (by any, for the command line), and the personal fields of its
+    settlements kept there: the pseudonym and how many rows were erased (0: there was
+    none). Logged either way, after the erasure."""
     require(who, Permission.ADMIN)
     named = patient.strip() if is_pseudonym(patient) else pseudonym(patient, key)
     erased = PatientMappings(ledger).erase(named, who.scope)
+    erased += SettlementPersons(ledger).erase(named, who.scope)
     _log(ledger, who, "erase", named, erased)
     return named, erased
 

@@ -23,6 +23,7 @@ unfreeze              OBSERVE inspecting             sellable_accessible
 recall                OBSERVE holding                recalled
 destroy               DELETE  destroying             destroyed
 stocktake             OBSERVE cycle_counting         —
+settle                OBSERVE tracecode settling     — (the order's bound codes)
 commission            ADD     commissioning          active (ILMD: lot, dates)
 prescan               —       repackaging            — (TransformationEvent: the box in,
                                                      its units' sub-codes out)
@@ -35,14 +36,19 @@ What EPCIS has no field for travels as extension fields in ``urn:tracecode:ext:`
 ``tc:stocktake`` (the count a stocktake scan belongs to: :mod:`ledger.stocktake`),
 ``tc:backFilled``, and on ``receive`` the lot and dates a 20-digit code does not carry
 (``tc:lotNumber``, ``tc:itemExpirationDate``, ``tc:productionDate``: on ``commission`` they
-go in the ILMD, under the CBV master-data names). Orders and prescriptions are
-bizTransactions of the project's types ``urn:tracecode:voc:btt:order`` / ``…:prescription``
-(CBV 2.0 has no medication order), valued ``urn:tracecode:order:<institution>:<order>``.
+go in the ILMD, under the CBV master-data names). The 医保 sale's facts (issue 13): on a
+bind ``tc:prescriberName``, ``tc:pharmacistName``, ``tc:pharmacistCert``, ``tc:receipt``,
+and on a bind or a settle the settlement's non-personal fields under their 医保 names
+(``tc:mdtrt_setl_type``, ``tc:setl_id``, ``tc:mdtrt_sn``, ``tc:psn_cert_type``,
+``tc:hi_feesetl_type``, ``tc:insuplc_admdvs``; :mod:`ledger.settlements`). Orders and
+prescriptions are bizTransactions of the project's types ``urn:tracecode:voc:btt:order`` /
+``…:prescription`` (CBV 2.0 has no medication order), valued
+``urn:tracecode:order:<institution>:<order>``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -50,7 +56,7 @@ from urllib.parse import quote
 from epcis.context import EPCIS_CONTEXT_URL
 from epcis.timestamps import utc_now
 from ledger.code_library import EXTENSION
-from ledger.lifecycle import ADMINISTERING, CONSUMED, LENDING, PROJECT_VOCABULARY
+from ledger.lifecycle import ADMINISTERING, CONSUMED, LENDING, PROJECT_VOCABULARY, SETTLING
 from ledger.scan_request import Operation
 
 NAMESPACES = {"tc": EXTENSION}
@@ -77,6 +83,7 @@ _WORDS: dict[Operation, tuple[str, str, str | None]] = {
     Operation.STOCKTAKE: ("OBSERVE", "cycle_counting", None),
     Operation.COMMISSION: ("ADD", "commissioning", "active"),
     Operation.PRESCAN: ("", "repackaging", None),
+    Operation.SETTLE: ("OBSERVE", SETTLING, None),
 }
 _AT_LOCATION = {
     Operation.RECEIVE,
@@ -120,6 +127,10 @@ class EventFacts:
     manufactured: str | None = None
     expires: str | None = None
     stocktake: str | None = None
+    sale: dict[str, str] = field(default_factory=dict)
+    """The 医保 sale's facts as ``tc:`` fields (:func:`ledger.settlements.sale_fields`):
+    a bind's staff and receipt, a bind's or a settle's settlement without its personal
+    fields."""
 
 
 def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
@@ -137,7 +148,8 @@ def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
     }
     if disposition is not None:
         event["disposition"] = disposition
-    event["readPoint"] = {"id": facts.location}
+    if facts.location:  # a settle may come from the HIS, at no location
+        event["readPoint"] = {"id": facts.location}
     if facts.operation in _AT_LOCATION:
         event["bizLocation"] = {"id": facts.location}
     transactions = [
@@ -164,6 +176,7 @@ def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
         "tc:stocktake": facts.stocktake,
     }
     event.update({k: v for k, v in extension.items() if v is not None})
+    event.update(facts.sale)
     if facts.back_filled:
         event["tc:backFilled"] = True
     return event

@@ -42,6 +42,8 @@ from ledger.scan_rules import (
     colour_of,
     found,
 )
+from ledger.scan_settle import already_settled, settled_codes, settlement_entries
+from ledger.settlements import OrderSettlement, sale_fields
 from ledger.stocktake import scan_problems
 
 _HASHER = EventHasher(NAMESPACES)
@@ -65,11 +67,21 @@ class ScanGate:
     def lookups(self) -> list[UUID]:
         """The scan's own record, when the terminal named the scan and its institution is
         known: whether it was stored before is asked for the whole group at once."""
+        found = []
+        if self.asks_settlement():
+            found.append(
+                OrderSettlement.create_id(order_uri(self.institution, self.scan.order or ""))
+            )
         if not self.scan.scan_id or not self.institution:
-            return []
+            return found
         if self.scan.operation is Operation.CANCEL:
-            return []
-        return [ScanRecord.create_id(scan_ref(self.institution, self.scan.scan_id))]
+            return found
+        return [*found, ScanRecord.create_id(scan_ref(self.institution, self.scan.scan_id))]
+
+    def asks_settlement(self) -> bool:
+        """Whether the group asks the store for the order's settlement entry (a settlement
+        given, its institution known)."""
+        return self.scan.settlement is not None and bool(self.institution and self.scan.order)
 
     def decide(self, view: GroupView) -> GateDecision:
         fold = master_fold(view)
@@ -174,6 +186,8 @@ class _Decision:
         self.catalogue = Catalogue(master_fold(view).data, places.institution)
         location = uris["location"] or ""
         self.order = order_uri(places.institution, self.scan.order) if self.scan.order else None
+        self.patient = gate.patient
+        """The patient the event names: a settle's is its order's."""
         self.at = Circumstances(
             operation=self.scan.operation,
             here=places.related(location),
@@ -190,6 +204,8 @@ class _Decision:
         scan, answer = self.scan, self.answer
         if scan.operation is Operation.PRESCAN:
             return self._prescan()
+        if scan.operation is Operation.SETTLE:
+            return self._settle()
         if not scan.codes and scan.quantity is not None and scan.product is not None:
             return self._split(scan.quantity, scan.product)
         epcs: list[str] = []
@@ -224,6 +240,7 @@ class _Decision:
             self.view, master_fold(self.view).data, self.places.institution, scan, self.order
         )
         self._split_sale()
+        self._settled_before()
         if self._colour() is Colour.RED:
             return GateDecision(answer, store=False)
         return self._store(epcs)
@@ -261,6 +278,53 @@ class _Decision:
             self.answer.reasons.append(
                 found(Reason.OVER_BOX_UNITS, f"{scan.quantity} units asked, {held} scanned")
             )
+
+    def _settled_before(self) -> None:
+        """A settlement of an order that has one in force: red ``already_settled``."""
+        if self.scan.settlement is None or self.order is None:
+            return
+        taken = already_settled(self.view, self.order, asked=self.gate.asks_settlement())
+        if taken is not None:
+            self.answer.reasons.append(taken)
+
+    def _settle(self) -> GateDecision:
+        """The order's settlement, after its codes were bound: one event naming them."""
+        answer, order = self.answer, self.order or ""
+        if not self.places.institution:
+            answer.invalid = [
+                FieldError(
+                    "/order",
+                    "whose order? a settle from the command line names the institution "
+                    "(--institution) or a location",
+                )
+            ]
+            return GateDecision(answer, store=False)
+        codes = settled_codes(self.library, order)
+        if not codes:
+            answer.reasons.append(found(Reason.ORDER_NOT_FOUND, self.scan.order or ""))
+            self._colour()
+            return GateDecision(answer, store=False)
+        patients = sorted({p for c in codes if (p := self.library.get(c).patient) is not None})
+        settlement = self.scan.settlement
+        if len(patients) > 1:
+            answer.invalid = [
+                FieldError("/order", "the order's codes are bound to several patients")
+            ]
+        elif not patients and settlement is not None and settlement.personal:
+            answer.invalid = [
+                FieldError(
+                    "/settlement",
+                    "the order's codes name no patient to keep psn_no, certno, psn_name for",
+                )
+            ]
+        if answer.invalid:
+            return GateDecision(answer, store=False)
+        self.patient = patients[0] if patients else None
+        answer.codes = [CodeAnswer(code, code, Colour.GREEN, []) for code in codes]
+        self._settled_before()
+        if self._colour() is Colour.RED:
+            return GateDecision(answer, store=False)
+        return self._store(codes)
 
     def _prescan(self) -> GateDecision:
         """Boxes into the pool: one repackaging event each."""
@@ -318,6 +382,7 @@ class _Decision:
                 answer.codes.append(CodeAnswer(unit, unit, colour_of(reasons), reasons))
                 epcs.append(unit)
         answer.allocations = [allocation.as_json() for allocation in taken]
+        self._settled_before()
         if self._colour() is Colour.RED:
             return GateDecision(answer, store=False)
         return self._store(epcs)
@@ -407,7 +472,7 @@ class _Decision:
             prescription=(
                 order_uri(self.places.institution, scan.prescription) if scan.prescription else None
             ),
-            patient=gate.patient,
+            patient=self.patient,
             department=self.uris["department"],
             operator=scan.operator_id,
             reason=scan.reason,
@@ -417,6 +482,7 @@ class _Decision:
             manufactured=scan.manufactured,
             expires=scan.expires,
             stocktake=scan.stocktake,
+            sale=sale_fields(scan),
         )
 
     def _keep(self, events: list[dict[str, Any]]) -> GateDecision:
@@ -430,6 +496,18 @@ class _Decision:
         if gate.patient_id is not None and gate.patient is not None:
             _keep_mapping(self.view, gate.patient, self.places.institution, gate.patient_id)
         self.answer.stored = True
+        entries: list[Any] = []
+        if self.order is not None:
+            entries = settlement_entries(
+                self.view,
+                scan,
+                order=self.order,
+                institution=self.places.institution,
+                ref=self.ref,
+                event_hash=prepared[0].hash_id,
+                patient=self.patient,
+                asked=gate.asks_settlement(),
+            )
         record = ScanRecord(
             ref=self.ref,
             institution=self.places.institution,
@@ -440,7 +518,7 @@ class _Decision:
             recorded_at=utc_now(),
         )
         return GateDecision(
-            self.answer, store=True, events=prepared, entries=[record], anchor=record.id
+            self.answer, store=True, events=prepared, entries=[record, *entries], anchor=record.id
         )
 
 

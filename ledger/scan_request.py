@@ -42,9 +42,12 @@ class Operation(StrEnum):
     COMMISSION = "commission"
     CANCEL = "cancel"
     PRESCAN = "prescan"
+    SETTLE = "settle"
 
 
 NEEDS_DESTINATION = {Operation.TRANSFER}
+NO_LOCATION = {Operation.CANCEL, Operation.SETTLE}
+"""Operations that need no location (a cancel names its scan; a settlement is the HIS's)."""
 NEEDS_PATIENT = {Operation.BIND}
 CARRIES_LOT = {Operation.RECEIVE, Operation.COMMISSION}
 
@@ -66,6 +69,41 @@ class ScanInvalid(ValueError):
         shown = "; ".join(f"{e.pointer}: {e.message}" for e in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         super().__init__(shown + more)
+
+
+SETTLEMENT_TYPES = ("1", "2")
+"""``mdtrt_setl_type`` (就诊结算类型, seed 003 §三(二)3): 1 医保结算 (insured), 2 自费结算."""
+SETTLEMENT_FACTS = {
+    "mdtrt_setl_type": 1,
+    "setl_id": 30,
+    "mdtrt_sn": 30,
+    "psn_cert_type": 6,
+    "hi_feesetl_type": 6,
+    "insuplc_admdvs": 6,
+}
+"""The settlement's fields that name no person, with their NHSA lengths: they go in the
+log (``tc:`` fields of the event). ``setl_id`` and ``mdtrt_sn`` name a settlement and a
+visit, records of the HIS and the insurer, not a person: like the order number and the
+patient's pseudonym the log already keeps, they link to a person only through another
+system's records; and the outbox needs them to say which settlement a 3505 belongs to
+and to reverse it (3506 / 3507). ``psn_cert_type`` is a dictionary code (which kind of
+certificate), the same for millions."""
+PERSONAL_FIELDS = {"psn_no": 30, "certno": 50, "psn_name": 50}
+"""The settlement's fields that identify the person (人员编号, 证件号码, 姓名): never in the
+log; kept in an erasable table by the patient's pseudonym (:mod:`ledger.settlement_persons`)."""
+STAFF_FIELDS = {"prescriber_name": 50, "pharmacist_name": 50, "pharmacist_cert": 50, "receipt": 40}
+"""What a bind may say of the staff and the sale (3505's ``prsc_dr_name``, ``phar_name``,
+``phar_prac_cert_no``, ``rtal_docno``), with the NHSA lengths: staff acting in their
+office, not patients, so they go in the event."""
+
+
+@dataclass(frozen=True)
+class SettlementInput:
+    """A settlement as the HIS sends it (the 医保 field names): ``facts`` for the log,
+    ``personal`` for the erasable table (only the fields given)."""
+
+    facts: dict[str, str]
+    personal: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -122,6 +160,10 @@ class Scan:
     """A cancel: the eventID of the scan it cancels (or its ``scanId``)."""
     stocktake: str | None = None
     """A stocktake scan: the count (:mod:`ledger.stocktake`) it belongs to."""
+    staff: dict[str, str] = field(default_factory=dict)
+    """A bind's :data:`STAFF_FIELDS` that were given."""
+    settlement: SettlementInput | None = None
+    """A bind's or a settle's settlement."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -151,7 +193,9 @@ _KNOWN = {
     "eventTime",
     "quality",
     "partial",
+    "settlement",
     *_TEXT_FIELDS,
+    *STAFF_FIELDS,
 }
 
 
@@ -177,6 +221,12 @@ def read_scan(body: Any) -> Scan:
     partial = body.get("partial", False)
     if not isinstance(partial, bool):
         errors.append(FieldError("/partial", "partial is true or false"))
+    staff = {
+        name: value
+        for name, limit in STAFF_FIELDS.items()
+        if (value := _text(body, name, errors, limit=limit)) is not None
+    }
+    settlement = _settlement(body.get("settlement"), errors)
     if operation is not None:
         _needs(operation, body, texts, patient, errors)
     if errors or operation is None:
@@ -205,6 +255,8 @@ def read_scan(body: Any) -> Scan:
         operator_id=texts["operatorId"],
         event_id=texts["eventID"],
         stocktake=texts["stocktake"],
+        staff=staff,
+        settlement=settlement,
     )
 
 
@@ -225,25 +277,34 @@ def _operation(value: Any, errors: list[FieldError]) -> Operation | None:
 
 
 def _needs_codes(operation: Operation | None, body: dict[str, Any]) -> bool:
-    if operation is Operation.CANCEL:
+    if operation in (Operation.CANCEL, Operation.SETTLE):
         return False
     if operation in (Operation.BIND, Operation.UNBIND) and "product" in body:
         return "quantity" not in body  # split units: the pool allocates
     return not (operation is Operation.RECALL and "lot" in body)
 
 
-def _text(body: dict[str, Any], name: str, errors: list[FieldError], limit: int = MAX_TEXT) -> Any:
-    value = body.get(name)
+def _text(
+    body: dict[str, Any],
+    name: str,
+    errors: list[FieldError],
+    limit: int = MAX_TEXT,
+    *,
+    raw: Any = None,
+    at: str = "/",
+) -> Any:
+    value = body.get(name) if raw is None else raw
+    pointer = at + name
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        errors.append(FieldError(f"/{name}", f"{name} is a non-empty string"))
+        errors.append(FieldError(pointer, f"{name} is a non-empty string"))
         return None
     if len(value) > limit:
-        errors.append(FieldError(f"/{name}", f"{name} is longer than {limit} characters"))
+        errors.append(FieldError(pointer, f"{name} is longer than {limit} characters"))
         return None
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        errors.append(FieldError(f"/{name}", f"{name} holds a control character"))
+        errors.append(FieldError(pointer, f"{name} holds a control character"))
         return None
     return value.strip()
 
@@ -354,7 +415,7 @@ def _needs(
     errors: list[FieldError],
 ) -> None:
     """What an operation cannot do without."""
-    if operation is not Operation.CANCEL and texts["location"] is None and "location" not in body:
+    if operation not in NO_LOCATION and texts["location"] is None and "location" not in body:
         errors.append(FieldError("/location", "location is required: a master-data location id"))
     if operation in NEEDS_DESTINATION and texts["destination"] is None:
         errors.append(FieldError("/destination", f"{operation} needs a destination location id"))
@@ -376,6 +437,97 @@ def _needs(
     for name in ("lot", "manufactured", "expires"):
         if name in body and operation not in CARRIES_LOT and operation is not Operation.RECALL:
             errors.append(FieldError(f"/{name}", f"{operation} does not take {name}"))
+    _needs_of_sale(operation, body, texts, errors)
+
+
+def _needs_of_sale(
+    operation: Operation, body: dict[str, Any], texts: dict[str, Any], errors: list[FieldError]
+) -> None:
+    """What the 医保 sale fields need: a settlement is of an order (on a bind or a
+    settle); a settle names the order and its settlement, no codes; the staff and the
+    receipt are a bind's."""
+    for name in STAFF_FIELDS:
+        if name in body and operation is not Operation.BIND:
+            errors.append(FieldError(f"/{name}", f"{name} is said on a bind, not on {operation}"))
+    if "settlement" in body and operation not in (Operation.BIND, Operation.SETTLE):
+        errors.append(
+            FieldError(
+                "/settlement", f"a settlement is given on a bind or a settle, not {operation}"
+            )
+        )
+    if operation is Operation.SETTLE:
+        if "settlement" not in body:
+            errors.append(FieldError("/settlement", "settle needs the order's settlement"))
+        if "codes" in body:
+            errors.append(
+                FieldError("/codes", "settle names the order, not codes: its bound codes settle")
+            )
+        for name in ("patient", "product", "quantity", "expected", "prescription"):
+            if name in body:
+                errors.append(FieldError(f"/{name}", f"settle does not take {name}"))
+    if "settlement" in body and texts["order"] is None and "order" not in body:
+        errors.append(FieldError("/order", "a settlement is of an order: name the order"))
+
+
+def _settlement(value: Any, errors: list[FieldError]) -> SettlementInput | None:
+    """The ``settlement`` object: the 医保 field names, each a string within its NHSA
+    length; ``mdtrt_setl_type`` 1 or 2; ``setl_id`` and ``psn_no`` when insured (1, seed
+    003 §三(二)4: "医保结算病人上传对应的医保结算 ID 和人员编号")."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        errors.append(FieldError("/settlement", "settlement is an object of 医保 fields"))
+        return None
+    before = len(errors)
+    limits = {**SETTLEMENT_FACTS, **PERSONAL_FIELDS}
+    for name in value:
+        if name not in limits:
+            errors.append(
+                FieldError(
+                    f"/settlement/{_escape(name)}",
+                    f"unknown settlement field {name!r}: one of {', '.join(limits)}",
+                )
+            )
+    found: dict[str, str] = {}
+    for name, limit in limits.items():
+        raw = value.get(name)
+        if isinstance(raw, int) and not isinstance(raw, bool) and name == "mdtrt_setl_type":
+            raw = str(raw)
+        text = _text(value, name, errors, limit=limit, raw=raw, at="/settlement/")
+        if text is not None:
+            found[name] = text
+    kind = found.get("mdtrt_setl_type")
+    if kind is None and "mdtrt_setl_type" not in value:
+        errors.append(
+            FieldError(
+                "/settlement/mdtrt_setl_type",
+                "mdtrt_setl_type is required: 1 医保结算 (insured) or 2 自费结算 (self-pay)",
+            )
+        )
+    elif kind is not None and kind not in SETTLEMENT_TYPES:
+        errors.append(
+            FieldError(
+                "/settlement/mdtrt_setl_type",
+                f"mdtrt_setl_type {kind!r} is 1 医保结算 (insured) or 2 自费结算 (self-pay)",
+            )
+        )
+    admdvs = found.get("insuplc_admdvs")
+    if admdvs is not None and not (len(admdvs) == 6 and admdvs.isascii() and admdvs.isdigit()):
+        errors.append(
+            FieldError("/settlement/insuplc_admdvs", "insuplc_admdvs is a 医保区划: 6 digits")
+        )
+    if kind == "1":
+        for name in ("setl_id", "psn_no"):
+            if name not in value:
+                errors.append(
+                    FieldError(f"/settlement/{name}", f"an insured settlement (1) needs its {name}")
+                )
+    if len(errors) > before:
+        return None
+    return SettlementInput(
+        {k: v for k, v in found.items() if k in SETTLEMENT_FACTS},
+        {k: v for k, v in found.items() if k in PERSONAL_FIELDS},
+    )
 
 
 def body_schema() -> dict[str, Any]:
@@ -425,9 +577,28 @@ def body_schema() -> dict[str, Any]:
         "partial": {"type": "boolean"},
         "eventTime": {"type": "string", "format": "date-time"},
         "quality": {"type": "string", "enum": ["passed", "failed"]},
+        "settlement": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["mdtrt_setl_type"],
+            "description": "bind / settle: the order's settlement, 医保 field names; psn_no, "
+            "certno and psn_name are kept outside the log (erasable), the rest in the event",
+            "properties": {
+                name: {"type": "string", "minLength": 1, "maxLength": limit}
+                for name, limit in {**SETTLEMENT_FACTS, **PERSONAL_FIELDS}.items()
+            }
+            | {"mdtrt_setl_type": {"type": "string", "enum": list(SETTLEMENT_TYPES)}},
+        },
     }
     for name in _TEXT_FIELDS:
         properties[name] = {**text, "description": described[name]}
+    for name, limit in STAFF_FIELDS.items():
+        properties[name] = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": limit,
+            "description": "bind: " + name.replace("_", " ") + " (kept in the event)",
+        }
     return {
         "type": "object",
         "required": ["operation"],

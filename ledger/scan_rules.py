@@ -61,6 +61,8 @@ class Reason(StrEnum):
     OVER_BOX_UNITS = "over_box_units"
     OVER_CODES = "over_codes"
     STOCKTAKE_CLOSED = "stocktake_closed"
+    ORDER_NOT_FOUND = "order_not_found"
+    ALREADY_SETTLED = "already_settled"
     # yellow: accepted, needs attention
     UNKNOWN_TO_LIBRARY = "unknown_to_library"
     NEAR_EXPIRY = "near_expiry"
@@ -121,6 +123,9 @@ MESSAGES = {
     Reason.ALREADY_SPLIT: "already pre-scanned into the pool",
     Reason.OVER_BOX_UNITS: "more units than the boxes named hold (the split-sale rule)",
     Reason.STOCKTAKE_CLOSED: "the stocktake was closed: open a new count to go on",
+    Reason.ORDER_NOT_FOUND: "no code is bound to the order: bind its codes, then settle",
+    Reason.ALREADY_SETTLED: "the order is settled already: cancel that settlement's scan "
+    "to correct it, then settle again",
     Reason.UNKNOWN_TO_LIBRARY: "never received by the central code library: accepted, "
     "check the delivery",
     Reason.NEAR_EXPIRY: "expires soon",

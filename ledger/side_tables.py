@@ -42,3 +42,25 @@ class SideTable:
 
     def _sql(self, text: str) -> str:
         return text.format(table=self.table, m=self.mark)
+
+    def _erase(self, where: str, values: tuple[str, ...]) -> int:
+        """Delete the rows ``where`` says (SQL with ``{m}`` marks), the freed bytes zeroed on
+        SQLite (``secure_delete``, the write-ahead log checkpointed afterwards when no
+        reader holds it); how many there were. PostgreSQL keeps a deleted row's bytes in
+        the table's file until (auto)vacuum reuses the space."""
+        with self._cursor() as cursor:
+            if self.sqlite:
+                cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute(self._sql("DELETE FROM {table} WHERE " + where), values)
+            erased = int(cursor.rowcount)
+        if erased and self.sqlite:
+            with self._cursor(commit=False) as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return erased
+
+    def _by_pseudonym(self, pseudonym: str, scope: str | None) -> tuple[str, tuple[str, ...]]:
+        """The condition on a table keyed by pseudonym and institution: ``pseudonym`` as
+        recorded by ``scope`` (None: by any institution)."""
+        if scope is None:
+            return self._sql("pseudonym = {m}"), (pseudonym,)
+        return self._sql("pseudonym = {m} AND institution = {m}"), (pseudonym, scope)

@@ -61,6 +61,7 @@ from ledger.must_scan_book import RuleBook
 from ledger.named_queries import NamedQuery
 from ledger.patient_register import PatientAccess
 from ledger.scan_record import ScanRecord
+from ledger.settlements import OrderSettlement
 from ledger.stocktake import Stocktake
 from ledger.subscriptions import Subscription
 
@@ -95,6 +96,7 @@ CHAINED: dict[str, tuple[str, str]] = {
         RuleBook,
         HisBooks,
         Stocktake,
+        OrderSettlement,
     )
 }
 

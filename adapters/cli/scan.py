@@ -37,6 +37,11 @@ _OPTIONS = (
     ("product", "product"),
     ("event_id", "eventID"),
     ("stocktake", "stocktake"),
+    ("prescriber_name", "prescriber_name"),
+    ("pharmacist_name", "pharmacist_name"),
+    ("pharmacist_cert", "pharmacist_cert"),
+    ("receipt", "receipt"),
+    ("settlement", "settlement"),
 )
 
 
@@ -63,6 +68,16 @@ _OPTIONS = (
 @click.option("--product", default=None)
 @click.option("--event-id", default=None, help="cancel: the eventID of the scan to cancel.")
 @click.option("--stocktake", default=None, help="stocktake: the id of the open count.")
+@click.option("--prescriber-name", default=None, help="bind: the prescribing doctor.")
+@click.option("--pharmacist-name", default=None, help="bind: the dispensing pharmacist.")
+@click.option("--pharmacist-cert", default=None, help="bind: the pharmacist's 执业证书 number.")
+@click.option("--receipt", default=None, help="bind: the receipt number (零售单据号).")
+@click.option(
+    "--settlement",
+    default=None,
+    help="bind / settle: the order's settlement as a JSON object of 医保 fields, e.g. "
+    '\'{"mdtrt_setl_type": "1", "setl_id": "S1", "psn_no": "P1"}\'.',
+)
 def scan_command(
     operation: str | None,
     codes: tuple[str, ...],
@@ -72,7 +87,8 @@ def scan_command(
 ) -> None:
     """Scan CODES for OPERATION (receive, transfer, accept, pick, bind, administer, unbind,
     return_to_warehouse, return_to_supplier, lend, lend_return, freeze, unfreeze, recall,
-    destroy, stocktake, commission, cancel) and print the answer."""
+    destroy, stocktake, commission, prescan, cancel; settle: an --order's --settlement, no
+    codes) and print the answer."""
     from ledger.access import LOCAL
     from ledger.scan_request import ScanInvalid
     from ledger.scanning import ScanForbidden, ScanSettings, scan
@@ -119,4 +135,9 @@ def _body(
     for option, name in _OPTIONS:
         if options.get(option) is not None:
             body[name] = options[option]
+    if "settlement" in body:
+        try:
+            body["settlement"] = json.loads(body["settlement"])
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--settlement") from None
     return body

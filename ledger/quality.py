@@ -43,6 +43,9 @@ from ledger.scan_record import ScanRecord
 
 PERIODS = ("day", "week", "month")
 ANOMALIES = {"recalled": "recalled", "frozen": "frozen", "already_bound": "alreadyBound"}
+NOT_SCANNING = frozenset({"settle"})
+"""Operations of the HIS rather than of a terminal's scanner (a settlement told later): not
+counted in the scanning figures, stored or refused."""
 _RECORD = f"{ScanRecord.__module__}:{ScanRecord.__qualname__}"
 _TOPICS = [f"{_RECORD}.Scanned", f"{_RECORD}.Cancelled"]
 
@@ -285,7 +288,7 @@ def quality(
             _shipment(event, when, scope, arrivals)
             continue
         record = records.get(ref)
-        if record is None:
+        if record is None or record["operation"] in NOT_SCANNING:
             continue
         location = _location_id(event.get("readPoint", {}).get("id"))
         counted = row(record["institution"], location, when)
@@ -311,7 +314,7 @@ def quality(
             counted.received += epc in receipts
     bounds = (None if start is None else moment(start), None if end is None else moment(end))
     for refused in RefusedScans(ledger).between(scope, *bounds):
-        if refused.operation == "cancel":
+        if refused.operation == "cancel" or refused.operation in NOT_SCANNING:
             continue
         counted = row(refused.institution, refused.location or "", _time(refused.scan_time))  # type: ignore[arg-type]
         if counted is None:

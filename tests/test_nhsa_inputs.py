@@ -97,6 +97,18 @@ def red(answer: Any, word: str) -> dict[str, Any]:
     return body
 
 
+def bind(client: TestClient, order: str, *codes: str, **more: Any) -> Any:
+    """A bind at the pharmacy's window for :data:`PATIENT` (the answer as posted)."""
+    scan = {"location": "OP-1", "codes": list(codes), "patient": PATIENT, "order": order}
+    return post_scan(client, operation="bind", **{**scan, **more})
+
+
+def settle(client: TestClient, order: str, settlement: Any = None, **more: Any) -> Any:
+    """A settle of an order (:data:`INSURED` unless said)."""
+    given = INSURED if settlement is None else settlement
+    return post_scan(client, operation="settle", order=order, settlement=given, **more)
+
+
 def at_op(client: TestClient, *codes: str) -> None:
     """Codes received at the warehouse and moved to the outpatient pharmacy."""
     ok(post_scan(client, operation="receive", location="WH", codes=list(codes), lot="L1"))
@@ -348,13 +360,11 @@ def test_a_bind_carries_the_sale_and_the_log_never_the_person(
 ) -> None:
     at_op(client, box(1), box(2))
     got = ok(
-        post_scan(
+        bind(
             client,
-            operation="bind",
-            location="OP-1",
-            codes=[box(1), box(2)],
-            patient=PATIENT,
-            order="RX1",
+            "RX1",
+            box(1),
+            box(2),
             prescription="RXNO-1",
             operatorId="OP-07",
             settlement=INSURED,
@@ -400,17 +410,7 @@ def test_a_bind_carries_the_sale_and_the_log_never_the_person(
 
 def test_a_self_paid_bind_needs_no_settlement_id(client: TestClient, ledger: Ledger) -> None:
     at_op(client, box(3))
-    ok(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP-1",
-            codes=[box(3)],
-            patient=PATIENT,
-            order="RX3",
-            settlement={"mdtrt_setl_type": 2, "mdtrt_sn": "VISIT-3"},
-        )
-    )
+    ok(bind(client, "RX3", box(3), settlement={"mdtrt_setl_type": 2, "mdtrt_sn": "VISIT-3"}))
     found = settlement_of(ledger, "H1", "RX3")
     assert found is not None
     assert (found.mdtrt_setl_type, found.setl_id, found.psn_no) == ("2", None, None)
@@ -418,20 +418,9 @@ def test_a_self_paid_bind_needs_no_settlement_id(client: TestClient, ledger: Led
 
 def test_settled_later_by_order(client: TestClient, ledger: Ledger) -> None:
     at_op(client, box(4), box(5))
-    bound = ok(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP-1",
-            codes=[box(4), box(5)],
-            patient=PATIENT,
-            order="RX4",
-        )
-    )
+    bound = ok(bind(client, "RX4", box(4), box(5)))
     assert settlement_of(ledger, "H1", "RX4") is None
-    settled = ok(
-        post_scan(client, operation="settle", order="RX4", settlement=INSURED, scanId="HIS-S4")
-    )
+    settled = ok(settle(client, "RX4", scanId="HIS-S4"))
     assert [c["code"] for c in settled["codes"]] == sorted(
         f"urn:tracecode:cn-drug:{b}" for b in (box(4), box(5))
     )
@@ -448,54 +437,35 @@ def test_settled_later_by_order(client: TestClient, ledger: Ledger) -> None:
     status = client.get(f"/codes/{box(4)}").json()
     assert status["hospitalState"] == "bound" and status["order"] == "urn:tracecode:order:H1:RX4"
     # the same scanId again: the first answer, nothing new
-    again = ok(
-        post_scan(client, operation="settle", order="RX4", settlement=INSURED, scanId="HIS-S4")
-    )
+    again = ok(settle(client, "RX4", scanId="HIS-S4"))
     assert again["eventIDs"] == settled["eventIDs"]
     # the bind's codes are still its to administer
     ok(post_scan(client, operation="administer", location="OP-1", codes=[box(4)], patient=PATIENT))
     assert bound["eventIDs"] and verify_chain(ledger).intact
 
 
+def test_a_settlement_is_not_counted_as_a_scan(client: TestClient) -> None:
+    at_op(client, box(14))
+    ok(bind(client, "RX14", box(14)))
+    figures = client.get("/metrics/quality").json()
+    ok(settle(client, "RX14"))
+    red(settle(client, "RX14"), "already_settled")
+    assert client.get("/metrics/quality").json() == figures
+
+
 def test_settle_refusals(client: TestClient, ledger: Ledger) -> None:
     at_op(client, box(6), box(7))
     red(
-        post_scan(client, operation="settle", order="RX-NONE", settlement=INSURED),
+        settle(client, "RX-NONE"),
         "order_not_found",
     )
     ok(post_scan(client, operation="pick", location="OP", codes=[box(7)], order="RX7"))
-    red(post_scan(client, operation="settle", order="RX7", settlement=INSURED), "order_not_found")
-    ok(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP-1",
-            codes=[box(6)],
-            patient=PATIENT,
-            order="RX6",
-            settlement=INSURED,
-        )
-    )
+    red(settle(client, "RX7"), "order_not_found")
+    ok(bind(client, "RX6", box(6), settlement=INSURED))
     before = count(ledger)
-    twice = red(
-        post_scan(
-            client, operation="settle", order="RX6", settlement={**INSURED, "setl_id": "SETL-2"}
-        ),
-        "already_settled",
-    )
+    twice = red(settle(client, "RX6", {**INSURED, "setl_id": "SETL-2"}), "already_settled")
     assert "SETL-0001" in twice["reasons"][0]["message"]
-    red(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP-1",
-            codes=[box(7)],
-            patient=PATIENT,
-            order="RX6",
-            settlement=INSURED,
-        ),
-        "already_settled",
-    )
+    red(bind(client, "RX6", box(7), settlement=INSURED), "already_settled")
     assert count(ledger) == before
     found = settlement_of(ledger, "H1", "RX6")
     assert found is not None and found.setl_id == "SETL-0001"
@@ -505,23 +475,11 @@ def test_a_wrong_settlement_is_cancelled_and_settled_again(
     client: TestClient, ledger: Ledger
 ) -> None:
     at_op(client, box(8))
-    ok(
-        post_scan(
-            client, operation="bind", location="OP-1", codes=[box(8)], patient=PATIENT, order="RX8"
-        )
-    )
-    ok(post_scan(client, operation="settle", order="RX8", settlement=INSURED, scanId="S8-1"))
+    ok(bind(client, "RX8", box(8)))
+    ok(settle(client, "RX8", scanId="S8-1"))
     ok(post_scan(client, operation="cancel", scanId="S8-1"))
     assert settlement_of(ledger, "H1", "RX8") is None
-    right = ok(
-        post_scan(
-            client,
-            operation="settle",
-            order="RX8",
-            settlement={**INSURED, "setl_id": "SETL-8"},
-            scanId="S8-2",
-        )
-    )
+    right = ok(settle(client, "RX8", {**INSURED, "setl_id": "SETL-8"}, scanId="S8-2"))
     found = settlement_of(ledger, "H1", "RX8")
     assert found is not None and found.setl_id == "SETL-8" and found.event == right["eventIDs"][0]
     assert verify_chain(ledger).intact
@@ -615,18 +573,7 @@ def test_erasing_the_patient_erases_the_personal_fields_not_the_log(
     client: TestClient, ledger: Ledger
 ) -> None:
     at_op(client, box(10))
-    ok(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP-1",
-            codes=[box(10)],
-            patient=PATIENT,
-            order="RX10",
-            settlement=INSURED,
-            **STAFF,
-        )
-    )
+    ok(bind(client, "RX10", box(10), settlement=INSURED, **STAFF))
     log_before = log_text(ledger)
     named = pseudonym(PATIENT, KEY)
     erased = client.delete(f"/patients/{named}", headers=client.auth.header(Role.ADMIN))  # type: ignore[union-attr]
@@ -648,17 +595,7 @@ def test_a_pseudonym_bind_keeps_personal_fields_that_erase_alone(
     are still erased by that pseudonym."""
     at_op(client, box(11))
     named = pseudonym(PATIENT, KEY)
-    ok(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP-1",
-            codes=[box(11)],
-            patient=named,
-            order="RX11",
-            settlement=INSURED,
-        )
-    )
+    ok(bind(client, "RX11", box(11), patient=named, settlement=INSURED))
     admin = client.auth.header(Role.ADMIN)  # type: ignore[union-attr]
     assert client.delete(f"/patients/{named}", headers=admin).status_code == 204
     assert client.delete(f"/patients/{named}", headers=admin).status_code == 404
@@ -672,7 +609,7 @@ def test_command_line_bind_settle_and_erase(client: TestClient, ledger: Ledger) 
     at_op(client, box(12), box(13))
     env = {"TRACECODE_DATABASE_URL": ledger.settings.url, "TRACECODE_PATIENT_KEY": KEY_HEX}
     runner = CliRunner()
-    bind = runner.invoke(
+    bound = runner.invoke(
         main,
         [
             "scan",
@@ -697,24 +634,15 @@ def test_command_line_bind_settle_and_erase(client: TestClient, ledger: Ledger) 
         ],
         env=env,
     )
-    assert bind.exit_code == 0, bind.stderr
-    event = stored(ledger, json.loads(bind.stdout)["eventIDs"][0])
+    assert bound.exit_code == 0, bound.stderr
+    event = stored(ledger, json.loads(bound.stdout)["eventIDs"][0])
     assert (event["tc:receipt"], event["tc:setl_id"]) == ("R-12", "SETL-0001")
-    ok(
-        post_scan(
-            client,
-            operation="bind",
-            location="OP-1",
-            codes=[box(13)],
-            patient=PATIENT,
-            order="RX13",
-        )
-    )
+    ok(bind(client, "RX13", box(13)))
     nobody = runner.invoke(
         main, ["scan", "settle", "--order", "RX13", "--settlement", json.dumps(INSURED)], env=env
     )
     assert nobody.exit_code == 1 and "--institution" in nobody.stderr
-    settle = runner.invoke(
+    settled = runner.invoke(
         main,
         [
             "scan",
@@ -728,7 +656,7 @@ def test_command_line_bind_settle_and_erase(client: TestClient, ledger: Ledger) 
         ],
         env=env,
     )
-    assert settle.exit_code == 0, settle.stderr
+    assert settled.exit_code == 0, settled.stderr
     again = runner.invoke(
         main,
         [

@@ -638,49 +638,20 @@ def test_command_line_bind_settle_and_erase(client: TestClient, ledger: Ledger) 
     event = stored(ledger, json.loads(bound.stdout)["eventIDs"][0])
     assert (event["tc:receipt"], event["tc:setl_id"]) == ("R-12", "SETL-0001")
     ok(bind(client, "RX13", box(13)))
-    nobody = runner.invoke(
-        main, ["scan", "settle", "--order", "RX13", "--settlement", json.dumps(INSURED)], env=env
-    )
+
+    def settle_cli(settlement: str, *where: str) -> Any:
+        command = ["scan", "settle", *where, "--order", "RX13", "--settlement", settlement]
+        return runner.invoke(main, command, env=env)
+
+    nobody = settle_cli(json.dumps(INSURED))
     assert nobody.exit_code == 1 and "--institution" in nobody.stderr
-    settled = runner.invoke(
-        main,
-        [
-            "scan",
-            "settle",
-            "--institution",
-            "H1",
-            "--order",
-            "RX13",
-            "--settlement",
-            json.dumps({**INSURED, "setl_id": "SETL-13"}),
-        ],
-        env=env,
-    )
+    settled = settle_cli(json.dumps({**INSURED, "setl_id": "SETL-13"}), "--institution", "H1")
     assert settled.exit_code == 0, settled.stderr
-    again = runner.invoke(
-        main,
-        [
-            "scan",
-            "settle",
-            "--institution",
-            "H1",
-            "--order",
-            "RX13",
-            "--settlement",
-            json.dumps(INSURED),
-        ],
-        env=env,
-    )
+    again = settle_cli(json.dumps(INSURED), "--institution", "H1")
     assert again.exit_code == 3 and "already_settled" in again.stdout
-    bad = runner.invoke(
-        main, ["scan", "settle", "--order", "RX13", "--settlement", "{not json"], env=env
-    )
+    bad = settle_cli("{not json")
     assert bad.exit_code == 2 and "--settlement" in bad.stderr
-    invalid = runner.invoke(
-        main,
-        ["scan", "settle", "--order", "RX13", "--settlement", '{"mdtrt_setl_type": "9"}'],
-        env=env,
-    )
+    invalid = settle_cli('{"mdtrt_setl_type": "9"}')
     assert invalid.exit_code == 1 and "/settlement/mdtrt_setl_type" in invalid.stderr
     found = settlement_of(ledger, "H1", "RX13")
     assert found is not None and found.setl_id == "SETL-13" and found.psn_no == PSN_NO

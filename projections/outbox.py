@@ -1,0 +1,632 @@
+"""The outbox: the messages the platforms are owed (医保, Beijing), derived from the log and
+delivered from it, each exactly once by its id.
+
+**Deriving.** :class:`Outbox` is a read model (:class:`projections.read_model.ReadModel`)
+run by its own :class:`~projections.runner.ReadModelRunner` (tracking row ``outbox``): for
+each event of a batch, each platform's :class:`Owes` says which messages the event owes
+(:class:`Owed`, keyed by the business fact), and the outbox stores each with its id (the
+platform's message id, given here in log order) and its state **in the transaction that
+moves the tracking position**. A message already stored under its key is left as it is,
+so deriving again from the start (``tracecode outbox rebuild``, a new views schema) gives
+the same messages with the same ids and resends nothing acknowledged. The tables are not
+the views' (:data:`metadata`): a rebuild of the views does not drop them.
+
+An event declared in error (EPCIS ``errorDeclaration``; a cancelled scan) supersedes its
+messages not yet sent, and for those the platform may have (sent or acknowledged) owes
+the platform's reversal (:meth:`Owes.reversal`: a 3507 for 医保).
+
+**States.** ``incomplete`` (a required field is not known yet: ``missing`` names them; the
+message is built again from its event now and then, :meth:`OutboxDelivery.refresh`, and
+goes out once they are known), ``pending`` (due, or waiting for its retry after a network
+failure), ``sent`` (handed to the platform, no answer yet), ``acknowledged``, ``failed``
+(the platform refused it: its error is kept; tried again after a pause), ``superseded``.
+
+**Delivering.** :class:`OutboxDelivery` (an :class:`projections.outbound.Outbound`, one
+thread per platform so that one platform down holds back only its own messages) takes the
+open messages in log order; a message is marked ``sent`` (committed) before it is sent, so
+after a crash it is sent again **with the same id** and the platform's "already received"
+counts as its acknowledgement. Per code, messages go in log order: a message whose codes
+an earlier open message names waits for it (a return never overtakes its sale). A failure
+pauses the message (doubling, with jitter); an unreachable platform ends the round.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    update,
+)
+
+from ledger.application import StoredEvent
+from projections.runner import ReadModelRunner
+
+log = logging.getLogger("tracecode.outbox")
+
+INCOMPLETE = "incomplete"
+PENDING = "pending"
+SENT = "sent"
+ACKNOWLEDGED = "acknowledged"
+FAILED = "failed"
+SUPERSEDED = "superseded"
+STATES = (INCOMPLETE, PENDING, SENT, ACKNOWLEDGED, FAILED, SUPERSEDED)
+OPEN = (INCOMPLETE, PENDING, SENT, FAILED)
+"""States of a message still owed."""
+RUNNER = "outbox"
+"""The outbox runner's tracking row."""
+
+PER_EVENT = 100
+"""Messages one event may owe (a message's ``seq`` is its event's log row × this + its
+place among them, so log order is ``seq`` order and a rebuild gives the same numbers)."""
+
+metadata = MetaData()
+messages = Table(
+    "outbox_messages",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("platform", String(20), nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("institution", String(100), nullable=False),
+    Column("msgid", String(60), nullable=False),
+    Column("event", String(300), nullable=False),
+    Column("recorded", String(40), nullable=False),
+    Column("codes", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("person", String(200)),
+    Column("missing", Text, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", String(40)),
+    Column("error", Text),
+    Column("answer", Text),
+    Column("sent_at", String(40)),
+    Column("acknowledged_at", String(40)),
+    Column("superseded_by", String(300)),
+    Index("outbox_by_key", "platform", "key", unique=True),
+    Index("outbox_by_msgid", "platform", "msgid", unique=True),
+    Index("outbox_by_state", "platform", "state", "seq"),
+    Index("outbox_by_event", "event"),
+)
+
+
+@dataclass(frozen=True)
+class Owed:
+    """One message an event owes a platform, before it has an id."""
+
+    key: str
+    """The business fact, unique per platform (``3505:<event>:<line>``…): deriving again
+    finds the message already stored under it."""
+    kind: str
+    """The platform's name for the message (``3505``, ``receiving``…)."""
+    institution: str
+    """Whose message it is (the 医保 fixmedins_code)."""
+    body: dict[str, Any]
+    """What is sent (for 医保 the ``input``; the envelope is added when sending)."""
+    codes: tuple[str, ...] = ()
+    """The trace codes it names: per code, messages go in log order."""
+    missing: tuple[str, ...] = ()
+    """Required fields not known yet (JSON pointers into ``body`` or field names)."""
+    person: str | None = None
+    """The patient's pseudonym whose personal fields are joined in when sending (they are
+    never stored here: :mod:`ledger.settlement_persons`)."""
+
+
+@dataclass
+class Message:
+    """A stored outbox message."""
+
+    seq: int
+    platform: str
+    key: str
+    kind: str
+    institution: str
+    msgid: str
+    event: str
+    recorded: str
+    codes: list[str]
+    body: dict[str, Any]
+    person: str | None
+    missing: list[str]
+    state: str
+    attempts: int = 0
+    next_attempt: str | None = None
+    error: str | None = None
+    answer: dict[str, Any] | None = None
+    sent_at: str | None = None
+    acknowledged_at: str | None = None
+    superseded_by: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: Any) -> Message:
+        m = row._mapping
+        return cls(
+            seq=int(m["seq"]),
+            platform=m["platform"],
+            key=m["key"],
+            kind=m["kind"],
+            institution=m["institution"],
+            msgid=m["msgid"],
+            event=m["event"],
+            recorded=m["recorded"],
+            codes=json.loads(m["codes"]),
+            body=json.loads(m["body"]),
+            person=m["person"],
+            missing=json.loads(m["missing"]),
+            state=m["state"],
+            attempts=int(m["attempts"]),
+            next_attempt=m["next_attempt"],
+            error=m["error"],
+            answer=json.loads(m["answer"]) if m["answer"] else None,
+            sent_at=m["sent_at"],
+            acknowledged_at=m["acknowledged_at"],
+            superseded_by=m["superseded_by"],
+        )
+
+    def as_json(self, *, body: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "platform": self.platform,
+            "kind": self.kind,
+            "msgid": self.msgid,
+            "key": self.key,
+            "institution": self.institution,
+            "event": self.event,
+            "recorded": self.recorded,
+            "state": self.state,
+            "missing": self.missing,
+            "codes": self.codes,
+            "attempts": self.attempts,
+            "nextAttempt": self.next_attempt,
+            "error": self.error,
+            "answer": self.answer,
+            "sentAt": self.sent_at,
+            "acknowledgedAt": self.acknowledged_at,
+            "supersededBy": self.superseded_by,
+        }
+        if body:
+            out["body"] = self.body
+        return out
+
+
+class Owes(Protocol):
+    """One platform's rules: which messages an event owes, and how they are named."""
+
+    platform: str
+    id_digits: int
+    """How many digits of sequence end a message id."""
+
+    def owed(self, stored: StoredEvent) -> list[Owed]:
+        """The messages ``stored`` owes (none for an event declared in error)."""
+        ...
+
+    def id_stem(self, owed: Owed, recorded: datetime) -> str:
+        """A message id without its sequence (for 医保 the institution and the second)."""
+        ...
+
+    def reversal(self, message: Message, declaration: StoredEvent) -> Owed | None:
+        """What undoes ``message`` (which the platform may have) once its event is
+        declared in error; None when the platform has nothing for that."""
+        ...
+
+
+def create_tables(runner: ReadModelRunner) -> None:
+    metadata.create_all(runner.engine, checkfirst=True)
+
+
+class Outbox:
+    """The read model deriving every platform's messages (see the module)."""
+
+    name = "outbox"
+    tables: tuple[Table, ...] = ()
+    """None of the views': a rebuild must not drop the messages (see the module)."""
+
+    def __init__(self, owes: Sequence[Owes]) -> None:
+        self.owes = list(owes)
+
+    def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        ids = _Ids(conn)
+        for stored in batch:
+            if "errorDeclaration" in stored.event:
+                self._declared(conn, ids, stored)
+                continue
+            place = 0
+            for owes in self.owes:
+                for owed in owes.owed(stored):
+                    self._store(conn, ids, owes, owed, stored, place)
+                    place += 1
+
+    def _store(
+        self,
+        conn: Connection,
+        ids: _Ids,
+        owes: Owes,
+        owed: Owed,
+        stored: StoredEvent,
+        place: int,
+    ) -> bool:
+        if place >= PER_EVENT:
+            raise ValueError(f"event {stored.event_id} owes more than {PER_EVENT} messages")
+        found = conn.execute(
+            select(messages.c.seq).where(
+                messages.c.platform == owes.platform, messages.c.key == owed.key
+            )
+        ).first()
+        if found is not None:
+            return False
+        recorded = _moment(stored.record_time)
+        conn.execute(
+            messages.insert().values(
+                seq=stored.notification_id * PER_EVENT + place,
+                platform=owes.platform,
+                key=owed.key,
+                kind=owed.kind,
+                institution=owed.institution,
+                msgid=ids.next(owes, owed, recorded),
+                event=stored.event_id,
+                recorded=stored.record_time,
+                codes=json.dumps(list(owed.codes)),
+                body=_dumps(owed.body),
+                person=owed.person,
+                missing=json.dumps(list(owed.missing)),
+                state=INCOMPLETE if owed.missing else PENDING,
+                attempts=0,
+            )
+        )
+        return True
+
+    def _declared(self, conn: Connection, ids: _Ids, stored: StoredEvent) -> None:
+        """``stored`` declares an earlier event in error: supersede its messages not sent,
+        and owe the reversal of those the platform may have."""
+        rows = conn.execute(
+            select(messages)
+            .where(messages.c.event == stored.event_id, messages.c.superseded_by.is_(None))
+            .order_by(messages.c.seq)
+        ).all()
+        place = 0
+        for row in rows:
+            message = Message.of(row)
+            if message.key.endswith(":reversal"):
+                continue
+            owes = next((o for o in self.owes if o.platform == message.platform), None)
+            if owes is None:
+                continue
+            if message.state in (INCOMPLETE, PENDING, FAILED):
+                conn.execute(
+                    update(messages)
+                    .where(messages.c.seq == message.seq)
+                    .values(state=SUPERSEDED, superseded_by=stored.hash_id)
+                )
+                continue
+            reversal = owes.reversal(message, stored)
+            if reversal is not None and self._store(conn, ids, owes, reversal, stored, place):
+                place += 1
+            conn.execute(
+                update(messages)
+                .where(messages.c.seq == message.seq)
+                .values(superseded_by=stored.hash_id)
+            )
+
+
+class _Ids:
+    """Message ids in log order: the platform's stem, then the next free sequence number
+    of that stem (a stem whose numbers are used up moves on a second)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.last: dict[tuple[str, str], int] = {}
+
+    def next(self, owes: Owes, owed: Owed, recorded: datetime) -> str:
+        top = 10**owes.id_digits
+        for later in range(0, 3600):
+            stem = owes.id_stem(owed, recorded + timedelta(seconds=later))
+            used = self._last(owes.platform, stem, owes.id_digits)
+            if used + 1 < top:
+                self.last[(owes.platform, stem)] = used + 1
+                return f"{stem}{used + 1:0{owes.id_digits}d}"
+        raise ValueError(f"no free message id for {owed.key}")
+
+    def _last(self, platform: str, stem: str, digits: int) -> int:
+        if (platform, stem) in self.last:
+            return self.last[(platform, stem)]
+        pattern = stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        highest = self.conn.execute(
+            select(func.max(messages.c.msgid)).where(
+                messages.c.platform == platform,
+                messages.c.msgid.like(pattern + "%", escape="\\"),
+                func.length(messages.c.msgid) == len(stem) + digits,
+            )
+        ).scalar()
+        if highest is None:
+            return -1
+        return int(str(highest)[len(stem) :])
+
+
+# -- delivering ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a platform answered: taken (or taken before), or refused with its error."""
+
+    taken: bool
+    answer: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class Unreachable(Exception):
+    """The platform could not be reached or did not answer (the message may have arrived:
+    it is sent again with the same id)."""
+
+
+class Transport(Protocol):
+    """How one platform is spoken to."""
+
+    def configured(self) -> bool:
+        """Whether there is somewhere to send to (the messages wait until there is)."""
+        ...
+
+    def send(self, message: Message) -> Reply:
+        """Send one message (raises :class:`Unreachable`)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class OutboxDelivery:
+    """Delivers one platform's open messages (see the module); an
+    :class:`~projections.outbound.Outbound`."""
+
+    def __init__(
+        self,
+        runner: ReadModelRunner,
+        owes: Owes,
+        transport: Transport,
+        *,
+        window: int = 1000,
+        base_backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        refresh_every: float = 5.0,
+        event_of: Callable[[str], StoredEvent | None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.name = f"outbox-{owes.platform}"
+        self.runner = runner
+        self.owes = owes
+        self.transport = transport
+        self.window = window
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.refresh_every = refresh_every
+        self.event_of = event_of
+        self.clock = clock
+        self._refreshed: datetime | None = None
+        self._closed = threading.Event()
+        create_tables(runner)
+
+    def close(self) -> None:
+        self._closed.set()
+        self.transport.close()
+
+    def deliver(self) -> int:
+        """One round: refresh the incomplete messages when due, then send what may go;
+        how many the platform took."""
+        now = self.clock()
+        if self._refreshed is None or now - self._refreshed >= timedelta(
+            seconds=self.refresh_every
+        ):
+            self.refresh()
+            self._refreshed = now
+        if not self.transport.configured():
+            return 0
+        taken = 0
+        blocked: set[str] = set()
+        for message in self._open():
+            if self._closed.is_set():
+                break
+            codes = set(message.codes)
+            if codes & blocked or message.state == INCOMPLETE or not _due(message, now):
+                blocked |= codes
+                continue
+            outcome = self._send(message, now)
+            if outcome is None:
+                break  # unreachable: the rest waits for the next round
+            if outcome:
+                taken += 1
+            else:
+                blocked |= codes
+        return taken
+
+    def _open(self) -> list[Message]:
+        with self.runner.connect() as conn:
+            rows = conn.execute(
+                select(messages)
+                .where(
+                    messages.c.platform == self.owes.platform,
+                    messages.c.state.in_(OPEN),
+                )
+                .order_by(messages.c.seq)
+                .limit(self.window)
+            ).all()
+        return [Message.of(row) for row in rows]
+
+    def _send(self, message: Message, now: datetime) -> bool | None:
+        """Send one message: True taken, False refused, None unreachable."""
+        self._set(message.seq, state=SENT, attempts=message.attempts + 1, sent_at=_text(now))
+        try:
+            reply = self.transport.send(message)
+        except Unreachable as exc:
+            self._pause(message, PENDING, str(exc), None, now)
+            log.warning("%s: %s not delivered: %s", self.name, message.msgid, exc)
+            return None
+        if reply.taken:
+            self._set(
+                message.seq,
+                state=ACKNOWLEDGED,
+                acknowledged_at=_text(self.clock()),
+                answer=_dumps(reply.answer) if reply.answer is not None else None,
+                error=None,
+                next_attempt=None,
+            )
+            return True
+        self._pause(message, FAILED, reply.error or "refused", reply.answer, now)
+        log.warning("%s: %s refused: %s", self.name, message.msgid, reply.error)
+        return False
+
+    def _pause(
+        self,
+        message: Message,
+        state: str,
+        error: str,
+        answer: dict[str, Any] | None,
+        now: datetime,
+    ) -> None:
+        failures = message.attempts + 1
+        pause = min(self.max_backoff, self.base_backoff * 2.0 ** (failures - 1))
+        pause *= random.uniform(0.5, 1.0)
+        self._set(
+            message.seq,
+            state=state,
+            error=error[:2000],
+            answer=_dumps(answer) if answer is not None else None,
+            next_attempt=_text(now + timedelta(seconds=pause)),
+        )
+
+    def _set(self, seq: int, **values: Any) -> None:
+        with self.runner.transaction() as conn:
+            conn.execute(update(messages).where(messages.c.seq == seq).values(**values))
+
+    def refresh(self) -> int:
+        """Build the incomplete messages again from their events (a settlement or master
+        data may have arrived since); how many became complete."""
+        if self.event_of is None:
+            return 0
+        with self.runner.connect() as conn:
+            rows = conn.execute(
+                select(messages)
+                .where(messages.c.platform == self.owes.platform, messages.c.state == INCOMPLETE)
+                .order_by(messages.c.seq)
+                .limit(self.window)
+            ).all()
+        completed = 0
+        for row in rows:
+            message = Message.of(row)
+            stored = self.event_of(message.event)
+            if stored is None:
+                continue
+            again = next((o for o in self.owes.owed(stored) if o.key == message.key), None)
+            if again is None:
+                continue
+            values: dict[str, Any] = {
+                "body": _dumps(again.body),
+                "missing": json.dumps(list(again.missing)),
+                "codes": json.dumps(list(again.codes)),
+                "person": again.person,
+            }
+            if not again.missing:
+                values["state"] = PENDING
+                completed += 1
+            with self.runner.transaction() as conn:
+                conn.execute(
+                    update(messages)
+                    .where(messages.c.seq == message.seq, messages.c.state == INCOMPLETE)
+                    .values(**values)
+                )
+        return completed
+
+
+# -- operators' queries -----------------------------------------------------------------
+
+
+def listed(
+    runner: ReadModelRunner,
+    *,
+    platform: str | None = None,
+    state: str | None = None,
+    institutions: Iterable[str] | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> list[Message]:
+    """Messages in log order, optionally of one platform / state / institutions."""
+    query = select(messages).where(messages.c.seq > after)
+    if platform:
+        query = query.where(messages.c.platform == platform)
+    if state:
+        query = query.where(messages.c.state == state)
+    if institutions is not None:
+        query = query.where(messages.c.institution.in_(list(institutions)))
+    with runner.connect() as conn:
+        rows = conn.execute(query.order_by(messages.c.seq).limit(limit)).all()
+    return [Message.of(row) for row in rows]
+
+
+def find(runner: ReadModelRunner, msgid: str) -> Message | None:
+    """A message by its id (any platform)."""
+    with runner.connect() as conn:
+        row = conn.execute(select(messages).where(messages.c.msgid == msgid)).first()
+    return Message.of(row) if row is not None else None
+
+
+def retry(runner: ReadModelRunner, msgids: Sequence[str] = (), platform: str | None = None) -> int:
+    """Make failed or waiting messages due now (the given ones, else every failed one of
+    ``platform`` or of all); how many."""
+    query = update(messages).where(messages.c.state.in_((FAILED, PENDING, SENT)))
+    if msgids:
+        query = query.where(messages.c.msgid.in_(list(msgids)))
+    else:
+        query = query.where(messages.c.state == FAILED)
+        if platform:
+            query = query.where(messages.c.platform == platform)
+    with runner.transaction() as conn:
+        moved = conn.execute(query.values(next_attempt=None))
+    return int(moved.rowcount or 0)
+
+
+def counts(runner: ReadModelRunner) -> dict[str, dict[str, int]]:
+    """Messages per platform and state."""
+    with runner.connect() as conn:
+        rows = conn.execute(
+            select(messages.c.platform, messages.c.state, func.count()).group_by(
+                messages.c.platform, messages.c.state
+            )
+        ).all()
+    out: dict[str, dict[str, int]] = {}
+    for platform, state, count in rows:
+        out.setdefault(platform, {})[state] = int(count)
+    return out
+
+
+def _due(message: Message, now: datetime) -> bool:
+    return message.next_attempt is None or _moment(message.next_attempt) <= now
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _dumps(value: Mapping[str, Any] | Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=False, separators=(",", ":"))

@@ -19,7 +19,9 @@ Settings (environment):
 * ``TRACECODE_PATIENT_KEY`` / ``TRACECODE_PATIENT_KEY_FILE`` — the key of patient
   pseudonyms (:mod:`ledger.patient_key`);
 * the capture limits (:func:`epcis.limits.capture_limits`) and the server's transport
-  settings (:mod:`adapters.http.transport`).
+  settings (:mod:`adapters.http.transport`);
+* the outbox (:class:`OutboxSettings`) and its platforms' endpoints
+  (:mod:`adapters.nhsa.delivery`, :mod:`adapters.beijing.delivery`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,124 @@ class SettingsError(ValueError):
     """A setting that cannot be used; the message names it."""
 
 
+OUTBOX_PLATFORMS = ("nhsa", "beijing")
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """How the outbox runs (environment):
+
+    * ``TRACECODE_OUTBOX_PLATFORMS`` — the platforms messages are derived for, of
+      ``nhsa,beijing`` (the default: both); empty: none;
+    * ``TRACECODE_OUTBOX_DELIVERY`` — ``serve`` (the default: ``tracecode serve`` derives
+      and delivers in the background) or ``separate`` (only ``tracecode outbox run`` does,
+      in its own process);
+    * ``TRACECODE_OUTBOX_POLL_SECONDS`` (0.5), ``TRACECODE_OUTBOX_BACKOFF_SECONDS`` (1),
+      ``TRACECODE_OUTBOX_MAX_BACKOFF_SECONDS`` (300): how often to look, the first pause
+      after a failed send and the longest."""
+
+    platforms: tuple[str, ...] = OUTBOX_PLATFORMS
+    in_server: bool = True
+    poll: float = 0.5
+    base_backoff: float = 1.0
+    max_backoff: float = 300.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> OutboxSettings:
+        named = env.get("TRACECODE_OUTBOX_PLATFORMS")
+        platforms = (
+            OUTBOX_PLATFORMS
+            if named is None
+            else tuple(p.strip() for p in named.split(",") if p.strip())
+        )
+        unknown = [p for p in platforms if p not in OUTBOX_PLATFORMS]
+        if unknown:
+            raise SettingsError(
+                f"TRACECODE_OUTBOX_PLATFORMS: {', '.join(unknown)}: not one of "
+                + ", ".join(OUTBOX_PLATFORMS)
+            )
+        where = env.get("TRACECODE_OUTBOX_DELIVERY", "serve").strip().lower() or "serve"
+        if where not in ("serve", "separate"):
+            raise SettingsError(
+                f"TRACECODE_OUTBOX_DELIVERY={where!r}: use serve (the default) or separate"
+            )
+
+        def seconds(name: str, default: float) -> float:
+            value = env.get(name)
+            try:
+                number = float(value) if value else default
+            except ValueError:
+                raise SettingsError(f"{name}={value!r}: not a number of seconds") from None
+            if number <= 0:
+                raise SettingsError(f"{name}={value!r}: must be more than 0")
+            return number
+
+        return cls(
+            platforms=platforms,
+            in_server=where == "serve",
+            poll=seconds("TRACECODE_OUTBOX_POLL_SECONDS", 0.5),
+            base_backoff=seconds("TRACECODE_OUTBOX_BACKOFF_SECONDS", 1.0),
+            max_backoff=seconds("TRACECODE_OUTBOX_MAX_BACKOFF_SECONDS", 300.0),
+        )
+
+
+@dataclass
+class Outboxes:
+    """The outbox running: its deriving runner and one delivery per platform."""
+
+    runner: ReadModelRunner
+    deliveries: list[Any]
+
+    def run_once(self) -> int:
+        """Derive what is new, then one delivery round per platform; how many sent."""
+        self.runner.run_until_caught_up()
+        return sum(delivery.deliver() for delivery in self.deliveries)
+
+    def close(self) -> None:
+        for delivery in self.deliveries:
+            delivery.close()
+        self.runner.close()
+
+
+def outboxes(ledger: Ledger, settings: OutboxSettings | None = None) -> Outboxes:
+    """The outbox over ``ledger`` with the platforms of the settings."""
+    from adapters.nhsa.delivery import NhsaSettings, NhsaTransport
+    from adapters.nhsa.owed import NhsaOwes
+    from ledger.settlement_persons import SettlementPersons
+    from projections.outbox import OutboxDelivery, outbox_runner
+
+    chosen = settings or OutboxSettings.from_env()
+    parts: list[tuple[Any, Any]] = []
+    if "nhsa" in chosen.platforms:
+        persons = SettlementPersons(ledger)
+        parts.append((NhsaOwes(ledger), NhsaTransport(NhsaSettings.from_env(), persons.find)))
+    runner = outbox_runner(ledger, [owes for owes, _ in parts])
+    deliveries = [
+        OutboxDelivery(
+            runner,
+            owes,
+            transport,
+            base_backoff=chosen.base_backoff,
+            max_backoff=chosen.max_backoff,
+            event_of=ledger.get_event,
+        )
+        for owes, transport in parts
+    ]
+    return Outboxes(runner, deliveries)
+
+
+def start_outbox(ledger: Ledger, settings: OutboxSettings) -> list[Callable[[], None]]:
+    """Derive and deliver in the background (one thread deriving, one per platform
+    delivering, so that one platform down holds back only its own messages); the stops."""
+    from projections.outbound import Following
+    from projections.runner import BackgroundRunner
+
+    running = outboxes(ledger, settings)
+    background = BackgroundRunner(running.runner, interval=settings.poll).start()
+    following = [Following([d], settings.poll).start() for d in running.deliveries]
+    return [running.runner.close, background.stop, *(f.stop for f in following)]
+
+
 def authentication_on(env: Mapping[str, str] = os.environ) -> bool:
     value = env.get(AUTH_ENV, "on").strip().lower()
     if value in ("on", "", "1", "true", "yes"):
@@ -73,6 +193,8 @@ class Settings:
     """Where webhooks may call; None: ``TRACECODE_WEBHOOK_ALLOW_HOSTS``."""
     max_events: int | None = None
     max_bytes: int | None = None
+    outbox: OutboxSettings | None = None
+    """None: the environment's (:class:`OutboxSettings`)."""
     key_cache_seconds: float = 1.0
     """How long a good API key is taken as good without asking the store again (a revoked
     key stops working within this time): ``TRACECODE_KEY_CACHE_SECONDS``."""
@@ -96,6 +218,7 @@ class Settings:
             "jwt": jwt,
             "destinations": DestinationPolicy.from_env(env),
             "key_cache_seconds": remember,
+            "outbox": OutboxSettings.from_env(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -143,6 +266,7 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
     from ledger.application import Ledger
     from ledger.writer import GroupCommitter
     from projections.outbound import Following
+    from projections.outbox import create_tables as create_outbox_tables
     from projections.runner import BackgroundRunner, ReadModelRunner
 
     own = ledger is None
@@ -154,8 +278,13 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
     # the outbound tables are made before the runner's thread starts writing the views:
     # SQLite allows one writer, and a CREATE TABLE racing it failed "database is locked"
     webhooks: WebhookDelivery = WebhookDelivery(opened, runner, policy=policy)
+    outbox = settings.outbox or OutboxSettings.from_env()
+    create_outbox_tables(runner)
     background: BackgroundRunner = BackgroundRunner(runner).start()
     outbound = Following([webhooks], webhooks.interval).start()
+    stops: list[Callable[[], None]] = [background.stop, outbound.stop]
+    if outbox.in_server and outbox.platforms:
+        stops += start_outbox(opened, outbox)
     return System(
         ledger=opened,
         authenticator=authenticator(settings, keys),
@@ -163,7 +292,7 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
         committer=GroupCommitter(opened),
         webhooks=WebhookTargets(policy, runner),
         own_ledger=own,
-        _stops=[background.stop, outbound.stop],
+        _stops=stops,
     )
 
 

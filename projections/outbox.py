@@ -34,8 +34,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,8 +58,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
-from ledger.application import StoredEvent
+from ledger.application import Ledger, StoredEvent
 from projections.runner import ReadModelRunner
 
 log = logging.getLogger("tracecode.outbox")
@@ -106,6 +110,16 @@ messages = Table(
     Index("outbox_by_state", "platform", "state", "seq"),
     Index("outbox_by_event", "event"),
 )
+leases = Table(
+    "outbox_leases",
+    metadata,
+    Column("platform", String(20), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("until", String(40), nullable=False),
+)
+"""Who delivers a platform's messages: one process at a time (the server's workers and a
+``tracecode outbox run`` each try; the holder renews its lease every round, and a holder
+that died loses it when it runs out)."""
 
 
 @dataclass(frozen=True)
@@ -214,23 +228,36 @@ class Owes(Protocol):
     platform: str
     id_digits: int
     """How many digits of sequence end a message id."""
+    tables: tuple[Table, ...]
+    """The platform's own state kept while deriving (:meth:`follow`), created with the
+    outbox's tables."""
 
-    def owed(self, stored: StoredEvent) -> list[Owed]:
-        """The messages ``stored`` owes (none for an event declared in error)."""
+    def owed(self, conn: Connection, stored: StoredEvent) -> list[Owed]:
+        """The messages ``stored`` owes (none for an event declared in error). Reads only:
+        also called again for an incomplete message, long after."""
+        ...
+
+    def follow(self, conn: Connection, stored: StoredEvent) -> None:
+        """Keep what later events' messages need of ``stored`` (its codes' lots…), in the
+        deriving transaction, after :meth:`owed`."""
         ...
 
     def id_stem(self, owed: Owed, recorded: datetime) -> str:
         """A message id without its sequence (for 医保 the institution and the second)."""
         ...
 
-    def reversal(self, message: Message, declaration: StoredEvent) -> Owed | None:
+    def reversals(self, message: Message, declaration: StoredEvent) -> list[Owed]:
         """What undoes ``message`` (which the platform may have) once its event is
-        declared in error; None when the platform has nothing for that."""
+        declared in error (keys ending ``:reversal…``); none when the platform has
+        nothing for that."""
         ...
 
 
-def create_tables(runner: ReadModelRunner) -> None:
-    metadata.create_all(runner.engine, checkfirst=True)
+def create_tables(runner: ReadModelRunner, owes: Sequence[Owes] = ()) -> None:
+    tables = [messages, leases, *(t for o in owes for t in o.tables)]
+    with runner.transaction() as conn:
+        for table in tables:
+            table.create(conn, checkfirst=True)
 
 
 class Outbox:
@@ -251,9 +278,10 @@ class Outbox:
                 continue
             place = 0
             for owes in self.owes:
-                for owed in owes.owed(stored):
+                for owed in owes.owed(conn, stored):
                     self._store(conn, ids, owes, owed, stored, place)
                     place += 1
+                owes.follow(conn, stored)
 
     def _store(
         self,
@@ -305,7 +333,7 @@ class Outbox:
         place = 0
         for row in rows:
             message = Message.of(row)
-            if message.key.endswith(":reversal"):
+            if ":reversal" in message.key:
                 continue
             owes = next((o for o in self.owes if o.platform == message.platform), None)
             if owes is None:
@@ -317,9 +345,9 @@ class Outbox:
                     .values(state=SUPERSEDED, superseded_by=stored.hash_id)
                 )
                 continue
-            reversal = owes.reversal(message, stored)
-            if reversal is not None and self._store(conn, ids, owes, reversal, stored, place):
-                place += 1
+            for reversal in owes.reversals(message, stored):
+                if self._store(conn, ids, owes, reversal, stored, place):
+                    place += 1
             conn.execute(
                 update(messages)
                 .where(messages.c.seq == message.seq)
@@ -406,6 +434,7 @@ class OutboxDelivery:
         base_backoff: float = 1.0,
         max_backoff: float = 300.0,
         refresh_every: float = 5.0,
+        lease_seconds: float = 30.0,
         event_of: Callable[[str], StoredEvent | None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -417,27 +446,33 @@ class OutboxDelivery:
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self.refresh_every = refresh_every
+        self.lease_seconds = lease_seconds
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.event_of = event_of
         self.clock = clock
         self._refreshed: datetime | None = None
         self._closed = threading.Event()
-        create_tables(runner)
+        create_tables(runner, [owes])
 
     def close(self) -> None:
         self._closed.set()
+        try:
+            self.release()
+        except Exception:  # closing after the store went away: the lease runs out
+            log.warning("%s: lease not released", self.name)
         self.transport.close()
 
     def deliver(self) -> int:
         """One round: refresh the incomplete messages when due, then send what may go;
         how many the platform took."""
         now = self.clock()
+        if not self.transport.configured() or not self._lease(now):
+            return 0
         if self._refreshed is None or now - self._refreshed >= timedelta(
             seconds=self.refresh_every
         ):
             self.refresh()
             self._refreshed = now
-        if not self.transport.configured():
-            return 0
         taken = 0
         blocked: set[str] = set()
         for message in self._open():
@@ -455,6 +490,42 @@ class OutboxDelivery:
             else:
                 blocked |= codes
         return taken
+
+    def _lease(self, now: datetime) -> bool:
+        """Take or renew this platform's delivery lease; whether this process holds it."""
+        until = _text(now + timedelta(seconds=self.lease_seconds))
+        platform = self.owes.platform
+        try:
+            return self._take_lease(platform, until, now)
+        except IntegrityError:  # another process made the row first: it holds the lease
+            return False
+
+    def _take_lease(self, platform: str, until: str, now: datetime) -> bool:
+        with self.runner.transaction() as conn:
+            row = conn.execute(
+                select(leases).where(leases.c.platform == platform).with_for_update()
+            ).first()
+            if row is None:
+                mine = {"platform": platform, "holder": self.holder, "until": until}
+                conn.execute(leases.insert().values(**mine))
+                return True
+            if row.holder != self.holder and _moment(row.until) > now:
+                return False
+            conn.execute(
+                update(leases)
+                .where(leases.c.platform == platform)
+                .values(holder=self.holder, until=until)
+            )
+        return True
+
+    def release(self) -> None:
+        """Give the lease up (on a clean stop), so another process takes over at once."""
+        with self.runner.transaction() as conn:
+            conn.execute(
+                leases.delete().where(
+                    leases.c.platform == self.owes.platform, leases.c.holder == self.holder
+                )
+            )
 
     def _open(self) -> list[Message]:
         with self.runner.connect() as conn:
@@ -533,7 +604,9 @@ class OutboxDelivery:
             stored = self.event_of(message.event)
             if stored is None:
                 continue
-            again = next((o for o in self.owes.owed(stored) if o.key == message.key), None)
+            with self.runner.connect() as conn:
+                owed = self.owes.owed(conn, stored)
+            again = next((o for o in owed if o.key == message.key), None)
             if again is None:
                 continue
             values: dict[str, Any] = {
@@ -630,3 +703,13 @@ def _text(moment: datetime) -> str:
 
 def _dumps(value: Mapping[str, Any] | Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=False, separators=(",", ":"))
+
+
+def outbox_runner(
+    ledger: Ledger, owes: Sequence[Owes], *, batch_size: int = 1000
+) -> ReadModelRunner:
+    """The runner deriving the platforms' messages (tracking row :data:`RUNNER`), with the
+    outbox's tables created."""
+    runner = ReadModelRunner(ledger, name=RUNNER, projections=[Outbox(owes)], batch_size=batch_size)
+    create_tables(runner, owes)
+    return runner

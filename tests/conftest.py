@@ -18,6 +18,10 @@ from projections.runner import ReadModelRunner
 if TYPE_CHECKING:
     from tests.test_http_capture import Api
 
+# The servers the tests start derive and deliver no outbox messages in the background
+# unless a test asks (tests/test_outbox_*.py drive the outbox themselves, or set "serve").
+os.environ.setdefault("TRACECODE_OUTBOX_DELIVERY", "separate")
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("TRACECODE_SHARED", REPO.parent / "shared")).resolve()
 EPCIS_ARTEFACTS = SHARED / "epcis"

@@ -1,0 +1,283 @@
+"""The 医保 messages the outbox owes and sends (issue 13), each built from scans posted
+through ``POST /scans`` and checked field by field as the stand-in platform received it,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters.nhsa.owed import batch_number
+from ledger.application import Ledger
+from projections.outbox import retry
+from tests.nhsa_outbox_support import (
+    HOSPITAL,
+    INSURED,
+    PATIENT,
+    STAFF,
+    World,
+    box,
+    world,
+)
+
+
+@pytest.fixture
+def w(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from tests.patient_support import KEY_HEX
+
+    monkeypatch.setenv("TRACECODE_PATIENT_KEY", KEY_HEX)
+    with world(ledger) as opened:
+        yield opened
+
+
+def bodies(w: World, infno: str) -> list[dict[str, Any]]:
+    return [m["body"] for m in w.received() if m["infno"] == infno]
+
+
+def test_a_purchase_is_a_3502_108_and_internal_moves_owe_nothing(w: World) -> None:
+    w.at_pharmacy(box(1), box(2))
+    assert w.deliver() == 1
+    (sent,) = w.received()
+    body = sent["body"]
+    assert sent["answer"]["infcode"] == 0, sent["answer"]
+    assert body["infno"] == "3502"
+    assert body["msgid"].startswith(HOSPITAL) and len(body["msgid"]) == 30
+    assert body["fixmedins_code"] == HOSPITAL and body["fixmedins_name"] == "第一医院"
+    assert body["mdtrtarea_admvs"] == "620102"
+    assert (body["opter"], body["opter_name"]) == ("OP-07", "王药师")
+    assert body["input"] == {
+        "invinfo": {
+            "med_list_codg": "XB02",
+            "fixmedins_hilist_id": "H-XB02",
+            "fixmedins_hilist_name": "头孢克肟片(院内)",
+            "fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2503011"),
+            "rx_flag": "1",
+            "pric": 12.5,
+            "inv_chg_type": "108",
+            "cnt": 2,
+            "inv_chg_time": body["input"]["invinfo"]["inv_chg_time"],
+            "inv_chg_opter_name": "王药师",
+            "trdn_flag": "0",
+            "drug_trac_info": [{"drug_trac_codg": box(1)}, {"drug_trac_codg": box(2)}],
+        }
+    }
+    assert w.messages()[0]["state"] == "acknowledged"
+
+
+def kinds(w: World, kind: str) -> list[dict[str, Any]]:
+    return [m for m in w.messages() if m["kind"] == kind]
+
+
+def sale(w: World, order: str, *codes: str, **more: Any) -> dict[str, Any]:
+    scan = {
+        "operation": "bind",
+        "location": "OP",
+        "codes": list(codes),
+        "patient": PATIENT,
+        "order": order,
+        "operatorId": "OP-07",
+        **STAFF,
+    }
+    return w.scan(**{**scan, **more})
+
+
+def test_a_settled_bind_is_a_3505_field_by_field(w: World) -> None:
+    w.at_pharmacy(box(3), box(4))
+    sale(w, "RX1", box(3), box(4), prescription="RXNO-1", settlement=INSURED)
+    w.deliver()
+    (body,) = bodies(w, "3505")
+    assert body["insuplc_admdvs"] == "620100"
+    assert body["mdtrtarea_admvs"] == "620102"
+    row = body["input"]["selinfo"]
+    assert row == {
+        "med_list_codg": "XB02",
+        "fixmedins_hilist_id": "H-XB02",
+        "fixmedins_hilist_name": "头孢克肟片(院内)",
+        "fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2503011"),
+        "prsc_dr_name": "李医生",
+        "phar_name": "王药师",
+        "phar_prac_cert_no": "ZY-20260001",
+        "hi_feesetl_type": "1",
+        "setl_id": "SETL-0001",
+        "mdtrt_sn": "MDTRT-0001",
+        "psn_no": INSURED["psn_no"],
+        "psn_cert_type": "01",
+        "certno": INSURED["certno"],
+        "psn_name": INSURED["psn_name"],
+        "manu_lotnum": "L2503011",
+        "manu_date": "2025-03-01",
+        "expy_end": "2027-02-28",
+        "rx_flag": "1",
+        "trdn_flag": "0",
+        "finl_trns_pric": 12.5,
+        "rxno": "RXNO-1",
+        "rtal_docno": "RCPT-0001",
+        "sel_retn_cnt": 2,
+        "sel_retn_time": row["sel_retn_time"],
+        "sel_retn_opter_name": "王药师",
+        "mdtrt_setl_type": "1",
+        "drug_trac_info": [{"drug_trac_codg": box(3)}, {"drug_trac_codg": box(4)}],
+    }
+    assert len(row["sel_retn_time"]) == 19
+    stored = w.messages(state="acknowledged")
+    assert [m["kind"] for m in stored] == ["3502", "3505"]
+    assert all(m["answer"]["infcode"] == 0 for m in stored)
+    # the outbox keeps no personal field: they are joined in when sending
+    assert INSURED["psn_no"] not in str(w.messages())
+
+
+def test_a_sale_waits_for_its_settlement_then_goes(w: World) -> None:
+    w.at_pharmacy(box(5))
+    sale(w, "RX2", box(5))
+    w.deliver()
+    (waiting,) = kinds(w, "3505")
+    assert waiting["state"] == "incomplete"
+    assert waiting["missing"] == [
+        "/input/selinfo/hi_feesetl_type",
+        "/input/selinfo/mdtrt_sn",
+        "/input/selinfo/psn_cert_type",
+        "/input/selinfo/mdtrt_setl_type",
+    ]
+    assert bodies(w, "3505") == []
+    w.scan(operation="settle", order="RX2", settlement=INSURED)
+    w.delivery.refresh()
+    w.deliver()
+    (body,) = bodies(w, "3505")
+    assert body["msgid"] == waiting["msgid"]
+    assert body["input"]["selinfo"]["setl_id"] == "SETL-0001"
+
+
+def test_a_split_sale_counts_units_and_names_each_box_once(w: World) -> None:
+    early, late = box(6), box(7)  # XB02: boxes of 10, split allowed
+    w.at_pharmacy(early, late)
+    w.scan(operation="prescan", location="OP", codes=[early, late])
+    w.scan(
+        operation="bind",
+        location="OP",
+        product="XB02",
+        quantity=13,
+        patient=PATIENT,
+        order="RX3",
+        settlement={
+            "mdtrt_setl_type": "2",
+            "mdtrt_sn": "VISIT-3",
+            "psn_cert_type": "01",
+            "hi_feesetl_type": "2",
+        },
+        **STAFF,
+    )
+    w.deliver()
+    (body,) = bodies(w, "3505")
+    row = body["input"]["selinfo"]
+    assert (row["trdn_flag"], row["sel_retn_cnt"], row["mdtrt_setl_type"]) == ("1", 13, "2")
+    assert sorted(c["drug_trac_codg"] for c in row["drug_trac_info"]) == [early, late]
+    assert "setl_id" not in row and "psn_no" not in row
+
+
+def test_a_return_is_a_3506_and_never_overtakes_its_sale(w: World) -> None:
+    w.at_pharmacy(box(8))
+    sale(w, "RX4", box(8), settlement=INSURED)
+    w.scan(operation="unbind", location="OP", codes=[box(8)], reason="patient returned")
+    w.runner.run_until_caught_up()
+    (sold,) = kinds(w, "3505")
+    right = sold["msgid"]
+    from projections.outbox import messages as table
+
+    with w.runner.transaction() as conn:  # a msgid the platform refuses: the sale fails
+        conn.execute(table.update().where(table.c.msgid == right).values(msgid="X" + right[1:]))
+    w.deliver()
+    assert [m["infno"] for m in w.received()] == ["3502", "3505"]
+    assert [m["state"] for m in kinds(w, "3506")] == ["pending"]  # held behind its sale
+    with w.runner.transaction() as conn:
+        conn.execute(table.update().where(table.c.msgid == "X" + right[1:]).values(msgid=right))
+    retry(w.runner, [right])
+    w.deliver()
+    assert [m["infno"] for m in w.received()] == ["3502", "3505", "3505", "3506"]
+    (body,) = bodies(w, "3506")
+    row = body["input"]["selinfo"]
+    assert row["setl_id"] == "SETL-0001" and row["psn_no"] == INSURED["psn_no"]
+    assert row["drug_trac_info"] == [{"drug_trac_codg": box(8)}]
+    assert (row["trdn_flag"], row["sel_retn_cnt"], row["mdtrt_sn"]) == ("0", 1, "MDTRT-0001")
+    assert "rtal_docno" not in row and "prsc_dr_name" not in row
+
+
+def test_a_cancel_supersedes_what_was_not_sent_and_reverses_what_was(w: World) -> None:
+    w.scan(
+        operation="receive",
+        location="WH",
+        codes=[box(9)],
+        lot="L1",
+        manufactured="2025-03-01",
+        scanId="r1",
+    )
+    w.scan(operation="cancel", scanId="r1")  # before any delivery: nothing goes
+    w.deliver()
+    assert w.received() == []
+    assert [m["state"] for m in w.messages()] == ["superseded"]
+    w.scan(
+        operation="receive",
+        location="WH",
+        codes=[box(10)],
+        lot="L2",
+        manufactured="2025-03-01",
+        scanId="r2",
+    )
+    w.deliver()
+    w.scan(operation="cancel", scanId="r2")
+    w.deliver()
+    assert [m["infno"] for m in w.received()] == ["3502", "3507"]
+    (body,) = bodies(w, "3507")
+    assert body["input"] == {
+        "data": {"fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2"), "inv_data_type": "2"}
+    }
+
+
+def test_only_the_first_stocktake_is_a_3501(w: World) -> None:
+    w.at_pharmacy(box(11), box(12))
+    for _ in range(2):
+        count = w.open_stocktake("OP")
+        w.scan(operation="stocktake", location="OP", codes=[box(11), box(12)], stocktake=count)
+        w.close_stocktake(count)
+    w.deliver()
+    (body,) = bodies(w, "3501")
+    row = body["input"]["invinfo"]
+    assert (row["inv_cnt"], row["manu_lotnum"], row["manu_date"]) == (20, "L2503011", "2025-03-01")
+    assert row["drug_trac_info"] == [{"drug_trac_codg": box(11)}, {"drug_trac_codg": box(12)}]
+    assert len(row["invdate"]) == 10
+
+
+def test_returns_to_the_supplier_and_destruction_are_3502s(w: World) -> None:
+    w.at_pharmacy(box(13))
+    w.scan(operation="receive", location="WH", codes=[box(14)], lot="L3", manufactured="2025-03-01")
+    w.scan(operation="return_to_supplier", location="WH", codes=[box(14)])
+    w.scan(operation="destroy", location="OP", codes=[box(13)])
+    w.deliver()
+    types = [b["input"]["invinfo"]["inv_chg_type"] for b in bodies(w, "3502")]
+    assert types == ["108", "108", "109", "105"]
+
+
+def test_deriving_again_gives_the_same_ids_and_sends_nothing_again(w: World) -> None:
+    w.at_pharmacy(box(15))
+    sale(w, "RX5", box(15), settlement=INSURED)
+    w.deliver()
+    before = [(m["key"], m["msgid"], m["state"]) for m in w.messages()]
+    w.runner.rebuild()
+    w.deliver()
+    assert [(m["key"], m["msgid"], m["state"]) for m in w.messages()] == before
+    assert len(w.received()) == 2
+
+
+def test_a_refused_message_keeps_the_platforms_error_and_is_tried_again(w: World) -> None:
+    w.scan(operation="receive", location="WH", codes=[box(16)], lot="L4", manufactured="2025-03-01")
+    w.runner.run_until_caught_up()
+    (message,) = w.messages()
+    # the platform refuses what it cannot take: here a msgid of the wrong institution
+    from projections.outbox import messages as table
+
+    with w.runner.transaction() as conn:
+        conn.execute(table.update().values(msgid="X" + message["msgid"][1:]))
+    w.delivery.deliver()
+    (failed,) = w.messages()
+    assert failed["state"] == "failed" and "/msgid" in failed["error"]
+    assert failed["answer"]["infcode"] == -1

@@ -68,13 +68,16 @@ class OutboxSettings:
       in its own process);
     * ``TRACECODE_OUTBOX_POLL_SECONDS`` (0.5), ``TRACECODE_OUTBOX_BACKOFF_SECONDS`` (1),
       ``TRACECODE_OUTBOX_MAX_BACKOFF_SECONDS`` (300): how often to look, the first pause
-      after a failed send and the longest."""
+      after a failed send and the longest;
+    * ``TRACECODE_OUTBOX_LEASE_SECONDS`` (30): one process delivers a platform's messages
+      at a time; when it dies another takes over after this long."""
 
     platforms: tuple[str, ...] = OUTBOX_PLATFORMS
     in_server: bool = True
     poll: float = 0.5
     base_backoff: float = 1.0
     max_backoff: float = 300.0
+    lease: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> OutboxSettings:
@@ -112,6 +115,7 @@ class OutboxSettings:
             poll=seconds("TRACECODE_OUTBOX_POLL_SECONDS", 0.5),
             base_backoff=seconds("TRACECODE_OUTBOX_BACKOFF_SECONDS", 1.0),
             max_backoff=seconds("TRACECODE_OUTBOX_MAX_BACKOFF_SECONDS", 300.0),
+            lease=seconds("TRACECODE_OUTBOX_LEASE_SECONDS", 30.0),
         )
 
 
@@ -153,6 +157,7 @@ def outboxes(ledger: Ledger, settings: OutboxSettings | None = None) -> Outboxes
             transport,
             base_backoff=chosen.base_backoff,
             max_backoff=chosen.max_backoff,
+            lease_seconds=chosen.lease,
             event_of=ledger.get_event,
         )
         for owes, transport in parts

@@ -659,10 +659,17 @@ def find(runner: ReadModelRunner, msgid: str) -> Message | None:
     return Message.of(row) if row is not None else None
 
 
-def retry(runner: ReadModelRunner, msgids: Sequence[str] = (), platform: str | None = None) -> int:
+def retry(
+    runner: ReadModelRunner,
+    msgids: Sequence[str] = (),
+    platform: str | None = None,
+    institution: str | None = None,
+) -> int:
     """Make failed or waiting messages due now (the given ones, else every failed one of
-    ``platform`` or of all); how many."""
+    ``platform`` or of all; of ``institution`` when given); how many."""
     query = update(messages).where(messages.c.state.in_((FAILED, PENDING, SENT)))
+    if institution is not None:
+        query = query.where(messages.c.institution == institution)
     if msgids:
         query = query.where(messages.c.msgid.in_(list(msgids)))
     else:
@@ -674,14 +681,15 @@ def retry(runner: ReadModelRunner, msgids: Sequence[str] = (), platform: str | N
     return int(moved.rowcount or 0)
 
 
-def counts(runner: ReadModelRunner) -> dict[str, dict[str, int]]:
-    """Messages per platform and state."""
+def counts(
+    runner: ReadModelRunner, institutions: Iterable[str] | None = None
+) -> dict[str, dict[str, int]]:
+    """Messages per platform and state (of ``institutions`` when given)."""
+    query = select(messages.c.platform, messages.c.state, func.count())
+    if institutions is not None:
+        query = query.where(messages.c.institution.in_(list(institutions)))
     with runner.connect() as conn:
-        rows = conn.execute(
-            select(messages.c.platform, messages.c.state, func.count()).group_by(
-                messages.c.platform, messages.c.state
-            )
-        ).all()
+        rows = conn.execute(query.group_by(messages.c.platform, messages.c.state)).all()
     out: dict[str, dict[str, int]] = {}
     for platform, state, count in rows:
         out.setdefault(platform, {})[state] = int(count)

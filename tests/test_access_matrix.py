@@ -21,6 +21,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from adapters.bootstrap import http_app
 from adapters.http.app import ROUTERS
+from adapters.nhsa.owed import NhsaOwes
 from ledger.access import LOCAL, Principal, Role
 from ledger.api_keys import KeyRing
 from ledger.application import Ledger
@@ -30,6 +31,7 @@ from ledger.patient_register import remember
 from ledger.patients import pseudonym
 from ledger.settings import store_settings
 from ledger.stocktake import OpenRequest, open_stocktake
+from projections.outbox import listed, outbox_runner
 from tests.http_support import RoleKeys
 from tests.ledger_contract import document, event
 from tests.master_data_support import PRODUCTS, csv_bytes
@@ -99,6 +101,9 @@ EXPECTED: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/pools"): READERS,
     ("GET", "/metrics/quality"): READERS,
     ("GET", "/metrics"): READERS,
+    ("GET", "/outbox"): READERS,
+    ("GET", "/outbox/{msgid}"): READERS,
+    ("POST", "/outbox/retry"): ADMIN,
     ("POST", "/rules"): ADMIN,
     ("GET", "/rules"): READERS,
     ("GET", "/rules/decide"): CODES,
@@ -139,6 +144,7 @@ class World:
     subscription_id: str
     pseudonym: str
     stocktake_id: str
+    msgid: str
 
     def fill(self, path: str) -> str:
         for resource, value in SAMPLES.items():
@@ -161,6 +167,7 @@ class World:
             "{key_id}": "0000000000000000",
             "{pseudonym}": self.pseudonym,
             "{stocktake_id}": self.stocktake_id,
+            "{msgid}": self.msgid,
             "{value:path}": "urn:epcglobal:cbv:bizstep:receiving",
         }
         for name, value in values.items():
@@ -198,6 +205,8 @@ def _body(method: str, path: str, serial: int) -> dict[str, Any]:
         return {"content": books.encode(), "headers": {"Content-Type": "text/csv"}}
     if path == "/stocktakes":  # a place each for the terminal and the admin: counts may not overlap
         return {"json": {"location": {1: "W3", 5: "ENT"}.get(serial % 10, "WH")}}
+    if path == "/outbox/retry":
+        return {"json": {"platform": "nhsa"}}
     if path == "/audit/verify":
         return {"json": {"position": 0}}  # not a usable checkpoint: 400 (allowed)
     return {"json": {"dest": "http://127.0.0.1:9/hook", "secret": "s", "stream": True}}
@@ -233,6 +242,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             import_master_data(ledger, LOCAL, csv_bytes(PRODUCTS), "H1")
             patient = remember(ledger, Principal("t", Role.TERMINAL, "H1"), "P1", bytes(32))
             counted = open_stocktake(ledger, LOCAL, OpenRequest("W5", "H1"))
+            received = client.post(
+                "/scans",
+                json={"operation": "receive", "location": "WH", "codes": [box(999)]},
+                headers=keys.header(Role.TERMINAL),
+            )
+            assert received.status_code == 201, received.text
+            owed = outbox_runner(ledger, [NhsaOwes(ledger)])
+            owed.run_until_caught_up()
+            (message,) = listed(owed)
+            owed.close()
             yield World(
                 client,
                 keys,
@@ -242,6 +261,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 subscribed.json()["subscriptionID"],
                 patient,
                 counted.id,
+                message.msgid,
             )
     finally:
         ledger.close()

@@ -15,6 +15,7 @@ The output formats are a contract that tests and other tools rely on:
   or one JSON object, each); exit 1 when there are any;
 * ``patients pseudonym|reveal|erase`` (see :mod:`adapters.cli.patients`);
 * ``stocktake open|close|show|list`` (see :mod:`adapters.cli.stocktake`);
+* ``outbox list|show|retry|run|rebuild`` (see :mod:`adapters.cli.outbox`);
 * ``standin nhsa --port P`` / ``standin beijing --port P`` run the stand-in 医保 and Beijing
   platforms (see :mod:`adapters.cli.standin`).
 
@@ -35,6 +36,7 @@ from adapters.cli import (
     documents,
     keys,
     masterdata,
+    outbox,
     patients,
     reads,
     rules,
@@ -76,6 +78,7 @@ for command in (
     rules.rules,
     scan.scan_command,
     stocktake.stocktake,
+    outbox.outbox,
     standin.standin,
 ):
     main.add_command(command)

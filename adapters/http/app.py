@@ -31,6 +31,7 @@ from adapters.http import (
     keys,
     masterdata,
     metrics,
+    outbox,
     patients,
     problems,
     quality,
@@ -81,6 +82,8 @@ append-only ledger.
   auditor; erase the mapping (admin).
 * `GET /metrics/quality` — data-quality figures of the hospital scans per department and
   period (JSON or CSV).
+* `GET /outbox`, `GET /outbox/{msgid}`, `POST /outbox/retry` — the messages owed to the
+  医保 and Beijing platforms, their states and the platforms' answers; retry (admin).
 * `GET /metrics` — the server's operational figures in the Prometheus text format (readers).
 * `GET /health` — 200 `ok`; 200 `degraded` when a projection quarantined events it could not
   apply (every read still answers, without them; they are listed); 503 when the store fails.
@@ -110,6 +113,7 @@ ROUTERS = (
     scans.router,
     stocktakes.router,
     quality.router,
+    outbox.router,
     metrics.router,
     health.router,
 )

@@ -21,7 +21,11 @@ location id the scan was made at) × period (``day``: ``2026-03-05``, ``week``: 
   hospital that scans single-point learns of a box only then). A box counts once: at its
   receiving scan (location, time) when there is one, else at its shipment's destination
   and time. A case counts as its boxes;
-* **upload success / timeliness**: null until the 医保 outbox exists (issue 13).
+* **upload success / timeliness** (the 医保 uploads, :mod:`projections.outbox`): of the
+  messages the scans of the row owed the 医保 platform (superseded ones aside), the share
+  acknowledged, and the share acknowledged within :data:`TIMELY` of the scan (seed 003 asks
+  for real-time upload, batch as a fallback); null when no message was owed or when the
+  caller gives no uploads.
 
 Reads the whole log on each call (an auditor's figure, not a hot path).
 """
@@ -31,8 +35,9 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ledger.application import Ledger
@@ -48,6 +53,22 @@ NOT_SCANNING = frozenset({"settle"})
 counted in the scanning figures, stored or refused."""
 _RECORD = f"{ScanRecord.__module__}:{ScanRecord.__qualname__}"
 _TOPICS = [f"{_RECORD}.Scanned", f"{_RECORD}.Cancelled"]
+
+
+TIMELY = timedelta(hours=24)
+"""An upload acknowledged within this time of its scan counts as timely."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A message a scan owed the 医保 platform, for the figures."""
+
+    institution: str
+    department: str
+    """The location id the scan was made at."""
+    made: datetime
+    """The scan's (event) time."""
+    acknowledged: datetime | None
 
 
 class QualityAsked(ValueError):
@@ -101,6 +122,9 @@ class Row:
     bind_attempts: int = 0
     received: int = 0
     expected: int = 0
+    uploads: int = 0
+    uploaded: int = 0
+    timely: int = 0
 
     @property
     def scans(self) -> int:
@@ -120,14 +144,15 @@ class Row:
             "anomalies": {**self.anomalies, "total": self.anomalous},
             "binds": {"bound": self.bound, "attempts": self.bind_attempts},
             "receiving": {"scanned": self.received, "expected": self.expected},
+            "uploads": {"owed": self.uploads, "acknowledged": self.uploaded, "timely": self.timely},
             "rates": {
                 "scanAccuracy": _complement(_rate(self.red + self.cancelled, self.scans)),
                 "backFill": _rate(self.back_filled, self.accepted),
                 "anomaly": _rate(self.anomalous, self.scans),
                 "bind": _rate(self.bound, self.bind_attempts),
                 "receivingScan": _rate(self.received, self.expected),
-                "uploadSuccess": None,
-                "uploadTimeliness": None,
+                "uploadSuccess": _rate(self.uploaded, self.uploads),
+                "uploadTimeliness": _rate(self.timely, self.uploads),
             },
         }
 
@@ -243,9 +268,11 @@ def quality(
     end: datetime | None = None,
     period: str = "month",
     department: str | None = None,
+    uploads: Iterable[Upload] = (),
 ) -> Quality:
     """The figures of ``scope`` (None: every institution) for scans made in ``[start,
-    end)``, per ``period``, of one ``department`` (a location id) or all."""
+    end)``, per ``period``, of one ``department`` (a location id) or all; the upload
+    figures from ``uploads`` (the outbox's, which this side does not read)."""
     if period not in PERIODS:
         raise QualityAsked("period", f"{period[:40]!r} is not one of {', '.join(PERIODS)}")
     if start is not None and end is not None and end <= start:
@@ -327,6 +354,16 @@ def quality(
         counted.anomalous += bool(hit)
         if refused.operation == "bind":
             counted.bind_attempts += len(refused.codes)
+    for upload in uploads:
+        if scope is not None and upload.institution != scope:
+            continue
+        counted = row(upload.institution, upload.department, upload.made)
+        if counted is None:
+            continue
+        counted.uploads += 1
+        if upload.acknowledged is not None:
+            counted.uploaded += 1
+            counted.timely += upload.acknowledged - upload.made <= TIMELY
     return Quality(start, end, period, department, [rows[k] for k in sorted(rows)])
 
 

@@ -55,12 +55,15 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    inspect,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from ledger.application import Ledger, StoredEvent
+from ledger.locations import parse_location_uri
+from ledger.quality import Upload
 from projections.runner import ReadModelRunner
 
 log = logging.getLogger("tracecode.outbox")
@@ -93,6 +96,8 @@ messages = Table(
     Column("msgid", String(60), nullable=False),
     Column("event", String(300), nullable=False),
     Column("recorded", String(40), nullable=False),
+    Column("happened", String(40)),  # the event's time (UTC)
+    Column("place", String(200)),  # the location id the event happened at
     Column("codes", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("person", String(200)),
@@ -312,6 +317,8 @@ class Outbox:
                 msgid=ids.next(owes, owed, recorded),
                 event=stored.event_id,
                 recorded=stored.record_time,
+                happened=_happened(stored),
+                place=_place(stored),
                 codes=json.dumps(list(owed.codes)),
                 body=_dumps(owed.body),
                 person=owed.person,
@@ -694,6 +701,61 @@ def counts(
     for platform, state, count in rows:
         out.setdefault(platform, {})[state] = int(count)
     return out
+
+
+def uploads(
+    runner: ReadModelRunner, scope: str | None = None, platform: str = "nhsa"
+) -> list[Upload]:
+    """The messages owed to ``platform`` (superseded ones aside, reversals too: they are
+    corrections, not scans' uploads) for the data-quality figures
+    (:func:`ledger.quality.quality`)."""
+    query = select(
+        messages.c.institution,
+        messages.c.place,
+        messages.c.happened,
+        messages.c.recorded,
+        messages.c.acknowledged_at,
+    ).where(
+        messages.c.platform == platform,
+        messages.c.state != SUPERSEDED,
+        messages.c.key.not_like("%:reversal%"),
+    )
+    if scope is not None:
+        query = query.where(messages.c.institution == scope)
+    with runner.connect() as conn:
+        if not inspect(conn).has_table(messages.name):
+            return []  # no outbox yet: nothing owed
+        rows = conn.execute(query).all()
+    return [
+        Upload(
+            institution,
+            place or "",
+            _moment(happened or recorded),
+            _moment(acknowledged) if acknowledged else None,
+        )
+        for institution, place, happened, recorded, acknowledged in rows
+    ]
+
+
+def _happened(stored: StoredEvent) -> str | None:
+    value = stored.event.get("eventTime")
+    if not isinstance(value, str):
+        return None
+    try:
+        return _text(_moment(value))
+    except ValueError:
+        return None
+
+
+def _place(stored: StoredEvent) -> str | None:
+    event = stored.event
+    for key in ("bizLocation", "readPoint"):
+        value = event.get(key)
+        uri = value.get("id") if isinstance(value, Mapping) else None
+        found = parse_location_uri(uri) if isinstance(uri, str) else None
+        if found is not None:
+            return found[1][:200]
+    return None
 
 
 def _due(message: Message, now: datetime) -> bool:

@@ -90,6 +90,11 @@ class World:
         assert made["colour"] in ("green", "yellow"), made
         return made
 
+    def import_csv(self, text: str) -> None:
+        auth = self.client.auth
+        assert isinstance(auth, RoleKeys)
+        _import(self.client, auth, text)
+
     def open_stocktake(self, location: str) -> str:
         auth = self.client.auth
         assert isinstance(auth, RoleKeys)

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from adapters.nhsa.owed import batch_number
+from ledger.access import Role
 from ledger.application import Ledger
 from projections.outbox import retry
+from tests.http_support import RoleKeys
+from tests.master_data_support import PRODUCT_HEADER
 from tests.nhsa_outbox_support import (
     HOSPITAL,
     INSURED,
@@ -281,3 +284,70 @@ def test_a_refused_message_keeps_the_platforms_error_and_is_tried_again(w: World
     (failed,) = w.messages()
     assert failed["state"] == "failed" and "/msgid" in failed["error"]
     assert failed["answer"]["infcode"] == -1
+
+
+def test_operators_watch_and_retry_over_http(w: World) -> None:
+    w.at_pharmacy(box(17))
+    sale(w, "RX6", box(17))  # unsettled: incomplete
+    w.deliver()
+    listed = w.client.get("/outbox", params={"platform": "nhsa"}).json()
+    assert [(m["kind"], m["state"]) for m in listed["messages"]] == [
+        ("3502", "acknowledged"),
+        ("3505", "incomplete"),
+    ]
+    assert listed["counts"] == {"nhsa": {"acknowledged": 1, "incomplete": 1}}
+    assert "body" not in listed["messages"][0]
+    waiting = w.client.get("/outbox", params={"state": "incomplete"}).json()["messages"]
+    assert [m["kind"] for m in waiting] == ["3505"]
+    one = w.client.get(f"/outbox/{waiting[0]['msgid']}").json()
+    assert one["missing"] and one["body"]["input"]["selinfo"]["drug_trac_info"]
+    assert w.client.get("/outbox/H110105001239999").status_code == 404
+    bad = w.client.get("/outbox", params={"state": "lost"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["query"] == "state"
+    auth = w.client.auth
+    assert isinstance(auth, RoleKeys)
+    again = w.client.post(
+        "/outbox/retry", json={"platform": "nhsa"}, headers=auth.header(Role.ADMIN)
+    )
+    assert again.status_code == 200 and again.json() == {"retried": 0}
+    refused = w.client.post(
+        "/outbox/retry", json={"platform": "x"}, headers=auth.header(Role.ADMIN)
+    )
+    assert refused.status_code == 400
+
+
+def test_upload_figures_join_the_data_quality_report(w: World) -> None:
+    w.at_pharmacy(box(18))
+    sale(w, "RX7", box(18))  # owed, not settled: not uploaded
+    w.deliver()
+    rows = w.client.get("/metrics/quality", params={"period": "day"}).json()["rows"]
+    by_place = {r["department"]: r for r in rows}
+    assert by_place["WH"]["uploads"] == {"owed": 1, "acknowledged": 1, "timely": 1}
+    assert by_place["WH"]["rates"]["uploadSuccess"] == 1.0
+    assert by_place["OP"]["uploads"] == {"owed": 1, "acknowledged": 0, "timely": 0}
+    assert by_place["OP"]["rates"]["uploadSuccess"] == 0.0
+
+
+def test_a_product_without_its_catalogue_fields_waits_for_them(w: World) -> None:
+    plain = "8300001" + "0" * 12 + "1"
+    header = PRODUCT_HEADER
+    w.import_csv(header + "\nXC03,,8300001,box,6,维生素C片,0.1g*6片,片剂,某药业,国药准字H3,1,0")
+    w.scan(operation="receive", location="WH", codes=[plain], lot="L9", manufactured="2025-01-01")
+    w.deliver()
+    (waiting,) = w.messages()
+    assert waiting["state"] == "incomplete"
+    assert waiting["missing"] == [
+        "/input/invinfo/fixmedins_hilist_id",
+        "/input/invinfo/fixmedins_hilist_name",
+        "/input/invinfo/pric",
+        "/input/invinfo/rx_flag",
+    ]
+    w.import_csv(
+        header + ",his_code,his_name,rx_flag,price\n"
+        "XC03,,8300001,box,6,维生素C片,0.1g*6片,片剂,某药业,国药准字H3,1,0,H-XC03,维C片,0,3.2"
+    )
+    w.delivery.refresh()
+    w.deliver()
+    (body,) = bodies(w, "3502")
+    assert body["msgid"] == waiting["msgid"]
+    assert body["input"]["invinfo"]["fixmedins_hilist_id"] == "H-XC03"

@@ -245,10 +245,17 @@ def quality_command(
 ) -> None:
     """Data-quality figures of the hospital scans per department and period: scan accuracy,
     back-fill, anomaly, bind and receiving scan rates (as GET /metrics/quality)."""
+    from adapters.bootstrap import read_models
     from ledger.quality import QualityAsked, parse_time, quality
+    from projections.outbox import uploads
 
     ledger = open_ledger(read_only=True)
     try:
+        runner = read_models(ledger)
+        try:
+            owed = uploads(runner, institution or None)
+        finally:
+            runner.close()
         figures = quality(
             ledger,
             institution or None,
@@ -256,6 +263,7 @@ def quality_command(
             end=parse_time("to", end),
             period=period,
             department=department or None,
+            uploads=owed,
         )
     except QualityAsked as exc:
         raise click.BadParameter(str(exc), param_hint=f"--{exc.name}") from None

@@ -14,8 +14,9 @@ from starlette.responses import Response
 from adapters.http.authentication import READ, principal_of
 from adapters.http.problems import ProblemError, problem_docs
 from adapters.http.reads import CSV, wants_csv
-from adapters.http.state import in_thread, ledger_of
+from adapters.http.state import in_thread, ledger_of, state_of
 from ledger.quality import PERIODS, QualityAsked, parse_time, quality
+from projections.outbox import uploads
 
 router = APIRouter()
 
@@ -29,8 +30,9 @@ router = APIRouter()
         "rate, anomaly rate (recalled / frozen / duplicate-bind refusals) per institution × "
         "department (the location scanned at) × period (`day`, `week`, `month`: UTC), for "
         "scans made in [`from`, `to`). From the log and the refused scans. JSON by default; "
-        "CSV with `Accept: text/csv` or `format=csv`. Upload figures are null until the 医保 "
-        "outbox exists."
+        "CSV with `Accept: text/csv` or `format=csv`. Upload success and timeliness: of the "
+        "messages the scans owed the 医保 platform, the share acknowledged, and acknowledged "
+        "within 24 hours of the scan (null when none was owed)."
     ),
     response_class=Response,
     responses={
@@ -53,6 +55,8 @@ async def get_quality(
     try:
         start = parse_time("from", from_)
         end = parse_time("to", to)
+        runner = state_of(request).projection
+        owed = [] if runner is None else await in_thread(uploads, runner, principal.scope)
         figures = await in_thread(
             quality,
             ledger_of(request),
@@ -61,6 +65,7 @@ async def get_quality(
             end=end,
             period=period,
             department=department or None,
+            uploads=owed,
         )
     except QualityAsked as exc:
         raise ProblemError(

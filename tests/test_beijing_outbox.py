@@ -136,27 +136,49 @@ def capture(client: TestClient, *events: dict[str, Any]) -> None:
     assert answer.status_code == 202 and answer.json()["success"], answer.text
 
 
-def receipt(*serials: int) -> dict[str, Any]:
-    """The supplier's goods at the warehouse, as the SPD system captures them."""
+def observed(codes: list[str], step: str, where: str = WH, **more: Any) -> dict[str, Any]:
+    """An ObjectEvent (OBSERVE unless ``action`` says) of ``codes`` at ``where``."""
     return {
         "type": "ObjectEvent",
         **AT,
-        "epcList": [box(s) for s in serials],
+        "epcList": codes,
         "action": "OBSERVE",
-        "bizStep": "receiving",
-        "disposition": "sellable_not_accessible",
-        "readPoint": {"id": WH},
-        "bizLocation": {"id": WH},
-        "bizTransactionList": [
+        "bizStep": step,
+        "readPoint": {"id": where},
+        **more,
+    }
+
+
+def receipt(*serials: int) -> dict[str, Any]:
+    """The supplier's goods at the warehouse, as the SPD system captures them."""
+    return observed(
+        [box(s) for s in serials],
+        "receiving",
+        disposition="sellable_not_accessible",
+        bizLocation={"id": WH},
+        bizTransactionList=[
             {"type": "urn:tracecode:voc:btt:order", "bizTransaction": PO},
             {"type": "inv", "bizTransaction": INVOICE},
             {"type": "recadv", "bizTransaction": RECEIPT},
         ],
-        "sourceList": [
+        sourceList=[
             {"type": "owning_party", "source": SUP},
             {"type": "possessing_party", "source": CARRIER},
         ],
-    }
+    )
+
+
+def to_pharmacy(client: TestClient, *serials: int) -> None:
+    """Boxes moved from the warehouse to the outpatient pharmacy (nothing for the platform)."""
+    codes = [box(s) for s in serials]
+    scan(client, operation="transfer", location="WH", destination="OP", codes=codes)
+    scan(client, operation="accept", location="OP", codes=codes)
+
+
+def bind(client: TestClient, serial: int, **more: Any) -> dict[str, Any]:
+    """A box dispensed at the pharmacy's window."""
+    given = {"location": "OP-1", "codes": [box(serial)], "patient": "110101199001011234"}
+    return scan(client, operation="bind", **{**given, **more})
 
 
 def derive(runner: ReadModelRunner) -> list[Message]:
@@ -192,18 +214,8 @@ def test_scans_and_captures_reach_the_platform_row_by_row(
     client: TestClient, ledger: Ledger, runner: ReadModelRunner, platform: str
 ) -> None:
     capture(client, receipt(1, 2, 3, 4))
-    scan(client, operation="transfer", location="WH", destination="OP", codes=[box(1), box(2)])
-    scan(client, operation="accept", location="OP", codes=[box(1), box(2)])
-    scan(
-        client,
-        operation="bind",
-        location="OP-1",
-        codes=[box(1)],
-        patient="110101199001011234",
-        order="O-1",
-        prescription="MZ20260302-00815",
-        prescriber_name="王医生",
-    )
+    to_pharmacy(client, 1, 2)
+    bind(client, 1, order="O-1", prescription="MZ20260302-00815", prescriber_name="王医生")
     scan(client, operation="prescan", location="OP", codes=[box(2)])
     units = dict(patient="110101199001011235", order="O-2", prescription="ZY2026-004512")
     scan(client, operation="bind", location="OP-1", product="XB02", quantity=3, **units)
@@ -212,22 +224,18 @@ def test_scans_and_captures_reach_the_platform_row_by_row(
     scan(client, operation="stocktake", location="WH", codes=[box(3)])
     capture(
         client,
-        {
-            "type": "ObjectEvent",
-            **AT,
-            "epcList": [box(3)],
-            "action": "OBSERVE",
-            "bizStep": "shipping",
-            "disposition": "returned",
-            "readPoint": {"id": WH},
-            "bizTransactionList": [
+        observed(
+            [box(3)],
+            "shipping",
+            disposition="returned",
+            bizTransactionList=[
                 {"type": "po", "bizTransaction": PO},
                 {"type": "inv", "bizTransaction": INVOICE},
                 {"type": "desadv", "bizTransaction": DISPATCH},
             ],
-            "sourceList": [{"type": "owning_party", "source": WH}],
-            "destinationList": [{"type": "owning_party", "destination": SUP}],
-        },
+            sourceList=[{"type": "owning_party", "source": WH}],
+            destinationList=[{"type": "owning_party", "destination": SUP}],
+        ),
     )
 
     found = derive(runner)
@@ -322,18 +330,15 @@ def test_packing_commissioning_take_away_and_recall_from_captured_events(
 ) -> None:
     capture(
         client,
-        {
-            "type": "ObjectEvent",
-            **AT,
-            "epcList": [box(11), box(12)],
-            "action": "ADD",
-            "bizStep": "commissioning",
-            "disposition": "active",
-            "readPoint": {"id": WH},
-            "bizLocation": {"id": WH},
-            "ilmd": {"cbvmda:lotNumber": "B24K071", "cbvmda:itemExpirationDate": "2027-10-31"},
-            "tc:importId": "010120251000456789",
-        },
+        observed(
+            [box(11), box(12)],
+            "commissioning",
+            action="ADD",
+            disposition="active",
+            bizLocation={"id": WH},
+            ilmd={"cbvmda:lotNumber": "B24K071", "cbvmda:itemExpirationDate": "2027-10-31"},
+            **{"tc:importId": "010120251000456789"},
+        ),
         {
             "type": "AggregationEvent",
             **AT,
@@ -346,32 +351,25 @@ def test_packing_commissioning_take_away_and_recall_from_captured_events(
             "tc:itemExpirationDate": "2027-10-31",
             "tc:productionDate": "20241031",
         },
-        {
-            "type": "ObjectEvent",
-            **AT,
-            "epcList": [box(11)],
-            "action": "OBSERVE",
-            "bizStep": "urn:tracecode:voc:bizstep:taking_away",
-            "readPoint": {"id": WINDOW},
-            "bizTransactionList": [
+        observed(
+            [box(11)],
+            "urn:tracecode:voc:bizstep:taking_away",
+            WINDOW,
+            bizTransactionList=[
                 {
                     "type": "urn:tracecode:voc:btt:prescription",
                     "bizTransaction": "urn:tracecode:order:H1:ZY2026-004512",
                 }
             ],
-            "tc:prescriberName": "李医生",
-        },
-        {
-            "type": "ObjectEvent",
-            **AT,
-            "epcList": [box(12)],
-            "action": "OBSERVE",
-            "bizStep": "holding",
-            "disposition": "recalled",
-            "readPoint": {"id": WH},
-            "bizLocation": {"id": WH},
-            "tc:lotNumber": "B24K071",
-        },
+            **{"tc:prescriberName": "李医生"},
+        ),
+        observed(
+            [box(12)],
+            "holding",
+            disposition="recalled",
+            bizLocation={"id": WH},
+            **{"tc:lotNumber": "B24K071"},
+        ),
     )
     found = derive(runner)
     assert [m.kind for m in found if m.kind != "entity"] == [
@@ -441,15 +439,13 @@ def test_a_row_missing_fields_is_held_until_master_data_gives_them(
     code = "83000010000000000001"
     capture(
         client,
-        {
-            "type": "ObjectEvent",
-            **AT,
-            "epcList": [code],
-            "action": "ADD",
-            "bizStep": "commissioning",
-            "bizLocation": {"id": WH},
-            "ilmd": {"cbvmda:itemExpirationDate": "2027-10-31"},
-        },
+        observed(
+            [code],
+            "commissioning",
+            action="ADD",
+            bizLocation={"id": WH},
+            ilmd={"cbvmda:itemExpirationDate": "2027-10-31"},
+        ),
     )
     drug, entity, commissioning = derive(runner)
     assert (drug.state, drug.missing) == (
@@ -489,17 +485,8 @@ def test_deriving_again_gives_the_same_ids_and_sends_nothing_twice(
     client: TestClient, ledger: Ledger, runner: ReadModelRunner, platform: str
 ) -> None:
     capture(client, receipt(21, 22))
-    scan(client, operation="transfer", location="WH", destination="OP", codes=[box(21)])
-    scan(client, operation="accept", location="OP", codes=[box(21)])
-    bound = scan(
-        client,
-        operation="bind",
-        location="OP-1",
-        codes=[box(21)],
-        patient="110101199001011234",
-        prescription="MZ-1",
-        scanId="b-21",
-    )
+    to_pharmacy(client, 21)
+    bound = bind(client, 21, prescription="MZ-1", scanId="b-21")
     first = derive(runner)
     assert deliver(ledger, runner, url=platform) == 3
     named = [(m.key, m.msgid) for m in first]

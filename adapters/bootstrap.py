@@ -139,6 +139,8 @@ class Outboxes:
 
 def outboxes(ledger: Ledger, settings: OutboxSettings | None = None) -> Outboxes:
     """The outbox over ``ledger`` with the platforms of the settings."""
+    from adapters.beijing.delivery import BeijingTransport
+    from adapters.beijing.owed import BeijingOwes
     from adapters.nhsa.delivery import NhsaSettings, NhsaTransport
     from adapters.nhsa.owed import NhsaOwes
     from ledger.settlement_persons import SettlementPersons
@@ -149,6 +151,12 @@ def outboxes(ledger: Ledger, settings: OutboxSettings | None = None) -> Outboxes
     if "nhsa" in chosen.platforms:
         persons = SettlementPersons(ledger)
         parts.append((NhsaOwes(ledger), NhsaTransport(NhsaSettings.from_env(), persons.find)))
+    if "beijing" in chosen.platforms:
+        try:
+            beijing = BeijingTransport.from_env(os.environ)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        parts.append((BeijingOwes(ledger), beijing))
     runner = outbox_runner(ledger, [owes for owes, _ in parts])
     deliveries = [
         OutboxDelivery(

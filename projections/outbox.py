@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Index,
@@ -80,7 +81,7 @@ OPEN = (INCOMPLETE, PENDING, SENT, FAILED)
 RUNNER = "outbox"
 """The outbox runner's tracking row."""
 
-PER_EVENT = 100
+PER_EVENT = 1000
 """Messages one event may owe (a message's ``seq`` is its event's log row × this + its
 place among them, so log order is ``seq`` order and a rebuild gives the same numbers)."""
 
@@ -110,6 +111,7 @@ messages = Table(
     Column("sent_at", String(40)),
     Column("acknowledged_at", String(40)),
     Column("superseded_by", String(300)),
+    Column("lasting", Boolean, nullable=False, default=False),
     Index("outbox_by_key", "platform", "key", unique=True),
     Index("outbox_by_msgid", "platform", "msgid", unique=True),
     Index("outbox_by_state", "platform", "state", "seq"),
@@ -147,6 +149,9 @@ class Owed:
     person: str | None = None
     """The patient's pseudonym whose personal fields are joined in when sending (they are
     never stored here: :mod:`ledger.settlement_persons`)."""
+    lasting: bool = False
+    """Owed whatever becomes of the event that first owed it (master data an event made
+    known: Beijing's drug and entity rows): a cancel of that event does not supersede it."""
 
 
 @dataclass
@@ -323,6 +328,7 @@ class Outbox:
                 body=_dumps(owed.body),
                 person=owed.person,
                 missing=json.dumps(list(owed.missing)),
+                lasting=owed.lasting,
                 state=INCOMPLETE if owed.missing else PENDING,
                 attempts=0,
             )
@@ -334,7 +340,11 @@ class Outbox:
         and owe the reversal of those the platform may have."""
         rows = conn.execute(
             select(messages)
-            .where(messages.c.event == stored.event_id, messages.c.superseded_by.is_(None))
+            .where(
+                messages.c.event == stored.event_id,
+                messages.c.superseded_by.is_(None),
+                messages.c.lasting.is_(False),
+            )
             .order_by(messages.c.seq)
         ).all()
         place = 0

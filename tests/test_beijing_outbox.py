@@ -30,11 +30,10 @@ from projections.outbox import (
     ACKNOWLEDGED,
     INCOMPLETE,
     Message,
-    Outbox,
     OutboxDelivery,
-    create_tables,
     listed,
     messages,
+    outbox_runner,
 )
 from projections.runner import ReadModelRunner
 from tests.http_support import RoleKeys, http_client
@@ -82,9 +81,7 @@ def _patient_key(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def runner(ledger: Ledger) -> ReadModelRunner:
     """The outbox's runner, its tables made before the server's own runners start."""
-    made = ReadModelRunner(ledger, name="outbox", projections=[Outbox([BeijingOwes(ledger)])])
-    create_tables(made)
-    return made
+    return outbox_runner(ledger, [BeijingOwes(ledger)])
 
 
 @pytest.fixture

@@ -58,6 +58,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import Connection
+from sqlalchemy import Table as SqlTable
+
 from adapters.beijing import reading, rows
 from adapters.beijing.master_rows import Catalogue, drug_of
 from adapters.beijing.missing import missing
@@ -96,6 +99,8 @@ class BeijingOwes:
 
     platform = PLATFORM
     id_digits = 4
+    tables: tuple[SqlTable, ...] = ()
+    """Nothing kept while deriving: each row is read from its event and master data."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -109,7 +114,7 @@ class BeijingOwes:
             kept = self._catalogue = (position, Catalogue(data))
         return kept[1]
 
-    def owed(self, stored: StoredEvent) -> list[Owed]:
+    def owed(self, conn: Connection, stored: StoredEvent) -> list[Owed]:
         event = stored.event
         if "errorDeclaration" in event:
             return []
@@ -129,12 +134,23 @@ class BeijingOwes:
             who = hashlib.sha256(who.encode()).hexdigest()[:16]
         return f"{who}-{recorded.astimezone(BEIJING):%Y%m%d%H%M%S}-"
 
-    def reversal(self, message: Message, declaration: StoredEvent) -> Owed | None:
+    def follow(self, conn: Connection, stored: StoredEvent) -> None:
+        """Nothing to keep (see :attr:`tables`)."""
+
+    def reversals(self, message: Message, declaration: StoredEvent) -> list[Owed]:
         """None: seed 004 has no message that withdraws a row the platform took."""
-        return None
+        return []
 
 
-def _owed(table: Table, key: str, institution: str, row: dict[str, Any], codes: list[str]) -> Owed:
+def _owed(
+    table: Table,
+    key: str,
+    institution: str,
+    row: dict[str, Any],
+    codes: list[str],
+    *,
+    lasting: bool = False,
+) -> Owed:
     return Owed(
         key=key,
         kind=table.key,
@@ -142,6 +158,7 @@ def _owed(table: Table, key: str, institution: str, row: dict[str, Any], codes: 
         body={"table": table.key, "rows": [row]},
         codes=tuple(codes),
         missing=missing(table, row),
+        lasting=lasting,
     )
 
 
@@ -250,7 +267,8 @@ def _drugs(facts: list[Fact], institution: str, catalogue: Catalogue) -> Iterabl
     drugs = unique(d for _, _, _, epcs in facts for e in epcs if (d := drug_of(e)) is not None)
     for drug in drugs:
         row = catalogue.drug(institution, drug)
-        yield _owed(DRUG, f"drug:{institution}:{drug.identification}", institution, row, [])
+        key = f"drug:{institution}:{drug.identification}"
+        yield _owed(DRUG, key, institution, row, [], lasting=True)
 
 
 def _entities(facts: list[Fact], institution: str, catalogue: Catalogue) -> Iterable[Owed]:
@@ -267,4 +285,4 @@ def _entities(facts: list[Fact], institution: str, catalogue: Catalogue) -> Iter
             continue
         owner, location = parsed
         row = catalogue.entity(owner, location)
-        yield _owed(ENTITY, f"entity:{owner}:{location}", institution, row, [])
+        yield _owed(ENTITY, f"entity:{owner}:{location}", institution, row, [], lasting=True)

@@ -148,9 +148,15 @@ def outboxes(ledger: Ledger, settings: OutboxSettings | None = None) -> Outboxes
 
     chosen = settings or OutboxSettings.from_env()
     parts: list[tuple[Any, Any]] = []
+    batching: dict[str, dict[str, Any]] = {}
     if "nhsa" in chosen.platforms:
+        try:
+            nhsa = NhsaSettings.from_env()
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         persons = SettlementPersons(ledger)
-        parts.append((NhsaOwes(ledger), NhsaTransport(NhsaSettings.from_env(), persons.find)))
+        parts.append((NhsaOwes(ledger), NhsaTransport(nhsa, persons.find)))
+        batching["nhsa"] = {"batch_size": nhsa.batch_size, "batch_delay": nhsa.batch_delay}
     if "beijing" in chosen.platforms:
         try:
             beijing = BeijingTransport.from_env(os.environ)
@@ -167,6 +173,7 @@ def outboxes(ledger: Ledger, settings: OutboxSettings | None = None) -> Outboxes
             max_backoff=chosen.max_backoff,
             lease_seconds=chosen.lease,
             event_of=ledger.get_event,
+            **batching.get(owes.platform, {}),
         )
         for owes, transport in parts
     ]

@@ -40,7 +40,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -75,13 +75,19 @@ SENT = "sent"
 ACKNOWLEDGED = "acknowledged"
 FAILED = "failed"
 SUPERSEDED = "superseded"
-STATES = (INCOMPLETE, PENDING, SENT, ACKNOWLEDGED, FAILED, SUPERSEDED)
+BATCHED = "batched"
+"""Sent as a row of a batch message (an A variant), whose state it takes when it is
+acknowledged."""
+STATES = (INCOMPLETE, PENDING, SENT, ACKNOWLEDGED, FAILED, SUPERSEDED, BATCHED)
 OPEN = (INCOMPLETE, PENDING, SENT, FAILED)
 """States of a message still owed."""
 RUNNER = "outbox"
 """The outbox runner's tracking row."""
 
 PER_EVENT = 1000
+BATCH_PLACE = 500
+"""A batch message's ``seq`` is its first member's plus this (places from here on are
+batches'; an event owes at most this many messages)."""
 """Messages one event may owe (a message's ``seq`` is its event's log row × this + its
 place among them, so log order is ``seq`` order and a rebuild gives the same numbers)."""
 
@@ -112,6 +118,7 @@ messages = Table(
     Column("acknowledged_at", String(40)),
     Column("superseded_by", String(300)),
     Column("lasting", Boolean, nullable=False, default=False),
+    Column("batch", String(60)),  # the msgid of the batch message that carries it
     Index("outbox_by_key", "platform", "key", unique=True),
     Index("outbox_by_msgid", "platform", "msgid", unique=True),
     Index("outbox_by_state", "platform", "state", "seq"),
@@ -178,7 +185,7 @@ class Message:
     sent_at: str | None = None
     acknowledged_at: str | None = None
     superseded_by: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    batch: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> Message:
@@ -204,6 +211,7 @@ class Message:
             sent_at=m["sent_at"],
             acknowledged_at=m["acknowledged_at"],
             superseded_by=m["superseded_by"],
+            batch=m["batch"],
         )
 
     def as_json(self, *, body: bool = True) -> dict[str, Any]:
@@ -226,6 +234,7 @@ class Message:
             "sentAt": self.sent_at,
             "acknowledgedAt": self.acknowledged_at,
             "supersededBy": self.superseded_by,
+            "batch": self.batch,
         }
         if body:
             out["body"] = self.body
@@ -260,6 +269,16 @@ class Owes(Protocol):
         """What undoes ``message`` (which the platform may have) once its event is
         declared in error (keys ending ``:reversal…``); none when the platform has
         nothing for that."""
+        ...
+
+    def batch_kind(self, kind: str) -> str | None:
+        """The batch variant messages of ``kind`` may travel in (``3505`` → ``3505A``);
+        None: always one by one."""
+        ...
+
+    def combine(self, members: Sequence[Message]) -> Owed:
+        """One batch message carrying ``members`` (same institution and kind, log
+        order) as its rows."""
         ...
 
 
@@ -302,8 +321,8 @@ class Outbox:
         stored: StoredEvent,
         place: int,
     ) -> bool:
-        if place >= PER_EVENT:
-            raise ValueError(f"event {stored.event_id} owes more than {PER_EVENT} messages")
+        if place >= BATCH_PLACE:
+            raise ValueError(f"event {stored.event_id} owes more than {BATCH_PLACE} messages")
         found = conn.execute(
             select(messages.c.seq).where(
                 messages.c.platform == owes.platform, messages.c.key == owed.key
@@ -350,12 +369,12 @@ class Outbox:
         place = 0
         for row in rows:
             message = Message.of(row)
-            if ":reversal" in message.key:
-                continue
+            if ":reversal" in message.key or message.key.startswith("batch:"):
+                continue  # a reversal stays owed; a batch goes with its rows
             owes = next((o for o in self.owes if o.platform == message.platform), None)
             if owes is None:
                 continue
-            if message.state in (INCOMPLETE, PENDING, FAILED):
+            if message.state in (INCOMPLETE, PENDING, FAILED) and message.batch is None:
                 conn.execute(
                     update(messages)
                     .where(messages.c.seq == message.seq)
@@ -452,6 +471,8 @@ class OutboxDelivery:
         max_backoff: float = 300.0,
         refresh_every: float = 5.0,
         lease_seconds: float = 30.0,
+        batch_size: int = 0,
+        batch_delay: float = 5.0,
         event_of: Callable[[str], StoredEvent | None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -464,6 +485,8 @@ class OutboxDelivery:
         self.max_backoff = max_backoff
         self.refresh_every = refresh_every
         self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
+        self.batch_delay = batch_delay
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.event_of = event_of
         self.clock = clock
@@ -490,13 +513,15 @@ class OutboxDelivery:
         ):
             self.refresh()
             self._refreshed = now
+        waiting = self._batch(now) if self.batch_size > 1 else set()
         taken = 0
         blocked: set[str] = set()
         for message in self._open():
             if self._closed.is_set():
                 break
             codes = set(message.codes)
-            if codes & blocked or message.state == INCOMPLETE or not _due(message, now):
+            held = message.state == INCOMPLETE or message.seq in waiting
+            if codes & blocked or held or not _due(message, now):
                 blocked |= codes
                 continue
             outcome = self._send(message, now)
@@ -507,6 +532,80 @@ class OutboxDelivery:
             else:
                 blocked |= codes
         return taken
+
+    def _batch(self, now: datetime) -> set[int]:
+        """Put pending messages that may travel together into batch messages (the A
+        variants), stored before anything is sent so that a batch keeps its id: up to
+        :attr:`batch_size` of one institution and kind, in log order, once that many wait
+        or the oldest has waited :attr:`batch_delay` seconds. A message joins only when no
+        earlier open message outside its batch names one of its codes (per code, log order
+        holds); one left alone after the delay goes by itself. The messages still waiting
+        for others (their ``seq``)."""
+        groups: dict[tuple[str, str], list[Message]] = {}
+        outside: dict[tuple[str, str], set[str]] = {}
+        full: list[list[Message]] = []
+        earlier: set[str] = set()
+        for message in self._open():
+            codes = set(message.codes)
+            group = (message.institution, message.kind)
+            joins = (
+                message.state == PENDING
+                and message.attempts == 0
+                and message.batch is None
+                and self.owes.batch_kind(message.kind) is not None
+                and not codes & outside.get(group, earlier)
+            )
+            if joins:
+                if group not in groups:
+                    groups[group], outside[group] = [], set(earlier)
+                groups[group].append(message)
+                if len(groups[group]) == self.batch_size:
+                    full.append(groups.pop(group))
+                    outside.pop(group)
+            for other, seen in outside.items():
+                if other != group or not joins:
+                    seen |= codes
+            earlier |= codes
+        waiting: set[int] = set()
+        for members in full:
+            self._seal(members)
+        for members in groups.values():
+            waited = (now - _moment(members[0].recorded)).total_seconds()
+            if waited < self.batch_delay:
+                waiting |= {m.seq for m in members}  # wait for more
+            elif len(members) > 1:
+                self._seal(members)
+        return waiting
+
+    def _seal(self, members: Sequence[Message]) -> None:
+        owed = self.owes.combine(members)
+        first = members[0]
+        with self.runner.transaction() as conn:
+            msgid = _Ids(conn).next(self.owes, owed, self.clock())
+            conn.execute(
+                messages.insert().values(
+                    seq=first.seq + BATCH_PLACE,
+                    platform=self.owes.platform,
+                    key=owed.key,
+                    kind=owed.kind,
+                    institution=owed.institution,
+                    msgid=msgid,
+                    event=first.event,
+                    recorded=first.recorded,
+                    codes=json.dumps(list(owed.codes)),
+                    body=_dumps(owed.body),
+                    person=None,
+                    missing="[]",
+                    lasting=False,
+                    state=PENDING,
+                    attempts=0,
+                )
+            )
+            conn.execute(
+                update(messages)
+                .where(messages.c.seq.in_([m.seq for m in members]), messages.c.state == PENDING)
+                .values(state=BATCHED, batch=msgid)
+            )
 
     def _lease(self, now: datetime) -> bool:
         """Take or renew this platform's delivery lease; whether this process holds it."""
@@ -567,14 +666,28 @@ class OutboxDelivery:
             log.warning("%s: %s not delivered: %s", self.name, message.msgid, exc)
             return None
         if reply.taken:
-            self._set(
-                message.seq,
-                state=ACKNOWLEDGED,
-                acknowledged_at=_text(self.clock()),
-                answer=_dumps(reply.answer) if reply.answer is not None else None,
-                error=None,
-                next_attempt=None,
-            )
+            done = _text(self.clock())
+            with self.runner.transaction() as conn:
+                conn.execute(
+                    update(messages)
+                    .where(messages.c.seq == message.seq)
+                    .values(
+                        state=ACKNOWLEDGED,
+                        acknowledged_at=done,
+                        answer=_dumps(reply.answer) if reply.answer is not None else None,
+                        error=None,
+                        next_attempt=None,
+                    )
+                )
+                conn.execute(  # a batch's rows are taken with it
+                    update(messages)
+                    .where(
+                        messages.c.platform == self.owes.platform,
+                        messages.c.batch == message.msgid,
+                        messages.c.state == BATCHED,
+                    )
+                    .values(state=ACKNOWLEDGED, acknowledged_at=done)
+                )
             return True
         self._pause(message, FAILED, reply.error or "refused", reply.answer, now)
         log.warning("%s: %s refused: %s", self.name, message.msgid, reply.error)
@@ -729,6 +842,7 @@ def uploads(
         messages.c.platform == platform,
         messages.c.state != SUPERSEDED,
         messages.c.key.not_like("%:reversal%"),
+        messages.c.key.not_like("batch:%"),
     )
     if scope is not None:
         query = query.where(messages.c.institution == scope)

@@ -351,3 +351,54 @@ def test_a_product_without_its_catalogue_fields_waits_for_them(w: World) -> None
     (body,) = bodies(w, "3502")
     assert body["msgid"] == waiting["msgid"]
     assert body["input"]["invinfo"]["fixmedins_hilist_id"] == "H-XC03"
+
+
+def test_batching_sends_the_a_variants_with_each_rows_person(
+    ledger: Ledger, monkeypatch: Any
+) -> None:
+    from tests.patient_support import KEY_HEX
+
+    monkeypatch.setenv("TRACECODE_PATIENT_KEY", KEY_HEX)
+    with world(ledger, batch_size=3, batch_delay=3600) as w:
+        for n in (20, 21, 22, 23):
+            w.scan(
+                operation="receive",
+                location="WH",
+                codes=[box(n)],
+                lot="L7",
+                manufactured="2025-03-01",
+            )
+        w.deliver()  # three wait together; the fourth waits for more
+        (batch,) = w.received()
+        assert batch["body"]["infno"] == "3502A"
+        rows = batch["body"]["input"]["invinfoDetail"]
+        assert [r["drug_trac_info"] for r in rows] == [
+            [{"drug_trac_codg": box(n)}] for n in (20, 21, 22)
+        ]
+        assert batch["answer"]["infcode"] == 0
+        by_state = sorted(m["state"] for m in w.messages())
+        assert by_state == [
+            "acknowledged",
+            "acknowledged",
+            "acknowledged",
+            "acknowledged",
+            "pending",
+        ]
+        other = PATIENT[:-1] + "5"
+        w.at_pharmacy(box(24), box(25))
+        w.delivery.batch_delay = 0
+        w.deliver()  # the receipts first: a sale waits for its codes' earlier messages
+        sale(w, "RX8", box(24), settlement=INSURED)
+        sale(
+            w,
+            "RX9",
+            box(25),
+            patient=other,
+            settlement={**INSURED, "psn_no": "PSN-2", "setl_id": "SETL-2", "psn_name": "李四"},
+        )
+        w.delivery.batch_delay = 0
+        w.deliver()
+        (sales,) = [m["body"] for m in w.received() if m["infno"] == "3505A"]
+        people = [(r["psn_no"], r["setl_id"]) for r in sales["input"]["selinfoDetail"]]
+        assert people == [(INSURED["psn_no"], "SETL-0001"), ("PSN-2", "SETL-2")]
+        assert all(m["state"] == "acknowledged" for m in w.messages())

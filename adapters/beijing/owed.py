@@ -54,7 +54,7 @@ of the same event. An institution code longer than 36 characters is replaced by 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -136,6 +136,13 @@ class BeijingOwes:
 
     def follow(self, conn: Connection, stored: StoredEvent) -> None:
         """Nothing to keep (see :attr:`tables`)."""
+
+    def batch_kind(self, kind: str) -> str | None:
+        """None: each message is one row (the seed defines no batches)."""
+        return None
+
+    def combine(self, members: Sequence[Message]) -> Owed:
+        raise NotImplementedError("the Beijing platform's messages are not batched")
 
     def reversals(self, message: Message, declaration: StoredEvent) -> list[Owed]:
         """None: seed 004 has no message that withdraws a row the platform took."""

@@ -16,7 +16,9 @@ sent), ``TRACECODE_NHSA_RECER_SYS_CODE`` (``YBXT``), ``TRACECODE_NHSA_INFVER`` (
 ``TRACECODE_NHSA_OPTER_TYPE`` (``1`` 经办人), and when the province wants them
 ``TRACECODE_NHSA_DEV_NO``, ``TRACECODE_NHSA_DEV_SAFE_INFO``, ``TRACECODE_NHSA_CAINFO``,
 ``TRACECODE_NHSA_SIGNTYPE``, ``TRACECODE_NHSA_SIGN_NO``; ``TRACECODE_NHSA_TIMEOUT_SECONDS``
-(10). The endpoint is the operator's own setting, so the webhooks' address rules do not
+(10); batching into the A variants (``3505A``…): ``TRACECODE_NHSA_BATCH_SIZE`` (0: off; else
+at most that many rows a message) and ``TRACECODE_NHSA_BATCH_DELAY_SECONDS`` (5: how long a
+message may wait for others to travel with). The endpoint is the operator's own setting, so the webhooks' address rules do not
 apply to it.
 """
 
@@ -31,7 +33,7 @@ from typing import Any
 import httpx
 
 from adapters.nhsa.answers import BEIJING, already_received
-from adapters.nhsa.owed import NODES, PERSONAL
+from adapters.nhsa.owed import PERSONAL
 from projections.outbox import Message, Reply, Unreachable
 
 FIXED = {
@@ -59,6 +61,8 @@ class NhsaSettings:
     url: str | None = None
     fixed: dict[str, str] = field(default_factory=_defaults)
     timeout: float = 10.0
+    batch_size: int = 0
+    batch_delay: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NhsaSettings:
@@ -67,26 +71,53 @@ class NhsaSettings:
         return cls(
             url=env.get("TRACECODE_NHSA_URL") or None,
             fixed={k: v for k, v in fixed.items() if v},
-            timeout=float(env.get("TRACECODE_NHSA_TIMEOUT_SECONDS") or 10.0),
+            timeout=_number(env, "TRACECODE_NHSA_TIMEOUT_SECONDS", 10.0),
+            batch_size=int(_number(env, "TRACECODE_NHSA_BATCH_SIZE", 0, whole=True)),
+            batch_delay=_number(env, "TRACECODE_NHSA_BATCH_DELAY_SECONDS", 5.0),
         )
+
+
+class NhsaSettingsError(ValueError):
+    """A 医保 setting that cannot be used; the message names it."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, whole: bool = False) -> float:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value) if whole else float(value)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise NhsaSettingsError(f"{name}={value!r}: not {kind}") from None
+    if number < 0 or (number == 0 and not whole):
+        raise NhsaSettingsError(f"{name}={value!r}: must be more than 0")
+    return float(number)
 
 
 def envelope(
     message: Message,
     settings: NhsaSettings,
-    persons: Persons | None,
+    find: Persons | None,
     now: datetime,
 ) -> dict[str, Any]:
     """The request of one outbox message as sent now."""
-    node = NODES[message.kind]
     given = message.body.get("input", {})
-    inputs = {
-        key: dict(value) if isinstance(value, Mapping) else value for key, value in given.items()
-    }
-    if message.person is not None and persons is not None:
-        personal = persons(message.person, message.institution) or {}
-        row = inputs.get(node)
-        if isinstance(row, dict):
+    inputs: dict[str, Any] = {}
+    for key, value in given.items():
+        if isinstance(value, list):
+            inputs[key] = [dict(row) for row in value]
+        else:
+            inputs[key] = dict(value) if isinstance(value, Mapping) else value
+    rows: list[Any] = []
+    for value in inputs.values():
+        rows += value if isinstance(value, list) else [value]
+    persons = message.body.get("persons") or [message.person] * len(rows)
+    if find is not None:
+        for row, person in zip(rows, persons, strict=False):
+            if person is None or not isinstance(row, dict):
+                continue
+            personal = find(person, message.institution) or {}
             row.update({k: personal[k] for k in PERSONAL if personal.get(k)})
     return {
         "infno": message.kind,

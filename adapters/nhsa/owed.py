@@ -35,7 +35,7 @@ in smallest units (the field says so). ``fixmedins_bchno`` is one per stock batc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -503,6 +503,31 @@ class NhsaOwes:
                 tuple(message.codes),
             )
         ]
+
+    # -- A variants -----------------------------------------------------------------------
+
+    def batch_kind(self, kind: str) -> str | None:
+        """``3505`` → ``3505A`` (when the field tables have it)."""
+        batch = kind + "A"
+        spec = self.spec.messages.get(batch)
+        return batch if spec is not None and spec.batch else None
+
+    def combine(self, members: Sequence[Message]) -> Owed:
+        """The A variant carrying ``members`` as its rows (the first one's envelope; each
+        row's patient kept in ``persons`` so that the sending joins each row's personal
+        fields)."""
+        first = members[0]
+        batch = self.batch_kind(first.kind)
+        assert batch is not None
+        node = NODES[first.kind]
+        rows = [m.body.get("input", {}).get(node, {}) for m in members]
+        codes = list(dict.fromkeys(c for m in members for c in m.codes))
+        body = {
+            "envelope": dict(first.body.get("envelope", {})),
+            "input": {self.spec.messages[batch].node: rows},
+            "persons": [m.person for m in members],
+        }
+        return Owed(f"batch:{first.key}", batch, first.institution, body, tuple(codes))
 
     # -- shared -------------------------------------------------------------------------
 

@@ -402,3 +402,49 @@ def test_batching_sends_the_a_variants_with_each_rows_person(
         people = [(r["psn_no"], r["setl_id"]) for r in sales["input"]["selinfoDetail"]]
         assert people == [(INSURED["psn_no"], "SETL-0001"), ("PSN-2", "SETL-2")]
         assert all(m["state"] == "acknowledged" for m in w.messages())
+
+
+def test_moves_between_institutions_are_transfers_out_and_in(w: World) -> None:
+    """Captured by an integration engine: its messages name the interface operator."""
+    from ledger.capture import prepare
+
+    w.delivery.owes.interface = ("IF-01", "接口账户")  # type: ignore[attr-defined]
+    from tests.ledger_contract import document
+    from tests.nhsa_outbox_support import OTHER
+
+    w.at_pharmacy(box(30))
+    urn = "urn:tracecode:cn-drug:" + box(30)
+    here, there = f"urn:tracecode:loc:{HOSPITAL}:WH", f"urn:tracecode:loc:{OTHER}:WH"
+
+    def moved(step: str, disposition: str, at: str, **more: Any) -> dict[str, Any]:
+        return {
+            "type": "ObjectEvent",
+            "eventTime": "2026-11-30T08:00:00.000+08:00",
+            "eventTimeZoneOffset": "+08:00",
+            "epcList": [urn],
+            "action": "OBSERVE",
+            "bizStep": step,
+            "disposition": disposition,
+            "readPoint": {"id": at},
+            **more,
+        }
+
+    shipped = moved(
+        "shipping",
+        "in_transit",
+        here,
+        sourceList=[{"type": "location", "source": here}],
+        destinationList=[{"type": "location", "destination": there}],
+    )
+    received = moved("receiving", "in_progress", there, bizLocation={"id": there})
+    assert w.ledger.capture(prepare(document(shipped, received))).success
+    w.deliver()
+    changes = [m for m in w.messages() if m["kind"] == "3502"]
+    types = [(m["institution"], m["body"]["input"]["invinfo"].get("inv_chg_type")) for m in changes]
+    assert types == [(HOSPITAL, "108"), (HOSPITAL, "102"), (OTHER, "101")]
+    internal = [m for m in w.received() if m["infno"] == "3502"]
+    assert len(internal) == 2  # the receipt and the transfer out; the move to OP owed nothing
+    assert changes[2]["state"] == "incomplete"  # the other institution has no master data here
+    assert "/envelope/fixmedins_name" in changes[2]["missing"]
+    shipped_out = internal[1]["body"]
+    assert (shipped_out["opter"], shipped_out["opter_name"]) == ("IF-01", "接口账户")

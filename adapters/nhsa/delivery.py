@@ -18,8 +18,8 @@ sent), ``TRACECODE_NHSA_RECER_SYS_CODE`` (``YBXT``), ``TRACECODE_NHSA_INFVER`` (
 ``TRACECODE_NHSA_SIGNTYPE``, ``TRACECODE_NHSA_SIGN_NO``; ``TRACECODE_NHSA_TIMEOUT_SECONDS``
 (10); batching into the A variants (``3505A``…): ``TRACECODE_NHSA_BATCH_SIZE`` (0: off; else
 at most that many rows a message) and ``TRACECODE_NHSA_BATCH_DELAY_SECONDS`` (5: how long a
-message may wait for others to travel with). The endpoint is the operator's own setting, so the webhooks' address rules do not
-apply to it.
+message may wait for others to travel with). The endpoint is the operator's own setting,
+so the webhooks' address rules do not apply to it.
 """
 
 from __future__ import annotations

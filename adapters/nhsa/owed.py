@@ -35,6 +35,7 @@ in smallest units (the field says so). ``fixmedins_bchno`` is one per stock batc
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,7 +160,8 @@ def _step(value: Any) -> str:
 class _Line:
     """Codes of one product and lot in one event: one message row."""
 
-    match: ProductMatch
+    match: ProductMatch | None
+    """None: no product of the institution has the code (its catalogue fields are missing)."""
     lot: str | None
     manufactured: str | None
     expires: str | None
@@ -176,8 +178,18 @@ class NhsaOwes:
     id_digits = 4
     tables = (codes, state)
 
-    def __init__(self, ledger: Ledger, spec: Tables | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        spec: Tables | None = None,
+        interface: tuple[str, str] | None = None,
+    ) -> None:
         self.ledger = ledger
+        self.interface = interface or (
+            os.environ.get("TRACECODE_NHSA_OPTER", ""),
+            os.environ.get("TRACECODE_NHSA_OPTER_NAME", ""),
+        )
+        """Who the messages of captured events name as their operator."""
         self.spec = spec or load()
         """The fields of each message (a province's variant: ``TRACECODE_NHSA_FIELDS``):
         a row carries the fields its message has, and lacks a required one only as
@@ -426,7 +438,7 @@ class NhsaOwes:
         out = []
         for number, line in enumerate(self._lines(conn, stored, institution, data)):
             row = self._drug(line, institution)
-            product = line.match.product
+            product = line.match.product if line.match is not None else {}
             row.update({k: v for k, v in staff.items() if v is not None})
             if product.get("price"):
                 row["finl_trns_pric"] = float(product["price"])
@@ -538,18 +550,14 @@ class NhsaOwes:
         epcs = [str(e) for e in stored.event.get("epcList") or []]
         known = self._known(conn, epcs)
         catalogue = Catalogue(data, institution)
-        lines: dict[tuple[str, str | None], _Line] = {}
-        unknown: list[str] = []
+        lines: dict[tuple[str | None, str | None], _Line] = {}
         for epc in epcs:
             box = box_of(epc)
             code = box or epc
             match = catalogue.product_for_code(code)
-            if match is None:
-                unknown.append(epc)
-                continue
             row = known.get(code)
             lot = ext(stored.event, "lotNumber") or (row.lot if row is not None else None)
-            key = (str(match.product["yb_code"]), lot)
+            key = (None if match is None else str(match.product["yb_code"]), lot)
             line = lines.get(key)
             if line is None:
                 line = lines[key] = _Line(
@@ -567,17 +575,18 @@ class NhsaOwes:
                 line.units += 1
             else:
                 line.count += 1
-                line.units += match.units
+                line.units += match.units if match is not None else 1
         return list(lines.values())
 
     def _drug(self, line: _Line, institution: str, *, with_price: bool = False) -> dict[str, Any]:
         """The catalogue and batch fields of a row (those known)."""
-        product = line.match.product
+        product = line.match.product if line.match is not None else {}
+        known = product.get("yb_code")
         row: dict[str, Any] = {
-            "med_list_codg": product["yb_code"],
+            "med_list_codg": known,
             "fixmedins_hilist_id": product.get("his_code"),
             "fixmedins_hilist_name": product.get("his_name"),
-            "fixmedins_bchno": batch_number(institution, str(product["yb_code"]), line.lot),
+            "fixmedins_bchno": batch_number(institution, known, line.lot) if known else None,
             "rx_flag": product.get("rx_flag"),
             "manu_lotnum": line.lot,
             "manu_date": line.manufactured,
@@ -591,9 +600,13 @@ class NhsaOwes:
         self, event: Mapping[str, Any], institution: str, data: MasterData
     ) -> tuple[str, str]:
         """``(opter, opter_name)``: the scan's operator (else its terminal) and the name
-        the operators list gives it (else the id)."""
-        who = ext(event, "operator") or ext(event, "terminal") or ""
-        return str(who), name_in(data, institution, str(who)) if who else ""
+        the operators list gives it (else the id); for an event no terminal scanned (an
+        integration's capture), the interface operator of the settings
+        (``TRACECODE_NHSA_OPTER``, ``TRACECODE_NHSA_OPTER_NAME``), else missing."""
+        who = ext(event, "operator") or ext(event, "terminal")
+        if not who:
+            return self.interface
+        return str(who), name_in(data, institution, str(who))
 
     def _message(
         self,

@@ -4,8 +4,8 @@ failing, too slow, cut off, not there), and its settings."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,8 @@ import pytest
 
 from adapters.beijing import standin
 from adapters.beijing.delivery import BeijingSettingsError, BeijingTransport
-from projections.outbox import PENDING, Message, Unreachable
+from projections.outbox import PENDING, Message, Reply, Transport, Unreachable
+from tests.outbox_transport_contract import TransportContract
 
 ROW = {
     "eventTime": "2026-03-02T09:15:30.250+08:00",
@@ -44,6 +45,28 @@ def message(msgid: str, **changes: Any) -> Message:
     )
 
 
+class TestBeijingTransport(TransportContract):
+    def standin(self) -> AbstractContextManager[str]:
+        return standin.running()
+
+    def make(self, url: str | None, timeout: float) -> BeijingTransport:
+        return BeijingTransport(url=url, timeout=timeout)
+
+    def message(self, serial: int, *, good: bool = True) -> Message:
+        made = message(f"H1-20260302091531-{serial:04d}")
+        if not good:
+            made.body["rows"][0].pop("prescription")
+        return made
+
+    def taken_before(self, reply: Reply) -> bool:
+        return reply.answer is not None and reply.answer.get("result") == "already-received"
+
+    def test_refused_with_the_problems_named(self, transport: Transport) -> None:
+        reply = transport.send(self.message(6, good=False))
+        assert reply.error == "/rows/0/prescription: prescription (患者的病历号/门诊号) is required"
+        assert reply.answer is not None and reply.answer["result"] == "refused"
+
+
 @pytest.fixture(scope="module")
 def stand() -> Iterator[str]:
     with standin.running() as url:
@@ -58,36 +81,6 @@ def url(stand: str) -> Iterator[str]:
     yield stand
 
 
-def faults(url: str, **given: Any) -> None:
-    httpx.post(url + "/faults", json=given).raise_for_status()
-
-
-@pytest.fixture
-def transport(url: str) -> Iterator[BeijingTransport]:
-    made = BeijingTransport(url=url, timeout=1.0)
-    yield made
-    made.close()
-
-
-def test_taken_then_taken_before(transport: BeijingTransport, url: str) -> None:
-    first = transport.send(message("H1-20260302091531-0000"))
-    assert first.taken and first.answer is not None and first.answer["result"] == "accepted"
-    again = transport.send(message("H1-20260302091531-0000"))
-    assert again.taken and again.answer is not None
-    assert again.answer["result"] == "already-received"
-    assert [m["answer"]["result"] for m in httpx.get(url + "/messages").json()] == [
-        "accepted",
-        "already-received",
-    ]
-
-
-def test_refused_with_the_problems_named(transport: BeijingTransport) -> None:
-    reply = transport.send(message("H1-20260302091531-0001", prescription=None))
-    assert not reply.taken
-    assert reply.error == "/rows/0/prescription: prescription (患者的病历号/门诊号) is required"
-    assert reply.answer is not None and reply.answer["result"] == "refused"
-
-
 def test_xml_is_refused_by_element_path(url: str) -> None:
     transport = BeijingTransport(url=url, form="xml")
     try:
@@ -96,41 +89,6 @@ def test_xml_is_refused_by_element_path(url: str) -> None:
         transport.close()
     required = "prescription (患者的病历号/门诊号) is required"
     assert reply.error == f"/message/row[1]/prescription: {required}"
-
-
-@pytest.mark.parametrize(
-    "fault",
-    [{"down_for": 60}, {"error_rate": 1}, {"timeout_after_commit": 1, "hang": 5}],
-    ids=["down", "failing", "too-slow"],
-)
-def test_a_platform_not_answering_is_unreachable(
-    transport: BeijingTransport, url: str, fault: dict[str, Any]
-) -> None:
-    faults(url, **fault)
-    with pytest.raises(Unreachable):
-        transport.send(message("H1-20260302091531-0003"))
-    faults(url)
-    reply = transport.send(message("H1-20260302091531-0003"))
-    taken_before = "timeout_after_commit" in fault
-    assert reply.taken and reply.answer is not None
-    assert reply.answer["result"] == ("already-received" if taken_before else "accepted")
-
-
-def test_a_cut_connection_and_no_server_are_unreachable(
-    transport: BeijingTransport, url: str
-) -> None:
-    faults(url, drop_responses=1)
-    with pytest.raises(Unreachable):
-        transport.send(message("H1-20260302091531-0004"))
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        nobody = f"http://127.0.0.1:{free.getsockname()[1]}"
-    gone = BeijingTransport(url=nobody)
-    try:
-        with pytest.raises(Unreachable, match=nobody):
-            gone.send(message("H1-20260302091531-0005"))
-    finally:
-        gone.close()
 
 
 def test_a_directory_that_cannot_be_written_is_unreachable(tmp_path: Path) -> None:

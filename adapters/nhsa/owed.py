@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -314,34 +314,18 @@ class NhsaOwes:
         data: MasterData,
         change: str,
     ) -> list[Owed]:
-        event = stored.event
-        operator = self._operator(event, institution, data)
-        out = []
-        for number, line in enumerate(self._lines(conn, stored, institution, data)):
-            row = self._drug(line, institution, with_price=True)
-            row.update(
-                {
-                    "inv_chg_type": change,
-                    "cnt": line.units if line.split else line.count,
-                    "inv_chg_time": local_time(str(event["eventTime"])),
-                    "inv_chg_opter_name": operator[1],
-                    "trdn_flag": "1" if line.split else "0",
-                    "drug_trac_info": _trace(line.codes),
-                }
-            )
-            out.append(
-                self._message(
-                    "3502",
-                    f"3502:{stored.hash_id}:{number}",
-                    stored,
-                    institution,
-                    data,
-                    row,
-                    line.codes,
-                    operator,
-                )
-            )
-        return out
+        when = local_time(str(stored.event["eventTime"]))
+
+        def fill(line: _Line, operator: str) -> dict[str, Any]:
+            return {
+                "inv_chg_type": change,
+                "cnt": line.units if line.split else line.count,
+                "inv_chg_time": when,
+                "inv_chg_opter_name": operator,
+                "trdn_flag": "1" if line.split else "0",
+            }
+
+        return self._per_line("3502", conn, stored, institution, data, fill, with_price=True)
 
     # -- 3501 ---------------------------------------------------------------------------
 
@@ -355,30 +339,12 @@ class NhsaOwes:
         ).scalar()
         if first is not None and first != count:
             return []  # only the first stocktake of coded stock is uploaded
-        operator = self._operator(event, institution, data)
-        out = []
-        for number, line in enumerate(self._lines(conn, stored, institution, data)):
-            row = self._drug(line, institution)
-            row.update(
-                {
-                    "invdate": local_date(str(event["eventTime"])),
-                    "inv_cnt": line.units,
-                    "drug_trac_info": _trace(line.codes),
-                }
-            )
-            out.append(
-                self._message(
-                    "3501",
-                    f"3501:{stored.hash_id}:{number}",
-                    stored,
-                    institution,
-                    data,
-                    row,
-                    line.codes,
-                    operator,
-                )
-            )
-        return out
+        day = local_date(str(event["eventTime"]))
+
+        def fill(line: _Line, operator: str) -> dict[str, Any]:
+            return {"invdate": day, "inv_cnt": line.units}
+
+        return self._per_line("3501", conn, stored, institution, data, fill)
 
     # -- 3505 / 3506 ------------------------------------------------------------------
 
@@ -433,28 +399,25 @@ class NhsaOwes:
         staff: dict[str, Any],
         prescription: str | None,
     ) -> list[Owed]:
-        event = stored.event
-        operator = self._operator(event, institution, data)
-        out = []
-        for number, line in enumerate(self._lines(conn, stored, institution, data)):
-            row = self._drug(line, institution)
+        when = local_time(str(stored.event["eventTime"]))
+
+        def fill(line: _Line, operator: str) -> dict[str, Any]:
             product = line.match.product if line.match is not None else {}
-            row.update({k: v for k, v in staff.items() if v is not None})
+            row = {k: v for k, v in staff.items() if v is not None}
             if product.get("price"):
                 row["finl_trns_pric"] = float(product["price"])
             if prescription is not None and infno == "3505":
                 row["rxno"] = prescription
+            if infno == "3506" and staff.get("rtal_docno"):
+                row["medins_prod_sel_no"] = staff["rtal_docno"]
             row.update(
                 {
                     "trdn_flag": "1" if line.split else "0",
                     "sel_retn_cnt": line.units if line.split else line.count,
-                    "sel_retn_time": local_time(str(event["eventTime"])),
-                    "sel_retn_opter_name": operator[1],
-                    "drug_trac_info": _trace(line.codes),
+                    "sel_retn_time": when,
+                    "sel_retn_opter_name": operator,
                 }
             )
-            if infno == "3506" and staff.get("rtal_docno"):
-                row["medins_prod_sel_no"] = staff["rtal_docno"]
             if settlement is not None:
                 facts = {
                     "mdtrt_setl_type": settlement.mdtrt_setl_type,
@@ -464,31 +427,9 @@ class NhsaOwes:
                     "hi_feesetl_type": settlement.hi_feesetl_type,
                 }
                 row.update({k: v for k, v in facts.items() if v is not None})
-            owed = self._message(
-                infno,
-                f"{infno}:{stored.hash_id}:{number}",
-                stored,
-                institution,
-                data,
-                row,
-                line.codes,
-                operator,
-            )
-            if settlement is not None:
-                envelope = dict(owed.body["envelope"])
-                if settlement.insuplc_admdvs:
-                    envelope["insuplc_admdvs"] = settlement.insuplc_admdvs
-                owed = Owed(
-                    owed.key,
-                    owed.kind,
-                    owed.institution,
-                    {**owed.body, "envelope": envelope},
-                    owed.codes,
-                    owed.missing,
-                    settlement.patient,
-                )
-            out.append(owed)
-        return out
+            return row
+
+        return self._per_line(infno, conn, stored, institution, data, fill, settlement=settlement)
 
     # -- 3507 ---------------------------------------------------------------------------
 
@@ -596,6 +537,37 @@ class NhsaOwes:
             row["pric"] = float(product["price"])
         return {k: v for k, v in row.items() if v is not None}
 
+    def _per_line(
+        self,
+        infno: str,
+        conn: Connection,
+        stored: StoredEvent,
+        institution: str,
+        data: MasterData,
+        fill: Callable[[_Line, str], dict[str, Any]],
+        *,
+        with_price: bool = False,
+        settlement: Settlement | None = None,
+    ) -> list[Owed]:
+        """One message per line of the event: its drug and batch fields, what ``fill``
+        gives (from the line and the operator's name) and its codes."""
+        operator = self._operator(stored.event, institution, data)
+        out = []
+        for number, line in enumerate(self._lines(conn, stored, institution, data)):
+            row = self._drug(line, institution, with_price=with_price)
+            row.update(fill(line, operator[1]))
+            row["drug_trac_info"] = _trace(line.codes)
+            key = f"{infno}:{stored.hash_id}:{number}"
+            owed = self._message(infno, key, institution, data, row, line.codes, operator)
+            if settlement is not None:
+                envelope = dict(owed.body["envelope"])
+                if settlement.insuplc_admdvs:
+                    envelope["insuplc_admdvs"] = settlement.insuplc_admdvs
+                body = {**owed.body, "envelope": envelope}
+                owed = replace(owed, body=body, person=settlement.patient)
+            out.append(owed)
+        return out
+
     def _operator(
         self, event: Mapping[str, Any], institution: str, data: MasterData
     ) -> tuple[str, str]:
@@ -612,7 +584,6 @@ class NhsaOwes:
         self,
         infno: str,
         key: str,
-        stored: StoredEvent,
         institution: str,
         data: MasterData,
         row: dict[str, Any],

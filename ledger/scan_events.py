@@ -44,6 +44,23 @@ and on a bind or a settle the settlement's non-personal fields under their 医�
 prescriptions are bizTransactions of the project's types ``urn:tracecode:voc:btt:order`` /
 ``…:prescription`` (CBV 2.0 has no medication order), valued
 ``urn:tracecode:order:<institution>:<order>``.
+
+The documents of a delivery (issue 13, for the Beijing platform's receiving and shipping
+rows; :data:`ledger.scan_request.DOCUMENT_FIELDS`) are bizTransactions of their CBV 2.0
+types, valued ``urn:tracecode:doc:<institution>:<type>:<number>`` (:func:`document_uri`):
+the number is as the institution's HIS or WMS records it, so the institution qualifies it,
+and the type keeps an invoice and an order of the same number apart.
+
+================== ============================================ ==========================
+scan field         on                                           bizTransaction type
+================== ============================================ ==========================
+``purchase_order`` receive, return_to_supplier, transfer        ``po`` (采购订单)
+``invoice``        receive, return_to_supplier, transfer        ``inv`` (发票)
+``receipt_note``   receive                                      ``recadv`` (入库单)
+``dispatch_note``  return_to_supplier, transfer                 ``desadv`` (出库单)
+================== ============================================ ==========================
+
+(stored as the bare CBV words, ``urn:epcglobal:cbv:btt:po`` in URN form).
 """
 
 from __future__ import annotations
@@ -57,7 +74,7 @@ from epcis.context import EPCIS_CONTEXT_URL
 from epcis.timestamps import utc_now
 from ledger.code_library import EXTENSION
 from ledger.lifecycle import ADMINISTERING, CONSUMED, LENDING, PROJECT_VOCABULARY, SETTLING
-from ledger.scan_request import Operation
+from ledger.scan_request import DOCUMENT_FIELDS, Operation
 
 NAMESPACES = {"tc": EXTENSION}
 CONTEXT: list[Any] = [EPCIS_CONTEXT_URL, NAMESPACES]
@@ -104,6 +121,19 @@ def order_uri(institution: str, order: str) -> str:
     return f"urn:tracecode:order:{quote(institution, safe='')}:{quote(order, safe='')}"
 
 
+def document_uri(institution: str, kind: str, number: str) -> str:
+    """The bizTransaction of an institution's document of CBV type ``kind`` (``po``…)."""
+    return f"urn:tracecode:doc:{quote(institution, safe='')}:{kind}:{quote(number, safe='')}"
+
+
+def documents(institution: str, numbers: dict[str, str]) -> dict[str, str]:
+    """A scan's documents (by field name: their numbers) as bizTransactions, by type."""
+    return {
+        DOCUMENT_FIELDS[name]: document_uri(institution, DOCUMENT_FIELDS[name], number)
+        for name, number in numbers.items()
+    }
+
+
 @dataclass(frozen=True)
 class EventFacts:
     """What a scan's event says besides its codes (URIs already resolved)."""
@@ -131,6 +161,8 @@ class EventFacts:
     """The 医保 sale's facts as ``tc:`` fields (:func:`ledger.settlements.sale_fields`):
     a bind's staff and receipt, a bind's or a settle's settlement without its personal
     fields."""
+    documents: dict[str, str] = field(default_factory=dict)
+    """The delivery's documents as bizTransactions, by type (:func:`documents`)."""
 
 
 def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
@@ -152,9 +184,10 @@ def scan_event(facts: EventFacts, epcs: list[str]) -> dict[str, Any]:
         event["readPoint"] = {"id": facts.location}
     if facts.operation in _AT_LOCATION:
         event["bizLocation"] = {"id": facts.location}
+    named = [(ORDER_TYPE, facts.order), (PRESCRIPTION_TYPE, facts.prescription)]
     transactions = [
         {"type": kind, "bizTransaction": value}
-        for kind, value in ((ORDER_TYPE, facts.order), (PRESCRIPTION_TYPE, facts.prescription))
+        for kind, value in [*named, *facts.documents.items()]
         if value is not None
     ]
     if transactions:

@@ -28,7 +28,14 @@ from ledger.patient_mappings import PatientMappings
 from ledger.product_lookup import Catalogue, ProductMatch
 from ledger.scan_answer import CodeAnswer, ScanAnswer, replayed
 from ledger.scan_cancel import Cancel
-from ledger.scan_events import NAMESPACES, EventFacts, order_uri, repackaging_event, scan_event
+from ledger.scan_events import (
+    NAMESPACES,
+    EventFacts,
+    documents,
+    order_uri,
+    repackaging_event,
+    scan_event,
+)
 from ledger.scan_places import Places, master_fold
 from ledger.scan_record import ScanRecord, scan_ref, stored_scan
 from ledger.scan_request import FieldError, Operation, Scan
@@ -483,6 +490,7 @@ class _Decision:
             expires=scan.expires,
             stocktake=scan.stocktake,
             sale=sale_fields(scan),
+            documents=documents(self.places.institution, scan.documents),
         )
 
     def _keep(self, events: list[dict[str, Any]]) -> GateDecision:

@@ -8,6 +8,7 @@ undergo the operation is decided later, against the code library (:mod:`ledger.s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -95,6 +96,28 @@ STAFF_FIELDS = {"prescriber_name": 50, "pharmacist_name": 50, "pharmacist_cert":
 """What a bind may say of the staff and the sale (3505's ``prsc_dr_name``, ``phar_name``,
 ``phar_prac_cert_no``, ``rtal_docno``), with the NHSA lengths: staff acting in their
 office, not patients, so they go in the event."""
+DOCUMENT_FIELDS = {
+    "purchase_order": "po",
+    "invoice": "inv",
+    "receipt_note": "recadv",
+    "dispatch_note": "desadv",
+}
+"""The documents of a delivery a scan may name, with their CBV 2.0 bizTransaction types
+(the Beijing platform's receiving and shipping rows need them, seed 004 tables 5–6): the
+HIS's or WMS's purchase order (采购订单), the supplier's invoice (发票), the receipt note
+(入库单) and the dispatch note (出库单)."""
+_SHIPPING_DOCUMENTS = ("purchase_order", "invoice", "dispatch_note")
+TAKES_DOCUMENTS = {
+    Operation.RECEIVE: ("purchase_order", "invoice", "receipt_note"),
+    Operation.RETURN_TO_SUPPLIER: _SHIPPING_DOCUMENTS,
+    Operation.TRANSFER: _SHIPPING_DOCUMENTS,
+}
+"""Which operation names which documents: goods received, goods shipped out (a transfer
+may go to a place of kind ``supplier`` / ``external``, another party)."""
+MAX_DOCUMENT = 40
+"""A document number's most characters (as 3505's ``rtal_docno``, 零售单据号 C40)."""
+DOCUMENT_NUMBER = re.compile(r"[A-Za-z0-9._/-]+")
+"""What a document number is made of: as the HIS prints it, no spaces."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +187,8 @@ class Scan:
     """A bind's :data:`STAFF_FIELDS` that were given."""
     settlement: SettlementInput | None = None
     """A bind's or a settle's settlement."""
+    documents: dict[str, str] = field(default_factory=dict)
+    """The :data:`DOCUMENT_FIELDS` given, by field name: their numbers."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -196,6 +221,7 @@ _KNOWN = {
     "settlement",
     *_TEXT_FIELDS,
     *STAFF_FIELDS,
+    *DOCUMENT_FIELDS,
 }
 
 
@@ -227,6 +253,7 @@ def read_scan(body: Any) -> Scan:
         if (value := _text(body, name, errors, limit=limit)) is not None
     }
     settlement = _settlement(body.get("settlement"), errors)
+    documents = _documents(body, operation, errors)
     if operation is not None:
         _needs(operation, body, texts, patient, errors)
     if errors or operation is None:
@@ -257,6 +284,7 @@ def read_scan(body: Any) -> Scan:
         stocktake=texts["stocktake"],
         staff=staff,
         settlement=settlement,
+        documents=documents,
     )
 
 
@@ -469,6 +497,32 @@ def _needs_of_sale(
         errors.append(FieldError("/order", "a settlement is of an order: name the order"))
 
 
+def _documents(
+    body: dict[str, Any], operation: Operation | None, errors: list[FieldError]
+) -> dict[str, str]:
+    """The document numbers given: each at most :data:`MAX_DOCUMENT` characters of
+    :data:`DOCUMENT_NUMBER`, and only on an operation that takes it
+    (:data:`TAKES_DOCUMENTS`)."""
+    found: dict[str, str] = {}
+    for name in DOCUMENT_FIELDS:
+        if name not in body:
+            continue
+        if operation is not None and name not in TAKES_DOCUMENTS.get(operation, ()):
+            which = " or ".join(o.value for o, names in TAKES_DOCUMENTS.items() if name in names)
+            errors.append(FieldError(f"/{name}", f"{name} is said on {which}, not {operation}"))
+            continue
+        number = _text(body, name, errors, limit=MAX_DOCUMENT)
+        if number is not None and not DOCUMENT_NUMBER.fullmatch(number):
+            errors.append(
+                FieldError(
+                    f"/{name}", f"{name} is a document number: letters, digits and - _ . / only"
+                )
+            )
+        elif number is not None:
+            found[name] = number
+    return found
+
+
 def _settlement(value: Any, errors: list[FieldError]) -> SettlementInput | None:
     """The ``settlement`` object: the 医保 field names, each a string within its NHSA
     length; ``mdtrt_setl_type`` 1 or 2; ``setl_id`` and ``psn_no`` when insured (1, seed
@@ -598,6 +652,16 @@ def body_schema() -> dict[str, Any]:
             "minLength": 1,
             "maxLength": limit,
             "description": "bind: " + name.replace("_", " ") + " (kept in the event)",
+        }
+    for name, kind in DOCUMENT_FIELDS.items():
+        on = " / ".join(o.value for o, names in TAKES_DOCUMENTS.items() if name in names)
+        properties[name] = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_DOCUMENT,
+            "pattern": f"^{DOCUMENT_NUMBER.pattern}$",
+            "description": f"{on}: the {name.replace('_', ' ')} number, a bizTransaction "
+            f"of type {kind} in the event",
         }
     return {
         "type": "object",

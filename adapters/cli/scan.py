@@ -42,6 +42,10 @@ _OPTIONS = (
     ("pharmacist_cert", "pharmacist_cert"),
     ("receipt", "receipt"),
     ("settlement", "settlement"),
+    ("purchase_order", "purchase_order"),
+    ("invoice", "invoice"),
+    ("receipt_note", "receipt_note"),
+    ("dispatch_note", "dispatch_note"),
 )
 
 
@@ -77,6 +81,16 @@ _OPTIONS = (
     default=None,
     help="bind / settle: the order's settlement as a JSON object of 医保 fields, e.g. "
     '\'{"mdtrt_setl_type": "1", "setl_id": "S1", "psn_no": "P1"}\'.',
+)
+@click.option(
+    "--purchase-order", default=None, help="receive / return_to_supplier / transfer: the PO number."
+)
+@click.option("--invoice", default=None, help="receive / return_to_supplier / transfer: 发票号.")
+@click.option("--receipt-note", default=None, help="receive: the receipt note (入库单) number.")
+@click.option(
+    "--dispatch-note",
+    default=None,
+    help="return_to_supplier / transfer: the dispatch note (出库单) number.",
 )
 def scan_command(
     operation: str | None,

@@ -3,9 +3,9 @@
 :class:`adapters.beijing.delivery.BeijingTransport` to the stand-in over the network, or
 written to a directory; on SQLite and PostgreSQL.
 
-Events are made as an integration would: scans through ``POST /scans``, and what scans do
-not say (invoices, receipt and dispatch notes, parties, packing, batches) as EPCIS events
-through ``POST /capture``.
+Events are made as an integration would: scans through ``POST /scans`` (a delivery's
+documents too: purchase order, invoice, receipt and dispatch notes), and what scans do not
+say (carriers, packing, batches, commissioning) as EPCIS events through ``POST /capture``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ledger.application import Ledger
 from projections.outbox import (
     ACKNOWLEDGED,
     INCOMPLETE,
+    PENDING,
     Message,
     OutboxDelivery,
     listed,
@@ -320,6 +321,90 @@ def test_scans_and_captures_reach_the_platform_row_by_row(
     ]
     states = {m.msgid: m.state for m in derive(runner)}
     assert [m["id"] for m in got if states[m["id"]] != ACKNOWLEDGED] == []
+
+
+def test_scans_with_their_documents_make_complete_receiving_and_shipping_rows(
+    client: TestClient, ledger: Ledger, runner: ReadModelRunner, platform: str
+) -> None:
+    documents = {"purchase_order": "PO-2026-0001", "invoice": "011002300111.04567890"}
+    where = {"location": "WH", "source": "SUP", "lot": "B2611", "expires": "2028-06-30"}
+    codes = [box(41), box(42)]
+    scan(client, operation="receive", codes=codes, receipt_note="REC-17", **where, **documents)
+    back = {"location": "WH", "destination": "SUP", "codes": [box(42)], **documents}
+    scan(client, operation="return_to_supplier", dispatch_note="ASN/9", **back)
+    scan(client, operation="receive", codes=[box(43)], order="PO-3", **where)
+
+    found = derive(runner)
+    kinds = by_kind(found)
+    assert [m.kind for m in found if m.kind != "entity"] == [
+        *("drug", "receiving", "shipping", "receiving")
+    ]
+    received_here, without = kinds["receiving"]
+    assert (received_here.state, received_here.missing) == (PENDING, [])
+    assert (kinds["shipping"][0].state, kinds["shipping"][0].missing) == (PENDING, [])
+    assert (without.state, without.missing) == (
+        INCOMPLETE,
+        [f"/rows/0/bizTransactionList[{BTT}{kind}]" for kind in ("inv", "recadv")],
+    )
+    assert deliver(ledger, runner, url=platform) == 3
+    got = received(platform)
+    assert [m["table"] for m in got] == ["drug", "receiving", "shipping"]
+    assert all(m["answer"]["result"] == "accepted" for m in got)
+    doc = "urn:tracecode:doc:H1:"
+    assert got[1]["body"]["rows"] == [
+        {
+            **event_time(ledger, received_here),
+            "epcList": [ahm(41), ahm(42)],
+            "bizLocation": {"id": WH},
+            "bizTransactionList": [
+                {"type": BTT + "po", "bizTransaction": doc + "po:PO-2026-0001"},
+                {"type": BTT + "inv", "bizTransaction": doc + "inv:011002300111.04567890"},
+                {"type": BTT + "recadv", "bizTransaction": doc + "recadv:REC-17"},
+            ],
+            "extension": {
+                "sourceList": [{"type": SDT + "owning_party", "source": SUP}],
+                "destinationList": [],
+            },
+        }
+    ]
+    assert got[2]["body"]["rows"] == [
+        {
+            **event_time(ledger, kinds["shipping"][0]),
+            "epcList": [ahm(42)],
+            "bizLocation": {"id": WH},
+            "bizTransactionList": [
+                {"type": BTT + "po", "bizTransaction": doc + "po:PO-2026-0001"},
+                {"type": BTT + "inv", "bizTransaction": doc + "inv:011002300111.04567890"},
+                {"type": BTT + "desadv", "bizTransaction": doc + "desadv:ASN%2F9"},
+            ],
+        }
+    ]
+    assert without.body["rows"][0]["bizTransactionList"] == [
+        {"type": BTT + "po", "bizTransaction": "urn:tracecode:order:H1:PO-3"}
+    ]
+
+
+def test_a_purchase_order_is_the_po_before_the_scans_order(
+    client: TestClient, ledger: Ledger, runner: ReadModelRunner
+) -> None:
+    scan(
+        client,
+        operation="receive",
+        location="WH",
+        source="SUP",
+        codes=[box(44)],
+        order="HIS-77",
+        purchase_order="PO-77",
+        invoice="INV-77",
+        receipt_note="REC-77",
+    )
+    [receiving] = [m for m in derive(runner) if m.kind == "receiving"]
+    assert [t["type"] for t in receiving.body["rows"][0]["bizTransactionList"]] == [
+        BTT + kind for kind in ("po", "inv", "recadv")
+    ]
+    assert receiving.body["rows"][0]["bizTransactionList"][0]["bizTransaction"] == (
+        "urn:tracecode:doc:H1:po:PO-77"
+    )
 
 
 def test_packing_commissioning_take_away_and_recall_from_captured_events(

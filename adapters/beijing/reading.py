@@ -7,6 +7,14 @@
   by its box. Any other EPC (a GS1 URN, a Digital Link) is sent as the ledger has it.
 * **Places and parties** are the ledger's URIs (``urn:tracecode:loc:<institution>:<id>``):
   master data holds no idcode (``MA.156…``) identifiers to send instead.
+* **Orders and documents** (tables 5–6's ``po``, ``inv``, ``recadv``, ``desadv``) are the
+  ledger's URIs too: ``urn:tracecode:order:<institution>:<order>`` and a scan's documents
+  ``urn:tracecode:doc:<institution>:<type>:<number>``
+  (:func:`ledger.scan_events.document_uri`). The seed's examples
+  (``http://idcode.org.cn/epcis/po/MA.156.M2.123456.POnum``) put the issuer's idcode
+  before the number; master data holds none, and an institution's own code there would be
+  an identifier idcode never issued. The ledger's URI names the same three things (whose,
+  which kind, which number), so the platform can tell two hospitals' ``PO-1`` apart.
 * **CBV words** come short (``receiving``), as URNs or as ``https://ref.gs1.org/cbv/``
   URIs; :func:`cbv` reads all three.
 """

@@ -8,8 +8,10 @@ Where each field comes from (README "Beijing messages" says it for operators):
 * ``epcList`` / ``parentID`` / ``childEPCs``: its codes in the platform's form
   (:func:`adapters.beijing.reading.platform_code`);
 * ``bizLocation``: its bizLocation, else its readPoint;
-* ``bizTransactionList`` (5, 6): its CBV ``po``/``inv``/``recadv``/``desadv`` entries, the
-  scan's ``order`` as the ``po``; (11): every entry as it is;
+* ``bizTransactionList`` (5, 6): its CBV ``po``/``inv``/``recadv``/``desadv`` entries
+  (a scan's ``purchase_order``, ``invoice``, ``receipt_note``, ``dispatch_note``), the
+  scan's ``order`` as the ``po`` when there is no other; values as the ledger has them
+  (:mod:`adapters.beijing.reading`); (11): every entry as it is;
 * ``extension`` (5, 6): its ``owning_party`` / ``possessing_party`` sources and
   ``location`` destinations, given only with an owning party (the list's required entry);
 * ``prescription`` / ``prescribeDoc`` (7, 8, 10): the scan's ``prescription`` and the bind's
@@ -97,9 +99,11 @@ def aggregation(event: Mapping[str, Any]) -> Row:
 def _transactions(event: Mapping[str, Any], table: Table) -> list[Row]:
     (field,) = [f for f in table.fields if f.name == "bizTransactionList"]
     listed = {member.type for member in field.members}
+    given = typed(event, "bizTransactionList", "bizTransaction")
+    has_po = any(_btt(kind) == BTT + "po" for kind, _ in given)
     out = []
-    for kind, value in typed(event, "bizTransactionList", "bizTransaction"):
-        type_ = BTT + "po" if reading.is_order(kind) else _btt(kind)
+    for kind, value in given:
+        type_ = BTT + "po" if reading.is_order(kind) and not has_po else _btt(kind)
         if type_ in listed:
             out.append({"type": type_, "bizTransaction": value})
     return out

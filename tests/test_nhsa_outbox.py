@@ -199,10 +199,29 @@ def test_a_return_is_a_3506_and_never_overtakes_its_sale(w: World) -> None:
     assert [m["infno"] for m in w.received()] == ["3502", "3505", "3505", "3506"]
     (body,) = bodies(w, "3506")
     row = body["input"]["selinfo"]
-    assert row["setl_id"] == "SETL-0001" and row["psn_no"] == INSURED["psn_no"]
-    assert row["drug_trac_info"] == [{"drug_trac_codg": box(8)}]
-    assert (row["trdn_flag"], row["sel_retn_cnt"], row["mdtrt_sn"]) == ("0", 1, "MDTRT-0001")
-    assert "rtal_docno" not in row and "prsc_dr_name" not in row
+    assert row == {
+        "med_list_codg": "XB02",
+        "fixmedins_hilist_id": "H-XB02",
+        "fixmedins_hilist_name": "头孢克肟片(院内)",
+        "fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2503011"),
+        "setl_id": "SETL-0001",
+        "psn_no": INSURED["psn_no"],
+        "psn_cert_type": "01",
+        "certno": INSURED["certno"],
+        "psn_name": INSURED["psn_name"],
+        "manu_lotnum": "L2503011",
+        "manu_date": "2025-03-01",
+        "expy_end": "2027-02-28",
+        "rx_flag": "1",
+        "trdn_flag": "0",
+        "finl_trns_pric": 12.5,
+        "sel_retn_cnt": 1,
+        "sel_retn_time": row["sel_retn_time"],
+        "sel_retn_opter_name": row["sel_retn_opter_name"],
+        "mdtrt_sn": "MDTRT-0001",
+        "drug_trac_info": [{"drug_trac_codg": box(8)}],
+    }
+    assert body["insuplc_admdvs"] == "620100"
 
 
 def test_a_cancel_supersedes_what_was_not_sent_and_reverses_what_was(w: World) -> None:
@@ -245,9 +264,20 @@ def test_only_the_first_stocktake_is_a_3501(w: World) -> None:
     w.deliver()
     (body,) = bodies(w, "3501")
     row = body["input"]["invinfo"]
-    assert (row["inv_cnt"], row["manu_lotnum"], row["manu_date"]) == (20, "L2503011", "2025-03-01")
-    assert row["drug_trac_info"] == [{"drug_trac_codg": box(11)}, {"drug_trac_codg": box(12)}]
-    assert len(row["invdate"]) == 10
+    assert row == {
+        "med_list_codg": "XB02",
+        "fixmedins_hilist_id": "H-XB02",
+        "fixmedins_hilist_name": "头孢克肟片(院内)",
+        "rx_flag": "1",
+        "invdate": row["invdate"],
+        "inv_cnt": 20,  # two boxes of 10: smallest units
+        "manu_lotnum": "L2503011",
+        "fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2503011"),
+        "manu_date": "2025-03-01",
+        "expy_end": "2027-02-28",
+        "drug_trac_info": [{"drug_trac_codg": box(11)}, {"drug_trac_codg": box(12)}],
+    }
+    assert len(row["invdate"]) == 10 and body["fixmedins_code"] == HOSPITAL
 
 
 def test_returns_to_the_supplier_and_destruction_are_3502s(w: World) -> None:
@@ -269,6 +299,17 @@ def test_deriving_again_gives_the_same_ids_and_sends_nothing_again(w: World) -> 
     w.deliver()
     assert [(m["key"], m["msgid"], m["state"]) for m in w.messages()] == before
     assert len(w.received()) == 2
+    # even from nothing (the outbox's tables emptied), the same messages get the same ids,
+    # and what the platform took before it answers "already received": taken, not again
+    from projections.outbox import messages as table
+
+    with w.runner.transaction() as conn:
+        conn.execute(table.delete())
+    w.runner.rebuild()
+    w.deliver()
+    assert [(m["key"], m["msgid"], m["state"]) for m in w.messages()] == before
+    taken = [m for m in w.received() if m["answer"]["err_msg"] is None]
+    assert len(taken) == 2 and len(w.received()) == 4
 
 
 def test_a_refused_message_keeps_the_platforms_error_and_is_tried_again(w: World) -> None:

@@ -12,8 +12,9 @@ the same messages with the same ids and resends nothing acknowledged. The tables
 the views' (:data:`metadata`): a rebuild of the views does not drop them.
 
 An event declared in error (EPCIS ``errorDeclaration``; a cancelled scan) supersedes its
-messages not yet sent, and for those the platform may have (sent or acknowledged) owes
-the platform's reversal (:meth:`Owes.reversal`: a 3507 for 医保).
+messages not yet sent, and for those the platform may have (sent, acknowledged, or
+waiting after a send whose answer never came) owes the platform's reversal
+(:meth:`Owes.reversal`: a 3507 for 医保); such a message still goes out first, with its id.
 
 **States.** ``incomplete`` (a required field is not known yet: ``missing`` names them; the
 message is built again from its event now and then, :meth:`OutboxDelivery.refresh`, and
@@ -374,7 +375,7 @@ class Outbox:
             owes = next((o for o in self.owes if o.platform == message.platform), None)
             if owes is None:
                 continue
-            if message.state in (INCOMPLETE, PENDING, FAILED) and message.batch is None:
+            if not _maybe_taken(message) and message.batch is None:
                 conn.execute(
                     update(messages)
                     .where(messages.c.seq == message.seq)
@@ -880,6 +881,15 @@ def _place(stored: StoredEvent) -> str | None:
         if found is not None:
             return found[1][:200]
     return None
+
+
+def _maybe_taken(message: Message) -> bool:
+    """Whether the platform may have ``message``: sent or acknowledged, or waiting after a
+    send whose answer never came (the platform may have committed it; a refusal, by
+    contrast, says it did not)."""
+    return message.state in (SENT, ACKNOWLEDGED) or (
+        message.state == PENDING and message.attempts > 0
+    )
 
 
 def _due(message: Message, now: datetime) -> bool:

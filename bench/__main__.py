@@ -1,4 +1,4 @@
-"""``python -m bench [epcis|ledger|http|scans|pool|hostile|projections|reconcile|cli|all]``
+"""``python -m bench [epcis|ledger|http|scans|pool|hostile|projections|reconcile|cli|outbox|all]``
 (default ``all``); ``make bench`` runs it.
 
 * ``epcis``: throughput of the EPCIS core on a 10,000-event document — documents/s and
@@ -25,6 +25,10 @@
   SQLite: ``reconcile()`` in process and ``GET /reconciliation`` (JSON, CSV) against a real
   ``tracecode serve``, and the answer checked against the bench's own model (see
   :mod:`bench.reconcile`).
+* ``outbox``: the 医保 outbox — messages derived per second from the log of a scan load and
+  delivered per second to the stand-in 医保 platform on localhost, and how far the outbox
+  lags the log (events, seconds; p50/p99) while terminals scan at a steady rate, on each
+  store (see :mod:`bench.outbox`).
 * ``cli``: start-up of the command line — wall time of ``tracecode --help`` and
   ``tracecode id CODE`` as fresh processes, median and best of 10 (see :mod:`bench.cli`).
 
@@ -58,6 +62,7 @@ PARTS = (
     "projections",
     "reconcile",
     "cli",
+    "outbox",
 )
 
 
@@ -140,6 +145,10 @@ def main(argv: list[str]) -> int:
             from bench import cli
 
             summary += cli.main()
+        elif part == "outbox":
+            from bench import outbox
+
+            summary += outbox.main()
         elif part == "reconcile":
             from bench import reconcile
 

@@ -23,6 +23,7 @@ from ledger.settlement_persons import SettlementPersons
 from projections.outbox import ACKNOWLEDGED, PENDING, SENT, SUPERSEDED
 from tests.nhsa_outbox_support import World, box, world
 from tests.outbox_fault_support import (
+    Day,
     cancel_sales,
     check_delivered,
     deliver_all,
@@ -123,7 +124,7 @@ def test_a_message_whose_answer_was_lost_is_reversed_when_cancelled_not_forgotte
     assert (message.state, taken(w.received())) == (PENDING, [message.msgid])
     w.scan(operation="cancel", scanId="r1")
     deliver_all(w)
-    sent = check_delivered(w, hospital_day(w, 0))
+    sent = check_delivered(w, Day())
     assert [(m.kind, m.state) for m in sent] == [("3502", ACKNOWLEDGED), ("3507", ACKNOWLEDGED)]
 
 

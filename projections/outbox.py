@@ -252,6 +252,11 @@ class Owes(Protocol):
     """The platform's own state kept while deriving (:meth:`follow`), created with the
     outbox's tables."""
 
+    def prepare(self) -> None:
+        """Before a batch of :meth:`owed` calls: read once what changes rarely (master
+        data), so that a batch does not read it per event."""
+        ...
+
     def owed(self, conn: Connection, stored: StoredEvent) -> list[Owed]:
         """The messages ``stored`` owes (none for an event declared in error). Reads only:
         also called again for an incomplete message, long after."""
@@ -302,6 +307,8 @@ class Outbox:
 
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         ids = _Ids(conn)
+        for owes in self.owes:
+            owes.prepare()
         for stored in batch:
             if "errorDeclaration" in stored.event:
                 self._declared(conn, ids, stored)
@@ -730,6 +737,8 @@ class OutboxDelivery:
                 .limit(self.window)
             ).all()
         completed = 0
+        if rows:
+            self.owes.prepare()
         for row in rows:
             message = Message.of(row)
             stored = self.event_of(message.event)

@@ -106,13 +106,18 @@ class BeijingOwes:
         self.ledger = ledger
         self._catalogue: tuple[int, Catalogue] | None = None
 
-    def catalogue(self) -> Catalogue:
-        """Master data as it is now, indexed once per change."""
+    def prepare(self) -> None:
+        """Master data as it is now, indexed once per change (read once a batch)."""
         position, data = current_master_data(self.ledger)
         kept = self._catalogue
         if kept is None or kept[0] != position:
-            kept = self._catalogue = (position, Catalogue(data))
-        return kept[1]
+            self._catalogue = (position, Catalogue(data))
+
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            self.prepare()
+        assert self._catalogue is not None
+        return self._catalogue[1]
 
     def owed(self, conn: Connection, stored: StoredEvent) -> list[Owed]:
         event = stored.event

@@ -190,6 +190,9 @@ class NhsaOwes:
             os.environ.get("TRACECODE_NHSA_OPTER_NAME", ""),
         )
         """Who the messages of captured events name as their operator."""
+        self._data: tuple[int, MasterData] | None = None
+        self._catalogues: dict[str, Catalogue] = {}
+        self._homes: dict[str, dict[str, Any]] = {}
         self.spec = spec or load()
         """The fields of each message (a province's variant: ``TRACECODE_NHSA_FIELDS``):
         a row carries the fields its message has, and lacks a required one only as
@@ -204,6 +207,30 @@ class NhsaOwes:
 
     # -- deriving ---------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """Master data as the store has it now, read once a batch."""
+        found = current_master_data(self.ledger)
+        if self._data is None or found[0] != self._data[0]:
+            self._data, self._catalogues, self._homes = found, {}, {}
+
+    def _master(self) -> MasterData:
+        if self._data is None:
+            self.prepare()
+        assert self._data is not None
+        return self._data[1]
+
+    def _home(self, data: MasterData, institution: str) -> dict[str, Any]:
+        """The institution's own row of its locations (name, admdvs)."""
+        if institution not in self._homes:
+            self._homes[institution] = _institution_row(data, institution)
+        return self._homes[institution]
+
+    def _catalogue(self, data: MasterData, institution: str) -> Catalogue:
+        found = self._catalogues.get(institution)
+        if found is None:
+            found = self._catalogues[institution] = Catalogue(data, institution)
+        return found
+
     def owed(self, conn: Connection, stored: StoredEvent) -> list[Owed]:
         event = stored.event
         if "errorDeclaration" in event or event.get("type") != "ObjectEvent":
@@ -215,7 +242,7 @@ class NhsaOwes:
         institution = _owner(place) or stored.institution
         if not institution:
             return []
-        data = current_master_data(self.ledger)[1]
+        data = self._master()
         if step == "dispensing" and disposition == "dispensed":
             return self._sale(conn, stored, institution, data)
         if step == "receiving" and disposition in ("returned", "damaged"):
@@ -243,30 +270,32 @@ class NhsaOwes:
                 "manufactured": ext(event, "productionDate"),
                 "expires": ext(event, "itemExpirationDate"),
             }
-            for epc in epcs:
-                self._upsert(conn, epc, institution=institution, **values)
+            self._upsert(conn, epcs, institution=institution, **values)
         orders = _transactions(event, ORDER_TYPE)
         if step == "dispensing" and orders:
-            for epc in epcs:
-                self._upsert(conn, epc, order=orders[0])
+            self._upsert(conn, epcs, order=orders[0])
         destinations = [d for t, d in _parties(event, "destinationList", "destination")]
         if step == "shipping":
             to = _owner(destinations[0]) if destinations else None
             sent_from = institution if to and to != institution else None
-            for epc in epcs:
-                self._upsert(conn, epc, sent_from=sent_from)
+            self._upsert(conn, epcs, sent_from=sent_from)
         if step == "cycle_counting" and institution:
             count = ext(event, "stocktake")
             found = conn.execute(select(state).where(state.c.institution == institution)).first()
             if found is None and count:
                 conn.execute(state.insert().values(institution=institution, first_stocktake=count))
 
-    def _upsert(self, conn: Connection, code: str, **values: Any) -> None:
-        found = conn.execute(select(codes.c.code).where(codes.c.code == code)).first()
-        if found is None:
-            conn.execute(codes.insert().values(code=code, **values))
-        else:
-            conn.execute(codes.update().where(codes.c.code == code).values(**values))
+    def _upsert(self, conn: Connection, epcs: list[str], **values: Any) -> None:
+        """Set ``values`` of each code (a statement or two, however many codes)."""
+        wanted = list(dict.fromkeys(epcs))
+        if not wanted:
+            return
+        found = set(conn.execute(select(codes.c.code).where(codes.c.code.in_(wanted))).scalars())
+        if found:
+            conn.execute(codes.update().where(codes.c.code.in_(sorted(found))).values(**values))
+        new = [{"code": code, **values} for code in wanted if code not in found]
+        if new:
+            conn.execute(codes.insert(), new)
 
     def _known(self, conn: Connection, epcs: Iterable[str]) -> dict[str, Any]:
         wanted = sorted({box_of(e) or e for e in epcs})
@@ -353,7 +382,9 @@ class NhsaOwes:
     ) -> list[Owed]:
         event = stored.event
         orders = [o for o in map(_order_id, _transactions(event, ORDER_TYPE)) if o]
-        settlement = settlement_of(self.ledger, *orders[0]) if orders else None
+        settlement = _settled_by(stored, institution, orders[0][1] if orders else "")
+        if settlement is None and orders:  # settled later (a settle scan), or not yet
+            settlement = settlement_of(self.ledger, *orders[0])
         staff = {
             "prsc_dr_name": ext(event, "prescriberName"),
             "phar_name": ext(event, "pharmacistName"),
@@ -490,7 +521,7 @@ class NhsaOwes:
         """The event's codes by product and lot (in the order first named)."""
         epcs = [str(e) for e in stored.event.get("epcList") or []]
         known = self._known(conn, epcs)
-        catalogue = Catalogue(data, institution)
+        catalogue = self._catalogue(data, institution)
         lines: dict[tuple[str | None, str | None], _Line] = {}
         for epc in epcs:
             box = box_of(epc)
@@ -590,7 +621,7 @@ class NhsaOwes:
         trace: list[str],
         operator: tuple[str, str],
     ) -> Owed:
-        home = _institution_row(data, institution)
+        home = self._home(data, institution)
         envelope = {
             "mdtrtarea_admvs": home.get("admdvs"),
             "opter": operator[0],
@@ -615,6 +646,36 @@ class NhsaOwes:
             tuple(trace),
             tuple(absent + named),
         )
+
+
+def _settled_by(stored: StoredEvent, institution: str, order: str) -> Settlement | None:
+    """The settlement a bind carries itself (its facts are the event's ``tc:`` fields; the
+    personal ones are joined when sending): no need to read the order's settlement."""
+    event = stored.event
+    kind = ext(event, "mdtrt_setl_type")
+    if kind is None:
+        return None
+
+    def fact(name: str) -> str | None:
+        value = ext(event, name)
+        return None if value is None else str(value)
+
+    return Settlement(
+        institution=institution,
+        order=order,
+        patient=fact("patient"),
+        event=stored.hash_id,
+        recorded_at=stored.record_time,
+        mdtrt_setl_type=str(kind),
+        setl_id=fact("setl_id"),
+        mdtrt_sn=fact("mdtrt_sn"),
+        psn_cert_type=fact("psn_cert_type"),
+        hi_feesetl_type=fact("hi_feesetl_type"),
+        insuplc_admdvs=fact("insuplc_admdvs"),
+        psn_no=None,
+        certno=None,
+        psn_name=None,
+    )
 
 
 def _institution_row(data: MasterData, institution: str) -> dict[str, Any]:

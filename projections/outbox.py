@@ -306,61 +306,77 @@ class Outbox:
         self.owes = list(owes)
 
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        """Derive ``batch``'s messages: owed event by event (each platform keeping what
+        later events need, :meth:`Owes.follow`), stored a few statements a batch (those
+        whose key is stored already are left as they are), a declaration handled once
+        what came before it is stored."""
         ids = _Ids(conn)
         for owes in self.owes:
             owes.prepare()
+        staged: list[_Staged] = []
         for stored in batch:
             if "errorDeclaration" in stored.event:
+                self._store(conn, ids, staged)
+                staged = []
                 self._declared(conn, ids, stored)
                 continue
             place = 0
             for owes in self.owes:
                 for owed in owes.owed(conn, stored):
-                    self._store(conn, ids, owes, owed, stored, place)
+                    staged.append(_Staged(owes, owed, stored, place))
                     place += 1
                 owes.follow(conn, stored)
+        self._store(conn, ids, staged)
 
-    def _store(
-        self,
-        conn: Connection,
-        ids: _Ids,
-        owes: Owes,
-        owed: Owed,
-        stored: StoredEvent,
-        place: int,
-    ) -> bool:
-        if place >= BATCH_PLACE:
-            raise ValueError(f"event {stored.event_id} owes more than {BATCH_PLACE} messages")
-        found = conn.execute(
-            select(messages.c.seq).where(
-                messages.c.platform == owes.platform, messages.c.key == owed.key
+    def _store(self, conn: Connection, ids: _Ids, staged: Sequence[_Staged]) -> None:
+        """Insert the staged messages not stored yet, giving each its id in log order (a
+        message's ``seq`` is its event's place, however many were stored before)."""
+        if not staged:
+            return
+        keys: dict[str, list[str]] = {}
+        for item in staged:
+            keys.setdefault(item.owes.platform, []).append(item.owed.key)
+        stored_keys: set[tuple[str, str]] = set()
+        for platform, named in keys.items():
+            for start in range(0, len(named), 500):
+                chunk = named[start : start + 500]
+                found = conn.execute(
+                    select(messages.c.key).where(
+                        messages.c.platform == platform, messages.c.key.in_(chunk)
+                    )
+                ).scalars()
+                stored_keys |= {(platform, key) for key in found}
+        rows = []
+        for item in staged:
+            owes, owed, stored = item.owes, item.owed, item.stored
+            if item.place >= BATCH_PLACE:
+                raise ValueError(f"event {stored.event_id} owes more than {BATCH_PLACE} messages")
+            if (owes.platform, owed.key) in stored_keys:
+                continue
+            stored_keys.add((owes.platform, owed.key))  # owed twice in a batch: the first
+            rows.append(
+                {
+                    "seq": stored.notification_id * PER_EVENT + item.place,
+                    "platform": owes.platform,
+                    "key": owed.key,
+                    "kind": owed.kind,
+                    "institution": owed.institution,
+                    "msgid": ids.next(owes, owed, _moment(stored.record_time)),
+                    "event": stored.event_id,
+                    "recorded": stored.record_time,
+                    "happened": _happened(stored),
+                    "place": _place(stored),
+                    "codes": json.dumps(list(owed.codes)),
+                    "body": _dumps(owed.body),
+                    "person": owed.person,
+                    "missing": json.dumps(list(owed.missing)),
+                    "lasting": owed.lasting,
+                    "state": INCOMPLETE if owed.missing else PENDING,
+                    "attempts": 0,
+                }
             )
-        ).first()
-        if found is not None:
-            return False
-        recorded = _moment(stored.record_time)
-        conn.execute(
-            messages.insert().values(
-                seq=stored.notification_id * PER_EVENT + place,
-                platform=owes.platform,
-                key=owed.key,
-                kind=owed.kind,
-                institution=owed.institution,
-                msgid=ids.next(owes, owed, recorded),
-                event=stored.event_id,
-                recorded=stored.record_time,
-                happened=_happened(stored),
-                place=_place(stored),
-                codes=json.dumps(list(owed.codes)),
-                body=_dumps(owed.body),
-                person=owed.person,
-                missing=json.dumps(list(owed.missing)),
-                lasting=owed.lasting,
-                state=INCOMPLETE if owed.missing else PENDING,
-                attempts=0,
-            )
-        )
-        return True
+        if rows:
+            conn.execute(messages.insert(), rows)
 
     def _declared(self, conn: Connection, ids: _Ids, stored: StoredEvent) -> None:
         """``stored`` declares an earlier event in error: supersede its messages not sent,
@@ -375,6 +391,7 @@ class Outbox:
             .order_by(messages.c.seq)
         ).all()
         place = 0
+        reversals: list[_Staged] = []
         for row in rows:
             message = Message.of(row)
             if ":reversal" in message.key or message.key.startswith("batch:"):
@@ -390,13 +407,24 @@ class Outbox:
                 )
                 continue
             for reversal in owes.reversals(message, stored):
-                if self._store(conn, ids, owes, reversal, stored, place):
-                    place += 1
+                reversals.append(_Staged(owes, reversal, stored, place))
+                place += 1
             conn.execute(
                 update(messages)
                 .where(messages.c.seq == message.seq)
                 .values(superseded_by=stored.hash_id)
             )
+        self._store(conn, ids, reversals)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A message owed, not stored yet: by whom, what, for which event, at which place."""
+
+    owes: Owes
+    owed: Owed
+    stored: StoredEvent
+    place: int
 
 
 class _Ids:

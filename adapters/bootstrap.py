@@ -155,15 +155,17 @@ def outboxes(ledger: Ledger, settings: OutboxSettings | None = None) -> Outboxes
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         persons = SettlementPersons(ledger)
-        parts.append((NhsaOwes(ledger), NhsaTransport(nhsa, persons.find)))
+        parts.append((lambda: NhsaOwes(ledger), NhsaTransport(nhsa, persons.find)))
         batching["nhsa"] = {"batch_size": nhsa.batch_size, "batch_delay": nhsa.batch_delay}
     if "beijing" in chosen.platforms:
         try:
             beijing = BeijingTransport.from_env(os.environ)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
-        parts.append((BeijingOwes(ledger), beijing))
-    runner = outbox_runner(ledger, [owes for owes, _ in parts])
+        parts.append((lambda: BeijingOwes(ledger), beijing))
+    # the deriving thread and each delivering one have their own rules' objects: these keep
+    # a batch's state while they work
+    runner = outbox_runner(ledger, [make() for make, _ in parts])
     deliveries = [
         OutboxDelivery(
             runner,
@@ -175,7 +177,7 @@ def outboxes(ledger: Ledger, settings: OutboxSettings | None = None) -> Outboxes
             event_of=ledger.get_event,
             **batching.get(owes.platform, {}),
         )
-        for owes, transport in parts
+        for owes, transport in ((make(), transport) for make, transport in parts)
     ]
     return Outboxes(runner, deliveries)
 

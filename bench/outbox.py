@@ -24,7 +24,8 @@ an unbind a 3506, the internal moves nothing; the codes' receipt a 3502 each hun
 
 Settings: ``BENCH_OUTBOX_TERMINALS`` (100), ``BENCH_OUTBOX_CODES`` (codes per terminal,
 4), ``BENCH_OUTBOX_SECONDS`` (10), ``BENCH_OUTBOX_RATE`` (400), ``BENCH_OUTBOX_POLL``
-(0.5), ``BENCH_STORES``. Figures are reported, never asserted.
+(0.5), ``BENCH_STORES``; ``BENCH_OUTBOX_PROFILE=1`` prints the deriving's profile (cProfile,
+by cumulative time) to stderr. Figures are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -273,9 +274,20 @@ def derive_and_deliver(url: str, standin_url: str, result: Throughput) -> None:
 
     watch = Watch(url)
     try:
+        profile = None
+        if os.environ.get("BENCH_OUTBOX_PROFILE"):
+            import cProfile
+
+            profile = cProfile.Profile()
+            profile.enable()
         start = time.perf_counter()
         result.events = watch.runner.run_until_caught_up()
         result.derive_seconds = time.perf_counter() - start
+        if profile is not None:
+            import pstats
+
+            profile.disable()
+            pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
         states = watch.states()
         result.messages = sum(states.values())
         result.incomplete = states.get(INCOMPLETE, 0)

@@ -252,9 +252,14 @@ class Owes(Protocol):
     """The platform's own state kept while deriving (:meth:`follow`), created with the
     outbox's tables."""
 
-    def prepare(self) -> None:
-        """Before a batch of :meth:`owed` calls: read once what changes rarely (master
-        data), so that a batch does not read it per event."""
+    def prepare(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        """Before :meth:`owed` is asked of ``batch``'s events: read once what changes
+        rarely (master data) and what the batch's events need of the state
+        :meth:`follow` keeps, so that a batch does not read them event by event."""
+        ...
+
+    def finish(self, conn: Connection) -> None:
+        """After the batch: write what :meth:`follow` kept (same transaction)."""
         ...
 
     def owed(self, conn: Connection, stored: StoredEvent) -> list[Owed]:
@@ -312,7 +317,7 @@ class Outbox:
         what came before it is stored."""
         ids = _Ids(conn)
         for owes in self.owes:
-            owes.prepare()
+            owes.prepare(conn, batch)
         staged: list[_Staged] = []
         for stored in batch:
             if "errorDeclaration" in stored.event:
@@ -327,6 +332,8 @@ class Outbox:
                     place += 1
                 owes.follow(conn, stored)
         self._store(conn, ids, staged)
+        for owes in self.owes:
+            owes.finish(conn)
 
     def _store(self, conn: Connection, ids: _Ids, staged: Sequence[_Staged]) -> None:
         """Insert the staged messages not stored yet, giving each its id in log order (a
@@ -765,14 +772,13 @@ class OutboxDelivery:
                 .limit(self.window)
             ).all()
         completed = 0
-        if rows:
-            self.owes.prepare()
         for row in rows:
             message = Message.of(row)
             stored = self.event_of(message.event)
             if stored is None:
                 continue
             with self.runner.connect() as conn:
+                self.owes.prepare(conn, [stored])
                 owed = self.owes.owed(conn, stored)
             again = next((o for o in owed if o.key == message.key), None)
             if again is None:

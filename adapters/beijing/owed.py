@@ -106,7 +106,7 @@ class BeijingOwes:
         self.ledger = ledger
         self._catalogue: tuple[int, Catalogue] | None = None
 
-    def prepare(self) -> None:
+    def prepare(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         """Master data as it is now, indexed once per change (read once a batch)."""
         position, data = current_master_data(self.ledger)
         kept = self._catalogue
@@ -114,10 +114,11 @@ class BeijingOwes:
             self._catalogue = (position, Catalogue(data))
 
     def catalogue(self) -> Catalogue:
-        if self._catalogue is None:
-            self.prepare()
-        assert self._catalogue is not None
+        assert self._catalogue is not None, "prepare() first"
         return self._catalogue[1]
+
+    def finish(self, conn: Connection) -> None:
+        """Nothing kept (see :attr:`tables`)."""
 
     def owed(self, conn: Connection, stored: StoredEvent) -> list[Owed]:
         event = stored.event

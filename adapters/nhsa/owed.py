@@ -35,9 +35,10 @@ in smallest units (the field says so). ``fixmedins_bchno`` is one per stock batc
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -75,6 +76,7 @@ codes = Table(
     Column("expires", String(10)),
     Column("order", Text),
     Column("sent_from", String(100)),  # the institution shipping it to another one
+    Column("settlement", Text),  # JSON: the settlement its bind carried (no personal field)
 )
 state = Table(
     "outbox_nhsa_state",
@@ -157,6 +159,63 @@ def _step(value: Any) -> str:
 
 
 @dataclass
+class _Code:
+    """What the outbox keeps of a code (:data:`codes`)."""
+
+    code: str
+    institution: str | None = None
+    lot: str | None = None
+    manufactured: str | None = None
+    expires: str | None = None
+    order: str | None = None
+    sent_from: str | None = None
+    settlement: str | None = None
+
+
+class _CodeBook:
+    """The kept codes of one batch: read once, changed in memory by :meth:`NhsaOwes.follow`
+    and written at the batch's end (the deriving runner holds the tracking row's lock, so
+    nobody else writes them meanwhile)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, _Code] = {}
+        self.loaded: set[str] = set()
+        self.dirty: set[str] = set()
+
+    def load(self, conn: Connection, wanted: Iterable[str]) -> None:
+        missing = sorted({c for c in wanted if c not in self.loaded})
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            for row in conn.execute(select(codes).where(codes.c.code.in_(chunk))):
+                self.rows[row.code] = _Code(**row._mapping)
+        self.loaded |= set(missing)
+
+    def get(self, conn: Connection, wanted: list[str]) -> dict[str, _Code]:
+        self.load(conn, wanted)
+        return {c: self.rows[c] for c in wanted if c in self.rows}
+
+    def set(self, conn: Connection, epcs: list[str], **values: Any) -> None:
+        self.load(conn, epcs)
+        for code in epcs:
+            row = self.rows.setdefault(code, _Code(code))
+            for name, value in values.items():
+                setattr(row, name, value)
+            self.dirty.add(code)
+
+    def flush(self, conn: Connection) -> None:
+        changed = sorted(self.dirty)
+        for start in range(0, len(changed), 500):
+            chunk = changed[start : start + 500]
+            conn.execute(codes.delete().where(codes.c.code.in_(chunk)))
+            conn.execute(codes.insert(), [asdict(self.rows[c]) for c in chunk])
+        self.dirty.clear()
+
+
+def _epcs(event: Mapping[str, Any]) -> list[str]:
+    return [str(e) for e in event.get("epcList") or []]
+
+
+@dataclass
 class _Line:
     """Codes of one product and lot in one event: one message row."""
 
@@ -193,6 +252,7 @@ class NhsaOwes:
         self._data: tuple[int, MasterData] | None = None
         self._catalogues: dict[str, Catalogue] = {}
         self._homes: dict[str, dict[str, Any]] = {}
+        self.book = _CodeBook()
         self.spec = spec or load()
         """The fields of each message (a province's variant: ``TRACECODE_NHSA_FIELDS``):
         a row carries the fields its message has, and lacks a required one only as
@@ -207,16 +267,17 @@ class NhsaOwes:
 
     # -- deriving ---------------------------------------------------------------------
 
-    def prepare(self) -> None:
-        """Master data as the store has it now, read once a batch."""
+    def prepare(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
+        """Master data as the store has it now, and what is kept of the batch's codes,
+        read once a batch."""
+        self.book = _CodeBook()
+        self.book.load(conn, [box_of(e) or e for s in batch for e in _epcs(s.event)])
         found = current_master_data(self.ledger)
         if self._data is None or found[0] != self._data[0]:
             self._data, self._catalogues, self._homes = found, {}, {}
 
     def _master(self) -> MasterData:
-        if self._data is None:
-            self.prepare()
-        assert self._data is not None
+        assert self._data is not None, "prepare() first"
         return self._data[1]
 
     def _home(self, data: MasterData, institution: str) -> dict[str, Any]:
@@ -270,37 +331,30 @@ class NhsaOwes:
                 "manufactured": ext(event, "productionDate"),
                 "expires": ext(event, "itemExpirationDate"),
             }
-            self._upsert(conn, epcs, institution=institution, **values)
+            self.book.set(conn, epcs, institution=institution, **values)
         orders = _transactions(event, ORDER_TYPE)
         if step == "dispensing" and orders:
-            self._upsert(conn, epcs, order=orders[0])
+            order = _order_id(orders[0])
+            carried = _settled_by(stored, institution or "", order[1] if order else "")
+            said = None if carried is None else json.dumps(asdict(carried), ensure_ascii=False)
+            self.book.set(conn, epcs, order=orders[0], settlement=said)
         destinations = [d for t, d in _parties(event, "destinationList", "destination")]
         if step == "shipping":
             to = _owner(destinations[0]) if destinations else None
             sent_from = institution if to and to != institution else None
-            self._upsert(conn, epcs, sent_from=sent_from)
+            self.book.set(conn, epcs, sent_from=sent_from)
         if step == "cycle_counting" and institution:
             count = ext(event, "stocktake")
             found = conn.execute(select(state).where(state.c.institution == institution)).first()
             if found is None and count:
                 conn.execute(state.insert().values(institution=institution, first_stocktake=count))
 
-    def _upsert(self, conn: Connection, epcs: list[str], **values: Any) -> None:
-        """Set ``values`` of each code (a statement or two, however many codes)."""
-        wanted = list(dict.fromkeys(epcs))
-        if not wanted:
-            return
-        found = set(conn.execute(select(codes.c.code).where(codes.c.code.in_(wanted))).scalars())
-        if found:
-            conn.execute(codes.update().where(codes.c.code.in_(sorted(found))).values(**values))
-        new = [{"code": code, **values} for code in wanted if code not in found]
-        if new:
-            conn.execute(codes.insert(), new)
+    def finish(self, conn: Connection) -> None:
+        """Write what :meth:`follow` kept of the batch's codes."""
+        self.book.flush(conn)
 
-    def _known(self, conn: Connection, epcs: Iterable[str]) -> dict[str, Any]:
-        wanted = sorted({box_of(e) or e for e in epcs})
-        rows = conn.execute(select(codes).where(codes.c.code.in_(wanted))).all() if wanted else []
-        return {row.code: row for row in rows}
+    def _known(self, conn: Connection, epcs: Iterable[str]) -> dict[str, _Code]:
+        return self.book.get(conn, [box_of(e) or e for e in epcs])
 
     # -- 3502 ---------------------------------------------------------------------------
 
@@ -416,7 +470,11 @@ class NhsaOwes:
                 for o in (_order_id(str(r.order)) for r in known.values() if r.order)
                 if o is not None
             ]
-        settlement = settlement_of(self.ledger, *orders[0]) if orders else None
+        carried = [k.settlement for k in self._known(conn, epcs).values() if k.settlement]
+        if carried:  # the settlement its bind carried
+            settlement: Settlement | None = Settlement(**json.loads(carried[0]))
+        else:  # settled later, or not yet
+            settlement = settlement_of(self.ledger, *orders[0]) if orders else None
         return self._sales("3506", conn, stored, institution, data, settlement, {}, None)
 
     def _sales(

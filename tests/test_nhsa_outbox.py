@@ -34,6 +34,22 @@ def w(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> Any:
         yield opened
 
 
+CATALOGUE = {
+    "med_list_codg": "XB02",
+    "fixmedins_hilist_id": "H-XB02",
+    "fixmedins_hilist_name": "头孢克肟片(院内)",
+    "fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2503011"),
+}
+"""The product's catalogue fields, and its batch's number, in every row of it."""
+BATCH = {"manu_lotnum": "L2503011", "manu_date": "2025-03-01", "expy_end": "2027-02-28"}
+PERSON = {
+    "psn_no": INSURED["psn_no"],
+    "psn_cert_type": "01",
+    "certno": INSURED["certno"],
+    "psn_name": INSURED["psn_name"],
+}
+
+
 def bodies(w: World, infno: str) -> list[dict[str, Any]]:
     return [m["body"] for m in w.received() if m["infno"] == infno]
 
@@ -51,10 +67,7 @@ def test_a_purchase_is_a_3502_108_and_internal_moves_owe_nothing(w: World) -> No
     assert (body["opter"], body["opter_name"]) == ("OP-07", "王药师")
     assert body["input"] == {
         "invinfo": {
-            "med_list_codg": "XB02",
-            "fixmedins_hilist_id": "H-XB02",
-            "fixmedins_hilist_name": "头孢克肟片(院内)",
-            "fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2503011"),
+            **CATALOGUE,
             "rx_flag": "1",
             "pric": 12.5,
             "inv_chg_type": "108",
@@ -94,23 +107,15 @@ def test_a_settled_bind_is_a_3505_field_by_field(w: World) -> None:
     assert body["mdtrtarea_admvs"] == "620102"
     row = body["input"]["selinfo"]
     assert row == {
-        "med_list_codg": "XB02",
-        "fixmedins_hilist_id": "H-XB02",
-        "fixmedins_hilist_name": "头孢克肟片(院内)",
-        "fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2503011"),
+        **CATALOGUE,
         "prsc_dr_name": "李医生",
         "phar_name": "王药师",
         "phar_prac_cert_no": "ZY-20260001",
         "hi_feesetl_type": "1",
         "setl_id": "SETL-0001",
         "mdtrt_sn": "MDTRT-0001",
-        "psn_no": INSURED["psn_no"],
-        "psn_cert_type": "01",
-        "certno": INSURED["certno"],
-        "psn_name": INSURED["psn_name"],
-        "manu_lotnum": "L2503011",
-        "manu_date": "2025-03-01",
-        "expy_end": "2027-02-28",
+        **PERSON,
+        **BATCH,
         "rx_flag": "1",
         "trdn_flag": "0",
         "finl_trns_pric": 12.5,
@@ -200,18 +205,10 @@ def test_a_return_is_a_3506_and_never_overtakes_its_sale(w: World) -> None:
     (body,) = bodies(w, "3506")
     row = body["input"]["selinfo"]
     assert row == {
-        "med_list_codg": "XB02",
-        "fixmedins_hilist_id": "H-XB02",
-        "fixmedins_hilist_name": "头孢克肟片(院内)",
-        "fixmedins_bchno": batch_number(HOSPITAL, "XB02", "L2503011"),
+        **CATALOGUE,
         "setl_id": "SETL-0001",
-        "psn_no": INSURED["psn_no"],
-        "psn_cert_type": "01",
-        "certno": INSURED["certno"],
-        "psn_name": INSURED["psn_name"],
-        "manu_lotnum": "L2503011",
-        "manu_date": "2025-03-01",
-        "expy_end": "2027-02-28",
+        **PERSON,
+        **BATCH,
         "rx_flag": "1",
         "trdn_flag": "0",
         "finl_trns_pric": 12.5,

@@ -516,6 +516,7 @@ class OutboxDelivery:
         lease_seconds: float = 30.0,
         batch_size: int = 0,
         batch_delay: float = 5.0,
+        chunk: int = 50,
         event_of: Callable[[str], StoredEvent | None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -530,6 +531,8 @@ class OutboxDelivery:
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
         self.batch_delay = batch_delay
+        self.chunk = chunk
+        """Messages marked ``sent`` together, and their outcomes written together."""
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.event_of = event_of
         self.clock = clock
@@ -559,22 +562,115 @@ class OutboxDelivery:
         waiting = self._batch(now) if self.batch_size > 1 else set()
         taken = 0
         blocked: set[str] = set()
+        chunk: list[Message] = []
         for message in self._open():
-            if self._closed.is_set():
-                break
             codes = set(message.codes)
             held = message.state == INCOMPLETE or message.seq in waiting
             if codes & blocked or held or not _due(message, now):
                 blocked |= codes
                 continue
-            outcome = self._send(message, now)
-            if outcome is None:
-                break  # unreachable: the rest waits for the next round
-            if outcome:
-                taken += 1
-            else:
-                blocked |= codes
+            chunk.append(message)
+            if len(chunk) == self.chunk:
+                done, reachable, failed = self._send_chunk(chunk, now)
+                taken += done
+                blocked |= failed
+                chunk = []
+                if not reachable or self._closed.is_set():
+                    return taken  # the rest waits for the next round
+        if chunk:
+            taken += self._send_chunk(chunk, now)[0]
         return taken
+
+    def _send_chunk(self, chunk: Sequence[Message], now: datetime) -> tuple[int, bool, set[str]]:
+        """Send messages in log order: all marked ``sent`` in one commit before the first
+        goes (after a crash each is sent again with its id), the outcomes written in one
+        commit after the last. A refusal holds back the chunk's later messages of its
+        codes; an unreachable platform stops the chunk. Those not sent are put back as
+        they were. How many were taken, whether the platform could be reached, and the
+        codes whose messages did not go."""
+        blocked: set[str] = set()
+        sent_at = _text(now)
+        with self.runner.transaction() as conn:
+            conn.execute(
+                update(messages)
+                .where(messages.c.seq.in_([m.seq for m in chunk]))
+                .values(state=SENT, attempts=messages.c.attempts + 1, sent_at=sent_at)
+            )
+        outcomes: list[tuple[Message, Reply | Unreachable | None]] = []
+        reachable = True
+        for message in chunk:
+            codes = set(message.codes)
+            if not reachable or self._closed.is_set() or codes & blocked:
+                blocked |= codes
+                outcomes.append((message, None))  # not sent: put back
+                continue
+            try:
+                reply: Reply | Unreachable = self.transport.send(message)
+            except Unreachable as exc:
+                reply, reachable = exc, False
+                log.warning("%s: %s not delivered: %s", self.name, message.msgid, exc)
+            if not (isinstance(reply, Reply) and reply.taken):
+                blocked |= codes
+                if isinstance(reply, Reply):
+                    log.warning("%s: %s refused: %s", self.name, message.msgid, reply.error)
+            outcomes.append((message, reply))
+        taken = 0
+        with self.runner.transaction() as conn:
+            for message, outcome in outcomes:
+                taken += self._record(conn, message, outcome, now)
+        return taken, reachable, blocked
+
+    def _record(
+        self,
+        conn: Connection,
+        message: Message,
+        outcome: Reply | Unreachable | None,
+        now: datetime,
+    ) -> bool:
+        """Write what became of one message of a chunk; whether it was taken."""
+        this = update(messages).where(messages.c.seq == message.seq)
+        if outcome is None:  # never sent
+            put_back = {"state": message.state, "attempts": message.attempts}
+            conn.execute(this.values(**put_back, sent_at=message.sent_at))
+            return False
+        if isinstance(outcome, Reply) and outcome.taken:
+            done = _text(self.clock())
+            answer = _dumps(outcome.answer) if outcome.answer is not None else None
+            conn.execute(
+                this.values(
+                    state=ACKNOWLEDGED,
+                    acknowledged_at=done,
+                    answer=answer,
+                    error=None,
+                    next_attempt=None,
+                )
+            )
+            conn.execute(  # a batch's rows are taken with it
+                update(messages)
+                .where(
+                    messages.c.platform == self.owes.platform,
+                    messages.c.batch == message.msgid,
+                    messages.c.state == BATCHED,
+                )
+                .values(state=ACKNOWLEDGED, acknowledged_at=done)
+            )
+            return True
+        pause = min(self.max_backoff, self.base_backoff * 2.0**message.attempts)
+        pause *= random.uniform(0.5, 1.0)
+        kept: dict[str, Any] | None = None
+        if isinstance(outcome, Unreachable):
+            state, error = PENDING, str(outcome)
+        else:
+            state, error, kept = FAILED, outcome.error or "refused", outcome.answer
+        conn.execute(
+            this.values(
+                state=state,
+                error=error[:2000],
+                answer=_dumps(kept) if kept is not None else None,
+                next_attempt=_text(now + timedelta(seconds=pause)),
+            )
+        )
+        return False
 
     def _batch(self, now: datetime) -> set[int]:
         """Put pending messages that may travel together into batch messages (the A
@@ -698,66 +794,6 @@ class OutboxDelivery:
                 .limit(self.window)
             ).all()
         return [Message.of(row) for row in rows]
-
-    def _send(self, message: Message, now: datetime) -> bool | None:
-        """Send one message: True taken, False refused, None unreachable."""
-        self._set(message.seq, state=SENT, attempts=message.attempts + 1, sent_at=_text(now))
-        try:
-            reply = self.transport.send(message)
-        except Unreachable as exc:
-            self._pause(message, PENDING, str(exc), None, now)
-            log.warning("%s: %s not delivered: %s", self.name, message.msgid, exc)
-            return None
-        if reply.taken:
-            done = _text(self.clock())
-            with self.runner.transaction() as conn:
-                conn.execute(
-                    update(messages)
-                    .where(messages.c.seq == message.seq)
-                    .values(
-                        state=ACKNOWLEDGED,
-                        acknowledged_at=done,
-                        answer=_dumps(reply.answer) if reply.answer is not None else None,
-                        error=None,
-                        next_attempt=None,
-                    )
-                )
-                conn.execute(  # a batch's rows are taken with it
-                    update(messages)
-                    .where(
-                        messages.c.platform == self.owes.platform,
-                        messages.c.batch == message.msgid,
-                        messages.c.state == BATCHED,
-                    )
-                    .values(state=ACKNOWLEDGED, acknowledged_at=done)
-                )
-            return True
-        self._pause(message, FAILED, reply.error or "refused", reply.answer, now)
-        log.warning("%s: %s refused: %s", self.name, message.msgid, reply.error)
-        return False
-
-    def _pause(
-        self,
-        message: Message,
-        state: str,
-        error: str,
-        answer: dict[str, Any] | None,
-        now: datetime,
-    ) -> None:
-        failures = message.attempts + 1
-        pause = min(self.max_backoff, self.base_backoff * 2.0 ** (failures - 1))
-        pause *= random.uniform(0.5, 1.0)
-        self._set(
-            message.seq,
-            state=state,
-            error=error[:2000],
-            answer=_dumps(answer) if answer is not None else None,
-            next_attempt=_text(now + timedelta(seconds=pause)),
-        )
-
-    def _set(self, seq: int, **values: Any) -> None:
-        with self.runner.transaction() as conn:
-            conn.execute(update(messages).where(messages.c.seq == seq).values(**values))
 
     def refresh(self) -> int:
         """Build the incomplete messages again from their events (a settlement or master

@@ -40,7 +40,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -537,6 +537,7 @@ class OutboxDelivery:
         self.event_of = event_of
         self.clock = clock
         self._refreshed: datetime | None = None
+        self._refreshed_after = -1
         self._closed = threading.Event()
         create_tables(runner, [owes])
 
@@ -782,18 +783,26 @@ class OutboxDelivery:
                 )
             )
 
-    def _open(self) -> list[Message]:
-        with self.runner.connect() as conn:
-            rows = conn.execute(
-                select(messages)
-                .where(
-                    messages.c.platform == self.owes.platform,
-                    messages.c.state.in_(OPEN),
-                )
-                .order_by(messages.c.seq)
-                .limit(self.window)
-            ).all()
-        return [Message.of(row) for row in rows]
+    def _open(self) -> Iterator[Message]:
+        """Every open message of the platform in log order, a page of :attr:`window` at a
+        time (messages that wait for long, incomplete ones, never hide the later ones)."""
+        after = -1
+        while True:
+            with self.runner.connect() as conn:
+                rows = conn.execute(
+                    select(messages)
+                    .where(
+                        messages.c.platform == self.owes.platform,
+                        messages.c.state.in_(OPEN),
+                        messages.c.seq > after,
+                    )
+                    .order_by(messages.c.seq)
+                    .limit(self.window)
+                ).all()
+            yield from (Message.of(row) for row in rows)
+            if len(rows) < self.window:
+                return
+            after = int(rows[-1].seq)
 
     def refresh(self) -> int:
         """Build the incomplete messages again from their events (a settlement or master
@@ -801,12 +810,15 @@ class OutboxDelivery:
         if self.event_of is None:
             return 0
         with self.runner.connect() as conn:
+            waiting = (messages.c.platform == self.owes.platform, messages.c.state == INCOMPLETE)
             rows = conn.execute(
                 select(messages)
-                .where(messages.c.platform == self.owes.platform, messages.c.state == INCOMPLETE)
+                .where(*waiting, messages.c.seq > self._refreshed_after)
                 .order_by(messages.c.seq)
                 .limit(self.window)
             ).all()
+        # a window a round, going round: the newest wait their turn, none is left out
+        self._refreshed_after = int(rows[-1].seq) if len(rows) == self.window else -1
         completed = 0
         for row in rows:
             message = Message.of(row)

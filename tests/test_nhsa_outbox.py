@@ -486,3 +486,27 @@ def test_moves_between_institutions_are_transfers_out_and_in(w: World) -> None:
     assert "/envelope/fixmedins_name" in changes[2]["missing"]
     shipped_out = internal[1]["body"]
     assert (shipped_out["opter"], shipped_out["opter_name"]) == ("IF-01", "接口账户")
+
+
+def test_messages_waiting_long_never_hide_the_later_ones(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of two: three sales waiting for their settlements do not keep a later
+    receipt from going, and each of them is built again in its turn."""
+    from tests.patient_support import KEY_HEX
+
+    monkeypatch.setenv("TRACECODE_PATIENT_KEY", KEY_HEX)
+    with world(ledger, window=2) as w:
+        w.at_pharmacy(box(40), box(41), box(42))
+        for n in (40, 41, 42):
+            sale(w, f"RX{n}", box(n))
+        w.scan(operation="receive", location="WH", codes=[box(43)], lot="L9")
+        w.deliver()
+        assert [m["infno"] for m in w.received()] == ["3502", "3502"]
+        assert [m["state"] for m in kinds(w, "3505")] == ["incomplete"] * 3
+        for n in (40, 41, 42):
+            w.scan(operation="settle", order=f"RX{n}", settlement=INSURED)
+        rounds = [w.delivery.refresh(), w.delivery.refresh()]  # two a round, going round
+        assert sorted(rounds) == [1, 2]
+        w.deliver()
+        assert [m["infno"] for m in w.received()][2:] == ["3505"] * 3

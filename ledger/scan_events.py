@@ -68,7 +68,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from epcis.context import EPCIS_CONTEXT_URL
 from epcis.timestamps import utc_now
@@ -119,6 +119,15 @@ _AT_LOCATION = {
 def order_uri(institution: str, order: str) -> str:
     """The bizTransaction of an order or prescription of an institution."""
     return f"urn:tracecode:order:{quote(institution, safe='')}:{quote(order, safe='')}"
+
+
+def parse_order_uri(uri: str) -> tuple[str, str] | None:
+    """``(institution, order)`` of an :func:`order_uri`; None for any other value."""
+    head = "urn:tracecode:order:"
+    if not uri.startswith(head) or uri.count(":") != 4:
+        return None
+    institution, order = uri[len(head) :].split(":")
+    return unquote(institution), unquote(order)
 
 
 def document_uri(institution: str, kind: str, number: str) -> str:

@@ -14,21 +14,24 @@ the views' (:data:`metadata`): a rebuild of the views does not drop them.
 An event declared in error (EPCIS ``errorDeclaration``; a cancelled scan) supersedes its
 messages not yet sent, and for those the platform may have (sent, acknowledged, or
 waiting after a send whose answer never came) owes the platform's reversal
-(:meth:`Owes.reversal`: a 3507 for 医保); such a message still goes out first, with its id.
+(:meth:`Owes.reversals`: a 3507 for 医保); such a message still goes out first, with its id.
 
 **States.** ``incomplete`` (a required field is not known yet: ``missing`` names them; the
 message is built again from its event now and then, :meth:`OutboxDelivery.refresh`, and
 goes out once they are known), ``pending`` (due, or waiting for its retry after a network
 failure), ``sent`` (handed to the platform, no answer yet), ``acknowledged``, ``failed``
-(the platform refused it: its error is kept; tried again after a pause), ``superseded``.
+(the platform refused it: its error is kept; tried again after a pause), ``superseded``,
+``batched`` (a row of an A-variant message, acknowledged with it).
 
 **Delivering.** :class:`OutboxDelivery` (an :class:`projections.outbound.Outbound`, one
 thread per platform so that one platform down holds back only its own messages) takes the
-open messages in log order; a message is marked ``sent`` (committed) before it is sent, so
-after a crash it is sent again **with the same id** and the platform's "already received"
-counts as its acknowledgement. Per code, messages go in log order: a message whose codes
-an earlier open message names waits for it (a return never overtakes its sale). A failure
-pauses the message (doubling, with jitter); an unreachable platform ends the round.
+open messages in log order, a page at a time to the end, in chunks: a chunk is marked
+``sent`` (committed) before its first message is sent and its answers are written after
+its last, so after a crash each is sent again **with the same id** and the platform's
+"already received" counts as its acknowledgement. Per code, messages go in log order: a
+message whose codes an earlier open message names waits for it (a return never overtakes
+its sale). A failure pauses the message (doubling, with jitter); an unreachable platform
+ends the round.
 """
 
 from __future__ import annotations
@@ -63,8 +66,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from epcis.timestamps import utc_text
 from ledger.application import Ledger, StoredEvent
 from ledger.locations import parse_location_uri
+from ledger.master_data import moment
 from ledger.quality import Upload
 from projections.runner import ReadModelRunner
 
@@ -86,11 +91,11 @@ RUNNER = "outbox"
 """The outbox runner's tracking row."""
 
 PER_EVENT = 1000
+"""A message's ``seq`` is its event's log row × this + its place among the event's
+messages, so log order is ``seq`` order and a rebuild gives the same numbers."""
 BATCH_PLACE = 500
 """A batch message's ``seq`` is its first member's plus this (places from here on are
 batches'; an event owes at most this many messages)."""
-"""Messages one event may owe (a message's ``seq`` is its event's log row × this + its
-place among them, so log order is ``seq`` order and a rebuild gives the same numbers)."""
 
 metadata = MetaData()
 messages = Table(
@@ -368,7 +373,7 @@ class Outbox:
                     "key": owed.key,
                     "kind": owed.kind,
                     "institution": owed.institution,
-                    "msgid": ids.next(owes, owed, _moment(stored.record_time)),
+                    "msgid": ids.next(owes, owed, moment(stored.record_time)),
                     "event": stored.event_id,
                     "recorded": stored.record_time,
                     "happened": _happened(stored),
@@ -590,7 +595,7 @@ class OutboxDelivery:
         they were. How many were taken, whether the platform could be reached, and the
         codes whose messages did not go."""
         blocked: set[str] = set()
-        sent_at = _text(now)
+        sent_at = utc_text(now)
         with self.runner.transaction() as conn:
             conn.execute(
                 update(messages)
@@ -635,7 +640,7 @@ class OutboxDelivery:
             conn.execute(this.values(**put_back, sent_at=message.sent_at))
             return False
         if isinstance(outcome, Reply) and outcome.taken:
-            done = _text(self.clock())
+            done = utc_text(self.clock())
             answer = _dumps(outcome.answer) if outcome.answer is not None else None
             conn.execute(
                 this.values(
@@ -668,7 +673,7 @@ class OutboxDelivery:
                 state=state,
                 error=error[:2000],
                 answer=_dumps(kept) if kept is not None else None,
-                next_attempt=_text(now + timedelta(seconds=pause)),
+                next_attempt=utc_text(now + timedelta(seconds=pause)),
             )
         )
         return False
@@ -710,7 +715,7 @@ class OutboxDelivery:
         for members in full:
             self._seal(members)
         for members in groups.values():
-            waited = (now - _moment(members[0].recorded)).total_seconds()
+            waited = (now - moment(members[0].recorded)).total_seconds()
             if waited < self.batch_delay:
                 waiting |= {m.seq for m in members}  # wait for more
             elif len(members) > 1:
@@ -749,7 +754,7 @@ class OutboxDelivery:
 
     def _lease(self, now: datetime) -> bool:
         """Take or renew this platform's delivery lease; whether this process holds it."""
-        until = _text(now + timedelta(seconds=self.lease_seconds))
+        until = utc_text(now + timedelta(seconds=self.lease_seconds))
         platform = self.owes.platform
         try:
             return self._take_lease(platform, until, now)
@@ -765,7 +770,7 @@ class OutboxDelivery:
                 mine = {"platform": platform, "holder": self.holder, "until": until}
                 conn.execute(leases.insert().values(**mine))
                 return True
-            if row.holder != self.holder and _moment(row.until) > now:
+            if row.holder != self.holder and moment(row.until) > now:
                 return False
             conn.execute(
                 update(leases)
@@ -946,8 +951,8 @@ def uploads(
         Upload(
             institution,
             place or "",
-            _moment(happened or recorded),
-            _moment(acknowledged) if acknowledged else None,
+            moment(happened or recorded),
+            moment(acknowledged) if acknowledged else None,
         )
         for institution, place, happened, recorded, acknowledged in rows
     ]
@@ -958,7 +963,7 @@ def _happened(stored: StoredEvent) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        return _text(_moment(value))
+        return utc_text(value)
     except ValueError:
         return None
 
@@ -984,16 +989,7 @@ def _maybe_taken(message: Message) -> bool:
 
 
 def _due(message: Message, now: datetime) -> bool:
-    return message.next_attempt is None or _moment(message.next_attempt) <= now
-
-
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return message.next_attempt is None or moment(message.next_attempt) <= now
 
 
 def _dumps(value: Mapping[str, Any] | Any) -> str:
@@ -1005,6 +1001,8 @@ def outbox_runner(
 ) -> ReadModelRunner:
     """The runner deriving the platforms' messages (tracking row :data:`RUNNER`), with the
     outbox's tables created."""
-    runner = ReadModelRunner(ledger, name=RUNNER, projections=[Outbox(owes)], batch_size=batch_size)
+    runner = ReadModelRunner(
+        ledger, name=RUNNER, projections=[Outbox(owes)], batch_size=batch_size, shares=False
+    )
     create_tables(runner, owes)
     return runner

@@ -118,8 +118,12 @@ class ReadModelRunner:
         batch_size: int = 5000,
         name: str = PROJECTION,
         projections: Sequence[ReadModel] | None = None,
+        shares: bool = True,
     ) -> None:
         self.ledger = ledger
+        self.shares = shares
+        """Whether this runner keeps ``view_event_shares`` (the views' runner does; a
+        runner of other read models, the outbox's, must neither add to it nor clear it)."""
         self.batch_size = batch_size
         self.name = name
         self.projections: tuple[ReadModel, ...] = (
@@ -251,7 +255,7 @@ class ReadModelRunner:
                         projection.apply(conn, records)
                 except Exception as error:
                     raise _BatchFailed(error) from error
-            if shares:
+            if shares and self.shares:
                 self._share(conn, shares)
             if self.on_applied is not None:
                 for stored in records:
@@ -349,7 +353,8 @@ class ReadModelRunner:
                 table.drop(conn, checkfirst=True)
             conn.execute(delete(tracking).where(tracking.c.projection == self.name))
             conn.execute(delete(failures).where(failures.c.runner == self.name))
-            conn.execute(delete(event_shares))
+            if self.shares:
+                conn.execute(delete(event_shares))
             for table in tables:
                 table.create(conn)
         count = self.run_until_caught_up()

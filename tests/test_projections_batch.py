@@ -318,3 +318,33 @@ def test_a_shared_packing_and_shipping_enters_the_receivers_view(
         assert stock(conn, scope="B") == stock(conn, scope=None)
     runner.rebuild()  # the shares are followed again from the log
     check_current_state(runner)
+
+
+def test_the_outbox_runner_leaves_the_shares_to_the_views(
+    ledger: Ledger, runner: ReadModelRunner
+) -> None:
+    """Another runner over the log (the outbox's) neither adds the shares again nor clears
+    them when it is rebuilt: they are the views'."""
+    from ledger.capture import prepare
+    from projections.outbox import outbox_runner
+    from projections.schema import event_shares
+
+    supplier = [commission(8), ship(10)]
+    for institution in ("A", "B"):  # B captures A's document too: a share
+        assert ledger.capture(prepare(stream_document(supplier), institution=institution)).success
+    runner.run_until_caught_up()
+
+    def shares() -> list[tuple[str, int]]:
+        with runner.connect() as conn:
+            return sorted(conn.execute(select(event_shares)).tuples())
+
+    kept = shares()
+    assert kept
+    other = outbox_runner(ledger, [])
+    try:
+        other.run_until_caught_up()
+        assert shares() == kept
+        other.rebuild()
+        assert shares() == kept
+    finally:
+        other.close()

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import unquote
 
 from epcis.identifiers.cn_drug_code import LENGTH, URN_PREFIX, is_trace_code_urn
 from ledger.lifecycle import PROJECT_VOCABULARY
 from ledger.locations import parse_location_uri
-from ledger.scan_events import ORDER_TYPE, PRESCRIPTION_TYPE
+from ledger.scan_events import ORDER_TYPE, PRESCRIPTION_TYPE, parse_order_uri
 
 ISSUER = "AHM"
 """The issuing agency in front of a trace code on the platform (seed 004: ``AHM.8123…``)."""
@@ -131,10 +130,8 @@ def prescription(event: Mapping[str, Any]) -> str | None:
 def order_number(uri: str) -> str:
     """The HIS's number in ``urn:tracecode:order:<institution>:<number>``; another URI as
     it is."""
-    head = "urn:tracecode:order:"
-    if uri.startswith(head) and uri.count(":") == 4:
-        return unquote(uri.rsplit(":", 1)[1])
-    return uri
+    found = parse_order_uri(uri)
+    return found[1] if found is not None else uri
 
 
 def is_order(kind: str) -> bool:

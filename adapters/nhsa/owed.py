@@ -49,12 +49,13 @@ from adapters.nhsa.fields import Tables, load
 from epcis.identifiers.cn_drug_code import URN_PREFIX
 from ledger.application import Ledger, StoredEvent
 from ledger.code_library import EXTENSION
+from ledger.lifecycle import word
 from ledger.locations import parse_location_uri
-from ledger.master_data import MasterData, current_master_data
+from ledger.master_data import MasterData, current_master_data, moment
 from ledger.operators import name_in
 from ledger.pool_index import box_of
 from ledger.product_lookup import Catalogue, ProductMatch
-from ledger.scan_events import ORDER_TYPE, PRESCRIPTION_TYPE
+from ledger.scan_events import ORDER_TYPE, PRESCRIPTION_TYPE, parse_order_uri
 from ledger.settlements import Settlement, settlement_of
 from projections.outbox import Message, Owed
 
@@ -95,15 +96,11 @@ def batch_number(institution: str, product: str, lot: str | None) -> str:
 
 def local_time(text: str) -> str:
     """``yyyy-MM-dd HH:mm:ss`` in Beijing time (the platform's DT)."""
-    return _moment(text).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return moment(text).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def local_date(text: str) -> str:
-    return _moment(text).astimezone(BEIJING).strftime("%Y-%m-%d")
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment(text).astimezone(BEIJING).strftime("%Y-%m-%d")
 
 
 def ext(event: Mapping[str, Any], name: str) -> Any:
@@ -129,17 +126,6 @@ def _transactions(event: Mapping[str, Any], kind: str) -> list[str]:
     ]
 
 
-def _order_id(uri: str) -> tuple[str, str] | None:
-    """``(institution, order)`` of ``urn:tracecode:order:<institution>:<order>``."""
-    from urllib.parse import unquote
-
-    prefix = "urn:tracecode:order:"
-    if not uri.startswith(prefix):
-        return None
-    institution, _, order = uri[len(prefix) :].partition(":")
-    return unquote(institution), unquote(order)
-
-
 def _parties(event: Mapping[str, Any], key: str, member: str) -> list[tuple[str, str]]:
     return [
         (str(item.get("type", "")), str(item.get(member, "")))
@@ -148,14 +134,14 @@ def _parties(event: Mapping[str, Any], key: str, member: str) -> list[tuple[str,
     ]
 
 
+def _word(value: Any) -> str:
+    """A bizStep or disposition as its CBV word ("" when there is none)."""
+    return word(value) or ""
+
+
 def _owner(uri: str | None) -> str | None:
     found = parse_location_uri(uri) if uri else None
     return found[0] if found else None
-
-
-def _step(value: Any) -> str:
-    text = str(value or "")
-    return text.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -296,7 +282,7 @@ class NhsaOwes:
         event = stored.event
         if "errorDeclaration" in event or event.get("type") != "ObjectEvent":
             return []
-        step, disposition = _step(event.get("bizStep")), _step(event.get("disposition"))
+        step, disposition = _word(event.get("bizStep")), _word(event.get("disposition"))
         place = (event.get("bizLocation") or {}).get("id") or (event.get("readPoint") or {}).get(
             "id"
         )
@@ -319,7 +305,7 @@ class NhsaOwes:
         event = stored.event
         if "errorDeclaration" in event or event.get("type") != "ObjectEvent":
             return
-        step = _step(event.get("bizStep"))
+        step = _word(event.get("bizStep"))
         epcs = [str(e) for e in event.get("epcList") or []]
         place = (event.get("bizLocation") or {}).get("id") or (event.get("readPoint") or {}).get(
             "id"
@@ -334,7 +320,7 @@ class NhsaOwes:
             self.book.set(conn, epcs, institution=institution, **values)
         orders = _transactions(event, ORDER_TYPE)
         if step == "dispensing" and orders:
-            order = _order_id(orders[0])
+            order = parse_order_uri(orders[0])
             carried = _settled_by(stored, institution or "", order[1] if order else "")
             said = None if carried is None else json.dumps(asdict(carried), ensure_ascii=False)
             self.book.set(conn, epcs, order=orders[0], settlement=said)
@@ -360,7 +346,7 @@ class NhsaOwes:
 
     def _change_type(self, conn: Connection, stored: StoredEvent, institution: str) -> str | None:
         event = stored.event
-        step, disposition = _step(event.get("bizStep")), _step(event.get("disposition"))
+        step, disposition = _word(event.get("bizStep")), _word(event.get("disposition"))
         sources = _parties(event, "sourceList", "source")
         destinations = _parties(event, "destinationList", "destination")
         if step == "destroying" or (event.get("action") == "DELETE" and step != "receiving"):
@@ -435,7 +421,7 @@ class NhsaOwes:
         self, conn: Connection, stored: StoredEvent, institution: str, data: MasterData
     ) -> list[Owed]:
         event = stored.event
-        orders = [o for o in map(_order_id, _transactions(event, ORDER_TYPE)) if o]
+        orders = [o for o in map(parse_order_uri, _transactions(event, ORDER_TYPE)) if o]
         settlement = _settled_by(stored, institution, orders[0][1] if orders else "")
         if settlement is None and orders:  # settled later (a settle scan), or not yet
             settlement = settlement_of(self.ledger, *orders[0])
@@ -445,7 +431,9 @@ class NhsaOwes:
             "phar_prac_cert_no": ext(event, "pharmacistCert"),
             "rtal_docno": ext(event, "receipt"),
         }
-        prescriptions = [o for o in map(_order_id, _transactions(event, PRESCRIPTION_TYPE)) if o]
+        prescriptions = [
+            o for o in map(parse_order_uri, _transactions(event, PRESCRIPTION_TYPE)) if o
+        ]
         return self._sales(
             "3505",
             conn,
@@ -462,12 +450,12 @@ class NhsaOwes:
     ) -> list[Owed]:
         event = stored.event
         epcs = [str(e) for e in event.get("epcList") or []]
-        orders = [o for o in map(_order_id, _transactions(event, ORDER_TYPE)) if o]
+        orders = [o for o in map(parse_order_uri, _transactions(event, ORDER_TYPE)) if o]
         if not orders:
             known = self._known(conn, epcs)
             orders = [
                 o
-                for o in (_order_id(str(r.order)) for r in known.values() if r.order)
+                for o in (parse_order_uri(str(r.order)) for r in known.values() if r.order)
                 if o is not None
             ]
         carried = [k.settlement for k in self._known(conn, epcs).values() if k.settlement]

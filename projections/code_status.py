@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
@@ -42,7 +41,7 @@ from ledger.lifecycle import HospitalState, derive_state, local_name, next_hospi
 from ledger.records import StoredEvent
 from projections import hierarchy
 from projections.bulk import select_in
-from projections.schema import code_facts, keyed_eq, utc_text, visible_to
+from projections.schema import code_facts, links, utc_text, visible_to
 
 # -- facts -----------------------------------------------------------------------------
 
@@ -85,21 +84,26 @@ class Fact:
 
     def through(self, container_code: str, code: str) -> Fact:
         """The fact a container passes on to a code inside it."""
-        product, lot, expiry = _own_attributes(code)
-        return _fact(
-            {
-                **self.__dict__,
-                "code": code,
-                "role": "contained",
-                "product": product,
-                "lot": lot,
-                "expiry": expiry,
-                "quantity": None,
-                "uom": None,
-                "parent": None,
-                "via": container_code,
-            }
-        )
+        return passed_on(self, container_code, code)
+
+
+def passed_on(fact: Any, container_code: str, code: str) -> Fact:
+    """The fact ``fact`` (a :class:`Fact` or a ``view_code_facts`` row) of a container
+    passes on to ``code`` inside it: the event's words, the code's own product and lot."""
+    product, lot, expiry = _own_attributes(code)
+    values = {name: getattr(fact, name, None) for name in _FACT_FIELDS}
+    values.update(
+        code=code,
+        role="contained",
+        product=product,
+        lot=lot,
+        expiry=expiry,
+        quantity=None,
+        uom=None,
+        parent=None,
+        via=container_code,
+    )
+    return _fact(values)
 
 
 def _fact(values: dict[str, Any]) -> Fact:
@@ -139,9 +143,6 @@ class Derived:
 
     facts: list[Fact] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
-    clears_parent: str | None = None
-    """An AggregationEvent DELETE without childEPCs empties this parent (the runner
-    resolves its children)."""
     position: int = 0
     event_time: str = ""
 
@@ -311,7 +312,6 @@ def derive(
                 add(canonical(element["epcClass"]), role, qty=element)
 
     links: list[Link] = []
-    clears: str | None = None
     link_common: dict[str, Any] = {
         "position": position,
         "notification_id": notification_id,
@@ -338,8 +338,8 @@ def derive(
         if event_type == "AggregationEvent" and parent is not None and action:
             for child in children:
                 link(parent, child, action, "aggregation")
-            if action == "DELETE" and not children:
-                clears = parent
+            if action == "DELETE" and not children:  # empties the parent, whatever is in it
+                link(parent, hierarchy.WILDCARD, action, "aggregation")
     elif event_type == "TransformationEvent":
         inputs = _codes(event.get("inputEPCList"))
         outputs = _codes(event.get("outputEPCList"))
@@ -359,7 +359,6 @@ def derive(
     return Derived(
         facts=list(facts.values()),
         links=links,
-        clears_parent=clears,
         position=position,
         event_time=event_time,
     )
@@ -407,10 +406,7 @@ def status(
     """The status of a code from the facts recorded up to ``as_of`` (None: no facts); only
     from what the institution ``scope`` captured, when given."""
     code = canonical(code)
-    query = select(code_facts).where(keyed_eq(code_facts.c.code, code), *seen_by(scope))
-    if as_of is not None:
-        query = query.where(code_facts.c.record_time <= utc_text(as_of))
-    rows = conn.execute(query.order_by(code_facts.c.event_time, code_facts.c.position)).all()
+    rows = effective_facts(conn, [code], as_of=as_of, scope=scope).get(code, [])
     return fold(code, rows, lambda: hierarchy.parent_of(conn, code, as_of, scope=scope))
 
 
@@ -418,6 +414,63 @@ def seen_by(scope: str | None) -> list[ColumnElement[bool]]:
     """The condition on facts an institution ``scope`` sees: those of events it captured
     (every fact when None)."""
     return [] if scope is None else [visible_to(code_facts, scope)]
+
+
+def effective_facts(
+    conn: Connection,
+    codes: Iterable[str] | None,
+    *,
+    as_of: str | datetime | None = None,
+    scope: str | None = None,
+) -> dict[str, list[Any]]:
+    """code → the facts its status folds, in ``(event_time, position)`` order: its own
+    (``view_code_facts`` rows) and those the containers it was in pass on to it
+    (:func:`passed_on`), each container's events while it held the code
+    (:meth:`projections.hierarchy.LinkSet.ancestry`, from every link recorded up to
+    ``as_of``); of the events the institution ``scope`` sees, when given. ``codes`` None:
+    every code with facts of its own. Codes with no fact are left out."""
+    recorded = [] if as_of is None else [code_facts.c.record_time <= utc_text(as_of)]
+    recorded += seen_by(scope)
+    by_code: dict[str, list[Any]] = {}
+    if codes is None:
+        for row in conn.execute(select(code_facts).where(*recorded)):
+            by_code.setdefault(row.code, []).append(row)
+        inside = select(links.c.child).where(
+            links.c.kind.in_(hierarchy.CONTAINMENT), links.c.child != hierarchy.WILDCARD
+        )
+        if as_of is not None:
+            inside = inside.where(links.c.record_time <= utc_text(as_of))
+        wanted = sorted(by_code.keys() | set(conn.execute(inside.distinct()).scalars()))
+    else:
+        wanted = sorted({canonical(c) for c in codes})
+    found = hierarchy.LinkSet(as_of=as_of, kinds=hierarchy.CONTAINMENT)
+    found.load_up(conn, wanted)
+    spans = {code: found.ancestry(code) for code in wanted}
+    if codes is not None:
+        ancestors = {s.ancestor for group in spans.values() for s in group}
+        for row in select_in(
+            conn,
+            lambda cond: select(code_facts).where(cond, *recorded),
+            code_facts.c.code,
+            sorted(ancestors | set(wanted)),
+        ):
+            by_code.setdefault(row.code, []).append(row)
+    out: dict[str, list[Any]] = {}
+    for code in wanted:
+        group = list(by_code.get(code, ()))
+        taken = {r.position for r in group}
+        for span in spans[code]:
+            for r in by_code.get(span.ancestor, ()):
+                if r.position not in taken and span.covers(r.event_time, r.position):
+                    taken.add(r.position)
+                    group.append(passed_on(r, span.ancestor, code))
+        if group:
+            out[code] = sorted(group, key=_IN_TIME)
+    return out
+
+
+def _IN_TIME(row: Any) -> tuple[str, int]:
+    return (row.event_time, row.position)
 
 
 def statuses(
@@ -428,39 +481,25 @@ def statuses(
     parents: bool = False,
     scope: str | None = None,
 ) -> dict[str, CodeStatus]:
-    """The status of many codes (all with facts, when ``codes`` is None) in one query (a
-    few for many codes), each folded exactly as :func:`status` folds it. ``parent`` is
-    filled only with ``parents`` (:func:`projections.hierarchy.parents_of`); otherwise it
-    is None."""
-    recorded = [] if as_of is None else [code_facts.c.record_time <= utc_text(as_of)]
-    recorded += seen_by(scope)
-    order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
-    if codes is None:
-        rows = list(conn.execute(select(code_facts).where(*recorded).order_by(*order)))
-    else:
-        rows = select_in(
-            conn,
-            lambda cond: select(code_facts).where(cond, *recorded).order_by(*order),
-            code_facts.c.code,
-            sorted({canonical(c) for c in codes}),
-        )
-    return fold_groups(conn, rows, as_of, parents=parents, scope=scope)
+    """The status of many codes (all with facts, when ``codes`` is None) in a few
+    queries, each folded exactly as :func:`status` folds it. ``parent`` is filled only
+    with ``parents`` (:func:`projections.hierarchy.parents_of`); otherwise it is None."""
+    groups = effective_facts(conn, codes, as_of=as_of, scope=scope)
+    return fold_groups(conn, groups, as_of, parents=parents, scope=scope)
 
 
 def fold_groups(
     conn: Connection,
-    rows: Sequence[Any],
+    groups: dict[str, list[Any]],
     as_of: str | datetime | None = None,
     *,
     parents: bool = False,
     scope: str | None = None,
 ) -> dict[str, CodeStatus]:
-    """:func:`statuses` of fact rows ordered by code (contiguous), event time, position."""
-    groups = [(code, list(group)) for code, group in groupby(rows, key=lambda r: str(r.code))]
-    codes = [c for c, _ in groups]
-    parent = hierarchy.parents_of(conn, codes, as_of, scope=scope) if parents else {}
+    """:func:`statuses` of facts grouped by code (:func:`effective_facts`)."""
+    parent = hierarchy.parents_of(conn, list(groups), as_of, scope=scope) if parents else {}
     out: dict[str, CodeStatus] = {}
-    for code, group in groups:
+    for code, group in groups.items():
         found = fold(code, group, lambda code=code: parent.get(code))  # type: ignore[misc]
         if found is not None:
             out[code] = found

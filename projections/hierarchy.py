@@ -1,128 +1,304 @@
-"""Package hierarchy: queries over the link facts in ``view_links``.
+"""Package hierarchy: what was inside what, and when, from the link facts in ``view_links``.
 
-A link (parent, child) is *live* when its latest fact — by ``(event_time, position)``
-among those recorded up to ``as_of`` — is ADD or OBSERVE, not DELETE. A child with live
-links to two parents (packed into B without being taken out of A) is in the one linked
-last. Facts of an event that was later declared erroneous (``errorDeclaration``) are
-ignored. Kinds: ``aggregation`` (containment: case → box) and ``transformation`` (lineage:
-box → the unit codes made from it); both by default.
+A link (parent, child) is *live* at an eventTime ``t`` when its latest fact with an
+eventTime not after ``t`` — by ``(event_time, position)``, among those recorded up to
+``as_of`` — is ADD or OBSERVE, not DELETE, and no *clear* of the parent (an
+AggregationEvent DELETE without childEPCs: a link row to :data:`WILDCARD`) came after
+it. A child with live links to two parents (packed into B without being taken out of A)
+is in the one linked last. Facts of an event that was later declared erroneous
+(``errorDeclaration``) are ignored. Kinds: ``aggregation`` (containment: case → box) and
+``transformation`` (lineage: box → the unit codes made from it); both by default.
+
+**Record order does not matter.** Containment at ``t`` reads every link fact with an
+eventTime up to ``t``, whenever it was recorded: an AggregationEvent captured late (an
+offline PDA back-filling, seed 000 §2.2.6) counts from the time it happened, exactly as a
+replay of the log in eventTime order would. What an event does to a container it also
+does to what is inside at its eventTime, the event's own link facts aside: an unpacking
+event (a DELETE) still reaches the codes it takes out, a packing event (an ADD) not yet
+the codes it puts in (it names them itself). :class:`LinkSet` holds the rows and answers
+(:meth:`LinkSet.contents` downward, :meth:`LinkSet.ancestry` upward, as spans of
+eventTime); the functions below read them from the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict, Unpack
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, and_, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical
-from projections.bulk import any_of
-from projections.schema import keyed, keyed_in, links, utc_text, visible_to
+from projections.bulk import select_in
+from projections.schema import links, utc_text, visible_to
 
 ALL_KINDS = ("aggregation", "transformation")
+CONTAINMENT = ("aggregation",)
+"""The kinds of link whose parent passes its events on to its children."""
+
+WILDCARD = "*"
+"""The child of a link row that empties its parent: an AggregationEvent DELETE without
+childEPCs takes out whatever was inside at its eventTime (not only what the ledger knew
+when it was recorded)."""
 
 
-class LinkQuery(TypedDict, total=False):
-    """Which link facts a query reads; a key left out or None restricts nothing
-    (``kinds`` left out: :data:`ALL_KINDS`).
+class LinkRow(NamedTuple):
+    """What the containment rules read of one ``view_links`` row."""
 
-    ``parents`` / ``children``: those of the given parents or children; ``as_of``: those
-    recorded by then; ``before`` = (position, event_time): those the ledger knew before the
-    event at that position and that had happened by its eventTime (used while projecting);
-    ``scope``: those of the events the institution sees (:func:`projections.schema.visible_to`).
-    """
-
-    parents: Sequence[str] | None
-    children: Sequence[str] | None
-    as_of: str | datetime | None
-    before: tuple[int, str] | None
-    kinds: Sequence[str]
-    scope: str | None
+    parent: str
+    child: str
+    position: int
+    event_time: str
+    hash_id: str
+    action: str
+    kind: str
+    error_declared: bool
 
 
-def current_edges(conn: Connection, **query: Unpack[LinkQuery]) -> list[tuple[str, str]]:
-    """(parent, child) of every live link among the link facts ``query`` selects."""
-    parents = query.get("parents")
-    return live_edges(_link_rows(conn, **query), None if parents is None else set(parents))
+_LINK_ROW_COLUMNS = [links.c[name] for name in LinkRow._fields]
 
 
-def parents_of(
-    conn: Connection,
-    codes: Iterable[str],
-    as_of: str | datetime | None = None,
-    kinds: Sequence[str] = ALL_KINDS,
-    scope: str | None = None,
-) -> dict[str, str]:
-    """:func:`parent_of` of many (canonical) codes, in a few queries: code → parent, for
-    those that have one."""
-    wanted = sorted(set(codes))
-    by_child: dict[str, list[Any]] = {}
-    for row in _link_rows(conn, children=wanted, as_of=as_of, kinds=kinds, scope=scope):
-        by_child.setdefault(row.child, []).append(row)
-    out = {}
-    for child, rows in by_child.items():
-        edges = live_edges(rows, None)  # exactly the rows parent_of(child) reads
-        if edges:
-            out[child] = edges[0][0]
-    return out
+class At(NamedTuple):
+    """A moment in eventTime for containment: the link facts up to ``time`` count, except
+    those of the event at ``position`` (the event asking: its own links act after it)."""
+
+    time: str
+    position: int = -1
 
 
-def _link_rows(conn: Connection, **query: Unpack[LinkQuery]) -> list[Any]:
-    """The link facts ``query`` selects: with ``parents``, every link fact of the candidate
-    children (those linked under them, ever); a large set is asked for in parts
-    (:func:`projections.bulk.any_of`)."""
-    lk = links
-    parents, children = query.get("parents"), query.get("children")
-    as_of, before, scope = query.get("as_of"), query.get("before"), query.get("scope")
-    conds: list[ColumnElement[bool]] = [lk.c.kind.in_(list(query.get("kinds", ALL_KINDS)))]
-    if as_of is not None:
-        conds.append(lk.c.record_time <= utc_text(as_of))
-    if before is not None:
-        conds += [lk.c.position < before[0], lk.c.event_time <= before[1]]
-    if scope is not None:
-        conds.append(visible_to(lk, scope))
-    columns = (
-        lk.c.parent,
-        lk.c.child,
-        lk.c.action,
-        lk.c.event_time,
-        lk.c.position,
-        lk.c.hash_id,
-        lk.c.error_declared,
-    )
-    if parents is not None:
-        wanted = sorted(set(parents))
-        if children is not None:
-            conds.append(keyed_in(lk.c.child, list(children)))
-        # Every link fact of the candidate children (an index lookup on child), ranked in
-        # Python rather than with window functions: a container holds few codes. A row
-        # fetched twice (its child under parents of two parts) changes nothing.
-        return [
-            row
-            for condition in any_of(conn, lk.c.parent, wanted)
-            for row in conn.execute(
-                select(*columns).where(
-                    and_(*conds),
-                    keyed(lk.c.child).in_(select(keyed(lk.c.child)).where(condition)),
-                )
+@dataclass(frozen=True)
+class Span:
+    """``ancestor`` held the code from ``start`` to ``end`` (eventTime; ``end`` None:
+    still): an event of the ancestor at ``t`` reaches the code when ``start`` < ``t``
+    < ``end``, or ``t`` is ``start`` and the event did not put it in (``start_by``), or
+    ``t`` is ``end`` and the event took it out (``end_by``)."""
+
+    ancestor: str
+    start: str
+    start_by: frozenset[int]
+    end: str | None
+    end_by: frozenset[int]
+
+    def covers(self, event_time: str, position: int) -> bool:
+        if event_time < self.start or (event_time == self.start and position in self.start_by):
+            return False
+        if self.end is None or event_time < self.end:
+            return True
+        return event_time == self.end and position in self.end_by
+
+    def within(self, outer: Span) -> Span | None:
+        """This span, of an ancestor of ``outer.ancestor``, cut to ``outer``."""
+        if self.start > outer.start:
+            start, start_by = self.start, self.start_by
+        elif self.start < outer.start:
+            start, start_by = outer.start, outer.start_by
+        else:
+            start, start_by = self.start, self.start_by | outer.start_by
+        ends = [(s.end, s.end_by) for s in (self, outer) if s.end is not None]
+        end, end_by = min(ends, key=lambda e: e[0]) if ends else (None, frozenset[int]())
+        if len(ends) == 2 and self.end == outer.end:
+            end_by = self.end_by & outer.end_by
+        if end is not None and (end < start or (end == start and not end_by - start_by)):
+            return None
+        return Span(self.ancestor, start, start_by, end, end_by)
+
+
+def _visible(row: LinkRow, at: At | None) -> bool:
+    return at is None or (row.event_time <= at.time and row.position != at.position)
+
+
+class LinkSet:
+    """Link rows by parent and by child (clears by parent), loaded from ``view_links``
+    for the codes asked about (:meth:`load_down`, :meth:`load_up`) and added to
+    (:meth:`add`); answers only about the codes loaded."""
+
+    def __init__(
+        self,
+        *,
+        as_of: str | datetime | None = None,
+        kinds: Sequence[str] = ALL_KINDS,
+        scope: str | None = None,
+    ) -> None:
+        self.by_parent: dict[str, list[LinkRow]] = {}
+        self.by_child: dict[str, list[LinkRow]] = {}
+        self.clears: dict[str, list[LinkRow]] = {}
+        self.kinds = tuple(kinds)
+        self._conds: list[ColumnElement[bool]] = [links.c.kind.in_(list(self.kinds))]
+        if as_of is not None:
+            self._conds.append(links.c.record_time <= utc_text(as_of))
+        if scope is not None:
+            self._conds.append(visible_to(links, scope))
+        self._keys: set[tuple[str, str, int]] = set()
+        self._parents: set[str] = set()  # loaded: rows by parent
+        self._children: set[str] = set()  # loaded: rows by child
+        self._cleared: set[str] = set()  # loaded: clears
+
+    def add(self, row: LinkRow) -> None:
+        key = (row.parent, row.child, row.position)
+        if key in self._keys or row.kind not in self.kinds:
+            return
+        self._keys.add(key)
+        if row.child == WILDCARD:
+            self.clears.setdefault(row.parent, []).append(row)
+            return
+        self.by_parent.setdefault(row.parent, []).append(row)
+        self.by_child.setdefault(row.child, []).append(row)
+
+    # -- loading ----------------------------------------------------------------------
+
+    def _fetch(self, conn: Connection, column: Any, values: Iterable[str]) -> None:
+        wanted = sorted(set(values))
+        if not wanted:
+            return
+
+        def query(condition: ColumnElement[bool]) -> Any:
+            return select(*_LINK_ROW_COLUMNS).where(condition, *self._conds)
+
+        for row in select_in(conn, query, column, wanted):
+            self.add(LinkRow(*row))
+
+    def _load_children(self, conn: Connection, codes: Iterable[str]) -> list[str]:
+        """Every row of ``codes`` as children, and the clears of their parents; the
+        parents newly seen."""
+        new = set(codes) - self._children
+        self._children |= new
+        self._fetch(conn, links.c.child, new)
+        parents = {r.parent for c in new for r in self.by_child.get(c, ())}
+        cleared = parents - self._cleared - self._parents
+        self._cleared |= cleared
+        if cleared:
+            self._fetch_clears(conn, cleared)
+        return sorted(parents)
+
+    def _fetch_clears(self, conn: Connection, parents: set[str]) -> None:
+        def query(condition: ColumnElement[bool]) -> Any:
+            return select(*_LINK_ROW_COLUMNS).where(
+                condition, links.c.child == WILDCARD, *self._conds
             )
-        ]
-    if children is not None:
-        return [
-            row
-            for condition in any_of(conn, lk.c.child, sorted(set(children)))
-            for row in conn.execute(select(*columns).where(and_(*conds), condition))
-        ]
-    return list(conn.execute(select(*columns).where(and_(*conds))))
+
+        for row in select_in(conn, query, links.c.parent, sorted(parents)):
+            self.add(LinkRow(*row))
+
+    def load_down(self, conn: Connection, parents: Iterable[str]) -> None:
+        """The rows under ``parents``, transitively, with every row of the codes under
+        them (their other parents too) and those parents' clears."""
+        frontier = set(parents) - self._parents
+        while frontier:
+            self._parents |= frontier
+            self._cleared |= frontier
+            self._fetch(conn, links.c.parent, frontier)  # clears included
+            kids = {r.child for p in frontier for r in self.by_parent.get(p, ())}
+            self._load_children(conn, kids)
+            frontier = kids - self._parents
+
+    def load_up(self, conn: Connection, codes: Iterable[str], *, depth: int = 64) -> None:
+        """The rows of ``codes`` as children and, transitively, of their parents as
+        children (with the parents' clears): what :meth:`ancestry` reads."""
+        frontier = list(codes)
+        for _ in range(depth):
+            parents = self._load_children(conn, frontier)
+            frontier = [p for p in parents if p not in self._children]
+            if not frontier:
+                return
+
+    # -- answers ----------------------------------------------------------------------
+
+    def live(self, children: Iterable[str], at: At | None = None) -> dict[str, str]:
+        """child → the parent it is in at ``at`` (now: None), for ``children`` in one."""
+        out: dict[str, str] = {}
+        for child in children:
+            rows = [r for r in self.by_child.get(child, ()) if _visible(r, at)]
+            if not rows:
+                continue
+            clears = {
+                p: [r for r in self.clears.get(p, ()) if _visible(r, at)]
+                for p in {r.parent for r in rows}
+            }
+            edges = live_edges(rows, None, clears)
+            if edges:
+                out[child] = edges[0][0]
+        return out
+
+    def edges(self, parents: Sequence[str], at: At | None = None) -> list[tuple[str, str]]:
+        """The live (parent, child) links under ``parents`` at ``at``."""
+        wanted = set(parents)
+        candidates = {r.child for p in parents for r in self.by_parent.get(p, ())}
+        found = self.live(sorted(candidates), at)
+        return sorted((p, c) for c, p in found.items() if p in wanted)
+
+    def contents(self, parents: Iterable[str], at: At | None = None) -> dict[str, list[str]]:
+        """For each parent, every code inside it at ``at``, transitively (nearest first)."""
+
+        def edges_of(frontier: list[str]) -> list[tuple[str, str]]:
+            if not any(p in self.by_parent for p in frontier):
+                return []  # nothing was ever linked under these codes
+            return self.edges(frontier, at)
+
+        return walk(parents, edges_of)
+
+    def ever_inside(self, parents: Iterable[str]) -> set[str]:
+        """Every code ever linked under ``parents``, transitively (live or not)."""
+        seen: set[str] = set()
+        frontier = [p for p in parents]
+        while frontier:
+            kids = {r.child for p in frontier for r in self.by_parent.get(p, ())} - seen
+            seen |= kids
+            frontier = sorted(kids)
+        return seen
+
+    def spans(self, child: str) -> list[Span]:
+        """The parents ``child`` was in, each with when (its direct containers only)."""
+        rows = self.by_child.get(child, ())
+        if not rows:
+            return []
+        parents = {r.parent for r in rows}
+        moments: dict[str, set[int]] = {}
+        for r in [*rows, *(c for p in parents for c in self.clears.get(p, ()))]:
+            moments.setdefault(r.event_time, set()).add(r.position)
+        out: list[Span] = []
+        current: str | None = None
+        start, start_by = "", frozenset[int]()
+        for time in sorted(moments):
+            now = self.live([child], At(time)).get(child)
+            if now == current:
+                continue
+            by = frozenset(moments[time])
+            if current is not None:
+                out.append(Span(current, start, start_by, time, by))
+            current, start, start_by = now, time, by
+        if current is not None:
+            out.append(Span(current, start, start_by, None, frozenset()))
+        return out
+
+    def ancestry(self, code: str) -> list[Span]:
+        """Every container ``code`` was in, directly or through others, with when: the
+        direct ones first."""
+        out: list[Span] = []
+
+        def climb(of: str, within: Span | None, path: frozenset[str]) -> None:
+            for span in self.spans(of):
+                if span.ancestor in path:
+                    continue  # a cycle in the links: never inside itself
+                cut = span if within is None else span.within(within)
+                if cut is None:
+                    continue
+                out.append(cut)
+                climb(span.ancestor, cut, path | {span.ancestor})
+
+        climb(code, None, frozenset([code]))
+        return out
 
 
-def live_edges(rows: Sequence[Any], wanted: set[str] | None) -> list[tuple[str, str]]:
+def live_edges(
+    rows: Sequence[Any], wanted: set[str] | None, clears: dict[str, list[Any]] | None = None
+) -> list[tuple[str, str]]:
     """The live (parent, child) links among ``rows`` (see the module), only under
     ``wanted`` parents when given; sorted. ``rows`` are link facts (``view_links`` rows or
     anything with their parent, child, action, event_time, position, hash_id and
-    error_declared), such as the projector's in-memory graph holds."""
-    declared = {r.hash_id for r in rows if r.error_declared}
+    error_declared); ``clears``: the clears of their parents, by parent."""
+    every = [*rows, *(c for group in (clears or {}).values() for c in group)]
+    declared = {r.hash_id for r in every if r.error_declared}
     latest: dict[tuple[str, str], Any] = {}
     for r in rows:
         if r.hash_id in declared:
@@ -133,33 +309,23 @@ def live_edges(rows: Sequence[Any], wanted: set[str] | None) -> list[tuple[str, 
             latest[key].position,
         ):
             latest[key] = r
+    last_clear: dict[str, tuple[str, int]] = {}
+    for parent, group in (clears or {}).items():
+        moments = [(c.event_time, c.position) for c in group if c.hash_id not in declared]
+        if moments:
+            last_clear[parent] = max(moments)
     current: dict[str, Any] = {}
     for r in sorted(latest.values(), key=lambda r: r.parent):
         if r.action == "DELETE":
+            continue
+        cleared = last_clear.get(r.parent)
+        if cleared is not None and r.kind == "aggregation" and cleared > (r.event_time, r.position):
             continue
         held = current.get(r.child)  # on a tie the smallest parent stays
         if held is None or (r.event_time, r.position) > (held.event_time, held.position):
             current[r.child] = r
     return sorted(
         (r.parent, r.child) for r in current.values() if wanted is None or r.parent in wanted
-    )
-
-
-def contents(
-    conn: Connection,
-    parents: Iterable[str],
-    *,
-    as_of: str | datetime | None = None,
-    before: tuple[int, str] | None = None,
-    kinds: Sequence[str] = ALL_KINDS,
-    scope: str | None = None,
-) -> dict[str, list[str]]:
-    """For each parent, every code inside it, transitively (nearest first)."""
-    return walk(
-        parents,
-        lambda frontier: current_edges(
-            conn, parents=frontier, as_of=as_of, before=before, kinds=kinds, scope=scope
-        ),
     )
 
 
@@ -189,6 +355,24 @@ def walk(
     return out
 
 
+# -- queries over the table ----------------------------------------------------------------
+
+
+def contents(
+    conn: Connection,
+    parents: Iterable[str],
+    *,
+    as_of: str | datetime | None = None,
+    kinds: Sequence[str] = ALL_KINDS,
+    scope: str | None = None,
+) -> dict[str, list[str]]:
+    """For each parent, every code inside it now, transitively (nearest first)."""
+    wanted = list(parents)
+    found = LinkSet(as_of=as_of, kinds=kinds, scope=scope)
+    found.load_down(conn, wanted)
+    return found.contents(wanted)
+
+
 def children(
     conn: Connection,
     parent: str,
@@ -199,10 +383,26 @@ def children(
 ) -> list[str]:
     """The codes in ``parent`` (sorted); with ``transitive``, also those in them."""
     parent = canonical(parent)
+    found = LinkSet(as_of=as_of, kinds=kinds, scope=scope)
+    found.load_down(conn, [parent])
     if transitive:
-        return sorted(contents(conn, [parent], as_of=as_of, kinds=kinds, scope=scope)[parent])
-    edges = current_edges(conn, parents=[parent], as_of=as_of, kinds=kinds, scope=scope)
-    return [c for _, c in edges]
+        return sorted(found.contents([parent])[parent])
+    return [c for _, c in found.edges([parent])]
+
+
+def parents_of(
+    conn: Connection,
+    codes: Iterable[str],
+    as_of: str | datetime | None = None,
+    kinds: Sequence[str] = ALL_KINDS,
+    scope: str | None = None,
+) -> dict[str, str]:
+    """:func:`parent_of` of many (canonical) codes, in a few queries: code → parent, for
+    those that have one."""
+    wanted = sorted(set(codes))
+    found = LinkSet(as_of=as_of, kinds=kinds, scope=scope)
+    found.load_up(conn, wanted, depth=1)
+    return found.live(wanted)
 
 
 def parent_of(
@@ -213,5 +413,5 @@ def parent_of(
     scope: str | None = None,
 ) -> str | None:
     """The code ``code`` is in (or was made from), or None."""
-    edges = current_edges(conn, children=[canonical(code)], as_of=as_of, kinds=kinds, scope=scope)
-    return edges[0][0] if edges else None
+    code = canonical(code)
+    return parents_of(conn, [code], as_of, kinds, scope).get(code)

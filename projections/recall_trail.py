@@ -36,6 +36,7 @@ from projections.code_status import (
     CodeStatus,
     Folding,
     answer_names,
+    effective_facts,
     fold_groups,
     seen_by,
 )
@@ -113,25 +114,11 @@ def trail(
     if not via:
         return []
     members = sorted(via)
-    events: dict[str, list[str]] = {c: [] for c in via}
-    order = (code_facts.c.code, code_facts.c.event_time, code_facts.c.position)
-    folded = as_of is not None
-    if not folded:  # now: the statuses are kept in view_code_state, per scope
-        columns: tuple[Any, ...] = (code_facts.c.code, code_facts.c.hash_id)
-    else:
-        columns = (code_facts,)
-    rows = select_in(
-        conn,
-        lambda cond: select(*columns).where(cond, *recorded).order_by(*order),
-        code_facts.c.code,
-        members,
-    )
-    for row in rows:
-        if row.hash_id not in events[row.code]:
-            events[row.code].append(row.hash_id)
+    groups = effective_facts(conn, members, as_of=as_of, scope=scope)
+    events = {c: list(dict.fromkeys(r.hash_id for r in groups.get(c, ()))) for c in members}
     found_status = (
-        fold_groups(conn, rows, as_of, parents=True, scope=scope)
-        if folded
+        fold_groups(conn, groups, as_of, parents=True, scope=scope)
+        if as_of is not None
         else current_statuses(conn, members, scope)
     )
     lines = []

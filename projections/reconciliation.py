@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -58,8 +57,9 @@ from sqlalchemy import Connection, or_, select
 
 from epcis.identifiers.cn_drug_code import UNIT_MARK
 from ledger.lifecycle import HospitalState
-from projections.code_status import Folding, seen_by
-from projections.schema import code_facts, keyed
+from projections.code_status import Folding, effective_facts, seen_by
+from projections.hierarchy import CONTAINMENT, LinkSet
+from projections.schema import code_facts
 from projections.stock import is_instance
 
 HOLDS = frozenset({HospitalState.FROZEN, HospitalState.RECALLED})
@@ -314,8 +314,8 @@ def reconcile(
     ``counted_by``: a stocktake session's scans (Event Hash IDs): only they count, and the
     count happened even without one (then at ``end``: everything on the books is missing)."""
     here = frozenset(places)
-    touched = (
-        select(keyed(code_facts.c.code))
+    touched_codes = (
+        select(code_facts.c.code)
         .where(
             or_(
                 code_facts.c.biz_location.in_(sorted(here)),
@@ -327,18 +327,16 @@ def reconcile(
         )
         .distinct()
     )
-    # one query: every fact of the codes ever here (by their index keys), in no order (a
-    # sort of every fact costs the database more than sorting each code's few facts here)
-    rows = conn.execute(
-        select(*[code_facts.c[name] for name in _Fact._fields]).where(
-            keyed(code_facts.c.code).in_(touched), *seen_by(scope)
-        )
-    ).all()  # fetched in one go: row by row, the driver's calls cost more than the rows
-    by_code: defaultdict[str, list[_Fact]] = defaultdict(list)
-    make = _Fact._make
-    for row in rows:
-        r = make(row._tuple())  # from the row's own tuple: at C speed, not through its iterator
-        by_code[r.code].append(r)
+    # the codes named here, and every code ever inside them (a case received here brings
+    # its boxes: their facts are the case's, passed on when read)
+    named = set(conn.execute(touched_codes).scalars())
+    graph = LinkSet(kinds=CONTAINMENT)
+    graph.load_down(conn, named)
+    groups = effective_facts(conn, named | graph.ever_inside(named), scope=scope)
+    by_code: dict[str, list[_Fact]] = {
+        code: [_Fact(*[getattr(r, name) for name in _Fact._fields]) for r in group]
+        for code, group in groups.items()
+    }
     members: dict[str, list[tuple[str | None, list[_Fact], bool]]] = {}
     counted_at: str | None = None
     scans: set[str] = set()

@@ -3,15 +3,17 @@
 * ``view_tracking`` — one row per projection: the notification id of the last event it
   applied. Written in the same transaction as the view rows of that batch, so a batch is
   applied exactly once.
-* ``view_code_facts`` — insert-only: one row per (code, event) the code was touched by,
-  directly or through a container it was in (``via``). What the event said about the code
-  (bizStep, disposition, locations, product/lot/expiry, holder) and the state it implies
-  (:func:`ledger.lifecycle.derive_state`). Status "as of" a record time is a query
-  over these rows: a row is valid from its ``record_time`` on, and among valid rows the
-  latest ``(event_time, position)`` wins.
+* ``view_code_facts`` — insert-only: one row per (code, event) that names the code. What
+  the event said about the code (bizStep, disposition, locations, product/lot/expiry,
+  holder) and the state it implies (:func:`ledger.lifecycle.derive_state`). What a
+  container's events do to its contents is not stored: it is resolved when read, from
+  the links (:func:`projections.code_status.effective_facts`). Status "as of" a record
+  time is a query over these rows: a row is valid from its ``record_time`` on, and among
+  valid rows the latest ``(event_time, position)`` wins.
 * ``view_links`` — insert-only parent/child link facts: AggregationEvent ADD / OBSERVE /
-  DELETE (``kind`` = ``aggregation``) and TransformationEvent input → output (``kind`` =
-  ``transformation``, action ``ADD``).
+  DELETE (``kind`` = ``aggregation``; a DELETE without childEPCs is one row to the child
+  ``*``, :data:`projections.hierarchy.WILDCARD`) and TransformationEvent input → output
+  (``kind`` = ``transformation``, action ``ADD``).
 * ``view_code_state`` — one row per code with facts: its current status (the fold of all
   its facts, :func:`projections.code_status.fold`, without the parent), written with the
   facts in the same batch. ``GET /stock`` without ``as_of`` counts these rows instead of
@@ -179,7 +181,6 @@ code_facts = Table(
     Column("holder", Text),
     Column("order", Text),
     Column("state", String(20)),
-    Column("via", Text),
     Column("error_declared", Boolean, nullable=False),
     Column("institution", Text, nullable=False),  # that captured the event
     Column("code_key", Text),
@@ -298,7 +299,7 @@ def sqlalchemy_url(ledger_url: str) -> URL:
     return make_url(ledger_url)
 
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
 from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
@@ -308,7 +309,10 @@ a Chinese drug trace code's canonical form is its URN ``urn:tracecode:cn-drug:�
 capture let bare codes in before), the current state keeps the hospital state
 (``hospital_state``), and the facts of the project's administering and lending words say
 ``consumed`` and ``lent``. Version 5: facts and the current state keep the order a code is
-bound for (``order``: the event's order bizTransaction), for the pool's units per order."""
+bound for (``order``: the event's order bizTransaction), for the pool's units per order.
+Version 6: facts are stored only for the codes an event names (no ``via`` rows for the
+contents of a container: they are resolved when read, whatever order the events were
+recorded in), and a DELETE without childEPCs is a link row to ``*``."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

@@ -185,7 +185,8 @@ _CHINESE = {
 
 _OUTSIDE = {HospitalState.NOT_RECEIVED, HospitalState.EXITED}
 """Hospital states of a code that is not in the hospital's custody."""
-_RECEIVING_STEPS = {"receiving", "accepting", "arriving", "storing", "stocking"}
+RECEIVING_STEPS = frozenset({"receiving", "accepting", "arriving", "storing", "stocking"})
+"""bizSteps that take a code in where they happen."""
 _SETTLED = {
     "destroyed": HospitalState.DESTROYED,
     "consumed": HospitalState.CONSUMED,
@@ -210,7 +211,7 @@ def next_hospital_state(
         return settled
     step = local_name(biz_step) if biz_step else None
     if state == "returned":
-        return HospitalState.IN_STOCK if step in _RECEIVING_STEPS else HospitalState.EXITED
+        return HospitalState.IN_STOCK if step in RECEIVING_STEPS else HospitalState.EXITED
     outside = previous in _OUTSIDE  # stays so through shipments to it and commissioning
     if state in ("expected", "in_transit"):
         return previous if outside else HospitalState.IN_TRANSIT

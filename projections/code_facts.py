@@ -20,7 +20,6 @@ where batches begin and end, nor on the order events were recorded in.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -31,7 +30,7 @@ from epcis.identifiers.facts import facts_of
 from ledger.application import StoredEvent
 from ledger.records import SharedEvent
 from projections.bulk import any_of, insert_rows, select_in
-from projections.code_status import Derived, Fact, Folding, derive_stored, effective_facts, fold
+from projections.code_status import Derived, Fact, Folding, derive_stored, effective_facts, folded
 from projections.hierarchy import CONTAINMENT, WILDCARD, At, LinkSet
 from projections.schema import (
     code_facts,
@@ -40,6 +39,7 @@ from projections.schema import (
     stock_counts,
     value_columns,
 )
+from projections.stock_lines import count_line, update_stock
 
 _FACT_ROW = itemgetter(*value_columns(code_facts))  # a fact's __dict__ → row
 _LINK_ROW = itemgetter(*value_columns(links))
@@ -68,6 +68,8 @@ def state_row(scope: str, code: str, folding: Folding | None, *, declared: bool)
         declared,
         f.hospital_state,
         f.order,
+        f.moved,
+        f.held,
     )
 
 
@@ -198,9 +200,9 @@ def _update_scope(
         conn.execute(delete(code_state).where(code_state.c.scope == scope, condition))
     insert_rows(conn, code_state, rows)
     for row in old.values():
-        _count(counts, scope, row.code, row.state, row.product, row.place, row.lot, -1)
+        count_line(counts, row, -1)
     for row in rows:
-        _count(counts, scope, row[1], row[2], row[6], row[12], row[7], +1)
+        count_line(counts, row, +1)
 
 
 def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -210,60 +212,9 @@ def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tu
     groups = effective_facts(conn, codes, scope=None if scope == EVERYONE else scope)
     rows = []
     for code, group in sorted(groups.items()):
-        found = fold(code, group, lambda: None)
-        rows.append(
-            state_row(
-                scope,
-                code,
-                Folding.of_state(found) if found is not None else None,
-                declared=any(r.error_declared for r in group),
-            )
-        )
+        declared = any(r.error_declared for r in group)
+        rows.append(state_row(scope, code, folded(group), declared=declared))
     return rows
-
-
-_STOCK_STATES = {"in_stock": 0, "in_transit": 1, "dispensed": 2}  # → in_stock, in_transit, bound
-
-
-def _count(
-    counts: dict[str, list[int]],
-    scope: str,
-    code: str,
-    state: str | None,
-    product: str | None,
-    place: str | None,
-    lot: str | None,
-    sign: int,
-) -> None:
-    """Add a code's contribution to stock (as :func:`projections.stock.stock` counts it)."""
-    column = _STOCK_STATES.get(state or "")
-    if column is None or product is None or not facts_of(code).is_instance:
-        return
-    line = counts.setdefault(json.dumps([scope, place, product, lot]), [0, 0, 0])
-    line[column] += sign
-
-
-def update_stock(conn: Connection, deltas: dict[str, list[int]]) -> None:
-    """Add ``deltas`` (key → [in_stock, in_transit, bound]) to ``view_stock``; a line that
-    counts nothing any more is removed."""
-    changed = sorted(k for k, d in deltas.items() if any(d))
-    if not changed:
-        return
-    current = {
-        row.key: [row.in_stock, row.in_transit, row.bound]
-        for row in select_in(
-            conn, lambda cond: select(stock_counts).where(cond), stock_counts.c.key, changed
-        )
-    }
-    rows = []
-    for key in changed:
-        totals = [a + b for a, b in zip(current.get(key, [0, 0, 0]), deltas[key], strict=True)]
-        if any(totals):
-            scope, place, product, lot = json.loads(key)
-            rows.append((key, scope, place, product, lot, *totals))
-    for condition in any_of(conn, stock_counts.c.key, sorted(current)):
-        conn.execute(delete(stock_counts).where(condition))
-    insert_rows(conn, stock_counts, rows)
 
 
 class CodeFacts:

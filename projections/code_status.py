@@ -37,7 +37,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical, facts_of
-from ledger.lifecycle import HospitalState, derive_state, local_name, next_hospital_state, word
+from ledger.lifecycle import (
+    RECEIVING_STEPS,
+    HospitalState,
+    derive_state,
+    local_name,
+    next_hospital_state,
+    word,
+)
 from ledger.records import StoredEvent
 from projections import hierarchy
 from projections.bulk import select_in
@@ -488,6 +495,19 @@ def statuses(
     return fold_groups(conn, groups, as_of, parents=parents, scope=scope)
 
 
+def foldings(
+    conn: Connection, as_of: str | datetime | None = None, scope: str | None = None
+) -> dict[str, Folding]:
+    """The :class:`Folding` of every code with facts (recorded up to ``as_of``, of those
+    ``scope`` sees), each folded as :func:`statuses` folds it."""
+    out: dict[str, Folding] = {}
+    for code, group in effective_facts(conn, None, as_of=as_of, scope=scope).items():
+        found = folded(group)
+        if found is not None:
+            out[code] = found
+    return out
+
+
 def fold_groups(
     conn: Connection,
     groups: dict[str, list[Any]],
@@ -509,6 +529,12 @@ def fold_groups(
 def fold(code: str, rows: Sequence[Any], parent_of: Callable[[], str | None]) -> CodeStatus | None:
     """Fold the facts of one code, in ``(event_time, position)`` order, into its status
     (None: no facts left once error-declared events are dropped)."""
+    folding = folded(rows)
+    return None if folding is None else folding.status(code, parent_of())
+
+
+def folded(rows: Sequence[Any]) -> Folding | None:
+    """The :class:`Folding` of one code's facts, as :func:`fold` folds them."""
     declared = {r.hash_id for r in rows if r.error_declared}
     rows = [r for r in rows if r.hash_id not in declared]
     if not rows:
@@ -516,7 +542,7 @@ def fold(code: str, rows: Sequence[Any], parent_of: Callable[[], str | None]) ->
     folding = Folding()
     for r in rows:
         folding.add(r)
-    return folding.status(code, parent_of())
+    return folding
 
 
 @dataclass
@@ -536,6 +562,16 @@ class Folding:
     last_event: str = ""
     last_event_time: str = ""
     last_position: int = 0
+    moved: str | None = None
+    """The state of the code's last movement: its last state that is not a hold
+    (:data:`HOLDS`), ``returned`` shipped back to the supplier said ``exited``. Where a held
+    code physically is: a pack recalled on the shelf is on the shelf, one recalled after it
+    was dispensed is with its patient."""
+    held: str | None = None
+    """A recall or a freeze that still holds the code (``recalled`` over ``frozen``), kept
+    through movements as the write side keeps it (:attr:`ledger.code_library.CodeState.held`):
+    a recalled pack returned to the warehouse is still recalled there. Cleared when the code
+    leaves (destroyed, consumed, exited), and for a freeze by an inspection."""
 
     @classmethod
     def of_state(cls, row: Any) -> Folding:
@@ -547,6 +583,7 @@ class Folding:
             self.state, self.holder, self.order = r.state, r.holder, r.order
             previous = HospitalState(self.hospital_state)
             self.hospital_state = next_hospital_state(previous, r.state, r.biz_step, r.action)
+            self._move_or_hold(r.state, r.biz_step)
         else:
             if r.holder is not None:
                 self.holder = r.holder
@@ -563,6 +600,19 @@ class Folding:
         self.expiry = r.expiry or self.expiry
         self.last_event, self.last_event_time = r.hash_id, r.event_time
         self.last_position = r.position
+
+    def _move_or_hold(self, state: str, biz_step: str | None) -> None:
+        step = local_name(biz_step) if biz_step else None
+        if state in HOLDS:
+            self.held = RECALLED if RECALLED in (state, self.held) else state
+            if step in RECEIVING_STEPS:  # taken in and held at once (a damaged return)
+                self.moved = "in_stock"
+            return
+        exited = state == "returned" and self.hospital_state == HospitalState.EXITED.value
+        self.moved = "exited" if exited else state
+        released = self.held == "frozen" and step == "inspecting"
+        if exited or state in _GONE or released:
+            self.held = None
 
     def status(self, code: str, parent: str | None) -> CodeStatus:
         return CodeStatus(
@@ -582,5 +632,11 @@ class Folding:
             last_position=self.last_position,
         )
 
+
+RECALLED = "recalled"
+HOLDS = frozenset({RECALLED, "frozen"})
+"""States that hold a code where it is: no movement (:attr:`Folding.moved`)."""
+_GONE = frozenset({"destroyed", "consumed"})
+"""States after which nothing holds a code any more (nor does ``exited``)."""
 
 _FOLDING_FIELDS = tuple(f.name for f in fields(Folding))

@@ -18,8 +18,10 @@
   its facts, :func:`projections.code_status.fold`, without the parent), written with the
   facts in the same batch. ``GET /stock`` without ``as_of`` counts these rows instead of
   folding every fact; anything "as of" still reads the facts.
-* ``view_stock`` — the counts of ``view_code_state`` per place × product × lot (in stock,
-  in transit, bound), kept with it: ``GET /stock`` without ``as_of`` reads these lines.
+* ``view_stock`` — the counts of ``view_code_state`` per place × product × lot × expiry
+  (:mod:`projections.stock_lines`: in stock, in transit, bound, lent out, and on hand
+  recalled, frozen or returned), kept with it: ``GET /stock`` without ``as_of`` reads
+  these lines (and splits off the expired ones at read time).
 
 **Bounded index keys.** A PostgreSQL btree entry must stay under ~2.7 kB, and the ledger
 holds identifiers (codes, locations, lots, bizSteps, eventIDs…) of any length. So no text
@@ -259,6 +261,8 @@ code_state = Table(
     Column("declared", Boolean, nullable=False),  # has facts of error-declared events
     Column("hospital_state", String(20), nullable=False),  # ledger.lifecycle.HospitalState
     Column("order", Text),  # the order the code is bound for (:attr:`CodeStatus.order`)
+    Column("moved", String(20)),  # the state of its last movement (:attr:`Folding.moved`)
+    Column("held", String(20)),  # recalled / frozen: what holds it (:attr:`Folding.held`)
     Column("code_key", Text),
     Column("product_key", Text),
     Column("lot_key", Text),
@@ -276,14 +280,21 @@ Index(
 stock_counts = Table(
     "view_stock",
     metadata,
-    Column("key", Text, nullable=False),  # JSON [scope, place, product, lot]: None is a value
+    # JSON [scope, place, product, lot, expiry]: None is a value
+    Column("key", Text, nullable=False),
     Column("scope", Text, nullable=False),
     Column("place", Text),
     Column("product", Text, nullable=False),
     Column("lot", Text),
+    Column("expiry", String(10)),  # the codes' expiry: which are expired is asked at read time
+    # the figures (:data:`projections.stock_lines.FIGURES`)
     Column("in_stock", BigInteger, nullable=False),
     Column("in_transit", BigInteger, nullable=False),
     Column("bound", BigInteger, nullable=False),
+    Column("lent_out", BigInteger, nullable=False),
+    Column("recalled", BigInteger, nullable=False),
+    Column("frozen", BigInteger, nullable=False),
+    Column("returned", BigInteger, nullable=False),
     Column("key_key", Text),
     Column("place_key", Text),
 )
@@ -312,7 +323,9 @@ capture let bare codes in before), the current state keeps the hospital state
 bound for (``order``: the event's order bizTransaction), for the pool's units per order.
 Version 6: facts are stored only for the codes an event names (no ``via`` rows for the
 contents of a container: they are resolved when read, whatever order the events were
-recorded in), and a DELETE without childEPCs is a link row to ``*``."""
+recorded in), a DELETE without childEPCs is a link row to ``*``; the current state keeps a
+code's last movement and what holds it (``moved``, ``held``), and ``view_stock`` counts
+what is on hand by state, per expiry (issue 14)."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

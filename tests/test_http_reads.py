@@ -77,6 +77,15 @@ def test_reads_follow_the_captures(api: Api) -> None:
                     "in_stock": 0,
                     "in_transit": 4,
                     "bound": 0,
+                    "on_hand": 0,
+                    "lent_out": 0,
+                    "by_state": {
+                        "sellable": 0,
+                        "expired": 0,
+                        "recalled": 0,
+                        "frozen": 0,
+                        "returned": 0,
+                    },
                 }
             ]
 
@@ -109,6 +118,8 @@ def test_reads_follow_the_captures(api: Api) -> None:
 
     stock = get(api, "/stock")
     assert [(s["location"], s["in_stock"], s["bound"]) for s in stock] == [(PHARMACY, 0, 2)]
+    # the two recalled boxes are still on the pharmacy's shelf
+    assert (stock[0]["on_hand"], stock[0]["by_state"]["recalled"]) == (2, 2)
     assert get(api, "/stock", location=WAREHOUSE) == []
     assert get(api, "/stock", location=WAREHOUSE, as_of=recorded[0])[0]["in_stock"] == 4
     assert get(api, "/stock", as_of="2000-01-01T00:00:00Z") == []

@@ -19,7 +19,7 @@ from epcis.context import make_context
 from epcis.identifiers.facts import canonical
 from ledger.application import Ledger, StoredEvent
 from ledger.capture import prepare
-from ledger.lifecycle import derive_state
+from ledger.lifecycle import LENDING, derive_state
 from projections import hierarchy
 from projections.code_status import CodeStatus, derive, effective_facts, status
 from projections.event_index import event_epcs
@@ -478,6 +478,8 @@ STEPS = [
     "unpacking",
     "dispensing",
     "holding",
+    "inspecting",
+    LENDING,
     "destroying",
     "cycle_counting",
 ]
@@ -489,6 +491,7 @@ DISPOSITIONS = [
     "recalled",
     "damaged",
     "returned",
+    "reserved",
     "active",
 ]
 

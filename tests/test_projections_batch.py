@@ -6,6 +6,7 @@ Every store test runs on SQLite and on a fresh PostgreSQL database (``store_url`
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from epcis.identifiers.facts import canonical, check_digit, facts_of, slow_facts_of
 from ledger.application import Ledger
-from projections.code_status import effective_facts, statuses
+from projections.code_status import effective_facts, foldings, statuses
 from projections.recall_trail import trail
 from projections.runner import ReadModelRunner
 from projections.schema import code_facts, code_state, links, stock_counts, visible_to
@@ -41,6 +42,7 @@ from tests.test_projections import (
 from tests.test_projections_read import scenario
 
 EVERYTHING = "9999-12-31T23:59:59Z"  # as_of after every record time: the facts path
+FAR_PAST, FAR_FUTURE = date(2000, 1, 1), date(9999, 12, 31)  # nothing expired; all expired
 
 
 def facts_and_links(runner: ReadModelRunner) -> dict[str, list[tuple[Any, ...]]]:
@@ -58,6 +60,7 @@ def check_current_state(runner: ReadModelRunner) -> None:
 def check_scope(runner: ReadModelRunner, scope: str | None) -> None:
     with runner.connect() as conn:
         folded = statuses(conn, scope=scope)
+        moves = foldings(conn, scope=scope)
         rows = {
             row.code: row
             for row in conn.execute(select(code_state).where(code_state.c.scope == (scope or "")))
@@ -70,6 +73,7 @@ def check_scope(runner: ReadModelRunner, scope: str | None) -> None:
             if found is None:
                 assert row.declared and row.state is None, code
                 continue
+            assert (row.moved, row.held) == (moves[code].moved, moves[code].held), code
             assert (
                 row.state,
                 row.hospital_state,
@@ -95,11 +99,17 @@ def check_scope(runner: ReadModelRunner, scope: str | None) -> None:
                 found.last_event_time,
                 found.last_position,
             ), (scope, code)
-        assert stock(conn, scope=scope) == stock(conn, as_of=EVERYTHING, scope=scope)
+        # expiry judged on days before, on and after every expiry date the codes have
+        expiries = {date.fromisoformat(r.expiry) for r in rows.values() if r.expiry}
+        days = {FAR_PAST, FAR_FUTURE} | expiries | {d + timedelta(days=1) for d in expiries}
+        for day in sorted(days):
+            now = stock(conn, scope=scope, today=day)
+            assert now == stock(conn, as_of=EVERYTHING, scope=scope, today=day)
         places = {r.place for r in rows.values() if r.place is not None}
         for place in places:
-            now = stock(conn, location=place, scope=scope)
-            assert now == stock(conn, location=place, as_of=EVERYTHING, scope=scope)
+            now = stock(conn, location=place, scope=scope, today=FAR_PAST)
+            then = stock(conn, location=place, as_of=EVERYTHING, scope=scope, today=FAR_PAST)
+            assert now == then
         # the recall trail now (statuses from view_code_state) is the trail from the facts
         lots = {(r.product, r.lot) for r in rows.values() if r.product is not None}
         for product, lot in lots:

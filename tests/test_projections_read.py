@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ CASE = "urn:epc:id:sscc:0614141.1234567891"
 WAREHOUSE = canonical("urn:epc:id:sgln:0614141.00001.0")
 PHARMACY = canonical("urn:epc:id:sgln:0614141.00002.0")
 PATIENTS = ["pseudonym:aa01", "pseudonym:bb02"]
+TODAY = date(2026, 3, 2)  # the day stock is asked on: the lots expire in 2028
 
 
 @pytest.fixture
@@ -80,8 +82,40 @@ def scenario() -> list[dict[str, Any]]:
     ]
 
 
-def line(location: str, lot: str = "L1", **counts: int) -> StockLine:
-    return StockLine(location=location, product=GTIN, lot=lot, **counts)
+def line(
+    location: str | None,
+    lot: str | None = "L1",
+    *,
+    in_stock: int = 0,
+    in_transit: int = 0,
+    bound: int = 0,
+    lent_out: int = 0,
+    expired: int = 0,
+    product: str = GTIN,
+    **held: int,
+) -> StockLine:
+    """A stock line: ``in_stock`` of which ``expired``; ``held``: the other states on hand
+    (recalled, frozen, returned)."""
+    by_state = {
+        "sellable": in_stock - expired,
+        "expired": expired,
+        "recalled": 0,
+        "frozen": 0,
+        "returned": 0,
+    }
+    assert set(held) <= set(by_state), held
+    by_state.update(held)
+    return StockLine(
+        location=location,
+        product=product,
+        lot=lot,
+        in_stock=in_stock,
+        in_transit=in_transit,
+        bound=bound,
+        on_hand=sum(by_state.values()),
+        lent_out=lent_out,
+        by_state=by_state,
+    )
 
 
 def test_stock_and_recall_trail_through_the_scenario(
@@ -99,7 +133,7 @@ def test_stock_and_recall_trail_through_the_scenario(
         hashes.append(stored.hash_id)
         projection.run_until_caught_up()
         with projection.connect() as conn:
-            seen.append(stock(conn))
+            seen.append(stock(conn, today=TODAY))
 
     committed, packed, shipped, received, unpacked, first, second, recalled = seen
     assert committed == [line(WAREHOUSE, in_stock=4), l2]
@@ -110,12 +144,13 @@ def test_stock_and_recall_trail_through_the_scenario(
     assert unpacked == received
     assert first == [l2, line(PHARMACY, in_stock=3, bound=1)]
     assert second == [l2, line(PHARMACY, in_stock=2, bound=2)]
-    # recalled boxes are not stock; the lot-level class fact is not counted at all
-    assert recalled == [l2, line(PHARMACY, bound=2)]
+    # recalled boxes are not sellable stock but still on hand; the lot-level class fact
+    # is not counted at all
+    assert recalled == [l2, line(PHARMACY, bound=2, recalled=2)]
 
     with projection.connect() as conn:
-        assert stock(conn, location=WAREHOUSE) == [l2]
-        assert stock(conn, location=PHARMACY) == [line(PHARMACY, bound=2)]
+        assert stock(conn, location=WAREHOUSE, today=TODAY) == [l2]
+        assert stock(conn, location=PHARMACY, today=TODAY) == [line(PHARMACY, bound=2, recalled=2)]
         # as of an earlier record time: the earlier stock
         assert stock(conn, as_of=recorded[0]) == committed
         assert stock(conn, as_of=recorded[2]) == shipped

@@ -8,9 +8,10 @@ The output formats are a contract that tests and other tools rely on:
 * ``id RAW`` prints the canonical identifier and what is known about it, as JSON;
 * ``serve``, ``capture FILE...``, ``verify [--checkpoint FILE]``, ``checkpoint --out FILE``
   and ``export`` work on the ledger that ``TRACECODE_DATABASE_URL`` names;
-* ``status CODE`` and ``trail`` (``--product P --lot L`` or ``--code C``) read the
-  projections, caught up with the log first: JSON (``trail --csv``: CSV); exit 1 when
-  nothing is recorded, 2 for a usage error (a value that cannot be a code or a product);
+* ``status CODE``, ``stock [--location L]`` and ``trail`` (``--product P --lot L`` or
+  ``--code C``) read the projections, caught up with the log first: JSON (``trail --csv``:
+  CSV); exit 1 when nothing is recorded (``status``, ``trail``), 2 for a usage error (a
+  value that cannot be a code or a product, a time that is not one);
 * ``projections failures [--json]`` lists the events the projections quarantined (one line,
   or one JSON object, each); exit 1 when there are any;
 * ``patients pseudonym|reveal|erase`` (see :mod:`adapters.cli.patients`);
@@ -21,10 +22,10 @@ The output formats are a contract that tests and other tools rely on:
 
 Every command that uses the store names it on stderr (``tracecode: store URL``; no
 password). The commands that only read it (``verify``, ``checkpoint``, ``export``,
-``status``, ``trail``, ``projections failures``) never create one: when the setting names no
-store (no such file or database, or one without the ledger's tables) they exit 2 saying so
-and which setting to fix. ``capture``, ``serve`` and ``projections run|rebuild`` start a new
-store where the setting points.
+``status``, ``stock``, ``trail``, ``projections failures``) never create one: when the
+setting names no store (no such file or database, or one without the ledger's tables) they
+exit 2 saying so and which setting to fix. ``capture``, ``serve`` and ``projections
+run|rebuild`` start a new store where the setting points.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ for command in (
     store.export_command,
     reads.projections,
     reads.status_command,
+    reads.stock_command,
     reads.trail_command,
     reads.reconcile_command,
     reads.quality_command,

@@ -1,8 +1,9 @@
 """The commands over the read models: run or rebuild them, list what they quarantined, a
-code's status, a recall trail."""
+code's status, stock, a recall trail."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -187,6 +188,30 @@ def trail_command(
         click.echo(trail_csv(lines), nl=False)
         return
     body = [line.row() for line in lines]
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+@click.command(name="stock")
+@click.option("--location", help="Only this location (any form).")
+@click.option("--as-of", help="What the ledger knew at this record time (ISO 8601).")
+def stock_command(location: str | None, as_of: str | None) -> None:
+    """Stock per location × product × lot, as GET /stock answers it (JSON): in stock, in
+    transit, bound, on hand by state, lent out."""
+    from adapters.bootstrap import read_models
+    from ledger.access import LOCAL
+    from projections import reads
+    from projections.freshness import catch_up
+
+    when = _as_of(as_of)
+    ledger = open_ledger(read_only=True)
+    runner = read_models(ledger)
+    try:
+        catch_up(runner)
+        lines = reads.stock_lines(runner, LOCAL, location, when)
+    finally:
+        runner.close()
+        ledger.close()
+    body = [dataclasses.asdict(line) for line in lines]
     click.echo(json.dumps(body, ensure_ascii=False, indent=2))
 
 

@@ -162,9 +162,15 @@ _code_read(
     tags=["Reads"],
     summary="Stock per location × product × lot.",
     description=(
-        "Instance-level codes with a product, counted `in_stock` (at their location), "
-        "`in_transit` (at their destination) and `bound` (dispensed), as recorded up to "
-        "`as_of`; only at `location` when given." + READ_YOUR_WRITES
+        "Instance-level codes with a product, as recorded up to `as_of`; only at "
+        "`location` when given. Per location × product × lot: `in_stock` (sellable on "
+        "the shelf, expired or not), `in_transit` (counted at the destination), `bound` "
+        "(dispensed here; recalled or frozen since: still with the patient), `on_hand` "
+        "(every code physically on the shelf here: what a stocktake should find) split "
+        "by `by_state` (`sellable`, `expired`: in stock with an expiry date before the "
+        "UTC day of `as_of` or of today; `recalled`, `frozen`: damaged or suspect; "
+        "`returned`: a patient's return awaiting its check), and `lent_out` (lent from "
+        "here, not back)." + READ_YOUR_WRITES
     ),
     responses={200: {"description": "The stock lines, sorted."}, **problem_docs(400, 503)},
     dependencies=[READ, WAIT_FOR],

@@ -21,11 +21,17 @@ Settings (environment):
 * the capture limits (:func:`epcis.limits.capture_limits`) and the server's transport
   settings (:mod:`adapters.http.transport`);
 * the outbox (:class:`OutboxSettings`) and its platforms' endpoints
-  (:mod:`adapters.nhsa.delivery`, :mod:`adapters.beijing.delivery`).
+  (:mod:`adapters.nhsa.delivery`, :mod:`adapters.beijing.delivery`);
+* ``TRACECODE_PROJECTOR`` — where the followers of the log run (the views, webhook
+  delivery, the outbox: :func:`start_followers`): ``process`` (the default of ``tracecode
+  serve``: one child process of the server, :mod:`adapters.projector`), ``inline`` (in each
+  server process, as threads; the default of the app factory run alone) or ``none`` (not
+  by the server: run ``tracecode project`` yourself).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -37,17 +43,19 @@ if TYPE_CHECKING:
 
     from adapters.http.authentication import Authenticator
     from adapters.http.bearer_jwt import JwtSettings
-    from adapters.webhooks import DestinationPolicy, WebhookDelivery
+    from adapters.webhooks import DestinationPolicy, WebhookTargets
     from ledger.api_keys import KeyRing
     from ledger.application import Ledger
     from ledger.settings import StoreSettings
     from ledger.writer import GroupCommitter
-    from projections.runner import BackgroundRunner, ReadModelRunner
+    from projections.runner import ReadModelRunner
 
 # Imports are inside the functions: the command line's ``--help`` must not pay for the HTTP
 # stack, the ledger or the projections (tests/test_cli_imports.py).
 
 AUTH_ENV = "TRACECODE_AUTH"
+PROJECTOR_ENV = "TRACECODE_PROJECTOR"
+PROJECTOR_LAYOUTS = ("process", "inline", "none")
 
 
 class SettingsError(ValueError):
@@ -194,6 +202,19 @@ def start_outbox(ledger: Ledger, settings: OutboxSettings) -> list[Callable[[], 
     return [running.runner.close, background.stop, *(f.stop for f in following)]
 
 
+def projector_layout(env: Mapping[str, str] = os.environ, default: str = "inline") -> str:
+    """Where the followers of the log run (``TRACECODE_PROJECTOR``): ``process``, ``inline``
+    or ``none``; ``default`` when it is not set (``tracecode serve``: ``process``)."""
+    value = env.get(PROJECTOR_ENV, "").strip().lower() or default
+    if value not in PROJECTOR_LAYOUTS:
+        raise SettingsError(
+            f"{PROJECTOR_ENV}={value!r}: use process (a projector process beside the server, "
+            "the default of tracecode serve), inline (in each server process) or none "
+            "(run tracecode project yourself)"
+        )
+    return value
+
+
 def authentication_on(env: Mapping[str, str] = os.environ) -> bool:
     value = env.get(AUTH_ENV, "on").strip().lower()
     if value in ("on", "", "1", "true", "yes"):
@@ -220,6 +241,9 @@ class Settings:
     key_cache_seconds: float = 1.0
     """How long a good API key is taken as good without asking the store again (a revoked
     key stops working within this time): ``TRACECODE_KEY_CACHE_SECONDS``."""
+    projector: str = "inline"
+    """Where the followers of the log run (:func:`projector_layout`): ``inline`` in this
+    process; ``process`` or ``none`` apart from it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
@@ -241,6 +265,7 @@ class Settings:
             "destinations": DestinationPolicy.from_env(env),
             "key_cache_seconds": remember,
             "outbox": OutboxSettings.from_env(env),
+            "projector": projector_layout(env),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -257,6 +282,8 @@ class System:
     webhooks: Any
     """What the subscription routes ask of the outbound webhooks (destinations, positions)."""
     own_ledger: bool = True
+    views_apart: bool = False
+    """The views are kept caught up by a projector process, not by this one."""
     _stops: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -280,40 +307,67 @@ def authenticator(settings: Settings, keys: KeyRing) -> Authenticator:
     return Authenticator(remembered, jwt, enabled=settings.authentication)
 
 
+def start_followers(
+    ledger: Ledger, runner: ReadModelRunner, settings: Settings
+) -> list[Callable[[], None]]:
+    """Start what follows the log, on threads of this process: the views kept caught up
+    (``runner``'s), webhook delivery and, when the outbox is delivered by the server
+    (:class:`OutboxSettings`), the outbox; the stops, in the order of starting."""
+    from adapters.projector import ViewsFollower
+    from adapters.webhooks import DestinationPolicy, WebhookDelivery
+    from projections.outbound import Following
+
+    policy = settings.destinations or DestinationPolicy.from_env()
+    webhooks = WebhookDelivery(ledger, runner, policy=policy)
+    views = ViewsFollower(ledger, runner).start()
+    outbound = Following([webhooks], webhooks.interval).start()
+    stops: list[Callable[[], None]] = [views.stop, outbound.stop]
+    outbox = settings.outbox or OutboxSettings.from_env()
+    if outbox.in_server and outbox.platforms:
+        stops += start_outbox(ledger, outbox)
+    return stops
+
+
+def prepare_tables(runner: ReadModelRunner, settings: Settings) -> WebhookTargets:
+    """Make the read side's tables (views, outbound positions, outbox) if they are not
+    there, before any thread or process writes the views: SQLite allows one writer (a
+    CREATE TABLE racing a batch failed "database is locked"), and PostgreSQL refuses two
+    sessions creating one table at once. What the subscription routes ask of webhooks."""
+    from adapters.webhooks import DestinationPolicy, WebhookTargets
+    from projections.outbox import create_tables as create_outbox_tables
+
+    targets = WebhookTargets(settings.destinations or DestinationPolicy.from_env(), runner)
+    create_outbox_tables(runner)
+    return targets
+
+
 def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
-    """Open (or use) the ledger and start what serving needs: the group committer, the
-    read models kept caught up in the background, webhook delivery."""
-    from adapters.webhooks import DestinationPolicy, WebhookDelivery, WebhookTargets
+    """Open (or use) the ledger and start what serving needs: the group committer and,
+    when the followers run in this process (``settings.projector == "inline"``), the read
+    models kept caught up in the background, webhook delivery and the outbox. Otherwise a
+    projector process follows the log (:mod:`adapters.projector`), and reads wait for it
+    (:mod:`adapters.http.freshness`)."""
     from ledger.api_keys import KeyRing
     from ledger.application import Ledger
     from ledger.writer import GroupCommitter
-    from projections.outbound import Following
-    from projections.outbox import create_tables as create_outbox_tables
-    from projections.runner import BackgroundRunner, ReadModelRunner
+    from projections.runner import ReadModelRunner
 
     own = ledger is None
     opened = Ledger(settings.store) if ledger is None else ledger
     opened.warm_library()  # the code library the scans check: folded now, not at the first
     runner = ReadModelRunner(opened)
     keys = KeyRing(opened)
-    policy = settings.destinations or DestinationPolicy.from_env()
-    # the outbound tables are made before the runner's thread starts writing the views:
-    # SQLite allows one writer, and a CREATE TABLE racing it failed "database is locked"
-    webhooks: WebhookDelivery = WebhookDelivery(opened, runner, policy=policy)
-    outbox = settings.outbox or OutboxSettings.from_env()
-    create_outbox_tables(runner)
-    background: BackgroundRunner = BackgroundRunner(runner).start()
-    outbound = Following([webhooks], webhooks.interval).start()
-    stops: list[Callable[[], None]] = [background.stop, outbound.stop]
-    if outbox.in_server and outbox.platforms:
-        stops += start_outbox(opened, outbox)
+    webhooks = prepare_tables(runner, settings)
+    inline = settings.projector == "inline"
+    stops = start_followers(opened, runner, settings) if inline else []
     return System(
         ledger=opened,
         authenticator=authenticator(settings, keys),
         runner=runner,
         committer=GroupCommitter(opened),
-        webhooks=WebhookTargets(policy, runner),
+        webhooks=webhooks,
         own_ledger=own,
+        views_apart=not inline,
         _stops=stops,
     )
 
@@ -362,20 +416,36 @@ def first_admin_key(ledger: Ledger) -> str | None:
 
 def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> None:
     """Run the HTTP server: check the settings, prepare the store (tables, the first admin
-    key) once before the workers start, announce how it is protected, then serve."""
+    key) once before the workers start, announce how it is protected, start the projector
+    process (``TRACECODE_PROJECTOR``, :func:`projector_layout`), then serve; at the end stop
+    the projector. (On SIGTERM or SIGINT uvicorn ends by raising the signal again, which
+    ends this process before it can stop the projector: the projector sees that its parent
+    is gone and stops itself, :func:`adapters.projector.run_projector`.)"""
     import uvicorn
 
     from adapters.http.transport import ServerSettings
+    from adapters.projector import ChildProjector, projector_command
 
     try:
         transport = ServerSettings.from_env()
         settings = Settings.from_env()
+        layout = projector_layout(default="process")
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
     ledger = open_ledger()
     try:
         say(f"tracecode: store {ledger.settings.described}")
+        if layout != "inline" and ledger.settings.env.get("SQLITE_DBNAME") == ":memory:":
+            raise SettingsError(
+                f"{PROJECTOR_ENV}={layout}: an in-memory SQLite store is not shared with "
+                f"another process; use {PROJECTOR_ENV}=inline or a store on disk"
+            )
         key = first_admin_key(ledger) if settings.authentication else None
+        runner = read_models(ledger)
+        try:
+            prepare_tables(runner, settings)
+        finally:
+            runner.close()
     finally:
         ledger.close()
     if not settings.authentication:
@@ -392,19 +462,77 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
         )
     else:
         say("tracecode: requests need 'Authorization: Bearer KEY' (tracecode keys create)")
+    say(
+        {
+            "process": "tracecode: the views, webhooks and outbox are followed by a projector "
+            "process (TRACECODE_PROJECTOR=process)",
+            "inline": "tracecode: the views, webhooks and outbox are followed in each server "
+            "process (TRACECODE_PROJECTOR=inline)",
+            "none": "tracecode: TRACECODE_PROJECTOR=none: run `tracecode project` to keep the "
+            "views, webhooks and outbox following the log",
+        }[layout]
+    )
     say(f"tracecode: serving http://{host}:{port} (OpenAPI at /docs)")
     sys.stderr.flush()
-    uvicorn.run(
-        "adapters.bootstrap:http_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        http=transport.protocol_class(),
-        timeout_keep_alive=transport.keep_alive,
-        backlog=transport.backlog,
-    )
+    os.environ[PROJECTOR_ENV] = layout  # what the workers read (Settings.from_env)
+    child = ChildProjector(projector_command()).start() if layout == "process" else None
+    try:
+        uvicorn.run(
+            "adapters.bootstrap:http_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            http=transport.protocol_class(),
+            timeout_keep_alive=transport.keep_alive,
+            backlog=transport.backlog,
+        )
+    finally:
+        if child is not None:
+            child.stop()
+
+
+def project(*, say: Callable[[str], None], parent: int | None = None) -> None:
+    """Follow the log in the foreground until SIGTERM or SIGINT (``tracecode project``, and
+    the server's projector process): the views, webhook delivery and the outbox
+    (:func:`start_followers`), while holding the store's projector lock
+    (:class:`adapters.projector.ProjectorLock`; without it, wait as a stand-by).
+    ``parent``: stop when that process is no longer this one's parent (the server died)."""
+    import threading
+
+    from adapters.projector import ProjectorLock, run_projector, stop_on_signals
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    stop = threading.Event()
+    stop_on_signals(stop)
+    ledger = open_ledger()
+    try:
+        say(f"tracecode: store {ledger.settings.described}")
+        runner = read_models(ledger)
+        try:
+            prepare_tables(runner, settings)
+            run_projector(
+                ProjectorLock(ledger),
+                lambda: start_followers(ledger, runner, settings),
+                stop,
+                say=lambda line: _tell(say, f"tracecode: {line}"),
+                parent=parent,
+            )
+        finally:
+            runner.close()
+    finally:
+        ledger.close()
+    _tell(say, "tracecode: projector stopped")
+
+
+def _tell(say: Callable[[str], None], line: str) -> None:
+    """Say a line; a projector whose server died has nobody to tell (a broken pipe)."""
+    with contextlib.suppress(OSError):
+        say(line)
 
 
 def serve_nhsa_standin(

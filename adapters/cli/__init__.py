@@ -6,6 +6,8 @@ The output formats are a contract that tests and other tools rely on:
 * ``convert FILE --to json|xml|xml-1.2`` writes the converted document to stdout;
 * ``hash FILE`` prints one ``ni:///sha-256;…?ver=CBV2.0`` line per event, in document order;
 * ``id RAW`` prints the canonical identifier and what is known about it, as JSON;
+* ``project`` follows the log (views, webhooks, outbox) in the foreground: what ``serve``
+  runs as its projector process (``TRACECODE_PROJECTOR``);
 * ``serve``, ``capture FILE...``, ``verify [--checkpoint FILE]``, ``checkpoint --out FILE``
   and ``export`` work on the ledger that ``TRACECODE_DATABASE_URL`` names;
 * ``status CODE``, ``stock [--location L]`` and ``trail`` (``--product P --lot L`` or
@@ -63,6 +65,7 @@ for command in (
     documents.hash_command,
     documents.id_command,
     store.serve,
+    store.project,
     store.capture,
     store.verify,
     store.checkpoint_command,

@@ -41,6 +41,29 @@ def serve(host: str, port: int, workers: int) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@click.command()
+@click.option("--parent", type=int, hidden=True, help="Stop when this process is gone.")
+def project(parent: int | None) -> None:
+    """Follow the log in the foreground: keep the views caught up, deliver webhooks and, with
+    TRACECODE_OUTBOX_DELIVERY=serve, the outbox (Ctrl-C or SIGTERM stops).
+
+    What `tracecode serve` runs as its projector process (TRACECODE_PROJECTOR=process, the
+    default); with TRACECODE_PROJECTOR=none the server runs none and this command is how the
+    log is followed. One projector follows a store at a time: another waits as a stand-by
+    and takes over when the first stops or dies."""
+    import logging
+
+    from adapters.bootstrap import SettingsError
+    from adapters.bootstrap import project as run_projector
+    from ledger.settings import SettingsError as StoreSettingsError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run_projector(say=lambda line: click.echo(line, err=True), parent=parent)
+    except (SettingsError, StoreSettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 class _Progress:
     """A binary stream that moves a progress bar as it is read."""
 

@@ -168,6 +168,7 @@ def create_app(
         running = await anyio.to_thread.run_sync(start)
         state.ledger, state.committer = running.ledger, running.committer
         state.projection, state.projected = running.runner, 0
+        state.views_apart = running.views_apart
         state.authenticator, state.webhooks = running.authenticator, running.webhooks
         try:
             yield

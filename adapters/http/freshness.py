@@ -7,13 +7,17 @@ every read answer the position it reflects (:func:`projections.freshness.reached
 
 A read that names a position (query ``wait_for=N`` or header ``TraceCode-Wait-For: N``; the
 larger wins when both are given) is answered at once when the views are there already; if
-not, the views are caught up and the read waits for them (another writer may still be
-committing N) up to ``TRACECODE_READ_WAIT_SECONDS`` (default 5 s; a client can ask for less
-with ``Prefer: wait=S``), then gives up with 503, ``Retry-After`` and a problem naming the
-position reached and the one asked for. A read without ``wait_for`` waits for the log's end
-as it is when the read starts: it catches the views up only when stored events lie beyond
-them, so a read right after a capture sees it, and a read with nothing new skips the write
-transaction of a catch-up.
+not, the read waits for them (another writer may still be committing N) up to
+``TRACECODE_READ_WAIT_SECONDS`` (default 5 s; a client can ask for less with ``Prefer:
+wait=S``), then gives up with 503, ``Retry-After`` and a problem naming the position reached
+and the one asked for. A read without ``wait_for`` waits for the log's end as it is when the
+read starts, so a read right after a capture sees it, and a read with nothing new skips the
+write transaction of a catch-up.
+
+While it waits, the views are caught up: by this process at once when it keeps them
+(``TRACECODE_PROJECTOR=inline``); when a projector process keeps them, by the projector,
+the read polling the tracking position, and after :data:`APPLY_AFTER_SECONDS` without it
+(the projector restarting, or none running) by this process.
 
 For read routes: :func:`read_view` (the runner to query and the position to report) and,
 for the OpenAPI description and an early 400 for a malformed value, the dependency
@@ -27,6 +31,7 @@ the rebuild is done (as they did before this cache).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -38,7 +43,8 @@ from fastapi import Depends, Header, Query, Request
 from adapters.http.problems import ProblemError
 from adapters.http.state import DEFAULT_READ_WAIT, READ_WAIT_ENV, HttpState, in_thread, state_of
 from epcis.problems import excerpt
-from projections.freshness import advance
+from ledger.application import Ledger
+from projections.freshness import advance, reached
 from projections.runner import ReadModelRunner
 
 POSITION_HEADER = "TraceCode-Log-Position"
@@ -46,6 +52,9 @@ WAIT_FOR_HEADER = "TraceCode-Wait-For"
 WAIT_FOR_QUERY = "wait_for"
 RETRY_AFTER_SECONDS = 1
 POLL_SECONDS = 0.05
+APPLY_AFTER_SECONDS = 1.0
+"""With the views kept by a projector process: how long a read waits for it before it
+applies the missing batches itself."""
 _PREFER_WAIT = re.compile(r"(?:^|[,;])\s*wait\s*=\s*\"?([0-9]+(?:\.[0-9]+)?)\"?", re.IGNORECASE)
 
 WAIT_FOR_DOC = (
@@ -157,31 +166,55 @@ def _remember(state: HttpState, position: int) -> int:
     return state.projected
 
 
+def observe(ledger: Ledger, runner: ReadModelRunner, known: int = 0) -> int:
+    """The log position the views reflect, without applying anything (``known``: a
+    position already reached)."""
+    if known >= ledger.log_position():
+        return known
+    return reached(ledger, runner)
+
+
+async def _look(state: HttpState, apply: bool) -> int:
+    """The position the views reflect now, after applying what the log holds beyond them
+    when ``apply`` (:func:`projections.freshness.advance`); remembered."""
+    ledger, runner = state.ledger, state.projection
+    if runner is None or ledger is None:
+        raise RuntimeError("the projection runner is not open: the lifespan has not started")
+    look = advance if apply else observe
+    return _remember(state, await in_thread(look, ledger, runner, state.projected))
+
+
 async def read_view(request: Request) -> ReadView:
     """Wait until the read models reflect what the request asks for; what to read.
 
-    Without ``wait_for``: the log's end when the read starts (catching the views up if
-    needed; no time limit, as before). With ``wait_for=N``: at once when N is reached;
-    otherwise catch up and poll until N is reached or the wait bound has passed (then a 503
-    problem with ``Retry-After``, naming both positions). A malformed position is a 400.
+    Without ``wait_for``: the log's end when the read starts (no time limit, as before).
+    With ``wait_for=N``: at once when N is reached; otherwise poll until N is reached or
+    the wait bound has passed (then a 503 problem with ``Retry-After``, naming both
+    positions). A malformed position is a 400.
+
+    Who applies: when this process keeps the views (``TRACECODE_PROJECTOR=inline``), the
+    read catches them up itself at once. When a projector process keeps them, the read
+    waits for it, polling the tracking position, for at most :data:`APPLY_AFTER_SECONDS`
+    (or the read's wait bound, if shorter), and then applies the missing batches itself:
+    a projector restarting, or none running, makes reads slower, never wrong.
     """
     wait_for = wait_for_of(request)
     state = state_of(request)
     runner = state.projection
-    ledger = state.ledger
-    if runner is None or ledger is None:
+    if runner is None or state.ledger is None:
         raise RuntimeError("the projection runner is not open: the lifespan has not started")
-    if wait_for is None:
-        now = await in_thread(advance, ledger, runner, state.projected)
-        return ReadView(runner, _remember(state, now))
-    if state.projected >= wait_for:
+    if wait_for is None and not state.views_apart:
+        return ReadView(runner, await _look(state, apply=True))
+    if wait_for is not None and state.projected >= wait_for:
         return ReadView(runner, state.projected)
     started = time.monotonic()
-    bound = wait_seconds(request, state.read_wait)
+    bound = math.inf if wait_for is None else wait_seconds(request, state.read_wait)
+    target = await in_thread(state.ledger.log_position) if wait_for is None else wait_for
+    patience = min(APPLY_AFTER_SECONDS, bound) if state.views_apart else 0.0
     deadline = started + bound
     while True:
-        now = _remember(state, await in_thread(advance, ledger, runner, state.projected))
-        if now >= wait_for:
+        now = await _look(state, apply=time.monotonic() - started >= patience)
+        if now >= target:
             return ReadView(runner, now)
         left = deadline - time.monotonic()
         if left <= 0:

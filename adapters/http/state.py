@@ -53,6 +53,8 @@ class Running(Protocol):
     runner: ReadModelRunner
     authenticator: Authenticator
     webhooks: WebhookTargets
+    views_apart: bool
+    """The views are kept caught up by a projector process, not by this one."""
 
     def close(self) -> None: ...
 
@@ -86,6 +88,8 @@ class HttpState:
     projected: int = 0
     """The highest log position the views were seen to reflect (see
     :mod:`adapters.http.freshness`)."""
+    views_apart: bool = False
+    """A projector process keeps the views caught up (reads wait for it first)."""
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     """Who is asking (:mod:`adapters.http.authentication`)."""
     webhooks: WebhookTargets | None = None

@@ -313,13 +313,15 @@ def start_followers(
     """Start what follows the log, on threads of this process: the views kept caught up
     (``runner``'s), webhook delivery and, when the outbox is delivered by the server
     (:class:`OutboxSettings`), the outbox; the stops, in the order of starting."""
-    from adapters.projector import ViewsFollower
+    from adapters.projector import VIEWS_POLL_SECONDS
     from adapters.webhooks import DestinationPolicy, WebhookDelivery
     from projections.outbound import Following
+    from projections.runner import BackgroundRunner
 
     policy = settings.destinations or DestinationPolicy.from_env()
     webhooks = WebhookDelivery(ledger, runner, policy=policy)
-    views = ViewsFollower(ledger, runner).start()
+    views = BackgroundRunner(runner, interval=VIEWS_POLL_SECONDS, log_end=ledger.log_position)
+    views.start()
     outbound = Following([webhooks], webhooks.interval).start()
     stops: list[Callable[[], None]] = [views.stop, outbound.stop]
     outbox = settings.outbox or OutboxSettings.from_env()

@@ -36,8 +36,6 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
 from ledger.application import Ledger
-from projections.failures import is_transient
-from projections.runner import ReadModelRunner
 from projections.schema import sqlalchemy_url
 
 log = logging.getLogger("tracecode.projector")
@@ -51,8 +49,8 @@ CHECK_SECONDS = 2.0
 """How often a projector checks it still holds the lock (PostgreSQL: its connection is up),
 and a stand-by tries to take it."""
 VIEWS_POLL_SECONDS = 0.05
-"""How often the projector looks at the log's end for events the views have not applied:
-a read asking for its own write waits about this long for it."""
+"""How often the views' runner looks at the log's end (a read, no lock) for events it has
+not applied: a read asking for its own write waits about this long for the projector."""
 
 
 class ProjectorLock:
@@ -118,45 +116,6 @@ class ProjectorLock:
             with contextlib.suppress(Exception):
                 self._conn.close()  # closing the session releases its advisory lock
             self._conn = None
-
-
-class ViewsFollower:
-    """Keeps the views caught up from a thread: it looks at the log's end every
-    :data:`VIEWS_POLL_SECONDS` (a read, no lock) and takes a batch's write lock only when
-    the log has moved (on SQLite a write lock blocks the capture's writer)."""
-
-    def __init__(
-        self, ledger: Ledger, runner: ReadModelRunner, interval: float = VIEWS_POLL_SECONDS
-    ) -> None:
-        self.ledger = ledger
-        self.runner = runner
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="projector-views", daemon=True)
-
-    def start(self) -> ViewsFollower:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = 10) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        seen = -1
-        while not self._stop.is_set():
-            try:
-                end = self.ledger.log_position()
-                if end != seen:
-                    self.runner.run_until_caught_up()
-                    seen = end
-            except Exception as error:  # keep following; the failed batch was rolled back
-                if is_transient(error):
-                    name = type(error).__name__
-                    log.warning("views: batch failed (%s: %s); retrying", name, error)
-                else:
-                    log.exception("views: batch failed; retrying")
-            self._stop.wait(self.interval)
 
 
 def run_projector(

@@ -383,11 +383,22 @@ def default_projections() -> tuple[ReadModel, ...]:
 
 
 class BackgroundRunner:
-    """Keeps a projection caught up from a thread, polling the log."""
+    """Keeps a projection caught up from a thread, polling the log.
 
-    def __init__(self, runner: ReadModelRunner, *, interval: float = 0.2) -> None:
+    ``log_end``: a cheap read of the log's end (``Ledger.log_position``); given it, a round
+    takes a batch's write lock (on SQLite the one writer's) only when the log has moved
+    since the last round that caught up, so the runner can poll often."""
+
+    def __init__(
+        self,
+        runner: ReadModelRunner,
+        *,
+        interval: float = 0.2,
+        log_end: Callable[[], int] | None = None,
+    ) -> None:
         self.runner = runner
         self.interval = interval
+        self.log_end = log_end
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"projection-{runner.name}")
         self._thread.daemon = True
@@ -401,9 +412,13 @@ class BackgroundRunner:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        seen: int | None = None
         while not self._stop.is_set():
             try:
-                self.runner.run_until_caught_up()
+                end = self.log_end() if self.log_end is not None else None
+                if end is None or end != seen:
+                    self.runner.run_until_caught_up()
+                    seen = end
             except Exception as error:  # keep following; the failed batch was rolled back
                 if is_transient(error):
                     log.warning(

@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from adapters.bootstrap import SettingsError, projector_layout
 from adapters.cli import main
 from adapters.http import freshness as http_freshness
-from adapters.projector import ChildProjector, ProjectorLock, ViewsFollower, run_projector
+from adapters.projector import ChildProjector, ProjectorLock, run_projector
 from epcis.identifiers.facts import canonical
 from ledger.access import Role
 from ledger.application import Ledger
@@ -37,7 +37,7 @@ from ledger.capture import prepare
 from ledger.settings import store_settings
 from projections import freshness
 from projections.freshness import reached
-from projections.runner import ReadModelRunner
+from projections.runner import BackgroundRunner, ReadModelRunner
 from tests.conftest import STORES, empty_store
 from tests.http_support import INSTITUTION, bearer, make_key
 from tests.ledger_contract import document
@@ -155,7 +155,7 @@ def test_a_read_waits_for_the_projector_and_applies_nothing_itself(
         stack.callback(ledger.close)
         runner = ReadModelRunner(ledger)
         stack.callback(runner.close)
-        follower = ViewsFollower(ledger, runner, interval=0.02).start()
+        follower = BackgroundRunner(runner, interval=0.02, log_end=ledger.log_position).start()
         stack.callback(follower.stop)
         for step in scenario()[:2]:
             captured = api.post(document(step))

@@ -21,9 +21,9 @@ from ledger.his_books import latest_books
 from ledger.locations import location_uri
 from ledger.master_data import current_master_data
 from projections import hierarchy, pools
-from projections.code_status import answer_names, status
+from projections.code_status import answer_names, effective_facts, status
 from projections.his_comparison import CSV_COLUMNS, HisComparison, compare_with_books
-from projections.recall_trail import TrailLine, trail
+from projections.recall_trail import TrailLine, current_statuses, trail
 from projections.reconciliation import (
     Reconciliation,
     places_within,
@@ -40,15 +40,19 @@ def code_status(
     """A code's status with ``asOf`` and ``history`` (the Event Hash IDs of every event
     that touched it, in event-time order); None when nothing visible touched it."""
     require(who, Permission.READ_CODES)
+    code = canonical(code)
     with runner.connect() as conn:
-        found = status(conn, code, as_of, who.scope)
+        if as_of is None:  # now: the kept state, not a fold of every fact
+            found = current_statuses(conn, [code], who.scope).get(code)
+        else:
+            found = status(conn, code, as_of, who.scope)
         if found is None:
             return None
-        lines = trail(conn, code=code, as_of=as_of, scope=who.scope)
-    own = [line for line in lines if line.code == found.code]
+        facts = effective_facts(conn, [code], as_of=as_of, scope=who.scope).get(code, [])
+    history = list(dict.fromkeys(f.hash_id for f in facts))
     body = answer_names(dataclasses.asdict(found))
     body["asOf"] = as_of
-    body["history"] = list(own[0].events) if own else []
+    body["history"] = history
     return body
 
 

@@ -44,7 +44,7 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -176,8 +176,15 @@ def _document(events: list[dict[str, Any]]) -> bytes:
     return body
 
 
-def load_stream(url: str, cfg: StreamConfig, doc_events: int) -> tuple[int, float]:
-    """Capture the stream into the ledger at ``url``; (events stored, seconds)."""
+def load_stream(
+    url: str,
+    cfg: StreamConfig,
+    doc_events: int,
+    capture_ids: Callable[[int], str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, float]:
+    """Capture the stream into the ledger at ``url``, document ``n`` with the capture id
+    ``capture_ids(n)`` (default: a new one); (events stored, seconds)."""
     from epcis.document import load
     from ledger.application import Ledger
     from ledger.capture import CaptureRequest, new_capture_id, prepare_loaded
@@ -189,16 +196,17 @@ def load_stream(url: str, cfg: StreamConfig, doc_events: int) -> tuple[int, floa
     started = time.perf_counter()
     try:
         for n, payload in enumerate(documents(cfg, doc_events)):
+            capture_id = capture_ids(n) if capture_ids else new_capture_id()
             request = CaptureRequest(
-                new_capture_id(), f"bench-{n}.jsonld", "rollback", institution=INSTITUTION
+                capture_id, f"bench-{n}.jsonld", "rollback", institution=INSTITUTION
             )
             request = prepare_loaded(load(payload, validate=False), request)
             (result,) = ledger.append([request])
             if not result.success:
                 raise RuntimeError(f"document {n} was not captured: {result.outcomes[:3]}")
             stored += result.count(Status.STORED)
-            if n % 100 == 99:
-                print(f"    … {stored:,} events stored", flush=True)
+            if progress is not None and n % 100 == 99:
+                progress(stored)
     finally:
         ledger.close()
     return stored, time.perf_counter() - started

@@ -631,6 +631,11 @@ def print_results(results: list[LoadResult], cfg: HttpConfig) -> None:
                 print(f"  the server's log ends with:\n{r.log_tail}")
 
 
+MEASURED: list[LoadResult] = []
+"""Every result of :func:`main` in this process (``python -m bench`` prints the PostgreSQL
+one again in the projections' table against the goals)."""
+
+
 def main() -> list[str]:
     """Run the HTTP load on each store; return the summary lines."""
     cfg = HttpConfig.from_env()
@@ -650,6 +655,7 @@ def main() -> list[str]:
             lines.append(f"http {kind}: server failed to start")
             continue
         results.append(result)
+        MEASURED.append(result)
         print(
             f"  {kind:<10} {result.events_per_s:8,.0f} events/s  p99 {result.percentile(99):.1f} ms"
             f"  {result.error_count} errors",

@@ -1,10 +1,18 @@
 """``python -m bench projections``: the read models over a big ledger on PostgreSQL.
 
-For each size in ``BENCH_PROJ_EVENTS`` (default ``1000000``; e.g. ``100000,1000000`` to
-see how the costs grow) a fresh PostgreSQL database gets a realistic stream, written through
-the ledger's bulk append (:meth:`ledger.application.Ledger.append`, one request per document
-of ``BENCH_PROJ_DOC_EVENTS`` events; the documents are read and hashed as a capture does,
-but not schema-validated: this part times the projections, not the EPCIS core):
+For each size in ``BENCH_PROJ_EVENTS`` (default ``100000,1000000``; ``10000000`` for the
+10-million catch-up) a fresh PostgreSQL database gets a realistic stream, one document of
+``BENCH_PROJ_DOC_EVENTS`` (1,000) events per capture, by the loader
+``BENCH_PROJ_LOADER`` (default: ``capture`` up to 1,000,000 events, ``bulk`` above):
+
+* ``capture``: the ledger's bulk append (:meth:`ledger.application.Ledger.append`; the
+  documents are read and hashed as a capture does, but not schema-validated: this part
+  times the projections, not the EPCIS core), about 3,000 events/s here;
+* ``bulk``: :func:`bench.bulk_log.bulk_load`, the same rows written with ``COPY`` straight
+  into the log tables; figures over such a log are marked "bulk-loaded: not a captured
+  ledger" (``tracecode verify`` passes on it, but no capture made it).
+
+The stream:
 
 * lot after lot of ``BENCH_PROJ_LOT`` boxes (100,000 codes; product and lot in the ILMD),
   commissioned ``BENCH_PROJ_COMMISSION`` (100) boxes per ObjectEvent at the factory;
@@ -18,8 +26,10 @@ read models keep its view beside everyone's, and the reads are H1's: a reader ke
 answered in its scope. The stream stops at the size asked for (the last case may be half
 way). Then it measures:
 
-* **catch-up from zero**: :meth:`projections.runner.ReadModelRunner.run_until_caught_up`
-  in this process, events/s (and fact rows/s);
+* **catch-up from zero**: :meth:`projections.runner.ReadModelRunner.run_once` until caught
+  up, in this process, events/s (and fact rows/s); ``BENCH_PROJ_CATCHUP_LIMIT_S`` stops it
+  after the batch that passes that many seconds, and the rate so far is reported as
+  partial (the reads are then skipped);
 * **GET /codes/{code}**: ``BENCH_PROJ_SAMPLES`` (2,000) requests, one at a time on one
   keep-alive connection, for random boxes, against a real ``tracecode serve`` process
   (uvicorn) on 127.0.0.1: the latency a client sees, including the read-your-writes
@@ -28,7 +38,14 @@ way). Then it measures:
   :func:`projections.recall_trail.trail` in this process (seconds, best of 2), and
   ``GET /trails`` once through the server;
 * **GET /stock** (no ``as_of``; the maintained current-state table) and, for comparison,
-  ``GET /stock?as_of=…`` (the fact query), through the server.
+  ``GET /stock?as_of=…`` (the fact query) in this process and through the server (up to
+  ``BENCH_PROJ_AS_OF_STOCK_MAX`` events, default 1,000,000).
+
+The reads are measured up to 1,000,000 events unless ``BENCH_PROJ_READS`` says (``0``:
+catch-up only, ``1``: at every size). The figures are printed, then the issue-14 table:
+each measure per size against its goal, ``met`` or ``NOT met``, the growth from one size
+to the next (catch-up time per event, trail time, each <= x1.3), and the HTTP capture rate
+of ``python -m bench http`` if that part ran in the same process (``python -m bench``).
 
 Settings (environment): the ones above, ``BENCH_PROJ_BATCH`` (the runner's batch size,
 default: the runner's), ``BENCH_PROFILE`` (1: cProfile of the catch-up, top costs
@@ -39,6 +56,7 @@ from __future__ import annotations
 
 import cProfile
 import http.client
+import itertools
 import json
 import os
 import random
@@ -78,6 +96,11 @@ from projections.read_model import ReadModel
 GOAL_CATCH_UP = 50_000.0  # events/s
 GOAL_STATUS_P99 = 0.010  # s
 GOAL_TRAIL = 1.0  # s
+GOAL_STOCK_AS_OF = 0.5  # s
+GOAL_GROWTH = 1.3  # catch-up time per event, and trail time, from one size to the next
+GOAL_HTTP_CAPTURE = 2000.0  # one-event captures/s, 100 clients, PostgreSQL
+CAPTURE_MAX = 1_000_000
+"""Up to this many events the stream is captured and the reads measured, by default."""
 
 _START = datetime(2026, 1, 1, tzinfo=UTC)
 _FACTORY = f"urn:epc:id:sgln:{COMPANY}.00001.0"
@@ -252,7 +275,18 @@ class SizeResult:
     stock_ms: list[float] = field(default_factory=list)
     stock_lines: int = 0
     stock_as_of_s: float | None = None
+    stock_as_of_http_s: float | None = None
     profile: str = ""
+    loader: str = "capture"
+    """How the log was made: ``capture`` (Ledger.append) or ``bulk`` (bench.bulk_log)."""
+    partial: bool = False
+    """The catch-up stopped at ``BENCH_PROJ_CATCHUP_LIMIT_S`` before the end of the log."""
+    reads: bool = True
+    bulk_checked: int = 0
+
+    @property
+    def load_rate(self) -> float:
+        return self.events / self.load_s if self.load_s else 0.0
 
     @property
     def events_per_s(self) -> float:
@@ -270,8 +304,11 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-def catch_up(url: str, result: SizeResult, batch: int | None, profile: bool) -> None:
-    """Project the whole log from zero with the server's projections, timed."""
+def catch_up(
+    url: str, result: SizeResult, batch: int | None, profile: bool, limit_s: float = 0.0
+) -> None:
+    """Project the whole log from zero with the server's projections, timed; with
+    ``limit_s``, stop after the batch that passes that many seconds (``result.partial``)."""
     from sqlalchemy import func, select
 
     from ledger.application import Ledger
@@ -288,7 +325,12 @@ def catch_up(url: str, result: SizeResult, batch: int | None, profile: bool) -> 
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        result.caught_up = runner.run_until_caught_up()
+        result.caught_up = 0
+        while count := runner.run_once():
+            result.caught_up += count
+            if limit_s and time.perf_counter() - started >= limit_s:
+                result.partial = result.caught_up < result.events
+                break
         if profiler is not None:
             profiler.disable()
         result.catch_up_s = time.perf_counter() - started
@@ -394,6 +436,9 @@ def http_reads(url: str, cfg: StreamConfig, result: SizeResult, samples: int) ->
                 status, body, seconds = _get(conn, "/stock", key)
                 result.stock_ms.append(seconds * 1000)
                 result.stock_lines = len(json.loads(body)) if status == 200 else -1
+            if result.stock_as_of_s is not None and result.stock_as_of_s < 60:
+                status, _, seconds = _get(conn, "/stock?as_of=2999-01-01T00:00:00Z", key)
+                result.stock_as_of_http_s = seconds if status == 200 else None
             if result.trail_s < 30:
                 status, body, seconds = _get(
                     conn, f"/trails?product={quote(product)}&lot={quote(lot)}", key
@@ -424,23 +469,55 @@ def trail_in_process(url: str, cfg: StreamConfig, result: SizeResult, as_of_stoc
         engine.dispose()
 
 
+def _progress(events: int) -> None:
+    print(f"    … {events:,} events stored", flush=True)
+
+
+def load(url: str, cfg: StreamConfig, settings: BenchSettings, result: SizeResult) -> None:
+    """Fill the new ledger at ``url`` with the stream, by the loader of its size."""
+    result.loader = settings.loader_for(cfg.events)
+    print(f"  loading {cfg.events:,} events ({result.loader}) …", flush=True)
+    if result.loader == "capture":
+        stored, result.load_s = load_stream(url, cfg, settings.doc_events, progress=_progress)
+    else:
+        from bench.bulk_log import bulk_load, document_prefixes
+
+        every = max(1, 100_000 // settings.doc_events)
+        loaded = bulk_load(
+            url,
+            stream(cfg),
+            prefixes=document_prefixes(envelope([], "2026-01-01T00:00:00.000Z")),
+            doc_events=settings.doc_events,
+            institution=INSTITUTION,
+            commit_every=every,
+            progress=_progress,
+        )
+        stored, result.load_s, result.bulk_checked = loaded.events, loaded.seconds, loaded.checked
+    print(
+        f"  loaded {stored:,} events in {result.load_s:.0f} s = {result.load_rate:,.0f} events/s",
+        flush=True,
+    )
+
+
 def run_size(cfg: StreamConfig, settings: BenchSettings) -> SizeResult:
-    result = SizeResult(events=cfg.events)
+    result = SizeResult(events=cfg.events, reads=settings.reads_for(cfg.events))
     reuse = settings.database_url
     with fresh_store("postgresql") if reuse is None else _existing(reuse) as url:
         if reuse is None:
-            print(f"  loading {cfg.events:,} events …", flush=True)
-            stored, result.load_s = load_stream(url, cfg, settings.doc_events)
-            print(f"  loaded {stored:,} events in {result.load_s:.0f} s", flush=True)
-        catch_up(url, result, settings.batch, settings.profile)
+            load(url, cfg, settings, result)
+        else:
+            result.loader = "reused"
+        catch_up(url, result, settings.batch, settings.profile, settings.catch_up_limit_s)
         print(
             f"  catch-up: {result.caught_up:,} events in {result.catch_up_s:.1f} s "
-            f"= {result.events_per_s:,.0f} events/s",
+            f"= {result.events_per_s:,.0f} events/s"
+            + (" (partial: BENCH_PROJ_CATCHUP_LIMIT_S)" if result.partial else ""),
             flush=True,
         )
-        trail_in_process(url, cfg, result, cfg.events <= settings.as_of_stock_max)
-        print(f"  trail: {result.trail_codes:,} codes in {result.trail_s:.2f} s", flush=True)
-        http_reads(url, cfg, result, settings.samples)
+        if result.reads and not result.partial:
+            trail_in_process(url, cfg, result, cfg.events <= settings.as_of_stock_max)
+            print(f"  trail: {result.trail_codes:,} codes in {result.trail_s:.2f} s", flush=True)
+            http_reads(url, cfg, result, settings.samples)
     return result
 
 
@@ -453,19 +530,39 @@ class BenchSettings:
     profile: bool
     database_url: str | None
     as_of_stock_max: int
+    loader: str = ""
+    """``capture``, ``bulk``, or "" (capture up to :data:`CAPTURE_MAX` events, bulk above)."""
+    reads: bool | None = None
+    """Measure the reads (None: up to :data:`CAPTURE_MAX` events)."""
+    catch_up_limit_s: float = 0.0
+
+    def loader_for(self, events: int) -> str:
+        return self.loader or ("capture" if events <= CAPTURE_MAX else "bulk")
+
+    def reads_for(self, events: int) -> bool:
+        return self.reads if self.reads is not None else events <= CAPTURE_MAX
 
     @classmethod
     def from_env(cls) -> BenchSettings:
-        raw = os.environ.get("BENCH_PROJ_EVENTS", "").strip() or "1000000"
+        raw = os.environ.get("BENCH_PROJ_EVENTS", "").strip() or "100000,1000000"
         batch = env_int("BENCH_PROJ_BATCH", 0)
+        loader = os.environ.get("BENCH_PROJ_LOADER", "").strip()
+        if loader not in ("", "capture", "bulk"):
+            raise SystemExit(f"BENCH_PROJ_LOADER={loader!r}: capture or bulk")
+        reads = os.environ.get("BENCH_PROJ_READS", "").strip()
+        if reads not in ("", "0", "1"):
+            raise SystemExit(f"BENCH_PROJ_READS={reads!r}: 0 or 1")
         return cls(
+            loader=loader,
+            reads=None if not reads else reads == "1",
+            catch_up_limit_s=env_float("BENCH_PROJ_CATCHUP_LIMIT_S", 0.0),
             sizes=tuple(int(s.replace("_", "")) for s in raw.split(",") if s.strip()),
             doc_events=env_int("BENCH_PROJ_DOC_EVENTS", 1000),
             samples=env_int("BENCH_PROJ_SAMPLES", 2000),
             batch=batch or None,
             profile=env_int("BENCH_PROFILE", 0) == 1,
             database_url=os.environ.get("BENCH_PROJ_DATABASE_URL") or None,
-            as_of_stock_max=env_int("BENCH_PROJ_AS_OF_STOCK_MAX", 200_000),
+            as_of_stock_max=env_int("BENCH_PROJ_AS_OF_STOCK_MAX", CAPTURE_MAX),
         )
 
 
@@ -538,7 +635,7 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
                 f"{r.events:,}",
                 f"{r.codes:,}",
                 f"{r.fact_rows:,}",
-                f"{r.load_s:.0f}" if r.load_s else "-",
+                f"{r.load_s:.0f} {r.loader}" if r.load_s else r.loader,
                 f"{r.catch_up_s:.1f}",
                 f"{r.events_per_s:,.0f}",
                 f"{r.fact_rows / r.catch_up_s:,.0f}" if r.catch_up_s else "-",
@@ -579,31 +676,146 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
     lines = []
     for r in results:
         lines.append(
-            f"projections {r.events:,} events: catch-up {r.events_per_s:,.0f} events/s "
-            f"({r.fact_rows:,} fact rows), GET /codes p99 {r.status_p(0.99):.1f} ms, "
-            f"GET /events?MATCH_epc p99 {r.match_p(0.99):.1f} ms, trail of "
-            f"{r.trail_codes:,} codes {r.trail_s:.2f} s, GET /stock "
-            f"{statistics.median(r.stock_ms) if r.stock_ms else 0:.0f} ms"
+            f"projections {r.events:,} events ({_loaded(r)}): catch-up "
+            f"{r.events_per_s:,.0f} events/s{' (partial)' if r.partial else ''} "
+            f"({r.fact_rows:,} fact rows)"
+            + (
+                f", GET /codes p99 {r.status_p(0.99):.1f} ms, "
+                f"GET /events?MATCH_epc p99 {r.match_p(0.99):.1f} ms, trail of "
+                f"{r.trail_codes:,} codes {r.trail_s:.2f} s, GET /stock "
+                f"{statistics.median(r.stock_ms) if r.stock_ms else 0:.0f} ms"
+                if r.status_ms
+                else ""
+            )
         )
-    if len(results) >= 2:
-        a, b = results[0], results[-1]
-        grow = b.events / a.events
-        lines.append(
-            f"growth x{grow:g} events: catch-up time x{b.catch_up_s / a.catch_up_s:.1f}, "
-            f"status p99 x{b.status_p(0.99) / max(a.status_p(0.99), 1e-9):.1f}, MATCH_epc p99 "
-            f"x{b.match_p(0.99) / max(a.match_p(0.99), 1e-9):.1f}, trail "
-            f"x{b.trail_s / max(a.trail_s, 1e-9):.1f}, stock "
-            f"x{statistics.median(b.stock_ms) / max(statistics.median(a.stock_ms), 1e-9):.1f}"
-        )
-    last = results[-1]
-    lines.append(
-        f"goal catch-up >= 50,000 events/s: {_met(last.events_per_s >= GOAL_CATCH_UP)} "
-        f"({last.events_per_s:,.0f}); goal status p99 <= 10 ms: "
-        f"{_met(last.status_p(0.99) <= GOAL_STATUS_P99 * 1000)} "
-        f"({last.status_p(0.99):.1f} ms); goal trail of {last.trail_codes:,} codes <= 1 s: "
-        f"{_met(last.trail_s <= GOAL_TRAIL)} ({last.trail_s:.2f} s)"
+    return lines + print_goals(results, cfg.lot)
+
+
+def _loaded(r: SizeResult) -> str:
+    from bench.bulk_log import MARK
+
+    return MARK if r.loader == "bulk" else r.loader + "d" if r.loader == "capture" else r.loader
+
+
+def _verdict(value: float | None, ok: bool, text: str) -> str:
+    return "-" if value is None else f"{text} {_met(ok)}"
+
+
+def _growth(a: SizeResult, b: SizeResult) -> tuple[float | None, float | None]:
+    """From ``a`` to ``b``: catch-up time per event, and the trail's time, as ratios."""
+    per_event = None
+    if a.caught_up and b.caught_up and a.catch_up_s and b.catch_up_s:
+        per_event = (b.catch_up_s / b.caught_up) / (a.catch_up_s / a.caught_up)
+    trail = b.trail_s / a.trail_s if a.trail_codes and b.trail_codes and a.trail_s else None
+    return per_event, trail
+
+
+def http_capture() -> Any:
+    """The PostgreSQL result of ``python -m bench http`` if it ran in this process."""
+    from bench import http_load
+
+    found = [r for r in http_load.MEASURED if r.store == "postgresql"]
+    return found[-1] if found else None
+
+
+def print_goals(results: list[SizeResult], lot: int) -> list[str]:
+    """The issue's table: each measure per size against its goal, met or NOT met."""
+    sizes = [f"{r.events:,} {'bulk' if r.loader == 'bulk' else r.loader}" for r in results]
+    rows: list[list[str]] = []
+
+    def row(measure: str, goal: str, cells: list[str]) -> None:
+        rows.append([measure, goal, *cells])
+
+    row(
+        "catch-up from zero, events/s",
+        f">= {GOAL_CATCH_UP:,.0f}",
+        [
+            _verdict(r.events_per_s, r.events_per_s >= GOAL_CATCH_UP, f"{r.events_per_s:,.0f}")
+            + (f" (partial, {r.caught_up:,} in {r.catch_up_s:.0f} s)" if r.partial else "")
+            for r in results
+        ],
     )
-    return lines
+    row(
+        "GET /codes/{code} p99 ms (p50)",
+        f"<= {GOAL_STATUS_P99 * 1000:g}",
+        [
+            _verdict(
+                r.status_p(0.99) if r.status_ms else None,
+                r.status_p(0.99) <= GOAL_STATUS_P99 * 1000,
+                f"{r.status_p(0.99):.1f} ({r.status_p(0.5):.1f})",
+            )
+            for r in results
+        ],
+    )
+    row(
+        f"trail of lot L0 ({lot:,} codes), s, in process",
+        f"<= {GOAL_TRAIL:g}",
+        [
+            _verdict(
+                r.trail_s if r.trail_codes else None, r.trail_s <= GOAL_TRAIL, f"{r.trail_s:.2f}"
+            )
+            for r in results
+        ],
+    )
+    row(
+        "trail of lot L0, s, GET /trails",
+        f"<= {GOAL_TRAIL:g}",
+        [
+            _verdict(r.trail_http_s, (r.trail_http_s or 0) <= GOAL_TRAIL, f"{r.trail_http_s:.2f}")
+            if r.trail_http_s is not None
+            else "-"
+            for r in results
+        ],
+    )
+    as_of = [r.stock_as_of_http_s or r.stock_as_of_s for r in results]
+    row(
+        "GET /stock?as_of=… s (in process)"
+        if not any(r.stock_as_of_http_s for r in results)
+        else "GET /stock?as_of=… s, HTTP (in process)",
+        f"<= {GOAL_STOCK_AS_OF:g}",
+        [
+            _verdict(
+                seconds,
+                (seconds or 0) <= GOAL_STOCK_AS_OF,
+                f"{seconds or 0:.2f} ({r.stock_as_of_s or 0:.2f})",
+            )
+            for r, seconds in zip(results, as_of, strict=True)
+        ],
+    )
+    for a, b in itertools.pairwise(results):
+        per_event, trail = _growth(a, b)
+        label = f"{a.events:,} -> {b.events:,}"
+        cells = ["-"] * len(results)
+        cells[results.index(b)] = (
+            _verdict(per_event, (per_event or 0) <= GOAL_GROWTH, f"x{per_event or 0:.2f}")
+            + " / "
+            + _verdict(trail, (trail or 0) <= GOAL_GROWTH, f"trail x{trail or 0:.2f}")
+        )
+        row(f"growth {label}: catch-up time per event / trail", f"<= x{GOAL_GROWTH:g}", cells)
+    http = http_capture()
+    if http is None:
+        capture = "not run here: BENCH_HTTP_SECONDS=10 python -m bench http"
+    else:
+        capture = (
+            f"{http.events_per_s:,.0f}/s back to back (p99 {http.percentile(99):.0f} ms, "
+            f"{http.clients} clients, closed loop) "
+            f"{_met(http.events_per_s >= GOAL_HTTP_CAPTURE)}; open-loop p99 not measured"
+        )
+    print()
+    print("against the goals of issue 14 (PostgreSQL):")
+    print_table(["measure", "goal", *sizes], rows)
+    print(
+        f"  100 HTTP clients, one-event captures, PostgreSQL (goal >= {GOAL_HTTP_CAPTURE:,.0f}/s "
+        f"back to back; p99 <= 50 ms at an offered open-loop 1,500/s): {capture}"
+    )
+    print(
+        "  sizes: 'capture' logs were captured through Ledger.append; 'bulk' logs were "
+        "written by bench.bulk_log (COPY into the log tables, the rows a capture writes; "
+        "tracecode verify passes on them, but no client sent them): bulk-loaded, not a "
+        "captured ledger. '-': not measured (BENCH_PROJ_READS, BENCH_PROJ_AS_OF_STOCK_MAX)."
+    )
+    lines = [f"goal {r[0]} {r[1]}: " + "; ".join(r[2:]) for r in rows]
+    return [*lines, f"goal HTTP captures >= {GOAL_HTTP_CAPTURE:,.0f}/s: {capture}"]
 
 
 def main() -> list[str]:

@@ -233,10 +233,14 @@ def capture_key(database_url: str, role: str = "capture", institution: str = "be
 
 @contextmanager
 def running_server(
-    database_url: str, kind: str, workers: int = 1, env: Mapping[str, str] | None = None
+    database_url: str,
+    kind: str,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    ready_timeout: float = READY_TIMEOUT,
 ) -> Iterator[Server]:
-    """The server on a free port of 127.0.0.1 (``env``: settings beside the store's);
-    stopped (and waited for) on the way out."""
+    """The server on a free port of 127.0.0.1 (``env``: settings beside the store's),
+    answering within ``ready_timeout`` seconds; stopped (and waited for) on the way out."""
     port = free_port()
     env = {**os.environ, **(env or {}), "TRACECODE_DATABASE_URL": database_url}
     key = capture_key(database_url)
@@ -255,7 +259,7 @@ def running_server(
                 start_new_session=True,  # its own process group: Ctrl-C reaches us, we stop it
             )
             try:
-                deadline = time.monotonic() + READY_TIMEOUT
+                deadline = time.monotonic() + ready_timeout
                 while not _answers(port):
                     if process.poll() is not None:
                         raise ServerFailed(
@@ -263,7 +267,7 @@ def running_server(
                         )
                     if time.monotonic() > deadline:
                         raise ServerFailed(
-                            f"the server did not answer within {READY_TIMEOUT:.0f} s:\n"
+                            f"the server did not answer within {ready_timeout:.0f} s:\n"
                             f"{_tail(log_path)}"
                         )
                     time.sleep(0.2)

@@ -414,7 +414,8 @@ def http_reads(url: str, cfg: StreamConfig, result: SizeResult, samples: int) ->
     codes = sample_codes(url, samples)
     product, lot = cfg.first_lot
     key = reader_key(url)
-    with running_server(url, "tracecode") as server:
+    # over a big ledger on a busy machine the server took over a minute to answer
+    with running_server(url, "tracecode", ready_timeout=900) as server:
         conn = http.client.HTTPConnection(HOST, server.port, timeout=600)
         try:
             for code in codes[:20]:  # warm-up: connections, plans, caches

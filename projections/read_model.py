@@ -5,7 +5,9 @@
 
 A projection writes only to its own tables, inside the connection (and transaction) the
 runner gives it, so that the batch's rows of every projection and the tracking position
-are committed together. ``rebuild`` drops and recreates ``tables``.
+are committed together. ``rebuild`` builds ``tables`` anew beside the live ones and swaps
+them in (:mod:`projections.shadow`); the projection does not know: its table names lead to
+the shadow's on the rebuild's connection.
 """
 
 from __future__ import annotations

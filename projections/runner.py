@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -76,13 +76,19 @@ from projections.schema import (
     tracking,
     utc_text,
 )
+from projections.shadow import WRITES, RebuildRunningError, Shadow, rebuild_lock
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BackgroundRunner", "ConcurrentRunError", "ReadModelRunner", "make_engine"]
+__all__ = [
+    "BackgroundRunner",
+    "ConcurrentRunError",
+    "ReadModelRunner",
+    "RebuildRunningError",
+    "make_engine",
+]
 
 PROJECTION = "code_status"
-_WRITES = "tracecode_writes"
 
 
 def make_engine(ledger_url: str) -> Engine:
@@ -102,7 +108,7 @@ def make_engine(ledger_url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         # writers take the write lock at once; readers get a snapshot and block nobody
-        writes = conn.get_execution_options().get(_WRITES, False)
+        writes = conn.get_execution_options().get(WRITES, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
@@ -196,7 +202,7 @@ class ReadModelRunner:
     def transaction(self) -> Iterator[Connection]:
         """A write transaction (SQLite: ``BEGIN IMMEDIATE``), committed on leaving."""
         with self.engine.connect() as conn:
-            conn.execution_options(**{_WRITES: True})
+            conn.execution_options(**{WRITES: True})
             with conn.begin():
                 yield conn
 
@@ -217,8 +223,14 @@ class ReadModelRunner:
         (:func:`projections.failures.is_transient`), the batch is applied again with the
         events to blame found and skipped (:meth:`_apply_isolating`); a transient error
         is raised, and the batch is tried again by the next run."""
+        return self._once(self.transaction)
+
+    def _once(self, transaction: Callable[[], AbstractContextManager[Connection]]) -> int:
+        """:meth:`run_once` in the transactions ``transaction`` gives (the live tables',
+        or a rebuild's shadow's)."""
         try:
-            return self._run(isolate=False)
+            with transaction() as conn:
+                return self._apply_next(conn, isolate=False)
         except _BatchFailed as failed:
             if is_transient(failed.error):
                 raise failed.error from None
@@ -228,45 +240,47 @@ class ReadModelRunner:
                 type(failed.error).__name__,
                 _short(failed.error, 300),
             )
-        return self._run(isolate=True)
+        with transaction() as conn:
+            return self._apply_next(conn, isolate=True)
 
-    def _run(self, *, isolate: bool) -> int:
-        with self.transaction() as conn:
-            tracked = conn.execute(
-                select(tracking.c.notification_id)
-                .where(tracking.c.projection == self.name)
-                .with_for_update()
-            ).scalar()
-            after = int(tracked or 0)
-            batch = list(islice(self.ledger.log_items(after_notification=after), self.batch_size))
-            if not batch:
-                return 0
-            shares = [item for item in batch if isinstance(item, SharedEvent)]
-            records = [item for item in batch if not isinstance(item, SharedEvent)]
-            if tracked is None:
-                # the row to lock from now on; a runner racing for the first batch waits
-                # here and then loses (IntegrityError), before applying anything
-                conn.execute(insert(tracking).values(projection=self.name, notification_id=0))
-            if isolate:
-                self._apply_isolating(conn, records)
-            else:
-                try:
-                    for projection in self.projections:
-                        projection.apply(conn, records)
-                except Exception as error:
-                    raise _BatchFailed(error) from error
-            if shares and self.shares:
-                self._share(conn, shares)
-            if self.on_applied is not None:
-                for stored in records:
-                    self.on_applied(stored)
-            moved = conn.execute(
-                update(tracking)
-                .where(tracking.c.projection == self.name, tracking.c.notification_id == after)
-                .values(notification_id=batch[-1].notification_id)
-            )
-            if moved.rowcount != 1:
-                raise ConcurrentRunError(f"{self.name}: the tracking position moved")
+    def _apply_next(self, conn: Connection, *, isolate: bool) -> int:
+        """Apply the batch after the tracking position through ``conn`` (in its
+        transaction), and move the position; how many events."""
+        tracked = conn.execute(
+            select(tracking.c.notification_id)
+            .where(tracking.c.projection == self.name)
+            .with_for_update()
+        ).scalar()
+        after = int(tracked or 0)
+        batch = list(islice(self.ledger.log_items(after_notification=after), self.batch_size))
+        if not batch:
+            return 0
+        shares = [item for item in batch if isinstance(item, SharedEvent)]
+        records = [item for item in batch if not isinstance(item, SharedEvent)]
+        if tracked is None:
+            # the row to lock from now on; a runner racing for the first batch waits
+            # here and then loses (IntegrityError), before applying anything
+            conn.execute(insert(tracking).values(projection=self.name, notification_id=0))
+        if isolate:
+            self._apply_isolating(conn, records)
+        else:
+            try:
+                for projection in self.projections:
+                    projection.apply(conn, records)
+            except Exception as error:
+                raise _BatchFailed(error) from error
+        if shares and self.shares:
+            self._share(conn, shares)
+        if self.on_applied is not None:
+            for stored in records:
+                self.on_applied(stored)
+        moved = conn.execute(
+            update(tracking)
+            .where(tracking.c.projection == self.name, tracking.c.notification_id == after)
+            .values(notification_id=batch[-1].notification_id)
+        )
+        if moved.rowcount != 1:
+            raise ConcurrentRunError(f"{self.name}: the tracking position moved")
         return len(batch)
 
     def _share(self, conn: Connection, shares: Sequence[SharedEvent]) -> None:
@@ -344,25 +358,49 @@ class ReadModelRunner:
         return total
 
     def rebuild(self) -> int:
-        """Drop and recreate the views, then replay the whole log into them (and, on
-        PostgreSQL, ANALYZE them: planned without statistics, the reads scan whole tables
-        until autovacuum comes round)."""
-        tables = [t for p in self.projections for t in p.tables]
-        with self.transaction() as conn:
-            for table in reversed(tables):
-                table.drop(conn, checkfirst=True)
-            conn.execute(delete(tracking).where(tracking.c.projection == self.name))
-            conn.execute(delete(failures).where(failures.c.runner == self.name))
-            if self.shares:
-                conn.execute(delete(event_shares))
-            for table in tables:
-                table.create(conn)
-        count = self.run_until_caught_up()
-        if self.engine.dialect.name == "postgresql":
-            with self.transaction() as conn:
-                for table in tables:
-                    conn.exec_driver_sql(f'ANALYZE "{table.name}"')
+        """Project the whole log into new views and swap them in (:mod:`projections.shadow`):
+        the live views stay whole and followed until the swap, one transaction that
+        replaces them, the tracking position and the runner's failures (cleared, their
+        events tried again). How many events the new views took in. A failure leaves the
+        live views as they were; a second rebuild of the same runner meanwhile raises
+        :class:`~projections.shadow.RebuildRunningError`.
+
+        A runner with no tables of its own (the outbox's, which keeps its messages through
+        a rebuild) derives everything again in place, from position 0."""
+        tables = list(dict.fromkeys(t for p in self.projections for t in p.tables))
+        if self.shares and event_shares not in tables:
+            tables.append(event_shares)
+        with self.engine.connect() as conn, rebuild_lock(conn, self.name):
+            if not tables:
+                with self.transaction() as live:
+                    live.execute(delete(tracking).where(tracking.c.projection == self.name))
+                    live.execute(delete(failures).where(failures.c.runner == self.name))
+                return self.run_until_caught_up()
+            shadow = Shadow(conn, self.name, tables)
+            try:
+                shadow.create()
+                count = 0
+                while applied := self._once(shadow.transaction):
+                    count += applied
+                shadow.analyze()
+                count += shadow.swap(self._catch_up)
+            except BaseException:
+                try:
+                    shadow.drop()
+                except Exception:
+                    log.exception("rebuild of %s: the shadow could not be dropped", self.name)
+                    conn.invalidate()  # its temp tables (SQLite) go with the connection
+                raise
+            shadow.drop()
         return count
+
+    def _catch_up(self, conn: Connection) -> int:
+        """Apply every batch left through ``conn``, in its transaction (failing events
+        found and quarantined in SAVEPOINTs, :meth:`_apply_isolating`)."""
+        total = 0
+        while applied := self._apply_next(conn, isolate=True):
+            total += applied
+        return total
 
 
 class _BatchFailed(Exception):

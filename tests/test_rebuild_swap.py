@@ -257,3 +257,21 @@ def test_quarantined_events_are_tried_again_and_the_new_failures_swapped_in(
         assert snapshot(runner)["status"][0].state == "in_transit"
     finally:
         runner.close()
+
+
+def test_the_cli_says_a_rebuild_is_running(
+    ledger: Ledger, live: ReadModelRunner, monkeypatch: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from adapters.cli import main
+    from projections.shadow import rebuild_lock
+
+    capture(ledger, commission())
+    monkeypatch.setenv("TRACECODE_DATABASE_URL", ledger.settings.url)
+    with live.connect() as conn, rebuild_lock(conn, live.name):
+        result = CliRunner().invoke(main, ["projections", "rebuild"])
+    assert result.exit_code == 1, result.output
+    assert "a rebuild of the views of 'code_status' is already running" in result.output
+    result = CliRunner().invoke(main, ["projections", "rebuild"])
+    assert result.exit_code == 0 and "rebuilt: 1 events applied" in result.output

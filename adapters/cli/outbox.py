@@ -126,10 +126,14 @@ def retry_command(msgids: tuple[str, ...], platform: str | None) -> None:
 @outbox.command("rebuild")
 def rebuild_command() -> None:
     """Derive every message again from the log (stored ones are kept as they are)."""
+    from projections.shadow import RebuildRunningError
+
     ledger = open_ledger()
     running = _outboxes(ledger)
     try:
         count = running.runner.rebuild()
+    except RebuildRunningError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         running.close()
         ledger.close()

@@ -58,11 +58,14 @@ def _report_quarantined(runner: Any, reported: int) -> int:
 def projections_rebuild() -> None:
     """Replay the whole log into fresh projections."""
     from adapters.bootstrap import read_models
+    from projections.shadow import RebuildRunningError
 
     ledger = open_ledger()
     runner = read_models(ledger)
     try:
         applied = runner.rebuild()
+    except RebuildRunningError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         runner.close()
         ledger.close()

@@ -71,8 +71,9 @@ class At(NamedTuple):
 class Span:
     """``ancestor`` held the code from ``start`` to ``end`` (eventTime; ``end`` None:
     still): an event of the ancestor at ``t`` reaches the code when ``start`` < ``t``
-    < ``end``, or ``t`` is ``start`` and the event did not put it in (``start_by``), or
-    ``t`` is ``end`` and the event took it out (``end_by``)."""
+    < ``end``; at ``start`` unless it is one of the events that put it in (``start_by``);
+    at ``end`` only if it is one the code is still in without its own links (``end_by``:
+    the event taking it out) — as :meth:`LinkSet.contents` answers at ``At(t, event)``."""
 
     ancestor: str
     start: str
@@ -87,21 +88,18 @@ class Span:
             return True
         return event_time == self.end and position in self.end_by
 
-    def within(self, outer: Span) -> Span | None:
-        """This span, of an ancestor of ``outer.ancestor``, cut to ``outer``."""
-        if self.start > outer.start:
-            start, start_by = self.start, self.start_by
-        elif self.start < outer.start:
-            start, start_by = outer.start, outer.start_by
-        else:
-            start, start_by = self.start, self.start_by | outer.start_by
-        ends = [(s.end, s.end_by) for s in (self, outer) if s.end is not None]
-        end, end_by = min(ends, key=lambda e: e[0]) if ends else (None, frozenset[int]())
-        if len(ends) == 2 and self.end == outer.end:
-            end_by = self.end_by & outer.end_by
-        if end is not None and (end < start or (end == start and not end_by - start_by)):
-            return None
-        return Span(self.ancestor, start, start_by, end, end_by)
+
+@dataclass(frozen=True)
+class Reach:
+    """A container a code was in through others (``spans``: its own span in its direct
+    container, then that container's in the next, … up to ``ancestor``): an event of the
+    ancestor reaches the code when every span covers it."""
+
+    ancestor: str
+    spans: tuple[Span, ...]
+
+    def covers(self, event_time: str, position: int) -> bool:
+        return all(span.covers(event_time, position) for span in self.spans)
 
 
 def _visible(row: LinkRow, at: At | None) -> bool:
@@ -263,31 +261,41 @@ class LinkSet:
             now = self.live([child], At(time)).get(child)
             if now == current:
                 continue
-            by = frozenset(moments[time])
+            # which events of this moment the change does not yet (or still) reach
+            without = {p: self.live([child], At(time, p)).get(child) for p in moments[time]}
             if current is not None:
-                out.append(Span(current, start, start_by, time, by))
-            current, start, start_by = now, time, by
+                end_by = frozenset(p for p, parent in without.items() if parent == current)
+                out.append(Span(current, start, start_by, time, end_by))
+            current, start = now, time
+            start_by = frozenset(p for p, parent in without.items() if parent != now)
         if current is not None:
             out.append(Span(current, start, start_by, None, frozenset()))
         return out
 
-    def ancestry(self, code: str) -> list[Span]:
+    def ancestry(self, code: str) -> list[Reach]:
         """Every container ``code`` was in, directly or through others, with when: the
         direct ones first."""
-        out: list[Span] = []
+        out: list[Reach] = []
 
-        def climb(of: str, within: Span | None, path: frozenset[str]) -> None:
+        def climb(of: str, below: tuple[Span, ...], path: frozenset[str]) -> None:
             for span in self.spans(of):
                 if span.ancestor in path:
                     continue  # a cycle in the links: never inside itself
-                cut = span if within is None else span.within(within)
-                if cut is None:
+                chain = (*below, span)
+                if not _overlap(chain):
                     continue
-                out.append(cut)
-                climb(span.ancestor, cut, path | {span.ancestor})
+                out.append(Reach(span.ancestor, chain))
+                climb(span.ancestor, chain, path | {span.ancestor})
 
-        climb(code, None, frozenset([code]))
+        climb(code, (), frozenset([code]))
         return out
+
+
+def _overlap(chain: Sequence[Span]) -> bool:
+    """Whether the spans of a chain can cover a common moment."""
+    start = max(s.start for s in chain)
+    ends = [s.end for s in chain if s.end is not None]
+    return not ends or min(ends) >= start
 
 
 def live_edges(

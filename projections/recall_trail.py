@@ -22,26 +22,45 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import JSON, ColumnElement, Connection, Text, bindparam, cast, func, select, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from epcis.identifiers.facts import canonical
-from projections.bulk import select_in
+from projections.bulk import is_postgres, select_in
 from projections.code_status import (
     HOSPITAL_STATE,
     CodeStatus,
     Folding,
     answer_names,
-    effective_facts,
-    fold_groups,
+    fold,
+    passed_on,
     seen_by,
 )
-from projections.hierarchy import contents, parents_of
-from projections.schema import code_facts, code_state, keyed_eq, utc_text
+from projections.hierarchy import (
+    CONTAINMENT,
+    LinkRow,
+    LinkSet,
+    Span,
+    contents,
+    parents_of,
+)
+from projections.schema import (
+    code_facts,
+    code_state,
+    index_key,
+    keyed,
+    keyed_eq,
+    links,
+    utc_text,
+    visible_to,
+)
 from projections.stock import is_instance
 
 
@@ -81,6 +100,10 @@ CSV_HEADER = (
 )
 
 
+CHUNK = 10_000
+"""Codes per step of :func:`trail_lines`: each step reads the rows of this many codes."""
+
+
 def trail(
     conn: Connection,
     *,
@@ -92,55 +115,338 @@ def trail(
 ) -> list[TrailLine]:
     """The trail of a lot (``product`` [+ ``lot``]) or of one ``code``, sorted by code;
     from what the institution ``scope`` captured only, when given (a regulator's trail,
-    None, crosses institutions)."""
+    None, crosses institutions). :func:`trail_lines`, all at once."""
+    return list(trail_lines(conn, product=product, lot=lot, code=code, as_of=as_of, scope=scope))
+
+
+def trail_lines(
+    conn: Connection,
+    *,
+    product: str | None = None,
+    lot: str | None = None,
+    code: str | None = None,
+    as_of: str | datetime | None = None,
+    scope: str | None = None,
+) -> Iterator[TrailLine]:
+    """The lines of :func:`trail`, in code order: the members are found at once (one query
+    for the lot's codes, :func:`projections.hierarchy.contents` for those that have codes
+    under them), the lines read :data:`CHUNK` codes at a time, as the caller takes them."""
     if (code is None) == (product is None):
         raise ValueError("give either a code or a product (and lot)")
-    recorded: list[ColumnElement[bool]] = []
-    if as_of is not None:
-        recorded.append(code_facts.c.record_time <= utc_text(as_of))
-    recorded += seen_by(scope)
+    via = _members(conn, product=product, lot=lot, code=code, as_of=as_of, scope=scope)
+    return _Reader(conn, as_of, scope).lines(via)
+
+
+def _recorded(as_of: str | datetime | None, scope: str | None) -> list[ColumnElement[bool]]:
+    """The conditions on facts recorded up to ``as_of`` that ``scope`` sees."""
+    out = [] if as_of is None else [code_facts.c.record_time <= utc_text(as_of)]
+    return out + seen_by(scope)
+
+
+def _members(
+    conn: Connection,
+    *,
+    product: str | None,
+    lot: str | None,
+    code: str | None,
+    as_of: str | datetime | None,
+    scope: str | None,
+) -> dict[str, str | None]:
+    """Every code of the trail → the lot member or container it was reached through (None
+    for the lot's own codes and the code asked for), sorted by code."""
     if code is not None:
         roots = [canonical(code)]
     else:
-        conds = [keyed_eq(code_facts.c.product, product or ""), *recorded]
+        conds = [keyed_eq(code_facts.c.product, product or ""), *_recorded(as_of, scope)]
         if lot is not None:
             conds.append(keyed_eq(code_facts.c.lot, lot))
         found = conn.execute(select(code_facts.c.code).where(*conds).distinct()).scalars()
         roots = sorted(c for c in found if is_instance(c))
     via: dict[str, str | None] = dict.fromkeys(roots)
-    for root, inside in contents(conn, roots, as_of=as_of, scope=scope).items():
+    # only the roots with a link under them can have contents (most lots: none)
+    query = select(links.c.parent).where(in_keys(conn, links.c.parent, roots)).distinct()
+    containers = sorted(set(conn.execute(query).scalars()) & via.keys()) if roots else []
+    for root, inside in contents(conn, containers, as_of=as_of, scope=scope).items():
         for child in inside:
             via.setdefault(child, root)
-    if not via:
-        return []
-    members = sorted(via)
-    groups = effective_facts(conn, members, as_of=as_of, scope=scope)
-    events = {c: list(dict.fromkeys(r.hash_id for r in groups.get(c, ()))) for c in members}
-    found_status = (
-        fold_groups(conn, groups, as_of, parents=True, scope=scope)
-        if as_of is not None
-        else current_statuses(conn, members, scope)
+    return {member: via[member] for member in sorted(via)}
+
+
+def in_keys(conn: Connection, column: Any, codes: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN codes`` through its index key (:func:`projections.schema.keyed`), the
+    keys sent as one JSON text and read as a table (``json_array_elements_text`` /
+    ``json_each``): one parameter however many codes, dumped at C speed. A long code's key
+    is not the code: the caller checks the rows' codes."""
+    keys = bindparam(None, json.dumps(sorted({index_key(c) for c in codes})), type_=Text)
+    if is_postgres(conn):
+        table = func.json_array_elements_text(cast(keys, JSON)).table_valued("value")
+    else:
+        table = func.json_each(keys).table_valued("value")
+    return keyed(column).in_(select(table.c.value))
+
+
+_NARROW = [code_facts.c[name] for name in ("code", "position", "event_time", "hash_id")]
+"""What the events of a line read of a container's fact (statuses come from
+``view_code_state``)."""
+_STATUS = [
+    code_state.c[name]
+    for name in (
+        "code",
+        "product",
+        "lot",
+        "expiry",
+        "state",
+        "hospital_state",
+        "location",
+        "destination",
+        "holder",
+        "last_event",
     )
-    lines = []
-    for member in members:
-        s = found_status.get(member)
-        lines.append(
-            TrailLine(
-                code=member,
-                via=via[member],
-                product=s.product if s else None,
-                lot=s.lot if s else None,
-                expiry=s.expiry if s else None,
-                state=s.state if s else None,
-                hospital_state=s.hospital_state if s else None,
-                location=s.location if s else None,
-                destination=s.destination if s else None,
-                holder=s.holder if s else None,
-                parent=s.parent if s else None,
-                events=tuple(events[member]),
-            )
+]
+"""What a line reads of ``view_code_state``: the fields of its status
+(:meth:`projections.code_status.Folding.status` takes them as they are)."""
+_SIGNED = tuple(name for name in (*LinkRow._fields, "seen") if name != "child")
+"""What a signature says of each link row of a code (:meth:`_Reader._signatures`)."""
+
+
+class _Inherited:
+    """What a code's containers pass on to it: their spans over the code
+    (:meth:`~projections.hierarchy.LinkSet.ancestry`) and, once their facts are read, the
+    facts those spans cover, each with its container, in the order
+    :func:`~projections.code_status.effective_facts` takes them; and the code's parent."""
+
+    def __init__(self, spans: list[Span], met: frozenset[str], parent: str | None) -> None:
+        self.spans = spans
+        self.met = met
+        """Every code the climb looked at as a container: a code among them does not
+        share these spans (a cycle in the links would be cut at another place)."""
+        self.parent = parent
+        self.facts: list[tuple[Any, str]] | None = None
+        self.events: list[tuple[str, int, str]] = []
+
+    def cover(self, facts_of: dict[str, list[Any]]) -> list[tuple[Any, str]]:
+        if self.facts is None:
+            taken: set[int] = set()
+            self.facts = []
+            for span in self.spans:
+                for r in facts_of[span.ancestor]:
+                    if r.position not in taken and span.covers(r.event_time, r.position):
+                        taken.add(r.position)
+                        self.facts.append((r, span.ancestor))
+            self.events = sorted((r.event_time, r.position, r.hash_id) for r, _ in self.facts)
+        return self.facts
+
+
+_NOTHING = _Inherited([], frozenset(), None)
+
+
+class _Reader:
+    """The lines of a trail, :data:`CHUNK` members at a time, each exactly as
+    :func:`~projections.code_status.effective_facts` and the statuses say, from a few
+    set queries per chunk, each giving one row per member: its own events (now) or facts
+    (``as_of``), its link rows as a child (one JSON text: its *signature*) and its row of
+    ``view_code_state`` (now). Members with the same signature were in the same
+    containers at the same times (the boxes of a case): what the containers pass on, and
+    the parent, are worked out once per signature, from one of them
+    (:class:`~projections.hierarchy.LinkSet` loaded for that one only)."""
+
+    def __init__(self, conn: Connection, as_of: str | datetime | None, scope: str | None):
+        self.conn, self.as_of, self.scope = conn, as_of, scope
+        self.recorded = _recorded(as_of, scope)
+        self.link_conds = [] if as_of is None else [links.c.record_time <= utc_text(as_of)]
+        self.contain = LinkSet(as_of=as_of, kinds=CONTAINMENT)  # as effective_facts reads
+        self.parental = LinkSet(as_of=as_of, scope=scope)  # as parents_of reads
+        self.container_facts: dict[str, list[Any]] = {}
+        self.inherited: dict[str, _Inherited] = {}
+
+    def lines(self, via: dict[str, str | None]) -> Iterator[TrailLine]:
+        members = list(via)
+        for start in range(0, len(members), CHUNK):
+            chunk = members[start : start + CHUNK]
+            yield from self._chunk(chunk, via)
+
+    def _chunk(self, chunk: list[str], via: dict[str, str | None]) -> Iterator[TrailLine]:
+        signatures = self._signatures(chunk)
+        self._load_reps(chunk, signatures)
+        inherited = {m: self._inherited(m, signatures.get(m)) for m in chunk}
+        self._load_container_facts({s.ancestor for i in inherited.values() for s in i.spans})
+        if self.as_of is None:
+            yield from self._current(chunk, via, inherited)
+            return
+        own = self._own_facts(chunk)
+        for member in chunk:
+            facts = own.get(member, [])
+            taken = {r.position for r in facts}
+            passed = inherited[member].cover(self.container_facts)
+            group = facts + [
+                passed_on(r, by, member) for r, by in passed if r.position not in taken
+            ]
+            group.sort(key=_in_time)
+            found = fold(member, group, lambda m=member: inherited[m].parent)  # type: ignore[misc]
+            status = None if found is None else _values(found)
+            yield _line(member, via[member], status, [r.hash_id for r in group])
+
+    def _current(
+        self, chunk: list[str], via: dict[str, str | None], inherited: dict[str, _Inherited]
+    ) -> Iterator[TrailLine]:
+        wanted = set(chunk)
+        own = self._own_events(chunk)
+        query = select(*_STATUS).where(
+            code_state.c.scope == (self.scope or ""), in_keys(self.conn, code_state.c.code, chunk)
         )
-    return lines
+        states = {r[0]: r for r in self.conn.execute(query) if r[0] in wanted}
+        for member in chunk:
+            found = own.get(member)
+            events = [] if found is None else sorted(map(tuple, json.loads(found)))
+            got = inherited[member]
+            if got.spans:
+                got.cover(self.container_facts)
+                taken = {e[1] for e in events}
+                events = sorted(events + [e for e in got.events if e[1] not in taken])
+            state = states.get(member)
+            status = (
+                None
+                if state is None or not state.last_event  # every fact withdrawn: no status
+                else (*state[1:-1], got.parent)
+            )
+            yield _line(member, via[member], status, [e[2] for e in events])
+
+    def _own_events(self, chunk: list[str]) -> dict[str, str]:
+        """member → its own facts as a JSON list of [event time, position, hash id]."""
+        f = code_facts.c
+        if is_postgres(self.conn):
+            event = func.json_build_array(f.event_time, f.position, f.hash_id)
+            events: Any = cast(func.json_agg(event), Text)
+        else:
+            events = func.json_group_array(func.json_array(f.event_time, f.position, f.hash_id))
+        query = (
+            select(f.code, events)
+            .where(in_keys(self.conn, f.code, chunk), *self.recorded)
+            .group_by(f.code)
+        )
+        return dict(self.conn.execute(query).tuples().all())
+
+    def _own_facts(self, chunk: list[str]) -> dict[str, list[Any]]:
+        wanted = set(chunk)
+        own: dict[str, list[Any]] = {}
+        query = select(code_facts).where(in_keys(self.conn, code_facts.c.code, chunk))
+        for fact in self.conn.execute(query.where(*self.recorded)):
+            if fact.code in wanted:
+                own.setdefault(fact.code, []).append(_plain(fact))
+        return own
+
+    def _signatures(self, chunk: list[str]) -> dict[str, str]:
+        """member → its link rows as a child (every kind, seen by the institution or not,
+        recorded up to ``as_of``) as one JSON text, ordered: equal texts, equal rows."""
+        seen = visible_to(links, self.scope) if self.scope is not None else true()
+        rows = (
+            select(*(links.c[name] for name in LinkRow._fields), seen.label("seen"))
+            .where(in_keys(self.conn, links.c.child, chunk), *self.link_conds)
+            .subquery()
+        )
+        if is_postgres(self.conn):
+            row = func.json_build_array(*(rows.c[name] for name in _SIGNED))
+            signature = cast(
+                func.json_agg(aggregate_order_by(row, rows.c.position, rows.c.parent)), Text
+            )
+            query = select(rows.c.child, signature).group_by(rows.c.child)
+        else:  # no ORDER BY in its aggregates: from rows in order (equal texts, equal rows)
+            ordered = select(rows).order_by(rows.c.child, rows.c.position, rows.c.parent).subquery()
+            row = func.json_array(*(ordered.c[name] for name in _SIGNED))
+            query = select(ordered.c.child, func.json_group_array(row)).group_by(ordered.c.child)
+        wanted = set(chunk)
+        return {c: s for c, s in self.conn.execute(query).tuples() if c in wanted}
+
+    def _load_reps(self, chunk: list[str], signatures: dict[str, str]) -> None:
+        """The link rows of one member of each signature not met before (and of the
+        containers above it), in a few queries for the chunk."""
+        reps: dict[str, str] = {}
+        for member in chunk:
+            signature = signatures.get(member)
+            if signature is not None and signature not in self.inherited:
+                reps.setdefault(signature, member)
+        codes = sorted(reps.values())
+        self.contain.load_up(self.conn, codes)
+        self.parental.load_up(self.conn, codes, depth=1)
+
+    def _inherited(self, code: str, signature: str | None) -> _Inherited:
+        if signature is None:  # in nothing, ever
+            return _NOTHING
+        found = self.inherited.get(signature)
+        if found is not None and code not in found.met:
+            return found
+        self.contain.load_up(self.conn, [code])  # loaded already, unless a cycle met it
+        self.parental.load_up(self.conn, [code], depth=1)
+        spans = self.contain.ancestry(code)
+        met = frozenset(
+            r.parent
+            for c in (code, *(s.ancestor for s in spans))
+            for r in self.contain.by_child.get(c, ())
+        )
+        mine = _Inherited(spans, met, self.parental.live([code]).get(code))
+        if found is None and code not in met:  # a climb that meets the code is its own
+            self.inherited[signature] = mine
+        return mine
+
+    def _load_container_facts(self, containers: set[str]) -> None:
+        new = sorted(containers - self.container_facts.keys())
+        if not new:
+            return
+        for container in new:
+            self.container_facts[container] = []
+        columns = list(code_facts.c) if self.as_of is not None else _NARROW
+        query = select(*columns).where(in_keys(self.conn, code_facts.c.code, new), *self.recorded)
+        for row in self.conn.execute(query):
+            if row.code in self.container_facts:
+                self.container_facts[row.code].append(_plain(row))
+
+
+def _plain(row: Any) -> Any:
+    """A row whose fields are read fast (a full fact, folded and passed on by field)."""
+    return SimpleNamespace(**row._asdict()) if len(row) > len(_NARROW) else row
+
+
+def _in_time(row: Any) -> tuple[str, int]:
+    return (row.event_time, row.position)
+
+
+StatusValues = tuple[Any, ...]
+"""A line's product, lot, expiry, state, hospital state, location, destination, holder
+and parent."""
+
+
+def _line(code: str, via: str | None, status: StatusValues | None, hashes: list[str]) -> TrailLine:
+    product, lot, expiry, state, hospital, location, destination, holder, parent = (
+        status if status is not None else (None,) * 9
+    )
+    return TrailLine(
+        code=code,
+        via=via,
+        product=product,
+        lot=lot,
+        expiry=expiry,
+        state=state,
+        hospital_state=hospital,
+        location=location,
+        destination=destination,
+        holder=holder,
+        parent=parent,
+        events=tuple(dict.fromkeys(hashes)),
+    )
+
+
+def _values(s: CodeStatus) -> StatusValues:
+    return (
+        s.product,
+        s.lot,
+        s.expiry,
+        s.state,
+        s.hospital_state,
+        s.location,
+        s.destination,
+        s.holder,
+        s.parent,
+    )
 
 
 def current_statuses(

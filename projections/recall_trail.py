@@ -164,7 +164,7 @@ def _members(
         roots = sorted(c for c in found if is_instance(c))
     via: dict[str, str | None] = dict.fromkeys(roots)
     # only the roots with a link under them can have contents (most lots: none)
-    query = select(links.c.parent).where(in_keys(conn, links.c.parent, roots)).distinct()
+    query = select(links.c.parent).select_from(with_keys(conn, links.c.parent, roots)).distinct()
     containers = sorted(set(conn.execute(query).scalars()) & via.keys()) if roots else []
     for root, inside in contents(conn, containers, as_of=as_of, scope=scope).items():
         for child in inside:
@@ -172,17 +172,18 @@ def _members(
     return {member: via[member] for member in sorted(via)}
 
 
-def in_keys(conn: Connection, column: Any, codes: Sequence[str]) -> ColumnElement[bool]:
-    """``column IN codes`` through its index key (:func:`projections.schema.keyed`), the
-    keys sent as one JSON text and read as a table (``json_array_elements_text`` /
-    ``json_each``): one parameter however many codes, dumped at C speed. A long code's key
-    is not the code: the caller checks the rows' codes."""
+def with_keys(conn: Connection, column: Any, codes: Sequence[str]) -> Any:
+    """``column``'s table joined to ``codes`` (each once) through its index key
+    (:func:`projections.schema.keyed`): the rows whose ``column`` is one of them. The keys
+    go as one JSON text read as a table (``json_array_elements_text`` / ``json_each``):
+    one parameter however many codes, dumped at C speed, and an index probe per code. A
+    long code's key is not the code: the caller checks the rows' codes."""
     keys = bindparam(None, json.dumps(sorted({index_key(c) for c in codes})), type_=Text)
     if is_postgres(conn):
         table = func.json_array_elements_text(cast(keys, JSON)).table_valued("value")
     else:
         table = func.json_each(keys).table_valued("value")
-    return keyed(column).in_(select(table.c.value))
+    return table.join(column.table, keyed(column) == table.c.value)
 
 
 _NARROW = [code_facts.c[name] for name in ("code", "position", "event_time", "hash_id")]
@@ -291,8 +292,10 @@ class _Reader:
     ) -> Iterator[TrailLine]:
         wanted = set(chunk)
         own = self._own_events(chunk)
-        query = select(*_STATUS).where(
-            code_state.c.scope == (self.scope or ""), in_keys(self.conn, code_state.c.code, chunk)
+        query = (
+            select(*_STATUS)
+            .select_from(with_keys(self.conn, code_state.c.code, chunk))
+            .where(code_state.c.scope == (self.scope or ""))
         )
         states = {r[0]: r for r in self.conn.execute(query) if r[0] in wanted}
         for member in chunk:
@@ -321,7 +324,8 @@ class _Reader:
             events = func.json_group_array(func.json_array(f.event_time, f.position, f.hash_id))
         query = (
             select(f.code, events)
-            .where(in_keys(self.conn, f.code, chunk), *self.recorded)
+            .select_from(with_keys(self.conn, f.code, chunk))
+            .where(*self.recorded)
             .group_by(f.code)
         )
         return dict(self.conn.execute(query).tuples().all())
@@ -329,7 +333,7 @@ class _Reader:
     def _own_facts(self, chunk: list[str]) -> dict[str, list[Any]]:
         wanted = set(chunk)
         own: dict[str, list[Any]] = {}
-        query = select(code_facts).where(in_keys(self.conn, code_facts.c.code, chunk))
+        query = select(code_facts).select_from(with_keys(self.conn, code_facts.c.code, chunk))
         for fact in self.conn.execute(query.where(*self.recorded)):
             if fact.code in wanted:
                 own.setdefault(fact.code, []).append(_plain(fact))
@@ -341,7 +345,8 @@ class _Reader:
         seen = visible_to(links, self.scope) if self.scope is not None else true()
         rows = (
             select(*(links.c[name] for name in LinkRow._fields), seen.label("seen"))
-            .where(in_keys(self.conn, links.c.child, chunk), *self.link_conds)
+            .select_from(with_keys(self.conn, links.c.child, chunk))
+            .where(*self.link_conds)
             .subquery()
         )
         if is_postgres(self.conn):
@@ -395,7 +400,11 @@ class _Reader:
         for container in new:
             self.container_facts[container] = []
         columns = list(code_facts.c) if self.as_of is not None else _NARROW
-        query = select(*columns).where(in_keys(self.conn, code_facts.c.code, new), *self.recorded)
+        query = (
+            select(*columns)
+            .select_from(with_keys(self.conn, code_facts.c.code, new))
+            .where(*self.recorded)
+        )
         for row in self.conn.execute(query):
             if row.code in self.container_facts:
                 self.container_facts[row.code].append(_plain(row))

@@ -11,7 +11,7 @@ read models itself.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from ledger.master_data import current_master_data
 from projections import hierarchy, pools
 from projections.code_status import answer_names, effective_facts, status
 from projections.his_comparison import CSV_COLUMNS, HisComparison, compare_with_books
-from projections.recall_trail import TrailLine, current_statuses, trail
+from projections.recall_trail import TrailLine, current_statuses, trail, trail_lines
 from projections.reconciliation import (
     Reconciliation,
     places_within,
@@ -93,6 +93,24 @@ def recall_trail(
     require(who, Permission.READ)
     with runner.connect() as conn:
         return trail(conn, product=product, lot=lot, code=code, as_of=as_of, scope=who.scope)
+
+
+def recall_trail_lines(
+    runner: ReadModelRunner,
+    who: Principal,
+    *,
+    product: str | None = None,
+    lot: str | None = None,
+    code: str | None = None,
+    as_of: str | None = None,
+) -> Generator[TrailLine, None, None]:
+    """:func:`recall_trail`, line by line as the caller takes them (the connection is
+    held until the last line is taken or the iterator is closed)."""
+    require(who, Permission.READ)
+    with runner.connect() as conn:
+        yield from trail_lines(
+            conn, product=product, lot=lot, code=code, as_of=as_of, scope=who.scope
+        )
 
 
 def pool_boxes(

@@ -20,10 +20,9 @@ recorded up to that record time. Without it the statuses are read from
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -81,7 +80,7 @@ class TrailLine:
 
     def row(self) -> dict[str, Any]:
         """The line under the names answers give its fields (JSON, CSV header)."""
-        return answer_names(dataclasses.asdict(self))
+        return answer_names(dict(self.__dict__))
 
 
 CSV_HEADER = (
@@ -476,11 +475,17 @@ def current_statuses(
     return out
 
 
-def trail_csv(lines: Sequence[TrailLine]) -> str:
+def trail_csv(lines: Iterable[TrailLine]) -> str:
     """The trail as CSV: a header row, then one row per code (events space-separated)."""
+    return csv_rows(lines, header=True)
+
+
+def csv_rows(lines: Iterable[TrailLine], *, header: bool = False) -> str:
+    """Rows of :func:`trail_csv` (with its header row first, when asked)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
+    if header:
+        writer.writerow(CSV_HEADER)
     for line in lines:
         row = line.row()
         values = [row[name] for name in CSV_HEADER[:-1]]

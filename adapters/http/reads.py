@@ -21,12 +21,14 @@ capture was answered sees it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from itertools import islice
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from adapters.http.authentication import READ, READ_CODES, principal_of
 from adapters.http.freshness import WAIT_FOR, ReadView, read_view
@@ -37,7 +39,7 @@ from epcis.identifiers.facts import code_problem, product_key
 from epcis.problems import excerpt
 from ledger.access import Principal
 from projections import reads
-from projections.recall_trail import trail_csv
+from projections.recall_trail import TrailLine, csv_rows
 from projections.runner import ReadModelRunner
 from projections.schema import utc_text
 
@@ -283,16 +285,12 @@ async def get_trail(
             ) from None
     when = time_parameter(as_of)
     view = await read_view(request)
-    lines = await in_thread(
-        reads.recall_trail,
-        view.runner,
-        principal_of(request),
-        product=key,
-        lot=lot,
-        code=code,
-        as_of=when,
+    lines = reads.recall_trail_lines(
+        view.runner, principal_of(request), product=key, lot=lot, code=code, as_of=when
     )
-    if not any(line.events for line in lines):  # a code asked for is a line even when unknown
+    head = await in_thread(_up_to_an_event, lines)
+    if not any(line.events for line in head):  # a code asked for is a line even when unknown
+        lines.close()
         if code is not None:
             raise _unknown_code(code, {"query": "code"}, view)
         raise ProblemError(
@@ -300,9 +298,52 @@ async def get_trail(
             f"no event touched a code of product {key} lot {excerpt(lot)}",
             headers=view.headers,
         )
-    if wants_csv(request, format):
-        return Response(trail_csv(lines), media_type=CSV, headers=view.headers)
-    return _json([line.row() for line in lines], view)
+    as_csv = wants_csv(request, format)
+    return StreamingResponse(
+        _trail_body(head, lines, as_csv),
+        media_type=CSV if as_csv else "application/json",
+        headers=view.headers,
+    )
+
+
+TRAIL_BATCH = 1000
+"""Trail lines per piece of a streamed answer (one worker-thread hop each)."""
+
+
+def _up_to_an_event(lines: Iterator[TrailLine]) -> list[TrailLine]:
+    """The first lines, up to the first that has events (every line, when none has)."""
+    head = []
+    for line in lines:
+        head.append(line)
+        if line.events:
+            break
+    return head
+
+
+async def _trail_body(
+    head: list[TrailLine], rest: Generator[TrailLine, None, None], as_csv: bool
+) -> AsyncIterator[bytes]:
+    """The trail answer, :data:`TRAIL_BATCH` lines a piece as the worker thread reads them:
+    the bytes the whole answer at once would be (CSV: :func:`trail_csv`; JSON: the array
+    of :meth:`TrailLine.row` a ``JSONResponse`` renders)."""
+    try:
+        batch, first = head, True
+        while batch:
+            if as_csv:
+                yield csv_rows(batch, header=first).encode("utf-8")
+            else:
+                rows = ",".join(_compact_json(line.row()) for line in batch)
+                yield (("[" if first else ",") + rows).encode("utf-8")
+            batch, first = await in_thread(lambda: list(islice(rest, TRAIL_BATCH))), False
+        if not as_csv:
+            yield b"]"
+    finally:
+        rest.close()  # the connection back to the pool, also when the client has gone
+
+
+def _compact_json(value: Any) -> str:
+    """As ``JSONResponse`` renders a value."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 # -- /reconciliation ------------------------------------------------------------------

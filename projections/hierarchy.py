@@ -178,24 +178,6 @@ class LinkSet:
         for row in select_in(conn, query, links.c.parent, sorted(parents)):
             self.add(LinkRow(*row))
 
-    def take_children(
-        self, codes: Iterable[str], rows: Iterable[LinkRow], clears: Iterable[LinkRow]
-    ) -> list[str]:
-        """What :meth:`load_up` loads first for ``codes``, read by the caller under this
-        set's conditions: ``rows``, every row of ``codes`` as children, and ``clears``,
-        every clear of their parents. The parents, for :meth:`load_up` to go on from."""
-        codes = set(codes) - self._children
-        self._children |= codes
-        for row in rows:
-            if row.child in codes:
-                self.add(row)
-        parents = {r.parent for c in codes for r in self.by_child.get(c, ())}
-        self._cleared |= parents
-        for row in clears:
-            if row.parent in parents and row.child == WILDCARD:
-                self.add(row)
-        return sorted(parents)
-
     def load_down(self, conn: Connection, parents: Iterable[str]) -> None:
         """The rows under ``parents``, transitively, with every row of the codes under
         them (their other parents too) and those parents' clears."""

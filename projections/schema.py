@@ -195,6 +195,7 @@ Index("view_code_facts_time", keyed(code_facts.c.code), code_facts.c.event_time)
 Index("view_code_facts_product_lot", keyed(code_facts.c.product), keyed(code_facts.c.lot))
 Index("view_code_facts_parent", keyed(code_facts.c.parent))
 Index("view_code_facts_hash", code_facts.c.hash_id)
+Index("view_code_facts_recorded", code_facts.c.record_time)
 
 links = Table(
     "view_links",
@@ -218,6 +219,7 @@ Index(
 )
 Index("view_links_child", keyed(links.c.child))
 Index("view_links_hash", links.c.hash_id)
+Index("view_links_recorded", links.c.record_time)
 
 event_shares = Table(
     "view_event_shares",
@@ -310,7 +312,7 @@ def sqlalchemy_url(ledger_url: str) -> URL:
     return make_url(ledger_url)
 
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
 from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
@@ -325,7 +327,9 @@ Version 6: facts are stored only for the codes an event names (no ``via`` rows f
 contents of a container: they are resolved when read, whatever order the events were
 recorded in), a DELETE without childEPCs is a link row to ``*``; the current state keeps a
 code's last movement and what holds it (``moved``, ``held``), and ``view_stock`` counts
-what is on hand by state, per expiry (issue 14)."""
+what is on hand by state, per expiry (issue 14). Version 7: facts and links are indexed by
+record time, for stock as of a time from what was recorded since
+(:func:`projections.stock.changed_since`)."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

@@ -23,24 +23,43 @@ without a product (SSCC cases, pallets) are not, nor is a box split into its poo
 units are, each its own code). A code with no known location (or destination, in transit)
 counts under location None.
 
-``as_of`` works as for :func:`~projections.code_status.status`: only facts recorded up to
-that record time, each code folded (:func:`projections.code_status.foldings`). Without it
-the lines are read from ``view_stock``: the counts of each code's current state
-(``view_code_state``), kept with the facts batch by batch and per expiry date, so the
+Without ``as_of`` the lines are read from ``view_stock``: the counts of each code's current
+state (``view_code_state``), kept with the facts batch by batch and per expiry date, so the
 answer costs one small query rather than a fold of every fact; it is the same answer.
+
+``as_of`` works as for :func:`~projections.code_status.status`: only the facts and links
+recorded up to that record time. The answer is the fold of every code as of then
+(:func:`stock_by_folding`), computed from what changed since instead: a code's status as
+of ``as_of`` differs from its status now only if it was touched by what was recorded
+after — a fact of its own or of a container it was ever in (transitively), or a link
+recorded after to it or to one of its containers, or a clear of one
+(:func:`changed_since`). So stock as of ``as_of`` is the maintained lines, minus what
+those codes count in now (their ``view_code_state`` rows), plus what they count in
+folded as of ``as_of`` (:func:`projections.code_status.effective_facts`): a cost that
+grows with what was recorded since, not with the history. When more than three
+quarters of the codes changed (:data:`FOLD_ALL_SHARE`), every code is folded instead
+(:func:`stock_by_folding`: cheaper then, there being fewer facts as of then).
+On PostgreSQL the queries read one snapshot (``REPEATABLE READ``) when the connection is
+not already in a transaction, so a batch committed meanwhile cannot count twice.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from epcis.identifiers.facts import canonical, facts_of
-from projections.code_status import foldings
-from projections.schema import keyed_eq, stock_counts, utc_text
-from projections.stock_lines import FIGURES, figure
+from projections.bulk import is_postgres, select_in
+from projections.code_facts import state_row
+from projections.code_status import effective_facts, folded, foldings, seen_by
+from projections.hierarchy import CONTAINMENT, WILDCARD
+from projections.schema import code_facts, code_state, keyed_eq, links, stock_counts, utc_text
+from projections.stock_lines import FIGURES, count_line, figure
 
 BY_STATE = ("sellable", "expired", "recalled", "frozen", "returned")
 """The keys of :attr:`StockLine.by_state`, always all present."""
@@ -64,6 +83,10 @@ def is_instance(code: str) -> bool:
     return facts_of(code).is_instance
 
 
+FOLD_ALL_SHARE: float | None = 0.75
+"""The share of the codes that, when more changed since ``as_of``, makes :func:`stock` fold
+every code instead (:func:`stock_by_folding`); None: never."""
+
 LineKey = tuple[str | None, str, str | None]
 """(place, product, lot)."""
 Counts = dict[LineKey, dict[str, int]]
@@ -85,10 +108,39 @@ def stock(
     where = canonical(location) if location is not None else None
     if today is None:
         today = _day_of(as_of)
-    counts: Counts = {}
     if as_of is None:
-        _current_counts(conn, where, scope or "", today, counts)
-        return _lines(counts)
+        lines = _kept_lines(conn, scope or "", where)
+    else:
+        with _one_snapshot(conn):
+            found = _lines_as_of(conn, where, as_of, scope)
+        if found is None:  # most codes changed since: folding them all is cheaper
+            return stock_by_folding(conn, location=location, as_of=as_of, scope=scope, today=today)
+        lines = found
+    counts: Counts = {}
+    for key, figures in lines.items():
+        _, place, product, lot, expiry = json.loads(key)
+        if where is None or place == where:
+            for name, n in zip(FIGURES, figures, strict=True):
+                if n:
+                    _add(counts, (place, product, lot), name, n, expiry, today)
+    return _lines(counts)
+
+
+def stock_by_folding(
+    conn: Connection,
+    *,
+    location: str | None = None,
+    as_of: str | datetime | None = None,
+    scope: str | None = None,
+    today: date | None = None,
+) -> list[StockLine]:
+    """:func:`stock` as of ``as_of`` (None: now) by folding every code's facts
+    (:func:`projections.code_status.foldings`): what :func:`stock` answers, at a cost
+    that grows with the whole history."""
+    where = canonical(location) if location is not None else None
+    if today is None:
+        today = _day_of(as_of)
+    counts: Counts = {}
     for code, found in foldings(conn, as_of=as_of, scope=scope).items():
         name = figure(found.state, found.moved, found.held)
         if name is None or found.product is None or not is_instance(code):
@@ -98,6 +150,93 @@ def stock(
             continue
         _add(counts, (place, found.product, found.lot), name, 1, found.expiry, today)
     return _lines(counts)
+
+
+def changed_since(
+    conn: Connection, as_of: str | datetime, scope: str | None = None, limit: int | None = None
+) -> set[str] | None:
+    """The codes whose status (of the facts ``scope`` sees) may differ between now and
+    ``as_of``: those with facts recorded after it, the children of links recorded after
+    it, and every code ever inside either (all links, transitively); a clear (a DELETE
+    without childEPCs) recorded after it: every code ever inside its parent. Any other
+    code folds the same facts, passed on through the same containment, then and now.
+    None as soon as they are more than ``limit``."""
+    after = utc_text(as_of)
+    found = set(
+        conn.execute(
+            select(code_facts.c.code)
+            .where(code_facts.c.record_time > after, *seen_by(scope))
+            .distinct()
+        ).scalars()
+    )
+    recorded = select(links.c.parent, links.c.child).where(
+        links.c.record_time > after, links.c.kind.in_(CONTAINMENT)
+    )
+    for parent, child in conn.execute(recorded.distinct()):
+        found.add(parent if child == WILDCARD else child)
+    # every code ever linked under them (every link recorded), transitively
+    frontier = sorted(found)
+    while frontier and (limit is None or len(found) <= limit):
+        kids = {
+            child
+            for (child,) in select_in(
+                conn,
+                lambda cond: select(links.c.child).where(cond, links.c.kind.in_(CONTAINMENT)),
+                links.c.parent,
+                frontier,
+            )
+        }
+        frontier = sorted(kids - found - {WILDCARD})
+        found.update(frontier)
+    return None if limit is not None and len(found) > limit else found
+
+
+def _lines_as_of(
+    conn: Connection, where: str | None, as_of: str | datetime, scope: str | None
+) -> dict[str, list[int]] | None:
+    """The stock lines as of ``as_of`` (``view_stock`` keys → :data:`FIGURES`, at
+    ``where`` and anywhere else the changed codes count), from the maintained lines and
+    the codes changed since (:func:`changed_since`); None when more than
+    :data:`FOLD_ALL_SHARE` of the codes changed."""
+    kept = scope or ""
+    limit = None
+    if FOLD_ALL_SHARE is not None:
+        total = conn.execute(
+            select(func.count()).select_from(code_state).where(code_state.c.scope == kept)
+        ).scalar_one()
+        limit = int(total * FOLD_ALL_SHARE)
+    found = changed_since(conn, as_of, scope, limit=limit)
+    if found is None:
+        return None
+    changed = sorted(found)
+    lines = _kept_lines(conn, kept, where)
+    if not changed:
+        return lines
+    for row in select_in(
+        conn,
+        lambda cond: select(code_state).where(code_state.c.scope == kept, cond),
+        code_state.c.code,
+        changed,
+    ):
+        count_line(lines, row, -1)
+    for code, group in effective_facts(conn, changed, as_of=as_of, scope=scope).items():
+        found_then = folded(group)
+        if found_then is not None:
+            count_line(lines, state_row(kept, code, found_then, declared=False), +1)
+    return lines
+
+
+@contextmanager
+def _one_snapshot(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, a ``REPEATABLE READ`` transaction around the queries when the
+    connection is not in one already (SQLite: the connection's transaction is one
+    snapshot)."""
+    if not is_postgres(conn) or conn.in_transaction():
+        yield
+        return
+    with conn.begin():
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def _day_of(as_of: str | datetime | None) -> date:
@@ -151,17 +290,12 @@ def _lines(counts: Counts) -> list[StockLine]:
     return out
 
 
-def _current_counts(
-    conn: Connection, where: str | None, scope: str, today: date, counts: Counts
-) -> None:
-    """:func:`stock` now, from ``view_stock`` (kept with ``view_code_state``, per scope
-    and expiry date): the lines of one place × product × lot summed over their dates."""
-    query = select(stock_counts).where(stock_counts.c.scope == scope)
+def _kept_lines(conn: Connection, scope: str, where: str | None) -> dict[str, list[int]]:
+    """The maintained lines of ``scope`` (at ``where`` when given): ``view_stock`` keys →
+    :data:`FIGURES`, kept with ``view_code_state`` per expiry date."""
+    query = select(stock_counts.c.key, *(stock_counts.c[name] for name in FIGURES)).where(
+        stock_counts.c.scope == scope
+    )
     if where is not None:
         query = query.where(keyed_eq(stock_counts.c.place, where))
-    for row in conn.execute(query):
-        key = (row.place, row.product, row.lot)
-        for name in FIGURES:
-            n = int(getattr(row, name))
-            if n:
-                _add(counts, key, name, n, row.expiry, today)
+    return {row.key: list(row[1:]) for row in conn.execute(query)}

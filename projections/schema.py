@@ -17,7 +17,9 @@
 * ``view_code_state`` — one row per code with facts: its current status (the fold of all
   its facts, :func:`projections.code_status.fold`, without the parent), written with the
   facts in the same batch. ``GET /stock`` without ``as_of`` counts these rows instead of
-  folding every fact; anything "as of" still reads the facts.
+  folding every fact; with ``as_of`` it folds only the codes changed since
+  (:func:`projections.stock.changed_since`, by the ``record_time`` indexes) and takes the
+  others from here; anything else "as of" still reads the facts.
 * ``view_stock`` — the counts of ``view_code_state`` per place × product × lot × expiry
   (:mod:`projections.stock_lines`: in stock, in transit, bound, lent out, and on hand
   recalled, frozen or returned), kept with it: ``GET /stock`` without ``as_of`` reads

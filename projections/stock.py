@@ -105,16 +105,14 @@ def stock(
     the codes as the institution ``scope`` recorded them, when given (else everyone's).
     ``today``: the day expiry is judged on (a code expiring that day is not expired yet);
     by default the day of ``as_of``, else the current UTC date."""
-    where = canonical(location) if location is not None else None
-    if today is None:
-        today = _day_of(as_of)
+    where, today = _asked(location, as_of, today)
     if as_of is None:
         lines = _kept_lines(conn, scope or "", where)
     else:
         with _one_snapshot(conn):
             found = _lines_as_of(conn, where, as_of, scope)
         if found is None:  # most codes changed since: folding them all is cheaper
-            return stock_by_folding(conn, location=location, as_of=as_of, scope=scope, today=today)
+            return stock_by_folding(conn, as_of, location=location, scope=scope, today=today)
         lines = found
     counts: Counts = {}
     for key, figures in lines.items():
@@ -128,18 +126,15 @@ def stock(
 
 def stock_by_folding(
     conn: Connection,
-    *,
+    as_of: str | datetime | None,
     location: str | None = None,
-    as_of: str | datetime | None = None,
     scope: str | None = None,
     today: date | None = None,
 ) -> list[StockLine]:
     """:func:`stock` as of ``as_of`` (None: now) by folding every code's facts
     (:func:`projections.code_status.foldings`): what :func:`stock` answers, at a cost
     that grows with the whole history."""
-    where = canonical(location) if location is not None else None
-    if today is None:
-        today = _day_of(as_of)
+    where, today = _asked(location, as_of, today)
     counts: Counts = {}
     for code, found in foldings(conn, as_of=as_of, scope=scope).items():
         name = figure(found.state, found.moved, found.held)
@@ -237,6 +232,14 @@ def _one_snapshot(conn: Connection) -> Iterator[None]:
     with conn.begin():
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
+
+
+def _asked(
+    location: str | None, as_of: str | datetime | None, today: date | None
+) -> tuple[str | None, date]:
+    """The place asked about (canonical; None: everywhere) and the day expiry is judged on."""
+    where = canonical(location) if location is not None else None
+    return where, _day_of(as_of) if today is None else today
 
 
 def _day_of(as_of: str | datetime | None) -> date:

@@ -46,7 +46,7 @@ from projections.hierarchy import (
     CONTAINMENT,
     LinkRow,
     LinkSet,
-    Span,
+    Reach,
     contents,
     parents_of,
 )
@@ -215,7 +215,7 @@ class _Inherited:
     facts those spans cover, each with its container, in the order
     :func:`~projections.code_status.effective_facts` takes them; and the code's parent."""
 
-    def __init__(self, spans: list[Span], met: frozenset[str], parent: str | None) -> None:
+    def __init__(self, spans: list[Reach], met: frozenset[str], parent: str | None) -> None:
         self.spans = spans
         self.met = met
         """Every code the climb looked at as a container: a code among them does not

@@ -193,10 +193,7 @@ code_facts = Table(
     Column("parent_key", Text),
 )
 Index("view_code_facts_code", keyed(code_facts.c.code), code_facts.c.position, unique=True)
-Index("view_code_facts_time", keyed(code_facts.c.code), code_facts.c.event_time)
 Index("view_code_facts_product_lot", keyed(code_facts.c.product), keyed(code_facts.c.lot))
-Index("view_code_facts_parent", keyed(code_facts.c.parent))
-Index("view_code_facts_hash", code_facts.c.hash_id)
 Index("view_code_facts_recorded", code_facts.c.record_time)
 
 links = Table(
@@ -220,7 +217,6 @@ Index(
     unique=True,
 )
 Index("view_links_child", keyed(links.c.child))
-Index("view_links_hash", links.c.hash_id)
 Index("view_links_recorded", links.c.record_time)
 
 event_shares = Table(
@@ -273,13 +269,6 @@ code_state = Table(
     Column("place_key", Text),
 )
 Index("view_code_state_code", code_state.c.scope, keyed(code_state.c.code), unique=True)
-Index(
-    "view_code_state_stock",
-    code_state.c.scope,
-    keyed(code_state.c.place),
-    keyed(code_state.c.product),
-    keyed(code_state.c.lot),
-)
 
 stock_counts = Table(
     "view_stock",
@@ -331,7 +320,9 @@ recorded in), a DELETE without childEPCs is a link row to ``*``; the current sta
 code's last movement and what holds it (``moved``, ``held``), and ``view_stock`` counts
 what is on hand by state, per expiry (issue 14). Version 7: facts and links are indexed by
 record time, for stock as of a time from what was recorded since
-(:func:`projections.stock.changed_since`)."""
+(:func:`projections.stock.changed_since`); and no index nothing reads (facts by code and
+eventTime, by parent, by Event Hash ID; links by Event Hash ID; the current state by
+place): each cost the catch-up its upkeep on every row."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

@@ -198,7 +198,7 @@ def test_lookups_use_the_bounded_indexes(ledger: Ledger) -> None:
             # CODE_10K: commissioned, packed (shipped in its case: the case's fact, passed on
             # when read); CODE_3K: an EPC and a child; PLACE: the bizLocation of two events
             expected = {
-                "view_code_facts_": 2,  # _code or _time: both begin with the code's key
+                "view_code_facts_": 2,  # view_code_facts_code: it begins with the code's key
                 "view_event_epcs_value": 2,
                 "view_events_biz_location": 2,
             }

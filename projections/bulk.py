@@ -3,18 +3,32 @@
 * :func:`insert_rows` — PostgreSQL: ``COPY … FROM STDIN`` on the connection's psycopg
   connection (same transaction); SQLite: one ``executemany`` INSERT.
 * :func:`any_of` — ``column IN (values)`` (by index key for a keyed column) for a large
-  set: ``= ANY(array)`` on PostgreSQL (one parameter, one plan), chunks of IN lists on
-  SQLite (its parameter limit).
+  set: ``= ANY(array)`` on PostgreSQL (one parameter, one plan: the array is sent as JSON
+  text, ``ARRAY(SELECT json_array_elements_text(…))``, which psycopg passes on as it is, where
+  a ``text[]`` parameter costs it a Python call and a regular expression per element), chunks
+  of IN lists on SQLite (its parameter limit).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Connection, Table, Text, any_, bindparam, insert
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.sql.elements import ColumnClause
 
 from projections.schema import SHORT_BYTES, index_key, keyed, keyed_columns, stored_key
@@ -78,7 +92,10 @@ def any_of(
         column = keyed(column)  # type: ignore[assignment]
         values = [index_key(v) for v in values]
     if is_postgres(conn):
-        yield column == any_(bindparam(None, list(values), type_=ARRAY(Text)))
+        listed = bindparam(None, json.dumps(list(values)), type_=Text).cast(JSON)
+        yield column == any_(
+            func.array(select(func.json_array_elements_text(listed)).scalar_subquery())
+        )
         return
     for start in range(0, len(values), _SQLITE_CHUNK):
         yield column.in_(list(values[start : start + _SQLITE_CHUNK]))

@@ -39,7 +39,7 @@ from projections.schema import (
     stock_counts,
     value_columns,
 )
-from projections.stock_lines import count_line, update_stock
+from projections.stock_lines import LineKey, count_line, update_stock
 
 _FACT_ROW = itemgetter(*value_columns(code_facts))  # a fact's __dict__ → row
 _LINK_ROW = itemgetter(*value_columns(links))
@@ -105,7 +105,7 @@ def update_states(conn: Connection, derived: Sequence[Derived]) -> None:
             refold.setdefault(scope, set()).add(code)
         for scope, by_code in scopes.items():
             refold.setdefault(scope, set()).update(again & by_code.keys())
-    counts: dict[str, list[int]] = {}
+    counts: dict[LineKey, list[int]] = {}
     for scope in sorted(scopes.keys() | refold.keys()):
         _update_scope(conn, scope, scopes.get(scope, {}), refold.get(scope, set()), counts)
     update_stock(conn, counts)
@@ -163,7 +163,7 @@ def _update_scope(
     scope: str,
     by_code: dict[str, list[Fact]],
     again: set[str],
-    counts: dict[str, list[int]],
+    counts: dict[LineKey, list[int]],
 ) -> None:
     """Fold on, or again (``again``, and codes whose new facts come before their last),
     the ``view_code_state`` rows of ``scope``."""
@@ -236,7 +236,7 @@ class CodeFacts:
         by_scope: dict[str, set[int]] = {}
         for shared in shares:
             by_scope.setdefault(shared.institution, set()).add(shared.position)
-        counts: dict[str, list[int]] = {}
+        counts: dict[LineKey, list[int]] = {}
         for scope, positions in sorted(by_scope.items()):
             touched = set(
                 conn.execute(
@@ -255,7 +255,7 @@ class CodeFacts:
         if code_state in created or stock_counts in created:
             conn.execute(delete(code_state))  # both filled again below, from every code
             conn.execute(delete(stock_counts))
-            counts: dict[str, list[int]] = {}
+            counts: dict[LineKey, list[int]] = {}
             pairs = conn.execute(select(code_facts.c.institution, code_facts.c.code).distinct())
             scopes: dict[str, set[str]] = {EVERYONE: set()}
             for institution, code in pairs:

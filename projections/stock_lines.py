@@ -71,24 +71,27 @@ LineKey = tuple[str, str | None, str, str | None, str | None]
 """(scope, place, product, lot, expiry)."""
 
 
-def count_line(counts: dict[str, list[int]], state_row: Any, sign: int) -> None:
+def count_line(counts: dict[LineKey, list[int]], state_row: Any, sign: int) -> None:
     """Add (``sign`` +1) or take away (-1) a code's contribution to its stock line in
-    ``counts`` (key → :data:`FIGURES`), from its ``view_code_state`` row (a tuple as
-    :func:`projections.code_facts.state_row` builds it, or a row read from the table)."""
+    ``counts`` (:data:`LineKey` → :data:`FIGURES`), from its ``view_code_state`` row (a
+    tuple as :func:`projections.code_facts.state_row` builds it, or a row read from the
+    table)."""
     if not state_row[_INSTANCE]:
         return
     scope, state, product, place, lot, expiry, moved, held = _STATE_ROW(state_row)
     name = figure(state, moved, held)
     if name is None or product is None:
         return
-    line = counts.setdefault(json.dumps([scope, place, product, lot, expiry]), [0] * len(FIGURES))
+    line = counts.get((scope, place, product, lot, expiry))
+    if line is None:
+        line = counts[scope, place, product, lot, expiry] = [0] * len(FIGURES)
     line[_COLUMN[name]] += sign
 
 
-def update_stock(conn: Connection, deltas: dict[str, list[int]]) -> None:
-    """Add ``deltas`` (key → :data:`FIGURES`) to ``view_stock``; a line that counts
-    nothing any more is removed."""
-    changed = sorted(k for k, d in deltas.items() if any(d))
+def update_stock(conn: Connection, deltas: dict[LineKey, list[int]]) -> None:
+    """Add ``deltas`` (:data:`LineKey` → :data:`FIGURES`) to ``view_stock``; a line that
+    counts nothing any more is removed."""
+    changed = sorted((line_key(k), k) for k, d in deltas.items() if any(d))
     if not changed:
         return
     columns = [stock_counts.c[name] for name in FIGURES]
@@ -98,16 +101,20 @@ def update_stock(conn: Connection, deltas: dict[str, list[int]]) -> None:
             conn,
             lambda cond: select(stock_counts.c.key, *columns).where(cond),
             stock_counts.c.key,
-            changed,
+            [key for key, _ in changed],
         )
     }
     empty = [0] * len(FIGURES)
     rows = []
-    for key in changed:
-        totals = [a + b for a, b in zip(current.get(key, empty), deltas[key], strict=True)]
+    for key, line in changed:
+        totals = [a + b for a, b in zip(current.get(key, empty), deltas[line], strict=True)]
         if any(totals):
-            scope, place, product, lot, expiry = json.loads(key)
-            rows.append((key, scope, place, product, lot, expiry, *totals))
+            rows.append((key, *line, *totals))
     for condition in any_of(conn, stock_counts.c.key, sorted(current)):
         conn.execute(delete(stock_counts).where(condition))
     insert_rows(conn, stock_counts, rows)
+
+
+def line_key(line: LineKey) -> str:
+    """The ``key`` of a ``view_stock`` line: JSON ``[scope, place, product, lot, expiry]``."""
+    return json.dumps(list(line))

@@ -106,9 +106,16 @@ def update_states(conn: Connection, derived: Sequence[Derived]) -> None:
         for scope, by_code in scopes.items():
             refold.setdefault(scope, set()).update(again & by_code.keys())
     counts: dict[LineKey, list[int]] = {}
-    for scope in sorted(scopes.keys() | refold.keys()):
-        _update_scope(conn, scope, scopes.get(scope, {}), refold.get(scope, set()), counts)
+    everyones: dict[str, FoldedOn] = {}
+    for scope in sorted(scopes.keys() | refold.keys()):  # EVERYONE first
+        by_code = scopes.get(scope, {})
+        _update_scope(conn, scope, by_code, refold.get(scope, set()), counts, everyones)
     update_stock(conn, counts)
+
+
+FoldedOn = tuple[tuple[Any, ...] | None, int, tuple[Any, ...]]
+"""A code folded on in everyone's scope: its old row (without the scope; None: none), how
+many new facts, its new row."""
 
 
 def passed_facts(graph: LinkSet, derived: Sequence[Derived]) -> dict[str, list[Fact]]:
@@ -164,9 +171,13 @@ def _update_scope(
     by_code: dict[str, list[Fact]],
     again: set[str],
     counts: dict[LineKey, list[int]],
+    everyones: dict[str, FoldedOn] | None = None,
 ) -> None:
     """Fold on, or again (``again``, and codes whose new facts come before their last),
-    the ``view_code_state`` rows of ``scope``."""
+    the ``view_code_state`` rows of ``scope``. ``everyones``: the codes folded on in
+    everyone's scope, filled when ``scope`` is :data:`EVERYONE`, else read: a code whose
+    old row here is everyone's and whose new facts are all of them (the usual case: one
+    institution's codes) is folded as everyone's was, so it takes that row."""
     codes = sorted(by_code.keys() | again)
     old = {
         row.code: row
@@ -184,7 +195,14 @@ def _update_scope(
         if code in again or (prior is not None and prior.declared):
             refold.append(code)
             continue
-        new = sorted(by_code[code], key=lambda f: (f.event_time, f.position))
+        facts = by_code[code]
+        before = None if prior is None else tuple(prior)[1:]
+        if everyones is not None and scope != EVERYONE:
+            same = everyones.get(code)  # this scope's new facts: a sub-list of everyone's
+            if same is not None and same[0] == before and same[1] == len(facts):
+                rows.append((scope, *same[2][1:]))
+                continue
+        new = sorted(facts, key=lambda f: (f.event_time, f.position))
         if prior is not None and (new[0].event_time, new[0].position) < (
             prior.last_event_time,
             prior.last_position,
@@ -195,6 +213,8 @@ def _update_scope(
         for fact in new:
             folding.add(fact)
         rows.append(state_row(scope, code, folding, declared=False))
+        if everyones is not None and scope == EVERYONE:
+            everyones[code] = (before, len(facts), rows[-1])
     rows.extend(_folded_again(conn, scope, refold))
     for condition in any_of(conn, code_state.c.code, sorted(old)):
         conn.execute(delete(code_state).where(code_state.c.scope == scope, condition))

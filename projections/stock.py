@@ -60,6 +60,7 @@ from projections.code_status import effective_facts, folded, foldings, seen_by
 from projections.hierarchy import CONTAINMENT, WILDCARD
 from projections.schema import code_facts, code_state, keyed_eq, links, stock_counts, utc_text
 from projections.stock_lines import FIGURES, count_line, figure
+from projections.stock_lines import LineKey as KeptKey
 
 BY_STATE = ("sellable", "expired", "recalled", "frozen", "returned")
 """The keys of :attr:`StockLine.by_state`, always all present."""
@@ -116,7 +117,7 @@ def stock(
         lines = found
     counts: Counts = {}
     for key, figures in lines.items():
-        _, place, product, lot, expiry = json.loads(key)
+        _, place, product, lot, expiry = key
         if where is None or place == where:
             for name, n in zip(FIGURES, figures, strict=True):
                 if n:
@@ -188,7 +189,7 @@ def changed_since(
 
 def _lines_as_of(
     conn: Connection, where: str | None, as_of: str | datetime, scope: str | None
-) -> dict[str, list[int]] | None:
+) -> dict[KeptKey, list[int]] | None:
     """The stock lines as of ``as_of`` (``view_stock`` keys → :data:`FIGURES`, at
     ``where`` and anywhere else the changed codes count), from the maintained lines and
     the codes changed since (:func:`changed_since`); None when more than
@@ -293,7 +294,12 @@ def _lines(counts: Counts) -> list[StockLine]:
     return out
 
 
-def _kept_lines(conn: Connection, scope: str, where: str | None) -> dict[str, list[int]]:
+def _kept_key(key: str) -> KeptKey:
+    scope, place, product, lot, expiry = json.loads(key)
+    return (scope, place, product, lot, expiry)
+
+
+def _kept_lines(conn: Connection, scope: str, where: str | None) -> dict[KeptKey, list[int]]:
     """The maintained lines of ``scope`` (at ``where`` when given): ``view_stock`` keys →
     :data:`FIGURES`, kept with ``view_code_state`` per expiry date."""
     query = select(stock_counts.c.key, *(stock_counts.c[name] for name in FIGURES)).where(
@@ -301,4 +307,4 @@ def _kept_lines(conn: Connection, scope: str, where: str | None) -> dict[str, li
     )
     if where is not None:
         query = query.where(keyed_eq(stock_counts.c.place, where))
-    return {row.key: list(row[1:]) for row in conn.execute(query)}
+    return {_kept_key(row.key): list(row[1:]) for row in conn.execute(query)}

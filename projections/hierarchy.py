@@ -259,10 +259,15 @@ class LinkSet:
         start, start_by = "", frozenset[int]()
         for time in sorted(moments):
             now = self.live([child], At(time)).get(child)
+            # where each event of this moment finds the code, without its own links
+            without = {p: self.live([child], At(time, p)).get(child) for p in moments[time]}
+            for parent in sorted({q for q in without.values() if q not in (None, current, now)}):
+                # in it only for the events that take it out at this very moment (packed
+                # and emptied at one eventTime)
+                only = frozenset(p for p, q in without.items() if q == parent)
+                out.append(Span(parent, time, frozenset(), time, only))
             if now == current:
                 continue
-            # which events of this moment the change does not yet (or still) reach
-            without = {p: self.live([child], At(time, p)).get(child) for p in moments[time]}
             if current is not None:
                 end_by = frozenset(p for p, parent in without.items() if parent == current)
                 out.append(Span(current, start, start_by, time, end_by))

@@ -95,16 +95,11 @@ def update_states(conn: Connection, derived: Sequence[Derived]) -> None:
                 scopes.setdefault(fact.institution, {}).setdefault(code, []).append(fact)
     refold: dict[str, set[str]] = {}
     if again:
-        refold[EVERYONE] = set(again)
-        for scope, code in select_in(
-            conn,
-            lambda cond: select(code_state.c.scope, code_state.c.code).where(cond),
-            code_state.c.code,
-            sorted(again),
-        ):
-            refold.setdefault(scope, set()).add(code)
-        for scope, by_code in scopes.items():
-            refold.setdefault(scope, set()).update(again & by_code.keys())
+        # in every institution's view: a code moved into a container may now inherit the
+        # events of an institution it had no row for (the rows folded from nothing go)
+        kept = conn.execute(select(code_state.c.scope).distinct()).scalars()
+        for scope in {EVERYONE, *kept, *scopes}:
+            refold[scope] = set(again)
     counts: dict[LineKey, list[int]] = {}
     everyones: dict[str, FoldedOn] = {}
     for scope in sorted(scopes.keys() | refold.keys()):  # EVERYONE first

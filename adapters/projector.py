@@ -190,6 +190,7 @@ class ChildProjector:
         """How many times a child was started (1 + the restarts)."""
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
+        self._starting = threading.Lock()  # stop() and a start never cross: no child left
         self._thread = threading.Thread(target=self._supervise, name="projector-child", daemon=True)
 
     def start(self) -> ChildProjector:
@@ -198,8 +199,9 @@ class ChildProjector:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop the child (SIGTERM, then SIGKILL after ``timeout``) and do not restart it."""
-        self._stopping.set()
-        process = self.process
+        with self._starting:
+            self._stopping.set()
+            process = self.process
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
@@ -222,14 +224,17 @@ class ChildProjector:
         while not self._stopping.is_set():
             began = time.monotonic()
             try:
-                self.process = subprocess.Popen(
-                    self.command,
-                    env=self.env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # the server stops it; Ctrl-C goes to the server
-                )
+                with self._starting:
+                    if self._stopping.is_set():
+                        break  # stopped before the child was started: start none
+                    self.process = subprocess.Popen(
+                        self.command,
+                        env=self.env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # the server stops it; Ctrl-C: the server's
+                    )
             except OSError as exc:
                 self._say(f"cannot start the projector: {exc}")
             else:

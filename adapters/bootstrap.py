@@ -476,6 +476,7 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
     )
     say(f"tracecode: serving http://{host}:{port} (OpenAPI at /docs)")
     sys.stderr.flush()
+    before = os.environ.get(PROJECTOR_ENV)
     os.environ[PROJECTOR_ENV] = layout  # what the workers read (Settings.from_env)
     child = ChildProjector(projector_command()).start() if layout == "process" else None
     try:
@@ -493,6 +494,10 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
     finally:
         if child is not None:
             child.stop()
+        if before is None:  # as it was: a caller in the same process (a test) reads it next
+            os.environ.pop(PROJECTOR_ENV, None)
+        else:
+            os.environ[PROJECTOR_ENV] = before
 
 
 def project(*, say: Callable[[str], None], parent: int | None = None) -> None:

@@ -35,6 +35,28 @@ def examples_dir() -> Path:
     return EXAMPLES
 
 
+def _settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("TRACECODE_")}
+
+
+@pytest.fixture(autouse=True)
+def settings_left_as_found() -> Iterator[None]:
+    """A test (or the code it runs) that changes a ``TRACECODE_*`` setting for good fails
+    here, and the setting is put back: left changed, it silently reconfigures every later
+    test in the worker (``serve`` once left ``TRACECODE_PROJECTOR=process`` behind, and
+    later servers delivered no webhooks). ``monkeypatch.setenv`` is undone before this
+    check."""
+    before = _settings()
+    yield
+    after = _settings()
+    if after != before:
+        for name in set(after) - set(before):
+            del os.environ[name]
+        os.environ.update(before)
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        pytest.fail(f"the test left settings changed: {', '.join(changed)}")
+
+
 # -- stores ------------------------------------------------------------------------------
 # Tests that need a store run on both: SQLite (a file in tmp_path) and PostgreSQL (a fresh
 # database on 127.0.0.1:5432, dropped afterwards). PostgreSQL is never mocked; when it is

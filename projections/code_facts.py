@@ -20,7 +20,7 @@ where batches begin and end, nor on the order events were recorded in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -45,9 +45,22 @@ _FACT_ROW = itemgetter(*value_columns(code_facts))  # a fact's __dict__ → row
 _LINK_ROW = itemgetter(*value_columns(links))
 
 
-def state_row(scope: str, code: str, folding: Folding | None, *, declared: bool) -> tuple[Any, ...]:
+def history_text(positions: Iterable[int], before: str = "") -> str:
+    """The ``history`` column: ``before`` followed by ``positions``, space-separated."""
+    added = " ".join(map(str, positions))
+    return f"{before} {added}" if before and added else before or added
+
+
+def history_positions(text: str | None) -> list[int]:
+    """The positions a ``history`` column holds, in order."""
+    return [int(p) for p in text.split()] if text else []
+
+
+def state_row(
+    scope: str, code: str, folding: Folding | None, *, declared: bool, history: str = ""
+) -> tuple[Any, ...]:
     """The ``view_code_state`` row of a code in ``scope`` (``folding`` None: every fact
-    withdrawn)."""
+    withdrawn); ``history``: :func:`history_text` of its facts."""
     f = folding or Folding()
     place = f.destination if f.state == "in_transit" else f.location
     return (
@@ -70,6 +83,7 @@ def state_row(scope: str, code: str, folding: Folding | None, *, declared: bool)
         f.order,
         f.moved,
         f.held,
+        history,
     )
 
 
@@ -207,7 +221,8 @@ def _update_scope(
         folding = Folding.of_state(prior) if prior is not None else Folding()
         for fact in new:
             folding.add(fact)
-        rows.append(state_row(scope, code, folding, declared=False))
+        history = history_text((f.position for f in new), "" if prior is None else prior.history)
+        rows.append(state_row(scope, code, folding, declared=False, history=history))
         if everyones is not None and scope == EVERYONE:
             everyones[code] = (before, len(facts), rows[-1])
     rows.extend(_folded_again(conn, scope, refold))
@@ -228,7 +243,8 @@ def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tu
     rows = []
     for code, group in sorted(groups.items()):
         declared = any(r.error_declared for r in group)
-        rows.append(state_row(scope, code, folded(group), declared=declared))
+        history = history_text(r.position for r in group)
+        rows.append(state_row(scope, code, folded(group), declared=declared, history=history))
     return rows
 
 

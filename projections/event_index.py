@@ -16,10 +16,11 @@ The rows only narrow a query down; :func:`epcis.query.matches` decides
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -28,6 +29,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
+    cast,
+    func,
+    select,
 )
 
 from epcis.identifiers.facts import facts_of
@@ -156,3 +161,21 @@ class EventIndex:
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         insert_rows(conn, events, [index_row(s) for s in batch])
         insert_rows(conn, event_epcs, [row for s in batch for row in epc_rows(s)])
+
+
+def hash_ids(conn: Connection, positions: Collection[int]) -> dict[int, str]:
+    """position → the Event Hash ID of the event stored there, for ``positions``: one
+    query, the positions sent as one JSON text read as a table."""
+    if not positions:
+        return {}
+    listed = bindparam(None, json.dumps(sorted(positions)), type_=Text)
+    if conn.dialect.name == "postgresql":
+        table = func.json_array_elements_text(cast(listed, JSON)).table_valued("value")
+        wanted: Any = cast(table.c.value, BigInteger)
+    else:
+        table = func.json_each(listed).table_valued("value")
+        wanted = table.c.value
+    query = select(events.c.position, events.c.hash_id).select_from(
+        table.join(events, events.c.position == wanted)
+    )
+    return dict(conn.execute(query).tuples().all())

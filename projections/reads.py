@@ -42,14 +42,17 @@ def code_status(
     require(who, Permission.READ_CODES)
     code = canonical(code)
     with runner.connect() as conn:
-        if as_of is None:  # now: the kept state, not a fold of every fact
-            found = current_statuses(conn, [code], who.scope).get(code)
+        if as_of is None:  # now: the kept state and history, not a fold of every fact
+            kept = current_statuses(conn, [code], who.scope).get(code)
+            if kept is None:
+                return None
+            found, history = kept
         else:
-            found = status(conn, code, as_of, who.scope)
-        if found is None:
-            return None
-        facts = effective_facts(conn, [code], as_of=as_of, scope=who.scope).get(code, [])
-    history = list(dict.fromkeys(f.hash_id for f in facts))
+            then = status(conn, code, as_of, who.scope)
+            if then is None:
+                return None
+            facts = effective_facts(conn, [code], as_of=as_of, scope=who.scope).get(code, [])
+            found, history = then, list(dict.fromkeys(f.hash_id for f in facts))
     body = answer_names(dataclasses.asdict(found))
     body["asOf"] = as_of
     body["history"] = history

@@ -13,8 +13,9 @@ state, hospital state (``hospitalState`` in answers), location, destination, hol
 parent. ``via`` is the lot member or container through which a code was reached (None
 for the lot's own codes and the code asked for).
 ``as_of`` works as for :func:`~projections.code_status.status`: only facts and links
-recorded up to that record time. Without it the statuses are read from
-``view_code_state`` (kept with the facts) rather than folded from every fact.
+recorded up to that record time. Without it the statuses and the events are read from
+``view_code_state`` (kept with the facts: its ``history``) rather than folded and resolved
+through the containers from every fact; only the parents are read from the links.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from epcis.identifiers.facts import canonical
 from projections.bulk import is_postgres, select_in
+from projections.code_facts import history_positions
 from projections.code_status import (
     HOSPITAL_STATE,
     CodeStatus,
@@ -42,6 +44,7 @@ from projections.code_status import (
     passed_on,
     seen_by,
 )
+from projections.event_index import hash_ids
 from projections.hierarchy import (
     CONTAINMENT,
     LinkRow,
@@ -267,12 +270,12 @@ class _Reader:
 
     def _chunk(self, chunk: list[str], via: dict[str, str | None]) -> Iterator[TrailLine]:
         signatures = self._signatures(chunk)
+        if self.as_of is None:
+            yield from self._current(chunk, via, self._parents(chunk, signatures))
+            return
         self._load_reps(chunk, signatures)
         inherited = {m: self._inherited(m, signatures.get(m)) for m in chunk}
         self._load_container_facts({s.ancestor for i in inherited.values() for s in i.spans})
-        if self.as_of is None:
-            yield from self._current(chunk, via, inherited)
-            return
         own = self._own_facts(chunk)
         for member in chunk:
             facts = own.get(member, [])
@@ -287,47 +290,39 @@ class _Reader:
             yield _line(member, via[member], status, [r.hash_id for r in group])
 
     def _current(
-        self, chunk: list[str], via: dict[str, str | None], inherited: dict[str, _Inherited]
+        self, chunk: list[str], via: dict[str, str | None], parents: dict[str, str | None]
     ) -> Iterator[TrailLine]:
+        """Lines now: statuses and histories as ``view_code_state`` keeps them (the
+        history's positions named by their Event Hash IDs), parents from the links."""
         wanted = set(chunk)
-        own = self._own_events(chunk)
         query = (
-            select(*_STATUS)
+            select(*_STATUS, code_state.c.history)
             .select_from(with_keys(self.conn, code_state.c.code, chunk))
             .where(code_state.c.scope == (self.scope or ""))
         )
-        states = {r[0]: r for r in self.conn.execute(query) if r[0] in wanted}
+        states = {r[0]: r for r in self.conn.execute(query).all() if r[0] in wanted}
+        histories = {code: history_positions(r[-1]) for code, r in states.items()}
+        hashes = hash_ids(self.conn, {p for h in histories.values() for p in h})
         for member in chunk:
-            found = own.get(member)
-            events = [] if found is None else sorted(map(tuple, json.loads(found)))
-            got = inherited[member]
-            if got.spans:
-                got.cover(self.container_facts)
-                taken = {e[1] for e in events}
-                events = sorted(events + [e for e in got.events if e[1] not in taken])
             state = states.get(member)
             status = (
                 None
                 if state is None or not state.last_event  # every fact withdrawn: no status
-                else (*state[1:-1], got.parent)
+                else (*state[1:-2], parents.get(member))
             )
-            yield _line(member, via[member], status, [e[2] for e in events])
+            events = [hashes[p] for p in histories.get(member, ())]
+            yield _line(member, via[member], status, events)
 
-    def _own_events(self, chunk: list[str]) -> dict[str, str]:
-        """member → its own facts as a JSON list of [event time, position, hash id]."""
-        f = code_facts.c
-        if is_postgres(self.conn):
-            event = func.json_build_array(f.event_time, f.position, f.hash_id)
-            events: Any = cast(func.json_agg(event), Text)
-        else:
-            events = func.json_group_array(func.json_array(f.event_time, f.position, f.hash_id))
-        query = (
-            select(f.code, events)
-            .select_from(with_keys(self.conn, f.code, chunk))
-            .where(*self.recorded)
-            .group_by(f.code)
-        )
-        return dict(self.conn.execute(query).tuples().all())
+    def _parents(self, chunk: list[str], signatures: dict[str, str]) -> dict[str, str | None]:
+        """member → the code it is in now, worked out once per signature."""
+        reps: dict[str, str] = {}
+        for member in chunk:
+            signature = signatures.get(member)
+            if signature is not None:
+                reps.setdefault(signature, member)
+        self.parental.load_up(self.conn, sorted(reps.values()), depth=1)
+        found = {s: self.parental.live([rep]).get(rep) for s, rep in reps.items()}
+        return {m: found[signatures[m]] for m in chunk if m in signatures}
 
     def _own_facts(self, chunk: list[str]) -> dict[str, list[Any]]:
         wanted = set(chunk)
@@ -359,7 +354,7 @@ class _Reader:
             row = func.json_array(*(ordered.c[name] for name in _SIGNED))
             query = select(ordered.c.child, func.json_group_array(row)).group_by(ordered.c.child)
         wanted = set(chunk)
-        return {c: s for c, s in self.conn.execute(query).tuples() if c in wanted}
+        return {c: s for c, s in self.conn.execute(query).tuples().all() if c in wanted}
 
     def _load_reps(self, chunk: list[str], signatures: dict[str, str]) -> None:
         """The link rows of one member of each signature not met before (and of the
@@ -459,20 +454,26 @@ def _values(s: CodeStatus) -> StatusValues:
 
 def current_statuses(
     conn: Connection, codes: Sequence[str], scope: str | None = None
-) -> dict[str, CodeStatus]:
-    """:func:`projections.code_status.statuses` of ``codes`` now (with parents), read from
-    ``view_code_state`` (the rows of the institution ``scope``, or everyone's) instead of
-    folding their facts."""
+) -> dict[str, tuple[CodeStatus, list[str]]]:
+    """:func:`projections.code_status.statuses` of ``codes`` now (with parents), each with
+    its history (the Event Hash IDs of every event that touched it, in eventTime order),
+    read from ``view_code_state`` (the rows of the institution ``scope``, or everyone's)
+    instead of folding their facts."""
     parent = parents_of(conn, codes, scope=scope)
     kept = code_state.c.scope == (scope or "")
-    out: dict[str, CodeStatus] = {}
-    for row in select_in(
+    rows = select_in(
         conn, lambda cond: select(code_state).where(kept, cond), code_state.c.code, sorted(codes)
-    ):
-        if not row.last_event:  # every fact of the code was withdrawn: no status
-            continue
-        out[row.code] = Folding.of_state(row).status(row.code, parent.get(row.code))
-    return out
+    )
+    found = [r for r in rows if r.last_event]  # every fact withdrawn: no status
+    histories = {r.code: history_positions(r.history) for r in found}
+    hashes = hash_ids(conn, {p for h in histories.values() for p in h})
+    return {
+        r.code: (
+            Folding.of_state(r).status(r.code, parent.get(r.code)),
+            list(dict.fromkeys(hashes[p] for p in histories[r.code])),
+        )
+        for r in found
+    }
 
 
 def trail_csv(lines: Iterable[TrailLine]) -> str:

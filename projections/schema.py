@@ -263,6 +263,10 @@ code_state = Table(
     Column("order", Text),  # the order the code is bound for (:attr:`CodeStatus.order`)
     Column("moved", String(20)),  # the state of its last movement (:attr:`Folding.moved`)
     Column("held", String(20)),  # recalled / frozen: what holds it (:attr:`Folding.held`)
+    # the positions of every event that touched the code, its own and its containers',
+    # error-declared ones too, in (eventTime, position) order, space-separated: its recall
+    # trail line and ``history`` without a fold (:func:`projections.code_facts.history_text`)
+    Column("history", Text, nullable=False),
     Column("code_key", Text),
     Column("product_key", Text),
     Column("lot_key", Text),
@@ -303,7 +307,7 @@ def sqlalchemy_url(ledger_url: str) -> URL:
     return make_url(ledger_url)
 
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
 from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
@@ -322,7 +326,9 @@ what is on hand by state, per expiry (issue 14). Version 7: facts and links are 
 record time, for stock as of a time from what was recorded since
 (:func:`projections.stock.changed_since`); and no index nothing reads (facts by code and
 eventTime, by parent, by Event Hash ID; links by Event Hash ID; the current state by
-place): each cost the catch-up its upkeep on every row."""
+place): each cost the catch-up its upkeep on every row. Version 8: the current state keeps
+each code's history (``history``: the positions of every event that touched it), so a
+recall trail and ``GET /codes/{code}`` read it rather than resolve containment."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from epcis.identifiers.facts import canonical, check_digit, facts_of, slow_facts_of
 from ledger.application import Ledger
+from projections.code_facts import history_positions
 from projections.code_status import effective_facts, foldings, statuses
 from projections.recall_trail import trail
 from projections.runner import ReadModelRunner
@@ -71,6 +72,11 @@ def check_scope(runner: ReadModelRunner, scope: str | None) -> None:
         # (a box may only inherit an institution's events, from the case it is in)
         assert facts <= set(rows), sorted(facts - set(rows))
         assert set(folded) <= set(rows), sorted(set(folded) - set(rows))
+        # each row's history is the positions of the code's effective facts, in order
+        effective = effective_facts(conn, None, scope=scope)
+        for code, row in rows.items():
+            positions = [r.position for r in effective.get(code, [])]
+            assert history_positions(row.history) == positions, (scope, code)
         for code, row in rows.items():
             found = folded.get(code)
             if found is None:

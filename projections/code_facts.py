@@ -154,11 +154,11 @@ def _moved(conn: Connection, graph: LinkSet, derived: Sequence[Derived]) -> set[
     if not changes:
         return set()
     latest = {
-        row.code: (row.last_event_time, row.last_position)
+        row.code: (row.last_event_time, row.declared)
         for row in select_in(
             conn,
             lambda cond: select(
-                code_state.c.code, code_state.c.last_event_time, code_state.c.last_position
+                code_state.c.code, code_state.c.last_event_time, code_state.c.declared
             ).where(code_state.c.scope == EVERYONE, cond),
             code_state.c.code,
             sorted({k.parent for k in changes}),
@@ -167,7 +167,11 @@ def _moved(conn: Connection, graph: LinkSet, derived: Sequence[Derived]) -> set[
     moved: set[str] = set()
     for link in changes:
         before = latest.get(link.parent)
-        if not link.error_declared and (before is None or before[0] < link.event_time):
+        # a parent with facts of error-declared events: its last_event_time leaves them out
+        # (the fold drops them), but they pass on to what it holds (history, declared)
+        if not link.error_declared and (
+            before is None or (before[0] < link.event_time and not before[1])
+        ):
             continue
         under = [link.parent] if link.child == WILDCARD else [link.child]
         moved |= graph.ever_inside(under) | ({link.child} - {WILDCARD})

@@ -1,7 +1,8 @@
 """Writing and reading many view rows at once, inside the runner's transaction.
 
 * :func:`insert_rows` — PostgreSQL: ``COPY … FROM STDIN`` on the connection's psycopg
-  connection (same transaction); SQLite: one ``executemany`` INSERT.
+  connection (same transaction), after making the partitions the rows need
+  (:func:`projections.partitions.ensure`); SQLite: one ``executemany`` INSERT.
 * :func:`any_of` — ``column IN (values)`` (by index key for a keyed column) for a large
   set: ``= ANY(array)`` on PostgreSQL (one parameter, one plan: the array is sent as JSON
   text, ``ARRAY(SELECT json_array_elements_text(…))``, which psycopg passes on as it is, where
@@ -31,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnClause
 
+from projections import partitions
 from projections.schema import SHORT_BYTES, index_key, keyed, keyed_columns, stored_key
 
 _SQLITE_CHUNK = 5000
@@ -49,6 +51,10 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Sequence[Any]]) -
     names = [c.name for c in table.columns]
     rows = _with_keys(table, rows)
     if is_postgres(conn):
+        if table.name in partitions.PARTITIONED:
+            at = names.index(partitions.KEY)
+            positions = [row[at] for row in rows]
+            partitions.ensure(conn, table.name, min(positions), max(positions))
         raw: Any = conn.connection.driver_connection
         columns = ", ".join(f'"{n}"' for n in names)
         with (

@@ -68,6 +68,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 
 from epcis.timestamps import utc_text as utc_text
+from projections import partitions as partitions  # its CREATE TABLE: partitioned on PostgreSQL
 
 metadata = MetaData()
 

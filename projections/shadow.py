@@ -15,7 +15,9 @@ too: the shadow run follows its own position and quarantines into its own failur
 * PostgreSQL: a schema ``view_rebuild_<runner>``, put first on the connection's
   ``search_path``. The swap drops each live table and moves the shadow's in
   (``ALTER TABLE … SET SCHEMA``: its indexes and statistics go with it; index names are
-  per schema, so they do not clash) — catalogue changes only, whatever the size.
+  per schema, so they do not clash) — catalogue changes only, whatever the size. A
+  partitioned table (:mod:`projections.partitions`: made in the shadow's schema as its
+  rows need them) does not take its partitions along: each is moved after it.
 * SQLite: tables ``view_rebuild__<name>`` in the same file, the connection saying those
   names wherever its statements say the live ones (a ``before_cursor_execute`` hook on
   that one connection; index names alternate between ``<index>`` and
@@ -54,6 +56,7 @@ from sqlalchemy import Connection, Table, event, select, update
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from projections.failures import is_transient
+from projections.partitions import partitions
 from projections.schema import failures, tracking
 
 log = logging.getLogger(__name__)
@@ -288,9 +291,14 @@ class Shadow:
         live one renamed aside (dropped after the swap), the shadow's renamed to its name."""
         live = self._name(self.live, table)
         if self.postgres:
+            into = f"SET SCHEMA {self._quote(self.live)}"
+            found = partitions(self.conn, table.name)
+            parts = [] if found is None or found[0] != self.schema else found[1]
             return [
-                f"DROP TABLE IF EXISTS {live}",
-                f"ALTER TABLE {self._name(self.schema, table)} SET SCHEMA {self._quote(self.live)}",
+                f"DROP TABLE IF EXISTS {live}",  # its partitions with it
+                f"ALTER TABLE {self._name(self.schema, table)} {into}",
+                # a partitioned table moves alone: each partition (and its indexes) too
+                *(f"ALTER TABLE {self._name(self.schema, name)} {into}" for *_, name in parts),
             ]
         shadow = self._name(self.schema, self._shadow_name(table))
         found = self.conn.exec_driver_sql(

@@ -275,3 +275,36 @@ def test_the_cli_says_a_rebuild_is_running(
     assert "a rebuild of the views of 'code_status' is already running" in result.output
     result = CliRunner().invoke(main, ["projections", "rebuild"])
     assert result.exit_code == 0 and "rebuilt: 1 events applied" in result.output
+
+
+def test_views_of_several_partitions_are_rebuilt_and_swapped_in_whole(
+    ledger: Ledger, live: ReadModelRunner, rebuilder: ReadModelRunner, monkeypatch: Any
+) -> None:
+    """With partitions of two positions (PostgreSQL; SQLite has none): the shadow makes
+    its own as its rows need them, including for the events captured mid-rebuild, and the
+    swap moves them in with their tables."""
+    from projections.partitions import PARTITIONED, partitions
+
+    monkeypatch.setenv("TRACECODE_PARTITION_EVENTS", "2")
+    capture(ledger, commission(), pack(), ship())
+    with views(ledger, 2) as runner:  # tables made with the setting: a new database's
+        runner.rebuild()
+    live.run_until_caught_up()
+    during: list[dict[str, Any]] = []
+
+    def mid_rebuild() -> None:
+        capture(ledger, receive(), unpack(), dispense())
+        live.run_until_caught_up()
+        during.append(snapshot(live))
+
+    between_batches(rebuilder, 2, mid_rebuild, monkeypatch)
+    assert rebuilder.rebuild() == 6
+    assert snapshot(live) == during[0]
+    assert leftovers(live) == []
+    if live.engine.dialect.name == "postgresql":
+        with live.connect() as conn:
+            for table in PARTITIONED:
+                found = partitions(conn, table)
+                assert found is not None and found[0] == "public", table
+                lows = (2, 4) if table == "view_links" else (0, 2, 4, 6)  # links: from 2
+                assert [(a, b) for a, b, _ in found[1]] == [(a, a + 2) for a in lows], table

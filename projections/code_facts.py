@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Table, delete, select
 from epcis.identifiers.facts import facts_of
 from ledger.application import StoredEvent
 from ledger.records import SharedEvent
+from projections import code_first
 from projections.bulk import any_of, insert_rows, select_in
 from projections.code_status import Derived, Fact, Folding, derive_stored, effective_facts, folded
 from projections.hierarchy import CONTAINMENT, WILDCARD, At, LinkSet
@@ -253,14 +254,22 @@ def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tu
 
 
 class CodeFacts:
-    """Writes ``view_code_facts``, ``view_links``, ``view_code_state`` and ``view_stock``."""
+    """Writes ``view_code_facts``, ``view_links``, ``view_code_state``, ``view_stock``
+    and ``view_code_first``."""
 
     name = "code_facts"
-    tables: tuple[Table, ...] = (code_facts, links, code_state, stock_counts)
+    tables: tuple[Table, ...] = (
+        code_facts,
+        links,
+        code_state,
+        stock_counts,
+        code_first.code_first,
+    )
 
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         derived = [derive_stored(stored) for stored in batch]
         insert_rows(conn, code_facts, [_FACT_ROW(f.__dict__) for d in derived for f in d.facts])
+        code_first.record(conn, [(f.code, f.position) for d in derived for f in d.facts])
         insert_rows(conn, links, [_LINK_ROW(k.__dict__) for d in derived for k in d.links])
         update_states(conn, derived)
 
@@ -286,7 +295,10 @@ class CodeFacts:
 
     def backfill(self, conn: Connection, created: Sequence[Table]) -> None:
         """Fill ``view_code_state`` and ``view_stock`` from the facts already there (they
-        were just created beside existing facts: a database projected before they existed)."""
+        were just created beside existing facts: a database projected before they existed);
+        ``view_code_first`` likewise."""
+        if code_first.code_first in created:
+            code_first.backfill(conn)
         if code_state in created or stock_counts in created:
             conn.execute(delete(code_state))  # both filled again below, from every code
             conn.execute(delete(stock_counts))

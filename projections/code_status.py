@@ -455,13 +455,16 @@ def effective_facts(
     spans = {code: found.ancestry(code) for code in wanted}
     if codes is not None:
         ancestors = {s.ancestor for group in spans.values() for s in group}
-        for row in select_in(
-            conn,
-            lambda cond: select(code_facts).where(cond, *recorded),
-            code_facts.c.code,
-            sorted(ancestors | set(wanted)),
-        ):
-            by_code.setdefault(row.code, []).append(row)
+        for since, alike in found.firsts.groups(conn, ancestors | set(wanted)):
+            for row in select_in(
+                conn,
+                lambda cond, since=since: select(code_facts).where(  # type: ignore[misc]
+                    cond, code_facts.c.position >= since, *recorded
+                ),
+                code_facts.c.code,
+                alike,
+            ):
+                by_code.setdefault(row.code, []).append(row)
     out: dict[str, list[Any]] = {}
     for code in wanted:
         group = list(by_code.get(code, ()))

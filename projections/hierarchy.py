@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, Connection, select
 
 from epcis.identifiers.facts import canonical
 from projections.bulk import select_in
+from projections.code_first import Firsts
 from projections.schema import links, utc_text, visible_to
 
 ALL_KINDS = ("aggregation", "transformation")
@@ -131,6 +132,9 @@ class LinkSet:
         self._parents: set[str] = set()  # loaded: rows by parent
         self._children: set[str] = set()  # loaded: rows by child
         self._cleared: set[str] = set()  # loaded: clears
+        self.firsts = Firsts()
+        """The first positions of the codes loaded (their lookups' lower bounds), for
+        whoever reads their facts next (:func:`projections.code_status.effective_facts`)."""
 
     def add(self, row: LinkRow) -> None:
         key = (row.parent, row.child, row.position)
@@ -146,15 +150,18 @@ class LinkSet:
     # -- loading ----------------------------------------------------------------------
 
     def _fetch(self, conn: Connection, column: Any, values: Iterable[str]) -> None:
-        wanted = sorted(set(values))
-        if not wanted:
-            return
+        """The rows whose ``column`` (parent or child) is one of ``values``: by groups of
+        codes, each from its codes' first position on (:mod:`projections.code_first`:
+        on PostgreSQL, the older partitions are not read)."""
+        for since, group in self.firsts.groups(conn, set(values)):
 
-        def query(condition: ColumnElement[bool]) -> Any:
-            return select(*_LINK_ROW_COLUMNS).where(condition, *self._conds)
+            def query(condition: ColumnElement[bool], since: int = since) -> Any:
+                return select(*_LINK_ROW_COLUMNS).where(
+                    condition, links.c.position >= since, *self._conds
+                )
 
-        for row in select_in(conn, query, column, wanted):
-            self.add(LinkRow(*row))
+            for row in select_in(conn, query, column, group):
+                self.add(LinkRow(*row))
 
     def _load_children(self, conn: Connection, codes: Iterable[str]) -> list[str]:
         """Every row of ``codes`` as children, and the clears of their parents; the
@@ -170,13 +177,15 @@ class LinkSet:
         return sorted(parents)
 
     def _fetch_clears(self, conn: Connection, parents: set[str]) -> None:
-        def query(condition: ColumnElement[bool]) -> Any:
-            return select(*_LINK_ROW_COLUMNS).where(
-                condition, links.c.child == WILDCARD, *self._conds
-            )
+        for since, group in self.firsts.groups(conn, parents):
 
-        for row in select_in(conn, query, links.c.parent, sorted(parents)):
-            self.add(LinkRow(*row))
+            def query(condition: ColumnElement[bool], since: int = since) -> Any:
+                return select(*_LINK_ROW_COLUMNS).where(
+                    condition, links.c.child == WILDCARD, links.c.position >= since, *self._conds
+                )
+
+            for row in select_in(conn, query, links.c.parent, group):
+                self.add(LinkRow(*row))
 
     def load_down(self, conn: Connection, parents: Iterable[str]) -> None:
         """The rows under ``parents``, transitively, with every row of the codes under

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from epcis.identifiers.facts import canonical
 from projections.bulk import is_postgres, select_in
 from projections.code_facts import history_positions
+from projections.code_first import Firsts
 from projections.code_status import (
     HOSPITAL_STATE,
     CodeStatus,
@@ -166,7 +167,13 @@ def _members(
         roots = sorted(c for c in found if is_instance(c))
     via: dict[str, str | None] = dict.fromkeys(roots)
     # only the roots with a link under them can have contents (most lots: none)
-    query = select(links.c.parent).select_from(with_keys(conn, links.c.parent, roots)).distinct()
+    since = links.c.position >= (Firsts().since(conn, roots) or 0)  # see _Reader._since
+    query = (
+        select(links.c.parent)
+        .select_from(with_keys(conn, links.c.parent, roots))
+        .where(since)
+        .distinct()
+    )
     containers = sorted(set(conn.execute(query).scalars()) & via.keys()) if roots else []
     for root, inside in contents(conn, containers, as_of=as_of, scope=scope).items():
         for child in inside:
@@ -261,6 +268,13 @@ class _Reader:
         self.parental = LinkSet(as_of=as_of, scope=scope)  # as parents_of reads
         self.container_facts: dict[str, list[Any]] = {}
         self.inherited: dict[str, _Inherited] = {}
+        self.firsts = Firsts()
+
+    def _since(self, codes: Sequence[str]) -> int:
+        """The smallest first position of ``codes``: their facts and links are from there
+        on (:mod:`projections.code_first`; on PostgreSQL older partitions are not read).
+        The members of a lot, and the cases they were packed in, begin about together."""
+        return self.firsts.since(self.conn, codes) or 0
 
     def lines(self, via: dict[str, str | None]) -> Iterator[TrailLine]:
         members = list(via)
@@ -328,7 +342,8 @@ class _Reader:
         wanted = set(chunk)
         own: dict[str, list[Any]] = {}
         query = select(code_facts).select_from(with_keys(self.conn, code_facts.c.code, chunk))
-        for fact in self.conn.execute(query.where(*self.recorded)):
+        since = code_facts.c.position >= self._since(chunk)
+        for fact in self.conn.execute(query.where(since, *self.recorded)):
             if fact.code in wanted:
                 own.setdefault(fact.code, []).append(_plain(fact))
         return own
@@ -340,7 +355,7 @@ class _Reader:
         rows = (
             select(*(links.c[name] for name in LinkRow._fields), seen.label("seen"))
             .select_from(with_keys(self.conn, links.c.child, chunk))
-            .where(*self.link_conds)
+            .where(links.c.position >= self._since(chunk), *self.link_conds)
             .subquery()
         )
         if is_postgres(self.conn):
@@ -397,7 +412,7 @@ class _Reader:
         query = (
             select(*columns)
             .select_from(with_keys(self.conn, code_facts.c.code, new))
-            .where(*self.recorded)
+            .where(code_facts.c.position >= self._since(new), *self.recorded)
         )
         for row in self.conn.execute(query):
             if row.code in self.container_facts:

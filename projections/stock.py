@@ -56,6 +56,7 @@ from sqlalchemy import Connection, func, select
 from epcis.identifiers.facts import canonical, facts_of
 from projections.bulk import is_postgres, select_in
 from projections.code_facts import state_row
+from projections.code_first import Firsts
 from projections.code_status import effective_facts, folded, foldings, seen_by
 from projections.hierarchy import CONTAINMENT, WILDCARD
 from projections.schema import code_facts, code_state, keyed_eq, links, stock_counts, utc_text
@@ -172,16 +173,21 @@ def changed_since(
         found.add(parent if child == WILDCARD else child)
     # every code ever linked under them (every link recorded), transitively
     frontier = sorted(found)
+    firsts = Firsts()  # each parent's links from its first position (older partitions unread)
     while frontier and (limit is None or len(found) <= limit):
-        kids = {
-            child
-            for (child,) in select_in(
-                conn,
-                lambda cond: select(links.c.child).where(cond, links.c.kind.in_(CONTAINMENT)),
-                links.c.parent,
-                frontier,
+        kids: set[str] = set()
+        for since, parents in firsts.groups(conn, frontier):
+            kids.update(
+                child
+                for (child,) in select_in(
+                    conn,
+                    lambda cond, since=since: select(links.c.child).where(  # type: ignore[misc]
+                        cond, links.c.position >= since, links.c.kind.in_(CONTAINMENT)
+                    ),
+                    links.c.parent,
+                    parents,
+                )
             )
-        }
         frontier = sorted(kids - found - {WILDCARD})
         found.update(frontier)
     return None if limit is not None and len(found) > limit else found

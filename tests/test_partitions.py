@@ -7,17 +7,36 @@ Runs on PostgreSQL for real (a fresh database per test), with partitions of a fe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from epcis.identifiers.facts import canonical
 from ledger.application import Ledger
+from projections import hierarchy
+from projections.code_first import code_first, lookup
+from projections.code_status import effective_facts, status
 from projections.partitions import PARTITIONED, ensure, partition_name, partition_size, partitions
 from projections.runner import ReadModelRunner
 from tests.conftest import open_ledger, postgres_database
-from tests.test_projections import capture, commission, dispense, pack, receive, ship, unpack
+from tests.supply_chain import commissioning, packing, shipping
+from tests.test_projections import (
+    BOX,
+    CASE,
+    PHARMACY,
+    WAREHOUSE,
+    capture,
+    commission,
+    dispense,
+    pack,
+    receive,
+    ship,
+    unpack,
+)
 
 SIZE = 2
 
@@ -179,3 +198,123 @@ def test_sqlite_tables_are_not_partitioned(tmp_path: Any, small: int) -> None:
                 assert ensure(conn, "view_code_facts", 1, 100) == []
         finally:
             runner.close()
+
+
+# -- pruning: a code's lookups read the partitions from its first position on -------------
+
+NEW = [f"urn:epc:id:sgtin:0614141.107399.{n}" for n in (1, 2)]
+NEW_CASE = "urn:epc:id:sscc:0614141.5555555555"
+_PARTITION = re.compile(r"\b(view_(?:code_facts|links)_p\d{12})\b")
+
+
+@contextmanager
+def statements(runner: ReadModelRunner) -> Iterator[list[tuple[str, Any]]]:
+    """The statements run on ``runner``'s engine meanwhile that read the facts or links."""
+    seen: list[tuple[str, Any]] = []
+
+    def note(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _m: bool) -> None:
+        lowered = statement.lower()
+        if lowered.lstrip().startswith("select") and (
+            "view_code_facts" in lowered or "view_links" in lowered
+        ):
+            seen.append((statement, parameters))
+
+    event.listen(runner.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(runner.engine, "before_cursor_execute", note)
+
+
+def scanned(runner: ReadModelRunner, seen: list[tuple[str, Any]]) -> set[str]:
+    """The partitions of the facts and links the plans of ``seen`` read (EXPLAIN, with
+    the same parameters)."""
+    out: set[str] = set()
+    with runner.connect() as conn:
+        for statement, parameters in seen:
+            plan = conn.exec_driver_sql("EXPLAIN " + statement, parameters).scalars().all()
+            out |= {m for line in plan for m in _PARTITION.findall(line)}
+    return out
+
+
+def test_lookups_of_a_code_read_only_the_partitions_from_its_first_position(
+    pg_ledger: Ledger, small: int
+) -> None:
+    runner = ReadModelRunner(pg_ledger, batch_size=2)
+    try:
+        # the old codes: positions 1-6 (facts in partitions 0, 2, 4, 6; links in 2, 4)
+        capture(pg_ledger, commission(), pack(), ship(), receive(), unpack(), dispense())
+        runner.run_until_caught_up()
+        # new codes at 7 (partition 6), packed at 8 and shipped at 9 (partition 8)
+        capture(pg_ledger, commissioning(14, NEW, WAREHOUSE), packing(15, NEW_CASE, NEW, WAREHOUSE))
+        with statements(runner) as catch_up:
+            assert runner.run_once() == 2
+        capture(pg_ledger, shipping(16, [NEW_CASE], WAREHOUSE, PHARMACY))
+        runner.run_until_caught_up()
+        with runner.connect() as conn:
+            every = {
+                name
+                for table in ("view_code_facts", "view_links")
+                for *_, name in (partitions(conn, table) or ("", []))[1]
+            }
+        assert len(every) == 9  # facts: 0, 2, 4, 6, 8; links: 2, 4, 6 (empty: no hole), 8
+
+        # the catch-up of the new codes' batch looked them up in their partition only
+        assert catch_up and scanned(runner, catch_up) <= {
+            "view_code_facts_p000000000006",
+            "view_code_facts_p000000000008",
+            "view_links_p000000000006",
+            "view_links_p000000000008",
+        }
+        # a new box's status, history and parent: its own partitions and its case's
+        with statements(runner) as reads, runner.connect() as conn:
+            found = status(conn, NEW[0])
+            history = effective_facts(conn, [canonical(NEW[0])])[canonical(NEW[0])]
+            parent = hierarchy.parent_of(conn, NEW[0])
+        assert found is not None and found.state == "in_transit"
+        assert [f.position for f in history] == [7, 8, 9]
+        assert parent == canonical(NEW_CASE)
+        assert scanned(runner, reads) == {
+            "view_code_facts_p000000000006",
+            "view_code_facts_p000000000008",
+            "view_links_p000000000006",
+            "view_links_p000000000008",
+        }
+        # an old box reads from its first position: every partition, as before
+        with statements(runner) as reads, runner.connect() as conn:
+            assert [
+                f.position for f in effective_facts(conn, [canonical(BOX[1])])[canonical(BOX[1])]
+            ] == [
+                1,
+                2,
+                3,
+                4,
+                5,
+            ]
+        assert {"view_code_facts_p000000000000", "view_links_p000000000002"} <= scanned(
+            runner, reads
+        )
+    finally:
+        runner.close()
+
+
+def test_first_positions_are_filled_from_the_facts_when_their_table_is_new(
+    pg_ledger: Ledger,
+) -> None:
+    runner = ReadModelRunner(pg_ledger)
+    try:
+        capture(pg_ledger, commission(), pack(), ship())
+        runner.run_until_caught_up()
+        with runner.connect() as conn:
+            kept = lookup(conn, [canonical(c) for c in (*BOX, CASE)])
+        assert kept == {**{canonical(b): 1 for b in BOX}, canonical(CASE): 2}
+        with runner.transaction() as conn:
+            code_first.drop(conn)
+    finally:
+        runner.close()
+    again = ReadModelRunner(pg_ledger)  # creates it beside the facts, and fills it
+    try:
+        with again.connect() as conn:
+            assert lookup(conn, [canonical(c) for c in (*BOX, CASE)]) == kept
+    finally:
+        again.close()

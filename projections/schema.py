@@ -25,6 +25,11 @@
   recalled, frozen or returned), kept with it: ``GET /stock`` without ``as_of`` reads
   these lines (and splits off the expired ones at read time).
 
+**Partitions.** On PostgreSQL ``view_code_facts`` and ``view_links`` (and the event index's
+tables) are partitioned by ``position`` range (:mod:`projections.partitions`), and per-code
+lookups say ``position >= `` the code's first (:mod:`projections.code_first`), so that they
+read only the partitions from there on.
+
 **Bounded index keys.** A PostgreSQL btree entry must stay under ~2.7 kB, and the ledger
 holds identifiers (codes, locations, lots, bizSteps, eventIDs…) of any length. So no text
 column a view indexes is indexed as it is: each has a companion ``<name>_key`` column,

@@ -175,7 +175,9 @@ def hash_ids(conn: Connection, positions: Collection[int]) -> dict[int, str]:
     else:
         table = func.json_each(listed).table_valued("value")
         wanted = table.c.value
-    query = select(events.c.position, events.c.hash_id).select_from(
-        table.join(events, events.c.position == wanted)
+    query = (
+        select(events.c.position, events.c.hash_id)
+        .select_from(table.join(events, events.c.position == wanted))
+        .where(events.c.position >= min(positions))  # older partitions are not read
     )
     return dict(conn.execute(query).tuples().all())

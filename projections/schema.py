@@ -334,7 +334,9 @@ record time, for stock as of a time from what was recorded since
 eventTime, by parent, by Event Hash ID; links by Event Hash ID; the current state by
 place): each cost the catch-up its upkeep on every row. Version 8: the current state keeps
 each code's history (``history``: the positions of every event that touched it), so a
-recall trail and ``GET /codes/{code}`` read it rather than resolve containment."""
+recall trail and ``GET /codes/{code}`` read it rather than resolve containment; each code's
+first position is kept (``view_code_first``), and on PostgreSQL the facts, links and event
+index are partitioned by position range (:mod:`projections.partitions`)."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

@@ -62,6 +62,7 @@ from ledger.application import Ledger, StoredEvent
 from ledger.records import SharedEvent
 from projections.bulk import insert_rows
 from projections.code_facts import CodeFacts
+from projections.collector import paused
 from projections.event_index import EventIndex
 from projections.failures import ConcurrentRunError, is_transient
 from projections.read_model import ReadModel
@@ -228,20 +229,21 @@ class ReadModelRunner:
     def _once(self, transaction: Callable[[], AbstractContextManager[Connection]]) -> int:
         """:meth:`run_once` in the transactions ``transaction`` gives (the live tables',
         or a rebuild's shadow's)."""
-        try:
+        with paused():  # a batch's many short-lived objects (projections.collector)
+            try:
+                with transaction() as conn:
+                    return self._apply_next(conn, isolate=False)
+            except _BatchFailed as failed:
+                if is_transient(failed.error):
+                    raise failed.error from None
+                log.warning(
+                    "projection %s: a batch failed (%s: %s); applying it again event by event",
+                    self.name,
+                    type(failed.error).__name__,
+                    _short(failed.error, 300),
+                )
             with transaction() as conn:
-                return self._apply_next(conn, isolate=False)
-        except _BatchFailed as failed:
-            if is_transient(failed.error):
-                raise failed.error from None
-            log.warning(
-                "projection %s: a batch failed (%s: %s); applying it again event by event",
-                self.name,
-                type(failed.error).__name__,
-                _short(failed.error, 300),
-            )
-        with transaction() as conn:
-            return self._apply_next(conn, isolate=True)
+                return self._apply_next(conn, isolate=True)
 
     def _apply_next(self, conn: Connection, *, isolate: bool) -> int:
         """Apply the batch after the tracking position through ``conn`` (in its

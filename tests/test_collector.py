@@ -1,0 +1,58 @@
+"""The garbage collector is paused while a batch is applied, and only then."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from projections import collector
+
+
+@pytest.fixture(autouse=True)
+def _collector_enabled() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_paused_inside_and_enabled_again_after() -> None:
+    with collector.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_enabled_again_after_an_error() -> None:
+    with pytest.raises(ValueError), collector.paused():
+        raise ValueError("a failed batch")
+    assert gc.isenabled()
+
+
+def test_overlapping_pauses_end_with_the_last() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with collector.paused():
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert entered.wait(10)
+    with collector.paused():
+        pass
+    assert not gc.isenabled()  # the other thread's batch is still running
+    release.set()
+    thread.join(10)
+    assert gc.isenabled()
+
+
+def test_a_collector_the_process_disabled_stays_disabled() -> None:
+    gc.disable()
+    with collector.paused():
+        pass
+    assert not gc.isenabled()

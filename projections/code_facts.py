@@ -21,7 +21,7 @@ where batches begin and end, nor on the order events were recorded in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, select
@@ -44,6 +44,7 @@ from projections.stock_lines import LineKey, count_line, update_stock
 
 _FACT_ROW = itemgetter(*value_columns(code_facts))  # a fact's __dict__ → row
 _LINK_ROW = itemgetter(*value_columns(links))
+_IN_TIME = attrgetter("event_time", "position")  # the order facts are folded in
 
 
 def history_text(positions: Iterable[int], before: str = "") -> str:
@@ -216,7 +217,7 @@ def _update_scope(
             if same is not None and same[0] == before and same[1] == len(facts):
                 rows.append((scope, *same[2][1:]))
                 continue
-        new = sorted(facts, key=lambda f: (f.event_time, f.position))
+        new = facts if len(facts) == 1 else sorted(facts, key=_IN_TIME)
         if prior is not None and (new[0].event_time, new[0].position) < (
             prior.last_event_time,
             prior.last_position,

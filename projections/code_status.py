@@ -584,7 +584,9 @@ class Folding:
     def add(self, r: Any) -> None:
         if r.state is not None:
             self.state, self.holder, self.order = r.state, r.holder, r.order
-            previous = HospitalState(self.hospital_state)
+            previous = _HOSPITAL_STATES.get(self.hospital_state) or HospitalState(
+                self.hospital_state
+            )
             self.hospital_state = next_hospital_state(previous, r.state, r.biz_step, r.action)
             self._move_or_hold(r.state, r.biz_step)
         else:
@@ -643,3 +645,5 @@ _GONE = frozenset({"destroyed", "consumed"})
 """States after which nothing holds a code any more (nor does ``exited``)."""
 
 _FOLDING_FIELDS = tuple(f.name for f in fields(Folding))
+_HOSPITAL_STATES = {s.value: s for s in HospitalState}
+"""Value → member without the enum's call (a fold makes one per fact)."""

@@ -99,10 +99,26 @@ def _parsed(raw: str) -> CodeInfo:
     )
 
 
-@lru_cache(maxsize=1 << 18)
+_KNOWN_MAX = 1 << 18
+_known: dict[str, CodeInfo] = {}
+"""The answers, by raw form; those of the fast path under the canonical form too (an
+event names a code by its EPC URN, the views then ask about its Digital Link: one parse,
+not two). Emptied when full."""
+
+
 def facts_of(raw: str) -> CodeInfo:
     """What the views need of ``raw`` (see :class:`CodeInfo`)."""
-    return _fast(raw) or _parsed(raw)
+    found = _known.get(raw)
+    if found is not None:
+        return found
+    if len(_known) >= _KNOWN_MAX:
+        _known.clear()
+    found = _fast(raw)
+    if found is None:
+        found = _known[raw] = _parsed(raw)
+        return found
+    _known[raw] = _known[found.canonical] = found  # the fast path answers both the same
+    return found
 
 
 def slow_facts_of(raw: str) -> CodeInfo:

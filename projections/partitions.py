@@ -134,13 +134,34 @@ def ensure(conn: Connection, table: str, low: int, high: int) -> list[str]:
         top += size
     quote = conn.dialect.identifier_preparer.quote
     parent = f"{quote(schema)}.{quote(table)}"
+    indexes = [] if not made else _indexes(conn, parent)
     names = []
     for start, end in made:
         name = partition_name(table, start)
         child = f"{quote(schema)}.{quote(name)}"
         conn.exec_driver_sql(f"CREATE TABLE {child} (LIKE {parent} INCLUDING DEFAULTS)")
-        conn.exec_driver_sql(
+        for index, unique, method in indexes:  # named after the table's: plans say which
+            own = quote(f"{index}_p{start:012d}")
+            conn.exec_driver_sql(f"CREATE {unique}INDEX {own} ON {child} USING {method}")
+        conn.exec_driver_sql(  # takes the indexes above as the partitions of the table's
             f"ALTER TABLE {parent} ATTACH PARTITION {child} FOR VALUES FROM ({start}) TO ({end})"
         )
         names.append(name)
     return names
+
+
+def _indexes(conn: Connection, parent: str) -> list[tuple[str, str, str]]:
+    """The indexes of the (quoted, schema-qualified) table ``parent``: (name, ``"UNIQUE "``
+    or ``""``, what follows ``USING`` in its definition)."""
+    rows = conn.execute(
+        text(
+            "SELECT c.relname, i.indisunique, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = CAST(:t AS regclass) "
+            "ORDER BY c.relname"
+        ),
+        {"t": parent},
+    ).all()
+    return [
+        (str(name), "UNIQUE " if unique else "", str(definition).split(" USING ", 1)[1])
+        for name, unique, definition in rows
+    ]

@@ -22,6 +22,7 @@ from projections.code_first import code_first, lookup
 from projections.code_status import effective_facts, status
 from projections.partitions import PARTITIONED, ensure, partition_name, partition_size, partitions
 from projections.runner import ReadModelRunner
+from projections.schema import code_facts
 from tests.conftest import open_ledger, postgres_database
 from tests.supply_chain import commissioning, packing, shipping
 from tests.test_projections import (
@@ -86,6 +87,13 @@ def test_partitions_are_made_as_the_log_crosses_their_bounds(pg_ledger: Ledger, 
             lows = (2,) if table == "view_links" else (0, 2, 4)
             assert [(a, b) for a, b, _ in parts] == [(a, a + 2) for a in lows], table
             assert [name for *_, name in parts] == [partition_name(table, a) for a in lows]
+        with runner.connect() as conn:  # each partition's indexes: the table's, named after them
+            named = conn.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = :t ORDER BY indexname"),
+                {"t": "view_code_facts_p000000000002"},
+            ).scalars()
+            indexes = sorted(str(index.name) for index in code_facts.indexes)
+            assert list(named) == [f"{index}_p000000000002" for index in indexes]
         for table in PARTITIONED:
             rows = placed(runner, table)
             assert {p for _, p in rows} == ({2} if table == "view_links" else {1, 2, 3, 4})

@@ -18,7 +18,10 @@ no ``DEFAULT`` partition (a catch-all would grow with the history, and a new ran
 not be split off it without scanning it). A partition is made as a table of its own and
 then ``ATTACH``-ed: that takes a ``SHARE UPDATE EXCLUSIVE`` lock on the table, which
 readers and writers pass, where ``CREATE TABLE … PARTITION OF`` would take an ``ACCESS
-EXCLUSIVE`` one and hold every reader of the table until the batch commits. Nothing is
+EXCLUSIVE`` one and hold every reader of the table until the batch commits; its indexes
+are made first, named after the table's (``<index>_p<from>``: a plan says which index a
+partition is read by), and the ``ATTACH`` takes them as the partitions of the table's
+indexes. Nothing is
 cached: a batch rolled back takes its partitions with it, and the next attempt looks again
 (one catalogue query per table per batch).
 

@@ -103,10 +103,9 @@ def update_states(conn: Connection, derived: Sequence[Derived]) -> None:
     updates = passed_facts(graph, derived)
     again = _moved(conn, graph, derived)
     again |= {code for code, facts in updates.items() if any(f.error_declared for f in facts)}
-    scopes: dict[str, dict[str, list[Fact]]] = {EVERYONE: {}}
+    scopes: dict[str, dict[str, list[Fact]]] = {EVERYONE: updates}
     for code, facts in updates.items():
         for fact in facts:
-            scopes[EVERYONE].setdefault(code, []).append(fact)
             if fact.institution:
                 scopes.setdefault(fact.institution, {}).setdefault(code, []).append(fact)
     refold: dict[str, set[str]] = {}

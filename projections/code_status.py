@@ -98,7 +98,10 @@ def passed_on(fact: Any, container_code: str, code: str) -> Fact:
     """The fact ``fact`` (a :class:`Fact` or a ``view_code_facts`` row) of a container
     passes on to ``code`` inside it: the event's words, the code's own product and lot."""
     product, lot, expiry = _own_attributes(code)
-    values = {name: getattr(fact, name, None) for name in _FACT_FIELDS}
+    if type(fact) is Fact:
+        values = fact.__dict__.copy()  # every field (the usual case: a batch's own fact)
+    else:
+        values = {name: getattr(fact, name, None) for name in _FACT_FIELDS}
     values.update(
         code=code,
         role="contained",

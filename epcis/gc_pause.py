@@ -7,6 +7,14 @@ the finalizers of whatever garbage other code left, with no stack left for them:
 as "unraisable" errors (seen once in the suite: an unraisable ``RecursionError`` during the
 100,000-deep test). The parser makes no reference cycles, so pausing the collector costs
 nothing but a delay; it is paused only for documents with enough brackets to nest that deep.
+
+The projection runner pauses it the same way for each batch it applies
+(:meth:`projections.runner.ReadModelRunner`): a batch of 5,000 events makes a few hundred
+thousand short-lived objects (facts, folds, rows) that reference counting frees when the
+batch ends, and the collector walking them again and again as they piled up was 40 % of a
+catch-up's CPU (20,000 events: 9.4 s with it, 5.7 s without). One counter for every pause,
+parses and batches alike: two counters would let one re-enable or re-disable the collector
+under the other (a parse that began inside a batch ended by disabling it for good).
 """
 
 from __future__ import annotations

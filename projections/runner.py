@@ -58,11 +58,11 @@ from sqlalchemy import (
     update,
 )
 
+from epcis.gc_pause import collector_paused
 from ledger.application import Ledger, StoredEvent
 from ledger.records import SharedEvent
 from projections.bulk import insert_rows
 from projections.code_facts import CodeFacts
-from projections.collector import paused
 from projections.event_index import EventIndex
 from projections.failures import ConcurrentRunError, is_transient
 from projections.read_model import ReadModel
@@ -229,7 +229,7 @@ class ReadModelRunner:
     def _once(self, transaction: Callable[[], AbstractContextManager[Connection]]) -> int:
         """:meth:`run_once` in the transactions ``transaction`` gives (the live tables',
         or a rebuild's shadow's)."""
-        with paused():  # a batch's many short-lived objects (projections.collector)
+        with collector_paused():  # a batch's many short-lived objects (epcis.gc_pause)
             try:
                 with transaction() as conn:
                     return self._apply_next(conn, isolate=False)

@@ -35,6 +35,19 @@ def examples_dir() -> Path:
     return EXAMPLES
 
 
+@pytest.fixture(autouse=True)
+def collector_left_running() -> Iterator[None]:
+    """A test that leaves the cyclic garbage collector disabled fails here, and it runs
+    again: left off, later tests run without it (two pause counters once did this)."""
+    import gc
+
+    was = gc.isenabled()
+    yield
+    if was and not gc.isenabled():
+        gc.enable()
+        pytest.fail("the test left the garbage collector disabled")
+
+
 def _settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("TRACECODE_")}
 

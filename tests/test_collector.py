@@ -1,4 +1,5 @@
-"""The garbage collector is paused while a batch is applied, and only then."""
+"""The garbage collector is paused while a batch is applied, and only then (one pause
+for batches and deep parses alike, :mod:`epcis.gc_pause`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from projections import collector
+from epcis.gc_pause import collector_paused
 
 
 @pytest.fixture(autouse=True)
@@ -16,18 +17,20 @@ def _collector_enabled() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
+    if was:
+        gc.enable()
+    else:
         gc.disable()
 
 
 def test_paused_inside_and_enabled_again_after() -> None:
-    with collector.paused():
+    with collector_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
 
 
 def test_enabled_again_after_an_error() -> None:
-    with pytest.raises(ValueError), collector.paused():
+    with pytest.raises(ValueError), collector_paused():
         raise ValueError("a failed batch")
     assert gc.isenabled()
 
@@ -36,14 +39,14 @@ def test_overlapping_pauses_end_with_the_last() -> None:
     entered, release = threading.Event(), threading.Event()
 
     def other() -> None:
-        with collector.paused():
+        with collector_paused():
             entered.set()
             release.wait(10)
 
     thread = threading.Thread(target=other)
     thread.start()
     assert entered.wait(10)
-    with collector.paused():
+    with collector_paused():
         pass
     assert not gc.isenabled()  # the other thread's batch is still running
     release.set()
@@ -53,6 +56,6 @@ def test_overlapping_pauses_end_with_the_last() -> None:
 
 def test_a_collector_the_process_disabled_stays_disabled() -> None:
     gc.disable()
-    with collector.paused():
+    with collector_paused():
         pass
     assert not gc.isenabled()

@@ -57,3 +57,9 @@ def collector_paused(pause: bool = True) -> Iterator[None]:
             _pausing -= 1
             if _pausing == 0 and _was_enabled:
                 gc.enable()
+
+
+def pauses_in_flight() -> int:
+    """How many paused blocks are running now (in any thread)."""
+    with _lock:
+        return _pausing

@@ -59,3 +59,14 @@ def test_a_collector_the_process_disabled_stays_disabled() -> None:
     with collector_paused():
         pass
     assert not gc.isenabled()
+
+
+def test_pauses_in_flight_are_counted() -> None:
+    from epcis.gc_pause import pauses_in_flight
+
+    assert pauses_in_flight() == 0
+    with collector_paused():
+        with collector_paused():
+            assert pauses_in_flight() == 2
+        assert pauses_in_flight() == 1
+    assert pauses_in_flight() == 0

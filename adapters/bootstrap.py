@@ -252,9 +252,11 @@ class Settings:
         from adapters.webhooks import DestinationPolicy
         from epcis.limits import env_seconds
         from ledger.patient_key import check_patient_key
+        from projections.partitions import partition_size
 
         try:
             check_patient_key(env)
+            partition_size(env)  # read when view tables are made: a bad value stops the start
             jwt = JwtSettings.from_env(env)
             remember = env_seconds(KEY_CACHE_ENV, DEFAULT_KEY_CACHE, zero=True)
         except ValueError as exc:

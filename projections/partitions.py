@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -57,10 +58,11 @@ KEY = "position"
 _BOUND = re.compile(r"FROM \('?(-?\d+)'?\) TO \('?(-?\d+)'?\)")
 
 
-def partition_size() -> int:
+def partition_size(env: Mapping[str, str] = os.environ) -> int:
     """Positions per partition (:data:`SETTING`); 0: the tables are not partitioned.
-    ``ValueError`` for anything but a whole number from 0 on."""
-    raw = os.environ.get(SETTING, "").strip()
+    ``ValueError`` for anything but a whole number from 0 on (the server and the projector
+    check it at start, :class:`adapters.bootstrap.Settings`)."""
+    raw = env.get(SETTING, "").strip()
     if not raw:
         return DEFAULT_SIZE
     try:
@@ -120,9 +122,11 @@ def ensure(conn: Connection, table: str, low: int, high: int) -> list[str]:
     """Make the partitions of ``table`` that rows with positions from ``low`` to ``high``
     (inclusive) need, in the writer's transaction; the names of those made. Nothing on
     SQLite or for a table not partitioned."""
+    found = partitions(conn, table)  # None on SQLite: the setting is not read there
+    if found is None:
+        return []
     size = partition_size()
-    found = partitions(conn, table)
-    if found is None or size <= 0:
+    if size <= 0:
         return []
     schema, existing = found
     if existing:

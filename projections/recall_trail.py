@@ -195,9 +195,6 @@ def with_keys(conn: Connection, column: Any, codes: Sequence[str]) -> Any:
     return table.join(column.table, keyed(column) == table.c.value)
 
 
-_NARROW = [code_facts.c[name] for name in ("code", "position", "event_time", "hash_id")]
-"""What the events of a line read of a container's fact (statuses come from
-``view_code_state``)."""
 _STATUS = [
     code_state.c[name]
     for name in (
@@ -232,7 +229,6 @@ class _Inherited:
         share these spans (a cycle in the links would be cut at another place)."""
         self.parent = parent
         self.facts: list[tuple[Any, str]] | None = None
-        self.events: list[tuple[str, int, str]] = []
 
     def cover(self, facts_of: dict[str, list[Any]]) -> list[tuple[Any, str]]:
         if self.facts is None:
@@ -243,7 +239,6 @@ class _Inherited:
                     if r.position not in taken and span.covers(r.event_time, r.position):
                         taken.add(r.position)
                         self.facts.append((r, span.ancestor))
-            self.events = sorted((r.event_time, r.position, r.hash_id) for r, _ in self.facts)
         return self.facts
 
 
@@ -253,11 +248,11 @@ _NOTHING = _Inherited([], frozenset(), None)
 class _Reader:
     """The lines of a trail, :data:`CHUNK` members at a time, each exactly as
     :func:`~projections.code_status.effective_facts` and the statuses say, from a few
-    set queries per chunk, each giving one row per member: its own events (now) or facts
-    (``as_of``), its link rows as a child (one JSON text: its *signature*) and its row of
-    ``view_code_state`` (now). Members with the same signature were in the same
-    containers at the same times (the boxes of a case): what the containers pass on, and
-    the parent, are worked out once per signature, from one of them
+    set queries per chunk, each giving one row per member: its row of ``view_code_state``
+    with its kept history (now) or its own facts (``as_of``), and its link rows as a child
+    (one JSON text: its *signature*). Members with the same signature were in the same
+    containers at the same times (the boxes of a case): the parent and, as of a time, what
+    the containers pass on are worked out once per signature, from one of them
     (:class:`~projections.hierarchy.LinkSet` loaded for that one only)."""
 
     def __init__(self, conn: Connection, as_of: str | datetime | None, scope: str | None):
@@ -408,9 +403,8 @@ class _Reader:
             return
         for container in new:
             self.container_facts[container] = []
-        columns = list(code_facts.c) if self.as_of is not None else _NARROW
         query = (
-            select(*columns)
+            select(code_facts)
             .select_from(with_keys(self.conn, code_facts.c.code, new))
             .where(code_facts.c.position >= self._since(new), *self.recorded)
         )
@@ -421,7 +415,7 @@ class _Reader:
 
 def _plain(row: Any) -> Any:
     """A row whose fields are read fast (a full fact, folded and passed on by field)."""
-    return SimpleNamespace(**row._asdict()) if len(row) > len(_NARROW) else row
+    return SimpleNamespace(**row._asdict())
 
 
 def _in_time(row: Any) -> tuple[str, int]:

@@ -193,6 +193,11 @@ def test_a_bad_size_is_refused_with_its_name(raw: str, monkeypatch: Any) -> None
     monkeypatch.setenv("TRACECODE_PARTITION_EVENTS", raw)
     with pytest.raises(ValueError, match="TRACECODE_PARTITION_EVENTS"):
         partition_size()
+    # the server and the projector check it at start, with its name
+    from adapters.bootstrap import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="TRACECODE_PARTITION_EVENTS"):
+        Settings.from_env({"TRACECODE_PARTITION_EVENTS": raw})
 
 
 def test_sqlite_tables_are_not_partitioned(tmp_path: Any, small: int) -> None:

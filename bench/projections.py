@@ -586,7 +586,7 @@ class _existing:
                 "SELECT tablename FROM pg_tables WHERE tablename LIKE 'view\\_%'"
             ).fetchall()
             for (name,) in names:
-                conn.execute(f'DROP TABLE "{name}" CASCADE')
+                conn.execute(f'DROP TABLE IF EXISTS "{name}" CASCADE')  # partitions go with parents
         return self.url
 
     def __exit__(self, *exc: object) -> None:

@@ -14,8 +14,15 @@ containment at its eventTime (:class:`projections.hierarchy.LinkSet`, loaded for
 codes the batch reaches), to the codes inside them: a code whose new facts all come
 after its last one is folded on from its row; any other — an event recorded late, an
 error declaration, or a link recorded after events of its container that it changes
-(:func:`_moved`) — is folded again from its effective facts. So the rows do not depend on
-where batches begin and end, nor on the order events were recorded in.
+(:func:`_moved`) — is folded again from its effective facts, in every institution's view
+that has a row of it. So the rows do not depend on where batches begin and end, nor on
+the order events were recorded in.
+
+Each row keeps the code's parent now (``parent``, as :func:`projections.hierarchy.parents_of`
+reads it in the row's scope): read again for every row a batch writes, and for every code
+ever put in a container the batch empties (:func:`_parents_again`). Everyone's row of a
+code whose facts are all one institution's names it (``sole``) and stands for that
+institution's row, which is not written (:func:`_update_scope`).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, delete, select, update
 
 from epcis.identifiers.facts import facts_of
 from ledger.application import StoredEvent
@@ -32,10 +39,11 @@ from ledger.records import SharedEvent
 from projections import code_first
 from projections.bulk import any_of, insert_rows, select_in
 from projections.code_status import Derived, Fact, Folding, derive_stored, effective_facts, folded
-from projections.hierarchy import CONTAINMENT, WILDCARD, At, LinkSet
+from projections.hierarchy import CONTAINMENT, WILDCARD, At, LinkSet, parents_of
 from projections.schema import (
     code_facts,
     code_state,
+    keyed_eq,
     links,
     stock_counts,
     value_columns,
@@ -59,10 +67,19 @@ def history_positions(text: str | None) -> list[int]:
 
 
 def state_row(
-    scope: str, code: str, folding: Folding | None, *, declared: bool, history: str = ""
+    scope: str,
+    code: str,
+    folding: Folding | None,
+    *,
+    declared: bool,
+    history: str = "",
+    parent: str | None = None,
+    sole: str | None = None,
 ) -> tuple[Any, ...]:
     """The ``view_code_state`` row of a code in ``scope`` (``folding`` None: every fact
-    withdrawn); ``history``: :func:`history_text` of its facts."""
+    withdrawn); ``history``: :func:`history_text` of its facts; ``parent``: the code it is
+    in now (:func:`projections.hierarchy.parents_of` in ``scope``); ``sole``: everyone's
+    row only, the institution all its facts are of (:func:`_update_scope`)."""
     f = folding or Folding()
     place = f.destination if f.state == "in_transit" else f.location
     return (
@@ -86,6 +103,8 @@ def state_row(
         f.moved,
         f.held,
         history,
+        parent,
+        sole,
     )
 
 
@@ -93,39 +112,113 @@ EVERYONE = ""
 """The scope of the state and stock every institution's facts make (a regulator's view)."""
 
 
-def update_states(conn: Connection, derived: Sequence[Derived]) -> None:
+def update_states(
+    conn: Connection, derived: Sequence[Derived], firsts: code_first.Firsts | None = None
+) -> None:
     """Bring ``view_code_state`` up to date with the batch ``derived`` (its facts and
     links already written), in every scope it touches: everyone's (:data:`EVERYONE`) and
-    the institution of each fact's event (what that institution sees)."""
+    the institution of each fact's event (what that institution sees). ``firsts``: the
+    first positions known of the batch's codes (:func:`projections.code_first.record`),
+    shared by its lookups."""
     graph = LinkSet(kinds=CONTAINMENT)
+    if firsts is not None:
+        graph.firsts = firsts
     named = {f.code for d in derived for f in d.facts}
     graph.load_down(conn, named | {k.parent for d in derived for k in d.links})
     updates = passed_facts(graph, derived)
     again = _moved(conn, graph, derived)
     again |= {code for code, facts in updates.items() if any(f.error_declared for f in facts)}
-    scopes: dict[str, dict[str, list[Fact]]] = {EVERYONE: updates}
-    for code, facts in updates.items():
-        for fact in facts:
-            if fact.institution:
-                scopes.setdefault(fact.institution, {}).setdefault(code, []).append(fact)
     refold: dict[str, set[str]] = {}
     if again:
         # in every institution's view: a code moved into a container may now inherit the
         # events of an institution it had no row for (the rows folded from nothing go)
-        kept = conn.execute(select(code_state.c.scope).distinct()).scalars()
-        for scope in {EVERYONE, *kept, *scopes}:
+        kept = conn.execute(
+            select(code_state.c.scope).union(
+                select(code_state.c.sole).where(code_state.c.sole.is_not(None))
+            )
+        ).scalars()
+        for scope in {EVERYONE, *kept}:
             refold[scope] = set(again)
     counts: dict[LineKey, list[int]] = {}
-    everyones: dict[str, FoldedOn] = {}
-    for scope in sorted(scopes.keys() | refold.keys()):  # EVERYONE first
+    soles: dict[str, tuple[str | None, str | None]] = {}
+    written: set[tuple[str, str]] = set()
+    refolded = _update_scope(
+        conn, EVERYONE, updates, refold.pop(EVERYONE, set()), counts, soles, graph.firsts, written
+    )
+    # folded again for a fact before its last (a late link moving it out of a container
+    # whose later events it inherited): so are its rows in every institution's view,
+    # whether or not the institution has a fact in the batch
+    for scope, code in _rows_elsewhere(conn, sorted(refolded - again)):
+        refold.setdefault(scope, set()).add(code)
+    scopes: dict[str, dict[str, list[Fact]]] = {}
+    for code, facts in updates.items():
+        for fact in facts:
+            if fact.institution:
+                scopes.setdefault(fact.institution, {}).setdefault(code, []).append(fact)
+    for code, (before, now) in soles.items():
+        if before is not None and before != now:  # its institution's row is its own again
+            refold.setdefault(before, set()).add(code)
+    for scope in sorted(scopes.keys() | refold.keys()):
         by_code = scopes.get(scope, {})
-        _update_scope(conn, scope, by_code, refold.get(scope, set()), counts, everyones)
+        again_here = refold.get(scope, set())
+        _update_scope(conn, scope, by_code, again_here, counts, soles, graph.firsts, written)
     update_stock(conn, counts)
+    cleared = {k.parent for d in derived for k in d.links if k.child == WILDCARD}
+    if cleared:
+        inside = {r.child for p in cleared for r in graph.by_parent.get(p, ())} - {WILDCARD}
+        _parents_again(conn, sorted(inside), graph.firsts, written)
 
 
-FoldedOn = tuple[tuple[Any, ...] | None, int, tuple[Any, ...]]
-"""A code folded on in everyone's scope: its old row (without the scope; None: none), how
-many new facts, its new row."""
+def _rows_elsewhere(conn: Connection, codes: Sequence[str]) -> list[tuple[str, str]]:
+    """(scope, code) of the institutions' own rows of ``codes``."""
+    if not codes:
+        return []
+    return [
+        (scope, code)
+        for scope, code in select_in(
+            conn,
+            lambda cond: select(code_state.c.scope, code_state.c.code).where(
+                code_state.c.scope != EVERYONE, cond
+            ),
+            code_state.c.code,
+            codes,
+        )
+    ]
+
+
+def _parents_again(
+    conn: Connection,
+    codes: Sequence[str],
+    firsts: code_first.Firsts | None,
+    written: set[tuple[str, str]],
+) -> None:
+    """Read again the kept parents of ``codes``, every code ever put in a container the
+    batch emptied (a DELETE without childEPCs, or its error declaration): the parent
+    ends or comes back with the clear, even for a code whose row the batch did not write
+    (in the clear's eventTime it was in another container, so the clear passed nothing on
+    to it, yet its link to the cleared container was still live). Rows the batch wrote
+    (``written``: scope, code) have theirs already."""
+    if not codes:
+        return
+    rows = select_in(
+        conn,
+        lambda cond: select(code_state.c.scope, code_state.c.code, code_state.c.parent).where(cond),
+        code_state.c.code,
+        codes,
+    )
+    by_scope: dict[str, dict[str, str | None]] = {}
+    for scope, code, parent in rows:
+        if (scope, code) not in written:
+            by_scope.setdefault(scope, {})[code] = parent
+    for scope, kept in sorted(by_scope.items()):
+        now = parents_of(conn, sorted(kept), scope=scope or None, firsts=firsts)
+        for code, parent in sorted(kept.items()):
+            if now.get(code) != parent:
+                conn.execute(
+                    update(code_state)
+                    .where(code_state.c.scope == scope, keyed_eq(code_state.c.code, code))
+                    .values(parent=now.get(code))
+                )
 
 
 def passed_facts(graph: LinkSet, derived: Sequence[Derived]) -> dict[str, list[Fact]]:
@@ -179,19 +272,39 @@ def _moved(conn: Connection, graph: LinkSet, derived: Sequence[Derived]) -> set[
     return moved
 
 
+def _sole(institutions: Iterable[str | None], before: str | None = "") -> str | None:
+    """The institution all of ``institutions`` are (None: several, or none), and the
+    ``before`` one (""): no facts before)."""
+    found = set(institutions)
+    if before != "":
+        found.add(before)
+    if len(found) != 1:
+        return None
+    (only,) = found
+    return only or None
+
+
 def _update_scope(
     conn: Connection,
     scope: str,
     by_code: dict[str, list[Fact]],
     again: set[str],
     counts: dict[LineKey, list[int]],
-    everyones: dict[str, FoldedOn] | None = None,
-) -> None:
+    soles: dict[str, tuple[str | None, str | None]] | None = None,
+    firsts: code_first.Firsts | None = None,
+    written: set[tuple[str, str]] | None = None,
+) -> set[str]:
     """Fold on, or again (``again``, and codes whose new facts come before their last),
-    the ``view_code_state`` rows of ``scope``. ``everyones``: the codes folded on in
-    everyone's scope, filled when ``scope`` is :data:`EVERYONE`, else read: a code whose
-    old row here is everyone's and whose new facts are all of them (the usual case: one
-    institution's codes) is folded as everyone's was, so it takes that row."""
+    the ``view_code_state`` rows of ``scope``, each with its parent now (read from the
+    links, the batch's written already).
+
+    Everyone's rows keep ``sole``: the institution all of the code's facts are of; that
+    institution keeps no row of its own for the code (it would be the same row), and its
+    stock counts the code from everyone's row. ``soles``: code → its ``sole`` before and
+    after, filled by everyone's scope, read by the institutions' (codes not in it: read
+    from the table); a code whose ``sole`` was this institution and is no more is folded
+    again here (it was folded as everyone's). The codes folded again; ``written`` gets
+    (scope, code) of each row written."""
     codes = sorted(by_code.keys() | again)
     old = {
         row.code: row
@@ -202,6 +315,10 @@ def _update_scope(
             codes,
         )
     }
+    everyone = scope == EVERYONE
+    if not everyone:
+        sole = _soles_now(conn, codes, soles or {})
+        codes = [c for c in codes if sole.get(c) != scope]  # counted from everyone's row
     rows: list[tuple[Any, ...]] = []
     refold: list[str] = []
     for code in codes:
@@ -210,12 +327,6 @@ def _update_scope(
             refold.append(code)
             continue
         facts = by_code[code]
-        before = None if prior is None else tuple(prior)[1:]
-        if everyones is not None and scope != EVERYONE:
-            same = everyones.get(code)  # this scope's new facts: a sub-list of everyone's
-            if same is not None and same[0] == before and same[1] == len(facts):
-                rows.append((scope, *same[2][1:]))
-                continue
         new = facts if len(facts) == 1 else sorted(facts, key=_IN_TIME)
         if prior is not None and (new[0].event_time, new[0].position) < (
             prior.last_event_time,
@@ -227,29 +338,89 @@ def _update_scope(
         for fact in new:
             folding.add(fact)
         history = history_text((f.position for f in new), "" if prior is None else prior.history)
-        rows.append(state_row(scope, code, folding, declared=False, history=history))
-        if everyones is not None and scope == EVERYONE:
-            everyones[code] = (before, len(facts), rows[-1])
+        alone = (
+            _sole((f.institution for f in new), "" if prior is None else prior.sole)
+            if everyone
+            else None
+        )
+        rows.append(state_row(scope, code, folding, declared=False, history=history, sole=alone))
     rows.extend(_folded_again(conn, scope, refold))
+    rows = _with_parents(conn, scope, rows, firsts)
+    if soles is not None and everyone:
+        for row in rows:
+            prior = old.get(row[1])
+            soles[row[1]] = (None if prior is None else prior.sole, row[_SOLE])
     for condition in any_of(conn, code_state.c.code, sorted(old)):
         conn.execute(delete(code_state).where(code_state.c.scope == scope, condition))
     insert_rows(conn, code_state, rows)
+    if written is not None:
+        written.update((scope, row[1]) for row in rows)
     for row in old.values():
-        count_line(counts, row, -1)
+        _count(counts, row, -1)
     for row in rows:
-        count_line(counts, row, +1)
+        _count(counts, row, +1)
+    return set(refold)
+
+
+def _count(counts: dict[LineKey, list[int]], row: Any, sign: int) -> None:
+    """:func:`count_line` of a state row, and for its ``sole`` institution too."""
+    count_line(counts, row, sign)
+    alone = row[_SOLE]
+    if alone is not None:
+        count_line(counts, (alone, *row[1:]), sign)
+
+
+def _soles_now(
+    conn: Connection, codes: Sequence[str], soles: dict[str, tuple[str | None, str | None]]
+) -> dict[str, str | None]:
+    """code → everyone's ``sole`` of it now (from ``soles``, else from the table)."""
+    found = {c: soles[c][1] for c in codes if c in soles}
+    rest = [c for c in codes if c not in soles]
+    if rest:
+        for code, alone in select_in(
+            conn,
+            lambda cond: select(code_state.c.code, code_state.c.sole).where(
+                code_state.c.scope == EVERYONE, cond
+            ),
+            code_state.c.code,
+            rest,
+        ):
+            found[code] = alone
+    return found
+
+
+_PARENT = value_columns(code_state).index("parent")
+"""Where a :func:`state_row` holds the parent."""
+_SOLE = value_columns(code_state).index("sole")
+
+
+def _with_parents(
+    conn: Connection,
+    scope: str,
+    rows: list[tuple[Any, ...]],
+    firsts: code_first.Firsts | None = None,
+) -> list[tuple[Any, ...]]:
+    """``rows`` (of :func:`state_row`) with each code's parent now in ``scope``."""
+    if not rows:
+        return rows
+    codes = [r[1] for r in rows]
+    found = parents_of(conn, codes, scope=None if scope == EVERYONE else scope, firsts=firsts)
+    return [(*r[:_PARENT], found.get(r[1]), *r[_PARENT + 1 :]) for r in rows]
 
 
 def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tuple[Any, ...]]:
     """The state rows of ``codes`` in ``scope``, folded from all their effective facts."""
     if not codes:
         return []
-    groups = effective_facts(conn, codes, scope=None if scope == EVERYONE else scope)
+    everyone = scope == EVERYONE
+    groups = effective_facts(conn, codes, scope=None if everyone else scope)
     rows = []
     for code, group in sorted(groups.items()):
         declared = any(r.error_declared for r in group)
         history = history_text(r.position for r in group)
-        rows.append(state_row(scope, code, folded(group), declared=declared, history=history))
+        alone = _sole(r.institution for r in group) if everyone else None
+        found = folded(group)
+        rows.append(state_row(scope, code, found, declared=declared, history=history, sole=alone))
     return rows
 
 
@@ -269,9 +440,9 @@ class CodeFacts:
     def apply(self, conn: Connection, batch: Sequence[StoredEvent]) -> None:
         derived = [derive_stored(stored) for stored in batch]
         insert_rows(conn, code_facts, [_FACT_ROW(f.__dict__) for d in derived for f in d.facts])
-        code_first.record(conn, [(f.code, f.position) for d in derived for f in d.facts])
+        firsts = code_first.record(conn, [(f.code, f.position) for d in derived for f in d.facts])
         insert_rows(conn, links, [_LINK_ROW(k.__dict__) for d in derived for k in d.links])
-        update_states(conn, derived)
+        update_states(conn, derived, firsts)
 
     def share(self, conn: Connection, shares: Sequence[SharedEvent]) -> None:
         """Institutions that now see events another stored: fold again, in each such

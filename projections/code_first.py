@@ -51,17 +51,22 @@ def lookup(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
     return {code: int(position) for code, position in rows if code in wanted}
 
 
-def record(conn: Connection, firsts: Iterable[tuple[str, int]]) -> None:
+def record(conn: Connection, firsts: Iterable[tuple[str, int]]) -> Firsts:
     """Keep the first position of each code of a batch's facts (``(code, position)``
-    pairs) that has none yet (in the batch's transaction)."""
+    pairs) that has none yet (in the batch's transaction); the first positions of all of
+    them, for the batch's lookups."""
     smallest: dict[str, int] = {}
     for code, position in firsts:
         if code not in smallest or position < smallest[code]:
             smallest[code] = position
+    found = Firsts()
     if not smallest:
-        return
+        return found
     known = lookup(conn, sorted(smallest))
     insert_rows(conn, code_first, [(c, p) for c, p in sorted(smallest.items()) if c not in known])
+    found.known.update(smallest)
+    found.known.update(known)
+    return found
 
 
 def backfill(conn: Connection) -> None:

@@ -426,11 +426,14 @@ def parents_of(
     as_of: str | datetime | None = None,
     kinds: Sequence[str] = ALL_KINDS,
     scope: str | None = None,
+    firsts: Firsts | None = None,
 ) -> dict[str, str]:
     """:func:`parent_of` of many (canonical) codes, in a few queries: code → parent, for
-    those that have one."""
+    those that have one (``firsts``: the codes' first positions known already)."""
     wanted = sorted(set(codes))
     found = LinkSet(as_of=as_of, kinds=kinds, scope=scope)
+    if firsts is not None:
+        found.firsts = firsts
     found.load_up(conn, wanted, depth=1)
     return found.live(wanted)
 

@@ -14,8 +14,8 @@ parent. ``via`` is the lot member or container through which a code was reached 
 for the lot's own codes and the code asked for).
 ``as_of`` works as for :func:`~projections.code_status.status`: only facts and links
 recorded up to that record time. Without it the statuses and the events are read from
-``view_code_state`` (kept with the facts: its ``history``) rather than folded and resolved
-through the containers from every fact; only the parents are read from the links.
+``view_code_state`` (kept with the facts: its ``history`` and ``parent``) rather than
+folded and resolved through the containers from every fact and link.
 """
 
 from __future__ import annotations
@@ -29,13 +29,24 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Connection, Text, bindparam, cast, func, select, true
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from epcis.identifiers.facts import canonical
 from projections.bulk import is_postgres, select_in
 from projections.code_facts import history_positions
-from projections.code_first import Firsts
+from projections.code_first import Firsts, code_first
 from projections.code_status import (
     HOSPITAL_STATE,
     CodeStatus,
@@ -52,11 +63,11 @@ from projections.hierarchy import (
     LinkSet,
     Reach,
     contents,
-    parents_of,
 )
 from projections.schema import (
     code_facts,
     code_state,
+    in_scope,
     index_key,
     keyed,
     keyed_eq,
@@ -159,15 +170,30 @@ def _members(
     for the lot's own codes and the code asked for), sorted by code."""
     if code is not None:
         roots = [canonical(code)]
+        start = Firsts().since(conn, roots) or 0
     else:
         conds = [keyed_eq(code_facts.c.product, product or ""), *_recorded(as_of, scope)]
         if lot is not None:
             conds.append(keyed_eq(code_facts.c.lot, lot))
-        found = conn.execute(select(code_facts.c.code).where(*conds).distinct()).scalars()
-        roots = sorted(c for c in found if is_instance(c))
+        # each with its first position (view_code_first), joined in the database: the
+        # links below are read from the smallest on (see _Reader._since)
+        found = (
+            select(code_facts.c.code, keyed(code_facts.c.code).label("key"))
+            .where(*conds)
+            .distinct()
+            .subquery()
+        )
+        same = and_(keyed(code_first.c.code) == found.c.key, code_first.c.code == found.c.code)
+        rows = conn.execute(
+            select(found.c.code, code_first.c.position).select_from(
+                found.outerjoin(code_first, same)
+            )
+        ).all()
+        roots = sorted(c for c, _ in rows if is_instance(c))
+        start = min((int(p) for c, p in rows if p is not None and is_instance(c)), default=0)
     via: dict[str, str | None] = dict.fromkeys(roots)
     # only the roots with a link under them can have contents (most lots: none)
-    since = links.c.position >= (Firsts().since(conn, roots) or 0)  # see _Reader._since
+    since = links.c.position >= start  # see _Reader._since
     query = (
         select(links.c.parent)
         .select_from(with_keys(conn, links.c.parent, roots))
@@ -278,10 +304,10 @@ class _Reader:
             yield from self._chunk(chunk, via)
 
     def _chunk(self, chunk: list[str], via: dict[str, str | None]) -> Iterator[TrailLine]:
-        signatures = self._signatures(chunk)
         if self.as_of is None:
-            yield from self._current(chunk, via, self._parents(chunk, signatures))
+            yield from self._current(chunk, via)
             return
+        signatures = self._signatures(chunk)
         self._load_reps(chunk, signatures)
         inherited = {m: self._inherited(m, signatures.get(m)) for m in chunk}
         self._load_container_facts({s.ancestor for i in inherited.values() for s in i.spans})
@@ -298,16 +324,14 @@ class _Reader:
             status = None if found is None else _values(found)
             yield _line(member, via[member], status, [r.hash_id for r in group])
 
-    def _current(
-        self, chunk: list[str], via: dict[str, str | None], parents: dict[str, str | None]
-    ) -> Iterator[TrailLine]:
-        """Lines now: statuses and histories as ``view_code_state`` keeps them (the
-        history's positions named by their Event Hash IDs), parents from the links."""
+    def _current(self, chunk: list[str], via: dict[str, str | None]) -> Iterator[TrailLine]:
+        """Lines now: statuses, parents and histories as ``view_code_state`` keeps them
+        (the history's positions named by their Event Hash IDs)."""
         wanted = set(chunk)
         query = (
-            select(*_STATUS, code_state.c.history)
+            select(*_STATUS, code_state.c.parent, code_state.c.history)
             .select_from(with_keys(self.conn, code_state.c.code, chunk))
-            .where(code_state.c.scope == (self.scope or ""))
+            .where(in_scope(self.scope))
         )
         states = {r[0]: r for r in self.conn.execute(query).all() if r[0] in wanted}
         histories = {code: history_positions(r[-1]) for code, r in states.items()}
@@ -317,21 +341,10 @@ class _Reader:
             status = (
                 None
                 if state is None or not state.last_event  # every fact withdrawn: no status
-                else (*state[1:-2], parents.get(member))
+                else (*state[1:-3], state.parent)
             )
             events = [hashes[p] for p in histories.get(member, ())]
             yield _line(member, via[member], status, events)
-
-    def _parents(self, chunk: list[str], signatures: dict[str, str]) -> dict[str, str | None]:
-        """member → the code it is in now, worked out once per signature."""
-        reps: dict[str, str] = {}
-        for member in chunk:
-            signature = signatures.get(member)
-            if signature is not None:
-                reps.setdefault(signature, member)
-        self.parental.load_up(self.conn, sorted(reps.values()), depth=1)
-        found = {s: self.parental.live([rep]).get(rep) for s, rep in reps.items()}
-        return {m: found[signatures[m]] for m in chunk if m in signatures}
 
     def _own_facts(self, chunk: list[str]) -> dict[str, list[Any]]:
         wanted = set(chunk)
@@ -466,10 +479,9 @@ def current_statuses(
 ) -> dict[str, tuple[CodeStatus, list[str]]]:
     """:func:`projections.code_status.statuses` of ``codes`` now (with parents), each with
     its history (the Event Hash IDs of every event that touched it, in eventTime order),
-    read from ``view_code_state`` (the rows of the institution ``scope``, or everyone's)
-    instead of folding their facts."""
-    parent = parents_of(conn, codes, scope=scope)
-    kept = code_state.c.scope == (scope or "")
+    read from ``view_code_state`` (the rows of the institution ``scope``, or everyone's:
+    status, parent and history kept there) instead of folding their facts."""
+    kept = in_scope(scope)
     rows = select_in(
         conn, lambda cond: select(code_state).where(kept, cond), code_state.c.code, sorted(codes)
     )
@@ -478,7 +490,7 @@ def current_statuses(
     hashes = hash_ids(conn, {p for h in histories.values() for p in h})
     return {
         r.code: (
-            Folding.of_state(r).status(r.code, parent.get(r.code)),
+            Folding.of_state(r).status(r.code, r.parent),
             list(dict.fromkeys(hashes[p] for p in histories[r.code])),
         )
         for r in found

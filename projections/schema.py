@@ -273,12 +273,32 @@ code_state = Table(
     # error-declared ones too, in (eventTime, position) order, space-separated: its recall
     # trail line and ``history`` without a fold (:func:`projections.code_facts.history_text`)
     Column("history", Text, nullable=False),
+    # the code it is in now (or was made from), as the links the scope sees say
+    # (:func:`projections.hierarchy.parents_of`): a status without a query of the links
+    Column("parent", Text),
+    # everyone's rows: the institution all of the code's facts are of (None: several, or
+    # none); that institution keeps no row of its own for the code, it would be the same
+    # (:func:`projections.code_facts.in_scope` reads an institution's rows)
+    Column("sole", Text),
     Column("code_key", Text),
     Column("product_key", Text),
     Column("lot_key", Text),
     Column("place_key", Text),
 )
 Index("view_code_state_code", code_state.c.scope, keyed(code_state.c.code), unique=True)
+
+
+def in_scope(scope: str | None) -> ColumnElement[bool]:
+    """The ``view_code_state`` rows of ``scope`` (None or "": everyone's): an institution's
+    own rows, and everyone's rows made by its events alone (``sole``: it keeps no row of
+    its own for those, it would be the same)."""
+    if not scope:
+        return code_state.c.scope == ""
+    return or_(
+        code_state.c.scope == scope,
+        and_(code_state.c.scope == "", code_state.c.sole == scope),
+    )
+
 
 stock_counts = Table(
     "view_stock",
@@ -313,7 +333,7 @@ def sqlalchemy_url(ledger_url: str) -> URL:
     return make_url(ledger_url)
 
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
 from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
@@ -336,7 +356,11 @@ place): each cost the catch-up its upkeep on every row. Version 8: the current s
 each code's history (``history``: the positions of every event that touched it), so a
 recall trail and ``GET /codes/{code}`` read it rather than resolve containment; each code's
 first position is kept (``view_code_first``), and on PostgreSQL the facts, links and event
-index are partitioned by position range (:mod:`projections.partitions`)."""
+index are partitioned by position range (:mod:`projections.partitions`). Version 9: the
+current state keeps each code's parent (``parent``), so ``GET /codes/{code}`` and a trail
+read it with the status rather than resolve it from the links; and an institution keeps no
+row of its own for a code whose facts are all its events (everyone's row says so: ``sole``),
+which halved the rows a one-institution ledger writes."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

@@ -59,7 +59,15 @@ from projections.code_facts import state_row
 from projections.code_first import Firsts
 from projections.code_status import effective_facts, folded, foldings, seen_by
 from projections.hierarchy import CONTAINMENT, WILDCARD
-from projections.schema import code_facts, code_state, keyed_eq, links, stock_counts, utc_text
+from projections.schema import (
+    code_facts,
+    code_state,
+    in_scope,
+    keyed_eq,
+    links,
+    stock_counts,
+    utc_text,
+)
 from projections.stock_lines import FIGURES, count_line, figure
 from projections.stock_lines import LineKey as KeptKey
 
@@ -203,8 +211,10 @@ def _lines_as_of(
     kept = scope or ""
     limit = None
     if FOLD_ALL_SHARE is not None:
+        # everyone's codes: as many as any institution sees, or more (an institution's own
+        # are not counted apart: most are on everyone's rows, ``sole``)
         total = conn.execute(
-            select(func.count()).select_from(code_state).where(code_state.c.scope == kept)
+            select(func.count()).select_from(code_state).where(code_state.c.scope == "")
         ).scalar_one()
         limit = int(total * FOLD_ALL_SHARE)
     found = changed_since(conn, as_of, scope, limit=limit)
@@ -216,11 +226,11 @@ def _lines_as_of(
         return lines
     for row in select_in(
         conn,
-        lambda cond: select(code_state).where(code_state.c.scope == kept, cond),
+        lambda cond: select(code_state).where(in_scope(kept), cond),
         code_state.c.code,
         changed,
     ):
-        count_line(lines, row, -1)
+        count_line(lines, (kept, *row[1:]), -1)  # everyone's row of a code of ``kept`` alone
     for code, group in effective_facts(conn, changed, as_of=as_of, scope=scope).items():
         found_then = folded(group)
         if found_then is not None:

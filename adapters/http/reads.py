@@ -332,7 +332,8 @@ async def _trail_body(
             if as_csv:
                 yield csv_rows(batch, header=first).encode("utf-8")
             else:
-                rows = ",".join(_compact_json(line.row()) for line in batch)
+                # one encoder call for the piece: its array without the brackets
+                rows = _compact_json([line.row() for line in batch])[1:-1]
                 yield (("[" if first else ",") + rows).encode("utf-8")
             batch, first = await in_thread(lambda: list(islice(rest, TRAIL_BATCH))), False
         if not as_csv:

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import Connection, Table, delete, func, select, update
 
 from epcis.identifiers.facts import facts_of
 from ledger.application import StoredEvent
@@ -169,16 +169,31 @@ def update_states(
         _parents_again(conn, sorted(inside), graph.firsts, written)
 
 
+def own_scopes(conn: Connection) -> list[str]:
+    """The institutions with rows of their own in ``view_code_state``: one index probe
+    each (a recursive walk of the index on scope; ``SELECT DISTINCT`` reads every row)."""
+    walk = (
+        select(func.min(code_state.c.scope).label("scope"))
+        .where(code_state.c.scope > EVERYONE)
+        .cte("scopes", recursive=True)
+    )
+    following = select(func.min(code_state.c.scope)).where(code_state.c.scope > walk.c.scope)
+    walk = walk.union_all(select(following.scalar_subquery()).where(walk.c.scope.is_not(None)))
+    return [s for s in conn.execute(select(walk.c.scope)).scalars() if s is not None]
+
+
 def _rows_elsewhere(conn: Connection, codes: Sequence[str]) -> list[tuple[str, str]]:
-    """(scope, code) of the institutions' own rows of ``codes``."""
-    if not codes:
+    """(scope, code) of the institutions' own rows of ``codes`` (found through the index,
+    scope by scope)."""
+    scopes = own_scopes(conn) if codes else []
+    if not scopes:
         return []
     return [
         (scope, code)
         for scope, code in select_in(
             conn,
             lambda cond: select(code_state.c.scope, code_state.c.code).where(
-                code_state.c.scope != EVERYONE, cond
+                code_state.c.scope.in_(scopes), cond
             ),
             code_state.c.code,
             codes,
@@ -200,9 +215,12 @@ def _parents_again(
     (``written``: scope, code) have theirs already."""
     if not codes:
         return
+    scopes = [EVERYONE, *own_scopes(conn)]  # through the index, scope by scope
     rows = select_in(
         conn,
-        lambda cond: select(code_state.c.scope, code_state.c.code, code_state.c.parent).where(cond),
+        lambda cond: select(code_state.c.scope, code_state.c.code, code_state.c.parent).where(
+            code_state.c.scope.in_(scopes), cond
+        ),
         code_state.c.code,
         codes,
     )

@@ -294,9 +294,11 @@ def in_scope(scope: str | None) -> ColumnElement[bool]:
     its own for those, it would be the same)."""
     if not scope:
         return code_state.c.scope == ""
-    return or_(
-        code_state.c.scope == scope,
-        and_(code_state.c.scope == "", code_state.c.sole == scope),
+    # scope IN (…) first: the index on (scope, code) probes both per code (an OR of the
+    # two was a sequential scan of the table when joined to many codes)
+    return and_(
+        code_state.c.scope.in_([scope, ""]),
+        or_(code_state.c.scope == scope, code_state.c.sole == scope),
     )
 
 

@@ -128,27 +128,22 @@ def update_states(
     updates = passed_facts(graph, derived)
     again = _moved(conn, graph, derived)
     again |= {code for code, facts in updates.items() if any(f.error_declared for f in facts)}
-    refold: dict[str, set[str]] = {}
-    if again:
-        # in every institution's view: a code moved into a container may now inherit the
-        # events of an institution it had no row for (the rows folded from nothing go)
-        kept = conn.execute(
-            select(code_state.c.scope).union(
-                select(code_state.c.sole).where(code_state.c.sole.is_not(None))
-            )
-        ).scalars()
-        for scope in {EVERYONE, *kept}:
-            refold[scope] = set(again)
     counts: dict[LineKey, list[int]] = {}
     soles: dict[str, tuple[str | None, str | None]] = {}
     written: set[tuple[str, str]] = set()
-    refolded = _update_scope(
-        conn, EVERYONE, updates, refold.pop(EVERYONE, set()), counts, soles, graph.firsts, written
-    )
+    refolded = _update_scope(conn, EVERYONE, updates, again, counts, soles, graph.firsts, written)
+    refold: dict[str, set[str]] = {}
+    if again:
+        # in every institution's view: those with rows of their own (the rows folded from
+        # nothing go), and those whose events the codes now inherit (a code moved into a
+        # container may inherit the events of an institution it had no row for)
+        seen = {i for code in again for i in refolded.get(code, ())}
+        for scope in {*own_scopes(conn), *seen}:
+            refold[scope] = set(again)
     # folded again for a fact before its last (a late link moving it out of a container
     # whose later events it inherited): so are its rows in every institution's view,
     # whether or not the institution has a fact in the batch
-    for scope, code in _rows_elsewhere(conn, sorted(refolded - again)):
+    for scope, code in _rows_elsewhere(conn, sorted(refolded.keys() - again)):
         refold.setdefault(scope, set()).add(code)
     scopes: dict[str, dict[str, list[Fact]]] = {}
     for code, facts in updates.items():
@@ -311,7 +306,7 @@ def _update_scope(
     soles: dict[str, tuple[str | None, str | None]] | None = None,
     firsts: code_first.Firsts | None = None,
     written: set[tuple[str, str]] | None = None,
-) -> set[str]:
+) -> dict[str, set[str]]:
     """Fold on, or again (``again``, and codes whose new facts come before their last),
     the ``view_code_state`` rows of ``scope``, each with its parent now (read from the
     links, the batch's written already).
@@ -321,8 +316,9 @@ def _update_scope(
     stock counts the code from everyone's row. ``soles``: code → its ``sole`` before and
     after, filled by everyone's scope, read by the institutions' (codes not in it: read
     from the table); a code whose ``sole`` was this institution and is no more is folded
-    again here (it was folded as everyone's). The codes folded again; ``written`` gets
-    (scope, code) of each row written."""
+    again here (it was folded as everyone's). The codes folded again, each with the
+    institutions of its effective facts; ``written`` gets (scope, code) of each row
+    written."""
     codes = sorted(by_code.keys() | again)
     old = {
         row.code: row
@@ -362,7 +358,8 @@ def _update_scope(
             else None
         )
         rows.append(state_row(scope, code, folding, declared=False, history=history, sole=alone))
-    rows.extend(_folded_again(conn, scope, refold))
+    again_rows, refolded = _folded_again(conn, scope, refold)
+    rows.extend(again_rows)
     rows = _with_parents(conn, scope, rows, firsts)
     if soles is not None and everyone:
         for row in rows:
@@ -377,7 +374,7 @@ def _update_scope(
         _count(counts, row, -1)
     for row in rows:
         _count(counts, row, +1)
-    return set(refold)
+    return {code: refolded.get(code, set()) for code in refold}
 
 
 def _count(counts: dict[LineKey, list[int]], row: Any, sign: int) -> None:
@@ -426,20 +423,24 @@ def _with_parents(
     return [(*r[:_PARENT], found.get(r[1]), *r[_PARENT + 1 :]) for r in rows]
 
 
-def _folded_again(conn: Connection, scope: str, codes: Sequence[str]) -> list[tuple[Any, ...]]:
-    """The state rows of ``codes`` in ``scope``, folded from all their effective facts."""
+def _folded_again(
+    conn: Connection, scope: str, codes: Sequence[str]
+) -> tuple[list[tuple[Any, ...]], dict[str, set[str]]]:
+    """The state rows of ``codes`` in ``scope``, folded from all their effective facts,
+    and the institutions of each code's facts."""
     if not codes:
-        return []
+        return [], {}
     everyone = scope == EVERYONE
     groups = effective_facts(conn, codes, scope=None if everyone else scope)
     rows = []
+    institutions = {c: {r.institution for r in g if r.institution} for c, g in groups.items()}
     for code, group in sorted(groups.items()):
         declared = any(r.error_declared for r in group)
         history = history_text(r.position for r in group)
         alone = _sole(r.institution for r in group) if everyone else None
         found = folded(group)
         rows.append(state_row(scope, code, found, declared=declared, history=history, sole=alone))
-    return rows
+    return rows, institutions
 
 
 class CodeFacts:

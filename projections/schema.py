@@ -278,7 +278,7 @@ code_state = Table(
     Column("parent", Text),
     # everyone's rows: the institution all of the code's facts are of (None: several, or
     # none); that institution keeps no row of its own for the code, it would be the same
-    # (:func:`projections.code_facts.in_scope` reads an institution's rows)
+    # (:func:`in_scope` reads an institution's rows)
     Column("sole", Text),
     Column("code_key", Text),
     Column("product_key", Text),

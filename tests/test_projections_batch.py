@@ -21,7 +21,7 @@ from ledger.capture import prepare
 from projections.code_facts import history_positions
 from projections.code_status import effective_facts, foldings, statuses
 from projections.hierarchy import parents_of
-from projections.recall_trail import trail
+from projections.recall_trail import current_statuses, trail
 from projections.runner import ReadModelRunner
 from projections.schema import (
     code_facts,
@@ -572,6 +572,33 @@ def test_record_order_with_two_institutions(
         runner = ReadModelRunner(ledger)
         try:
             check_record_order(ledger, runner, ([*_TWO_INSTITUTIONS, last], order))
+        finally:
+            runner.close()
+
+
+def test_a_late_packing_into_a_case_of_an_institution_with_no_rows_of_its_own(
+    store_url: str,
+) -> None:
+    """A's box is packed, late, into a case B scanned later: the box inherits B's scan, so
+    B's view gets a row of it, though B had no row of its own anywhere (its one code was
+    its alone: everyone's row stood for B's)."""
+    stream = [
+        {**_BOX_ON, "hour": 1, "fields": {"bizStep": "commissioning", "bizLocation": _HERE}},
+        {"hour": 5, "kind": "scan", "institution": "B", "codes": ["c0"], "fields": {}},
+        {"hour": 3, "kind": "pack", "institution": "A", "parent": "c0", "children": ["b0"]},
+    ]
+    with open_ledger(store_url) as ledger:
+        runner = ReadModelRunner(ledger)
+        try:
+            for item in stream:  # the packing last: recorded after B's scan of the case
+                body = document(_twin_event("0", item))
+                assert ledger.capture(prepare(body, institution=item["institution"])).success
+                runner.run_once()
+            for scope in (None, "A", "B"):
+                check_scope(runner, scope)
+            with runner.connect() as conn:
+                box = canonical(_twin_code("0", "b0"))
+                assert box in current_statuses(conn, [box], "B")
         finally:
             runner.close()
 

@@ -297,6 +297,10 @@ class System:
             stop()
         self.runner.close()
         if self.own_ledger:
+            from ledger.library_snapshot import SNAPSHOT_EVERY
+
+            # the next start restores the library from here, not from an older snapshot
+            self.ledger.snapshot_library(every=SNAPSHOT_EVERY)
             self.ledger.close()
 
 
@@ -358,7 +362,7 @@ def start_system(settings: Settings, ledger: Ledger | None = None) -> System:
 
     own = ledger is None
     opened = Ledger(settings.store) if ledger is None else ledger
-    opened.warm_library()  # the code library the scans check: folded now, not at the first
+    opened.warm_library()  # the code library the scans check: now, not at the first scan
     runner = ReadModelRunner(opened)
     keys = KeyRing(opened)
     webhooks = prepare_tables(runner, settings)
@@ -445,6 +449,8 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
                 f"another process; use {PROJECTOR_ENV}=inline or a store on disk"
             )
         key = first_admin_key(ledger) if settings.authentication else None
+        # once here, not in every worker: a long fold leaves a snapshot they all start from
+        say(f"tracecode: code library {ledger.warm_library().described}")
         runner = read_models(ledger)
         try:
             prepare_tables(runner, settings)
@@ -452,6 +458,7 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
             runner.close()
     finally:
         ledger.close()
+    del ledger  # and its code library: each worker keeps its own
     if not settings.authentication:
         say(
             "tracecode: WARNING: authentication is OFF (TRACECODE_AUTH=off): anyone who "

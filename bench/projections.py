@@ -30,6 +30,10 @@ way). Then it measures:
   up, in this process, events/s (and fact rows/s); ``BENCH_PROJ_CATCHUP_LIMIT_S`` stops it
   after the batch that passes that many seconds, and the rate so far is reported as
   partial (the reads are then skipped);
+* **a writer's start** (``BENCH_PROJ_WRITER``, 1; ``0``: not measured): its code library
+  folded from the log alone (any snapshot removed first), the snapshot written after it,
+  and a second writer's start restored from that snapshot
+  (:mod:`ledger.library_snapshot`);
 * **GET /codes/{code}**: ``BENCH_PROJ_SAMPLES`` (2,000) requests, one at a time on one
   keep-alive connection, for random boxes, against a real ``tracecode serve`` process
   (uvicorn) on 127.0.0.1: the latency a client sees, including the read-your-writes
@@ -283,6 +287,7 @@ class SizeResult:
     """The catch-up stopped at ``BENCH_PROJ_CATCHUP_LIMIT_S`` before the end of the log."""
     reads: bool = True
     bulk_checked: int = 0
+    writer: WriterStart | None = None
 
     @property
     def load_rate(self) -> float:
@@ -297,6 +302,64 @@ class SizeResult:
 
     def match_p(self, q: float) -> float:
         return _quantile(self.match_ms, q)
+
+
+@dataclass(frozen=True)
+class WriterStart:
+    """A writer's start on the log (its code library, :mod:`ledger.library_snapshot`)."""
+
+    codes: int
+    fold_s: float
+    """From the log alone (no snapshot), the snapshot written after it not included."""
+    write_s: float
+    restore_s: float
+    """From that snapshot (then nothing left to fold)."""
+    snapshot_mb: float
+
+    def line(self) -> str:
+        return (
+            f"writer start (code library, {self.codes:,} codes): fold of the log "
+            f"{self.fold_s:.1f} s, snapshot written {self.write_s:.1f} s "
+            f"({self.snapshot_mb:.1f} MB), restored from it {self.restore_s:.1f} s "
+            f"(x{self.fold_s / self.restore_s if self.restore_s else 0:.1f})"
+        )
+
+
+def writer_start(url: str) -> WriterStart:
+    """Start a writer twice: from the log alone (any snapshot removed first), which writes
+    a snapshot; then from that snapshot."""
+    from ledger.application import Ledger
+    from ledger.library_snapshot import LibrarySnapshots
+    from ledger.settings import store_settings
+
+    ledger = Ledger(store_settings(url))
+    try:
+        table = LibrarySnapshots(ledger)
+        with table._cursor() as cursor:
+            cursor.execute(table._sql("DELETE FROM {table}"))
+        started = time.perf_counter()
+        first = ledger.warm_library()
+        elapsed = time.perf_counter() - started
+        written = first.written or ledger.snapshot_library()
+        assert written is not None
+    finally:
+        ledger.close()
+    ledger = Ledger(store_settings(url))
+    try:
+        started = time.perf_counter()
+        again = ledger.warm_library()
+        restore_s = time.perf_counter() - started
+        if again.restored is None:
+            raise RuntimeError("the snapshot just written was not restored")
+    finally:
+        ledger.close()
+    return WriterStart(
+        codes=written.codes,
+        fold_s=elapsed - (first.written.seconds if first.written else 0.0),
+        write_s=written.seconds,
+        restore_s=restore_s,
+        snapshot_mb=written.size / 1e6,
+    )
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -519,6 +582,9 @@ def run_size(cfg: StreamConfig, settings: BenchSettings) -> SizeResult:
             + (" (partial: BENCH_PROJ_CATCHUP_LIMIT_S)" if result.partial else ""),
             flush=True,
         )
+        if settings.writer:
+            result.writer = writer_start(url)
+            print(f"  {result.writer.line()}", flush=True)
         if result.reads and not result.partial:
             trail_in_process(url, cfg, result, cfg.events <= settings.as_of_stock_max)
             print(f"  trail: {result.trail_codes:,} codes in {result.trail_s:.2f} s", flush=True)
@@ -540,6 +606,8 @@ class BenchSettings:
     reads: bool | None = None
     """Measure the reads (None: up to :data:`CAPTURE_MAX` events)."""
     catch_up_limit_s: float = 0.0
+    writer: bool = True
+    """Measure a writer's start (``BENCH_PROJ_WRITER``, 0: not)."""
 
     def loader_for(self, events: int) -> str:
         return self.loader or ("capture" if events <= CAPTURE_MAX else "bulk")
@@ -568,6 +636,7 @@ class BenchSettings:
             profile=env_int("BENCH_PROFILE", 0) == 1,
             database_url=os.environ.get("BENCH_PROJ_DATABASE_URL") or None,
             as_of_stock_max=env_int("BENCH_PROJ_AS_OF_STOCK_MAX", CAPTURE_MAX),
+            writer=env_int("BENCH_PROJ_WRITER", 1) == 1,
         )
 
 
@@ -692,6 +761,7 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
                 if r.status_ms
                 else ""
             )
+            + ("" if r.writer is None else f"; {r.writer.line()}")
         )
     return lines + print_goals(results, cfg.lot)
 

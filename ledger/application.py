@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -52,6 +52,9 @@ from ledger.reading import SHARE_TOPIC as SHARE_TOPIC
 from ledger.reading import LedgerLog
 from ledger.records import StoredEvent as StoredEvent
 from ledger.settings import StoreSettings, check_store, store_settings
+
+if TYPE_CHECKING:
+    from ledger.library_snapshot import Snapshot, Warmed
 
 _ATTEMPTS = 40
 
@@ -277,15 +280,37 @@ class Ledger(LedgerLog):
         (whatever any writer stored), to fold the group's events into as they are decided."""
         if all(request.gate is None for request in requests):
             return None
-        self.library.catch_up(self)
+        self._catch_up_library()
         asked = [i for r in requests if r.gate is not None for i in r.gate.lookups()]
         return GroupView(Overlay(self.library), self, stored=self._existing(self.recorder, asked))
 
-    def warm_library(self) -> int:
-        """Fold the whole log into the code library now, rather than at the first scan;
-        how many notifications were folded."""
+    def warm_library(self) -> Warmed:
+        """Bring the code library to the end of the log now, rather than at the first scan:
+        from its last snapshot, if one is usable (:mod:`ledger.library_snapshot`)."""
         with self._write_lock:
-            return self.library.catch_up(self)
+            return self._catch_up_library()
+
+    def _catch_up_library(self) -> Warmed:
+        from ledger.library_snapshot import warm  # its table is a side table of a ledger
+
+        return warm(self)
+
+    def snapshot_library(self, *, every: int = 0) -> Snapshot | None:
+        """Bring the code library to the end of the log and write a snapshot of it; with
+        ``every``, only when the library has moved on by so many notifications since the
+        last snapshot written or restored. None: nothing written (nothing folded yet, or
+        a read-only ledger)."""
+        from ledger.library_snapshot import LibrarySnapshots
+
+        if self.read_only:
+            return None
+        with self._write_lock:
+            warmed = self._catch_up_library()
+            if warmed.written is not None:
+                return warmed.written
+            if self.library.after - self.library.saved < every:
+                return None
+            return LibrarySnapshots(self).save()
 
     def save_entries(self, build: Callable[[], Sequence[Any]]) -> list[Recording[UUID]]:
         """Save what ``build`` returns (named queries, subscriptions: aggregates with pending

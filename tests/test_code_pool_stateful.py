@@ -36,6 +36,7 @@ from tests.http_support import RoleKeys, http_client
 from tests.master_data_support import PRODUCT_HEADER, csv_bytes
 from tests.scan_support import code as code_of
 from tests.scan_support import load_hospital, post_scan
+from tests.test_library_snapshot import assert_restores
 
 URN = "urn:tracecode:cn-drug:"
 UNITS = 10  # each example's product: boxes of 10
@@ -263,6 +264,7 @@ def run(ledger: Ledger, examples: int, steps: int) -> None:
         )
     assert verify_chain(ledger).intact
     refold_in_groups(ledger)
+    assert_restores(ledger)  # the index placed again from a snapshot's states
 
 
 def refold_in_groups(ledger: Ledger) -> None:

@@ -45,6 +45,7 @@ from ledger.locations import location_uri
 from ledger.verify import verify_chain
 from tests.http_support import INSTITUTION, http_client
 from tests.scan_support import box, load_hospital, post_scan
+from tests.test_library_snapshot import assert_restores
 
 # -- the hospital, as the model sees it --------------------------------------------------
 
@@ -587,6 +588,7 @@ def run(ledger: Ledger, examples: int, steps: int) -> None:
             ),
         )
     assert verify_chain(ledger).intact
+    assert_restores(ledger)  # earlier states, orders and scans kept for the cancels
 
 
 # Wide on SQLite, small on PostgreSQL (the same machine; a PostgreSQL round trip costs more).

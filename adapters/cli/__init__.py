@@ -14,6 +14,9 @@ The output formats are a contract that tests and other tools rely on:
   ``--code C``) read the projections, caught up with the log first: JSON (``trail --csv``:
   CSV); exit 1 when nothing is recorded (``status``, ``trail``), 2 for a usage error (a
   value that cannot be a code or a product, a time that is not one);
+* ``library snapshot`` writes a snapshot of the code library the scans check (JSON: what
+  was written), so that the next start does not fold the whole log
+  (:mod:`ledger.library_snapshot`);
 * ``projections failures [--json]`` lists the events the projections quarantined (one line,
   or one JSON object, each); exit 1 when there are any;
 * ``patients pseudonym|reveal|erase`` (see :mod:`adapters.cli.patients`);
@@ -38,6 +41,7 @@ from adapters.cli import (
     books,
     documents,
     keys,
+    library,
     masterdata,
     outbox,
     patients,
@@ -78,6 +82,7 @@ for command in (
     reads.quality_command,
     books.books,
     keys.keys,
+    library.library,
     patients.patients,
     masterdata.masterdata,
     rules.rules,

@@ -433,6 +433,7 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
 
     from adapters.http.transport import ServerSettings
     from adapters.projector import ChildProjector, projector_command
+    from ledger import library_snapshot
 
     try:
         transport = ServerSettings.from_env()
@@ -450,7 +451,7 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
             )
         key = first_admin_key(ledger) if settings.authentication else None
         # once here, not in every worker: a long fold leaves a snapshot they all start from
-        say(f"tracecode: code library {ledger.warm_library().described}")
+        say(f"tracecode: code library: {library_snapshot.prepare(ledger)}")
         runner = read_models(ledger)
         try:
             prepare_tables(runner, settings)
@@ -458,7 +459,7 @@ def serve(host: str, port: int, workers: int, *, say: Callable[[str], None]) -> 
             runner.close()
     finally:
         ledger.close()
-    del ledger  # and its code library: each worker keeps its own
+    del ledger  # and a code library it may hold: each worker keeps its own
     if not settings.authentication:
         say(
             "tracecode: WARNING: authentication is OFF (TRACECODE_AUTH=off): anyone who "

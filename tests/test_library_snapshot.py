@@ -211,3 +211,25 @@ def test_the_command_line_writes_one(store_url: str, monkeypatch: pytest.MonkeyP
     with open_ledger(store_url) as again:
         assert rows(again)[0]["after"] == written["after"]
         assert again.warm_library().restored is not None
+
+
+def test_a_server_leaves_its_workers_a_snapshot_before_they_start(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(library_snapshot, "SNAPSHOT_EVERY", 1)
+    with open_ledger(store_url) as ledger:
+        history(ledger)  # no snapshot yet
+        said = library_snapshot.prepare(ledger)
+        assert said.startswith("no usable snapshot:") and "snapshot written" in said
+        after = rows(ledger)[0]["after"]
+    monkeypatch.setattr(library_snapshot, "SNAPSHOT_EVERY", 1000)
+    with open_ledger(store_url) as ledger:
+        capture(ledger, dispense())  # fewer than SNAPSHOT_EVERY behind: used as it is
+        said = library_snapshot.prepare(ledger)
+        assert said.startswith(f"snapshot as of notification {after:,}")
+        assert ledger.library.after == 0 and not ledger.library.codes  # not restored here
+        assert rows(ledger)[0]["after"] == after
+        monkeypatch.setattr(library_snapshot, "SNAPSHOT_EVERY", 1)  # now far behind
+        said = library_snapshot.prepare(ledger)
+        assert said.startswith("restored from its snapshot") and "snapshot written" in said
+        assert rows(ledger)[0]["after"] == ledger.library.after > after

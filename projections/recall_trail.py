@@ -24,10 +24,9 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -78,8 +77,9 @@ from projections.schema import (
 from projections.stock import is_instance
 
 
-@dataclass(frozen=True)
-class TrailLine:
+class TrailLine(NamedTuple):
+    """One code of a trail (a named tuple: a 100,000-code trail builds as many)."""
+
     code: str
     via: str | None
     product: str | None
@@ -95,7 +95,10 @@ class TrailLine:
 
     def row(self) -> dict[str, Any]:
         """The line under the names answers give its fields (JSON, CSV header)."""
-        return answer_names(dict(self.__dict__))
+        return dict(zip(_ANSWER_NAMES, self, strict=True))
+
+
+_ANSWER_NAMES = tuple(answer_names(dict.fromkeys(TrailLine._fields)))
 
 
 CSV_HEADER = (
@@ -333,18 +336,19 @@ class _Reader:
             .select_from(with_keys(self.conn, code_state.c.code, chunk))
             .where(in_scope(self.scope))
         )
-        states = {r[0]: r for r in self.conn.execute(query).all() if r[0] in wanted}
-        histories = {code: history_positions(r[-1]) for code, r in states.items()}
-        hashes = hash_ids(self.conn, {p for h in histories.values() for p in h})
+        states = {r[0]: r for r in self.conn.execute(query).tuples() if r[0] in wanted}
+        # the positions as the history's words: a chunk's histories name far fewer events
+        # than they have words (a case's boxes share its events), each parsed once
+        words = {code: r[-1].split() for code, r in states.items()}
+        named = set().union(*words.values())
+        hashes = {str(p): h for p, h in hash_ids(self.conn, {int(w) for w in named}).items()}
+        nothing = (None,) * 9
         for member in chunk:
             state = states.get(member)
-            status = (
-                None
-                if state is None or not state.last_event  # every fact withdrawn: no status
-                else (*state[1:-3], state.parent)
-            )
-            events = [hashes[p] for p in histories.get(member, ())]
-            yield _line(member, via[member], status, events)
+            events = tuple(dict.fromkeys([hashes[w] for w in words[member]])) if state else ()
+            # every fact withdrawn (no last event): no status
+            status = (*state[1:9], state[10]) if state and state[9] else nothing
+            yield TrailLine._make((member, via[member], *status, events))
 
     def _own_facts(self, chunk: list[str]) -> dict[str, list[Any]]:
         wanted = set(chunk)

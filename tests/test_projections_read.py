@@ -199,5 +199,5 @@ def test_trail_needs_a_code_or_a_product(runner: tuple[Ledger, ReadModelRunner])
     with projection.connect() as conn, pytest.raises(ValueError):
         trail(conn)
     assert trail_csv([]) == ",".join(CSV_HEADER) + "\n"
-    line = TrailLine(*[None] * (len(TrailLine.__dataclass_fields__) - 1), events=())
+    line = TrailLine(*[None] * (len(TrailLine._fields) - 1), events=())
     assert set(line.row()) == set(CSV_HEADER)

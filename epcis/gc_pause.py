@@ -12,7 +12,10 @@ The projection runner pauses it the same way for each batch it applies
 (:meth:`projections.runner.ReadModelRunner`): a batch of 5,000 events makes a few hundred
 thousand short-lived objects (facts, folds, rows) that reference counting frees when the
 batch ends, and the collector walking them again and again as they piled up was 40 % of a
-catch-up's CPU (20,000 events: 9.4 s with it, 5.7 s without). One counter for every pause,
+catch-up's CPU (20,000 events: 9.4 s with it, 5.7 s without). The write side's code library
+is restored or folded whole the same way (:mod:`ledger.library_snapshot`), and a recall
+trail builds each chunk of its lines so (:mod:`projections.recall_trail`), never while the
+caller holds them. One counter for every pause,
 parses and batches alike: two counters would let one re-enable or re-disable the collector
 under the other (a parse that began inside a batch ended by disabling it for good).
 """

@@ -36,20 +36,18 @@ states and is placed again on restore.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
 import pickle
 import time
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from epcis.gc_pause import collector_paused
 from epcis.identifiers.cn_drug_code import UNIT_MARK
 from epcis.timestamps import utc_now
 from ledger.code_library import CodeLibrary, CodeState, product_digits
@@ -216,7 +214,7 @@ class LibrarySnapshots(SideTable):
         mark = self.mark_at(library.after) if library.after else None
         if mark is None:
             return None
-        with _no_collection():
+        with collector_paused():  # millions of new objects, none in a cycle (epcis.gc_pause)
             body = encode(library)
         values = (_NAME, fingerprint(), library.after, mark, len(library.codes), utc_now(), body)
         marks = ", ".join(["{m}"] * len(values))
@@ -315,7 +313,7 @@ def warm(ledger: Ledger) -> Warmed:
     library = ledger.library
     if library.after or library.codes:
         return Warmed(None, library.catch_up(ledger), None)
-    with _no_collection():
+    with collector_paused():  # millions of new objects, none in a cycle (epcis.gc_pause)
         snapshots = None if ledger.read_only else LibrarySnapshots(ledger)
         restored = None if snapshots is None else snapshots.restore()
         start = library.after
@@ -324,19 +322,3 @@ def warm(ledger: Ledger) -> Warmed:
         if snapshots is not None and library.after - start >= SNAPSHOT_EVERY:
             written = snapshots.save()
     return Warmed(restored, folded, written)
-
-
-@contextmanager
-def _no_collection() -> Iterator[None]:
-    """The cyclic garbage collector off while a whole library is built or encoded: it
-    holds millions of new objects, none in a cycle, and every collection of the oldest
-    generation would walk them all (restoring 207,000 codes: 2.0-2.6 s with it, 0.8 s
-    without; folding 100,000 events: 9.7 s, 6.8 s). Their memory is freed by reference
-    counting as before."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from epcis.gc_pause import collector_paused
 from epcis.identifiers.facts import canonical
 from projections.bulk import is_postgres, select_in
 from projections.code_facts import history_positions
@@ -304,7 +305,12 @@ class _Reader:
         members = list(via)
         for start in range(0, len(members), CHUNK):
             chunk = members[start : start + CHUNK]
-            yield from self._chunk(chunk, via)
+            # a chunk's rows, histories and lines are many short-lived objects in no cycle:
+            # the collector paused while they are built (100,000-code trail: 2.2-2.3 s
+            # with it running, 1.5-1.6 s without), not while the caller takes them
+            with collector_paused():
+                built = list(self._chunk(chunk, via))
+            yield from built
 
     def _chunk(self, chunk: list[str], via: dict[str, str | None]) -> Iterator[TrailLine]:
         if self.as_of is None:
@@ -336,7 +342,7 @@ class _Reader:
             .select_from(with_keys(self.conn, code_state.c.code, chunk))
             .where(in_scope(self.scope))
         )
-        states = {r[0]: r for r in self.conn.execute(query).tuples() if r[0] in wanted}
+        states = {r[0]: r for r in self.conn.execute(query).tuples().all() if r[0] in wanted}
         # the positions as the history's words: a chunk's histories name far fewer events
         # than they have words (a case's boxes share its events), each parsed once
         words = {code: r[-1].split() for code, r in states.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,26 @@ def test_pauses_in_flight_are_counted() -> None:
             assert pauses_in_flight() == 2
         assert pauses_in_flight() == 1
     assert pauses_in_flight() == 0
+
+
+def test_a_trail_chunk_is_built_paused_and_its_lines_taken_with_the_collector_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from projections import recall_trail
+
+    building: list[bool] = []  # the collector's state while each chunk was built
+
+    def chunk(self: Any, members: list[str], via: dict[str, str | None]) -> Iterator[Any]:
+        building.append(gc.isenabled())
+        for member in members:
+            yield recall_trail.TrailLine(member, via[member], *[None] * 9, ())  # type: ignore[call-arg]
+
+    monkeypatch.setattr(recall_trail._Reader, "_chunk", chunk)
+    monkeypatch.setattr(recall_trail, "CHUNK", 2)
+    lines = recall_trail._Reader(None, None, None).lines(dict.fromkeys("abc"))  # type: ignore[arg-type]
+    assert next(lines).code == "a"
+    assert building == [False]
+    assert gc.isenabled()  # not while the caller holds the lines (a slow client)
+    assert [line.code for line in lines] == ["b", "c"]
+    assert building == [False, False]
+    assert gc.isenabled()

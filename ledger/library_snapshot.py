@@ -10,9 +10,9 @@ restores it, then folds only what was logged since.
 **Restoring is checked, never trusted.** A snapshot is used only when all three hold:
 
 * its ``fingerprint`` matches. That is a hash of the sources the fold runs: this module,
-  :mod:`ledger.code_library`, :mod:`ledger.lifecycle`, :mod:`epcis.timestamps` and
-  :mod:`epcis.identifiers`. A release that folds differently ignores the old snapshot and
-  folds the log again.
+  :mod:`ledger.code_library`, :mod:`ledger.lifecycle`, :mod:`ledger.pool_index`,
+  :mod:`epcis.timestamps` and :mod:`epcis.identifiers`. A release that folds differently
+  ignores the old snapshot and folds the log again.
 * the notification at ``after`` is still in the log with the same stored bytes (its
   ``mark``, a SHA-256). A store restored from an older backup, or another store, does not
   have it.

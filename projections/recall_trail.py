@@ -352,8 +352,9 @@ class _Reader:
         for member in chunk:
             state = states.get(member)
             events = tuple(dict.fromkeys([hashes[w] for w in words[member]])) if state else ()
+            # the row: code, the status's fields, last_event, parent, history (_STATUS);
             # every fact withdrawn (no last event): no status
-            status = (*state[1:9], state[10]) if state and state[9] else nothing
+            status = (*state[1:-3], state[-2]) if state and state[-3] else nothing
             yield TrailLine._make((member, via[member], *status, events))
 
     def _own_facts(self, chunk: list[str]) -> dict[str, list[Any]]:

@@ -283,7 +283,7 @@ def refold_in_groups(ledger: Ledger) -> None:
     for code in whole.codes:
         if UNIT_MARK in code:
             units.setdefault(product_digits(code)[:7], []).append(code)
-    for size in (1, 3, 17, len(events)):
+    for size in (1, 3, 17, len(events) or 1):  # a run of no captures has no events
         library = CodeLibrary()
         for start in range(0, len(events), size):
             overlay = Overlay(library)

@@ -19,8 +19,9 @@
   :mod:`bench.hostile`).
 * ``projections``: projection catch-up from zero, ``GET /codes/{code}`` latency, the recall
   trail of a 100,000-code lot and ``GET /stock`` over generated ledgers of 100,000 and
-  1,000,000 events on PostgreSQL (``BENCH_PROJ_EVENTS``), and the table of issue 14 against
-  its goals (with the ``http`` part's PostgreSQL rate when it ran too; see
+  1,000,000 events on PostgreSQL (``BENCH_PROJ_EVENTS``), the same catch-up as set
+  operations in PostgreSQL beside it (:mod:`bench.set_based`), and the table of issue 14
+  against its goals (with the ``http`` part's PostgreSQL rate when it ran too; see
   :mod:`bench.projections`). About 25 minutes on 2 cores, most of it capturing and
   catching up the 1,000,000 events.
 * ``reconcile``: stock reconciliation of one location holding 100,000 codes

@@ -30,6 +30,9 @@ way). Then it measures:
   up, in this process, events/s (and fact rows/s); ``BENCH_PROJ_CATCHUP_LIMIT_S`` stops it
   after the batch that passes that many seconds, and the rate so far is reported as
   partial (the reads are then skipped);
+* **the same catch-up as set operations** in PostgreSQL (``BENCH_PROJ_SET_BASED``, 1;
+  ``0``: not measured): :mod:`bench.set_based` over the same log, each step timed, its
+  states compared with the views the catch-up wrote (when it reached the end);
 * **a writer's start** (``BENCH_PROJ_WRITER``, 1; ``0``: not measured): its code library
   folded from the log alone (any snapshot removed first), the snapshot written after it,
   and a second writer's start restored from that snapshot
@@ -94,6 +97,7 @@ from bench.ledger import (
     print_table,
     profile_text,
 )
+from bench.set_based import SetBased
 from ledger.application import StoredEvent
 from projections.read_model import ReadModel
 
@@ -288,6 +292,10 @@ class SizeResult:
     reads: bool = True
     bulk_checked: int = 0
     writer: WriterStart | None = None
+    marks: list[tuple[int, float]] = field(default_factory=list)
+    set_based: SetBased | None = None
+    """The same log applied as set operations in PostgreSQL (:mod:`bench.set_based`)."""
+    """(events caught up, seconds since the catch-up began) after each batch."""
 
     @property
     def load_rate(self) -> float:
@@ -299,6 +307,33 @@ class SizeResult:
 
     def status_p(self, q: float) -> float:
         return _quantile(self.status_ms, q)
+
+    def stretches(self, parts: int = 10) -> list[tuple[int, int, float]]:
+        """The catch-up cut into ``parts`` stretches of about as many events (at batch
+        ends): (first event, last event, events/s) each, so a rate that falls as the views
+        grow shows within one run."""
+        if not self.marks:
+            return []
+        step = max(1, self.marks[-1][0] // parts)
+        out: list[tuple[int, int, float]] = []
+        begin, began = 0, 0.0
+        for events, seconds in self.marks:
+            if events - begin >= step or (events, seconds) == self.marks[-1]:
+                if seconds > began and events > begin:
+                    out.append((begin, events, (events - begin) / (seconds - began)))
+                begin, began = events, seconds
+        return out
+
+    def stretch_text(self) -> str:
+        parts = self.stretches()
+        if len(parts) < 2:
+            return ""
+        first, last = parts[0][2], parts[-1][2]
+        rates = ", ".join(f"{a:,}-{b:,} {r:,.0f}/s" for a, b, r in parts)
+        return (
+            f"catch-up by stretch: {rates}; time per event, last stretch / first: "
+            f"x{first / last:.2f}"
+        )
 
     def match_p(self, q: float) -> float:
         return _quantile(self.match_ms, q)
@@ -391,6 +426,7 @@ def catch_up(
         result.caught_up = 0
         while count := runner.run_once():
             result.caught_up += count
+            result.marks.append((result.caught_up, time.perf_counter() - started))
             if limit_s and time.perf_counter() - started >= limit_s:
                 result.partial = result.caught_up < result.events
                 break
@@ -582,6 +618,12 @@ def run_size(cfg: StreamConfig, settings: BenchSettings) -> SizeResult:
             + (" (partial: BENCH_PROJ_CATCHUP_LIMIT_S)" if result.partial else ""),
             flush=True,
         )
+        if settings.set_based:
+            from bench.set_based import measure
+
+            # compared with the views only when the Python catch-up reached the end
+            result.set_based = measure(url, compare=not result.partial)
+            print(f"  {result.set_based.line()}", flush=True)
         if settings.writer:
             result.writer = writer_start(url)
             print(f"  {result.writer.line()}", flush=True)
@@ -608,6 +650,8 @@ class BenchSettings:
     catch_up_limit_s: float = 0.0
     writer: bool = True
     """Measure a writer's start (``BENCH_PROJ_WRITER``, 0: not)."""
+    set_based: bool = True
+    """Measure the set-based catch-up beside (``BENCH_PROJ_SET_BASED``, 0: not)."""
 
     def loader_for(self, events: int) -> str:
         return self.loader or ("capture" if events <= CAPTURE_MAX else "bulk")
@@ -637,6 +681,7 @@ class BenchSettings:
             database_url=os.environ.get("BENCH_PROJ_DATABASE_URL") or None,
             as_of_stock_max=env_int("BENCH_PROJ_AS_OF_STOCK_MAX", CAPTURE_MAX),
             writer=env_int("BENCH_PROJ_WRITER", 1) == 1,
+            set_based=env_int("BENCH_PROJ_SET_BASED", 1) == 1,
         )
 
 
@@ -745,6 +790,8 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
             f"{r.match_events:,} events returned; "
             f"{r.stock_lines} stock lines"
         )
+        if r.stretch_text():
+            print(f"  {r.events:,} events: {r.stretch_text()}")
         if r.profile:
             print(r.profile)
     lines = []
@@ -762,6 +809,8 @@ def print_results(results: list[SizeResult], cfg: StreamConfig) -> list[str]:
                 else ""
             )
             + ("" if r.writer is None else f"; {r.writer.line()}")
+            + (f"; {r.stretch_text()}" if r.stretch_text() else "")
+            + ("" if r.set_based is None else f"; {r.set_based.line()}")
         )
     return lines + print_goals(results, cfg.lot)
 
@@ -810,6 +859,21 @@ def print_goals(results: list[SizeResult], lot: int) -> list[str]:
             for r in results
         ],
     )
+    if any(r.set_based for r in results):
+        row(
+            "catch-up, set-based in PostgreSQL (bench.set_based), events/s",
+            f">= {GOAL_CATCH_UP:,.0f}",
+            [
+                "-"
+                if r.set_based is None
+                else _verdict(
+                    r.set_based.events_per_s,
+                    r.set_based.events_per_s >= GOAL_CATCH_UP,
+                    f"{r.set_based.events_per_s:,.0f}",
+                )
+                for r in results
+            ],
+        )
     row(
         "GET /codes/{code} p99 ms (p50)",
         f"<= {GOAL_STATUS_P99 * 1000:g}",

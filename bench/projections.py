@@ -97,7 +97,7 @@ from bench.ledger import (
     print_table,
     profile_text,
 )
-from bench.set_based import SetBased
+from bench.set_based import SetBased, measure
 from ledger.application import StoredEvent
 from projections.read_model import ReadModel
 
@@ -293,9 +293,9 @@ class SizeResult:
     bulk_checked: int = 0
     writer: WriterStart | None = None
     marks: list[tuple[int, float]] = field(default_factory=list)
+    """(events caught up, seconds since the catch-up began) after each batch."""
     set_based: SetBased | None = None
     """The same log applied as set operations in PostgreSQL (:mod:`bench.set_based`)."""
-    """(events caught up, seconds since the catch-up began) after each batch."""
 
     @property
     def load_rate(self) -> float:
@@ -619,8 +619,6 @@ def run_size(cfg: StreamConfig, settings: BenchSettings) -> SizeResult:
             flush=True,
         )
         if settings.set_based:
-            from bench.set_based import measure
-
             # compared with the views only when the Python catch-up reached the end
             result.set_based = measure(url, compare=not result.partial)
             print(f"  {result.set_based.line()}", flush=True)

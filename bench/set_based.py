@@ -45,7 +45,7 @@ from typing import Any
 import psycopg
 
 from epcis.identifiers.facts import canonical
-from ledger.lifecycle import HospitalState, derive_state, next_hospital_state
+from ledger.lifecycle import HospitalState, derive_state, next_hospital_state, word
 
 PREFIX = "sb_"
 """The tables this measurement makes (unlogged, dropped first and after)."""
@@ -64,8 +64,8 @@ SELECT position::bigint AS position,
        e->>'action' AS action,
        to_char((e->>'eventTime')::timestamptz AT TIME ZONE 'UTC',
                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time,
-       regexp_replace(e->>'bizStep', '^.*[:/-]', '') AS biz_step,
-       regexp_replace(e->>'disposition', '^.*[:/-]', '') AS disposition,
+       e->>'bizStep' AS biz_step,  -- as stored: moves() reads their words
+       e->>'disposition' AS disposition,
        e->'bizLocation'->>'id' AS biz_location,
        e->'destinationList'->0->>'destination' AS destination,
        e->>'parentID' AS parent,
@@ -239,7 +239,8 @@ class SetBased:
 
 
 def moves(conn: psycopg.Connection[Any]) -> str:
-    """The state each distinct kind of fact in the log puts a code in
+    """The state each distinct kind of fact in the log (its CBV values as stored, read
+    as words by :func:`ledger.lifecycle.word` as the projection does) puts a code in
     (:func:`ledger.lifecycle.derive_state`) and the hospital state it leads to from each
     (:func:`ledger.lifecycle.next_hospital_state`; None: no change), as JSON rows for
     :data:`FACTS`."""
@@ -254,8 +255,8 @@ def moves(conn: psycopg.Connection[Any]) -> str:
                 "biz_step": b,
                 "disposition": d,
                 "role": role,
-                "state": (state := derive_state(t, a, b, d, role)),
-                "after": None if state is None else _transition(state, b, a),
+                "state": (state := derive_state(t, a, word(b), word(d), role)),
+                "after": None if state is None else _transition(state, word(b), a),
             }
             for t, a, b, d in kinds
             for role in ("epc", "child", "parent")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from projections.event_index import event_epcs
 from projections.event_index import events as event_rows
 from projections.runner import BackgroundRunner, ReadModelRunner
 from projections.schema import code_facts, links, tracking
+from tests.conftest import empty_store, open_ledger
 from tests.ledger_contract import document
 from tests.strategies import NAMESPACES
 from tests.strategies import events as any_events
@@ -563,32 +565,51 @@ def _check_rebuild(ledger: Ledger, runner: ReadModelRunner, stream: list[list[An
 
 
 # Property tests run wide on SQLite and small on PostgreSQL (the same checks, fewer
-# examples: every example adds to one ledger and the checks rebuild it, so the cost grows
-# with the square of the examples, and a PostgreSQL round trip costs more than SQLite's).
+# examples: a PostgreSQL round trip costs more than SQLite's). Each example runs on a store
+# of its own: on one store shared by the examples every check replays (and rebuilds) what
+# the examples before it left, so a run's cost grew with the square of its examples (82 s
+# for 25 examples of the batched pooled streams on SQLite; a few seconds now).
 _HYPOTHESIS = settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 _SMALL = settings(_HYPOTHESIS, max_examples=5)
-ON_SQLITE = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-ON_POSTGRES = pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 POOLED_STREAMS = st.lists(st.lists(pooled_events(), min_size=1, max_size=4), min_size=1, max_size=4)
 ANY_STREAMS = st.lists(st.lists(any_events(), min_size=1, max_size=3), min_size=1, max_size=3)
+
+
+@contextmanager
+def example_store(kind: str, directory: pytest.TempPathFactory) -> Iterator[ReadModelRunner]:
+    """The projections (in batches of 3, as the ``runner`` fixture's) of a new, empty
+    store of ``kind`` for one hypothesis example: its ledger is ``runner.ledger``."""
+    with (
+        empty_store(kind, directory.mktemp("example") / "ledger.db") as url,
+        open_ledger(url) as ledger,
+    ):
+        runner = ReadModelRunner(ledger, batch_size=3)
+        try:
+            yield runner
+        finally:
+            runner.close()
 
 
 def wide_and_small(
     check: Callable[[Ledger, ReadModelRunner, Any], None], strategy: st.SearchStrategy[Any]
 ) -> tuple[Callable[..., None], Callable[..., None]]:
-    """One property, two tests: wide on SQLite, small on PostgreSQL."""
+    """One property, two tests: wide on SQLite, small on PostgreSQL, each example on a
+    store of its own."""
 
-    def prop(ledger: Ledger, runner: ReadModelRunner, drawn: Any) -> None:
-        check(ledger, runner, drawn)
+    def on(kind: str, profile: settings) -> Callable[..., None]:
+        @profile
+        @given(drawn=strategy)
+        def prop(tmp_path_factory: pytest.TempPathFactory, drawn: Any) -> None:
+            with example_store(kind, tmp_path_factory) as runner:
+                check(runner.ledger, runner, drawn)
 
-    return (
-        ON_SQLITE(_HYPOTHESIS(given(drawn=strategy)(prop))),
-        ON_POSTGRES(_SMALL(given(drawn=strategy)(prop))),
-    )
+        return prop
+
+    return on("sqlite", _HYPOTHESIS), on("postgresql", _SMALL)
 
 
 (

@@ -23,8 +23,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import chain
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -37,8 +39,11 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    literal,
+    null,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
@@ -151,6 +156,8 @@ def trail_lines(
     under them), the lines read :data:`CHUNK` codes at a time, as the caller takes them."""
     if (code is None) == (product is None):
         raise ValueError("give either a code or a product (and lot)")
+    if product is not None and as_of is None:
+        return _lot_now(conn, product, lot, scope)
     via = _members(conn, product=product, lot=lot, code=code, as_of=as_of, scope=scope)
     return _Reader(conn, as_of, scope).lines(via)
 
@@ -159,6 +166,115 @@ def _recorded(as_of: str | datetime | None, scope: str | None) -> list[ColumnEle
     """The conditions on facts recorded up to ``as_of`` that ``scope`` sees."""
     out = [] if as_of is None else [code_facts.c.record_time <= utc_text(as_of)]
     return out + seen_by(scope)
+
+
+def _lot_facts(
+    product: str, lot: str | None, as_of: str | datetime | None, scope: str | None
+) -> list[ColumnElement[bool]]:
+    """The conditions on the facts that make a code a member of the lot (of every lot of
+    ``product`` when ``lot`` is None), recorded up to ``as_of``, that ``scope`` sees."""
+    conds = [keyed_eq(code_facts.c.product, product), *_recorded(as_of, scope)]
+    if lot is not None:
+        conds.append(keyed_eq(code_facts.c.lot, lot))
+    return conds
+
+
+def _lot_now(
+    conn: Connection, product: str, lot: str | None, scope: str | None
+) -> Iterator[TrailLine]:
+    """The lines of a lot's trail now, in code order, from one streamed query over the
+    lot's codes (their facts naming the lot, each once): first those that have ever been
+    parents (an index probe each), then each code with its row of ``view_code_state``
+    where that row names the lot too (an index range of the lot's rows, hashed against the
+    codes: no probe per code), :data:`CHUNK` rows a fetch. The codes inside the lot's
+    containers, and a code whose row names another lot (its facts name two), are read
+    code by code as :meth:`_Reader._current` reads them and merged in."""
+    if is_postgres(conn):
+        # the lot's codes and rows hashed and sorted in memory, not spilled to disk (the
+        # transaction's setting: the reads go on in it); no JIT, 30 ms to compile
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        conn.exec_driver_sql("SET LOCAL jit = off")
+    found = (
+        select(code_facts.c.code, keyed(code_facts.c.code).label("key"))
+        .where(*_lot_facts(product, lot, None, scope))
+        .distinct()
+        .cte("found")
+    )
+    same_lot = [keyed_eq(code_state.c.product, product)]
+    if lot is not None:
+        same_lot.append(keyed_eq(code_state.c.lot, lot))
+    rows = (
+        select(*_LOT_ROW).where(in_scope(scope), *same_lot).subquery()  # product: the lot's
+    )
+    codes = select(literal(1).label("part"), found.c.code, *(rows.c[c.name] for c in _LOT_ROW[1:]))
+    codes = codes.select_from(found.outerjoin(rows, rows.c.code == found.c.code))
+    # one index probe per code: on PostgreSQL a LATERAL … LIMIT 1 (an EXISTS became a scan
+    # of every link), SQLite (no LATERAL) runs a correlated EXISTS per row
+    a_link = select(links.c.parent).where(
+        keyed(links.c.parent) == found.c.key, links.c.parent == found.c.code
+    )
+    nothing = [null() for _ in _LOT_ROW[1:]]
+    if is_postgres(conn):
+        once = a_link.limit(1).lateral()
+        parents = select(literal(0), once.c.parent, *nothing).select_from(found.join(once, true()))
+    else:
+        parents = select(literal(0), found.c.code, *nothing).where(a_link.exists())
+    both = union_all(codes, parents).subquery()
+    # code point order, as Python sorts (PostgreSQL's default collation may differ)
+    order = both.c.code.collate("C") if is_postgres(conn) else both.c.code
+    query = select(both).order_by(both.c.part, order)
+    reader = _Reader(conn, None, scope, product)
+    streamed = conn.execute(query, execution_options={"yield_per": CHUNK})
+    try:
+        parts = streamed.tuples().partitions()
+        containers: list[str] = []
+        first: Sequence[Any] = ()
+        for part in parts:
+            heads = bisect_right(part, 0, key=_part_of)
+            containers.extend(r[1] for r in part[:heads])
+            if heads < len(part):
+                first = part[heads:]
+                break
+        inside: dict[str, str] = {}
+        found_in = contents(conn, sorted(filter(is_instance, containers)), scope=scope)
+        for root, codes_in in found_in.items():
+            for child in codes_in:
+                inside.setdefault(child, root)
+        pending = sorted(inside)
+        for part in chain([first] if first else [], parts):
+            taken = bisect_right(pending, part[-1][1])
+            extra, pending = pending[:taken], pending[taken:]
+            with collector_paused():
+                built = reader.from_rows([r[1:] for r in part], extra, inside)
+            yield from built
+        if pending:
+            with collector_paused():
+                built = reader.from_rows([], pending, inside)
+            yield from built
+    finally:
+        streamed.close()
+
+
+_LOT_ROW = [
+    code_state.c.code,
+    code_state.c.lot,
+    code_state.c.expiry,
+    code_state.c.state,
+    code_state.c.hospital_state,
+    code_state.c.location,
+    code_state.c.destination,
+    code_state.c.holder,
+    (code_state.c.last_event != "").label("live"),  # not its Event Hash ID: a flag
+    code_state.c.parent,
+    code_state.c.history,
+    code_state.c.instance,
+]
+"""What :func:`_lot_now` reads of a lot's row of ``view_code_state`` (its product is the
+lot's; :meth:`_Reader.from_rows` takes them in this order)."""
+
+
+def _part_of(row: Sequence[Any]) -> int:
+    return int(row[0])
 
 
 def _members(
@@ -176,9 +292,7 @@ def _members(
         roots = [canonical(code)]
         start = Firsts().since(conn, roots) or 0
     else:
-        conds = [keyed_eq(code_facts.c.product, product or ""), *_recorded(as_of, scope)]
-        if lot is not None:
-            conds.append(keyed_eq(code_facts.c.lot, lot))
+        conds = _lot_facts(product or "", lot, as_of, scope)
         # each with its first position (view_code_first), joined in the database: the
         # links below are read from the smallest on (see _Reader._since)
         found = (
@@ -285,8 +399,16 @@ class _Reader:
     the containers pass on are worked out once per signature, from one of them
     (:class:`~projections.hierarchy.LinkSet` loaded for that one only)."""
 
-    def __init__(self, conn: Connection, as_of: str | datetime | None, scope: str | None):
+    def __init__(
+        self,
+        conn: Connection,
+        as_of: str | datetime | None,
+        scope: str | None,
+        product: str | None = None,
+    ):
         self.conn, self.as_of, self.scope = conn, as_of, scope
+        self.product = product
+        """The lot's product (:meth:`from_rows`: the rows leave it out)."""
         self.recorded = _recorded(as_of, scope)
         self.link_conds = [] if as_of is None else [links.c.record_time <= utc_text(as_of)]
         self.contain = LinkSet(as_of=as_of, kinds=CONTAINMENT)  # as effective_facts reads
@@ -332,6 +454,43 @@ class _Reader:
             found = fold(member, group, lambda m=member: inherited[m].parent)  # type: ignore[misc]
             status = None if found is None else _values(found)
             yield _line(member, via[member], status, [r.hash_id for r in group])
+
+    def from_rows(
+        self, rows: Sequence[tuple[Any, ...]], extra: list[str], inside: dict[str, str]
+    ) -> list[TrailLine]:
+        """The lines of a part of :func:`_lot_now`'s rows (the lot's codes: their
+        :data:`_LOT_ROW`, or None where the row names another lot)
+        and of ``extra`` (codes inside the lot's containers, before the part's last code
+        and after the part before's), in code order."""
+        lines: list[TrailLine] = []
+        elsewhere: list[str] = []
+        roots: set[str] = set()  # the part's instance-level codes: reached through no one
+        words = {r[0]: r[-2].split() for r in rows if r[-1] is not None}
+        named = set().union(*words.values())
+        hashes = {str(p): h for p, h in hash_ids(self.conn, {int(w) for w in named}).items()}
+        nothing = (None,) * 9
+        for row in rows:
+            code, instance = row[0], row[-1]
+            if instance is None:  # no row naming the lot: read as the containers' codes
+                if is_instance(code):
+                    elsewhere.append(code)
+                    roots.add(code)
+                continue
+            if not instance:
+                continue
+            roots.add(code)
+            events = tuple(dict.fromkeys([hashes[w] for w in words[code]]))
+            # _LOT_ROW: every fact withdrawn (no last event, not live): no status
+            status = (self.product, *row[1:-4], row[-3]) if row[-4] else nothing
+            lines.append(TrailLine._make((code, None, *status, events)))
+        if elsewhere or (extra and not roots.issuperset(extra)):
+            via: dict[str, str | None] = dict.fromkeys(elsewhere)
+            for code in extra:
+                if code not in roots:
+                    via.setdefault(code, inside[code])
+            lines.extend(self._current(sorted(via), via))
+            lines.sort(key=_code_of)
+        return lines
 
     def _current(self, chunk: list[str], via: dict[str, str | None]) -> Iterator[TrailLine]:
         """Lines now: statuses, parents and histories as ``view_code_state`` keeps them
@@ -440,6 +599,10 @@ class _Reader:
 def _plain(row: Any) -> Any:
     """A row whose fields are read fast (a full fact, folded and passed on by field)."""
     return SimpleNamespace(**row._asdict())
+
+
+def _code_of(line: TrailLine) -> str:
+    return line.code
 
 
 def _in_time(row: Any) -> tuple[str, int]:

@@ -286,6 +286,14 @@ code_state = Table(
     Column("place_key", Text),
 )
 Index("view_code_state_code", code_state.c.scope, keyed(code_state.c.code), unique=True)
+# a lot's rows as one index range: the recall trail of a lot now hashes them against the
+# lot's codes (:func:`projections.recall_trail.trail_lines`) rather than probe per code
+Index(
+    "view_code_state_lot",
+    code_state.c.scope,
+    keyed(code_state.c.product),
+    keyed(code_state.c.lot),
+)
 
 
 def in_scope(scope: str | None) -> ColumnElement[bool]:
@@ -335,7 +343,7 @@ def sqlalchemy_url(ledger_url: str) -> URL:
     return make_url(ledger_url)
 
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """The layout of the view tables. A database whose views were made by another version
 (no ``#schema`` row in ``view_tracking``: version 1) has them dropped and projected again
 from the log when a runner opens it (:meth:`projections.runner.ReadModelRunner`). Version 3:
@@ -362,7 +370,8 @@ index are partitioned by position range (:mod:`projections.partitions`). Version
 current state keeps each code's parent (``parent``), so ``GET /codes/{code}`` and a trail
 read it with the status rather than resolve it from the links; and an institution keeps no
 row of its own for a code whose facts are all its events (everyone's row says so: ``sole``),
-which halved the rows a one-institution ledger writes."""
+which halved the rows a one-institution ledger writes. Version 10: the current state is
+indexed by product and lot (``view_code_state_lot``), for a lot's trail now."""
 
 SCHEMA_ROW = "#schema"
 """The ``view_tracking`` row whose ``notification_id`` holds :data:`SCHEMA_VERSION`."""

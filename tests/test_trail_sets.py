@@ -30,6 +30,7 @@ from projections.runner import ReadModelRunner
 from tests.supply_chain import (
     commissioning,
     dispensing,
+    ev,
     packing,
     receiving,
     shipping,
@@ -90,6 +91,60 @@ def test_a_large_lot_trail_is_the_per_code_reference(
         inside = [canonical(c) for c in CASES[:50] + BOXES[:1000]]
         assert [line.code for line in pallet] == sorted([canonical(PALLETS[0]), *inside])
         assert pallet == reference(conn, pallet, late.record_time)
+
+
+EVERYTHING = "9999-12-31T23:59:59Z"  # as_of after every record time: the lines from the facts
+
+
+def test_a_lot_trail_now_takes_in_what_its_codes_hold_and_codes_of_two_lots(
+    runner: tuple[Ledger, ReadModelRunner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trail of a lot now (from the lot's rows of ``view_code_state``, streamed) is
+    the trail from the facts when the lot's boxes hold split units (reached through the
+    box, across chunk edges), when a unit is of the lot itself (its own line, through no
+    one), when a box's facts name a second lot (its row names that one), and when a
+    lot-level class names the lot (no line: not a code)."""
+    ledger, projection = runner
+    boxes = BOXES[:12]
+    units = [f"urn:epc:id:sgtin:0614141.207346.{n}" for n in range(7)]
+    inner = BOXES[12]  # of the product and lot, packed in another box of the lot
+    lot_b = {"cbvmda:lotNumber": "LB", "cbvmda:itemExpirationDate": "2028-01-31"}
+    lot_c = {"cbvmda:lotNumber": "LC", "cbvmda:itemExpirationDate": "2029-01-31"}
+    capture(ledger, commissioning(8, [*boxes, inner], WAREHOUSE, ilmd=lot_b))
+    capture(ledger, commissioning(8, units[:7], WAREHOUSE))
+    capture(
+        ledger,
+        packing(9, boxes[3], units[:3], WAREHOUSE),  # split units of a box of the lot
+        packing(9, boxes[10], [units[3], inner], WAREHOUSE),
+        packing(9, units[4], units[5:7], WAREHOUSE),  # inside a unit, not in the lot
+        commissioning(10, [boxes[7]], WAREHOUSE, ilmd=lot_c),  # a second lot for one box
+        ev(
+            "ObjectEvent",
+            11,
+            action="OBSERVE",
+            bizStep="inspecting",
+            quantityList=[{"epcClass": "urn:epc:class:lgtin:0614141.107346.LB", "quantity": 5}],
+            bizLocation={"id": WAREHOUSE},
+        ),
+        dispensing(12, [boxes[5]], PHARMACY, "pseudonym:5"),
+    )
+    projection.run_until_caught_up()
+    with projection.connect() as conn:
+        for chunk in (2, 3, 1000):  # the units' lines fall inside chunks and at their edges
+            monkeypatch.setattr(recall_trail, "CHUNK", chunk)
+            for lot in ("LB", "LC", None):
+                now = trail(conn, product=GTIN, lot=lot)
+                assert now == trail(conn, product=GTIN, lot=lot, as_of=EVERYTHING), (chunk, lot)
+            lines = {line.code: line for line in trail(conn, product=GTIN, lot="LB")}
+            mine = {canonical(c) for c in [*boxes, inner]}
+            assert set(lines) == mine | {canonical(u) for u in units[:4]}
+            assert [lines[canonical(u)].via for u in units[:4]] == [
+                *[canonical(boxes[3])] * 3,
+                canonical(boxes[10]),
+            ]
+            assert lines[canonical(inner)].via is None  # its own line
+            assert lines[canonical(boxes[7])].lot == "LC"
+            assert lines[canonical(boxes[5])].state == "dispensed"
 
 
 def reference(conn: Any, lines: list[TrailLine], as_of: str | None) -> list[TrailLine]:

@@ -25,6 +25,7 @@ import io
 import json
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from itertools import chain
 from types import SimpleNamespace
@@ -224,7 +225,8 @@ def _lot_now(
     order = both.c.code.collate("C") if is_postgres(conn) else both.c.code
     query = select(both).order_by(both.c.part, order)
     reader = _Reader(conn, None, scope, product)
-    streamed = conn.execute(query, execution_options={"yield_per": CHUNK})
+    with _hash_joined(conn):
+        streamed = conn.execute(query, execution_options={"yield_per": CHUNK})
     try:
         parts = streamed.tuples().partitions()
         containers: list[str] = []
@@ -253,6 +255,26 @@ def _lot_now(
             yield from built
     finally:
         streamed.close()
+
+
+@contextmanager
+def _hash_joined(conn: Connection) -> Iterator[None]:
+    """No nested loops but those that must be (the LATERAL probes) while PostgreSQL plans
+    the statement run inside (the cursor is declared: its plan is made). The planner
+    multiplies the selectivities of a keyed column's two conditions (index key and value:
+    the same for a short value) and of product and lot, so it expects a few dozen of a
+    lot's 100,000 codes, and at 1,000,000 events it nested-looped the lot's codes over its
+    rows: 10^10 comparisons, minutes. A hash join is right for a lot of any size; the
+    queries after it (Event Hash IDs by position, contents) need their nested loops back."""
+    if not is_postgres(conn):
+        yield
+        return
+    before = conn.exec_driver_sql("SELECT set_config('enable_nestloop', 'off', true)")
+    before.close()
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("SELECT set_config('enable_nestloop', 'on', true)").close()
 
 
 _LOT_ROW = [

@@ -561,9 +561,14 @@ def trail_in_process(url: str, cfg: StreamConfig, result: SizeResult, as_of_stoc
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            started = time.perf_counter()
-            lines = trail(conn, product=product, lot=lot, scope=INSTITUTION)
-            result.trail_s = time.perf_counter() - started
+            best = None
+            for _ in range(2):  # best of 2: the first also compiles the statements
+                started = time.perf_counter()
+                lines = trail(conn, product=product, lot=lot, scope=INSTITUTION)
+                seconds = time.perf_counter() - started
+                best = seconds if best is None else min(best, seconds)
+                conn.rollback()  # each in a transaction of its own, as a request's
+            result.trail_s = best or 0.0
             result.trail_codes = len(lines)
             if as_of_stock:
                 started = time.perf_counter()

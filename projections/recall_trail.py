@@ -269,12 +269,12 @@ def _hash_joined(conn: Connection) -> Iterator[None]:
     if not is_postgres(conn):
         yield
         return
-    before = conn.exec_driver_sql("SELECT set_config('enable_nestloop', 'off', true)")
-    before.close()
+    before = conn.exec_driver_sql("SELECT current_setting('enable_nestloop')").scalar_one()
+    conn.exec_driver_sql("SELECT set_config('enable_nestloop', 'off', true)").close()
     try:
         yield
-    finally:
-        conn.exec_driver_sql("SELECT set_config('enable_nestloop', 'on', true)").close()
+    finally:  # back to what the session had
+        conn.exec_driver_sql("SELECT set_config('enable_nestloop', %s, true)", (before,)).close()
 
 
 _LOT_ROW = [
@@ -487,9 +487,7 @@ class _Reader:
         lines: list[TrailLine] = []
         elsewhere: list[str] = []
         roots: set[str] = set()  # the part's instance-level codes: reached through no one
-        words = {r[0]: r[-2].split() for r in rows if r[-1] is not None}
-        named = set().union(*words.values())
-        hashes = {str(p): h for p, h in hash_ids(self.conn, {int(w) for w in named}).items()}
+        events_of = _events(self.conn, {r[0]: r[-2] for r in rows if r[-1] is not None})
         nothing = (None,) * 9
         for row in rows:
             code, instance = row[0], row[-1]
@@ -501,7 +499,7 @@ class _Reader:
             if not instance:
                 continue
             roots.add(code)
-            events = tuple(dict.fromkeys([hashes[w] for w in words[code]]))
+            events = events_of[code]
             # _LOT_ROW: every fact withdrawn (no last event, not live): no status
             status = (self.product, *row[1:-4], row[-3]) if row[-4] else nothing
             lines.append(TrailLine._make((code, None, *status, events)))
@@ -524,15 +522,11 @@ class _Reader:
             .where(in_scope(self.scope))
         )
         states = {r[0]: r for r in self.conn.execute(query).tuples().all() if r[0] in wanted}
-        # the positions as the history's words: a chunk's histories name far fewer events
-        # than they have words (a case's boxes share its events), each parsed once
-        words = {code: r[-1].split() for code, r in states.items()}
-        named = set().union(*words.values())
-        hashes = {str(p): h for p, h in hash_ids(self.conn, {int(w) for w in named}).items()}
+        events_of = _events(self.conn, {code: r[-1] for code, r in states.items()})
         nothing = (None,) * 9
         for member in chunk:
             state = states.get(member)
-            events = tuple(dict.fromkeys([hashes[w] for w in words[member]])) if state else ()
+            events = events_of[member] if state else ()
             # the row: code, the status's fields, last_event, parent, history (_STATUS);
             # every fact withdrawn (no last event): no status
             status = (*state[1:-3], state[-2]) if state and state[-3] else nothing
@@ -621,6 +615,17 @@ class _Reader:
 def _plain(row: Any) -> Any:
     """A row whose fields are read fast (a full fact, folded and passed on by field)."""
     return SimpleNamespace(**row._asdict())
+
+
+def _events(conn: Connection, histories: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """code → the Event Hash IDs of its kept history (``view_code_state.history``), each
+    once, in order. The positions are taken as the histories' words: a chunk's histories
+    name far fewer events than they have words (a case's boxes share its events), each
+    parsed once and named in one query."""
+    words = {code: history.split() for code, history in histories.items()}
+    named = set().union(*words.values())
+    hashes = {str(p): h for p, h in hash_ids(conn, {int(w) for w in named}).items()}
+    return {code: tuple(dict.fromkeys([hashes[w] for w in ws])) for code, ws in words.items()}
 
 
 def _code_of(line: TrailLine) -> str:
